@@ -1,0 +1,363 @@
+//! `DetectiveGraph`: the administrator side: the member accounts one behavior graph should have.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::{CustomResource, KubeSchema};
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::{Deserialize, Serialize};
+
+use super::validation::{
+    ACCOUNT_ID_PATTERN, DURATION_PATTERN, EMAIL_MAX_LENGTH, EMAIL_PATTERN, EXTERNAL_ID_PATTERN,
+    GRAPH_ARN_PATTERN, MAX_TAGS, MESSAGE_MAX_LENGTH, REGION_PATTERN, ROLE_ARN_PATTERN,
+    ROLE_NAME_PATTERN, SESSION_NAME_PATTERN, TAG_KEY_MAX_LENGTH, TAG_VALUE_MAX_LENGTH,
+};
+
+/// The most member accounts one behavior graph can hold (a Detective quota).
+pub const MAX_MEMBERS: usize = 1200;
+
+/// The member accounts an Amazon Detective behavior graph should have, kept true by the operator.
+///
+/// The operator adopts (or creates) the administrator account's behavior graph in `region`,
+/// invites the listed accounts, removes the ones no longer listed (see `pruning`), starts
+/// monitoring for accepted-but-disabled members, and reports every member's state in `status`.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "detective.operator.dev",
+    version = "v1alpha1",
+    kind = "DetectiveGraph",
+    plural = "detectivegraphs",
+    singular = "detectivegraph",
+    shortname = "dg",
+    category = "detective",
+    namespaced,
+    doc = "A DetectiveGraph: the member accounts of one Amazon Detective behavior graph, kept as declared.",
+    status = "DetectiveGraphStatus",
+    derive = "PartialEq",
+    printcolumn = r#"{"name": "Graph", "type": "string", "description": "The behavior graph ARN", "jsonPath": ".status.graphArn"}"#,
+    printcolumn = r#"{"name": "Enabled", "type": "integer", "description": "Members contributing data", "jsonPath": ".status.summary.enabled"}"#,
+    printcolumn = r#"{"name": "Desired", "type": "integer", "description": "Members declared", "jsonPath": ".status.summary.desired"}"#,
+    printcolumn = r#"{"name": "Ready", "type": "string", "jsonPath": ".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name": "Status", "type": "string", "priority": 1, "jsonPath": ".status.conditions[?(@.type==\"Ready\")].message"}"#,
+    printcolumn = r#"{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}"#
+)]
+#[x_kube(
+    validation = Rule::new("!has(oldSelf.region) || (has(self.region) && self.region == oldSelf.region)")
+        .message("region is immutable once set: create a new DetectiveGraph for another Region")
+        .field_path(".region")
+        .reason(Reason::FieldValueInvalid),
+    validation = Rule::new("!has(oldSelf.graphArn) || (has(self.graphArn) && self.graphArn == oldSelf.graphArn)")
+        .message("graphArn is immutable once set: create a new DetectiveGraph to manage another graph")
+        .field_path(".graphArn")
+        .reason(Reason::FieldValueInvalid),
+    validation = Rule::new("!has(self.graphArn) || !has(self.region) || self.graphArn.contains(':detective:' + self.region + ':')")
+        .message("graphArn names a different Region than region")
+        .field_path(".graphArn")
+        .reason(Reason::FieldValueInvalid),
+    validation = Rule::new("!has(self.externalId) || has(self.assumeRoleArn)")
+        .message("externalId is only used together with assumeRoleArn")
+        .field_path(".externalId")
+        .reason(Reason::FieldValueForbidden)
+)]
+#[serde(rename_all = "camelCase")]
+pub struct DetectiveGraphSpec {
+    /// The AWS Region of the behavior graph, e.g. `us-east-1`. Defaults to the Region of the
+    /// operator's AWS configuration. Immutable once set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = REGION_PATTERN), length(max = 32))]
+    pub region: Option<String>,
+
+    /// Adopt this behavior graph. Without it the operator adopts the administrator account's graph
+    /// in the Region if one exists (ListGraphs), and creates one otherwise (CreateGraph).
+    /// Immutable once set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = GRAPH_ARN_PATTERN), length(max = 128))]
+    pub graph_arn: Option<String>,
+
+    /// Act as the administrator account by assuming this IAM role through STS. Without it the
+    /// operator's own credentials (IRSA, EKS Pod Identity, environment) are used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = ROLE_ARN_PATTERN), length(max = 2048))]
+    pub assume_role_arn: Option<String>,
+
+    /// The external id to present when assuming `assumeRoleArn`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = EXTERNAL_ID_PATTERN), length(max = 1224))]
+    pub external_id: Option<String>,
+
+    /// Tags of the behavior graph: set when the graph is created and kept in step afterwards.
+    /// At most 50; keys 1–128 characters not starting with `aws:`, values at most 256 characters.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(schema_with = "tags_schema")]
+    pub tags: BTreeMap<String, String>,
+
+    /// The member accounts the behavior graph should have, keyed by `accountId` (at most 1,200).
+    #[serde(default)]
+    #[schemars(length(max = 1200))]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["accountId".into()]))]
+    pub members: Vec<MemberSpec>,
+
+    /// The invitation sent to newly invited accounts. Changing it never re-invites an account
+    /// that is already a member.
+    #[serde(default)]
+    pub invitation: InvitationSpec,
+
+    /// Monitoring of accepted members.
+    #[serde(default)]
+    pub monitoring: MonitoringSpec,
+
+    /// Accept invitations on the members' behalf by assuming a role in each invited account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accept_invitations: Option<AcceptInvitationsSpec>,
+
+    /// Which members not listed in `members` are removed from the graph: `Managed` (default) removes
+    /// only accounts this resource manages (`status.inventory`), `Authoritative` removes every
+    /// unlisted invited member, `Disabled` removes none.
+    #[serde(default)]
+    pub pruning: Pruning,
+
+    /// Refuses a sync that would remove more members than allowed.
+    #[serde(default)]
+    pub deletion_guard: DeletionGuardSpec,
+
+    /// What happens in AWS when this resource is deleted: `Retain` (default) leaves the graph and
+    /// its members; `Delete` removes the members in `status.inventory`, and the graph if this
+    /// resource created it.
+    #[serde(default)]
+    pub deletion_policy: GraphDeletionPolicy,
+
+    /// How often the graph is read again to find drift made outside the operator, e.g. `5m`.
+    #[serde(default = "default_resync_interval")]
+    #[schemars(regex(pattern = DURATION_PATTERN), length(max = 32))]
+    pub resync_interval: String,
+
+    /// Stops every AWS call for this resource until set back to false.
+    #[serde(default)]
+    pub suspend: bool,
+}
+
+/// One member account of the behavior graph.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberSpec {
+    /// The 12-digit AWS account id.
+    #[schemars(regex(pattern = ACCOUNT_ID_PATTERN))]
+    pub account_id: String,
+
+    /// The AWS account root user e-mail address (Detective verifies it against the account).
+    #[schemars(regex(pattern = EMAIL_PATTERN), length(min = 1, max = EMAIL_MAX_LENGTH))]
+    pub email_address: String,
+}
+
+/// The invitation sent to new members.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct InvitationSpec {
+    /// A custom message for the invitation e-mail (1–1000 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = MESSAGE_MAX_LENGTH))]
+    pub message: Option<String>,
+
+    /// Send no invitation e-mail (useful when members are accepted automatically).
+    #[serde(default)]
+    pub disable_email_notification: bool,
+}
+
+/// Monitoring of accepted members.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct MonitoringSpec {
+    /// Call StartMonitoringMember for members in ACCEPTED_BUT_DISABLED (with backoff).
+    #[serde(default = "default_true")]
+    pub auto_start: bool,
+}
+
+impl Default for MonitoringSpec {
+    fn default() -> Self {
+        Self { auto_start: true }
+    }
+}
+
+/// Accepting invitations in member accounts by role assumption.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct AcceptInvitationsSpec {
+    /// The role to assume in each invited account: `arn:<partition>:iam::<member>:role/<roleName>`.
+    #[schemars(regex(pattern = ROLE_NAME_PATTERN))]
+    pub role_name: String,
+
+    /// The external id the members' role trust policies require.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = EXTERNAL_ID_PATTERN))]
+    pub external_id: Option<String>,
+
+    /// The role session name (default `detective-operator`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = SESSION_NAME_PATTERN))]
+    pub session_name: Option<String>,
+}
+
+/// Which unlisted members are removed from the graph.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Pruning {
+    /// Remove only members this resource manages (listed in `status.inventory`).
+    #[default]
+    Managed,
+    /// Remove every invited member that is not listed.
+    Authoritative,
+    /// Never remove members.
+    Disabled,
+}
+
+/// The deletion guard.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct DeletionGuardSpec {
+    /// The most members one sync may remove. A plan removing more is not applied: the resource
+    /// reports `Stalled` with the count until the list is fixed or this limit raised.
+    #[serde(default = "default_max_deletions")]
+    #[schemars(range(min = 0, max = 1200))]
+    pub max_deletions: i32,
+}
+
+impl Default for DeletionGuardSpec {
+    fn default() -> Self {
+        Self {
+            max_deletions: default_max_deletions(),
+        }
+    }
+}
+
+/// What deleting the resource does in AWS.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum GraphDeletionPolicy {
+    /// Leave the graph and its members as they are.
+    #[default]
+    Retain,
+    /// Remove the members in `status.inventory`, and the graph if this resource created it.
+    Delete,
+}
+
+/// What the operator last saw of the graph.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DetectiveGraphStatus {
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+
+    /// The behavior graph this resource manages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graph_arn: Option<String>,
+
+    /// Whether this resource created the graph (and so may delete it under `deletionPolicy: Delete`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub graph_created: bool,
+
+    /// kstatus conditions: `Ready`, `Reconciling`, `Stalled`, and `MembersHealthy`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
+    pub conditions: Vec<Condition>,
+
+    /// Member counts by state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<MemberSummary>,
+
+    /// Every member of the graph, declared or not, as Detective reports it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["accountId".into()]))]
+    pub members: Vec<MemberStatusEntry>,
+
+    /// The accounts this resource manages: invited by it, or declared while already members.
+    /// `pruning: Managed` removes only these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = ListMerge::Set)]
+    pub inventory: Vec<String>,
+
+    /// When the graph was last read and reconciled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sync_time: Option<Time>,
+}
+
+/// Member counts by state.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberSummary {
+    /// Members declared in `spec.members`.
+    pub desired: i32,
+    /// Declared members that are not in the graph.
+    pub missing: i32,
+    /// Members in the graph that are not declared.
+    pub undeclared: i32,
+    pub enabled: i32,
+    pub invited: i32,
+    pub verification_in_progress: i32,
+    pub verification_failed: i32,
+    pub accepted_but_disabled: i32,
+}
+
+/// One member account as Detective reports it.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberStatusEntry {
+    pub account_id: String,
+    /// INVITED, VERIFICATION_IN_PROGRESS, VERIFICATION_FAILED, ENABLED or ACCEPTED_BUT_DISABLED.
+    pub status: String,
+    /// VOLUME_TOO_HIGH or VOLUME_UNKNOWN, for ACCEPTED_BUT_DISABLED members.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_reason: Option<String>,
+    /// INVITATION or ORGANIZATION.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invitation_type: Option<String>,
+    /// Whether the account is listed in `spec.members`.
+    pub declared: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invited_time: Option<Time>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_time: Option<Time>,
+    /// StartMonitoringMember calls made while the member stayed ACCEPTED_BUT_DISABLED; the next
+    /// one waits 1, 2, 4, ... minutes (at most an hour) after the last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitoring_attempts: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_monitoring_attempt: Option<Time>,
+    /// The last error of an action on this member (e.g. an invitation Detective did not process).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_max_deletions() -> i32 {
+    10
+}
+
+fn default_resync_interval() -> String {
+    "5m".to_owned()
+}
+
+/// Tags as TagResource accepts them; key rules need CEL because a map's keys have no schema.
+fn tags_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "object",
+        "maxProperties": MAX_TAGS,
+        "additionalProperties": { "type": "string", "maxLength": TAG_VALUE_MAX_LENGTH },
+        "x-kubernetes-validations": [{
+            "rule": format!("self.all(k, size(k) >= 1 && size(k) <= {TAG_KEY_MAX_LENGTH} && !k.startsWith('aws:'))"),
+            "message": format!("tag keys must be 1 to {TAG_KEY_MAX_LENGTH} characters and must not start with 'aws:'"),
+        }],
+    })
+}
+
+impl DetectiveGraph {
+    /// `namespace/name`, for logs and messages.
+    pub fn key(&self) -> String {
+        format!(
+            "{}/{}",
+            self.metadata.namespace.as_deref().unwrap_or_default(),
+            self.metadata.name.as_deref().unwrap_or_default()
+        )
+    }
+}

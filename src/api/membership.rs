@@ -1,0 +1,150 @@
+//! `DetectiveMembership`: the member side: one member account's answer to one graph's invitation.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::validation::{DURATION_PATTERN, EXTERNAL_ID_PATTERN, GRAPH_ARN_PATTERN, REGION_PATTERN, ROLE_ARN_PATTERN};
+
+/// A member account's membership in another account's behavior graph, for clusters that run with
+/// the member account's credentials (or assume a role into it).
+///
+/// The operator finds the graph's invitation (ListInvitations), accepts or rejects it as declared,
+/// and on deletion disassociates from the graph when `deletionPolicy` is `Disassociate`.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "detective.operator.dev",
+    version = "v1alpha1",
+    kind = "DetectiveMembership",
+    plural = "detectivememberships",
+    singular = "detectivemembership",
+    shortname = "dm",
+    category = "detective",
+    namespaced,
+    doc = "A DetectiveMembership: one member account's answer to a behavior graph's invitation.",
+    status = "DetectiveMembershipStatus",
+    derive = "PartialEq",
+    printcolumn = r#"{"name": "Graph", "type": "string", "jsonPath": ".spec.graphArn"}"#,
+    printcolumn = r#"{"name": "Invitation", "type": "string", "description": "The invitation's state in the graph", "jsonPath": ".status.invitation.status"}"#,
+    printcolumn = r#"{"name": "Ready", "type": "string", "jsonPath": ".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}"#
+)]
+#[x_kube(
+    validation = Rule::new("!has(oldSelf.region) || (has(self.region) && self.region == oldSelf.region)")
+        .message("region is immutable once set")
+        .field_path(".region")
+        .reason(Reason::FieldValueInvalid),
+    validation = Rule::new("!has(self.region) || self.graphArn.contains(':detective:' + self.region + ':')")
+        .message("graphArn names a different Region than region")
+        .field_path(".graphArn")
+        .reason(Reason::FieldValueInvalid),
+    validation = Rule::new("!has(self.externalId) || has(self.assumeRoleArn)")
+        .message("externalId is only used together with assumeRoleArn")
+        .field_path(".externalId")
+        .reason(Reason::FieldValueForbidden)
+)]
+#[serde(rename_all = "camelCase")]
+pub struct DetectiveMembershipSpec {
+    /// The behavior graph whose invitation this account answers. Immutable.
+    #[schemars(regex(pattern = GRAPH_ARN_PATTERN), length(max = 128))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("graphArn is immutable").reason(Reason::FieldValueInvalid))]
+    pub graph_arn: String,
+
+    /// The AWS Region of the graph; defaults to the Region in `graphArn`. Immutable once set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = REGION_PATTERN), length(max = 32))]
+    pub region: Option<String>,
+
+    /// Act as the member account by assuming this IAM role through STS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = ROLE_ARN_PATTERN), length(max = 2048))]
+    pub assume_role_arn: Option<String>,
+
+    /// The external id to present when assuming `assumeRoleArn`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = EXTERNAL_ID_PATTERN), length(max = 1224))]
+    pub external_id: Option<String>,
+
+    /// `Accepted` (default) accepts the invitation; `Rejected` rejects it.
+    #[serde(default)]
+    pub state: DesiredInvitationState,
+
+    /// What deleting this resource does: `Retain` (default) leaves the membership; `Disassociate`
+    /// leaves the graph (not possible for organization members).
+    #[serde(default)]
+    pub deletion_policy: MembershipDeletionPolicy,
+
+    /// How often the invitation is read again, e.g. `5m`.
+    #[serde(default = "default_resync_interval")]
+    #[schemars(regex(pattern = DURATION_PATTERN), length(max = 32))]
+    pub resync_interval: String,
+
+    /// Stops every AWS call for this resource until set back to false.
+    #[serde(default)]
+    pub suspend: bool,
+}
+
+/// The declared answer to the invitation.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DesiredInvitationState {
+    #[default]
+    Accepted,
+    Rejected,
+}
+
+/// What deleting a `DetectiveMembership` does in AWS.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MembershipDeletionPolicy {
+    /// Stay a member of the graph.
+    #[default]
+    Retain,
+    /// Leave the graph (DisassociateMembership).
+    Disassociate,
+}
+
+/// What the operator last saw of the invitation.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DetectiveMembershipStatus {
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+
+    /// kstatus conditions: `Ready`, `Reconciling`, `Stalled`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
+    pub conditions: Vec<Condition>,
+
+    /// The invitation as ListInvitations reports it; absent while no invitation has arrived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invitation: Option<InvitationStatus>,
+
+    /// When the invitation was last read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sync_time: Option<Time>,
+}
+
+/// The invitation as the member account sees it.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct InvitationStatus {
+    /// The administrator account that owns the graph.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub administrator_account_id: Option<String>,
+    /// INVITED, ENABLED, ACCEPTED_BUT_DISABLED, ...
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_reason: Option<String>,
+    /// INVITATION or ORGANIZATION.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invitation_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invited_time: Option<Time>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_time: Option<Time>,
+}
+
+fn default_resync_interval() -> String {
+    "5m".to_owned()
+}

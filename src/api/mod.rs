@@ -1,0 +1,25 @@
+//! The CRD types: the public contract of the operator (`detective.operator.dev/v1alpha1`).
+//!
+//! Everything a user writes or reads lives here, with the validation the API server enforces at
+//! `kubectl apply` time (schema patterns, list-map keys, CEL rules) and the same checks in Rust
+//! ([`validation`]) for the paths that never meet an API server (`plan -f`, `sync -f`).
+
+pub mod conditions;
+pub mod graph;
+pub mod membership;
+pub mod validation;
+
+pub use graph::{
+    AcceptInvitationsSpec, DeletionGuardSpec, DetectiveGraph, DetectiveGraphSpec, DetectiveGraphStatus,
+    GraphDeletionPolicy, InvitationSpec, MemberSpec, MemberStatusEntry, MemberSummary, MonitoringSpec,
+    Pruning,
+};
+pub use membership::{
+    DesiredInvitationState, DetectiveMembership, DetectiveMembershipSpec, DetectiveMembershipStatus,
+    InvitationStatus, MembershipDeletionPolicy,
+};
+
+/// The API group of every resource of this operator.
+pub const GROUP: &str = "detective.operator.dev";
+/// The one served and stored version.
+pub const VERSION: &str = "v1alpha1";

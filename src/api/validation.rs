@@ -1,0 +1,361 @@
+//! Field constraints of the contract, stated once.
+//!
+//! The patterns are written in the RE2 subset that both the API server (Go `regexp`) and the
+//! `regex` crate understand, so the CRD schema and the Rust-side checks below read the same
+//! constants. The Rust-side checks exist for inputs that never pass an API server: files given to
+//! `plan -f` / `sync -f`, and objects stored before a stricter schema was installed.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::graph::{DetectiveGraphSpec, MAX_MEMBERS};
+use super::membership::DetectiveMembershipSpec;
+
+/// An AWS account id: exactly twelve digits.
+pub const ACCOUNT_ID_PATTERN: &str = r"^[0-9]{12}$";
+/// The root e-mail pattern Detective documents, with its look-ahead `(?!-)` rewritten as
+/// "a label starts with an alphanumeric" so that RE2 (which has no look-around) accepts it.
+pub const EMAIL_PATTERN: &str =
+    r"^.+@(?:(?:[A-Za-z0-9][A-Za-z0-9-]{0,61})?[A-Za-z0-9]\.)+[A-Za-z]{2,63}$";
+/// The longest root e-mail address Detective accepts.
+pub const EMAIL_MAX_LENGTH: usize = 64;
+/// An AWS Region name such as `us-east-1` or `us-gov-west-1`.
+pub const REGION_PATTERN: &str = r"^[a-z]{2}(?:-[a-z]+)+-[0-9]+$";
+/// A behavior graph ARN: partition, Region, administrator account, 32 lowercase hex digits.
+pub const GRAPH_ARN_PATTERN: &str =
+    r"^arn:aws[-a-z]{0,10}:detective:[a-z]{2}(?:-[a-z]+)+-[0-9]+:[0-9]{12}:graph:[0-9a-f]{32}$";
+/// An IAM role ARN (the role path may contain slashes).
+pub const ROLE_ARN_PATTERN: &str = r"^arn:aws[-a-z]{0,10}:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$";
+/// An IAM role name.
+pub const ROLE_NAME_PATTERN: &str = r"^[\w+=,.@-]{1,64}$";
+/// An STS external id.
+pub const EXTERNAL_ID_PATTERN: &str = r"^[\w+=,.@:/-]{2,1224}$";
+/// An STS role session name.
+pub const SESSION_NAME_PATTERN: &str = r"^[\w+=,.@-]{2,64}$";
+/// A duration as Kubernetes and Flux users write it: `30s`, `5m`, `1h30m`.
+pub const DURATION_PATTERN: &str = r"^(?:[0-9]+(?:ms|s|m|h))+$";
+/// Invitation message bounds, as CreateMembers enforces them.
+pub const MESSAGE_MAX_LENGTH: usize = 1000;
+/// Tag bounds, as TagResource enforces them.
+pub const MAX_TAGS: usize = 50;
+pub const TAG_KEY_MAX_LENGTH: usize = 128;
+pub const TAG_VALUE_MAX_LENGTH: usize = 256;
+
+fn compiled(pattern: &'static str) -> Regex {
+    Regex::new(pattern).expect("the contract's patterns are valid regular expressions")
+}
+
+static ACCOUNT_ID: LazyLock<Regex> = LazyLock::new(|| compiled(ACCOUNT_ID_PATTERN));
+static EMAIL: LazyLock<Regex> = LazyLock::new(|| compiled(EMAIL_PATTERN));
+static REGION: LazyLock<Regex> = LazyLock::new(|| compiled(REGION_PATTERN));
+static GRAPH_ARN: LazyLock<Regex> = LazyLock::new(|| compiled(GRAPH_ARN_PATTERN));
+static ROLE_ARN: LazyLock<Regex> = LazyLock::new(|| compiled(ROLE_ARN_PATTERN));
+static ROLE_NAME: LazyLock<Regex> = LazyLock::new(|| compiled(ROLE_NAME_PATTERN));
+static EXTERNAL_ID: LazyLock<Regex> = LazyLock::new(|| compiled(EXTERNAL_ID_PATTERN));
+static SESSION_NAME: LazyLock<Regex> = LazyLock::new(|| compiled(SESSION_NAME_PATTERN));
+static DURATION: LazyLock<Regex> = LazyLock::new(|| compiled(DURATION_PATTERN));
+
+/// Whether `value` is a well-formed AWS account id.
+pub fn is_account_id(value: &str) -> bool {
+    ACCOUNT_ID.is_match(value)
+}
+
+/// Whether `value` is an e-mail address Detective accepts.
+pub fn is_email(value: &str) -> bool {
+    value.chars().count() <= EMAIL_MAX_LENGTH && EMAIL.is_match(value)
+}
+
+/// Whether `value` is a well-formed behavior graph ARN.
+pub fn is_graph_arn(value: &str) -> bool {
+    GRAPH_ARN.is_match(value)
+}
+
+/// One violated constraint, named by its path in the object (`spec.members[3].accountId`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// Every violated constraint of one object; empty means valid.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FieldErrors(pub Vec<FieldError>);
+
+impl FieldErrors {
+    fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.push(FieldError {
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+
+    fn check_pattern(&mut self, field: impl Into<String>, value: &str, re: &Regex, what: &str) {
+        if !re.is_match(value) {
+            self.push(field, format!("{value:?} is not {what} (pattern {})", re.as_str()));
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn into_result(self) -> Result<(), FieldErrors> {
+        if self.0.is_empty() { Ok(()) } else { Err(self) }
+    }
+}
+
+impl fmt::Display for FieldErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, error) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{error}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for FieldErrors {}
+
+/// Parses a `resyncInterval`-style duration (`90s`, `5m`, `1h30m`, `500ms`).
+pub fn parse_duration(value: &str) -> Option<std::time::Duration> {
+    if !DURATION.is_match(value) {
+        return None;
+    }
+    let mut total = std::time::Duration::ZERO;
+    let mut digits = String::new();
+    let mut chars = value.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let amount: u64 = digits.parse().ok()?;
+        digits.clear();
+        let unit = match (c, chars.peek()) {
+            ('m', Some('s')) => {
+                chars.next();
+                std::time::Duration::from_millis(1)
+            }
+            ('s', _) => std::time::Duration::from_secs(1),
+            ('m', _) => std::time::Duration::from_secs(60),
+            ('h', _) => std::time::Duration::from_secs(3600),
+            _ => return None,
+        };
+        total = total.checked_add(unit.checked_mul(u32::try_from(amount).ok()?)?)?;
+    }
+    Some(total)
+}
+
+impl DetectiveGraphSpec {
+    /// Checks every constraint of the schema (and its CEL rules that need no previous object).
+    pub fn validate(&self) -> Result<(), FieldErrors> {
+        let mut errors = FieldErrors::default();
+        if let Some(region) = &self.region {
+            errors.check_pattern("spec.region", region, &REGION, "an AWS Region name");
+        }
+        if let Some(arn) = &self.graph_arn {
+            errors.check_pattern("spec.graphArn", arn, &GRAPH_ARN, "a behavior graph ARN");
+            if let Some(region) = &self.region
+                && is_graph_arn(arn)
+                && !arn.contains(&format!(":detective:{region}:"))
+            {
+                errors.push(
+                    "spec.graphArn",
+                    format!("the graph ARN is not in spec.region {region:?}"),
+                );
+            }
+        }
+        check_role(&mut errors, "spec", self.assume_role_arn.as_deref(), self.external_id.as_deref());
+        check_tags(&mut errors, &self.tags);
+        if self.members.len() > MAX_MEMBERS {
+            errors.push(
+                "spec.members",
+                format!(
+                    "{} members declared; a behavior graph holds at most {MAX_MEMBERS}",
+                    self.members.len()
+                ),
+            );
+        }
+        let mut seen = BTreeSet::new();
+        for (i, member) in self.members.iter().enumerate() {
+            let field = format!("spec.members[{i}]");
+            errors.check_pattern(
+                format!("{field}.accountId"),
+                &member.account_id,
+                &ACCOUNT_ID,
+                "a 12-digit AWS account id",
+            );
+            if !is_email(&member.email_address) {
+                // The address itself is not repeated: e-mail addresses stay out of messages
+                // that end up in logs and events.
+                errors.push(
+                    format!("{field}.emailAddress"),
+                    format!(
+                        "not a valid root e-mail address (at most {EMAIL_MAX_LENGTH} characters, pattern {EMAIL_PATTERN})"
+                    ),
+                );
+            }
+            if !seen.insert(member.account_id.as_str()) {
+                errors.push(
+                    format!("{field}.accountId"),
+                    format!("duplicate account id {:?}", member.account_id),
+                );
+            }
+        }
+        if let Some(message) = &self.invitation.message {
+            let length = message.chars().count();
+            if length == 0 || length > MESSAGE_MAX_LENGTH {
+                errors.push(
+                    "spec.invitation.message",
+                    format!("must be 1 to {MESSAGE_MAX_LENGTH} characters, got {length}"),
+                );
+            }
+        }
+        if let Some(accept) = &self.accept_invitations {
+            errors.check_pattern(
+                "spec.acceptInvitations.roleName",
+                &accept.role_name,
+                &ROLE_NAME,
+                "an IAM role name",
+            );
+            if let Some(external_id) = &accept.external_id {
+                errors.check_pattern(
+                    "spec.acceptInvitations.externalId",
+                    external_id,
+                    &EXTERNAL_ID,
+                    "an STS external id",
+                );
+            }
+            if let Some(session) = &accept.session_name {
+                errors.check_pattern(
+                    "spec.acceptInvitations.sessionName",
+                    session,
+                    &SESSION_NAME,
+                    "an STS role session name",
+                );
+            }
+        }
+        if self.deletion_guard.max_deletions < 0 {
+            errors.push("spec.deletionGuard.maxDeletions", "must be 0 or more");
+        }
+        if parse_duration(&self.resync_interval).is_none() {
+            errors.push(
+                "spec.resyncInterval",
+                format!(
+                    "{:?} is not a duration such as 30s, 5m or 1h30m",
+                    self.resync_interval
+                ),
+            );
+        }
+        errors.into_result()
+    }
+}
+
+impl DetectiveMembershipSpec {
+    /// Checks every constraint of the schema (and its CEL rules that need no previous object).
+    pub fn validate(&self) -> Result<(), FieldErrors> {
+        let mut errors = FieldErrors::default();
+        errors.check_pattern("spec.graphArn", &self.graph_arn, &GRAPH_ARN, "a behavior graph ARN");
+        if let Some(region) = &self.region {
+            errors.check_pattern("spec.region", region, &REGION, "an AWS Region name");
+        }
+        check_role(&mut errors, "spec", self.assume_role_arn.as_deref(), self.external_id.as_deref());
+        if parse_duration(&self.resync_interval).is_none() {
+            errors.push(
+                "spec.resyncInterval",
+                format!(
+                    "{:?} is not a duration such as 30s, 5m or 1h30m",
+                    self.resync_interval
+                ),
+            );
+        }
+        errors.into_result()
+    }
+}
+
+fn check_role(errors: &mut FieldErrors, at: &str, role_arn: Option<&str>, external_id: Option<&str>) {
+    if let Some(arn) = role_arn {
+        errors.check_pattern(format!("{at}.assumeRoleArn"), arn, &ROLE_ARN, "an IAM role ARN");
+    }
+    if let Some(external_id) = external_id {
+        errors.check_pattern(
+            format!("{at}.externalId"),
+            external_id,
+            &EXTERNAL_ID,
+            "an STS external id",
+        );
+        if role_arn.is_none() {
+            errors.push(format!("{at}.externalId"), "is only used together with assumeRoleArn");
+        }
+    }
+}
+
+fn check_tags(errors: &mut FieldErrors, tags: &std::collections::BTreeMap<String, String>) {
+    if tags.len() > MAX_TAGS {
+        errors.push("spec.tags", format!("{} tags; at most {MAX_TAGS}", tags.len()));
+    }
+    for (key, value) in tags {
+        let key_length = key.chars().count();
+        if key_length == 0 || key_length > TAG_KEY_MAX_LENGTH || key.starts_with("aws:") {
+            errors.push(
+                format!("spec.tags[{key}]"),
+                format!("tag keys are 1 to {TAG_KEY_MAX_LENGTH} characters and do not start with \"aws:\""),
+            );
+        }
+        if value.chars().count() > TAG_VALUE_MAX_LENGTH {
+            errors.push(
+                format!("spec.tags[{key}]"),
+                format!("tag values are at most {TAG_VALUE_MAX_LENGTH} characters"),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_pattern_matches_the_documented_one() {
+        for good in ["a@example.com", "first.last+tag@sub.example.co", "x@a-b.io", "x@1.example.org"] {
+            assert!(is_email(good), "{good} should be accepted");
+        }
+        for bad in ["", "@example.com", "a@-bad.com", "a@bad-.com", "a@example", "a@example.c", "a@.com"] {
+            assert!(!is_email(bad), "{bad} should be refused");
+        }
+        let long = format!("{}@example.com", "a".repeat(60));
+        assert!(!is_email(&long), "more than 64 characters is refused");
+    }
+
+    #[test]
+    fn durations_parse_like_kubernetes_users_write_them() {
+        use std::time::Duration;
+        assert_eq!(parse_duration("30s"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("5"), None);
+        assert_eq!(parse_duration("5 m"), None);
+        assert_eq!(parse_duration(""), None);
+    }
+
+    #[test]
+    fn graph_arn_pattern_accepts_partitions_and_refuses_uppercase() {
+        let arn = "arn:aws:detective:us-east-1:123456789012:graph:0123456789abcdef0123456789abcdef";
+        assert!(is_graph_arn(arn));
+        assert!(is_graph_arn(&arn.replace("arn:aws:", "arn:aws-us-gov:")));
+        assert!(!is_graph_arn(&arn.to_uppercase()));
+        assert!(!is_graph_arn(&arn.replace(":graph:", ":graphs:")));
+    }
+}

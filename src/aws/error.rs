@@ -1,0 +1,143 @@
+//! How an AWS failure is classified: retryable (throttling, server errors, timeouts, connection
+//! failures) or terminal (validation, access denied, not found, quota). The controller retries the
+//! first kind with backoff and reports the second as `Stalled`.
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+/// What kind of failure an AWS call ended in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// TooManyRequestsException / throttling, after the SDK's own retries.
+    Throttled,
+    /// 5xx answers, timeouts and connection failures, after the SDK's own retries.
+    Unavailable,
+    /// ValidationException: the request is wrong and will stay wrong.
+    Invalid,
+    /// AccessDeniedException, or credentials that cannot be obtained (e.g. a role that cannot be
+    /// assumed).
+    AccessDenied,
+    /// ResourceNotFoundException: the graph does not exist (any more).
+    NotFound,
+    /// ConflictException: the state does not allow the call (e.g. a member not in INVITED).
+    Conflict,
+    /// ServiceQuotaExceededException: e.g. more than 1,200 members.
+    QuotaExceeded,
+    /// Anything else.
+    Other,
+}
+
+impl ErrorKind {
+    /// The metric label of this kind.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Throttled => "throttled",
+            Self::Unavailable => "unavailable",
+            Self::Invalid => "invalid",
+            Self::AccessDenied => "access_denied",
+            Self::NotFound => "not_found",
+            Self::Conflict => "conflict",
+            Self::QuotaExceeded => "quota_exceeded",
+            Self::Other => "other",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Throttled => "Throttled",
+            Self::Unavailable => "Unavailable",
+            Self::Invalid => "Invalid",
+            Self::AccessDenied => "AccessDenied",
+            Self::NotFound => "NotFound",
+            Self::Conflict => "Conflict",
+            Self::QuotaExceeded => "QuotaExceeded",
+            Self::Other => "Other",
+        }
+    }
+}
+
+/// A failed Detective call.
+#[derive(Debug, thiserror::Error)]
+#[error("{operation} failed ({code}): {message}")]
+pub struct AwsError {
+    pub operation: &'static str,
+    pub kind: ErrorKind,
+    /// The service's error code (e.g. `ValidationException`), or a description of the local failure.
+    pub code: String,
+    pub message: String,
+}
+
+impl AwsError {
+    /// Whether trying again later can succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self.kind, ErrorKind::Throttled | ErrorKind::Unavailable | ErrorKind::Other)
+    }
+
+    pub fn new(operation: &'static str, kind: ErrorKind, code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            operation,
+            kind,
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+
+    /// Classifies an SDK failure of `operation`.
+    pub fn from_sdk<E, R>(operation: &'static str, error: SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        let described = DisplayErrorContext(&error).to_string();
+        match &error {
+            SdkError::ServiceError(service) => {
+                let err = service.err();
+                let code = err.code().unwrap_or("Unknown").to_owned();
+                let message = err.message().map(str::to_owned).unwrap_or(described);
+                Self::new(operation, kind_of_code(&code), code, message)
+            }
+            SdkError::TimeoutError(_) => Self::new(operation, ErrorKind::Unavailable, "Timeout", described),
+            SdkError::DispatchFailure(failure) if failure.is_user() => {
+                Self::new(operation, ErrorKind::Invalid, "DispatchFailure", described)
+            }
+            SdkError::DispatchFailure(_) => Self::new(operation, ErrorKind::Unavailable, "DispatchFailure", described),
+            SdkError::ResponseError(_) => Self::new(operation, ErrorKind::Unavailable, "ResponseError", described),
+            // Building the request failed before anything was sent: in practice credentials that
+            // could not be resolved (no role trust, wrong external id, no credentials at all).
+            SdkError::ConstructionFailure(_) => Self::new(operation, ErrorKind::AccessDenied, "Credentials", described),
+            _ => Self::new(operation, ErrorKind::Other, "Unknown", described),
+        }
+    }
+}
+
+fn kind_of_code(code: &str) -> ErrorKind {
+    match code {
+        "TooManyRequestsException" | "ThrottlingException" | "Throttling" => ErrorKind::Throttled,
+        "InternalServerException" | "ServiceUnavailableException" => ErrorKind::Unavailable,
+        "ValidationException" => ErrorKind::Invalid,
+        "AccessDeniedException" | "UnrecognizedClientException" | "InvalidClientTokenId" | "ExpiredTokenException" => {
+            ErrorKind::AccessDenied
+        }
+        "ResourceNotFoundException" => ErrorKind::NotFound,
+        "ConflictException" => ErrorKind::Conflict,
+        "ServiceQuotaExceededException" => ErrorKind::QuotaExceeded,
+        _ => ErrorKind::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retryable_kinds() {
+        let error = |code: &str| AwsError::new("ListMembers", kind_of_code(code), code, "m");
+        assert!(error("TooManyRequestsException").is_retryable());
+        assert!(error("InternalServerException").is_retryable());
+        assert!(!error("ValidationException").is_retryable());
+        assert!(!error("AccessDeniedException").is_retryable());
+        assert!(!error("ResourceNotFoundException").is_retryable());
+        assert!(!error("ServiceQuotaExceededException").is_retryable());
+    }
+}

@@ -1,0 +1,87 @@
+//! The port: the Detective calls the operator makes, in the operator's own vocabulary.
+//!
+//! The engine is generic over this trait; the only implementation in the product is the SDK
+//! adapter ([`super::SdkDetective`]). Tests exercise the adapter against the project's emulator
+//! rather than faking this trait, so the real SDK, its retries and its wire format are covered.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use k8s_openapi::jiff::Timestamp;
+
+use super::AwsError;
+use crate::api::{InvitationSpec, MemberSpec};
+use crate::member::{ObservedMember, UnprocessedAccount};
+
+/// One behavior graph of the calling account (ListGraphs).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GraphSummary {
+    pub arn: String,
+    pub created_time: Option<Timestamp>,
+}
+
+/// What a CreateMembers call did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CreateOutcome {
+    /// The accounts Detective started verifying, in their new state.
+    pub members: Vec<ObservedMember>,
+    /// The accounts it refused (e.g. already members), with its reason.
+    pub unprocessed: Vec<UnprocessedAccount>,
+}
+
+/// What a DeleteMembers call did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeleteOutcome {
+    pub deleted: Vec<String>,
+    pub unprocessed: Vec<UnprocessedAccount>,
+}
+
+/// An invitation as the member account sees it (ListInvitations).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invitation {
+    pub graph_arn: String,
+    pub administrator_account_id: Option<String>,
+    pub member: ObservedMember,
+}
+
+/// The Detective calls the operator makes, as one principal in one Region.
+pub trait Detective: Send + Sync {
+    /// The calling account's behavior graphs (all pages).
+    fn list_graphs(&self) -> impl Future<Output = Result<Vec<GraphSummary>, AwsError>> + Send;
+    /// Creates (or, idempotently, returns) the calling account's graph in this Region.
+    fn create_graph(&self, tags: &BTreeMap<String, String>) -> impl Future<Output = Result<String, AwsError>> + Send;
+    fn delete_graph(&self, graph_arn: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// Every member of the graph (all pages, the largest page size).
+    fn list_members(&self, graph_arn: &str) -> impl Future<Output = Result<Vec<ObservedMember>, AwsError>> + Send;
+    /// The named members (at most 50 per call; callers batch).
+    fn get_members(
+        &self,
+        graph_arn: &str,
+        account_ids: &[String],
+    ) -> impl Future<Output = Result<Vec<ObservedMember>, AwsError>> + Send;
+    /// Invites at most 50 accounts.
+    fn create_members(
+        &self,
+        graph_arn: &str,
+        accounts: &[MemberSpec],
+        invitation: &InvitationSpec,
+    ) -> impl Future<Output = Result<CreateOutcome, AwsError>> + Send;
+    /// Removes at most 50 members.
+    fn delete_members(
+        &self,
+        graph_arn: &str,
+        account_ids: &[String],
+    ) -> impl Future<Output = Result<DeleteOutcome, AwsError>> + Send;
+    fn start_monitoring_member(&self, graph_arn: &str, account_id: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    fn list_tags(&self, graph_arn: &str) -> impl Future<Output = Result<BTreeMap<String, String>, AwsError>> + Send;
+    fn tag_resource(&self, graph_arn: &str, tags: &BTreeMap<String, String>) -> impl Future<Output = Result<(), AwsError>> + Send;
+    fn untag_resource(&self, graph_arn: &str, keys: &[String]) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// The calling account's open and accepted invitations (all pages).
+    fn list_invitations(&self) -> impl Future<Output = Result<Vec<Invitation>, AwsError>> + Send;
+    fn accept_invitation(&self, graph_arn: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+    fn reject_invitation(&self, graph_arn: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+    fn disassociate_membership(&self, graph_arn: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+}

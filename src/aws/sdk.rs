@@ -1,0 +1,256 @@
+//! The adapter: [`Detective`] on `aws-sdk-detective`. Every Detective call the operator makes
+//! is here, with the SDK's paginators for the list operations.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_detective::Client;
+use aws_sdk_detective::types::{Account, InvitationType as SdkInvitationType, MemberDetail};
+use k8s_openapi::jiff::Timestamp;
+
+use super::port::{CreateOutcome, DeleteOutcome, Detective, GraphSummary, Invitation};
+use super::AwsError;
+use crate::api::{InvitationSpec, MemberSpec};
+use crate::metrics::Metrics;
+use crate::member::{InvitationType, MemberStatus, ObservedMember, UnprocessedAccount};
+
+/// The largest page the list operations allow: 1,200 members in 6 ListMembers calls.
+const PAGE_SIZE: i32 = 200;
+
+/// The Detective port on one SDK client (one principal, one Region).
+#[derive(Clone, Debug)]
+pub struct SdkDetective {
+    client: Client,
+}
+
+impl SdkDetective {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+fn timestamp(value: Option<&aws_smithy_types::DateTime>) -> Option<Timestamp> {
+    value.and_then(|t| Timestamp::new(t.secs(), i32::try_from(t.subsec_nanos()).ok()?).ok())
+}
+
+fn observed(detail: &MemberDetail) -> ObservedMember {
+    ObservedMember {
+        account_id: detail.account_id().unwrap_or_default().to_owned(),
+        email_address: detail.email_address().map(str::to_owned),
+        status: MemberStatus::parse(detail.status().map(|s| s.as_str()).unwrap_or("UNKNOWN")),
+        disabled_reason: detail.disabled_reason().map(|r| r.as_str().to_owned()),
+        invitation_type: match detail.invitation_type() {
+            Some(SdkInvitationType::Organization) => InvitationType::Organization,
+            _ => InvitationType::Invitation,
+        },
+        invited_time: timestamp(detail.invited_time()),
+        updated_time: timestamp(detail.updated_time()),
+    }
+}
+
+fn unprocessed(items: &[aws_sdk_detective::types::UnprocessedAccount]) -> Vec<UnprocessedAccount> {
+    items
+        .iter()
+        .map(|u| UnprocessedAccount {
+            account_id: u.account_id().unwrap_or_default().to_owned(),
+            reason: u.reason().unwrap_or_default().to_owned(),
+        })
+        .collect()
+}
+
+/// Counts and logs the outcome of one call (at debug: request details can carry e-mails).
+fn traced<T>(operation: &'static str, result: Result<T, AwsError>) -> Result<T, AwsError> {
+    let outcome = match &result {
+        Ok(_) => {
+            tracing::debug!(operation, "Detective call succeeded");
+            "ok"
+        }
+        Err(error) => {
+            tracing::debug!(operation, kind = error.kind.as_str(), code = %error.code, "Detective call failed");
+            error.kind.label()
+        }
+    };
+    Metrics::global().observe_aws_call(operation, outcome);
+    result
+}
+
+impl Detective for SdkDetective {
+    async fn list_graphs(&self) -> Result<Vec<GraphSummary>, AwsError> {
+        let mut pages = self.client.list_graphs().into_paginator().page_size(PAGE_SIZE).send();
+        let mut graphs = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = traced("ListGraphs", page.map_err(|e| AwsError::from_sdk("ListGraphs", e)))?;
+            graphs.extend(page.graph_list().iter().map(|g| GraphSummary {
+                arn: g.arn().unwrap_or_default().to_owned(),
+                created_time: timestamp(g.created_time()),
+            }));
+        }
+        Ok(graphs)
+    }
+
+    async fn create_graph(&self, tags: &BTreeMap<String, String>) -> Result<String, AwsError> {
+        let mut request = self.client.create_graph();
+        if !tags.is_empty() {
+            request = request.set_tags(Some(tags.clone().into_iter().collect()));
+        }
+        let output = traced("CreateGraph", request.send().await.map_err(|e| AwsError::from_sdk("CreateGraph", e)))?;
+        output.graph_arn().map(str::to_owned).ok_or_else(|| {
+            AwsError::new("CreateGraph", super::ErrorKind::Other, "MissingGraphArn", "the response carries no GraphArn")
+        })
+    }
+
+    async fn delete_graph(&self, graph_arn: &str) -> Result<(), AwsError> {
+        let sent = self.client.delete_graph().graph_arn(graph_arn).send().await;
+        traced("DeleteGraph", sent.map(drop).map_err(|e| AwsError::from_sdk("DeleteGraph", e)))
+    }
+
+    async fn list_members(&self, graph_arn: &str) -> Result<Vec<ObservedMember>, AwsError> {
+        let mut pages = self
+            .client
+            .list_members()
+            .graph_arn(graph_arn)
+            .into_paginator()
+            .page_size(PAGE_SIZE)
+            .send();
+        let mut members = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = traced("ListMembers", page.map_err(|e| AwsError::from_sdk("ListMembers", e)))?;
+            members.extend(page.member_details().iter().map(observed));
+        }
+        Ok(members)
+    }
+
+    async fn get_members(&self, graph_arn: &str, account_ids: &[String]) -> Result<Vec<ObservedMember>, AwsError> {
+        let sent = self
+            .client
+            .get_members()
+            .graph_arn(graph_arn)
+            .set_account_ids(Some(account_ids.to_vec()))
+            .send()
+            .await;
+        let output = traced("GetMembers", sent.map_err(|e| AwsError::from_sdk("GetMembers", e)))?;
+        Ok(output.member_details().iter().map(observed).collect())
+    }
+
+    async fn create_members(
+        &self,
+        graph_arn: &str,
+        accounts: &[MemberSpec],
+        invitation: &InvitationSpec,
+    ) -> Result<CreateOutcome, AwsError> {
+        let accounts = accounts
+            .iter()
+            .map(|a| Account::builder().account_id(&a.account_id).email_address(&a.email_address).build())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| AwsError::new("CreateMembers", super::ErrorKind::Invalid, "BuildError", e.to_string()))?;
+        let sent = self
+            .client
+            .create_members()
+            .graph_arn(graph_arn)
+            .set_message(invitation.message.clone())
+            .disable_email_notification(invitation.disable_email_notification)
+            .set_accounts(Some(accounts))
+            .send()
+            .await;
+        let output = traced("CreateMembers", sent.map_err(|e| AwsError::from_sdk("CreateMembers", e)))?;
+        Ok(CreateOutcome {
+            members: output.members().iter().map(observed).collect(),
+            unprocessed: unprocessed(output.unprocessed_accounts()),
+        })
+    }
+
+    async fn delete_members(&self, graph_arn: &str, account_ids: &[String]) -> Result<DeleteOutcome, AwsError> {
+        let sent = self
+            .client
+            .delete_members()
+            .graph_arn(graph_arn)
+            .set_account_ids(Some(account_ids.to_vec()))
+            .send()
+            .await;
+        let output = traced("DeleteMembers", sent.map_err(|e| AwsError::from_sdk("DeleteMembers", e)))?;
+        Ok(DeleteOutcome {
+            deleted: output.account_ids().to_vec(),
+            unprocessed: unprocessed(output.unprocessed_accounts()),
+        })
+    }
+
+    async fn start_monitoring_member(&self, graph_arn: &str, account_id: &str) -> Result<(), AwsError> {
+        let sent = self
+            .client
+            .start_monitoring_member()
+            .graph_arn(graph_arn)
+            .account_id(account_id)
+            .send()
+            .await;
+        traced(
+            "StartMonitoringMember",
+            sent.map(drop).map_err(|e| AwsError::from_sdk("StartMonitoringMember", e)),
+        )
+    }
+
+    async fn list_tags(&self, graph_arn: &str) -> Result<BTreeMap<String, String>, AwsError> {
+        let sent = self.client.list_tags_for_resource().resource_arn(graph_arn).send().await;
+        let output = traced(
+            "ListTagsForResource",
+            sent.map_err(|e| AwsError::from_sdk("ListTagsForResource", e)),
+        )?;
+        Ok(output.tags().cloned().unwrap_or_default().into_iter().collect())
+    }
+
+    async fn tag_resource(&self, graph_arn: &str, tags: &BTreeMap<String, String>) -> Result<(), AwsError> {
+        let sent = self
+            .client
+            .tag_resource()
+            .resource_arn(graph_arn)
+            .set_tags(Some(tags.clone().into_iter().collect()))
+            .send()
+            .await;
+        traced("TagResource", sent.map(drop).map_err(|e| AwsError::from_sdk("TagResource", e)))
+    }
+
+    async fn untag_resource(&self, graph_arn: &str, keys: &[String]) -> Result<(), AwsError> {
+        let sent = self
+            .client
+            .untag_resource()
+            .resource_arn(graph_arn)
+            .set_tag_keys(Some(keys.to_vec()))
+            .send()
+            .await;
+        traced("UntagResource", sent.map(drop).map_err(|e| AwsError::from_sdk("UntagResource", e)))
+    }
+
+    async fn list_invitations(&self) -> Result<Vec<Invitation>, AwsError> {
+        let mut pages = self.client.list_invitations().into_paginator().page_size(PAGE_SIZE).send();
+        let mut invitations = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = traced("ListInvitations", page.map_err(|e| AwsError::from_sdk("ListInvitations", e)))?;
+            invitations.extend(page.invitations().iter().map(|detail| Invitation {
+                graph_arn: detail.graph_arn().unwrap_or_default().to_owned(),
+                administrator_account_id: detail.administrator_id().map(str::to_owned),
+                member: observed(detail),
+            }));
+        }
+        Ok(invitations)
+    }
+
+    async fn accept_invitation(&self, graph_arn: &str) -> Result<(), AwsError> {
+        let sent = self.client.accept_invitation().graph_arn(graph_arn).send().await;
+        traced("AcceptInvitation", sent.map(drop).map_err(|e| AwsError::from_sdk("AcceptInvitation", e)))
+    }
+
+    async fn reject_invitation(&self, graph_arn: &str) -> Result<(), AwsError> {
+        let sent = self.client.reject_invitation().graph_arn(graph_arn).send().await;
+        traced("RejectInvitation", sent.map(drop).map_err(|e| AwsError::from_sdk("RejectInvitation", e)))
+    }
+
+    async fn disassociate_membership(&self, graph_arn: &str) -> Result<(), AwsError> {
+        let sent = self.client.disassociate_membership().graph_arn(graph_arn).send().await;
+        traced(
+            "DisassociateMembership",
+            sent.map(drop).map_err(|e| AwsError::from_sdk("DisassociateMembership", e)),
+        )
+    }
+}

@@ -1,0 +1,288 @@
+//! Reading `DetectiveGraph` documents from files, directories or stdin, as `kubectl apply -f` does.
+//!
+//! Every document is parsed and validated before anything else happens, so a malformed input
+//! makes no AWS call. A document may carry a `status` (e.g. `kubectl get dg NAME -o yaml`): its
+//! graph ARN and inventory are then used, exactly as the controller would.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::api::{DetectiveGraph, GROUP};
+
+/// Where a document came from, for messages: `examples/graph.yaml, document 2 (security/org)`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    pub file: String,
+    /// 1-based position among the file's documents.
+    pub document: usize,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}, document {}", self.file, self.document)
+    }
+}
+
+/// A parsed and validated `DetectiveGraph`.
+#[derive(Clone, Debug)]
+pub struct GraphDocument {
+    pub origin: Origin,
+    pub graph: DetectiveGraph,
+}
+
+/// Why the input could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("{file}: {source}")]
+    Read { file: String, source: std::io::Error },
+    #[error("{file}: not valid YAML: {message}")]
+    Yaml { file: String, message: String },
+    #[error("{origin}: {message}")]
+    Invalid { origin: Origin, message: String },
+    #[error("no DetectiveGraph document found in {0}")]
+    Empty(String),
+}
+
+/// Reads every `DetectiveGraph` in `inputs` (files, directories of `.yaml`/`.yml`/`.json`, `-`).
+/// Documents of other kinds are skipped and listed in the second value.
+pub fn read_graphs(inputs: &[PathBuf]) -> Result<(Vec<GraphDocument>, Vec<String>), ManifestError> {
+    let mut graphs = Vec::new();
+    let mut skipped = Vec::new();
+    for file in expand(inputs)? {
+        let (name, text) = if file == Path::new("-") {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|source| ManifestError::Read {
+                    file: "stdin".into(),
+                    source,
+                })?;
+            ("stdin".to_owned(), text)
+        } else {
+            let name = file.display().to_string();
+            let text = std::fs::read_to_string(&file).map_err(|source| ManifestError::Read {
+                file: name.clone(),
+                source,
+            })?;
+            (name, text)
+        };
+        parse_documents(&name, &text, &mut graphs, &mut skipped)?;
+    }
+    if graphs.is_empty() {
+        let names: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
+        return Err(ManifestError::Empty(names.join(", ")));
+    }
+    Ok((graphs, skipped))
+}
+
+fn expand(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, ManifestError> {
+    let mut files = Vec::new();
+    for input in inputs {
+        if input.is_dir() {
+            let entries = std::fs::read_dir(input).map_err(|source| ManifestError::Read {
+                file: input.display().to_string(),
+                source,
+            })?;
+            let mut found: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.is_file()
+                        && p.extension()
+                            .and_then(|e| e.to_str())
+                            .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"))
+                })
+                .collect();
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(input.clone());
+        }
+    }
+    Ok(files)
+}
+
+/// Parses one file's documents into `graphs`.
+pub fn parse_documents(
+    file: &str,
+    text: &str,
+    graphs: &mut Vec<GraphDocument>,
+    skipped: &mut Vec<String>,
+) -> Result<(), ManifestError> {
+    let documents: Vec<serde_json::Value> = serde_saphyr::from_multiple(text).map_err(|e| ManifestError::Yaml {
+        file: file.to_owned(),
+        message: e.to_string(),
+    })?;
+    for (index, document) in documents.into_iter().enumerate() {
+        let origin = Origin {
+            file: file.to_owned(),
+            document: index + 1,
+        };
+        if document.is_null() {
+            continue;
+        }
+        let invalid = |message: String| ManifestError::Invalid {
+            origin: origin.clone(),
+            message,
+        };
+        let api_version = document.get("apiVersion").and_then(|v| v.as_str()).unwrap_or_default();
+        let kind = document.get("kind").and_then(|v| v.as_str()).unwrap_or_default();
+        if kind != "DetectiveGraph" || !api_version.starts_with(&format!("{GROUP}/")) {
+            skipped.push(format!("{origin}: {kind} {api_version}"));
+            continue;
+        }
+        if api_version != format!("{GROUP}/{}", crate::api::VERSION) {
+            return Err(invalid(format!(
+                "apiVersion: {api_version:?} is not served; use {GROUP}/{}",
+                crate::api::VERSION
+            )));
+        }
+        if let Some(field) = first_unknown_field(&document) {
+            return Err(invalid(format!(
+                "{field}: unknown field (kubectl apply refuses it too; check the spelling)"
+            )));
+        }
+        let graph: DetectiveGraph =
+            serde_path_to_error::deserialize(document).map_err(|e| invalid(describe_serde_error(&e)))?;
+        if graph.metadata.name.as_deref().unwrap_or_default().is_empty() {
+            return Err(invalid("metadata.name: required".into()));
+        }
+        graph
+            .spec
+            .validate()
+            .map_err(|errors| invalid(format!("{} ({errors})", graph.key())))?;
+        graphs.push(GraphDocument { origin, graph });
+    }
+    Ok(())
+}
+
+/// The first field of `document` that the CRD schema does not declare, as `spec.pruningMode`.
+/// (serde ignores unknown fields; the API server's strict field validation does not.)
+fn first_unknown_field(document: &serde_json::Value) -> Option<String> {
+    use kube::CustomResourceExt;
+    let crd = DetectiveGraph::crd();
+    let schema = crd.spec.versions[0]
+        .schema
+        .as_ref()
+        .and_then(|s| s.open_api_v3_schema.as_ref())
+        .map(|s| serde_json::to_value(s).unwrap_or_default())?;
+    let mut body = document.clone();
+    if let Some(object) = body.as_object_mut() {
+        // Metadata has its own schema in the API server; apiVersion and kind are checked above.
+        for key in ["apiVersion", "kind", "metadata"] {
+            object.remove(key);
+        }
+    }
+    unknown_in(&body, &schema, "")
+}
+
+fn unknown_in(value: &serde_json::Value, schema: &serde_json::Value, path: &str) -> Option<String> {
+    let join = |key: &str| if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") };
+    match value {
+        serde_json::Value::Object(object) => {
+            if let Some(properties) = schema.get("properties").and_then(|p| p.as_object()) {
+                for (key, child) in object {
+                    match properties.get(key) {
+                        Some(child_schema) => {
+                            if let Some(found) = unknown_in(child, child_schema, &join(key)) {
+                                return Some(found);
+                            }
+                        }
+                        None => return Some(join(key)),
+                    }
+                }
+            } else if let Some(values) = schema.get("additionalProperties") {
+                for (key, child) in object {
+                    if let Some(found) = unknown_in(child, values, &format!("{path}[{key}]")) {
+                        return Some(found);
+                    }
+                }
+            }
+            None
+        }
+        serde_json::Value::Array(items) => {
+            let item_schema = schema.get("items")?;
+            items
+                .iter()
+                .enumerate()
+                .find_map(|(i, item)| unknown_in(item, item_schema, &format!("{path}[{i}]")))
+        }
+        _ => None,
+    }
+}
+
+fn describe_serde_error(error: &serde_path_to_error::Error<serde_json::Error>) -> String {
+    let path = error.path().to_string();
+    // serde_path_to_error names the failing field itself; keep its message but drop serde_json's
+    // position suffix, which refers to the converted document rather than the file.
+    let message = error.inner().to_string();
+    let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+    if path.is_empty() || path == "." {
+        message
+    } else {
+        format!("{path}: {message}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Vec<GraphDocument>, ManifestError> {
+        let mut graphs = Vec::new();
+        let mut skipped = Vec::new();
+        parse_documents("graph.yaml", text, &mut graphs, &mut skipped).map(|_| graphs)
+    }
+
+    const GOOD: &str = "apiVersion: detective.operator.dev/v1alpha1
+kind: DetectiveGraph
+metadata: {name: org, namespace: security}
+spec:
+  region: us-east-1
+  members:
+    - {accountId: '111111111111', emailAddress: a@example.com}
+";
+
+    #[test]
+    fn reads_multiple_documents_and_skips_other_kinds() {
+        let text = format!("{GOOD}---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: x}}\n---\n{GOOD}");
+        let mut graphs = Vec::new();
+        let mut skipped = Vec::new();
+        parse_documents("all.yaml", &text, &mut graphs, &mut skipped).unwrap();
+        assert_eq!(graphs.len(), 2);
+        assert_eq!(graphs[1].origin.document, 3);
+        assert_eq!(skipped.len(), 1);
+        assert_eq!(graphs[0].graph.spec.deletion_guard.max_deletions, 10, "defaults apply");
+    }
+
+    #[test]
+    fn a_bad_field_is_named_with_file_and_document() {
+        let text = format!("{GOOD}---\n{}", GOOD.replace("'111111111111'", "'12'"));
+        let error = parse(&text).unwrap_err().to_string();
+        assert!(error.contains("graph.yaml, document 2"), "{error}");
+        assert!(error.contains("spec.members[0].accountId"), "{error}");
+    }
+
+    #[test]
+    fn a_wrong_type_is_named_by_its_path() {
+        let text = GOOD.replace("region: us-east-1", "region: us-east-1\n  deletionGuard: {maxDeletions: lots}");
+        let error = parse(&text).unwrap_err().to_string();
+        assert!(error.contains("spec.deletionGuard.maxDeletions"), "{error}");
+    }
+
+    #[test]
+    fn an_unknown_field_is_refused() {
+        let text = GOOD.replace("region: us-east-1", "region: us-east-1\n  prunning: Disabled");
+        let error = parse(&text).unwrap_err().to_string();
+        assert!(error.contains("spec.prunning: unknown field"), "{error}");
+        let nested = GOOD.replace("emailAddress: a@example.com", "emailAddress: a@example.com, email: x");
+        let error = parse(&nested).unwrap_err().to_string();
+        assert!(error.contains("spec.members[0].email: unknown field"), "{error}");
+    }
+
+    #[test]
+    fn an_unknown_enum_value_is_refused() {
+        let text = GOOD.replace("region: us-east-1", "region: us-east-1\n  pruning: Aggressive");
+        let error = parse(&text).unwrap_err().to_string();
+        assert!(error.contains("spec.pruning"), "{error}");
+    }
+}

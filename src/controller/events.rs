@@ -1,0 +1,152 @@
+//! Kubernetes Events for what a human would want to know: one per kind of change per sync,
+//! never one per member. Which events to publish is decided by the pure [`notices`].
+
+use std::collections::BTreeMap;
+
+use kube::runtime::events::{Event, EventType, Recorder};
+
+use crate::api::DetectiveGraphStatus;
+use crate::engine::{Applied, Outcome, abbreviated};
+use crate::member::MemberStatus;
+
+/// An event to publish, before it meets the Events API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notice {
+    pub warning: bool,
+    pub reason: &'static str,
+    pub action: &'static str,
+    pub note: String,
+}
+
+impl Notice {
+    fn normal(reason: &'static str, action: &'static str, note: String) -> Self {
+        Self {
+            warning: false,
+            reason,
+            action,
+            note,
+        }
+    }
+
+    fn warning(reason: &'static str, action: &'static str, note: String) -> Self {
+        Self {
+            warning: true,
+            reason,
+            action,
+            note,
+        }
+    }
+}
+
+/// The events one reconcile deserves: the writes it made, aggregated, and the member transitions
+/// worth attention (compared with the previous status).
+pub fn notices(previous: Option<&DetectiveGraphStatus>, outcome: &Outcome) -> Vec<Notice> {
+    let mut notices = Vec::new();
+    let mut invited = (0, 0, 0);
+    let mut removed = (0, 0, 0);
+    let mut monitoring = Vec::new();
+    for applied in &outcome.applied {
+        match applied {
+            Applied::GraphCreated(arn) => {
+                notices.push(Notice::normal("GraphCreated", "CreateGraph", format!("created behavior graph {arn}")))
+            }
+            Applied::Invited { accounts, unprocessed } => {
+                invited = (invited.0 + accounts, invited.1 + unprocessed, invited.2 + 1);
+            }
+            Applied::Deleted { accounts, unprocessed } => {
+                removed = (removed.0 + accounts, removed.1 + unprocessed, removed.2 + 1);
+            }
+            Applied::MonitoringStarted(account) => monitoring.push(account.as_str()),
+            Applied::Tagged { set, removed } => notices.push(Notice::normal(
+                "TagsUpdated",
+                "TagResource",
+                format!("graph tags: {set} set, {removed} removed"),
+            )),
+        }
+    }
+    if invited.2 > 0 {
+        notices.push(Notice::normal(
+            "MembersInvited",
+            "CreateMembers",
+            format!(
+                "invited {} accounts in {} CreateMembers calls ({} not processed)",
+                invited.0, invited.2, invited.1
+            ),
+        ));
+    }
+    if removed.2 > 0 {
+        notices.push(Notice::normal(
+            "MembersRemoved",
+            "DeleteMembers",
+            format!(
+                "removed {} members in {} DeleteMembers calls ({} not processed)",
+                removed.0, removed.2, removed.1
+            ),
+        ));
+    }
+    if !monitoring.is_empty() {
+        notices.push(Notice::normal(
+            "MonitoringStarted",
+            "StartMonitoringMember",
+            format!("started monitoring {} members ({})", monitoring.len(), abbreviated(&monitoring)),
+        ));
+    }
+    if let Some(refusal) = outcome.plan.as_ref().and_then(|p| p.refusal.as_ref()) {
+        notices.push(Notice::warning("DeletionGuard", "Plan", refusal.to_string()));
+    }
+    if let Some(error) = &outcome.error
+        && !error.is_retryable()
+    {
+        notices.push(Notice::warning(error.reason(), "Reconcile", error.to_string()));
+    }
+
+    let before: BTreeMap<&str, &str> = previous
+        .map(|p| p.members.iter().map(|m| (m.account_id.as_str(), m.status.as_str())).collect())
+        .unwrap_or_default();
+    let newly = |status: &MemberStatus| -> Vec<&str> {
+        outcome
+            .status
+            .members
+            .iter()
+            .filter(|m| m.status == status.as_str() && before.get(m.account_id.as_str()) != Some(&status.as_str()))
+            .map(|m| m.account_id.as_str())
+            .collect()
+    };
+    let failed = newly(&MemberStatus::VerificationFailed);
+    if !failed.is_empty() {
+        notices.push(Notice::warning(
+            "VerificationFailed",
+            "Verify",
+            format!(
+                "{} members failed verification: account id and root e-mail do not match ({})",
+                failed.len(),
+                abbreviated(&failed)
+            ),
+        ));
+    }
+    let enabled = newly(&MemberStatus::Enabled);
+    if !enabled.is_empty() && previous.is_some() {
+        notices.push(Notice::normal(
+            "MembersEnabled",
+            "Observe",
+            format!("{} members now contribute data ({})", enabled.len(), abbreviated(&enabled)),
+        ));
+    }
+    notices
+}
+
+/// Publishes notices on the resource; a failure to publish is logged, never fatal.
+pub async fn publish(recorder: &Recorder, reference: &k8s_openapi::api::core::v1::ObjectReference, notices: Vec<Notice>) {
+    for notice in notices {
+        let event = Event {
+            type_: if notice.warning { EventType::Warning } else { EventType::Normal },
+            reason: notice.reason.to_owned(),
+            note: Some(notice.note),
+            action: notice.action.to_owned(),
+            secondary: None,
+        };
+        if let Err(error) = recorder.publish(&event, reference).await {
+            tracing::warn!(%error, reason = notice.reason, "could not publish an event");
+        }
+    }
+}

@@ -1,0 +1,290 @@
+//! `detective-operator run`: the controller that keeps every `DetectiveGraph` true.
+//!
+//! - [`graph`]: the reconciler (finalizer → engine → status → events → requeue);
+//! - [`status`]: where status is written; [`events`]: which events are published;
+//! - [`finalizer`]: `deletionPolicy` on deletion; [`claims`]: one owner per behavior graph;
+//! - [`leader`]: the Lease that lets one replica reconcile; [`backoff`]: retry pacing.
+
+pub mod backoff;
+pub mod claims;
+pub mod events;
+pub mod finalizer;
+pub mod graph;
+pub mod leader;
+pub mod status;
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{ArgAction, Args};
+use futures::StreamExt;
+use kube::api::Api;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::runtime::controller::{self, Controller};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{Predicate, WatchStreamExt, predicates, watcher};
+use kube::{Client, ResourceExt};
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use crate::admin::{self, Readiness};
+use crate::api::DetectiveGraph;
+use crate::aws::{AwsAccess, AwsSettings};
+use crate::metrics::Metrics;
+
+/// `detective-operator run` flags.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Kubeconfig file (default: KUBECONFIG, ~/.kube/config, or the in-cluster service account).
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Watch only this namespace (default: all namespaces).
+    #[arg(long, env = "WATCH_NAMESPACE")]
+    pub namespace: Option<String>,
+
+    /// Address of the admin server (/healthz, /readyz, /metrics).
+    #[arg(long, default_value = "0.0.0.0:8080", env = "ADMIN_ADDRESS")]
+    pub admin_address: SocketAddr,
+
+    /// Elect a leader over a Lease so that only one replica reconciles.
+    #[arg(long, default_value_t = true, action = ArgAction::Set, env = "LEADER_ELECT")]
+    pub leader_elect: bool,
+
+    /// Name of the Lease used for leader election.
+    #[arg(long, default_value = "detective-operator")]
+    pub lease_name: String,
+
+    /// Namespace of the Lease (default: POD_NAMESPACE, else the kubeconfig's namespace).
+    #[arg(long, env = "POD_NAMESPACE")]
+    pub lease_namespace: Option<String>,
+
+    /// This replica's identity in the election (default: POD_NAME or the host name, plus a suffix).
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+
+    /// Resources reconciled at the same time.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: u16,
+
+    /// The default AWS Region for resources that name none (overrides AWS_REGION).
+    #[arg(long)]
+    pub region: Option<String>,
+
+    /// Send Detective calls to this URL (AWS_ENDPOINT_URL_DETECTIVE works too).
+    #[arg(long)]
+    pub endpoint_url: Option<String>,
+}
+
+/// Why a reconcile failed (the reconcile's own outcome is in the resource's status).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Kubernetes API: {0}")]
+    Kube(#[source] kube::Error),
+    #[error("finalizer: {0}")]
+    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
+    #[error("{0}")]
+    Retryable(String),
+}
+
+/// What every reconcile shares.
+pub struct Context {
+    pub client: Client,
+    pub aws: Arc<AwsAccess>,
+    pub recorder: Recorder,
+    /// The watch cache of every `DetectiveGraph` (for the graph-claim check).
+    pub graphs: Store<DetectiveGraph>,
+    pub backoff: backoff::Backoff,
+    pub metrics: &'static Metrics,
+}
+
+async fn client(kubeconfig: Option<&PathBuf>) -> Result<Client, String> {
+    let config = match kubeconfig {
+        Some(path) => {
+            let file = Kubeconfig::read_from(path).map_err(|e| format!("--kubeconfig {}: {e}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(file, &KubeConfigOptions::default())
+                .await
+                .map_err(|e| format!("--kubeconfig {}: {e}", path.display()))?
+        }
+        None => kube::Config::infer()
+            .await
+            .map_err(|e| format!("no Kubernetes configuration found: {e}"))?,
+    };
+    Client::try_from(config).map_err(|e| format!("Kubernetes client: {e}"))
+}
+
+/// Runs the operator until SIGTERM/SIGINT.
+pub async fn run(args: RunArgs) -> Result<(), String> {
+    let client = client(args.kubeconfig.as_ref()).await?;
+    let aws = AwsAccess::load(&AwsSettings {
+        region: args.region.clone(),
+        endpoint_url: args.endpoint_url.clone(),
+        max_attempts: None,
+    })
+    .await;
+
+    let readiness = Readiness::default();
+    let (address, serve) = admin::bind(args.admin_address, readiness.clone())
+        .await
+        .map_err(|e| format!("admin server on {}: {e}", args.admin_address))?;
+    info!(%address, "admin server listening");
+    tokio::spawn(async move {
+        if let Err(error) = serve.await {
+            warn!(%error, "admin server stopped");
+        }
+    });
+
+    let (terminate_tx, terminate) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        info!("termination signal: finishing in-flight reconciles");
+        let _ = terminate_tx.send(true);
+    });
+
+    let context = SharedParts {
+        client: client.clone(),
+        aws: Arc::new(aws),
+        namespace: args.namespace.clone(),
+        concurrency: args.concurrency,
+    };
+    if !args.leader_elect {
+        readiness.set(false);
+        run_controller(&context, readiness, stopped(terminate.clone())).await;
+        return Ok(());
+    }
+
+    let namespace = args
+        .lease_namespace
+        .clone()
+        .unwrap_or_else(|| client.default_namespace().to_owned());
+    let identity = identity(args.identity.as_deref());
+    let mut election = leader::Election::join(client.clone(), &args.lease_name, &namespace, &identity).await?;
+    info!(%identity, lease = %format!("{namespace}/{}", args.lease_name), "joined leader election");
+    // A standby replica is healthy and ready: it is waiting its turn, not failing.
+    readiness.set(true);
+    loop {
+        tokio::select! {
+            acquired = election.acquired() => if !acquired { break },
+            _ = stopped(terminate.clone()) => break,
+        }
+        info!(%identity, "acquired the lease: reconciling");
+        let lost = election.lost();
+        let mut terminate_while_leading = terminate.clone();
+        let stop = async move {
+            tokio::select! {
+                _ = lost => info!("lost the lease: stopping reconciles"),
+                _ = terminate_while_leading.wait_for(|t| *t) => {}
+            }
+        };
+        run_controller(&context, readiness.clone(), stop).await;
+        if *terminate.borrow() {
+            break;
+        }
+        readiness.set(true);
+    }
+    election.release().await;
+    Ok(())
+}
+
+/// The parts of a context that outlive one leadership term.
+struct SharedParts {
+    client: Client,
+    aws: Arc<AwsAccess>,
+    namespace: Option<String>,
+    concurrency: u16,
+}
+
+/// Reconciles until `stop` resolves; in-flight reconciles finish first.
+async fn run_controller(
+    parts: &SharedParts,
+    readiness: Readiness,
+    stop: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    let api: Api<DetectiveGraph> = match &parts.namespace {
+        Some(namespace) => Api::namespaced(parts.client.clone(), namespace),
+        None => Api::all(parts.client.clone()),
+    };
+    let (reader, writer) = reflector::store();
+    // Status writes do not change the generation: filtering on it (and on finalizers and the
+    // deletion timestamp) keeps a status write from triggering another round of AWS reads.
+    let orphan = |g: &DetectiveGraph| {
+        let mut hasher = DefaultHasher::new();
+        g.annotations().get(finalizer::ORPHAN_ANNOTATION).hash(&mut hasher);
+        g.metadata.deletion_timestamp.is_some().hash(&mut hasher);
+        Some(hasher.finish())
+    };
+    let stream = watcher(api, watcher::Config::default().any_semantic())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(
+            predicates::generation.combine(predicates::finalizers).combine(orphan),
+            Default::default(),
+        );
+    let ctx = Arc::new(Context {
+        client: parts.client.clone(),
+        aws: parts.aws.clone(),
+        recorder: Recorder::new(
+            parts.client.clone(),
+            Reporter {
+                controller: "detective-operator".into(),
+                instance: std::env::var("POD_NAME").ok(),
+            },
+        ),
+        graphs: reader.clone(),
+        backoff: backoff::Backoff::default(),
+        metrics: Metrics::global(),
+    });
+    readiness.set(false);
+    let ready = readiness.clone();
+    let synced = reader.clone();
+    tokio::spawn(async move {
+        if synced.wait_until_ready().await.is_ok() {
+            ready.set(true);
+        }
+    });
+    Controller::for_stream(stream, reader)
+        .with_config(controller::Config::default().concurrency(parts.concurrency))
+        .graceful_shutdown_on(stop)
+        .run(graph::reconcile, graph::error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(error) = result {
+                tracing::debug!(%error, "reconcile did not complete");
+            }
+        })
+        .await;
+}
+
+async fn stopped(mut terminate: watch::Receiver<bool>) {
+    let _ = terminate.wait_for(|t| *t).await;
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing a SIGTERM handler");
+        tokio::select! {
+            _ = interrupt => {},
+            _ = terminate.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}
+
+fn identity(configured: Option<&str>) -> String {
+    let base = configured
+        .map(str::to_owned)
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "detective-operator".to_owned());
+    // Two processes with one name (a restart that overlaps the old pod) must not share a claim.
+    let mut hasher = DefaultHasher::new();
+    std::process::id().hash(&mut hasher);
+    std::time::SystemTime::now().hash(&mut hasher);
+    format!("{base}-{:08x}", hasher.finish() as u32)
+}

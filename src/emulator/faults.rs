@@ -1,0 +1,346 @@
+//! Fault injection: latency, throttling and server errors on chosen operations, so tests can show
+//! that the SDK's retries and the operator's backoff hold up.
+//!
+//! A fault fires on a call when its operation matches (or it has none) and its trigger says so:
+//! every call, the next N matching calls, or a seeded random rate. Latency from every firing
+//! latency fault is added up; the first firing error fault decides the answer. Faults act before
+//! the call reaches the service model, so a faulted call changes nothing.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::prng::SplitMix64;
+use super::routes::Operation;
+use super::wire::ApiError;
+
+/// One injected fault. JSON form (used by `POST /_emulator/faults`):
+///
+/// ```json
+/// {"operation": "ListMembers", "kind": "throttle", "count": 2}
+/// {"kind": "internalError", "rate": 0.25, "seed": 42}
+/// {"operation": "CreateMembers", "kind": "latency", "latencyMs": 300}
+/// ```
+///
+/// `operation` absent or `"*"`: every AWS operation. `count` and `rate` are exclusive; with
+/// neither the fault fires on every matching call until cleared.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "FaultSpec", into = "FaultSpec")]
+pub struct Fault {
+    /// Operation name as in the API reference (`"ListMembers"`); `None` matches all.
+    pub operation: Option<String>,
+    pub kind: FaultKind,
+    pub trigger: FaultTrigger,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum FaultKind {
+    /// Delay the answer.
+    Latency(Duration),
+    /// 429 with `x-amzn-ErrorType: TooManyRequestsException`, which the SDK retries.
+    Throttle,
+    /// 500 InternalServerException, which the SDK retries.
+    InternalError,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum FaultTrigger {
+    /// Every matching call until the fault is cleared.
+    Always,
+    /// The next N matching calls, then the fault is spent.
+    NextCalls(u32),
+    /// Each matching call with probability `rate` (0.0–1.0), drawn from a PRNG seeded with
+    /// `seed`, so the same seed fails the same calls.
+    Rate { rate: f64, seed: u64 },
+}
+
+impl Fault {
+    pub fn latency(delay: Duration) -> Fault {
+        Fault {
+            operation: None,
+            kind: FaultKind::Latency(delay),
+            trigger: FaultTrigger::Always,
+        }
+    }
+
+    pub fn throttle() -> Fault {
+        Fault {
+            operation: None,
+            kind: FaultKind::Throttle,
+            trigger: FaultTrigger::Always,
+        }
+    }
+
+    pub fn internal_error() -> Fault {
+        Fault {
+            operation: None,
+            kind: FaultKind::InternalError,
+            trigger: FaultTrigger::Always,
+        }
+    }
+
+    /// Restricts the fault to one operation (`"ListMembers"`).
+    pub fn on(mut self, operation: impl Into<String>) -> Fault {
+        self.operation = Some(operation.into());
+        self
+    }
+
+    /// Fires on the next `count` matching calls only.
+    pub fn times(mut self, count: u32) -> Fault {
+        self.trigger = FaultTrigger::NextCalls(count);
+        self
+    }
+
+    /// Fires on each matching call with probability `rate`, reproducibly for a given `seed`.
+    pub fn with_rate(mut self, rate: f64, seed: u64) -> Fault {
+        self.trigger = FaultTrigger::Rate { rate, seed };
+        self
+    }
+
+    /// Checks operation name and rate; used for faults from JSON and from Rust alike.
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(operation) = &self.operation
+            && Operation::from_name(operation).is_none()
+        {
+            return Err(format!(
+                "operation: {operation:?} is not a Detective operation name (e.g. \"ListMembers\")"
+            ));
+        }
+        if let FaultTrigger::Rate { rate, .. } = self.trigger
+            && !(0.0..=1.0).contains(&rate)
+        {
+            return Err(format!("rate: {rate} is not between 0.0 and 1.0"));
+        }
+        Ok(())
+    }
+}
+
+/// The flat JSON form of [`Fault`].
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct FaultSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    operation: Option<String>,
+    kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    latency_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    count: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rate: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    seed: Option<u64>,
+}
+
+impl TryFrom<FaultSpec> for Fault {
+    type Error = String;
+
+    fn try_from(spec: FaultSpec) -> Result<Fault, String> {
+        let kind = match (spec.kind.as_str(), spec.latency_ms) {
+            ("latency", Some(ms)) => FaultKind::Latency(Duration::from_millis(ms)),
+            ("latency", None) => return Err("latencyMs: required for kind \"latency\"".into()),
+            ("throttle", None) => FaultKind::Throttle,
+            ("internalError", None) => FaultKind::InternalError,
+            ("throttle" | "internalError", Some(_)) => {
+                return Err("latencyMs: only allowed for kind \"latency\"".into());
+            }
+            (other, _) => {
+                return Err(format!(
+                    "kind: {other:?} is not one of \"latency\", \"throttle\", \"internalError\""
+                ));
+            }
+        };
+        let trigger = match (spec.count, spec.rate, spec.seed) {
+            (None, None, None) => FaultTrigger::Always,
+            (Some(count), None, None) => FaultTrigger::NextCalls(count),
+            (None, Some(rate), seed) => FaultTrigger::Rate {
+                rate,
+                seed: seed.unwrap_or(0),
+            },
+            (None, None, Some(_)) => return Err("seed: only allowed with rate".into()),
+            (Some(_), Some(_), _) | (Some(_), None, Some(_)) => {
+                return Err("count and rate are mutually exclusive".into());
+            }
+        };
+        let fault = Fault {
+            operation: spec.operation.filter(|operation| operation != "*"),
+            kind,
+            trigger,
+        };
+        fault.validate()?;
+        Ok(fault)
+    }
+}
+
+impl From<Fault> for FaultSpec {
+    fn from(fault: Fault) -> FaultSpec {
+        let mut spec = FaultSpec {
+            operation: fault.operation,
+            ..FaultSpec::default()
+        };
+        match fault.kind {
+            FaultKind::Latency(delay) => {
+                spec.kind = "latency".into();
+                spec.latency_ms = Some(delay.as_millis() as u64);
+            }
+            FaultKind::Throttle => spec.kind = "throttle".into(),
+            FaultKind::InternalError => spec.kind = "internalError".into(),
+        }
+        match fault.trigger {
+            FaultTrigger::Always => {}
+            FaultTrigger::NextCalls(count) => spec.count = Some(count),
+            FaultTrigger::Rate { rate, seed } => {
+                spec.rate = Some(rate);
+                spec.seed = Some(seed);
+            }
+        }
+        spec
+    }
+}
+
+/// What the faults decided for one call.
+#[derive(Debug, Default)]
+pub(crate) struct FaultOutcome {
+    pub delay: Duration,
+    pub error: Option<ApiError>,
+}
+
+#[derive(Debug)]
+struct ActiveFault {
+    /// Current state: `NextCalls` counts down as the fault fires.
+    fault: Fault,
+    rng: SplitMix64,
+}
+
+/// The faults in force, in injection order.
+#[derive(Debug, Default)]
+pub(crate) struct FaultTable {
+    active: Vec<ActiveFault>,
+}
+
+impl FaultTable {
+    pub fn inject(&mut self, fault: Fault) {
+        let seed = match fault.trigger {
+            FaultTrigger::Rate { seed, .. } => seed,
+            _ => 0,
+        };
+        self.active.push(ActiveFault {
+            fault,
+            rng: SplitMix64::new(seed),
+        });
+    }
+
+    pub fn clear(&mut self) {
+        self.active.clear();
+    }
+
+    /// Faults still in force (spent `NextCalls` faults are gone).
+    pub fn list(&self) -> Vec<Fault> {
+        self.active.iter().map(|active| active.fault.clone()).collect()
+    }
+
+    /// Decides the faults for one call of `operation` (`None`: an unrecognized request, which
+    /// only operation-less faults match).
+    pub fn on_call(&mut self, operation: Option<&str>) -> FaultOutcome {
+        let mut outcome = FaultOutcome::default();
+        for active in &mut self.active {
+            let matches = match &active.fault.operation {
+                None => true,
+                Some(name) => Some(name.as_str()) == operation,
+            };
+            if !matches {
+                continue;
+            }
+            // An error fault only consumes its budget when it decides the answer, so two
+            // "next N" faults on one operation fail N + M calls, not N.
+            let is_error = !matches!(active.fault.kind, FaultKind::Latency(_));
+            if is_error && outcome.error.is_some() {
+                continue;
+            }
+            let fires = match &mut active.fault.trigger {
+                FaultTrigger::Always => true,
+                FaultTrigger::NextCalls(remaining) => {
+                    let fires = *remaining > 0;
+                    *remaining = remaining.saturating_sub(1);
+                    fires
+                }
+                FaultTrigger::Rate { rate, .. } => active.rng.next_f64() < *rate,
+            };
+            if !fires {
+                continue;
+            }
+            match active.fault.kind {
+                FaultKind::Latency(delay) => outcome.delay += delay,
+                FaultKind::Throttle => outcome.error = Some(ApiError::throttled()),
+                FaultKind::InternalError => {
+                    outcome.error = Some(ApiError::internal("Internal server error (injected by the emulator)"));
+                }
+            }
+        }
+        self.active
+            .retain(|active| active.fault.trigger != FaultTrigger::NextCalls(0));
+        outcome
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_calls_are_spent_then_removed() {
+        let mut table = FaultTable::default();
+        table.inject(Fault::throttle().on("ListMembers").times(2));
+        assert!(table.on_call(Some("ListGraphs")).error.is_none());
+        assert_eq!(table.on_call(Some("ListMembers")).error.map(|e| e.status), Some(429));
+        assert!(table.on_call(Some("ListMembers")).error.is_some());
+        assert!(table.on_call(Some("ListMembers")).error.is_none());
+        assert!(table.list().is_empty());
+    }
+
+    #[test]
+    fn rates_are_reproducible_from_the_seed() {
+        let run = || {
+            let mut table = FaultTable::default();
+            table.inject(Fault::internal_error().with_rate(0.5, 9));
+            (0..64)
+                .map(|_| table.on_call(Some("ListGraphs")).error.is_some())
+                .collect::<Vec<bool>>()
+        };
+        let first = run();
+        assert_eq!(first, run());
+        let failures = first.iter().filter(|failed| **failed).count();
+        assert!((16..=48).contains(&failures), "{failures} of 64");
+    }
+
+    #[test]
+    fn latency_adds_up_and_errors_do_not_stack() {
+        let mut table = FaultTable::default();
+        table.inject(Fault::latency(Duration::from_millis(10)));
+        table.inject(Fault::latency(Duration::from_millis(5)).on("ListGraphs"));
+        table.inject(Fault::internal_error().times(1));
+        table.inject(Fault::throttle().times(1));
+        let outcome = table.on_call(Some("ListGraphs"));
+        assert_eq!(outcome.delay, Duration::from_millis(15));
+        assert_eq!(outcome.error.map(|e| e.status), Some(500));
+        assert_eq!(table.on_call(Some("ListGraphs")).error.map(|e| e.status), Some(429));
+    }
+
+    #[test]
+    fn json_form_round_trips_and_rejects_nonsense() {
+        let fault: Fault =
+            serde_json::from_str(r#"{"operation":"ListMembers","kind":"throttle","count":2}"#).expect("valid");
+        assert_eq!(fault, Fault::throttle().on("ListMembers").times(2));
+        let json = serde_json::to_value(&fault).expect("serializes");
+        assert_eq!(json["count"], 2);
+        for bad in [
+            r#"{"kind":"latency"}"#,
+            r#"{"kind":"explode"}"#,
+            r#"{"kind":"throttle","operation":"ListMember"}"#,
+            r#"{"kind":"throttle","rate":1.5}"#,
+            r#"{"kind":"throttle","rate":0.5,"count":1}"#,
+        ] {
+            assert!(serde_json::from_str::<Fault>(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! A local, faithful Amazon Detective API server (restJson1 over HTTP) for tests, demos and
+//! benchmarks. No AWS account is reachable from CI, so everything that crosses the AWS port
+//! drives the *real* `aws-sdk-detective` client against this emulator, not a hand-written fake.
+//!
+//! What it reproduces (details in `docs/emulator.md`):
+//!
+//! - the membership operations (CreateGraph, ListGraphs, DeleteGraph, CreateMembers,
+//!   DeleteMembers, ListMembers, GetMembers, StartMonitoringMember, AcceptInvitation,
+//!   RejectInvitation, ListInvitations, DisassociateMembership), tagging, the organization and
+//!   data-source-package operations; the investigation operations answer 501
+//!   `NotImplementedException`, unknown paths 404 `UnknownOperationException`;
+//! - callers: the SigV4 `Credential=<AKID>/<date>/<region>/...` scope names the caller; a
+//!   12-digit access key id *is* the account id, any other key acts as the default account
+//!   (signatures are not checked);
+//! - every documented input constraint (ValidationException with `ErrorCode` and a message
+//!   naming the member), the member state machine (diagram in `model.rs`), the 1,200-member quota,
+//!   administrator-only and member-only rules, opaque pagination tokens, wire-exact errors.
+//!
+//! Time-based transitions (verification delay, simulated members who accept after a delay) are
+//! computed lazily from the clock on each request; tests can move the clock forward.
+//!
+//! # Control endpoints
+//!
+//! Outside the AWS API, under `/_emulator/`, unsigned, JSON in and out, not counted as calls:
+//!
+//! | Method and path | Effect |
+//! |---|---|
+//! | `GET /_emulator/health` | `{"status":"ok"}` |
+//! | `GET /_emulator/calls` | `{"<Operation>": count}` of AWS calls since start or reset, rejected and faulted ones included; unmatched requests count as `UnknownOperation` |
+//! | `DELETE /_emulator/calls` | reset the counts |
+//! | `GET /_emulator/state` | every graph with tags, packages and members (status, disabled reason, invitation type, times), organization administrators, the emulator clock |
+//! | `DELETE /_emulator/state` | forget all graphs, members and delegations (world and faults stay) |
+//! | `GET /_emulator/world` | the world model ([`WorldConfig`]) |
+//! | `PUT /_emulator/world` | replace the world model |
+//! | `PATCH /_emulator/world` | merge ([`WorldPatch`]): accounts upserted by id, other fields replaced when present |
+//! | `GET /_emulator/faults` | faults in force |
+//! | `POST /_emulator/faults` | add a [`Fault`] (or an array), e.g. `{"operation":"ListMembers","kind":"throttle","count":2}` |
+//! | `DELETE /_emulator/faults` | clear all faults |
+//! | `GET /_emulator/clock` | `{"now": "..."}` |
+//! | `POST /_emulator/clock` | `{"advanceMs": 60000}` moves the clock forward |
+//!
+//! # In-process use
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use detective_operator::emulator::{Emulator, EmulatorConfig, Fault};
+//! let emulator = Emulator::start(EmulatorConfig::default()).await?;
+//! let url = emulator.endpoint_url(); // point the SDK's endpoint_url here
+//! emulator.inject_fault(Fault::throttle().on("ListMembers").times(2));
+//! // ... drive the SDK ...
+//! assert!(emulator.calls().get("ListMembers").is_some());
+//! emulator.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+mod control;
+mod faults;
+mod model;
+mod operations;
+mod paging;
+mod prng;
+mod routes;
+mod server;
+mod state_file;
+mod validate;
+mod wire;
+mod world;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use faults::{Fault, FaultKind, FaultTrigger};
+pub use model::{DisabledReason, GraphSnapshot, InvitationType, MemberSnapshot, MemberStatus};
+pub use world::{AccountConfig, DEFAULT_ORGANIZATION, WorldConfig, WorldPatch};
+
+use server::Shared;
+
+/// How to start an [`Emulator`].
+#[derive(Clone, Debug)]
+pub struct EmulatorConfig {
+    /// Address to bind. Port 0 picks a free port ([`Emulator::endpoint_url`] tells which).
+    pub listen: SocketAddr,
+    /// Account that callers act as when their access key id is not a 12-digit account id
+    /// (unless the world model sets `defaultAccount`).
+    pub default_account: String,
+    /// The initial world model. When a state file is loaded, a non-default `world` here replaces
+    /// the persisted one; the default (empty) world keeps the persisted one.
+    pub world: WorldConfig,
+    /// Persist the service state here after every change and load it at start.
+    pub state_file: Option<PathBuf>,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        EmulatorConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            default_account: "123456789012".to_owned(),
+            world: WorldConfig::default(),
+            state_file: None,
+        }
+    }
+}
+
+/// A running emulator. Dropping it stops the server too; [`Emulator::shutdown`] also waits
+/// for it to finish.
+pub struct Emulator {
+    shared: Arc<Shared>,
+    local_addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Emulator {
+    /// Binds `config.listen`, loads the state file if there is one, and serves in the
+    /// background on the current Tokio runtime.
+    pub async fn start(config: EmulatorConfig) -> std::io::Result<Emulator> {
+        let invalid = |message: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, message);
+        if !validate::is_account_id(&config.default_account) {
+            return Err(invalid(format!(
+                "default account {:?} is not a 12-digit account id",
+                config.default_account
+            )));
+        }
+        config.world.validate().map_err(invalid)?;
+        let mut world = config.world;
+        let mut state = model::ServiceState::default();
+        if let Some(path) = &config.state_file
+            && let Some(file) = state_file::load(path)?
+        {
+            state = file.state;
+            if world == WorldConfig::default() {
+                world = file.world;
+            }
+            tracing::info!(path = %path.display(), graphs = state.graphs.len(), "loaded emulator state");
+        }
+        let shared = Arc::new(Shared::new(state, world, config.default_account, config.state_file));
+        shared.persist(&shared.lock());
+
+        let listener = tokio::net::TcpListener::bind(config.listen).await?;
+        let local_addr = listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let app = server::router(Arc::clone(&shared));
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    // Also resolves when the sender is dropped with the Emulator.
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        tracing::info!(address = %local_addr, "detective emulator listening");
+        Ok(Emulator {
+            shared,
+            local_addr,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// `http://127.0.0.1:PORT`, for the SDK's `endpoint_url` or `AWS_ENDPOINT_URL_DETECTIVE`.
+    pub fn endpoint_url(&self) -> String {
+        format!("http://{}", self.local_addr)
+    }
+
+    /// AWS API calls received per operation name since start or [`Emulator::reset_calls`],
+    /// including rejected and faulted ones (each SDK retry is a call).
+    pub fn calls(&self) -> BTreeMap<String, u64> {
+        self.shared.calls()
+    }
+
+    pub fn reset_calls(&self) {
+        self.shared.reset_calls();
+    }
+
+    /// **Replaces** the world model (use [`Emulator::merge_world`] to upsert accounts).
+    /// Accounts that join an organization here are enabled in that organization's graph when its
+    /// configuration has AutoEnable, as the service does for new organization accounts.
+    pub fn set_world(&self, world: WorldConfig) {
+        self.shared.set_world(world);
+    }
+
+    /// Upserts accounts by id and replaces the other fields that the patch sets.
+    pub fn merge_world(&self, patch: WorldPatch) {
+        self.shared.merge_world(patch);
+    }
+
+    pub fn world(&self) -> WorldConfig {
+        self.shared.world()
+    }
+
+    /// Adds a fault; faults stay until spent ([`Fault::times`]) or cleared.
+    ///
+    /// # Panics
+    ///
+    /// If the fault names no Detective operation or has a rate outside 0.0–1.0: a typo in a
+    /// test should fail loudly, not silently inject nothing.
+    pub fn inject_fault(&self, fault: Fault) {
+        if let Err(message) = fault.validate() {
+            panic!("invalid emulator fault: {message}");
+        }
+        self.shared.inject_fault(fault);
+    }
+
+    pub fn clear_faults(&self) {
+        self.shared.clear_faults();
+    }
+
+    /// Faults still in force.
+    pub fn faults(&self) -> Vec<Fault> {
+        self.shared.faults()
+    }
+
+    /// The members of a graph as of now (lazy transitions applied), in account-id order; empty
+    /// if there is no such graph.
+    pub fn members(&self, graph_arn: &str) -> Vec<MemberSnapshot> {
+        self.graphs()
+            .into_iter()
+            .find(|graph| graph.arn == graph_arn)
+            .map(|graph| graph.members)
+            .unwrap_or_default()
+    }
+
+    /// Every graph, in ARN order, with its members.
+    pub fn graphs(&self) -> Vec<GraphSnapshot> {
+        self.shared.graphs()
+    }
+
+    /// Moves the emulator clock forward: pending verifications and simulated acceptances that
+    /// fall due in between take effect (stamped with their due time).
+    pub fn advance_clock(&self, by: Duration) {
+        self.shared.advance_clock(by);
+    }
+
+    /// The emulator clock (wall clock plus every advance).
+    pub fn now(&self) -> jiff::Timestamp {
+        wire::jiff_timestamp(self.shared.now_ms())
+    }
+
+    /// Forgets all graphs, members and organization delegations.
+    pub fn reset_state(&self) {
+        self.shared.reset_state();
+    }
+
+    /// Stops accepting connections and waits (at most 5 s) for in-flight requests.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(mut task) = self.task.take() {
+            match tokio::time::timeout(Duration::from_secs(5), &mut task).await {
+                Ok(Ok(Err(err))) => tracing::warn!(error = %err, "emulator server ended with an error"),
+                Ok(_) => {}
+                Err(_) => task.abort(),
+            }
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+impl std::fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emulator")
+            .field("local_addr", &self.local_addr)
+            .finish_non_exhaustive()
+    }
+}

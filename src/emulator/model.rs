@@ -1,0 +1,440 @@
+//! The service side of the emulator: behavior graphs, their members and the member state
+//! machine, organization delegations. Serializable as is, which is what `--state-file` stores.
+//!
+//! Time-based transitions are lazy: nothing ticks in the background; [`ServiceState::settle`]
+//! runs before each request and replays every transition that is due at that instant, stamping
+//! it with the time it *became* due (not the time it was observed), so answers do not depend on
+//! when a client happens to poll.
+//!
+//! ```text
+//! CreateMembers ─► VERIFICATION_IN_PROGRESS ─(delay)─► INVITED ─AcceptInvitation─► ENABLED
+//!                        │                              │  │            └────────► ACCEPTED_BUT_DISABLED
+//!                        └─(e-mail ≠ root e-mail)─► VERIFICATION_FAILED            (VOLUME_UNKNOWN /
+//!                                                       │  └─ RejectInvitation: removed     VOLUME_TOO_HIGH)
+//!                                                       └─ autoAcceptAfterMs: as if accepted
+//! ACCEPTED_BUT_DISABLED ─StartMonitoringMember─► ENABLED once the cause is gone
+//! ENABLED ─DisassociateMembership─► removed (not for ORGANIZATION members)
+//! Organization accounts (delegated administrator's graph): straight to ENABLED.
+//! ```
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::validate::DATASOURCE_PACKAGES;
+use super::wire;
+use super::world::{AccountFacts, World};
+
+/// A behavior graph holds at most this many member accounts.
+pub(crate) const MEMBER_QUOTA: usize = 1200;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum MemberStatus {
+    Invited,
+    VerificationInProgress,
+    VerificationFailed,
+    Enabled,
+    AcceptedButDisabled,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DisabledReason {
+    VolumeTooHigh,
+    VolumeUnknown,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum InvitationType {
+    Invitation,
+    Organization,
+}
+
+impl MemberStatus {
+    /// The wire value (`"ACCEPTED_BUT_DISABLED"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberStatus::Invited => "INVITED",
+            MemberStatus::VerificationInProgress => "VERIFICATION_IN_PROGRESS",
+            MemberStatus::VerificationFailed => "VERIFICATION_FAILED",
+            MemberStatus::Enabled => "ENABLED",
+            MemberStatus::AcceptedButDisabled => "ACCEPTED_BUT_DISABLED",
+        }
+    }
+}
+
+impl DisabledReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisabledReason::VolumeTooHigh => "VOLUME_TOO_HIGH",
+            DisabledReason::VolumeUnknown => "VOLUME_UNKNOWN",
+        }
+    }
+}
+
+impl InvitationType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvitationType::Invitation => "INVITATION",
+            InvitationType::Organization => "ORGANIZATION",
+        }
+    }
+}
+
+impl std::fmt::Display for MemberStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One member account of one graph. Times are epoch milliseconds of the emulator clock.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Member {
+    pub account_id: String,
+    pub email_address: String,
+    pub status: MemberStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_reason: Option<DisabledReason>,
+    pub invitation_type: InvitationType,
+    pub invited_ms: i64,
+    pub updated_ms: i64,
+    /// When the member last became ENABLED (data sources report ingestion from then on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled_ms: Option<i64>,
+    /// Set while VERIFICATION_IN_PROGRESS: when verification ends and how. Decided at
+    /// CreateMembers time against the world model, as the service checks what it was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<PendingVerification>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PendingVerification {
+    pub due_ms: i64,
+    pub passes: bool,
+}
+
+/// Ingest state of one data source package of a graph, with the last time it entered each
+/// state (the shape of `LastIngestStateChange` / `DatasourcePackageIngestHistory`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PackageState {
+    pub state: String,
+    pub last_change_ms: BTreeMap<String, i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Graph {
+    pub arn: String,
+    pub region: String,
+    pub administrator_id: String,
+    pub created_ms: i64,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    pub packages: BTreeMap<String, PackageState>,
+    /// Organization configuration (only meaningful for a delegated administrator's graph).
+    #[serde(default)]
+    pub auto_enable: bool,
+    /// Keyed (and therefore listed) by account id.
+    #[serde(default)]
+    pub members: BTreeMap<String, Member>,
+}
+
+/// An organization's Detective administrator account in one Region.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Delegation {
+    pub organization: String,
+    pub region: String,
+    pub account_id: String,
+    pub delegated_ms: i64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct ServiceState {
+    /// Keyed by graph ARN.
+    pub graphs: BTreeMap<String, Graph>,
+    pub delegations: Vec<Delegation>,
+    /// Added to the wall clock: lets tests jump past verification and acceptance delays.
+    pub clock_offset_ms: i64,
+}
+
+/// What accepting an invitation (or StartMonitoringMember) leads to for this account.
+pub(crate) fn enablement(facts: AccountFacts<'_>) -> (MemberStatus, Option<DisabledReason>) {
+    if !facts.guard_duty_enrolled {
+        (MemberStatus::AcceptedButDisabled, Some(DisabledReason::VolumeUnknown))
+    } else if facts.volume_too_high {
+        (MemberStatus::AcceptedButDisabled, Some(DisabledReason::VolumeTooHigh))
+    } else {
+        (MemberStatus::Enabled, None)
+    }
+}
+
+impl Member {
+    /// Moves an accepted (or organization) member to ENABLED or ACCEPTED_BUT_DISABLED at `at_ms`.
+    pub fn enable(&mut self, facts: AccountFacts<'_>, at_ms: i64) {
+        let (status, reason) = enablement(facts);
+        if status == MemberStatus::Enabled && self.status != MemberStatus::Enabled {
+            self.enabled_ms = Some(at_ms);
+        }
+        self.status = status;
+        self.disabled_reason = reason;
+        self.updated_ms = at_ms;
+        self.verification = None;
+    }
+
+    /// Replays the transitions due by `now_ms`.
+    fn settle(&mut self, world: &World, now_ms: i64) {
+        if let Some(pending) = self.verification
+            && pending.due_ms <= now_ms
+        {
+            self.status = if pending.passes {
+                MemberStatus::Invited
+            } else {
+                MemberStatus::VerificationFailed
+            };
+            self.updated_ms = pending.due_ms;
+            self.verification = None;
+        }
+        if self.status == MemberStatus::Invited {
+            let facts = world.account(&self.account_id);
+            if let Some(delay) = facts.auto_accept_after_ms {
+                let due = self.updated_ms.saturating_add(delay as i64);
+                if due <= now_ms {
+                    self.enable(facts, due);
+                }
+            }
+        }
+    }
+}
+
+impl Graph {
+    pub fn new(arn: String, region: &str, administrator_id: &str, now_ms: i64) -> Graph {
+        // New graphs start every package: the optional ones (EKS audit logs, Security Hub
+        // findings) are on by default for graphs created today.
+        let packages = DATASOURCE_PACKAGES
+            .iter()
+            .map(|package| {
+                (
+                    (*package).to_owned(),
+                    PackageState {
+                        state: "STARTED".to_owned(),
+                        last_change_ms: BTreeMap::from([("STARTED".to_owned(), now_ms)]),
+                    },
+                )
+            })
+            .collect();
+        Graph {
+            arn,
+            region: region.to_owned(),
+            administrator_id: administrator_id.to_owned(),
+            created_ms: now_ms,
+            tags: BTreeMap::new(),
+            packages,
+            auto_enable: false,
+            members: BTreeMap::new(),
+        }
+    }
+}
+
+impl ServiceState {
+    pub fn now_ms(&self) -> i64 {
+        jiff::Timestamp::now().as_millisecond() + self.clock_offset_ms
+    }
+
+    pub fn settle(&mut self, world: &World, now_ms: i64) {
+        for graph in self.graphs.values_mut() {
+            for member in graph.members.values_mut() {
+                member.settle(world, now_ms);
+            }
+        }
+    }
+
+    /// The graph `account_id` administers in `region`.
+    pub fn graph_of(&self, account_id: &str, region: &str) -> Option<&Graph> {
+        self.graphs
+            .values()
+            .find(|graph| graph.administrator_id == account_id && graph.region == region)
+    }
+
+    /// The organization `account_id` is the Detective administrator of in `region`.
+    pub fn delegated_organization(&self, account_id: &str, region: &str) -> Option<&str> {
+        self.delegations
+            .iter()
+            .find(|delegation| delegation.account_id == account_id && delegation.region == region)
+            .map(|delegation| delegation.organization.as_str())
+    }
+
+    /// Applies organization auto-enable for accounts that just joined an organization: the
+    /// service enables *new* organization accounts in graphs whose configuration has
+    /// AutoEnable, it does not sweep existing ones.
+    pub fn auto_enable_new_accounts(&mut self, before: &World, after: &World, now_ms: i64) {
+        for delegation in &self.delegations {
+            let Some(graph) = self
+                .graphs
+                .values_mut()
+                .find(|graph| graph.administrator_id == delegation.account_id && graph.region == delegation.region)
+            else {
+                continue;
+            };
+            if !graph.auto_enable {
+                continue;
+            }
+            for account_id in after.organization_accounts(&delegation.organization) {
+                let joined = before.account(account_id).organization != Some(delegation.organization.as_str());
+                if !joined
+                    || account_id == graph.administrator_id
+                    || graph.members.contains_key(account_id)
+                    || graph.members.len() >= MEMBER_QUOTA
+                {
+                    continue;
+                }
+                let facts = after.account(account_id);
+                let mut member = Member {
+                    account_id: account_id.to_owned(),
+                    email_address: facts.email.unwrap_or_default().to_owned(),
+                    status: MemberStatus::Enabled,
+                    disabled_reason: None,
+                    invitation_type: InvitationType::Organization,
+                    invited_ms: now_ms,
+                    updated_ms: now_ms,
+                    enabled_ms: None,
+                    verification: None,
+                };
+                member.enable(facts, now_ms);
+                graph.members.insert(account_id.to_owned(), member);
+            }
+        }
+    }
+}
+
+/// A member as tests see it ([`Emulator::members`](super::Emulator::members)).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberSnapshot {
+    pub account_id: String,
+    pub email_address: String,
+    pub graph_arn: String,
+    pub administrator_id: String,
+    pub status: MemberStatus,
+    pub disabled_reason: Option<DisabledReason>,
+    pub invitation_type: InvitationType,
+    pub invited_time: jiff::Timestamp,
+    pub updated_time: jiff::Timestamp,
+}
+
+/// A graph with its members ([`Emulator::graphs`](super::Emulator::graphs),
+/// `GET /_emulator/state`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GraphSnapshot {
+    pub arn: String,
+    pub region: String,
+    pub administrator_id: String,
+    pub created_time: jiff::Timestamp,
+    pub tags: BTreeMap<String, String>,
+    /// Set when the administrator is an organization's delegated Detective administrator.
+    pub organization: Option<String>,
+    pub auto_enable: bool,
+    pub datasource_packages: BTreeMap<String, String>,
+    pub members: Vec<MemberSnapshot>,
+}
+
+impl Member {
+    pub fn snapshot(&self, graph: &Graph) -> MemberSnapshot {
+        MemberSnapshot {
+            account_id: self.account_id.clone(),
+            email_address: self.email_address.clone(),
+            graph_arn: graph.arn.clone(),
+            administrator_id: graph.administrator_id.clone(),
+            status: self.status,
+            disabled_reason: self.disabled_reason,
+            invitation_type: self.invitation_type,
+            invited_time: wire::jiff_timestamp(self.invited_ms),
+            updated_time: wire::jiff_timestamp(self.updated_ms),
+        }
+    }
+}
+
+impl ServiceState {
+    pub fn snapshot(&self) -> Vec<GraphSnapshot> {
+        self.graphs
+            .values()
+            .map(|graph| GraphSnapshot {
+                arn: graph.arn.clone(),
+                region: graph.region.clone(),
+                administrator_id: graph.administrator_id.clone(),
+                created_time: wire::jiff_timestamp(graph.created_ms),
+                tags: graph.tags.clone(),
+                organization: self
+                    .delegated_organization(&graph.administrator_id, &graph.region)
+                    .map(str::to_owned),
+                auto_enable: graph.auto_enable,
+                datasource_packages: graph
+                    .packages
+                    .iter()
+                    .map(|(package, state)| (package.clone(), state.state.clone()))
+                    .collect(),
+                members: graph.members.values().map(|member| member.snapshot(graph)).collect(),
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emulator::world::{AccountConfig, WorldConfig};
+
+    fn invited(account_id: &str, due_ms: i64, passes: bool) -> Member {
+        Member {
+            account_id: account_id.to_owned(),
+            email_address: "a@example.com".to_owned(),
+            status: MemberStatus::VerificationInProgress,
+            disabled_reason: None,
+            invitation_type: InvitationType::Invitation,
+            invited_ms: 0,
+            updated_ms: 0,
+            enabled_ms: None,
+            verification: Some(PendingVerification { due_ms, passes }),
+        }
+    }
+
+    #[test]
+    fn verification_settles_at_its_due_time() {
+        let world = World::default();
+        let mut member = invited("111111111111", 100, true);
+        member.settle(&world, 99);
+        assert_eq!(member.status, MemberStatus::VerificationInProgress);
+        member.settle(&world, 500);
+        assert_eq!(member.status, MemberStatus::Invited);
+        assert_eq!(member.updated_ms, 100, "stamped when due, not when observed");
+        let mut failed = invited("111111111111", 100, false);
+        failed.settle(&world, 100);
+        assert_eq!(failed.status, MemberStatus::VerificationFailed);
+    }
+
+    #[test]
+    fn auto_accept_chains_after_verification() {
+        let world = World::new(WorldConfig {
+            accounts: vec![AccountConfig {
+                auto_accept_after_ms: Some(1000),
+                guard_duty_enrolled: false,
+                ..AccountConfig::new("111111111111", "a@example.com")
+            }],
+            ..WorldConfig::default()
+        });
+        let mut member = invited("111111111111", 100, true);
+        member.settle(&world, 1099);
+        assert_eq!(member.status, MemberStatus::Invited);
+        member.settle(&world, 1100);
+        assert_eq!(member.status, MemberStatus::AcceptedButDisabled);
+        assert_eq!(member.disabled_reason, Some(DisabledReason::VolumeUnknown));
+        assert_eq!(member.updated_ms, 1100);
+    }
+}

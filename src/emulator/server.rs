@@ -1,0 +1,412 @@
+//! The HTTP side: one handler for every AWS API request (so call counting, fault injection and
+//! routing see the same operation names), caller identity from the SigV4 credential scope, and
+//! the state shared with the control endpoints and the in-process API.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, Uri, header};
+use axum::response::Response;
+
+use super::control;
+use super::faults::{Fault, FaultTable};
+use super::model::{GraphSnapshot, ServiceState};
+use super::operations::{self, Context, Reply, Request};
+use super::prng::SplitMix64;
+use super::routes::{Kind, Operation, Route};
+use super::state_file;
+use super::validate;
+use super::wire::{self, ApiError};
+use super::world::{World, WorldConfig, WorldPatch};
+
+/// Key under which requests that match no operation are counted.
+pub(crate) const UNKNOWN_OPERATION: &str = "UnknownOperation";
+
+/// Region assumed for unsigned requests (curl, `--no-sign-request`).
+const UNSIGNED_REGION: &str = "us-east-1";
+
+pub(crate) struct Shared {
+    inner: Mutex<Inner>,
+    state_file: Option<PathBuf>,
+    /// From [`EmulatorConfig::default_account`](super::EmulatorConfig); the world model's
+    /// `defaultAccount` takes precedence.
+    default_account: String,
+}
+
+pub(crate) struct Inner {
+    pub state: ServiceState,
+    pub world: World,
+    pub faults: FaultTable,
+    pub calls: BTreeMap<String, u64>,
+    pub rng: SplitMix64,
+}
+
+impl Shared {
+    pub fn new(
+        state: ServiceState,
+        world: WorldConfig,
+        default_account: String,
+        state_file: Option<PathBuf>,
+    ) -> Shared {
+        Shared {
+            inner: Mutex::new(Inner {
+                state,
+                world: World::new(world),
+                faults: FaultTable::default(),
+                calls: BTreeMap::new(),
+                rng: SplitMix64::from_time(),
+            }),
+            state_file,
+            default_account,
+        }
+    }
+
+    /// The lock is never held across an await, and a panic while holding it leaves the state
+    /// as consistent as any single operation does, so a poisoned lock is simply taken over.
+    pub fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn persist(&self, inner: &Inner) {
+        if let Some(path) = &self.state_file
+            && let Err(err) = state_file::save(path, inner.world.config(), &inner.state)
+        {
+            tracing::error!(path = %path.display(), error = %err, "cannot write the emulator state file");
+        }
+    }
+
+    pub fn calls(&self) -> BTreeMap<String, u64> {
+        self.lock().calls.clone()
+    }
+
+    pub fn reset_calls(&self) {
+        self.lock().calls.clear();
+    }
+
+    pub fn world(&self) -> WorldConfig {
+        self.lock().world.config().clone()
+    }
+
+    /// Replaces the world model.
+    pub fn set_world(&self, world: WorldConfig) {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let now_ms = inner.state.now_ms();
+        inner.state.settle(&inner.world, now_ms);
+        let after = World::new(world);
+        inner.state.auto_enable_new_accounts(&inner.world, &after, now_ms);
+        inner.world = after;
+        self.persist(inner);
+    }
+
+    pub fn merge_world(&self, patch: WorldPatch) {
+        let mut world = self.world();
+        world.merge(patch);
+        self.set_world(world);
+    }
+
+    pub fn inject_fault(&self, fault: Fault) {
+        self.lock().faults.inject(fault);
+    }
+
+    pub fn clear_faults(&self) {
+        self.lock().faults.clear();
+    }
+
+    pub fn faults(&self) -> Vec<Fault> {
+        self.lock().faults.list()
+    }
+
+    pub fn graphs(&self) -> Vec<GraphSnapshot> {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let now_ms = inner.state.now_ms();
+        inner.state.settle(&inner.world, now_ms);
+        inner.state.snapshot()
+    }
+
+    pub fn advance_clock(&self, by: Duration) {
+        let mut guard = self.lock();
+        guard.state.clock_offset_ms = guard
+            .state
+            .clock_offset_ms
+            .saturating_add(i64::try_from(by.as_millis()).unwrap_or(i64::MAX));
+        self.persist(&guard);
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.lock().state.now_ms()
+    }
+
+    /// Forgets every graph, member and delegation; keeps the world, faults and call counts.
+    pub fn reset_state(&self) {
+        let mut guard = self.lock();
+        let clock_offset_ms = guard.state.clock_offset_ms;
+        guard.state = ServiceState {
+            clock_offset_ms,
+            ..ServiceState::default()
+        };
+        self.persist(&guard);
+    }
+
+    fn effective_default_account(&self, inner: &Inner) -> String {
+        inner
+            .world
+            .default_account()
+            .unwrap_or(&self.default_account)
+            .to_owned()
+    }
+
+    /// Counts the call and decides its faults.
+    fn admit(&self, operation: Option<Operation>) -> (String, super::faults::FaultOutcome) {
+        let mut inner = self.lock();
+        let name = operation.map_or(UNKNOWN_OPERATION, Operation::name);
+        *inner.calls.entry(name.to_owned()).or_default() += 1;
+        let request_id = request_id(&mut inner.rng);
+        let outcome = inner.faults.on_call(operation.map(Operation::name));
+        (request_id, outcome)
+    }
+
+    /// Runs one operation against the model, with the lazy transitions settled first.
+    fn dispatch(
+        &self,
+        route: &Route,
+        credential: &Credential,
+        query: &[(String, String)],
+        resource_arn: Option<&str>,
+        body: &[u8],
+    ) -> (Result<Reply, ApiError>, String) {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let caller = credential
+            .account_id()
+            .map_or_else(|| self.effective_default_account(inner), str::to_owned);
+        let now_ms = inner.state.now_ms();
+        inner.state.settle(&inner.world, now_ms);
+        let mut ctx = Context {
+            state: &mut inner.state,
+            world: &inner.world,
+            rng: &mut inner.rng,
+            caller: &caller,
+            region: &credential.region,
+            now_ms,
+        };
+        let request = Request {
+            body,
+            resource_arn,
+            query,
+        };
+        let result = operations::handle(route.operation, &mut ctx, &request);
+        if result.is_ok() && route.operation.kind() == Kind::Write {
+            self.persist(inner);
+        }
+        (result, caller)
+    }
+}
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .nest("/_emulator", control::router())
+        .fallback(aws_api)
+        .with_state(shared)
+}
+
+/// Every request outside `/_emulator/` is an AWS API call.
+async fn aws_api(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let route = Operation::route(method.as_str(), uri.path());
+    let operation = route.as_ref().map(|route| route.operation);
+    let (request_id, faults) = shared.admit(operation);
+    if !faults.delay.is_zero() {
+        tokio::time::sleep(faults.delay).await;
+    }
+    let credential = Credential::from_headers(&headers);
+    let (result, caller) = match (faults.error, &route) {
+        (Some(err), _) => (Err(err), String::new()),
+        (None, None) => (
+            Err(ApiError::unknown_operation(method.as_str(), uri.path())),
+            String::new(),
+        ),
+        (None, Some(route)) => match decode_request(route, uri.query()) {
+            Ok((query, resource_arn)) => shared.dispatch(route, &credential, &query, resource_arn.as_deref(), &body),
+            Err(err) => (Err(err), String::new()),
+        },
+    };
+    let name = operation.map_or(UNKNOWN_OPERATION, Operation::name);
+    match result {
+        Ok(reply) => {
+            tracing::info!(
+                operation = name,
+                account = %caller,
+                region = %credential.region,
+                request_id = %request_id,
+                "detective call succeeded"
+            );
+            match reply {
+                Reply::Json(value) => wire::json_response(200, &value, &request_id),
+                Reply::Empty(status) => wire::empty_response(status, &request_id),
+            }
+        }
+        Err(err) => {
+            // Messages can quote request values; they stay at debug level.
+            tracing::info!(
+                operation = name,
+                account = %caller,
+                region = %credential.region,
+                request_id = %request_id,
+                status = err.status,
+                error = err.error_type,
+                "detective call failed"
+            );
+            tracing::debug!(request_id = %request_id, message = %err.message, "error detail");
+            err.into_response(&request_id)
+        }
+    }
+}
+
+/// The query parameters and the `{ResourceArn}` label, percent-decoded.
+#[allow(clippy::type_complexity)]
+fn decode_request(route: &Route, query: Option<&str>) -> Result<(Vec<(String, String)>, Option<String>), ApiError> {
+    let resource_arn = route
+        .resource_label
+        .as_deref()
+        .map(|label| {
+            percent_decode(label)
+                .ok_or_else(|| ApiError::validation("ResourceArn", "is not valid percent-encoded UTF-8"))
+        })
+        .transpose()?;
+    let query = query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            match (percent_decode(name), percent_decode(value)) {
+                (Some(name), Some(value)) => Ok((name, value)),
+                _ => Err(ApiError::validation(
+                    "query string",
+                    "is not valid percent-encoded UTF-8",
+                )),
+            }
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    Ok((query, resource_arn))
+}
+
+/// RFC 3986 percent-decoding. `+` stays a plus: the SDK encodes spaces as `%20`, and tag keys
+/// may contain `+`.
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%' {
+            let hex = text.get(index + 1..index + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            index += 3;
+        } else {
+            out.push(bytes[index]);
+            index += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn request_id(rng: &mut SplitMix64) -> String {
+    let hex = rng.hex(32);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+/// Who signed a request, from `Authorization: AWS4-HMAC-SHA256 Credential=<AKID>/<date>/
+/// <region>/detective/aws4_request, ...`. Signatures are not verified: the emulator trusts the
+/// scope, which is what lets tests act as any account with made-up keys.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Credential {
+    pub access_key_id: Option<String>,
+    pub region: String,
+}
+
+impl Credential {
+    pub fn from_headers(headers: &HeaderMap) -> Credential {
+        let scope = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split("Credential=").nth(1))
+            .map(|rest| rest.split([',', ' ']).next().unwrap_or_default());
+        let mut parts = scope.unwrap_or_default().split('/');
+        let access_key_id = parts.next().filter(|key| !key.is_empty()).map(str::to_owned);
+        let region = parts
+            .nth(1)
+            .filter(|region| !region.is_empty())
+            .unwrap_or(UNSIGNED_REGION)
+            .to_owned();
+        Credential { access_key_id, region }
+    }
+
+    /// A 12-digit access key id *is* the account id; any other key is the default account.
+    pub fn account_id(&self) -> Option<&str> {
+        self.access_key_id.as_deref().filter(|key| validate::is_account_id(key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn credential_scope_gives_account_and_region() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static(
+                "AWS4-HMAC-SHA256 Credential=111122223333/20240101/eu-west-1/detective/aws4_request, SignedHeaders=host, Signature=abc",
+            ),
+        );
+        let credential = Credential::from_headers(&headers);
+        assert_eq!(credential.account_id(), Some("111122223333"));
+        assert_eq!(credential.region, "eu-west-1");
+
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static(
+                "AWS4-HMAC-SHA256 Credential=AKIAEXAMPLE/20240101/us-west-2/detective/aws4_request",
+            ),
+        );
+        let credential = Credential::from_headers(&headers);
+        assert_eq!(credential.account_id(), None);
+        assert_eq!(credential.region, "us-west-2");
+
+        let unsigned = Credential::from_headers(&HeaderMap::new());
+        assert_eq!(unsigned.account_id(), None);
+        assert_eq!(unsigned.region, UNSIGNED_REGION);
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(
+            percent_decode("arn%3Aaws%3Adetective").as_deref(),
+            Some("arn:aws:detective")
+        );
+        assert_eq!(percent_decode("a+b%20c").as_deref(), Some("a+b c"));
+        assert_eq!(percent_decode("%zz"), None);
+        assert_eq!(percent_decode("%4"), None);
+    }
+}

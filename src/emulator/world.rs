@@ -1,0 +1,320 @@
+//! The simulated world *outside* Detective: which AWS accounts exist, their root e-mail, whether
+//! they are enrolled in GuardDuty, which organization they belong to, and how their (simulated)
+//! owners behave. Detective's answers depend on these facts, so tests shape them here instead of
+//! hard-coding special account ids in the service model.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::validate;
+
+/// Organization id used when the world model says `organization: true` without naming one.
+pub const DEFAULT_ORGANIZATION: &str = "o-emulator";
+
+/// The world model. Serialized in camelCase, the format of `--config` files and of
+/// `PUT /_emulator/world`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct WorldConfig {
+    /// Accounts with non-default facts. Accounts not listed exist implicitly: any e-mail passes
+    /// verification, they are GuardDuty-enrolled, in no organization, and never accept on their
+    /// own. A 1,200-member test therefore needs no world setup.
+    pub accounts: Vec<AccountConfig>,
+    /// How long CreateMembers keeps an invited account in VERIFICATION_IN_PROGRESS. 0 (the
+    /// default) means the CreateMembers response shows VERIFICATION_IN_PROGRESS and every later
+    /// read already shows INVITED or VERIFICATION_FAILED.
+    pub verification_delay_ms: u64,
+    /// Account that callers whose access key id is not a 12-digit account id act as. Overrides
+    /// [`EmulatorConfig::default_account`](super::EmulatorConfig::default_account) when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_account: Option<String>,
+}
+
+/// One simulated AWS account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AccountConfig {
+    pub account_id: String,
+    /// Root user e-mail. CreateMembers with a different e-mail (compared ASCII
+    /// case-insensitively) ends in VERIFICATION_FAILED. Empty: any e-mail passes.
+    #[serde(default)]
+    pub email: String,
+    /// Not enrolled: accepting (or StartMonitoringMember) yields ACCEPTED_BUT_DISABLED with
+    /// VOLUME_UNKNOWN, the way Detective reports members it cannot measure.
+    #[serde(default = "enrolled_by_default")]
+    pub guard_duty_enrolled: bool,
+    /// Accepting yields ACCEPTED_BUT_DISABLED with VOLUME_TOO_HIGH.
+    #[serde(default)]
+    pub volume_too_high: bool,
+    /// Organization the account belongs to. In files, `true` means [`DEFAULT_ORGANIZATION`],
+    /// `false` or absent means none, a string names the organization.
+    #[serde(
+        default,
+        deserialize_with = "organization_id",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub organization: Option<String>,
+    /// Simulates a member who accepts: this long after the account's invitation reaches
+    /// INVITED, it is accepted as if the account had called AcceptInvitation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_accept_after_ms: Option<u64>,
+}
+
+/// A partial world used by `PATCH /_emulator/world` and [`Emulator::merge_world`]:
+/// accounts are upserted by account id, the other fields replace the current value when present.
+///
+/// [`Emulator::merge_world`]: super::Emulator::merge_world
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct WorldPatch {
+    pub accounts: Vec<AccountConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verification_delay_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_account: Option<String>,
+}
+
+fn enrolled_by_default() -> bool {
+    true
+}
+
+fn organization_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Flag(bool),
+        Id(String),
+    }
+    Ok(match Option::<Raw>::deserialize(deserializer)? {
+        None | Some(Raw::Flag(false)) => None,
+        Some(Raw::Flag(true)) => Some(DEFAULT_ORGANIZATION.to_owned()),
+        Some(Raw::Id(id)) => Some(id),
+    })
+}
+
+impl AccountConfig {
+    /// An account with the given root e-mail and every other fact at its default.
+    pub fn new(account_id: impl Into<String>, email: impl Into<String>) -> Self {
+        AccountConfig {
+            account_id: account_id.into(),
+            email: email.into(),
+            ..AccountConfig::default()
+        }
+    }
+}
+
+/// Defaults of a declared account: GuardDuty-enrolled, normal volume, no organization, never
+/// accepts on its own. (`account_id` must still be set.)
+impl Default for AccountConfig {
+    fn default() -> Self {
+        AccountConfig {
+            account_id: String::new(),
+            email: String::new(),
+            guard_duty_enrolled: true,
+            volume_too_high: false,
+            organization: None,
+            auto_accept_after_ms: None,
+        }
+    }
+}
+
+impl WorldConfig {
+    /// Reads a world model from a YAML or JSON file (JSON when the name ends in `.json`).
+    pub fn from_file(path: &Path) -> Result<WorldConfig, String> {
+        let text = std::fs::read_to_string(path).map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+        let world: WorldConfig = if path.extension().is_some_and(|ext| ext == "json") {
+            serde_json::from_str(&text).map_err(|err| format!("{}: {err}", path.display()))?
+        } else {
+            serde_saphyr::from_str(&text).map_err(|err| format!("{}: {err}", path.display()))?
+        };
+        world.validate().map_err(|err| format!("{}: {err}", path.display()))?;
+        Ok(world)
+    }
+
+    /// Checks what the emulator cannot work with: malformed account ids (they could never match
+    /// a caller or a member) and an account declared twice.
+    pub fn validate(&self) -> Result<(), String> {
+        let mut seen = std::collections::HashSet::new();
+        for (index, account) in self.accounts.iter().enumerate() {
+            if !validate::is_account_id(&account.account_id) {
+                return Err(format!("accounts[{index}].accountId: must be exactly 12 digits"));
+            }
+            if !seen.insert(account.account_id.as_str()) {
+                return Err(format!(
+                    "accounts[{index}].accountId: account {} is declared twice",
+                    account.account_id
+                ));
+            }
+            if account.organization.as_ref().is_some_and(|org| org.is_empty()) {
+                return Err(format!("accounts[{index}].organization: must not be empty"));
+            }
+        }
+        if let Some(default) = &self.default_account
+            && !validate::is_account_id(default)
+        {
+            return Err("defaultAccount: must be exactly 12 digits".to_owned());
+        }
+        Ok(())
+    }
+
+    /// Applies a patch: accounts replace same-id accounts or are appended.
+    pub fn merge(&mut self, patch: WorldPatch) {
+        for account in patch.accounts {
+            match self
+                .accounts
+                .iter_mut()
+                .find(|known| known.account_id == account.account_id)
+            {
+                Some(known) => *known = account,
+                None => self.accounts.push(account),
+            }
+        }
+        if let Some(delay) = patch.verification_delay_ms {
+            self.verification_delay_ms = delay;
+        }
+        if patch.default_account.is_some() {
+            self.default_account = patch.default_account;
+        }
+    }
+}
+
+impl WorldPatch {
+    pub fn validate(&self) -> Result<(), String> {
+        WorldConfig {
+            accounts: self.accounts.clone(),
+            verification_delay_ms: 0,
+            default_account: self.default_account.clone(),
+        }
+        .validate()
+    }
+}
+
+/// The world model with an index by account id: the state machine looks accounts up for every
+/// member on every request, and worlds may declare thousands of accounts.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct World {
+    config: WorldConfig,
+    index: HashMap<String, usize>,
+}
+
+/// The facts the service model needs about one account, with the implicit defaults applied.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AccountFacts<'a> {
+    pub email: Option<&'a str>,
+    pub guard_duty_enrolled: bool,
+    pub volume_too_high: bool,
+    pub organization: Option<&'a str>,
+    pub auto_accept_after_ms: Option<u64>,
+}
+
+impl World {
+    pub fn new(config: WorldConfig) -> World {
+        let index = config
+            .accounts
+            .iter()
+            .enumerate()
+            .map(|(position, account)| (account.account_id.clone(), position))
+            .collect();
+        World { config, index }
+    }
+
+    pub fn config(&self) -> &WorldConfig {
+        &self.config
+    }
+
+    pub fn verification_delay_ms(&self) -> u64 {
+        self.config.verification_delay_ms
+    }
+
+    pub fn default_account(&self) -> Option<&str> {
+        self.config.default_account.as_deref()
+    }
+
+    pub fn account(&self, account_id: &str) -> AccountFacts<'_> {
+        match self
+            .index
+            .get(account_id)
+            .map(|&position| &self.config.accounts[position])
+        {
+            Some(account) => AccountFacts {
+                email: Some(account.email.as_str()).filter(|email| !email.is_empty()),
+                guard_duty_enrolled: account.guard_duty_enrolled,
+                volume_too_high: account.volume_too_high,
+                organization: account.organization.as_deref(),
+                auto_accept_after_ms: account.auto_accept_after_ms,
+            },
+            None => AccountFacts {
+                email: None,
+                guard_duty_enrolled: true,
+                volume_too_high: false,
+                organization: None,
+                auto_accept_after_ms: None,
+            },
+        }
+    }
+
+    /// Accounts of `organization`, in account-id order.
+    pub fn organization_accounts(&self, organization: &str) -> Vec<&str> {
+        let mut accounts: Vec<&str> = self
+            .config
+            .accounts
+            .iter()
+            .filter(|account| account.organization.as_deref() == Some(organization))
+            .map(|account| account.account_id.as_str())
+            .collect();
+        accounts.sort_unstable();
+        accounts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_world_accepts_boolean_and_named_organizations() {
+        let world: WorldConfig = serde_saphyr::from_str(
+            "verificationDelayMs: 250\naccounts:\n  - accountId: '111111111111'\n    email: a@example.com\n    organization: true\n  - accountId: '222222222222'\n    organization: o-abc\n    guardDutyEnrolled: false\n  - accountId: '333333333333'\n    organization: false\n    autoAcceptAfterMs: 10\n",
+        )
+        .expect("valid world");
+        assert_eq!(world.verification_delay_ms, 250);
+        assert_eq!(world.accounts[0].organization.as_deref(), Some(DEFAULT_ORGANIZATION));
+        assert!(world.accounts[0].guard_duty_enrolled);
+        assert_eq!(world.accounts[1].organization.as_deref(), Some("o-abc"));
+        assert!(!world.accounts[1].guard_duty_enrolled);
+        assert_eq!(world.accounts[2].organization, None);
+        assert_eq!(world.accounts[2].auto_accept_after_ms, Some(10));
+        assert!(world.validate().is_ok());
+    }
+
+    #[test]
+    fn validation_names_the_bad_field() {
+        let world = WorldConfig {
+            accounts: vec![AccountConfig::new("12345", "a@example.com")],
+            ..WorldConfig::default()
+        };
+        let err = world.validate().expect_err("short account id");
+        assert!(err.starts_with("accounts[0].accountId"), "{err}");
+    }
+
+    #[test]
+    fn merge_upserts_accounts_by_id() {
+        let mut world = WorldConfig {
+            accounts: vec![AccountConfig::new("111111111111", "a@example.com")],
+            ..WorldConfig::default()
+        };
+        world.merge(WorldPatch {
+            accounts: vec![
+                AccountConfig::new("111111111111", "b@example.com"),
+                AccountConfig::new("222222222222", "c@example.com"),
+            ],
+            verification_delay_ms: Some(5),
+            default_account: None,
+        });
+        assert_eq!(world.accounts.len(), 2);
+        assert_eq!(world.accounts[0].email, "b@example.com");
+        assert_eq!(world.verification_delay_ms, 5);
+    }
+}

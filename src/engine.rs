@@ -1,0 +1,685 @@
+//! One reconcile of a `DetectiveGraph`: observe → plan → apply → report.
+//!
+//! Shared by the controller and the command line (`plan -f`, `sync -f`), so that what a pull
+//! request's plan shows is what the controller does. The AWS reads and writes go through the
+//! [`Detective`] port; the decisions are the pure [`plan`](crate::plan) and [`report`] functions.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use tracing::{info, warn};
+
+use crate::api::conditions::{self, ConditionState, MEMBERS_HEALTHY, READY, RECONCILING, STALLED};
+use crate::api::validation::{FieldErrors, parse_duration};
+use crate::api::{DetectiveGraphSpec, DetectiveGraphStatus, MemberStatusEntry, MemberSummary};
+use crate::aws::{AwsError, Detective, ErrorKind};
+use crate::member::{InvitationType, MemberStatus, ObservedMember, UnprocessedAccount};
+use crate::plan::{self, Observed, Plan, Step, TagChanges};
+
+/// How soon to look again while members are in transit or work is pending.
+pub const SHORT_REQUEUE: Duration = Duration::from_secs(10);
+/// StartMonitoringMember backoff: 1, 2, 4, ... minutes, capped.
+const MONITORING_BACKOFF_BASE: Duration = Duration::from_secs(60);
+const MONITORING_BACKOFF_CAP: Duration = Duration::from_secs(3600);
+
+/// Whether the reconcile may write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Observe and plan only: no write call is made (`plan -f`).
+    DryRun,
+    /// Apply the plan.
+    Apply,
+}
+
+/// Answers "who else manages this graph?" with that resource's `namespace/name`.
+pub type ClaimCheck<'a> = &'a (dyn Fn(&str) -> Option<String> + Send + Sync);
+
+/// What one reconcile reads besides AWS.
+#[derive(Clone, Copy)]
+pub struct Target<'a> {
+    pub spec: &'a DetectiveGraphSpec,
+    /// The status written by the previous reconcile (graph ARN, inventory, backoff records).
+    pub previous: Option<&'a DetectiveGraphStatus>,
+    pub generation: Option<i64>,
+    /// Who else manages a graph (the controller's claim check); `None` outside a cluster.
+    pub claimed_by: Option<ClaimCheck<'a>>,
+}
+
+/// Why a reconcile failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("invalid spec: {0}")]
+    InvalidSpec(FieldErrors),
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error("behavior graph {graph} is already managed by DetectiveGraph {owner}; delete one of the two resources")]
+    GraphClaimed { graph: String, owner: String },
+}
+
+impl SyncError {
+    /// Whether trying again (with backoff) can succeed without a change to the spec.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::InvalidSpec(_) | Self::GraphClaimed { .. } => false,
+            Self::Aws(error) => error.is_retryable(),
+        }
+    }
+
+    /// The condition reason for this failure.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::InvalidSpec(_) => "InvalidSpec",
+            Self::GraphClaimed { .. } => "GraphClaimed",
+            Self::Aws(error) => match error.kind {
+                ErrorKind::Throttled => "Throttled",
+                ErrorKind::Unavailable => "AwsUnavailable",
+                ErrorKind::Invalid => "AwsValidation",
+                ErrorKind::AccessDenied => "AccessDenied",
+                ErrorKind::NotFound => "GraphNotFound",
+                ErrorKind::Conflict => "AwsConflict",
+                ErrorKind::QuotaExceeded => "QuotaExceeded",
+                ErrorKind::Other => "AwsError",
+            },
+        }
+    }
+}
+
+/// How the graph was found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GraphSource {
+    /// `spec.graphArn`, or the graph recorded in status.
+    Declared,
+    /// The administrator account's existing graph in the Region (ListGraphs).
+    Discovered,
+    /// Created by this reconcile (CreateGraph).
+    Created,
+    /// None exists; an apply would create one (dry run only).
+    WouldCreate,
+}
+
+/// What the reconcile saw before it wrote anything.
+#[derive(Clone, Debug)]
+pub struct Observation {
+    pub graph_arn: Option<String>,
+    pub source: GraphSource,
+    pub members: Vec<ObservedMember>,
+    /// The graph's tags, read only when `spec.tags` is set (an empty map leaves tags alone).
+    pub tags: Option<BTreeMap<String, String>>,
+}
+
+/// One write the apply made, for progress lines, events and metrics.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Applied {
+    GraphCreated(String),
+    Deleted { accounts: usize, unprocessed: usize },
+    Invited { accounts: usize, unprocessed: usize },
+    MonitoringStarted(String),
+    Tagged { set: usize, removed: usize },
+}
+
+/// Everything one reconcile decided and did.
+#[derive(Debug)]
+pub struct Outcome {
+    pub observation: Option<Observation>,
+    pub plan: Option<Plan>,
+    pub tag_changes: TagChanges,
+    pub applied: Vec<Applied>,
+    /// StartMonitoringMember calls the backoff postponed.
+    pub monitoring_deferred: Vec<String>,
+    pub status: DetectiveGraphStatus,
+    pub error: Option<SyncError>,
+    pub requeue_after: Duration,
+}
+
+impl Outcome {
+    /// Whether the resource ended needing a human (the controller does not retry on its own).
+    pub fn is_stalled(&self) -> bool {
+        conditions::is_true(&self.status.conditions, STALLED)
+    }
+
+    pub fn is_ready(&self) -> bool {
+        conditions::is_true(&self.status.conditions, READY)
+    }
+}
+
+/// The outcome of a reconcile that could not start (e.g. no credentials for the resource's role):
+/// no AWS state is known, the status keeps what the previous one knew and reports the error.
+pub fn failed(target: Target<'_>, error: SyncError, now: Timestamp) -> Outcome {
+    let inventory: BTreeSet<String> = target.previous.map(|s| s.inventory.iter().cloned().collect()).unwrap_or_default();
+    let mut outcome = Outcome {
+        observation: None,
+        plan: None,
+        tag_changes: TagChanges::default(),
+        applied: Vec::new(),
+        monitoring_deferred: Vec::new(),
+        status: DetectiveGraphStatus::default(),
+        error: Some(error),
+        requeue_after: SHORT_REQUEUE,
+    };
+    outcome.status = report(&target, &outcome, &inventory, now);
+    outcome
+}
+
+/// Runs one reconcile. `progress` sees each write as it lands.
+pub async fn reconcile<D: Detective>(
+    detective: &D,
+    target: Target<'_>,
+    mode: Mode,
+    now: Timestamp,
+    progress: &mut (dyn FnMut(&Applied) + Send),
+) -> Outcome {
+    let previous = target.previous.cloned().unwrap_or_default();
+    let inventory: BTreeSet<String> = previous.inventory.iter().cloned().collect();
+
+    if let Err(errors) = target.spec.validate() {
+        return failed(target, SyncError::InvalidSpec(errors), now);
+    }
+
+    let mut observation = match observe(detective, target.spec, &previous, mode, progress).await {
+        Ok(observation) => observation,
+        Err(error) => return failed(target, error, now),
+    };
+    if let (Some(graph), Some(claimed_by)) = (observation.graph_arn.as_deref(), target.claimed_by)
+        && let Some(owner) = claimed_by(graph)
+    {
+        let graph = graph.to_owned();
+        return failed(target, SyncError::GraphClaimed { graph, owner }, now);
+    }
+    let administrator = observation.graph_arn.as_deref().and_then(administrator_of);
+    let plan = plan::plan(
+        target.spec,
+        Observed {
+            members: &observation.members,
+            inventory: &inventory,
+            administrator_account: administrator.as_deref(),
+        },
+    );
+    let mut outcome = Outcome {
+        observation: None,
+        plan: None,
+        tag_changes: TagChanges::default(),
+        applied: Vec::new(),
+        monitoring_deferred: Vec::new(),
+        status: DetectiveGraphStatus::default(),
+        error: None,
+        requeue_after: SHORT_REQUEUE,
+    };
+    if let GraphSource::Created = observation.source {
+        outcome.applied.push(Applied::GraphCreated(observation.graph_arn.clone().unwrap_or_default()));
+    }
+    outcome.tag_changes = match &observation.tags {
+        Some(tags) => plan::plan_tags(&target.spec.tags, tags),
+        None => TagChanges::default(),
+    };
+    let (due, deferred): (Vec<String>, Vec<String>) = plan
+        .start_monitoring
+        .iter()
+        .cloned()
+        .partition(|account| monitoring_due(&previous, account, now));
+    outcome.monitoring_deferred = deferred;
+
+    let mut unprocessed = Vec::new();
+    let mut monitoring_attempted = Vec::new();
+    if mode == Mode::Apply
+        && plan.refusal.is_none()
+        && let Some(graph_arn) = observation.graph_arn.clone()
+    {
+        let writes = apply(
+            detective,
+            &graph_arn,
+            target.spec,
+            &plan,
+            &due,
+            &outcome.tag_changes,
+            &mut observation.members,
+            &mut unprocessed,
+            &mut monitoring_attempted,
+            &mut |applied| {
+                progress(&applied);
+                outcome.applied.push(applied);
+            },
+        )
+        .await;
+        if let Err(error) = writes {
+            outcome.error = Some(error.into());
+        }
+        let wrote_members = outcome
+            .applied
+            .iter()
+            .any(|a| !matches!(a, Applied::GraphCreated(_) | Applied::Tagged { .. }));
+        if wrote_members {
+            // Read the graph back so the status shows where the writes landed (verification is
+            // usually quick), rather than the state predicted from the responses.
+            match detective.list_members(&graph_arn).await {
+                Ok(members) => observation.members = members,
+                Err(error) => warn!(%error, "could not read members back after applying; reporting the predicted state"),
+            }
+        }
+    }
+
+    let inventory_after = if mode == Mode::Apply {
+        plan::next_inventory(target.spec, &inventory, &observation.members)
+    } else {
+        inventory.clone()
+    };
+    outcome.observation = Some(observation);
+    outcome.plan = Some(plan);
+    let mut status = report(&target, &outcome, &inventory_after, now);
+    record_attempts(&mut status, &previous, &monitoring_attempted, &unprocessed, now);
+    outcome.requeue_after = requeue_after(&status, target.spec, &outcome);
+    outcome.status = status;
+    outcome
+}
+
+/// Finds (or, when applying, creates) the graph and reads its members.
+async fn observe<D: Detective>(
+    detective: &D,
+    spec: &DetectiveGraphSpec,
+    previous: &DetectiveGraphStatus,
+    mode: Mode,
+    progress: &mut (dyn FnMut(&Applied) + Send),
+) -> Result<Observation, SyncError> {
+    let known = spec.graph_arn.clone().or_else(|| previous.graph_arn.clone());
+    let (graph_arn, source) = match known {
+        Some(arn) => (Some(arn), GraphSource::Declared),
+        None => match detective.list_graphs().await?.into_iter().next() {
+            Some(graph) => (Some(graph.arn), GraphSource::Discovered),
+            None if mode == Mode::DryRun => (None, GraphSource::WouldCreate),
+            None => {
+                let arn = detective.create_graph(&spec.tags).await?;
+                info!(graph = %arn, "created behavior graph");
+                progress(&Applied::GraphCreated(arn.clone()));
+                (Some(arn), GraphSource::Created)
+            }
+        },
+    };
+    let (members, tags) = match &graph_arn {
+        Some(arn) => {
+            let members = detective.list_members(arn).await?;
+            let tags = if spec.tags.is_empty() || source == GraphSource::Created {
+                None
+            } else {
+                Some(detective.list_tags(arn).await?)
+            };
+            (members, tags)
+        }
+        None => (Vec::new(), None),
+    };
+    Ok(Observation {
+        graph_arn,
+        source,
+        members,
+        tags,
+    })
+}
+
+/// Applies the plan's writes in order; stops at the first failed call, keeping what landed.
+#[allow(clippy::too_many_arguments)]
+async fn apply<D: Detective>(
+    detective: &D,
+    graph_arn: &str,
+    spec: &DetectiveGraphSpec,
+    plan: &Plan,
+    monitoring_due: &[String],
+    tags: &TagChanges,
+    members: &mut Vec<ObservedMember>,
+    unprocessed: &mut Vec<UnprocessedAccount>,
+    monitoring_attempted: &mut Vec<String>,
+    record: &mut (dyn FnMut(Applied) + Send),
+) -> Result<(), AwsError> {
+    for step in plan.steps() {
+        match step {
+            Step::DeleteMembers(accounts) => {
+                let outcome = detective.delete_members(graph_arn, &accounts).await?;
+                let deleted: BTreeSet<&str> = outcome.deleted.iter().map(String::as_str).collect();
+                members.retain(|m| !deleted.contains(m.account_id.as_str()));
+                record(Applied::Deleted {
+                    accounts: outcome.deleted.len(),
+                    unprocessed: outcome.unprocessed.len(),
+                });
+                unprocessed.extend(outcome.unprocessed);
+            }
+            Step::CreateMembers(accounts) => {
+                let outcome = detective.create_members(graph_arn, &accounts, &spec.invitation).await?;
+                let created: BTreeSet<&str> = outcome.members.iter().map(|m| m.account_id.as_str()).collect();
+                members.retain(|m| !created.contains(m.account_id.as_str()));
+                record(Applied::Invited {
+                    accounts: outcome.members.len(),
+                    unprocessed: outcome.unprocessed.len(),
+                });
+                members.extend(outcome.members);
+                unprocessed.extend(outcome.unprocessed);
+            }
+            Step::StartMonitoring(account) => {
+                if !monitoring_due.contains(&account) {
+                    continue;
+                }
+                detective.start_monitoring_member(graph_arn, &account).await?;
+                monitoring_attempted.push(account.clone());
+                record(Applied::MonitoringStarted(account));
+            }
+        }
+    }
+    if !tags.is_empty() {
+        if !tags.set.is_empty() {
+            detective.tag_resource(graph_arn, &tags.set).await?;
+        }
+        if !tags.remove.is_empty() {
+            detective.untag_resource(graph_arn, &tags.remove).await?;
+        }
+        record(Applied::Tagged {
+            set: tags.set.len(),
+            removed: tags.remove.len(),
+        });
+    }
+    Ok(())
+}
+
+/// The administrator account of a graph: the account field of its ARN.
+pub fn administrator_of(graph_arn: &str) -> Option<String> {
+    graph_arn.split(':').nth(4).filter(|a| !a.is_empty()).map(str::to_owned)
+}
+
+fn monitoring_due(previous: &DetectiveGraphStatus, account: &str, now: Timestamp) -> bool {
+    let Some(entry) = previous.members.iter().find(|m| m.account_id == account) else {
+        return true;
+    };
+    let (Some(attempts), Some(Time(last))) = (entry.monitoring_attempts, entry.last_monitoring_attempt.as_ref())
+    else {
+        return true;
+    };
+    let wait = monitoring_backoff(attempts);
+    now.duration_since(*last) >= SignedDuration::try_from(wait).unwrap_or(SignedDuration::MAX)
+}
+
+fn monitoring_backoff(attempts: i32) -> Duration {
+    let doublings = u32::try_from(attempts.saturating_sub(1)).unwrap_or(0).min(10);
+    (MONITORING_BACKOFF_BASE * 2u32.pow(doublings)).min(MONITORING_BACKOFF_CAP)
+}
+
+/// Carries StartMonitoringMember attempts and per-member errors into the new status.
+fn record_attempts(
+    status: &mut DetectiveGraphStatus,
+    previous: &DetectiveGraphStatus,
+    attempted: &[String],
+    unprocessed: &[UnprocessedAccount],
+    now: Timestamp,
+) {
+    for entry in &mut status.members {
+        let before = previous.members.iter().find(|m| m.account_id == entry.account_id);
+        if entry.status == MemberStatus::AcceptedButDisabled.as_str() {
+            let attempts = before.and_then(|b| b.monitoring_attempts).unwrap_or(0);
+            let last = before.and_then(|b| b.last_monitoring_attempt.clone());
+            if attempted.contains(&entry.account_id) {
+                entry.monitoring_attempts = Some(attempts + 1);
+                entry.last_monitoring_attempt = Some(Time(now));
+            } else if attempts > 0 {
+                entry.monitoring_attempts = Some(attempts);
+                entry.last_monitoring_attempt = last;
+            }
+        }
+        if let Some(refused) = unprocessed.iter().find(|u| u.account_id == entry.account_id) {
+            entry.last_error = Some(refused.reason.clone());
+        }
+    }
+}
+
+/// The status that describes the outcome. Pure: the clock comes in as `now`.
+pub fn report(
+    target: &Target<'_>,
+    outcome: &Outcome,
+    inventory: &BTreeSet<String>,
+    now: Timestamp,
+) -> DetectiveGraphStatus {
+    let previous = target.previous.cloned().unwrap_or_default();
+    let spec = target.spec;
+    let declared: BTreeMap<&str, &str> =
+        spec.members.iter().map(|m| (m.account_id.as_str(), m.email_address.as_str())).collect();
+    let observation = outcome.observation.as_ref();
+
+    let (members, summary) = match observation {
+        Some(observation) => {
+            let mut members: Vec<MemberStatusEntry> = observation
+                .members
+                .iter()
+                .map(|m| MemberStatusEntry {
+                    account_id: m.account_id.clone(),
+                    status: m.status.as_str().to_owned(),
+                    disabled_reason: m.disabled_reason.clone(),
+                    invitation_type: Some(m.invitation_type.as_str().to_owned()),
+                    declared: declared.contains_key(m.account_id.as_str()),
+                    invited_time: m.invited_time.map(Time),
+                    updated_time: m.updated_time.map(Time),
+                    ..Default::default()
+                })
+                .collect();
+            members.sort_by(|a, b| a.account_id.cmp(&b.account_id));
+            let summary = summarize(&declared, &observation.members);
+            (members, Some(summary))
+        }
+        // Nothing was read: keep what the previous status knew rather than blank it out.
+        None => (previous.members.clone(), previous.summary.clone()),
+    };
+
+    let graph_arn = observation
+        .and_then(|o| o.graph_arn.clone())
+        .or_else(|| previous.graph_arn.clone());
+    let graph_created = previous.graph_created
+        || observation.is_some_and(|o| o.source == GraphSource::Created);
+    let states = condition_states(spec, outcome, observation, &declared);
+    DetectiveGraphStatus {
+        observed_generation: target.generation,
+        graph_arn,
+        graph_created,
+        conditions: conditions::merge(&previous.conditions, &states, target.generation, now),
+        summary,
+        members,
+        inventory: inventory.iter().cloned().collect(),
+        last_sync_time: if observation.is_some() {
+            Some(Time(now))
+        } else {
+            previous.last_sync_time.clone()
+        },
+    }
+}
+
+fn summarize(declared: &BTreeMap<&str, &str>, members: &[ObservedMember]) -> MemberSummary {
+    let count = |status: MemberStatus| count_i32(members.iter().filter(|m| m.status == status).count());
+    let present: BTreeSet<&str> = members.iter().map(|m| m.account_id.as_str()).collect();
+    MemberSummary {
+        desired: count_i32(declared.len()),
+        missing: count_i32(declared.keys().filter(|a| !present.contains(*a)).count()),
+        undeclared: count_i32(present.iter().filter(|a| !declared.contains_key(*a)).count()),
+        enabled: count(MemberStatus::Enabled),
+        invited: count(MemberStatus::Invited),
+        verification_in_progress: count(MemberStatus::VerificationInProgress),
+        verification_failed: count(MemberStatus::VerificationFailed),
+        accepted_but_disabled: count(MemberStatus::AcceptedButDisabled),
+    }
+}
+
+fn count_i32(n: usize) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// The kstatus conditions for an outcome; see the README's "Status" section for their meaning.
+fn condition_states(
+    spec: &DetectiveGraphSpec,
+    outcome: &Outcome,
+    observation: Option<&Observation>,
+    declared: &BTreeMap<&str, &str>,
+) -> Vec<ConditionState> {
+    let (ready, reconciling, stalled) = phase(spec, outcome, observation, declared);
+    let mut states = vec![
+        ConditionState::new(READY, ready.0, ready.1.clone(), ready.2.clone()),
+        ConditionState::new(RECONCILING, reconciling.is_some(), reconciling_reason(&reconciling), reconciling.clone().map(|r| r.1).unwrap_or_default()),
+        ConditionState::new(STALLED, stalled.is_some(), stalled_reason(&stalled), stalled.clone().map(|s| s.1).unwrap_or_default()),
+    ];
+    if let Some(observation) = observation {
+        let declared_members: Vec<&ObservedMember> = observation
+            .members
+            .iter()
+            .filter(|m| declared.contains_key(m.account_id.as_str()))
+            .collect();
+        let enabled = declared_members.iter().filter(|m| m.status == MemberStatus::Enabled).count();
+        let healthy = enabled == declared.len();
+        states.push(ConditionState::new(
+            MEMBERS_HEALTHY,
+            healthy,
+            if healthy { "AllEnabled" } else { "NotAllEnabled" },
+            format!("{enabled} of {} declared members are enabled", declared.len()),
+        ));
+    }
+    states
+}
+
+type Phase = ((bool, String, String), Option<(&'static str, String)>, Option<(&'static str, String)>);
+
+fn reconciling_reason(r: &Option<(&'static str, String)>) -> &'static str {
+    r.as_ref().map(|r| r.0).unwrap_or("Idle")
+}
+
+fn stalled_reason(s: &Option<(&'static str, String)>) -> &'static str {
+    s.as_ref().map(|s| s.0).unwrap_or("NotStalled")
+}
+
+/// Ready / Reconciling / Stalled for an outcome, in order of precedence.
+fn phase(
+    spec: &DetectiveGraphSpec,
+    outcome: &Outcome,
+    observation: Option<&Observation>,
+    declared: &BTreeMap<&str, &str>,
+) -> Phase {
+    let not_ready = |reason: &'static str, message: &str| (false, reason.to_owned(), message.to_owned());
+    if let Some(error) = &outcome.error {
+        let message = error.to_string();
+        return if error.is_retryable() {
+            (not_ready(error.reason(), &message), Some(("RetryingAfterError", message)), None)
+        } else {
+            (not_ready(error.reason(), &message), None, Some((error.reason(), message)))
+        };
+    }
+    let (Some(observation), Some(plan)) = (observation, outcome.plan.as_ref()) else {
+        return (not_ready("Unknown", "not reconciled yet"), Some(("Progressing", "not reconciled yet".into())), None);
+    };
+    if let Some(refusal) = &plan.refusal {
+        let message = refusal.to_string();
+        return (not_ready("DeletionGuard", &message), None, Some(("DeletionGuard", message)));
+    }
+    if observation.source == GraphSource::WouldCreate {
+        let message = "no behavior graph yet: a sync creates one".to_owned();
+        return (not_ready("GraphMissing", &message), Some(("Progressing", message)), None);
+    }
+    let by_id: BTreeMap<&str, &ObservedMember> =
+        observation.members.iter().map(|m| (m.account_id.as_str(), m)).collect();
+    let administrator = observation.graph_arn.as_deref().and_then(administrator_of);
+    let mut missing = Vec::new();
+    let mut verifying = Vec::new();
+    let mut failed = Vec::new();
+    let mut invited = Vec::new();
+    let mut disabled = Vec::new();
+    for &account in declared.keys() {
+        if administrator.as_deref() == Some(account) {
+            continue;
+        }
+        match by_id.get(account).map(|m| (&m.status, m.invitation_type)) {
+            None => missing.push(account),
+            Some((MemberStatus::VerificationInProgress, _)) => verifying.push(account),
+            Some((MemberStatus::VerificationFailed, _)) => failed.push(account),
+            Some((MemberStatus::Invited, InvitationType::Invitation)) => invited.push(account),
+            Some((MemberStatus::AcceptedButDisabled, _)) if spec.monitoring.auto_start => disabled.push(account),
+            Some(_) => {}
+        }
+    }
+    let wrote = outcome.applied.iter().any(|a| !matches!(a, Applied::Tagged { .. }));
+    let waiting = [
+        (missing.as_slice(), "not yet invited"),
+        (verifying.as_slice(), "being verified"),
+        (invited.as_slice(), "invited, waiting for the member account to accept"),
+        (disabled.as_slice(), "accepted but not monitored (StartMonitoringMember with backoff)"),
+    ];
+    let pending: Vec<String> = waiting
+        .iter()
+        .filter(|(accounts, _)| !accounts.is_empty())
+        .map(|(accounts, what)| format!("{} {what} ({})", accounts.len(), abbreviated(accounts)))
+        .collect();
+    let undeclared_pending = !plan.remove.is_empty() && !wrote;
+    if !pending.is_empty() || wrote || undeclared_pending {
+        let message = if pending.is_empty() {
+            "applied changes; confirming on the next sync".to_owned()
+        } else {
+            pending.join("; ")
+        };
+        return (not_ready("Progressing", &message), Some(("Progressing", message)), None);
+    }
+    if !failed.is_empty() {
+        // A member-level problem, not the operator's: the graph is as declared, the member's
+        // owner or the spec's e-mail must change. Reported, not Stalled (which means the operator
+        // cannot act at all); MembersHealthy and status.members carry the detail.
+        let message = format!(
+            "{} members failed verification ({}): correct their emailAddress in spec.members to invite them again",
+            failed.len(),
+            abbreviated(&failed)
+        );
+        return (not_ready("VerificationFailed", &message), None, None);
+    }
+    let message = format!("{} declared members in the graph", declared.len());
+    ((true, "Synced".into(), message), None, None)
+}
+
+/// A few account ids for a message, not a thousand.
+pub(crate) fn abbreviated(accounts: &[&str]) -> String {
+    const SHOWN: usize = 5;
+    let mut text = accounts.iter().take(SHOWN).copied().collect::<Vec<_>>().join(", ");
+    if accounts.len() > SHOWN {
+        text.push_str(&format!(", and {} more", accounts.len() - SHOWN));
+    }
+    text
+}
+
+/// When to reconcile again: soon while something moves, at `resyncInterval` otherwise.
+fn requeue_after(status: &DetectiveGraphStatus, spec: &DetectiveGraphSpec, outcome: &Outcome) -> Duration {
+    let resync = parse_duration(&spec.resync_interval).unwrap_or(Duration::from_secs(300));
+    let in_transit = status
+        .members
+        .iter()
+        .any(|m| MemberStatus::parse(&m.status).in_transit());
+    if in_transit || !outcome.applied.is_empty() {
+        SHORT_REQUEUE.min(resync)
+    } else {
+        resync
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn administrator_comes_from_the_arn() {
+        assert_eq!(
+            administrator_of("arn:aws:detective:us-east-1:123456789012:graph:0123456789abcdef0123456789abcdef"),
+            Some("123456789012".to_owned())
+        );
+        assert_eq!(administrator_of("nonsense"), None);
+    }
+
+    #[test]
+    fn monitoring_backoff_doubles_and_caps() {
+        assert_eq!(monitoring_backoff(1), Duration::from_secs(60));
+        assert_eq!(monitoring_backoff(2), Duration::from_secs(120));
+        assert_eq!(monitoring_backoff(4), Duration::from_secs(480));
+        assert_eq!(monitoring_backoff(30), MONITORING_BACKOFF_CAP);
+    }
+
+    #[test]
+    fn long_account_lists_are_abbreviated() {
+        let ids: Vec<String> = (0..8).map(|i| format!("{i:012}")).collect();
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let text = abbreviated(&refs);
+        assert!(text.ends_with("and 3 more"), "{text}");
+        assert_eq!(text.matches(", ").count(), 5);
+    }
+}

@@ -1,0 +1,109 @@
+//! A member account as Detective reports it, independent of the SDK's types.
+//!
+//! The planner reads these, the AWS adapter produces them, the status reports them: one
+//! vocabulary for all three.
+
+use std::fmt;
+
+use k8s_openapi::jiff::Timestamp;
+
+/// A member's state in the behavior graph (Detective's `MemberStatus`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MemberStatus {
+    VerificationInProgress,
+    VerificationFailed,
+    Invited,
+    Enabled,
+    AcceptedButDisabled,
+    /// A value this version of the operator does not know; kept verbatim for the status.
+    Unknown(String),
+}
+
+impl MemberStatus {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::VerificationInProgress => "VERIFICATION_IN_PROGRESS",
+            Self::VerificationFailed => "VERIFICATION_FAILED",
+            Self::Invited => "INVITED",
+            Self::Enabled => "ENABLED",
+            Self::AcceptedButDisabled => "ACCEPTED_BUT_DISABLED",
+            Self::Unknown(other) => other,
+        }
+    }
+
+    pub fn parse(value: &str) -> Self {
+        match value {
+            "VERIFICATION_IN_PROGRESS" => Self::VerificationInProgress,
+            "VERIFICATION_FAILED" => Self::VerificationFailed,
+            "INVITED" => Self::Invited,
+            "ENABLED" => Self::Enabled,
+            "ACCEPTED_BUT_DISABLED" => Self::AcceptedButDisabled,
+            other => Self::Unknown(other.to_owned()),
+        }
+    }
+
+    /// Whether the member is still on its way (Detective will move it without the operator).
+    pub fn in_transit(&self) -> bool {
+        matches!(self, Self::VerificationInProgress)
+    }
+}
+
+impl fmt::Display for MemberStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How the account joined the graph.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum InvitationType {
+    /// Invited by CreateMembers; accepts or rejects the invitation itself.
+    Invitation,
+    /// Enabled through AWS Organizations: never invited, never passes through INVITED.
+    Organization,
+}
+
+impl InvitationType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Invitation => "INVITATION",
+            Self::Organization => "ORGANIZATION",
+        }
+    }
+}
+
+/// One member account of a behavior graph.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObservedMember {
+    pub account_id: String,
+    /// The root e-mail the member was invited with (absent for organization members).
+    pub email_address: Option<String>,
+    pub status: MemberStatus,
+    /// Why an accepted member is not monitored (VOLUME_TOO_HIGH, VOLUME_UNKNOWN).
+    pub disabled_reason: Option<String>,
+    pub invitation_type: InvitationType,
+    pub invited_time: Option<Timestamp>,
+    pub updated_time: Option<Timestamp>,
+}
+
+impl ObservedMember {
+    /// A member as CreateMembers leaves it, for tests and for predicting the state after a plan.
+    pub fn invited(account_id: &str, email_address: &str) -> Self {
+        Self {
+            account_id: account_id.to_owned(),
+            email_address: Some(email_address.to_owned()),
+            status: MemberStatus::VerificationInProgress,
+            disabled_reason: None,
+            invitation_type: InvitationType::Invitation,
+            invited_time: None,
+            updated_time: None,
+        }
+    }
+}
+
+/// An account a write call could not process, with Detective's reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnprocessedAccount {
+    pub account_id: String,
+    pub reason: String,
+}

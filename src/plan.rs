@@ -1,0 +1,580 @@
+//! The planner: desired members × observed members → the actions that make them agree.
+//!
+//! Pure: no I/O, no clock. Everything the rules need comes in as arguments, so the same function
+//! serves the controller, `plan -f` and `sync -f`, and is property-tested on its own.
+//!
+//! The rules, in the order they are applied:
+//! - a declared account that is not a member is invited (CreateMembers, batches of at most 50);
+//! - a declared member in VERIFICATION_FAILED whose declared e-mail differs from the one it was
+//!   invited with is re-invited (removed, then invited again). No other change re-invites: a new
+//!   invitation message, or a new e-mail for a member that passed verification, changes nothing;
+//! - an undeclared member is removed as `pruning` says (DeleteMembers, batches of at most 50);
+//!   organization members are never removed or re-invited: AWS Organizations manages them;
+//! - a declared member in ACCEPTED_BUT_DISABLED gets StartMonitoringMember when
+//!   `monitoring.autoStart`;
+//! - the deletion guard refuses the whole plan when it removes more than `maxDeletions` members
+//!   (re-invitations are not counted: the account is invited again in the same sync).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::api::{DetectiveGraphSpec, MemberSpec, Pruning};
+use crate::member::{InvitationType, MemberStatus, ObservedMember};
+
+/// The most accounts one CreateMembers or DeleteMembers call takes.
+pub const BATCH_SIZE: usize = 50;
+
+/// What the planner reads besides the spec.
+#[derive(Clone, Copy, Debug)]
+pub struct Observed<'a> {
+    /// Every member of the graph (ListMembers, all pages).
+    pub members: &'a [ObservedMember],
+    /// The accounts this resource manages (`status.inventory`).
+    pub inventory: &'a BTreeSet<String>,
+    /// The graph's administrator account, which can never be its own member.
+    pub administrator_account: Option<&'a str>,
+}
+
+/// The actions that bring the graph to the spec, grouped by intent.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Declared accounts that are not members yet.
+    pub invite: Vec<MemberSpec>,
+    /// Members that failed verification and are declared with another e-mail now.
+    pub reinvite: Vec<MemberSpec>,
+    /// Undeclared members that `pruning` removes.
+    pub remove: Vec<String>,
+    /// Declared members in ACCEPTED_BUT_DISABLED.
+    pub start_monitoring: Vec<String>,
+    /// Undeclared members left in place, and why.
+    pub kept: Vec<Kept>,
+    /// Declared accounts that cannot be members, and why.
+    pub ignored: Vec<Ignored>,
+    /// Set when the deletion guard refuses the plan: then nothing of it is applied.
+    pub refusal: Option<Refusal>,
+}
+
+/// Why an undeclared member stays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeptReason {
+    /// `pruning: Managed` and the account is not in `status.inventory`.
+    NotInInventory,
+    /// `pruning: Disabled`.
+    PruningDisabled,
+    /// Organization members are managed by AWS Organizations.
+    OrganizationMember,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Kept {
+    pub account_id: String,
+    pub reason: KeptReason,
+}
+
+/// Why a declared account is not acted on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IgnoredReason {
+    /// The administrator account owns the graph and cannot be invited to it.
+    AdministratorAccount,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ignored {
+    pub account_id: String,
+    pub reason: IgnoredReason,
+}
+
+/// The deletion guard's verdict on a plan that removes too many members.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub deletions: usize,
+    pub max_deletions: usize,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the plan removes {} members, more than spec.deletionGuard.maxDeletions ({}); nothing was applied. \
+             Check spec.members, or raise the limit for this change",
+            self.deletions, self.max_deletions
+        )
+    }
+}
+
+/// One AWS write, in the order the plan applies them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    DeleteMembers(Vec<String>),
+    CreateMembers(Vec<MemberSpec>),
+    StartMonitoring(String),
+}
+
+impl Plan {
+    /// Whether there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.invite.is_empty() && self.reinvite.is_empty() && self.remove.is_empty() && self.start_monitoring.is_empty()
+    }
+
+    /// The AWS writes: removals (pruned and re-invited accounts together, which also frees quota
+    /// before new invitations), then invitations, then StartMonitoringMember calls.
+    pub fn steps(&self) -> Vec<Step> {
+        let deletions: Vec<String> = self
+            .remove
+            .iter()
+            .cloned()
+            .chain(self.reinvite.iter().map(|m| m.account_id.clone()))
+            .collect();
+        let creations: Vec<MemberSpec> = self.reinvite.iter().chain(&self.invite).cloned().collect();
+        deletions
+            .chunks(BATCH_SIZE)
+            .map(|batch| Step::DeleteMembers(batch.to_vec()))
+            .chain(creations.chunks(BATCH_SIZE).map(|batch| Step::CreateMembers(batch.to_vec())))
+            .chain(self.start_monitoring.iter().cloned().map(Step::StartMonitoring))
+            .collect()
+    }
+}
+
+/// Plans the actions that bring `observed` to `spec`.
+pub fn plan(spec: &DetectiveGraphSpec, observed: Observed<'_>) -> Plan {
+    let members: BTreeMap<&str, &ObservedMember> =
+        observed.members.iter().map(|m| (m.account_id.as_str(), m)).collect();
+    let declared: BTreeMap<&str, &MemberSpec> = spec.members.iter().map(|m| (m.account_id.as_str(), m)).collect();
+    let mut plan = Plan::default();
+
+    for (&account_id, &wanted) in &declared {
+        if observed.administrator_account == Some(account_id) {
+            plan.ignored.push(Ignored {
+                account_id: account_id.to_owned(),
+                reason: IgnoredReason::AdministratorAccount,
+            });
+            continue;
+        }
+        match members.get(account_id) {
+            None => plan.invite.push(wanted.clone()),
+            Some(member) if needs_reinvite(member, wanted) => plan.reinvite.push(wanted.clone()),
+            Some(member) if member.status == MemberStatus::AcceptedButDisabled && spec.monitoring.auto_start => {
+                plan.start_monitoring.push(account_id.to_owned())
+            }
+            Some(_) => {}
+        }
+    }
+
+    for (&account_id, member) in &members {
+        if declared.contains_key(account_id) {
+            continue;
+        }
+        let kept = |reason| Kept {
+            account_id: account_id.to_owned(),
+            reason,
+        };
+        if member.invitation_type == InvitationType::Organization {
+            plan.kept.push(kept(KeptReason::OrganizationMember));
+            continue;
+        }
+        match spec.pruning {
+            Pruning::Disabled => plan.kept.push(kept(KeptReason::PruningDisabled)),
+            Pruning::Managed if !observed.inventory.contains(account_id) => {
+                plan.kept.push(kept(KeptReason::NotInInventory))
+            }
+            Pruning::Managed | Pruning::Authoritative => plan.remove.push(account_id.to_owned()),
+        }
+    }
+
+    let max_deletions = usize::try_from(spec.deletion_guard.max_deletions).unwrap_or(0);
+    if plan.remove.len() > max_deletions {
+        plan.refusal = Some(Refusal {
+            deletions: plan.remove.len(),
+            max_deletions,
+        });
+    }
+    plan
+}
+
+/// Only a failed verification with a corrected e-mail is worth a new invitation; organization
+/// members are never invited at all.
+fn needs_reinvite(member: &ObservedMember, wanted: &MemberSpec) -> bool {
+    member.invitation_type == InvitationType::Invitation
+        && member.status == MemberStatus::VerificationFailed
+        && member.email_address.as_deref() != Some(wanted.email_address.as_str())
+}
+
+/// The inventory after a sync: accounts removed leave it; declared accounts that are members now
+/// join it (invited by this resource, or adopted by declaring them).
+pub fn next_inventory(
+    spec: &DetectiveGraphSpec,
+    previous: &BTreeSet<String>,
+    members_now: &[ObservedMember],
+) -> BTreeSet<String> {
+    let present: BTreeSet<&str> = members_now.iter().map(|m| m.account_id.as_str()).collect();
+    let declared = spec.members.iter().map(|m| m.account_id.as_str());
+    previous
+        .iter()
+        .map(String::as_str)
+        .chain(declared)
+        .filter(|account| present.contains(account))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Tag writes that bring the graph's tags to the declared ones.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TagChanges {
+    /// Keys to add or overwrite (TagResource).
+    pub set: BTreeMap<String, String>,
+    /// Keys to remove (UntagResource).
+    pub remove: Vec<String>,
+}
+
+impl TagChanges {
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty() && self.remove.is_empty()
+    }
+}
+
+/// Declared tags are authoritative once any is declared; the engine does not call this for an
+/// empty declaration, which leaves the graph's tags alone.
+pub fn plan_tags(declared: &BTreeMap<String, String>, observed: &BTreeMap<String, String>) -> TagChanges {
+    TagChanges {
+        set: declared
+            .iter()
+            .filter(|(k, v)| observed.get(*k) != Some(*v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        remove: observed.keys().filter(|k| !declared.contains_key(*k)).cloned().collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{DeletionGuardSpec, MonitoringSpec};
+    use proptest::prelude::*;
+
+    fn spec(members: &[(&str, &str)]) -> DetectiveGraphSpec {
+        DetectiveGraphSpec {
+            region: None,
+            graph_arn: None,
+            assume_role_arn: None,
+            external_id: None,
+            tags: Default::default(),
+            members: members
+                .iter()
+                .map(|(id, email)| MemberSpec {
+                    account_id: (*id).to_owned(),
+                    email_address: (*email).to_owned(),
+                })
+                .collect(),
+            invitation: Default::default(),
+            monitoring: MonitoringSpec::default(),
+            accept_invitations: None,
+            pruning: Pruning::Managed,
+            deletion_guard: DeletionGuardSpec::default(),
+            deletion_policy: Default::default(),
+            resync_interval: "5m".into(),
+            suspend: false,
+        }
+    }
+
+    fn member(id: &str, email: &str, status: MemberStatus) -> ObservedMember {
+        ObservedMember {
+            status,
+            ..ObservedMember::invited(id, email)
+        }
+    }
+
+    fn observe<'a>(members: &'a [ObservedMember], inventory: &'a BTreeSet<String>) -> Observed<'a> {
+        Observed {
+            members,
+            inventory,
+            administrator_account: Some("999999999999"),
+        }
+    }
+
+    #[test]
+    fn invites_missing_accounts_in_batches_of_fifty() {
+        let ids: Vec<String> = (0..120).map(|i| format!("{:012}", 100_000 + i)).collect();
+        let pairs: Vec<(&str, &str)> = ids.iter().map(|id| (id.as_str(), "root@example.com")).collect();
+        let plan = plan(&spec(&pairs), observe(&[], &BTreeSet::new()));
+        assert_eq!(plan.invite.len(), 120);
+        let sizes: Vec<usize> = plan
+            .steps()
+            .iter()
+            .map(|s| match s {
+                Step::CreateMembers(batch) => batch.len(),
+                other => panic!("unexpected step {other:?}"),
+            })
+            .collect();
+        assert_eq!(sizes, vec![50, 50, 20]);
+    }
+
+    #[test]
+    fn changed_message_or_email_of_a_verified_member_changes_nothing() {
+        let mut wanted = spec(&[("111111111111", "new@example.com")]);
+        wanted.invitation.message = Some("a brand new message".into());
+        for status in [MemberStatus::Invited, MemberStatus::Enabled, MemberStatus::VerificationInProgress] {
+            let observed = [member("111111111111", "old@example.com", status)];
+            let plan = plan(&wanted, observe(&observed, &BTreeSet::new()));
+            assert!(plan.is_empty(), "{plan:?}");
+        }
+    }
+
+    #[test]
+    fn verification_failed_is_reinvited_only_with_a_corrected_email() {
+        let observed = [member("111111111111", "typo@example.com", MemberStatus::VerificationFailed)];
+        let same = plan(&spec(&[("111111111111", "typo@example.com")]), observe(&observed, &BTreeSet::new()));
+        assert!(same.is_empty());
+        let fixed = plan(&spec(&[("111111111111", "root@example.com")]), observe(&observed, &BTreeSet::new()));
+        assert_eq!(fixed.reinvite.len(), 1);
+        assert_eq!(
+            fixed.steps(),
+            vec![
+                Step::DeleteMembers(vec!["111111111111".into()]),
+                Step::CreateMembers(fixed.reinvite.clone()),
+            ]
+        );
+    }
+
+    #[test]
+    fn organization_members_are_never_reinvited_or_pruned() {
+        let org = ObservedMember {
+            invitation_type: InvitationType::Organization,
+            email_address: None,
+            ..member("222222222222", "x@example.com", MemberStatus::VerificationFailed)
+        };
+        let inventory = BTreeSet::from(["222222222222".to_owned()]);
+        let mut authoritative = spec(&[]);
+        authoritative.pruning = Pruning::Authoritative;
+        let plan1 = plan(&authoritative, observe(std::slice::from_ref(&org), &inventory));
+        assert!(plan1.is_empty());
+        assert_eq!(plan1.kept[0].reason, KeptReason::OrganizationMember);
+        let plan2 = plan(&spec(&[("222222222222", "y@example.com")]), observe(&[org], &inventory));
+        assert!(plan2.is_empty());
+    }
+
+    #[test]
+    fn pruning_modes() {
+        let observed = [
+            member("111111111111", "a@example.com", MemberStatus::Enabled),
+            member("222222222222", "b@example.com", MemberStatus::Invited),
+        ];
+        let inventory = BTreeSet::from(["111111111111".to_owned()]);
+        let mut wanted = spec(&[]);
+        let managed = plan(&wanted, observe(&observed, &inventory));
+        assert_eq!(managed.remove, vec!["111111111111".to_owned()]);
+        assert_eq!(managed.kept[0].reason, KeptReason::NotInInventory);
+        wanted.pruning = Pruning::Authoritative;
+        assert_eq!(plan(&wanted, observe(&observed, &inventory)).remove.len(), 2);
+        wanted.pruning = Pruning::Disabled;
+        let disabled = plan(&wanted, observe(&observed, &inventory));
+        assert!(disabled.remove.is_empty());
+        assert_eq!(disabled.kept.len(), 2);
+    }
+
+    #[test]
+    fn deletion_guard_refuses_too_many_removals() {
+        let observed: Vec<ObservedMember> = (0..11)
+            .map(|i| member(&format!("{:012}", i), "a@example.com", MemberStatus::Enabled))
+            .collect();
+        let mut wanted = spec(&[]);
+        wanted.pruning = Pruning::Authoritative;
+        let refused = plan(&wanted, observe(&observed, &BTreeSet::new()));
+        assert_eq!(
+            refused.refusal,
+            Some(Refusal {
+                deletions: 11,
+                max_deletions: 10
+            })
+        );
+        wanted.deletion_guard.max_deletions = 11;
+        assert_eq!(plan(&wanted, observe(&observed, &BTreeSet::new())).refusal, None);
+    }
+
+    #[test]
+    fn monitoring_starts_only_when_auto_start() {
+        let observed = [member("111111111111", "a@example.com", MemberStatus::AcceptedButDisabled)];
+        let mut wanted = spec(&[("111111111111", "a@example.com")]);
+        assert_eq!(plan(&wanted, observe(&observed, &BTreeSet::new())).start_monitoring.len(), 1);
+        wanted.monitoring.auto_start = false;
+        assert!(plan(&wanted, observe(&observed, &BTreeSet::new())).is_empty());
+    }
+
+    #[test]
+    fn tags_are_set_and_removed_to_match() {
+        let declared = BTreeMap::from([("team".to_owned(), "sec".to_owned()), ("env".to_owned(), "prod".to_owned())]);
+        let observed = BTreeMap::from([("team".to_owned(), "ops".to_owned()), ("old".to_owned(), "x".to_owned()), ("env".to_owned(), "prod".to_owned())]);
+        let changes = plan_tags(&declared, &observed);
+        assert_eq!(changes.set, BTreeMap::from([("team".to_owned(), "sec".to_owned())]));
+        assert_eq!(changes.remove, vec!["old".to_owned()]);
+        assert!(plan_tags(&declared, &declared).is_empty());
+    }
+
+    #[test]
+    fn the_administrator_account_is_ignored() {
+        let plan = plan(&spec(&[("999999999999", "admin@example.com")]), observe(&[], &BTreeSet::new()));
+        assert!(plan.is_empty());
+        assert_eq!(plan.ignored[0].reason, IgnoredReason::AdministratorAccount);
+    }
+
+    // ---- properties ----
+
+    /// The graph as a successful apply of `plan` leaves it.
+    fn applied(plan: &Plan, observed: &[ObservedMember]) -> Vec<ObservedMember> {
+        let mut by_id: BTreeMap<String, ObservedMember> =
+            observed.iter().map(|m| (m.account_id.clone(), m.clone())).collect();
+        for step in plan.steps() {
+            match step {
+                Step::DeleteMembers(ids) => ids.iter().for_each(|id| {
+                    by_id.remove(id);
+                }),
+                Step::CreateMembers(accounts) => accounts.iter().for_each(|a| {
+                    by_id.insert(a.account_id.clone(), ObservedMember::invited(&a.account_id, &a.email_address));
+                }),
+                Step::StartMonitoring(id) => {
+                    if let Some(m) = by_id.get_mut(&id) {
+                        m.status = MemberStatus::Enabled;
+                    }
+                }
+            }
+        }
+        by_id.into_values().collect()
+    }
+
+    fn account_id() -> impl Strategy<Value = String> {
+        // A small id space so that declared, observed and inventory sets overlap often.
+        (0u32..40).prop_map(|n| format!("{:012}", 100_000_000_000u64 + u64::from(n)))
+    }
+
+    fn email() -> impl Strategy<Value = String> {
+        prop_oneof![Just("a@example.com".to_owned()), Just("b@example.com".to_owned())]
+    }
+
+    fn status() -> impl Strategy<Value = MemberStatus> {
+        prop_oneof![
+            Just(MemberStatus::VerificationInProgress),
+            Just(MemberStatus::VerificationFailed),
+            Just(MemberStatus::Invited),
+            Just(MemberStatus::Enabled),
+            Just(MemberStatus::AcceptedButDisabled),
+        ]
+    }
+
+    fn observed_member() -> impl Strategy<Value = ObservedMember> {
+        (account_id(), email(), status(), any::<bool>()).prop_map(|(id, email, status, org)| ObservedMember {
+            invitation_type: if org {
+                InvitationType::Organization
+            } else {
+                InvitationType::Invitation
+            },
+            ..member(&id, &email, status)
+        })
+    }
+
+    fn pruning() -> impl Strategy<Value = Pruning> {
+        prop_oneof![Just(Pruning::Managed), Just(Pruning::Authoritative), Just(Pruning::Disabled)]
+    }
+
+    prop_compose! {
+        fn scenario()(
+            declared in prop::collection::btree_map(account_id(), email(), 0..30),
+            observed in prop::collection::btree_map(account_id(), observed_member(), 0..30),
+            inventory in prop::collection::btree_set(account_id(), 0..20),
+            pruning in pruning(),
+            auto_start in any::<bool>(),
+            max_deletions in 0i32..50,
+        ) -> (DetectiveGraphSpec, Vec<ObservedMember>, BTreeSet<String>) {
+            let pairs: Vec<(&str, &str)> = declared.iter().map(|(a, e)| (a.as_str(), e.as_str())).collect();
+            let mut spec = spec(&pairs);
+            spec.pruning = pruning;
+            spec.monitoring.auto_start = auto_start;
+            spec.deletion_guard.max_deletions = max_deletions;
+            let observed = observed
+                .into_iter()
+                .map(|(id, m)| ObservedMember { account_id: id, ..m })
+                .collect();
+            (spec, observed, inventory)
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn replanning_after_a_successful_apply_finds_nothing_to_do((spec, observed, inventory) in scenario()) {
+            let first = plan(&spec, observe(&observed, &inventory));
+            prop_assume!(first.refusal.is_none());
+            let after = applied(&first, &observed);
+            let inventory_after = next_inventory(&spec, &inventory, &after);
+            let second = plan(&spec, observe(&after, &inventory_after));
+            prop_assert!(second.is_empty(), "second plan {:?}", second);
+        }
+
+        #[test]
+        fn no_plan_removes_what_pruning_protects((spec, observed, inventory) in scenario()) {
+            let plan = plan(&spec, observe(&observed, &inventory));
+            let declared: BTreeSet<&str> = spec.members.iter().map(|m| m.account_id.as_str()).collect();
+            for id in &plan.remove {
+                prop_assert!(!declared.contains(id.as_str()), "removes declared {}", id);
+                let m = observed.iter().find(|m| &m.account_id == id).unwrap();
+                prop_assert_eq!(m.invitation_type, InvitationType::Invitation);
+                match spec.pruning {
+                    Pruning::Disabled => prop_assert!(false, "Disabled pruning removed {}", id),
+                    Pruning::Managed => prop_assert!(inventory.contains(id), "{} not in inventory", id),
+                    Pruning::Authoritative => {}
+                }
+            }
+            for step in plan.steps() {
+                match step {
+                    Step::DeleteMembers(ids) => {
+                        for id in &ids {
+                            let reinvited = plan.reinvite.iter().any(|m| &m.account_id == id);
+                            prop_assert!(!declared.contains(id.as_str()) || reinvited);
+                        }
+                    }
+                    Step::CreateMembers(accounts) => {
+                        for a in &accounts {
+                            prop_assert!(declared.contains(a.account_id.as_str()));
+                        }
+                    }
+                    Step::StartMonitoring(_) => prop_assert!(spec.monitoring.auto_start),
+                }
+            }
+        }
+
+        #[test]
+        fn batches_never_exceed_fifty_and_each_account_appears_once(
+            declared in prop::collection::btree_set(0u32..5000, 0..400),
+            extra in prop::collection::btree_set(5000u32..9000, 0..400),
+        ) {
+            let ids: Vec<String> = declared.iter().map(|n| format!("{:012}", n)).collect();
+            let pairs: Vec<(&str, &str)> = ids.iter().map(|id| (id.as_str(), "a@example.com")).collect();
+            let mut spec = spec(&pairs);
+            spec.pruning = Pruning::Authoritative;
+            spec.deletion_guard.max_deletions = 1200;
+            let observed: Vec<ObservedMember> = extra
+                .iter()
+                .map(|n| member(&format!("{:012}", n), "a@example.com", MemberStatus::Enabled))
+                .collect();
+            let plan = plan(&spec, observe(&observed, &BTreeSet::new()));
+            let mut seen = BTreeSet::new();
+            for step in plan.steps() {
+                match step {
+                    Step::DeleteMembers(ids) => {
+                        prop_assert!(!ids.is_empty() && ids.len() <= BATCH_SIZE);
+                        for id in ids { prop_assert!(seen.insert(("delete", id))); }
+                    }
+                    Step::CreateMembers(accounts) => {
+                        prop_assert!(!accounts.is_empty() && accounts.len() <= BATCH_SIZE);
+                        for a in accounts { prop_assert!(seen.insert(("create", a.account_id))); }
+                    }
+                    Step::StartMonitoring(_) => {}
+                }
+            }
+            prop_assert_eq!(seen.len(), declared.len() + extra.len());
+        }
+
+        #[test]
+        fn refused_plans_are_exactly_those_over_the_limit((spec, observed, inventory) in scenario()) {
+            let plan = plan(&spec, observe(&observed, &inventory));
+            let over = plan.remove.len() > usize::try_from(spec.deletion_guard.max_deletions).unwrap();
+            prop_assert_eq!(plan.refusal.is_some(), over);
+        }
+    }
+}

@@ -1,0 +1,304 @@
+//! The reconciler's requests to the Kubernetes API (a mocked API server that records them) while
+//! the AWS side is the real SDK against the emulator.
+
+mod fixtures;
+
+use std::sync::{Arc, Mutex};
+
+use detective_operator::api::{DetectiveGraph, DetectiveGraphSpec, DetectiveGraphStatus, GraphDeletionPolicy};
+use detective_operator::cli::demo::emulator_access;
+use detective_operator::controller::backoff::Backoff;
+use detective_operator::controller::{Context, graph};
+use detective_operator::emulator::{Emulator, EmulatorConfig};
+use detective_operator::metrics::Metrics;
+use http::{Request, Response};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use kube::client::Body;
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::watcher;
+use kube::Client;
+use serde_json::{Value, json};
+
+const ADMIN: &str = "123456789012";
+
+/// One request the reconciler sent.
+#[derive(Clone, Debug)]
+struct Recorded {
+    method: String,
+    path: String,
+    query: String,
+    content_type: String,
+    body: Value,
+}
+
+/// A Kubernetes API stand-in: answers every request plausibly and records it.
+fn mock_api_server(object: DetectiveGraph) -> (Client, Arc<Mutex<Vec<Recorded>>>) {
+    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let recorded = Arc::new(Mutex::new(Vec::new()));
+    let log = recorded.clone();
+    tokio::spawn(async move {
+        while let Some((request, send)) = handle.next_request().await {
+            let (parts, body) = request.into_parts();
+            let bytes = body.collect_bytes().await.unwrap();
+            let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            log.lock().unwrap().push(Recorded {
+                method: parts.method.to_string(),
+                path: parts.uri.path().to_owned(),
+                query: parts.uri.query().unwrap_or_default().to_owned(),
+                content_type: parts
+                    .headers
+                    .get("content-type")
+                    .map(|v| v.to_str().unwrap().to_owned())
+                    .unwrap_or_default(),
+                body: body.clone(),
+            });
+            // Events echo back; everything else answers with the object, as a PATCH would.
+            let answer = if parts.uri.path().contains("/events") {
+                body
+            } else {
+                serde_json::to_value(&object).unwrap()
+            };
+            send.send_response(Response::builder().body(Body::from(serde_json::to_vec(&answer).unwrap())).unwrap());
+        }
+    });
+    (Client::new(service, "default"), recorded)
+}
+
+fn spec(ids: &[&str]) -> DetectiveGraphSpec {
+    serde_json::from_value(json!({
+        "region": "us-east-1",
+        "members": ids.iter().map(|id| json!({"accountId": id, "emailAddress": format!("root+{id}@example.com")})).collect::<Vec<_>>(),
+    }))
+    .unwrap()
+}
+
+fn resource(name: &str, spec: DetectiveGraphSpec, finalizer: bool) -> DetectiveGraph {
+    let mut graph = DetectiveGraph::new(name, spec);
+    graph.metadata.namespace = Some("security".into());
+    graph.metadata.generation = Some(1);
+    graph.metadata.uid = Some(format!("uid-{name}"));
+    graph.metadata.creation_timestamp = Some(Time(Timestamp::from_second(1_700_000_000).unwrap()));
+    if finalizer {
+        graph.metadata.finalizers = Some(vec![graph::FINALIZER.to_owned()]);
+    }
+    graph
+}
+
+async fn context(client: Client, emulator: &Emulator, store: Store<DetectiveGraph>) -> Arc<Context> {
+    Arc::new(Context {
+        client: client.clone(),
+        aws: Arc::new(emulator_access(&emulator.endpoint_url(), ADMIN, "us-east-1").await),
+        recorder: Recorder::new(
+            client,
+            Reporter {
+                controller: "detective-operator".into(),
+                instance: None,
+            },
+        ),
+        graphs: store,
+        backoff: Backoff::default(),
+        metrics: Metrics::global(),
+    })
+}
+
+async fn emulator() -> Emulator {
+    Emulator::start(EmulatorConfig {
+        default_account: ADMIN.into(),
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+fn empty_store() -> Store<DetectiveGraph> {
+    reflector::store().0
+}
+
+const GRAPHS: &str = "/apis/detective.operator.dev/v1alpha1/namespaces/security/detectivegraphs";
+
+#[tokio::test]
+async fn the_first_reconcile_only_adds_the_finalizer() {
+    let emulator = emulator().await;
+    let object = resource("org", spec(&["000000000101"]), false);
+    let (client, recorded) = mock_api_server(object.clone());
+    let ctx = context(client, &emulator, empty_store()).await;
+
+    let action = graph::reconcile(Arc::new(object), ctx).await.unwrap();
+    assert_eq!(action, Action::await_change());
+    let requests = recorded.lock().unwrap().clone();
+    assert_eq!(requests.len(), 1, "{requests:#?}");
+    assert_eq!(requests[0].method, "PATCH");
+    assert_eq!(requests[0].path, format!("{GRAPHS}/org"));
+    assert_eq!(requests[0].content_type, "application/json-patch+json");
+    assert!(
+        requests[0].body.to_string().contains(graph::FINALIZER),
+        "{}",
+        requests[0].body
+    );
+    assert!(emulator.calls().is_empty(), "no AWS call before the finalizer is in place");
+}
+
+#[tokio::test]
+async fn a_reconcile_applies_the_plan_then_writes_status_and_aggregated_events() {
+    let emulator = emulator().await;
+    let object = resource("org", spec(&["000000000101", "000000000102", "000000000103"]), true);
+    let (client, recorded) = mock_api_server(object.clone());
+    let ctx = context(client, &emulator, empty_store()).await;
+
+    let action = graph::reconcile(Arc::new(object.clone()), ctx.clone()).await.unwrap();
+    assert_ne!(action, Action::await_change(), "a resync is scheduled");
+    let requests = recorded.lock().unwrap().clone();
+    let status_patch = requests
+        .iter()
+        .find(|r| r.path == format!("{GRAPHS}/org/status"))
+        .expect("status written");
+    assert_eq!(status_patch.method, "PATCH");
+    assert_eq!(status_patch.content_type, "application/apply-patch+yaml");
+    assert!(status_patch.query.contains("fieldManager=detective-operator"), "{}", status_patch.query);
+    assert!(status_patch.query.contains("force=true"));
+    assert_eq!(status_patch.body["kind"], "DetectiveGraph");
+    let status = &status_patch.body["status"];
+    assert_eq!(status["summary"]["desired"], 3);
+    assert_eq!(status["summary"]["invited"], 3);
+    assert_eq!(status["observedGeneration"], 1);
+    assert_eq!(status["inventory"].as_array().unwrap().len(), 3);
+
+    let events: Vec<&Recorded> = requests.iter().filter(|r| r.path.contains("/events")).collect();
+    let reasons: Vec<&str> = events.iter().map(|e| e.body["reason"].as_str().unwrap()).collect();
+    assert_eq!(reasons, vec!["GraphCreated", "MembersInvited"], "one event per kind, not per member");
+    assert!(events[1].body["note"].as_str().unwrap().contains("invited 3 accounts in 1 CreateMembers calls"));
+    let text = serde_json::to_string(&requests.iter().map(|r| &r.body).collect::<Vec<_>>()).unwrap();
+    assert!(!text.contains("@example.com"), "no e-mail leaves in status or events");
+
+    // The next reconcile of the object carrying that status changes nothing: no request at all.
+    let mut synced = object;
+    synced.status = Some(serde_json::from_value::<DetectiveGraphStatus>(status.clone()).unwrap());
+    recorded.lock().unwrap().clear();
+    emulator.reset_calls();
+    graph::reconcile(Arc::new(synced), ctx).await.unwrap();
+    assert!(recorded.lock().unwrap().is_empty(), "{:#?}", recorded.lock().unwrap());
+    let calls = emulator.calls();
+    assert_eq!(calls.keys().collect::<Vec<_>>(), vec!["ListMembers"], "{calls:?}");
+}
+
+#[tokio::test]
+async fn deleting_with_policy_delete_removes_the_inventory_and_the_graph_then_the_finalizer() {
+    let emulator = emulator().await;
+    let admin = fixtures::detective_client(&emulator.endpoint_url(), ADMIN, "us-east-1");
+    let graph_arn = admin.create_graph().send().await.unwrap().graph_arn.unwrap();
+    for id in ["000000000101", "000000000102", "000000000999"] {
+        admin
+            .create_members()
+            .graph_arn(&graph_arn)
+            .accounts(
+                aws_sdk_detective::types::Account::builder()
+                    .account_id(id)
+                    .email_address("root@example.com")
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut object = resource("org", spec(&["000000000101", "000000000102"]), true);
+    object.spec.deletion_policy = GraphDeletionPolicy::Delete;
+    object.metadata.deletion_timestamp = Some(Time(Timestamp::now()));
+    object.status = Some(DetectiveGraphStatus {
+        graph_arn: Some(graph_arn.clone()),
+        inventory: vec!["000000000101".into(), "000000000102".into()],
+        graph_created: false,
+        ..Default::default()
+    });
+    let (client, recorded) = mock_api_server(object.clone());
+    let ctx = context(client, &emulator, empty_store()).await;
+
+    graph::reconcile(Arc::new(object), ctx).await.unwrap();
+    let left: Vec<String> = emulator.members(&graph_arn).into_iter().map(|m| m.account_id).collect();
+    assert_eq!(left, vec!["000000000999"], "only the inventory is removed; the graph was adopted, so it stays");
+    let requests = recorded.lock().unwrap().clone();
+    assert_eq!(requests.len(), 1, "{requests:#?}");
+    assert_eq!(requests[0].content_type, "application/json-patch+json");
+    assert!(requests[0].body.to_string().contains("remove"), "{}", requests[0].body);
+}
+
+#[tokio::test]
+async fn a_second_resource_on_the_same_graph_is_stalled_naming_the_first() {
+    let emulator = emulator().await;
+    let graph_arn = fixtures::detective_client(&emulator.endpoint_url(), ADMIN, "us-east-1").create_graph().send().await.unwrap().graph_arn.unwrap();
+    let mut first = resource("first", spec(&["000000000101"]), true);
+    first.status = Some(DetectiveGraphStatus {
+        graph_arn: Some(graph_arn.clone()),
+        ..Default::default()
+    });
+    let second = resource("second", spec(&["000000000102"]), true);
+    let (reader, mut writer) = reflector::store();
+    writer.apply_watcher_event(&watcher::Event::Apply(first));
+    writer.apply_watcher_event(&watcher::Event::Apply(second.clone()));
+    let (client, recorded) = mock_api_server(second.clone());
+    let ctx = context(client, &emulator, reader).await;
+
+    graph::reconcile(Arc::new(second), ctx).await.unwrap();
+    let requests = recorded.lock().unwrap().clone();
+    let status = &requests
+        .iter()
+        .find(|r| r.path.ends_with("/second/status"))
+        .expect("status written")
+        .body["status"];
+    let stalled = status["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Stalled")
+        .unwrap();
+    assert_eq!(stalled["status"], "True");
+    assert_eq!(stalled["reason"], "GraphClaimed");
+    assert!(stalled["message"].as_str().unwrap().contains("security/first"), "{stalled}");
+    assert!(status.get("graphArn").is_none(), "the loser does not record the graph");
+    assert!(emulator.members(&graph_arn).is_empty(), "nothing invited by the loser");
+}
+
+#[tokio::test]
+async fn suspended_resources_make_no_call() {
+    let emulator = emulator().await;
+    let mut object = resource("org", spec(&["000000000101"]), true);
+    object.spec.suspend = true;
+    let (client, recorded) = mock_api_server(object.clone());
+    let ctx = context(client, &emulator, empty_store()).await;
+    assert_eq!(graph::reconcile(Arc::new(object), ctx).await.unwrap(), Action::await_change());
+    assert!(recorded.lock().unwrap().is_empty());
+    assert!(emulator.calls().is_empty());
+}
+
+#[tokio::test]
+async fn a_throttled_aws_is_retried_with_backoff_not_stalled() {
+    use detective_operator::emulator::Fault;
+    let emulator = emulator().await;
+    emulator.inject_fault(Fault::throttle().on("ListGraphs").times(50));
+    let object = resource("org", spec(&["000000000101"]), true);
+    let (client, recorded) = mock_api_server(object.clone());
+    let ctx = context(client, &emulator, empty_store()).await;
+    let error = graph::reconcile(Arc::new(object.clone()), ctx.clone()).await.unwrap_err();
+    assert!(error.to_string().contains("ListGraphs"), "{error}");
+    let first = graph::error_policy(Arc::new(object.clone()), &error, ctx.clone());
+    let second = graph::error_policy(Arc::new(object), &error, ctx);
+    assert_eq!(first, Action::requeue(std::time::Duration::from_secs(5)));
+    assert_eq!(second, Action::requeue(std::time::Duration::from_secs(10)));
+    let requests = recorded.lock().unwrap().clone();
+    let status = &requests.iter().find(|r| r.path.ends_with("/status")).unwrap().body["status"];
+    let condition = |t: &str| {
+        status["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["type"] == t)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(condition("Stalled")["status"], "False");
+    assert_eq!(condition("Reconciling")["status"], "True");
+    assert_eq!(condition("Ready")["reason"], "Throttled");
+}

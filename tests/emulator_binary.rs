@@ -1,0 +1,220 @@
+//! The `detective-emulator` binary: starts on a port it reports, reads a world file, and keeps
+//! its state across a restart with `--state-file`.
+
+mod fixtures;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use aws_sdk_detective::types::{Account, MemberStatus};
+use fixtures::{ADMIN, REGION, detective_client, http};
+
+const MEMBER: &str = "222222222222";
+const OTHER: &str = "333333333333";
+
+/// A running emulator process, killed when dropped so a failing test leaves nothing behind.
+struct Running {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn(args: &[&str]) -> Running {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_detective-emulator"))
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn detective-emulator");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut first_line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut first_line)
+        .expect("read the first line");
+    let url = first_line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {first_line:?}"))
+        .to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    Running { child, url }
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).expect("write test file");
+}
+
+#[tokio::test]
+async fn binary_reports_its_address_and_serves_the_configured_world() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("world.yaml");
+    write(
+        &config,
+        "verificationDelayMs: 0\naccounts:\n  - accountId: '222222222222'\n    email: root@example.com\n    guardDutyEnrolled: false\n",
+    );
+    let emulator = spawn(&["--config", config.to_str().expect("UTF-8 path")]);
+
+    let health = http(&emulator.url, "GET", "/_emulator/health", None).await;
+    assert_eq!(health.status, 200);
+    let world = http(&emulator.url, "GET", "/_emulator/world", None).await.json();
+    assert_eq!(world["accounts"][0]["accountId"], MEMBER);
+    assert_eq!(world["accounts"][0]["guardDutyEnrolled"], false);
+
+    let admin = detective_client(&emulator.url, ADMIN, REGION);
+    let graph = admin
+        .create_graph()
+        .send()
+        .await
+        .expect("CreateGraph")
+        .graph_arn()
+        .expect("arn")
+        .to_owned();
+    admin
+        .create_members()
+        .graph_arn(&graph)
+        .accounts(
+            Account::builder()
+                .account_id(MEMBER)
+                .email_address("wrong@example.com")
+                .build()
+                .expect("account"),
+        )
+        .send()
+        .await
+        .expect("CreateMembers");
+    let detail = admin
+        .get_members()
+        .graph_arn(&graph)
+        .account_ids(MEMBER)
+        .send()
+        .await
+        .expect("GetMembers");
+    assert_eq!(
+        detail.member_details()[0].status(),
+        Some(&MemberStatus::VerificationFailed),
+        "the config file's root e-mail is in force"
+    );
+}
+
+#[tokio::test]
+async fn state_file_survives_a_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let state = dir.path().join("state.json");
+    let state_arg = state.to_str().expect("UTF-8 path");
+    let config = dir.path().join("world.json");
+    write(
+        &config,
+        r#"{"accounts":[{"accountId":"333333333333","email":"other@example.com","guardDutyEnrolled":false}]}"#,
+    );
+
+    let first = spawn(&[
+        "--state-file",
+        state_arg,
+        "--config",
+        config.to_str().expect("UTF-8 path"),
+    ]);
+    let admin = detective_client(&first.url, ADMIN, REGION);
+    let graph = admin
+        .create_graph()
+        .tags("team", "security")
+        .send()
+        .await
+        .expect("CreateGraph")
+        .graph_arn()
+        .expect("arn")
+        .to_owned();
+    let mut request = admin.create_members().graph_arn(&graph);
+    for (id, email) in [(MEMBER, "member@example.com"), (OTHER, "other@example.com")] {
+        request = request.accounts(
+            Account::builder()
+                .account_id(id)
+                .email_address(email)
+                .build()
+                .expect("account"),
+        );
+    }
+    request.send().await.expect("CreateMembers");
+    for id in [MEMBER, OTHER] {
+        detective_client(&first.url, id, REGION)
+            .accept_invitation()
+            .graph_arn(&graph)
+            .send()
+            .await
+            .expect("AcceptInvitation");
+    }
+    // Killed, not shut down: the file is written after every change.
+    drop(first);
+    assert!(state.exists());
+
+    let second = spawn(&["--state-file", state_arg]);
+    assert_ne!(second.url, "", "restarted");
+    let admin = detective_client(&second.url, ADMIN, REGION);
+    let graphs = admin.list_graphs().send().await.expect("ListGraphs");
+    assert_eq!(graphs.graph_list().len(), 1);
+    assert_eq!(graphs.graph_list()[0].arn(), Some(graph.as_str()));
+    let members = admin
+        .list_members()
+        .graph_arn(&graph)
+        .send()
+        .await
+        .expect("ListMembers");
+    let statuses: Vec<(&str, Option<&MemberStatus>)> = members
+        .member_details()
+        .iter()
+        .map(|m| (m.account_id().unwrap_or_default(), m.status()))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            (MEMBER, Some(&MemberStatus::Enabled)),
+            (OTHER, Some(&MemberStatus::AcceptedButDisabled)),
+        ]
+    );
+    let tags = admin
+        .list_tags_for_resource()
+        .resource_arn(&graph)
+        .send()
+        .await
+        .expect("ListTagsForResource");
+    assert_eq!(
+        tags.tags().and_then(|t| t.get("team")).map(String::as_str),
+        Some("security")
+    );
+    // The world came back too (no --config this time).
+    let world = http(&second.url, "GET", "/_emulator/world", None).await.json();
+    assert_eq!(world["accounts"][0]["accountId"], OTHER);
+    // CreateGraph is still idempotent across the restart.
+    let again = admin
+        .create_graph()
+        .send()
+        .await
+        .expect("CreateGraph")
+        .graph_arn()
+        .map(str::to_owned);
+    assert_eq!(again.as_deref(), Some(graph.as_str()));
+}
+
+#[test]
+fn binary_refuses_an_invalid_world_naming_the_field() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("world.yaml");
+    write(&config, "accounts:\n  - accountId: '1234'\n");
+    let output = Command::new(env!("CARGO_BIN_EXE_detective-emulator"))
+        .args(["--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .output()
+        .expect("run detective-emulator");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("accounts[0].accountId"), "{stderr}");
+    assert!(output.stdout.is_empty(), "never claimed to listen");
+}

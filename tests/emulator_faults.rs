@@ -1,0 +1,204 @@
+//! Fault injection seen through the real SDK: retried throttling, server errors beyond the retry
+//! budget, latency, seeded rates, and the control endpoint that sets them.
+
+mod fixtures;
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_detective::config::retry::RetryConfig;
+use aws_sdk_detective::error::ProvideErrorMetadata;
+use aws_sdk_detective::operation::create_members::CreateMembersError;
+use aws_sdk_detective::operation::list_members::ListMembersError;
+use aws_sdk_detective::types::Account;
+use detective_operator::emulator::Fault;
+use fixtures::{ADMIN, REGION, detective_client, detective_client_with_retry, http, start_emulator};
+
+async fn create_graph(client: &aws_sdk_detective::Client) -> String {
+    client
+        .create_graph()
+        .send()
+        .await
+        .expect("CreateGraph")
+        .graph_arn()
+        .expect("arn")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn throttling_is_retried_by_the_sdk_and_every_attempt_is_counted() {
+    let emulator = start_emulator().await;
+    let admin = detective_client(&emulator.endpoint_url(), ADMIN, REGION);
+    emulator.inject_fault(Fault::throttle().on("ListGraphs").times(2));
+
+    admin.list_graphs().send().await.expect("third attempt succeeds");
+    assert_eq!(emulator.calls().get("ListGraphs"), Some(&3));
+    assert!(emulator.faults().is_empty(), "the fault is spent");
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn server_errors_beyond_the_retry_budget_surface_then_calls_recover() {
+    let emulator = start_emulator().await;
+    let admin = detective_client(&emulator.endpoint_url(), ADMIN, REGION);
+    let graph = create_graph(&admin).await;
+    // The SDK's standard mode makes 3 attempts: 3 failures exhaust it.
+    emulator.inject_fault(Fault::internal_error().on("ListMembers").times(3));
+
+    let err = admin
+        .list_members()
+        .graph_arn(&graph)
+        .send()
+        .await
+        .expect_err("every attempt fails");
+    assert!(matches!(
+        err.into_service_error(),
+        ListMembersError::InternalServerException(_)
+    ));
+    assert_eq!(emulator.calls().get("ListMembers"), Some(&3));
+
+    admin
+        .list_members()
+        .graph_arn(&graph)
+        .send()
+        .await
+        .expect("the fault is spent");
+    assert_eq!(emulator.calls().get("ListMembers"), Some(&4));
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_faulted_write_changes_nothing() {
+    let emulator = start_emulator().await;
+    let admin = detective_client(&emulator.endpoint_url(), ADMIN, REGION);
+    let graph = create_graph(&admin).await;
+    emulator.inject_fault(Fault::internal_error().on("CreateMembers"));
+    let err = admin
+        .create_members()
+        .graph_arn(&graph)
+        .accounts(
+            Account::builder()
+                .account_id("222222222222")
+                .email_address("member@example.com")
+                .build()
+                .expect("account"),
+        )
+        .send()
+        .await
+        .expect_err("always failing");
+    assert!(matches!(
+        err.into_service_error(),
+        CreateMembersError::InternalServerException(_)
+    ));
+    assert!(emulator.members(&graph).is_empty());
+    emulator.clear_faults();
+    assert!(emulator.faults().is_empty());
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn latency_injection_is_observable() {
+    let emulator = start_emulator().await;
+    let admin = detective_client(&emulator.endpoint_url(), ADMIN, REGION);
+    // Warm the connection so the measurements below are about the emulator.
+    create_graph(&admin).await;
+    emulator.inject_fault(Fault::latency(Duration::from_millis(400)).on("ListGraphs"));
+
+    let started = Instant::now();
+    admin.list_graphs().send().await.expect("ListGraphs");
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "{:?}",
+        started.elapsed()
+    );
+    let started = Instant::now();
+    create_graph(&admin).await;
+    assert!(
+        started.elapsed() < Duration::from_millis(400),
+        "other operations are not delayed: {:?}",
+        started.elapsed()
+    );
+    emulator.clear_faults();
+    let started = Instant::now();
+    admin.list_graphs().send().await.expect("ListGraphs");
+    assert!(started.elapsed() < Duration::from_millis(400));
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn rate_faults_replay_identically_for_a_seed() {
+    let emulator = start_emulator().await;
+    let client = detective_client_with_retry(&emulator.endpoint_url(), ADMIN, REGION, RetryConfig::disabled());
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        emulator.clear_faults();
+        emulator.inject_fault(Fault::internal_error().on("ListGraphs").with_rate(0.5, 42));
+        let mut outcomes = Vec::new();
+        for _ in 0..40 {
+            outcomes.push(client.list_graphs().send().await.is_ok());
+        }
+        runs.push(outcomes);
+    }
+    assert_eq!(runs[0], runs[1], "same seed, same failures");
+    let failures = runs[0].iter().filter(|ok| !**ok).count();
+    assert!((8..=32).contains(&failures), "{failures} of 40 failed");
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn throttling_answers_with_the_wire_shape_the_sdk_retries() {
+    let emulator = start_emulator().await;
+    let url = emulator.endpoint_url();
+    emulator.inject_fault(Fault::throttle().times(1));
+    let throttled = http(&url, "POST", "/graphs/list", Some("{}")).await;
+    assert_eq!(throttled.status, 429);
+    assert_eq!(throttled.header("x-amzn-ErrorType"), Some("TooManyRequestsException"));
+    assert!(throttled.header("x-amzn-RequestId").is_some());
+    assert!(throttled.json()["Message"].is_string());
+    let next = http(&url, "POST", "/graphs/list", Some("{}")).await;
+    assert_eq!(next.status, 200);
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn faults_can_be_set_and_cleared_over_http() {
+    let emulator = start_emulator().await;
+    let url = emulator.endpoint_url();
+    let client = detective_client_with_retry(&url, ADMIN, REGION, RetryConfig::disabled());
+
+    let added = http(
+        &url,
+        "POST",
+        "/_emulator/faults",
+        Some(r#"[{"operation":"ListGraphs","kind":"internalError","count":1},{"kind":"latency","latencyMs":1}]"#),
+    )
+    .await;
+    assert_eq!(added.status, 200, "{}", added.body);
+    assert_eq!(added.json().as_array().map(Vec::len), Some(2));
+    let err = client.list_graphs().send().await.expect_err("injected");
+    assert_eq!(err.code(), Some("InternalServerException"));
+    client.list_graphs().send().await.expect("count was 1");
+    let listed = http(&url, "GET", "/_emulator/faults", None).await.json();
+    assert_eq!(listed, serde_json::json!([{"kind": "latency", "latencyMs": 1}]));
+
+    let refused = http(
+        &url,
+        "POST",
+        "/_emulator/faults",
+        Some(r#"{"operation":"ListGraph","kind":"throttle"}"#),
+    )
+    .await;
+    assert_eq!(refused.status, 400);
+    assert!(refused.body.contains("ListGraph"), "{}", refused.body);
+
+    let cleared = http(&url, "DELETE", "/_emulator/faults", None).await;
+    assert_eq!(cleared.status, 200);
+    assert!(emulator.faults().is_empty());
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+#[should_panic(expected = "invalid emulator fault")]
+async fn a_misspelled_operation_fails_the_test_loudly() {
+    let emulator = start_emulator().await;
+    emulator.inject_fault(Fault::throttle().on("ListMember"));
+}
