@@ -45,6 +45,9 @@ pub struct Plan {
     pub remove: Vec<String>,
     /// Declared members in ACCEPTED_BUT_DISABLED.
     pub start_monitoring: Vec<String>,
+    /// Declared members in INVITED whose invitation the operator accepts on their behalf
+    /// (`spec.acceptInvitations`), as each member account.
+    pub accept: Vec<String>,
     /// Undeclared members left in place, and why.
     pub kept: Vec<Kept>,
     /// Declared accounts that cannot be members, and why.
@@ -112,11 +115,16 @@ pub enum Step {
 impl Plan {
     /// Whether there is nothing to write.
     pub fn is_empty(&self) -> bool {
-        self.invite.is_empty() && self.reinvite.is_empty() && self.remove.is_empty() && self.start_monitoring.is_empty()
+        self.invite.is_empty()
+            && self.reinvite.is_empty()
+            && self.remove.is_empty()
+            && self.start_monitoring.is_empty()
+            && self.accept.is_empty()
     }
 
-    /// The AWS writes: removals (pruned and re-invited accounts together, which also frees quota
-    /// before new invitations), then invitations, then StartMonitoringMember calls.
+    /// The administrator's AWS writes: removals (pruned and re-invited accounts together, which
+    /// also frees quota before new invitations), then invitations, then StartMonitoringMember
+    /// calls. Acceptances (`accept`) are made as the members, after these.
     pub fn steps(&self) -> Vec<Step> {
         let deletions: Vec<String> = self
             .remove
@@ -154,6 +162,13 @@ pub fn plan(spec: &DetectiveGraphSpec, observed: Observed<'_>) -> Plan {
             Some(member) if needs_reinvite(member, wanted) => plan.reinvite.push(wanted.clone()),
             Some(member) if member.status == MemberStatus::AcceptedButDisabled && spec.monitoring.auto_start => {
                 plan.start_monitoring.push(account_id.to_owned())
+            }
+            Some(member)
+                if member.status == MemberStatus::Invited
+                    && member.invitation_type == InvitationType::Invitation
+                    && spec.accept_invitations.is_some() =>
+            {
+                plan.accept.push(account_id.to_owned())
             }
             Some(_) => {}
         }
@@ -390,6 +405,27 @@ mod tests {
     }
 
     #[test]
+    fn invitations_are_accepted_only_when_asked_and_never_for_organization_members() {
+        let observed = [
+            member("111111111111", "a@example.com", MemberStatus::Invited),
+            ObservedMember {
+                invitation_type: InvitationType::Organization,
+                ..member("222222222222", "b@example.com", MemberStatus::Invited)
+            },
+        ];
+        let mut wanted = spec(&[("111111111111", "a@example.com"), ("222222222222", "b@example.com")]);
+        assert!(plan(&wanted, observe(&observed, &BTreeSet::new())).is_empty());
+        wanted.accept_invitations = Some(crate::api::AcceptInvitationsSpec {
+            role_name: "detective-member".into(),
+            external_id: None,
+            session_name: None,
+        });
+        let plan = plan(&wanted, observe(&observed, &BTreeSet::new()));
+        assert_eq!(plan.accept, vec!["111111111111".to_owned()]);
+        assert!(plan.steps().is_empty(), "acceptances are not administrator writes");
+    }
+
+    #[test]
     fn monitoring_starts_only_when_auto_start() {
         let observed = [member("111111111111", "a@example.com", MemberStatus::AcceptedButDisabled)];
         let mut wanted = spec(&[("111111111111", "a@example.com")]);
@@ -436,6 +472,11 @@ mod tests {
                 }
             }
         }
+        for id in &plan.accept {
+            if let Some(m) = by_id.get_mut(id) {
+                m.status = MemberStatus::Enabled;
+            }
+        }
         by_id.into_values().collect()
     }
 
@@ -480,12 +521,18 @@ mod tests {
             inventory in prop::collection::btree_set(account_id(), 0..20),
             pruning in pruning(),
             auto_start in any::<bool>(),
+            auto_accept in any::<bool>(),
             max_deletions in 0i32..50,
         ) -> (DetectiveGraphSpec, Vec<ObservedMember>, BTreeSet<String>) {
             let pairs: Vec<(&str, &str)> = declared.iter().map(|(a, e)| (a.as_str(), e.as_str())).collect();
             let mut spec = spec(&pairs);
             spec.pruning = pruning;
             spec.monitoring.auto_start = auto_start;
+            spec.accept_invitations = auto_accept.then(|| crate::api::AcceptInvitationsSpec {
+                role_name: "detective-member".into(),
+                external_id: None,
+                session_name: None,
+            });
             spec.deletion_guard.max_deletions = max_deletions;
             let observed = observed
                 .into_iter()

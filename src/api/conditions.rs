@@ -31,6 +31,68 @@ impl ConditionState {
     }
 }
 
+/// The kstatus verdict of one reconcile: `Ready`, and whether `Reconciling` or `Stalled` hold
+/// (they share Ready's reason and message when they do).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    pub ready: bool,
+    pub reconciling: bool,
+    pub stalled: bool,
+    pub reason: String,
+    pub message: String,
+}
+
+impl Verdict {
+    fn new(ready: bool, reconciling: bool, stalled: bool, reason: &str, message: impl Into<String>) -> Self {
+        Self {
+            ready,
+            reconciling,
+            stalled,
+            reason: reason.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    /// As declared; nothing to do.
+    pub fn ready(reason: &str, message: impl Into<String>) -> Self {
+        Self::new(true, false, false, reason, message)
+    }
+
+    /// Not there yet, and work (the operator's or AWS's) is under way.
+    pub fn progressing(reason: &str, message: impl Into<String>) -> Self {
+        Self::new(false, true, false, reason, message)
+    }
+
+    /// Cannot proceed without a human.
+    pub fn stalled(reason: &str, message: impl Into<String>) -> Self {
+        Self::new(false, false, true, reason, message)
+    }
+
+    /// Not ready, with nothing in flight and nothing the operator could do (e.g. a member whose
+    /// verification failed).
+    pub fn not_ready(reason: &str, message: impl Into<String>) -> Self {
+        Self::new(false, false, false, reason, message)
+    }
+
+    /// The three kstatus conditions.
+    pub fn states(&self) -> [ConditionState; 3] {
+        let when = |holds: bool, idle: &str| {
+            if holds {
+                (self.reason.clone(), self.message.clone())
+            } else {
+                (idle.to_owned(), String::new())
+            }
+        };
+        let (reconciling_reason, reconciling_message) = when(self.reconciling, "Idle");
+        let (stalled_reason, stalled_message) = when(self.stalled, "NotStalled");
+        [
+            ConditionState::new(READY, self.ready, self.reason.clone(), self.message.clone()),
+            ConditionState::new(RECONCILING, self.reconciling, reconciling_reason, reconciling_message),
+            ConditionState::new(STALLED, self.stalled, stalled_reason, stalled_message),
+        ]
+    }
+}
+
 /// Builds the new condition list from the desired states: a condition keeps its
 /// `lastTransitionTime` unless its status flips, so `kubectl get -w` and alerting see real
 /// transitions only. Conditions of other types already present are dropped.

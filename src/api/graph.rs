@@ -315,12 +315,13 @@ pub struct MemberStatusEntry {
     pub invited_time: Option<Time>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_time: Option<Time>,
-    /// StartMonitoringMember calls made while the member stayed ACCEPTED_BUT_DISABLED; the next
-    /// one waits 1, 2, 4, ... minutes (at most an hour) after the last.
+    /// Calls made for this member in its current state (StartMonitoringMember while
+    /// ACCEPTED_BUT_DISABLED, AcceptInvitation while INVITED); the next waits 1, 2, 4, ... minutes
+    /// (at most an hour) after the last.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub monitoring_attempts: Option<i32>,
+    pub attempts: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_monitoring_attempt: Option<Time>,
+    pub last_attempt_time: Option<Time>,
     /// The last error of an action on this member (e.g. an invitation Detective did not process).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,

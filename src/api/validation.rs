@@ -28,13 +28,13 @@ pub const REGION_PATTERN: &str = r"^[a-z]{2}(?:-[a-z]+)+-[0-9]+$";
 pub const GRAPH_ARN_PATTERN: &str =
     r"^arn:aws[-a-z]{0,10}:detective:[a-z]{2}(?:-[a-z]+)+-[0-9]+:[0-9]{12}:graph:[0-9a-f]{32}$";
 /// An IAM role ARN (the role path may contain slashes).
-pub const ROLE_ARN_PATTERN: &str = r"^arn:aws[-a-z]{0,10}:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$";
+pub const ROLE_ARN_PATTERN: &str = r"^arn:aws[-a-z]{0,10}:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]{1,512}$";
 /// An IAM role name.
-pub const ROLE_NAME_PATTERN: &str = r"^[\w+=,.@-]{1,64}$";
+pub const ROLE_NAME_PATTERN: &str = r"^[A-Za-z0-9_+=,.@-]{1,64}$";
 /// An STS external id.
-pub const EXTERNAL_ID_PATTERN: &str = r"^[\w+=,.@:/-]{2,1224}$";
+pub const EXTERNAL_ID_PATTERN: &str = r"^[A-Za-z0-9_+=,.@:/-]{2,1224}$";
 /// An STS role session name.
-pub const SESSION_NAME_PATTERN: &str = r"^[\w+=,.@-]{2,64}$";
+pub const SESSION_NAME_PATTERN: &str = r"^[A-Za-z0-9_+=,.@-]{2,64}$";
 /// A duration as Kubernetes and Flux users write it: `30s`, `5m`, `1h30m`.
 pub const DURATION_PATTERN: &str = r"^(?:[0-9]+(?:ms|s|m|h))+$";
 /// Invitation message bounds, as CreateMembers enforces them.

@@ -119,3 +119,11 @@ impl AwsAccess {
         Ok(client)
     }
 }
+
+impl super::port::AssumeRole for AwsAccess {
+    type Member = SdkDetective;
+
+    async fn assume(&self, role: &RoleToAssume, region: &str) -> Result<SdkDetective, AwsError> {
+        self.detective(Some(region), Some(role)).await
+    }
+}

@@ -9,5 +9,5 @@ pub mod sdk;
 
 pub use credentials::{AwsAccess, AwsSettings, RoleToAssume};
 pub use error::{AwsError, ErrorKind};
-pub use port::{CreateOutcome, DeleteOutcome, Detective, GraphSummary, Invitation};
+pub use port::{AssumeRole, CreateOutcome, DeleteOutcome, Detective, GraphSummary, Invitation};
 pub use sdk::SdkDetective;

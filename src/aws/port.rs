@@ -85,3 +85,14 @@ pub trait Detective: Send + Sync {
     fn reject_invitation(&self, graph_arn: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
     fn disassociate_membership(&self, graph_arn: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
+
+/// Detective as another account, through a role in that account (to accept invitations on the
+/// members' behalf).
+pub trait AssumeRole: Send + Sync {
+    type Member: Detective;
+    fn assume(
+        &self,
+        role: &super::RoleToAssume,
+        region: &str,
+    ) -> impl Future<Output = Result<Self::Member, AwsError>> + Send;
+}

@@ -30,6 +30,8 @@ pub struct PlanReport {
     pub reinvite: Vec<String>,
     pub remove: Vec<String>,
     pub start_monitoring: Vec<String>,
+    /// INVITED members whose invitation is accepted as the member (`spec.acceptInvitations`).
+    pub accept: Vec<String>,
     pub kept: Vec<KeptReport>,
     pub ignored: Vec<String>,
     pub tags_set: Vec<String>,
@@ -85,6 +87,7 @@ pub fn report(document: &GraphDocument, outcome: &Outcome) -> PlanReport {
         reinvite: Vec::new(),
         remove: Vec::new(),
         start_monitoring: Vec::new(),
+        accept: Vec::new(),
         kept: Vec::new(),
         ignored: Vec::new(),
         tags_set: outcome.tag_changes.set.keys().cloned().collect(),
@@ -99,6 +102,7 @@ pub fn report(document: &GraphDocument, outcome: &Outcome) -> PlanReport {
         report.reinvite = plan.reinvite.iter().map(|m| m.account_id.clone()).collect();
         report.remove = plan.remove.clone();
         report.start_monitoring = plan.start_monitoring.clone();
+        report.accept = plan.accept.clone();
         report.kept = plan
             .kept
             .iter()
@@ -162,6 +166,7 @@ pub fn render_text(report: &PlanReport) -> String {
     group("~", "re-invite (verification failed, e-mail corrected)", &report.reinvite);
     group("-", "remove", &report.remove);
     group(">", "start monitoring", &report.start_monitoring);
+    group(">", "accept as the member", &report.accept);
     group("+", "set tags", &report.tags_set);
     group("-", "remove tags", &report.tags_removed);
     for kept in &report.kept {
@@ -179,11 +184,16 @@ pub fn render_text(report: &PlanReport) -> String {
         None => {}
     }
     out.push_str(&format!(
-        "Plan: {} to invite, {} to re-invite, {} to remove, {} to start monitoring.\n",
+        "Plan: {} to invite, {} to re-invite, {} to remove, {} to start monitoring{}.\n",
         report.invite.len(),
         report.reinvite.len(),
         report.remove.len(),
-        report.start_monitoring.len()
+        report.start_monitoring.len(),
+        if report.accept.is_empty() {
+            String::new()
+        } else {
+            format!(", {} to accept", report.accept.len())
+        }
     ));
     out
 }
@@ -217,6 +227,7 @@ pub async fn run(args: &PlanArgs) -> ExitCode {
             Ok(detective) => {
                 engine::reconcile(
                     &detective,
+                    &target.access,
                     target_of(document),
                     Mode::DryRun,
                     Timestamp::now(),

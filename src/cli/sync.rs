@@ -64,6 +64,9 @@ fn describe(applied: &Applied) -> String {
             format!("invited {accounts} accounts ({unprocessed} not processed)")
         }
         Applied::MonitoringStarted(account) => format!("started monitoring {account}"),
+        Applied::Accepted { accounts, failed } => {
+            format!("accepted {accounts} invitations as the members ({failed} failed)")
+        }
         Applied::Tagged { set, removed } => format!("tags: {set} set, {removed} removed"),
     }
 }
@@ -154,7 +157,15 @@ async fn sync_one(target: &AwsTarget, mut document: GraphDocument, wait: Option<
                         eprintln!("  {name}: {}", describe(applied));
                     }
                 };
-                engine::reconcile(&detective, target_of(&document), Mode::Apply, Timestamp::now(), &mut progress).await
+                engine::reconcile(
+                    &detective,
+                    &target.access,
+                    target_of(&document),
+                    Mode::Apply,
+                    Timestamp::now(),
+                    &mut progress,
+                )
+                .await
             }
             Err(error) => engine::failed(target_of(&document), error.into(), Timestamp::now()),
         };

@@ -45,6 +45,7 @@ pub fn notices(previous: Option<&DetectiveGraphStatus>, outcome: &Outcome) -> Ve
     let mut invited = (0, 0, 0);
     let mut removed = (0, 0, 0);
     let mut monitoring = Vec::new();
+    let mut accepted = (0, 0);
     for applied in &outcome.applied {
         match applied {
             Applied::GraphCreated(arn) => {
@@ -57,6 +58,7 @@ pub fn notices(previous: Option<&DetectiveGraphStatus>, outcome: &Outcome) -> Ve
                 removed = (removed.0 + accounts, removed.1 + unprocessed, removed.2 + 1);
             }
             Applied::MonitoringStarted(account) => monitoring.push(account.as_str()),
+            Applied::Accepted { accounts, failed } => accepted = (accepted.0 + accounts, accepted.1 + failed),
             Applied::Tagged { set, removed } => notices.push(Notice::normal(
                 "TagsUpdated",
                 "TagResource",
@@ -90,6 +92,17 @@ pub fn notices(previous: Option<&DetectiveGraphStatus>, outcome: &Outcome) -> Ve
             "StartMonitoringMember",
             format!("started monitoring {} members ({})", monitoring.len(), abbreviated(&monitoring)),
         ));
+    }
+    if accepted != (0, 0) {
+        let note = format!(
+            "accepted {} invitations as the members; {} could not be accepted (see status.members[].lastError)",
+            accepted.0, accepted.1
+        );
+        notices.push(if accepted.1 > 0 {
+            Notice::warning("InvitationsAccepted", "AcceptInvitation", note)
+        } else {
+            Notice::normal("InvitationsAccepted", "AcceptInvitation", note)
+        });
     }
     if let Some(refusal) = outcome.plan.as_ref().and_then(|p| p.refusal.as_ref()) {
         notices.push(Notice::warning("DeletionGuard", "Plan", refusal.to_string()));

@@ -78,7 +78,7 @@ async fn apply(api: &Api<DetectiveGraph>, graph: Arc<DetectiveGraph>, ctx: &Cont
     };
     let now = Timestamp::now();
     let outcome = match ctx.aws.detective(graph.spec.region.as_deref(), role_of(&graph).as_ref()).await {
-        Ok(detective) => engine::reconcile(&detective, target, Mode::Apply, now, &mut |_| {}).await,
+        Ok(detective) => engine::reconcile(&detective, &*ctx.aws, target, Mode::Apply, now, &mut |_| {}).await,
         Err(error) => engine::failed(target, error.into(), now),
     };
     if let Some(arn) = &outcome.status.graph_arn {

@@ -11,6 +11,7 @@ pub mod events;
 pub mod finalizer;
 pub mod graph;
 pub mod leader;
+pub mod membership;
 pub mod status;
 
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -31,7 +32,7 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::admin::{self, Readiness};
-use crate::api::DetectiveGraph;
+use crate::api::{DetectiveGraph, DetectiveMembership};
 use crate::aws::{AwsAccess, AwsSettings};
 use crate::metrics::Metrics;
 
@@ -201,7 +202,7 @@ struct SharedParts {
 async fn run_controller(
     parts: &SharedParts,
     readiness: Readiness,
-    stop: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
     let api: Api<DetectiveGraph> = match &parts.namespace {
         Some(namespace) => Api::namespaced(parts.client.clone(), namespace),
@@ -210,12 +211,7 @@ async fn run_controller(
     let (reader, writer) = reflector::store();
     // Status writes do not change the generation: filtering on it (and on finalizers and the
     // deletion timestamp) keeps a status write from triggering another round of AWS reads.
-    let orphan = |g: &DetectiveGraph| {
-        let mut hasher = DefaultHasher::new();
-        g.annotations().get(finalizer::ORPHAN_ANNOTATION).hash(&mut hasher);
-        g.metadata.deletion_timestamp.is_some().hash(&mut hasher);
-        Some(hasher.finish())
-    };
+    let orphan = |g: &DetectiveGraph| orphan_state(g.annotations(), g.metadata.deletion_timestamp.is_some());
     let stream = watcher(api, watcher::Config::default().any_semantic())
         .default_backoff()
         .reflect(writer)
@@ -238,24 +234,61 @@ async fn run_controller(
         backoff: backoff::Backoff::default(),
         metrics: Metrics::global(),
     });
+    let memberships: Api<DetectiveMembership> = match &parts.namespace {
+        Some(namespace) => Api::namespaced(parts.client.clone(), namespace),
+        None => Api::all(parts.client.clone()),
+    };
+    let (membership_reader, membership_writer) = reflector::store();
+    let membership_stream = watcher(memberships, watcher::Config::default().any_semantic())
+        .default_backoff()
+        .reflect(membership_writer)
+        .applied_objects()
+        .predicate_filter(
+            predicates::generation
+                .combine(predicates::finalizers)
+                .combine(|m: &DetectiveMembership| orphan_state(m.annotations(), m.metadata.deletion_timestamp.is_some())),
+            Default::default(),
+        );
+
     readiness.set(false);
     let ready = readiness.clone();
-    let synced = reader.clone();
+    let (graphs_synced, memberships_synced) = (reader.clone(), membership_reader.clone());
     tokio::spawn(async move {
-        if synced.wait_until_ready().await.is_ok() {
+        if graphs_synced.wait_until_ready().await.is_ok() && memberships_synced.wait_until_ready().await.is_ok() {
             ready.set(true);
         }
     });
-    Controller::for_stream(stream, reader)
+    // One stop signal for both controllers.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        stop.await;
+        let _ = stop_tx.send(true);
+    });
+    let graphs = Controller::for_stream(stream, reader)
         .with_config(controller::Config::default().concurrency(parts.concurrency))
-        .graceful_shutdown_on(stop)
-        .run(graph::reconcile, graph::error_policy, ctx)
-        .for_each(|result| async move {
-            if let Err(error) = result {
-                tracing::debug!(%error, "reconcile did not complete");
-            }
-        })
-        .await;
+        .graceful_shutdown_on(stopped(stop_rx.clone()))
+        .run(graph::reconcile, graph::error_policy, ctx.clone())
+        .for_each(log_result);
+    let memberships = Controller::for_stream(membership_stream, membership_reader)
+        .with_config(controller::Config::default().concurrency(parts.concurrency))
+        .graceful_shutdown_on(stopped(stop_rx))
+        .run(membership::reconcile, membership::error_policy, ctx)
+        .for_each(log_result);
+    futures::join!(graphs, memberships);
+}
+
+async fn log_result<T, E: std::fmt::Display>(result: Result<T, E>) {
+    if let Err(error) = result {
+        tracing::debug!(%error, "reconcile did not complete");
+    }
+}
+
+/// Hashes what matters on deletion: the orphan annotation and whether deletion started.
+fn orphan_state(annotations: &std::collections::BTreeMap<String, String>, deleting: bool) -> Option<u64> {
+    let mut hasher = DefaultHasher::new();
+    annotations.get(finalizer::ORPHAN_ANNOTATION).hash(&mut hasher);
+    deleting.hash(&mut hasher);
+    Some(hasher.finish())
 }
 
 async fn stopped(mut terminate: watch::Receiver<bool>) {

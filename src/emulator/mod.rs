@@ -62,6 +62,7 @@ mod prng;
 mod routes;
 mod server;
 mod state_file;
+mod sts;
 mod validate;
 mod wire;
 mod world;
@@ -77,7 +78,7 @@ use tokio::task::JoinHandle;
 
 pub use faults::{Fault, FaultKind, FaultTrigger};
 pub use model::{DisabledReason, GraphSnapshot, InvitationType, MemberSnapshot, MemberStatus};
-pub use world::{AccountConfig, DEFAULT_ORGANIZATION, WorldConfig, WorldPatch};
+pub use world::{AccountConfig, DEFAULT_ORGANIZATION, RoleConfig, WorldConfig, WorldPatch};
 
 use server::Shared;
 

@@ -204,7 +204,7 @@ impl Member {
         if self.status == MemberStatus::Invited {
             let facts = world.account(&self.account_id);
             if let Some(delay) = facts.auto_accept_after_ms {
-                let due = self.updated_ms.saturating_add(delay as i64);
+                let due = self.updated_ms.saturating_add(i64::try_from(delay).unwrap_or(i64::MAX));
                 if due <= now_ms {
                     self.enable(facts, due);
                 }
@@ -244,7 +244,9 @@ impl Graph {
 
 impl ServiceState {
     pub fn now_ms(&self) -> i64 {
-        jiff::Timestamp::now().as_millisecond() + self.clock_offset_ms
+        jiff::Timestamp::now()
+            .as_millisecond()
+            .saturating_add(self.clock_offset_ms)
     }
 
     pub fn settle(&mut self, world: &World, now_ms: i64) {

@@ -375,7 +375,7 @@ fn create_members(ctx: &mut Context<'_>, body: &RequestBody) -> Result<Reply, Ap
 
     let world = ctx.world;
     let now_ms = ctx.now_ms;
-    let due_ms = now_ms.saturating_add(world.verification_delay_ms() as i64);
+    let due_ms = now_ms.saturating_add(i64::try_from(world.verification_delay_ms()).unwrap_or(i64::MAX));
     let graph = ctx.admin_graph_mut(arn)?;
     let mut created = Vec::with_capacity(accepted.len());
     for (account_id, email) in accepted {

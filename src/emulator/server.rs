@@ -20,6 +20,7 @@ use super::operations::{self, Context, Reply, Request};
 use super::prng::SplitMix64;
 use super::routes::{Kind, Operation, Route};
 use super::state_file;
+use super::sts;
 use super::validate;
 use super::wire::{self, ApiError};
 use super::world::{World, WorldConfig, WorldPatch};
@@ -172,6 +173,51 @@ impl Shared {
         (request_id, outcome)
     }
 
+    /// Answers an STS call (only AssumeRole is served), counted under its action name.
+    fn sts(&self, credential: &Credential, body: &[u8]) -> Response {
+        let form = sts::parse(body);
+        let action = form.get("Action").cloned().unwrap_or_default();
+        let mut inner = self.lock();
+        let name = if action == "AssumeRole" { "AssumeRole" } else { "UnknownStsAction" };
+        *inner.calls.entry(name.to_owned()).or_default() += 1;
+        let request_id = request_id(&mut inner.rng);
+        let caller = credential
+            .account_id()
+            .map_or_else(|| self.effective_default_account(&inner), str::to_owned);
+        let answer = if action == "AssumeRole" {
+            sts::assume_role(&inner.world, &caller, &form)
+        } else {
+            Err(sts::StsError {
+                status: 400,
+                code: "InvalidAction",
+                message: format!("the emulator serves only STS AssumeRole, not {action:?}"),
+            })
+        };
+        let xml = |status: u16, body: String| {
+            Response::builder()
+                .status(status)
+                .header(header::CONTENT_TYPE, "text/xml")
+                .header("x-amzn-RequestId", request_id.as_str())
+                .body(axum::body::Body::from(body))
+                .expect("a static response builds")
+        };
+        match answer {
+            Ok(assumed) => {
+                let expiration = jiff::Timestamp::now()
+                    .checked_add(jiff::SignedDuration::from_hours(1))
+                    .unwrap_or(jiff::Timestamp::MAX)
+                    .strftime("%Y-%m-%dT%H:%M:%SZ")
+                    .to_string();
+                tracing::info!(caller = %caller, account = %assumed.account_id, role = %assumed.role_name, "sts AssumeRole");
+                xml(200, sts::response_xml(&assumed, &expiration, &request_id))
+            }
+            Err(error) => {
+                tracing::info!(caller = %caller, code = error.code, "sts call refused");
+                xml(error.status, sts::error_xml(&error, &request_id))
+            }
+        }
+    }
+
     /// Runs one operation against the model, with the lazy transitions settled first.
     fn dispatch(
         &self,
@@ -224,6 +270,10 @@ async fn aws_api(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    if sts::is_sts(method.as_str(), uri.path(), content_type) {
+        return shared.sts(&Credential::from_headers(&headers), &body);
+    }
     let route = Operation::route(method.as_str(), uri.path());
     let operation = route.as_ref().map(|route| route.operation);
     let (request_id, faults) = shared.admit(operation);

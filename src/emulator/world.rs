@@ -60,6 +60,23 @@ pub struct AccountConfig {
     /// INVITED, it is accepted as if the account had called AcceptInvitation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_accept_after_ms: Option<u64>,
+    /// The IAM roles STS AssumeRole may assume in this account. Absent: any role name can be
+    /// assumed by anyone; present: only these, as each one's trust says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<RoleConfig>>,
+}
+
+/// A role in an account, as STS AssumeRole sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RoleConfig {
+    pub name: String,
+    /// The external id the trust policy requires, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// Accounts allowed to assume the role; empty: any account.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trusted_accounts: Vec<String>,
 }
 
 /// A partial world used by `PATCH /_emulator/world` and [`Emulator::merge_world`]:
@@ -116,6 +133,7 @@ impl Default for AccountConfig {
             volume_too_high: false,
             organization: None,
             auto_accept_after_ms: None,
+            roles: None,
         }
     }
 }
@@ -253,6 +271,13 @@ impl World {
                 auto_accept_after_ms: None,
             },
         }
+    }
+
+    /// The declared roles of an account (`None`: any role can be assumed).
+    pub fn roles(&self, account_id: &str) -> Option<&[RoleConfig]> {
+        self.index
+            .get(account_id)
+            .and_then(|&position| self.config.accounts[position].roles.as_deref())
     }
 
     /// Accounts of `organization`, in account-id order.

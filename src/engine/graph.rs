@@ -1,8 +1,7 @@
 //! One reconcile of a `DetectiveGraph`: observe → plan → apply → report.
 //!
-//! Shared by the controller and the command line (`plan -f`, `sync -f`), so that what a pull
-//! request's plan shows is what the controller does. The AWS reads and writes go through the
-//! [`Detective`] port; the decisions are the pure [`plan`](crate::plan) and [`report`] functions.
+//! The AWS reads and writes go through the [`Detective`] port; the decisions are the pure
+//! [`plan`](crate::plan) and [`report`] functions.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -11,27 +10,22 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use tracing::{info, warn};
 
-use crate::api::conditions::{self, ConditionState, MEMBERS_HEALTHY, READY, RECONCILING, STALLED};
-use crate::api::validation::{FieldErrors, parse_duration};
-use crate::api::{DetectiveGraphSpec, DetectiveGraphStatus, MemberStatusEntry, MemberSummary};
-use crate::aws::{AwsError, Detective, ErrorKind};
+use crate::api::conditions::{self, ConditionState, MEMBERS_HEALTHY, READY, STALLED, Verdict};
+use crate::api::validation::parse_duration;
+use futures::StreamExt;
+
+use crate::api::{AcceptInvitationsSpec, DetectiveGraphSpec, DetectiveGraphStatus, MemberStatusEntry, MemberSummary};
+use crate::aws::credentials::DEFAULT_SESSION_NAME;
+use crate::aws::{AssumeRole, AwsError, Detective, RoleToAssume};
 use crate::member::{InvitationType, MemberStatus, ObservedMember, UnprocessedAccount};
 use crate::plan::{self, Observed, Plan, Step, TagChanges};
 
-/// How soon to look again while members are in transit or work is pending.
-pub const SHORT_REQUEUE: Duration = Duration::from_secs(10);
-/// StartMonitoringMember backoff: 1, 2, 4, ... minutes, capped.
-const MONITORING_BACKOFF_BASE: Duration = Duration::from_secs(60);
-const MONITORING_BACKOFF_CAP: Duration = Duration::from_secs(3600);
+use super::{Mode, SHORT_REQUEUE, SyncError, abbreviated};
 
-/// Whether the reconcile may write.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    /// Observe and plan only: no write call is made (`plan -f`).
-    DryRun,
-    /// Apply the plan.
-    Apply,
-}
+/// Backoff of repeated member actions (StartMonitoringMember, AcceptInvitation): 1, 2, 4, ...
+/// minutes, capped.
+const ATTEMPT_BACKOFF_BASE: Duration = Duration::from_secs(60);
+const ATTEMPT_BACKOFF_CAP: Duration = Duration::from_secs(3600);
 
 /// Answers "who else manages this graph?" with that resource's `namespace/name`.
 pub type ClaimCheck<'a> = &'a (dyn Fn(&str) -> Option<String> + Send + Sync);
@@ -45,45 +39,6 @@ pub struct Target<'a> {
     pub generation: Option<i64>,
     /// Who else manages a graph (the controller's claim check); `None` outside a cluster.
     pub claimed_by: Option<ClaimCheck<'a>>,
-}
-
-/// Why a reconcile failed.
-#[derive(Debug, thiserror::Error)]
-pub enum SyncError {
-    #[error("invalid spec: {0}")]
-    InvalidSpec(FieldErrors),
-    #[error(transparent)]
-    Aws(#[from] AwsError),
-    #[error("behavior graph {graph} is already managed by DetectiveGraph {owner}; delete one of the two resources")]
-    GraphClaimed { graph: String, owner: String },
-}
-
-impl SyncError {
-    /// Whether trying again (with backoff) can succeed without a change to the spec.
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            Self::InvalidSpec(_) | Self::GraphClaimed { .. } => false,
-            Self::Aws(error) => error.is_retryable(),
-        }
-    }
-
-    /// The condition reason for this failure.
-    pub fn reason(&self) -> &'static str {
-        match self {
-            Self::InvalidSpec(_) => "InvalidSpec",
-            Self::GraphClaimed { .. } => "GraphClaimed",
-            Self::Aws(error) => match error.kind {
-                ErrorKind::Throttled => "Throttled",
-                ErrorKind::Unavailable => "AwsUnavailable",
-                ErrorKind::Invalid => "AwsValidation",
-                ErrorKind::AccessDenied => "AccessDenied",
-                ErrorKind::NotFound => "GraphNotFound",
-                ErrorKind::Conflict => "AwsConflict",
-                ErrorKind::QuotaExceeded => "QuotaExceeded",
-                ErrorKind::Other => "AwsError",
-            },
-        }
-    }
 }
 
 /// How the graph was found.
@@ -116,6 +71,8 @@ pub enum Applied {
     Deleted { accounts: usize, unprocessed: usize },
     Invited { accounts: usize, unprocessed: usize },
     MonitoringStarted(String),
+    /// Invitations accepted as the members (`spec.acceptInvitations`).
+    Accepted { accounts: usize, failed: usize },
     Tagged { set: usize, removed: usize },
 }
 
@@ -163,8 +120,9 @@ pub fn failed(target: Target<'_>, error: SyncError, now: Timestamp) -> Outcome {
 }
 
 /// Runs one reconcile. `progress` sees each write as it lands.
-pub async fn reconcile<D: Detective>(
+pub async fn reconcile<D: Detective, R: AssumeRole>(
     detective: &D,
+    roles: &R,
     target: Target<'_>,
     mode: Mode,
     now: Timestamp,
@@ -217,7 +175,7 @@ pub async fn reconcile<D: Detective>(
         .start_monitoring
         .iter()
         .cloned()
-        .partition(|account| monitoring_due(&previous, account, now));
+        .partition(|account| attempt_due(&previous, account, now));
     outcome.monitoring_deferred = deferred;
 
     let mut unprocessed = Vec::new();
@@ -252,9 +210,45 @@ pub async fn reconcile<D: Detective>(
         if wrote_members {
             // Read the graph back so the status shows where the writes landed (verification is
             // usually quick), rather than the state predicted from the responses.
-            match detective.list_members(&graph_arn).await {
-                Ok(members) => observation.members = members,
-                Err(error) => warn!(%error, "could not read members back after applying; reporting the predicted state"),
+            reread(detective, &graph_arn, &mut observation.members).await;
+        }
+        if let Some(accepting) = &target.spec.accept_invitations
+            && outcome.error.is_none()
+        {
+            // Accept what is INVITED now, including the invitations this sync just sent.
+            let invited_now = plan::plan(
+                target.spec,
+                Observed {
+                    members: &observation.members,
+                    inventory: &inventory,
+                    administrator_account: administrator.as_deref(),
+                },
+            )
+            .accept;
+            let (accounts, waiting): (Vec<String>, Vec<String>) =
+                invited_now.into_iter().partition(|a| attempt_due(&previous, a, now));
+            outcome.monitoring_deferred.extend(waiting);
+            if !accounts.is_empty() {
+                let results = accept_all(roles, &graph_arn, accepting, &accounts).await;
+                let accepted = results.iter().filter(|(_, r)| r.is_ok()).count();
+                for (account, result) in results {
+                    monitoring_attempted.push(account.clone());
+                    if let Err(reason) = result {
+                        unprocessed.push(UnprocessedAccount {
+                            account_id: account,
+                            reason,
+                        });
+                    }
+                }
+                let applied = Applied::Accepted {
+                    accounts: accepted,
+                    failed: accounts.len() - accepted,
+                };
+                progress(&applied);
+                outcome.applied.push(applied);
+                if accepted > 0 {
+                    reread(detective, &graph_arn, &mut observation.members).await;
+                }
             }
         }
     }
@@ -377,29 +371,81 @@ async fn apply<D: Detective>(
     Ok(())
 }
 
+/// Replaces `members` with a fresh read; on failure keeps the state predicted from responses.
+async fn reread<D: Detective>(detective: &D, graph_arn: &str, members: &mut Vec<ObservedMember>) {
+    match detective.list_members(graph_arn).await {
+        Ok(fresh) => *members = fresh,
+        Err(error) => warn!(%error, "could not read members back after applying; reporting the predicted state"),
+    }
+}
+
+/// How many member roles are assumed and used at the same time.
+const ACCEPT_CONCURRENCY: usize = 8;
+
+/// Accepts the invitations of `accounts` as each of them, through `role_name` in each account.
+/// One account's failure (a role that cannot be assumed) is its own and blocks no other.
+async fn accept_all<R: AssumeRole>(
+    roles: &R,
+    graph_arn: &str,
+    accepting: &AcceptInvitationsSpec,
+    accounts: &[String],
+) -> Vec<(String, Result<(), String>)> {
+    let mut parts = graph_arn.split(':');
+    let partition = parts.nth(1).unwrap_or("aws").to_owned();
+    let region = parts.nth(1).unwrap_or_default().to_owned();
+    let mut calls = Vec::with_capacity(accounts.len());
+    for account in accounts {
+        let account = account.clone();
+        let role = RoleToAssume {
+            role_arn: format!("arn:{partition}:iam::{account}:role/{}", accepting.role_name),
+            external_id: accepting.external_id.clone(),
+            session_name: Some(
+                accepting
+                    .session_name
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_SESSION_NAME.to_owned()),
+            ),
+        };
+        let region = region.clone();
+        calls.push(async move {
+            let result = match roles.assume(&role, &region).await {
+                Ok(member) => member.accept_invitation(graph_arn).await,
+                Err(error) => Err(error),
+            };
+            (account, result.map_err(|e| format!("AcceptInvitation as {}: {e}", role.role_arn)))
+        });
+    }
+    futures::stream::iter(calls)
+    .buffer_unordered(ACCEPT_CONCURRENCY)
+    .collect()
+    .await
+}
+
 /// The administrator account of a graph: the account field of its ARN.
 pub fn administrator_of(graph_arn: &str) -> Option<String> {
     graph_arn.split(':').nth(4).filter(|a| !a.is_empty()).map(str::to_owned)
 }
 
-fn monitoring_due(previous: &DetectiveGraphStatus, account: &str, now: Timestamp) -> bool {
+/// Whether the backoff of a member's repeated action (StartMonitoringMember, AcceptInvitation)
+/// has elapsed.
+fn attempt_due(previous: &DetectiveGraphStatus, account: &str, now: Timestamp) -> bool {
     let Some(entry) = previous.members.iter().find(|m| m.account_id == account) else {
         return true;
     };
-    let (Some(attempts), Some(Time(last))) = (entry.monitoring_attempts, entry.last_monitoring_attempt.as_ref())
-    else {
+    let (Some(attempts), Some(Time(last))) = (entry.attempts, entry.last_attempt_time.as_ref()) else {
         return true;
     };
-    let wait = monitoring_backoff(attempts);
+    let wait = attempt_backoff(attempts);
     now.duration_since(*last) >= SignedDuration::try_from(wait).unwrap_or(SignedDuration::MAX)
 }
 
-fn monitoring_backoff(attempts: i32) -> Duration {
+fn attempt_backoff(attempts: i32) -> Duration {
     let doublings = u32::try_from(attempts.saturating_sub(1)).unwrap_or(0).min(10);
-    (MONITORING_BACKOFF_BASE * 2u32.pow(doublings)).min(MONITORING_BACKOFF_CAP)
+    (ATTEMPT_BACKOFF_BASE * 2u32.pow(doublings)).min(ATTEMPT_BACKOFF_CAP)
 }
 
-/// Carries StartMonitoringMember attempts and per-member errors into the new status.
+/// Carries action attempts (kept while a member stays in the same state) and per-member errors
+/// into the new status.
 fn record_attempts(
     status: &mut DetectiveGraphStatus,
     previous: &DetectiveGraphStatus,
@@ -408,20 +454,22 @@ fn record_attempts(
     now: Timestamp,
 ) {
     for entry in &mut status.members {
-        let before = previous.members.iter().find(|m| m.account_id == entry.account_id);
-        if entry.status == MemberStatus::AcceptedButDisabled.as_str() {
-            let attempts = before.and_then(|b| b.monitoring_attempts).unwrap_or(0);
-            let last = before.and_then(|b| b.last_monitoring_attempt.clone());
-            if attempted.contains(&entry.account_id) {
-                entry.monitoring_attempts = Some(attempts + 1);
-                entry.last_monitoring_attempt = Some(Time(now));
-            } else if attempts > 0 {
-                entry.monitoring_attempts = Some(attempts);
-                entry.last_monitoring_attempt = last;
-            }
+        let before = previous
+            .members
+            .iter()
+            .find(|m| m.account_id == entry.account_id && m.status == entry.status);
+        let attempts = before.and_then(|b| b.attempts).unwrap_or(0);
+        if attempted.contains(&entry.account_id) {
+            entry.attempts = Some(attempts + 1);
+            entry.last_attempt_time = Some(Time(now));
+        } else if attempts > 0 {
+            entry.attempts = Some(attempts);
+            entry.last_attempt_time = before.and_then(|b| b.last_attempt_time.clone());
         }
         if let Some(refused) = unprocessed.iter().find(|u| u.account_id == entry.account_id) {
             entry.last_error = Some(refused.reason.clone());
+        } else if attempts > 0 && !attempted.contains(&entry.account_id) {
+            entry.last_error = before.and_then(|b| b.last_error.clone());
         }
     }
 }
@@ -511,12 +559,7 @@ fn condition_states(
     observation: Option<&Observation>,
     declared: &BTreeMap<&str, &str>,
 ) -> Vec<ConditionState> {
-    let (ready, reconciling, stalled) = phase(spec, outcome, observation, declared);
-    let mut states = vec![
-        ConditionState::new(READY, ready.0, ready.1.clone(), ready.2.clone()),
-        ConditionState::new(RECONCILING, reconciling.is_some(), reconciling_reason(&reconciling), reconciling.clone().map(|r| r.1).unwrap_or_default()),
-        ConditionState::new(STALLED, stalled.is_some(), stalled_reason(&stalled), stalled.clone().map(|s| s.1).unwrap_or_default()),
-    ];
+    let mut states = verdict(spec, outcome, observation, declared).states().to_vec();
     if let Some(observation) = observation {
         let declared_members: Vec<&ObservedMember> = observation
             .members
@@ -535,42 +578,24 @@ fn condition_states(
     states
 }
 
-type Phase = ((bool, String, String), Option<(&'static str, String)>, Option<(&'static str, String)>);
-
-fn reconciling_reason(r: &Option<(&'static str, String)>) -> &'static str {
-    r.as_ref().map(|r| r.0).unwrap_or("Idle")
-}
-
-fn stalled_reason(s: &Option<(&'static str, String)>) -> &'static str {
-    s.as_ref().map(|s| s.0).unwrap_or("NotStalled")
-}
-
 /// Ready / Reconciling / Stalled for an outcome, in order of precedence.
-fn phase(
+fn verdict(
     spec: &DetectiveGraphSpec,
     outcome: &Outcome,
     observation: Option<&Observation>,
     declared: &BTreeMap<&str, &str>,
-) -> Phase {
-    let not_ready = |reason: &'static str, message: &str| (false, reason.to_owned(), message.to_owned());
+) -> Verdict {
     if let Some(error) = &outcome.error {
-        let message = error.to_string();
-        return if error.is_retryable() {
-            (not_ready(error.reason(), &message), Some(("RetryingAfterError", message)), None)
-        } else {
-            (not_ready(error.reason(), &message), None, Some((error.reason(), message)))
-        };
+        return error.verdict();
     }
     let (Some(observation), Some(plan)) = (observation, outcome.plan.as_ref()) else {
-        return (not_ready("Unknown", "not reconciled yet"), Some(("Progressing", "not reconciled yet".into())), None);
+        return Verdict::progressing("Unknown", "not reconciled yet");
     };
     if let Some(refusal) = &plan.refusal {
-        let message = refusal.to_string();
-        return (not_ready("DeletionGuard", &message), None, Some(("DeletionGuard", message)));
+        return Verdict::stalled("DeletionGuard", refusal.to_string());
     }
     if observation.source == GraphSource::WouldCreate {
-        let message = "no behavior graph yet: a sync creates one".to_owned();
-        return (not_ready("GraphMissing", &message), Some(("Progressing", message)), None);
+        return Verdict::progressing("GraphMissing", "no behavior graph yet: a sync creates one");
     }
     let by_id: BTreeMap<&str, &ObservedMember> =
         observation.members.iter().map(|m| (m.account_id.as_str(), m)).collect();
@@ -593,26 +618,34 @@ fn phase(
             Some(_) => {}
         }
     }
-    let wrote = outcome.applied.iter().any(|a| !matches!(a, Applied::Tagged { .. }));
     let waiting = [
         (missing.as_slice(), "not yet invited"),
         (verifying.as_slice(), "being verified"),
-        (invited.as_slice(), "invited, waiting for the member account to accept"),
+        (
+            invited.as_slice(),
+            if spec.accept_invitations.is_some() {
+                "invited, accepting as the member (spec.acceptInvitations, with backoff)"
+            } else {
+                "invited, waiting for the member account to accept"
+            },
+        ),
         (disabled.as_slice(), "accepted but not monitored (StartMonitoringMember with backoff)"),
     ];
-    let pending: Vec<String> = waiting
+    let mut pending: Vec<String> = waiting
         .iter()
         .filter(|(accounts, _)| !accounts.is_empty())
         .map(|(accounts, what)| format!("{} {what} ({})", accounts.len(), abbreviated(accounts)))
         .collect();
-    let undeclared_pending = !plan.remove.is_empty() && !wrote;
-    if !pending.is_empty() || wrote || undeclared_pending {
-        let message = if pending.is_empty() {
-            "applied changes; confirming on the next sync".to_owned()
-        } else {
-            pending.join("; ")
-        };
-        return (not_ready("Progressing", &message), Some(("Progressing", message)), None);
+    // The members were read back after any write, so what is still pending shows in them; a plan
+    // that was not applied (a dry run) is pending as a whole.
+    if outcome.applied.is_empty() && !plan.remove.is_empty() {
+        pending.push(format!("{} undeclared members to remove ({})", plan.remove.len(), abbreviated(&plan.remove.iter().map(String::as_str).collect::<Vec<_>>())));
+    }
+    if outcome.applied.is_empty() && !outcome.tag_changes.is_empty() {
+        pending.push("graph tags to update".to_owned());
+    }
+    if !pending.is_empty() {
+        return Verdict::progressing("Progressing", pending.join("; "));
     }
     if !failed.is_empty() {
         // A member-level problem, not the operator's: the graph is as declared, the member's
@@ -623,20 +656,9 @@ fn phase(
             failed.len(),
             abbreviated(&failed)
         );
-        return (not_ready("VerificationFailed", &message), None, None);
+        return Verdict::not_ready("VerificationFailed", message);
     }
-    let message = format!("{} declared members in the graph", declared.len());
-    ((true, "Synced".into(), message), None, None)
-}
-
-/// A few account ids for a message, not a thousand.
-pub(crate) fn abbreviated(accounts: &[&str]) -> String {
-    const SHOWN: usize = 5;
-    let mut text = accounts.iter().take(SHOWN).copied().collect::<Vec<_>>().join(", ");
-    if accounts.len() > SHOWN {
-        text.push_str(&format!(", and {} more", accounts.len() - SHOWN));
-    }
-    text
+    Verdict::ready("Synced", format!("{} declared members in the graph", declared.len()))
 }
 
 /// When to reconcile again: soon while something moves, at `resyncInterval` otherwise.
@@ -668,10 +690,10 @@ mod tests {
 
     #[test]
     fn monitoring_backoff_doubles_and_caps() {
-        assert_eq!(monitoring_backoff(1), Duration::from_secs(60));
-        assert_eq!(monitoring_backoff(2), Duration::from_secs(120));
-        assert_eq!(monitoring_backoff(4), Duration::from_secs(480));
-        assert_eq!(monitoring_backoff(30), MONITORING_BACKOFF_CAP);
+        assert_eq!(attempt_backoff(1), Duration::from_secs(60));
+        assert_eq!(attempt_backoff(2), Duration::from_secs(120));
+        assert_eq!(attempt_backoff(4), Duration::from_secs(480));
+        assert_eq!(attempt_backoff(30), ATTEMPT_BACKOFF_CAP);
     }
 
     #[test]

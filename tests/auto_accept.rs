@@ -1,0 +1,129 @@
+//! `spec.acceptInvitations`: the operator accepts invitations as each member, through a role in
+//! the member account assumed with the SDK's real STS credential provider (answered by the
+//! emulator), with bounded concurrency and per-account backoff.
+
+use detective_operator::api::{AcceptInvitationsSpec, DetectiveGraphSpec, DetectiveGraphStatus};
+use detective_operator::aws::AwsAccess;
+use detective_operator::cli::demo::emulator_access;
+use detective_operator::emulator::{AccountConfig, Emulator, EmulatorConfig, MemberStatus, RoleConfig, WorldConfig};
+use detective_operator::engine::{self, Mode, Outcome, Target};
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+
+const ADMIN: &str = "123456789012";
+const REGION: &str = "us-east-1";
+
+fn account(n: u64) -> String {
+    format!("{:012}", 300_000_000_000 + n)
+}
+
+/// 100 accounts: 0–9 have no role the operator may assume, 10–14 require an external id.
+fn world() -> WorldConfig {
+    let mut accounts = Vec::new();
+    for n in 0..100 {
+        let mut config = AccountConfig::new(account(n), "");
+        if n < 10 {
+            config.roles = Some(Vec::new());
+        } else if n < 15 {
+            config.roles = Some(vec![RoleConfig {
+                name: "detective-member".into(),
+                external_id: Some("ext-123".into()),
+                trusted_accounts: vec![ADMIN.into()],
+            }]);
+        }
+        accounts.push(config);
+    }
+    WorldConfig {
+        accounts,
+        ..WorldConfig::default()
+    }
+}
+
+fn spec() -> DetectiveGraphSpec {
+    let members: Vec<serde_json::Value> = (0..100)
+        .map(|n| serde_json::json!({"accountId": account(n), "emailAddress": format!("root+{n}@example.com")}))
+        .collect();
+    let mut spec: DetectiveGraphSpec =
+        serde_json::from_value(serde_json::json!({"region": REGION, "members": members})).unwrap();
+    spec.accept_invitations = Some(AcceptInvitationsSpec {
+        role_name: "detective-member".into(),
+        external_id: Some("ext-123".into()),
+        session_name: None,
+    });
+    spec
+}
+
+async fn sync(access: &AwsAccess, spec: &DetectiveGraphSpec, previous: Option<&DetectiveGraphStatus>, now: Timestamp) -> Outcome {
+    let detective = access.detective(None, None).await.unwrap();
+    let target = Target {
+        spec,
+        previous,
+        generation: Some(1),
+        claimed_by: None,
+    };
+    engine::reconcile(&detective, access, target, Mode::Apply, now, &mut |_| {}).await
+}
+
+#[tokio::test]
+async fn invitations_are_accepted_as_each_member_and_failing_roles_block_no_one() {
+    let emulator = Emulator::start(EmulatorConfig {
+        default_account: ADMIN.into(),
+        world: world(),
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let access = emulator_access(&emulator.endpoint_url(), ADMIN, REGION).await;
+    let spec = spec();
+    let start = Timestamp::now();
+
+    // One sync invites all 100 and accepts the 90 whose role can be assumed.
+    let first = sync(&access, &spec, None, start).await;
+    assert!(first.error.is_none(), "{:?}", first.error);
+    let graph = emulator.graphs()[0].arn.clone();
+    let members = emulator.members(&graph);
+    let enabled = members.iter().filter(|m| m.status == MemberStatus::Enabled).count();
+    assert_eq!(enabled, 90, "the 5 external-id roles are assumable with the declared external id");
+    let calls = emulator.calls();
+    assert_eq!(calls["AssumeRole"], 100, "{calls:?}");
+    assert_eq!(calls["AcceptInvitation"], 90);
+    for n in 0..10 {
+        let entry = first.status.members.iter().find(|m| m.account_id == account(n)).unwrap();
+        assert_eq!(entry.status, "INVITED");
+        let error = entry.last_error.as_deref().unwrap();
+        assert!(error.contains(&format!("arn:aws:iam::{}:role/detective-member", account(n))), "{error}");
+        assert!(error.contains("not authorized"), "{error}");
+        assert_eq!(entry.attempts, Some(1));
+    }
+    assert!(!first.is_ready(), "ten members still wait");
+
+    // Within the backoff the failing accounts are not tried again, and their errors stay visible.
+    emulator.reset_calls();
+    let second = sync(&access, &spec, Some(&first.status), start + SignedDuration::from_secs(5)).await;
+    let calls = emulator.calls();
+    assert!(!calls.contains_key("AssumeRole") && !calls.contains_key("AcceptInvitation"), "{calls:?}");
+    let entry = second.status.members.iter().find(|m| m.account_id == account(0)).unwrap();
+    assert!(entry.last_error.is_some());
+    assert_eq!(entry.attempts, Some(1));
+
+    // After the backoff they are tried again (and fail again: attempts grow).
+    let third = sync(&access, &spec, Some(&second.status), start + SignedDuration::from_secs(120)).await;
+    let calls = emulator.calls();
+    assert_eq!(calls.get("AssumeRole"), Some(&10), "only the ten failing accounts are tried again: {calls:?}");
+    assert_eq!(calls.get("AcceptInvitation"), None, "roles still missing: no call as the member");
+    let entry = third.status.members.iter().find(|m| m.account_id == account(0)).unwrap();
+    assert_eq!(entry.attempts, Some(2));
+
+    // Once the role exists, the next attempt accepts.
+    let mut fixed = world();
+    for config in fixed.accounts.iter_mut().take(10) {
+        config.roles = None;
+    }
+    emulator.set_world(fixed);
+    let fourth = sync(&access, &spec, Some(&third.status), start + SignedDuration::from_secs(600)).await;
+    assert_eq!(
+        emulator.members(&graph).iter().filter(|m| m.status == MemberStatus::Enabled).count(),
+        100
+    );
+    assert!(fourth.is_ready(), "{:?}", fourth.status.conditions);
+    assert!(fourth.status.members.iter().all(|m| m.last_error.is_none()));
+}

@@ -1,0 +1,181 @@
+//! The member side (`DetectiveMembership`) against the emulator with two real SDK identities: the
+//! administrator invites with its credentials, the member answers with its own.
+
+mod fixtures;
+
+use detective_operator::api::{DesiredInvitationState, DetectiveMembershipSpec, DetectiveMembershipStatus};
+use detective_operator::aws::SdkDetective;
+use detective_operator::cli::demo::emulator_access;
+use detective_operator::emulator::{Emulator, EmulatorConfig, MemberStatus};
+use detective_operator::engine::Mode;
+use detective_operator::engine::membership::{self, Decision, MembershipTarget};
+use k8s_openapi::jiff::Timestamp;
+
+const ADMIN: &str = "123456789012";
+const MEMBER: &str = "111111111111";
+const REGION: &str = "us-east-1";
+
+struct World {
+    emulator: Emulator,
+    admin: aws_sdk_detective::Client,
+    member: SdkDetective,
+    graph_arn: String,
+}
+
+async fn world() -> World {
+    let emulator = Emulator::start(EmulatorConfig {
+        default_account: ADMIN.into(),
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let admin = fixtures::detective_client(&emulator.endpoint_url(), ADMIN, REGION);
+    let graph_arn = admin.create_graph().send().await.unwrap().graph_arn.unwrap();
+    let member = emulator_access(&emulator.endpoint_url(), MEMBER, REGION)
+        .await
+        .detective(None, None)
+        .await
+        .unwrap();
+    World {
+        emulator,
+        admin,
+        member,
+        graph_arn,
+    }
+}
+
+impl World {
+    async fn invite(&self) {
+        self.admin
+            .create_members()
+            .graph_arn(&self.graph_arn)
+            .accounts(
+                aws_sdk_detective::types::Account::builder()
+                    .account_id(MEMBER)
+                    .email_address("member@example.com")
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+
+    fn status_of_member(&self) -> Option<MemberStatus> {
+        self.emulator
+            .members(&self.graph_arn)
+            .into_iter()
+            .find(|m| m.account_id == MEMBER)
+            .map(|m| m.status)
+    }
+
+    fn spec(&self, state: DesiredInvitationState) -> DetectiveMembershipSpec {
+        serde_json::from_value(serde_json::json!({
+            "graphArn": self.graph_arn,
+            "state": state,
+        }))
+        .unwrap()
+    }
+
+    async fn reconcile(
+        &self,
+        spec: &DetectiveMembershipSpec,
+        previous: Option<&DetectiveMembershipStatus>,
+    ) -> membership::MembershipOutcome {
+        let target = MembershipTarget {
+            spec,
+            previous,
+            generation: Some(1),
+        };
+        membership::reconcile(&self.member, target, Mode::Apply, Timestamp::now()).await
+    }
+}
+
+fn condition<'a>(status: &'a DetectiveMembershipStatus, type_: &str) -> &'a k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
+    status.conditions.iter().find(|c| c.type_ == type_).unwrap()
+}
+
+#[tokio::test]
+async fn an_invited_member_accepts_and_the_administrator_sees_it_enabled() {
+    let world = world().await;
+    world.invite().await;
+    assert_eq!(world.status_of_member(), Some(MemberStatus::Invited));
+
+    let spec = world.spec(DesiredInvitationState::Accepted);
+    let outcome = world.reconcile(&spec, None).await;
+    assert_eq!(outcome.applied, Some("AcceptInvitation"));
+    assert!(outcome.is_ready(), "{:?}", outcome.status);
+    assert_eq!(world.status_of_member(), Some(MemberStatus::Enabled));
+    let invitation = outcome.status.invitation.as_ref().unwrap();
+    assert_eq!(invitation.status, "ENABLED");
+    assert_eq!(invitation.administrator_account_id.as_deref(), Some(ADMIN));
+
+    // Settled: the next reconcile only reads.
+    world.emulator.reset_calls();
+    let again = world.reconcile(&spec, Some(&outcome.status)).await;
+    assert_eq!(again.applied, None);
+    assert_eq!(world.emulator.calls().keys().collect::<Vec<_>>(), vec!["ListInvitations"]);
+}
+
+#[tokio::test]
+async fn a_membership_declared_rejected_rejects_the_invitation() {
+    let world = world().await;
+    world.invite().await;
+    let outcome = world.reconcile(&world.spec(DesiredInvitationState::Rejected), None).await;
+    assert_eq!(outcome.applied, Some("RejectInvitation"));
+    assert!(outcome.is_ready());
+    assert_eq!(world.status_of_member(), None, "a rejected invitation leaves the graph's member list");
+    assert!(outcome.status.invitation.is_none());
+}
+
+#[tokio::test]
+async fn an_invitation_that_arrives_later_is_waited_for_then_accepted() {
+    let world = world().await;
+    let spec = world.spec(DesiredInvitationState::Accepted);
+    let waiting = world.reconcile(&spec, None).await;
+    assert_eq!(waiting.decision, Some(Decision::Wait));
+    assert!(!waiting.is_ready());
+    assert_eq!(condition(&waiting.status, "Reconciling").status, "True");
+    assert_eq!(condition(&waiting.status, "Reconciling").reason, "AwaitingInvitation");
+    assert_eq!(waiting.requeue_after, membership::INVITATION_RECHECK, "a periodic recheck");
+
+    world.invite().await;
+    let accepted = world.reconcile(&spec, Some(&waiting.status)).await;
+    assert_eq!(accepted.applied, Some("AcceptInvitation"));
+    assert!(accepted.is_ready());
+    assert_eq!(world.status_of_member(), Some(MemberStatus::Enabled));
+}
+
+#[tokio::test]
+async fn leaving_on_deletion_disassociates_and_a_reinvitation_is_accepted_again() {
+    let world = world().await;
+    world.invite().await;
+    let mut spec = world.spec(DesiredInvitationState::Accepted);
+    world.reconcile(&spec, None).await;
+    assert_eq!(world.status_of_member(), Some(MemberStatus::Enabled));
+
+    spec.deletion_policy = detective_operator::api::MembershipDeletionPolicy::Disassociate;
+    assert!(membership::leave(&world.member, &spec).await.unwrap());
+    assert_eq!(world.status_of_member(), None);
+    assert!(!membership::leave(&world.member, &spec).await.unwrap(), "nothing left to leave");
+
+    // The administrator invites again; the same declaration accepts again.
+    world.invite().await;
+    let outcome = world.reconcile(&spec, None).await;
+    assert_eq!(outcome.applied, Some("AcceptInvitation"));
+    assert_eq!(world.status_of_member(), Some(MemberStatus::Enabled));
+}
+
+#[tokio::test]
+async fn an_unknown_graph_is_waited_for_and_a_bad_spec_is_stalled() {
+    let world = world().await;
+    let mut spec = world.spec(DesiredInvitationState::Accepted);
+    spec.graph_arn = "arn:aws:detective:us-east-1:123456789012:graph:ffffffffffffffffffffffffffffffff".into();
+    assert_eq!(world.reconcile(&spec, None).await.decision, Some(Decision::Wait));
+
+    spec.graph_arn = "not-an-arn".into();
+    let outcome = world.reconcile(&spec, None).await;
+    assert!(outcome.is_stalled());
+    assert!(condition(&outcome.status, "Stalled").message.contains("spec.graphArn"));
+    assert!(world.emulator.calls().get("AcceptInvitation").is_none());
+}
