@@ -6,16 +6,21 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use detective_operator::emulator::{AccountConfig, Emulator, EmulatorConfig, MemberStatus, WorldConfig};
+use detective_operator::emulator::{AccountConfig, Emulator, MemberStatus, WorldConfig};
 
 const ADMIN: &str = "123456789012";
 
 /// Runs `detective-operator ARGS` as the administrator against `emulator`.
 async fn operator(emulator: &Emulator, args: &[&str]) -> Output {
+    let mut command = administrator();
+    command.args(args).args(["--endpoint-url", &emulator.endpoint_url()]);
+    command.output().await.expect("the binary runs")
+}
+
+/// The binary with the administrator's credentials in a clean AWS environment.
+fn administrator() -> tokio::process::Command {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_detective-operator"));
     command
-        .args(args)
-        .args(["--endpoint-url", &emulator.endpoint_url()])
         .env("AWS_ACCESS_KEY_ID", ADMIN)
         .env("AWS_SECRET_ACCESS_KEY", "emulator-secret")
         .env("AWS_REGION", "us-east-1")
@@ -27,7 +32,7 @@ async fn operator(emulator: &Emulator, args: &[&str]) -> Output {
         .env_remove("AWS_ENDPOINT_URL")
         .env_remove("AWS_ENDPOINT_URL_DETECTIVE")
         .env_remove("RUST_LOG");
-    command.output().await.expect("the binary runs")
+    command
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -54,12 +59,7 @@ fn write(dir: &Path, name: &str, contents: &str) -> PathBuf {
 }
 
 async fn emulator() -> Emulator {
-    Emulator::start(EmulatorConfig {
-        default_account: ADMIN.into(),
-        ..EmulatorConfig::default()
-    })
-    .await
-    .unwrap()
+    fixtures::start_emulator().await
 }
 
 fn writes(calls: &BTreeMap<String, u64>) -> Vec<String> {
@@ -247,21 +247,56 @@ async fn twelve_hundred_members_converge_within_the_call_budget() {
 }
 
 #[tokio::test]
-async fn the_embedded_demo_runs_without_aws_or_a_cluster() {
-    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/graph.yaml");
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_detective-operator"))
-        .args(["sync", "--emulator", "-f", examples.to_str().unwrap()])
+async fn the_standard_endpoint_variables_are_honoured() {
+    let emulator = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "graph.yaml", &graph_yaml(&[101], ""));
+    for variable in ["AWS_ENDPOINT_URL_DETECTIVE", "AWS_ENDPOINT_URL"] {
+        emulator.reset_calls();
+        let output = administrator()
+            .args(["plan", "-f", file.to_str().unwrap()])
+            .env(variable, emulator.endpoint_url())
+            .output()
+            .await
+            .unwrap();
+        assert!(output.status.success(), "{variable}: {}", text(&output.stderr));
+        assert_eq!(emulator.calls().get("ListGraphs"), Some(&1), "{variable} reached the emulator");
+    }
+}
+
+/// `sync --emulator -f EXAMPLE`, as the README's first command runs it.
+async fn demo(example: &str) -> Output {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join(example);
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_detective-operator"))
+        .args(["sync", "--emulator", "-f", example.to_str().unwrap()])
         .env_remove("AWS_ENDPOINT_URL")
         .env_remove("AWS_ENDPOINT_URL_DETECTIVE")
         .output()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_embedded_demo_runs_without_aws_or_a_cluster() {
+    let output = demo("examples/graph.yaml").await;
     let stderr = text(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     for expected in ["VERIFICATION_FAILED", "ACCEPTED_BUT_DISABLED", "ENABLED", "INVITED", "Detective calls made: "] {
         assert!(stderr.contains(expected), "{expected} missing from: {stderr}");
     }
     assert!(text(&output.stdout).contains("graphArn: arn:aws:detective:us-east-1:123456789012:graph:"));
+}
+
+#[tokio::test]
+async fn the_demo_accepts_invitations_as_the_members_through_their_roles() {
+    let output = demo("examples/auto-accept.yaml").await;
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("accepted 2 invitations as the members (0 failed)"), "{stderr}");
+    assert!(stderr.contains("AssumeRole 2"), "{stderr}");
+    let stdout = text(&output.stdout);
+    assert_eq!(stdout.matches("status: ENABLED").count(), 2, "{stdout}");
+    assert!(stdout.contains("reason: Synced"), "{stdout}");
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use detective_operator::api::{DetectiveGraph, DetectiveGraphSpec, DetectiveGraph
 use detective_operator::cli::demo::emulator_access;
 use detective_operator::controller::backoff::Backoff;
 use detective_operator::controller::{Context, graph};
-use detective_operator::emulator::{Emulator, EmulatorConfig};
+use detective_operator::emulator::Emulator;
 use detective_operator::metrics::Metrics;
 use http::{Request, Response};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -105,12 +105,7 @@ async fn context(client: Client, emulator: &Emulator, store: Store<DetectiveGrap
 }
 
 async fn emulator() -> Emulator {
-    Emulator::start(EmulatorConfig {
-        default_account: ADMIN.into(),
-        ..EmulatorConfig::default()
-    })
-    .await
-    .unwrap()
+    fixtures::start_emulator().await
 }
 
 fn empty_store() -> Store<DetectiveGraph> {

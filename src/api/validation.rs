@@ -249,15 +249,7 @@ impl DetectiveGraphSpec {
         if self.deletion_guard.max_deletions < 0 {
             errors.push("spec.deletionGuard.maxDeletions", "must be 0 or more");
         }
-        if parse_duration(&self.resync_interval).is_none() {
-            errors.push(
-                "spec.resyncInterval",
-                format!(
-                    "{:?} is not a duration such as 30s, 5m or 1h30m",
-                    self.resync_interval
-                ),
-            );
-        }
+        check_duration(&mut errors, "spec.resyncInterval", &self.resync_interval);
         errors.into_result()
     }
 }
@@ -271,16 +263,14 @@ impl DetectiveMembershipSpec {
             errors.check_pattern("spec.region", region, &REGION, "an AWS Region name");
         }
         check_role(&mut errors, "spec", self.assume_role_arn.as_deref(), self.external_id.as_deref());
-        if parse_duration(&self.resync_interval).is_none() {
-            errors.push(
-                "spec.resyncInterval",
-                format!(
-                    "{:?} is not a duration such as 30s, 5m or 1h30m",
-                    self.resync_interval
-                ),
-            );
-        }
+        check_duration(&mut errors, "spec.resyncInterval", &self.resync_interval);
         errors.into_result()
+    }
+}
+
+fn check_duration(errors: &mut FieldErrors, field: &str, value: &str) {
+    if parse_duration(value).is_none() {
+        errors.push(field, format!("{value:?} is not a duration such as 30s, 5m or 1h30m"));
     }
 }
 

@@ -111,15 +111,7 @@ async fn apply(api: &Api<DetectiveGraph>, graph: Arc<DetectiveGraph>, ctx: &Cont
             .inc();
     }
 
-    let result = if outcome.is_ready() {
-        "ready"
-    } else if outcome.is_stalled() {
-        "stalled"
-    } else if outcome.error.is_some() {
-        "error"
-    } else {
-        "progressing"
-    };
+    let result = super::result_label(outcome.is_ready(), outcome.is_stalled(), outcome.error.is_some());
     ctx.metrics.observe_reconcile("DetectiveGraph", result, started.elapsed());
     match &outcome.error {
         Some(error) if error.is_retryable() => {

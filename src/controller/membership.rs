@@ -86,15 +86,7 @@ async fn apply(api: &Api<DetectiveMembership>, membership: Arc<DetectiveMembersh
         serde_json::to_value(&comparable).ok() != serde_json::to_value(current).ok()
     });
     if changed {
-        status::apply(
-            api,
-            &membership.name_any(),
-            &DetectiveMembership::api_version(&()),
-            &DetectiveMembership::kind(&()),
-            &outcome.status,
-        )
-        .await
-        .map_err(Error::Kube)?;
+        write_status(api, &membership, &outcome.status).await?;
     }
     let mut notices = Vec::new();
     if let Some(operation) = outcome.applied {
@@ -116,15 +108,7 @@ async fn apply(api: &Api<DetectiveMembership>, membership: Arc<DetectiveMembersh
     if !notices.is_empty() {
         publish(&ctx.recorder, &membership.object_ref(&()), notices).await;
     }
-    let result = if outcome.is_ready() {
-        "ready"
-    } else if outcome.is_stalled() {
-        "stalled"
-    } else if outcome.error.is_some() {
-        "error"
-    } else {
-        "progressing"
-    };
+    let result = super::result_label(outcome.is_ready(), outcome.is_stalled(), outcome.error.is_some());
     ctx.metrics.observe_reconcile("DetectiveMembership", result, started.elapsed());
     match &outcome.error {
         Some(error) if error.is_retryable() => Err(Error::Retryable(error.to_string())),
@@ -163,20 +147,28 @@ async fn cleanup(api: &Api<DetectiveMembership>, membership: Arc<DetectiveMember
                 "{error}. Annotate {ORPHAN_ANNOTATION}=true to delete this resource and keep the membership"
             );
             let outcome = engine::failed(target, SyncError::Refused(message.clone()), Timestamp::now());
-            status::apply(
-                api,
-                &membership.name_any(),
-                &DetectiveMembership::api_version(&()),
-                &DetectiveMembership::kind(&()),
-                &outcome.status,
-            )
-            .await
-            .map_err(Error::Kube)?;
+            write_status(api, &membership, &outcome.status).await?;
             warn!(%message, "cannot disassociate");
             Err(Error::Retryable(message))
         }
         Err(error) => Err(Error::Retryable(error.to_string())),
     }
+}
+
+async fn write_status(
+    api: &Api<DetectiveMembership>,
+    membership: &DetectiveMembership,
+    new: &crate::api::DetectiveMembershipStatus,
+) -> Result<(), Error> {
+    status::apply(
+        api,
+        &membership.name_any(),
+        &DetectiveMembership::api_version(&()),
+        &DetectiveMembership::kind(&()),
+        new,
+    )
+    .await
+    .map_err(Error::Kube)
 }
 
 /// Requeue policy for failed reconciles: exponential backoff per resource.

@@ -291,6 +291,16 @@ fn orphan_state(annotations: &std::collections::BTreeMap<String, String>, deleti
     Some(hasher.finish())
 }
 
+/// The `result` label of the reconcile metrics.
+fn result_label(ready: bool, stalled: bool, failed: bool) -> &'static str {
+    match (ready, stalled, failed) {
+        (true, _, _) => "ready",
+        (_, true, _) => "stalled",
+        (_, _, true) => "error",
+        _ => "progressing",
+    }
+}
+
 async fn stopped(mut terminate: watch::Receiver<bool>) {
     let _ = terminate.wait_for(|t| *t).await;
 }

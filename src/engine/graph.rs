@@ -91,6 +91,20 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// An outcome before anything was observed or applied.
+    fn starting(error: Option<SyncError>) -> Self {
+        Self {
+            observation: None,
+            plan: None,
+            tag_changes: TagChanges::default(),
+            applied: Vec::new(),
+            monitoring_deferred: Vec::new(),
+            status: DetectiveGraphStatus::default(),
+            error,
+            requeue_after: SHORT_REQUEUE,
+        }
+    }
+
     /// Whether the resource ended needing a human (the controller does not retry on its own).
     pub fn is_stalled(&self) -> bool {
         conditions::is_true(&self.status.conditions, STALLED)
@@ -105,16 +119,7 @@ impl Outcome {
 /// no AWS state is known, the status keeps what the previous one knew and reports the error.
 pub fn failed(target: Target<'_>, error: SyncError, now: Timestamp) -> Outcome {
     let inventory: BTreeSet<String> = target.previous.map(|s| s.inventory.iter().cloned().collect()).unwrap_or_default();
-    let mut outcome = Outcome {
-        observation: None,
-        plan: None,
-        tag_changes: TagChanges::default(),
-        applied: Vec::new(),
-        monitoring_deferred: Vec::new(),
-        status: DetectiveGraphStatus::default(),
-        error: Some(error),
-        requeue_after: SHORT_REQUEUE,
-    };
+    let mut outcome = Outcome::starting(Some(error));
     outcome.status = report(&target, &outcome, &inventory, now);
     outcome
 }
@@ -154,16 +159,7 @@ pub async fn reconcile<D: Detective, R: AssumeRole>(
             administrator_account: administrator.as_deref(),
         },
     );
-    let mut outcome = Outcome {
-        observation: None,
-        plan: None,
-        tag_changes: TagChanges::default(),
-        applied: Vec::new(),
-        monitoring_deferred: Vec::new(),
-        status: DetectiveGraphStatus::default(),
-        error: None,
-        requeue_after: SHORT_REQUEUE,
-    };
+    let mut outcome = Outcome::starting(None);
     if let GraphSource::Created = observation.source {
         outcome.applied.push(Applied::GraphCreated(observation.graph_arn.clone().unwrap_or_default()));
     }
