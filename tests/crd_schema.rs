@@ -107,3 +107,38 @@ fn membership_spec_validation() {
         "self == oldSelf"
     );
 }
+
+/// Every `pattern` compiles under the API server's rules: Go's RE2 refuses a repetition count
+/// above 1,000 (the `regex` crate accepts it, so only this test notices before a cluster does).
+#[test]
+fn every_pattern_stays_within_the_api_servers_repetition_limit() {
+    fn patterns(value: &Value, found: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                for (key, child) in map {
+                    match (key.as_str(), child) {
+                        ("pattern", Value::String(pattern)) => found.push(pattern.clone()),
+                        _ => patterns(child, found),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|item| patterns(item, found)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    for crd in detective_operator::cli::crd::definitions() {
+        patterns(&serde_json::to_value(&crd).unwrap(), &mut found);
+    }
+    assert!(found.len() >= 10, "{found:?}");
+    let counts = regex::Regex::new(r"\{(\d+)(?:,(\d*))?\}").unwrap();
+    for pattern in &found {
+        for bounds in counts.captures_iter(pattern) {
+            for bound in [bounds.get(1), bounds.get(2)].into_iter().flatten() {
+                if let Ok(n) = bound.as_str().parse::<u32>() {
+                    assert!(n <= 1000, "{pattern}: repetition {n} > 1000 is refused by the API server");
+                }
+            }
+        }
+    }
+}

@@ -8,7 +8,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 
 use super::validation::{
-    ACCOUNT_ID_PATTERN, DURATION_PATTERN, EMAIL_MAX_LENGTH, EMAIL_PATTERN, EXTERNAL_ID_PATTERN,
+    ACCOUNT_ID_PATTERN, DURATION_PATTERN, EMAIL_MAX_LENGTH, EMAIL_PATTERN, EXTERNAL_ID_MAX_LENGTH, EXTERNAL_ID_PATTERN,
     GRAPH_ARN_PATTERN, MAX_TAGS, MESSAGE_MAX_LENGTH, REGION_PATTERN, ROLE_ARN_PATTERN,
     ROLE_NAME_PATTERN, SESSION_NAME_PATTERN, TAG_KEY_MAX_LENGTH, TAG_VALUE_MAX_LENGTH,
 };
@@ -82,7 +82,7 @@ pub struct DetectiveGraphSpec {
 
     /// The external id to present when assuming `assumeRoleArn`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = EXTERNAL_ID_PATTERN), length(max = 1224))]
+    #[schemars(regex(pattern = EXTERNAL_ID_PATTERN), length(max = EXTERNAL_ID_MAX_LENGTH))]
     pub external_id: Option<String>,
 
     /// Tags of the behavior graph: set when the graph is created and kept in step afterwards.
@@ -188,7 +188,7 @@ pub struct AcceptInvitationsSpec {
 
     /// The external id the members' role trust policies require.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = EXTERNAL_ID_PATTERN))]
+    #[schemars(regex(pattern = EXTERNAL_ID_PATTERN), length(max = EXTERNAL_ID_MAX_LENGTH))]
     pub external_id: Option<String>,
 
     /// The role session name (default `detective-operator`).

@@ -5,7 +5,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::validation::{DURATION_PATTERN, EXTERNAL_ID_PATTERN, GRAPH_ARN_PATTERN, REGION_PATTERN, ROLE_ARN_PATTERN};
+use super::validation::{DURATION_PATTERN, EXTERNAL_ID_MAX_LENGTH, EXTERNAL_ID_PATTERN, GRAPH_ARN_PATTERN, REGION_PATTERN, ROLE_ARN_PATTERN};
 
 /// A member account's membership in another account's behavior graph, for clusters that run with
 /// the member account's credentials (or assume a role into it).
@@ -63,7 +63,7 @@ pub struct DetectiveMembershipSpec {
 
     /// The external id to present when assuming `assumeRoleArn`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = EXTERNAL_ID_PATTERN), length(max = 1224))]
+    #[schemars(regex(pattern = EXTERNAL_ID_PATTERN), length(max = EXTERNAL_ID_MAX_LENGTH))]
     pub external_id: Option<String>,
 
     /// `Accepted` (default) accepts the invitation; `Rejected` rejects it.

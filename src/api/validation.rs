@@ -31,8 +31,10 @@ pub const GRAPH_ARN_PATTERN: &str =
 pub const ROLE_ARN_PATTERN: &str = r"^arn:aws[-a-z]{0,10}:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]{1,512}$";
 /// An IAM role name.
 pub const ROLE_NAME_PATTERN: &str = r"^[A-Za-z0-9_+=,.@-]{1,64}$";
-/// An STS external id.
-pub const EXTERNAL_ID_PATTERN: &str = r"^[A-Za-z0-9_+=,.@:/-]{2,1224}$";
+/// An STS external id (2 to [`EXTERNAL_ID_MAX_LENGTH`] characters: the length is a separate
+/// constraint because the API server's regular expressions repeat at most 1,000 times).
+pub const EXTERNAL_ID_PATTERN: &str = r"^[A-Za-z0-9_+=,.@:/-]{2,}$";
+pub const EXTERNAL_ID_MAX_LENGTH: usize = 1224;
 /// An STS role session name.
 pub const SESSION_NAME_PATTERN: &str = r"^[A-Za-z0-9_+=,.@-]{2,64}$";
 /// A duration as Kubernetes and Flux users write it: `30s`, `5m`, `1h30m`.
@@ -230,12 +232,7 @@ impl DetectiveGraphSpec {
                 "an IAM role name",
             );
             if let Some(external_id) = &accept.external_id {
-                errors.check_pattern(
-                    "spec.acceptInvitations.externalId",
-                    external_id,
-                    &EXTERNAL_ID,
-                    "an STS external id",
-                );
+                check_external_id(&mut errors, "spec.acceptInvitations.externalId", external_id);
             }
             if let Some(session) = &accept.session_name {
                 errors.check_pattern(
@@ -268,6 +265,13 @@ impl DetectiveMembershipSpec {
     }
 }
 
+fn check_external_id(errors: &mut FieldErrors, field: &str, value: &str) {
+    errors.check_pattern(field, value, &EXTERNAL_ID, "an STS external id");
+    if value.chars().count() > EXTERNAL_ID_MAX_LENGTH {
+        errors.push(field, format!("at most {EXTERNAL_ID_MAX_LENGTH} characters"));
+    }
+}
+
 fn check_duration(errors: &mut FieldErrors, field: &str, value: &str) {
     if parse_duration(value).is_none() {
         errors.push(field, format!("{value:?} is not a duration such as 30s, 5m or 1h30m"));
@@ -279,12 +283,7 @@ fn check_role(errors: &mut FieldErrors, at: &str, role_arn: Option<&str>, extern
         errors.check_pattern(format!("{at}.assumeRoleArn"), arn, &ROLE_ARN, "an IAM role ARN");
     }
     if let Some(external_id) = external_id {
-        errors.check_pattern(
-            format!("{at}.externalId"),
-            external_id,
-            &EXTERNAL_ID,
-            "an STS external id",
-        );
+        check_external_id(errors, &format!("{at}.externalId"), external_id);
         if role_arn.is_none() {
             errors.push(format!("{at}.externalId"), "is only used together with assumeRoleArn");
         }
