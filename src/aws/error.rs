@@ -89,12 +89,12 @@ impl AwsError {
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,
     {
-        let described = DisplayErrorContext(&error).to_string();
+        let described = redact_emails(&DisplayErrorContext(&error).to_string());
         match &error {
             SdkError::ServiceError(service) => {
                 let err = service.err();
                 let code = err.code().unwrap_or("Unknown").to_owned();
-                let message = err.message().map(str::to_owned).unwrap_or(described);
+                let message = err.message().map(redact_emails).unwrap_or(described);
                 Self::new(operation, kind_of_code(&code), code, message)
             }
             SdkError::TimeoutError(_) => Self::new(operation, ErrorKind::Unavailable, "Timeout", described),
@@ -109,6 +109,15 @@ impl AwsError {
             _ => Self::new(operation, ErrorKind::Other, "Unknown", described),
         }
     }
+}
+
+/// Service messages may quote request values; e-mail addresses must not reach logs, events or
+/// status, so they are masked where errors are made.
+pub(crate) fn redact_emails(text: &str) -> String {
+    static EMAIL: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r#"[^\s@"'<>(),;:\[\]]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"#).expect("a valid pattern")
+    });
+    EMAIL.replace_all(text, "<e-mail>").into_owned()
 }
 
 fn kind_of_code(code: &str) -> ErrorKind {
@@ -129,6 +138,15 @@ fn kind_of_code(code: &str) -> ErrorKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn emails_are_masked() {
+        assert_eq!(
+            redact_emails("Accounts[0].EmailAddress \"root+1@example.com\" is invalid"),
+            "Accounts[0].EmailAddress \"<e-mail>\" is invalid"
+        );
+        assert_eq!(redact_emails("no address here"), "no address here");
+    }
 
     #[test]
     fn retryable_kinds() {

@@ -56,7 +56,7 @@ fn unprocessed(items: &[aws_sdk_detective::types::UnprocessedAccount]) -> Vec<Un
         .iter()
         .map(|u| UnprocessedAccount {
             account_id: u.account_id().unwrap_or_default().to_owned(),
-            reason: u.reason().unwrap_or_default().to_owned(),
+            reason: super::error::redact_emails(u.reason().unwrap_or_default()),
         })
         .collect()
 }

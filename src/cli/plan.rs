@@ -133,10 +133,10 @@ pub fn report(document: &GraphDocument, outcome: &Outcome) -> PlanReport {
                  and this resource has no inventory yet (first run, or no cluster). Use pruning: Authoritative to remove them"
             ));
         }
-        if !outcome.monitoring_deferred.is_empty() {
+        if !outcome.deferred.is_empty() {
             report.notes.push(format!(
-                "StartMonitoringMember for {} is postponed by its backoff",
-                outcome.monitoring_deferred.join(", ")
+                "StartMonitoringMember / AcceptInvitation for {} is postponed by its backoff",
+                outcome.deferred.join(", ")
             ));
         }
         report.changes = !plan.is_empty() || !outcome.tag_changes.is_empty();

@@ -83,8 +83,8 @@ pub struct Outcome {
     pub plan: Option<Plan>,
     pub tag_changes: TagChanges,
     pub applied: Vec<Applied>,
-    /// StartMonitoringMember calls the backoff postponed.
-    pub monitoring_deferred: Vec<String>,
+    /// Members whose StartMonitoringMember or AcceptInvitation the backoff postponed.
+    pub deferred: Vec<String>,
     pub status: DetectiveGraphStatus,
     pub error: Option<SyncError>,
     pub requeue_after: Duration,
@@ -98,7 +98,7 @@ impl Outcome {
             plan: None,
             tag_changes: TagChanges::default(),
             applied: Vec::new(),
-            monitoring_deferred: Vec::new(),
+            deferred: Vec::new(),
             status: DetectiveGraphStatus::default(),
             error,
             requeue_after: SHORT_REQUEUE,
@@ -172,7 +172,7 @@ pub async fn reconcile<D: Detective, R: AssumeRole>(
         .iter()
         .cloned()
         .partition(|account| attempt_due(&previous, account, now));
-    outcome.monitoring_deferred = deferred;
+    outcome.deferred = deferred;
 
     let mut unprocessed = Vec::new();
     let mut monitoring_attempted = Vec::new();
@@ -223,7 +223,7 @@ pub async fn reconcile<D: Detective, R: AssumeRole>(
             .accept;
             let (accounts, waiting): (Vec<String>, Vec<String>) =
                 invited_now.into_iter().partition(|a| attempt_due(&previous, a, now));
-            outcome.monitoring_deferred.extend(waiting);
+            outcome.deferred.extend(waiting);
             if !accounts.is_empty() {
                 let results = accept_all(roles, &graph_arn, accepting, &accounts).await;
                 let accepted = results.iter().filter(|(_, r)| r.is_ok()).count();
