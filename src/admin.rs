@@ -39,13 +39,19 @@ async fn readyz(State(readiness): State<Readiness>) -> impl IntoResponse {
     if readiness.get() {
         (StatusCode::OK, "ok")
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready: the watch has not synced yet")
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: the watch has not synced yet",
+        )
     }
 }
 
 async fn metrics() -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         Metrics::global().encode(),
     )
 }

@@ -63,7 +63,11 @@ impl Metrics {
         let aws_calls = Family::<AwsCallLabels, Counter>::default();
         let members = Family::<MemberLabels, Gauge>::default();
         let deletion_guard_trips = Family::<ResourceLabels, Counter>::default();
-        registry.register("reconciles", "Reconciles by resource kind and result", reconciles.clone());
+        registry.register(
+            "reconciles",
+            "Reconciles by resource kind and result",
+            reconciles.clone(),
+        );
         registry.register(
             "reconcile_duration_seconds",
             "Reconcile wall time by resource kind and result",
@@ -74,7 +78,11 @@ impl Metrics {
             "Detective API calls by operation and outcome (throttled counted apart)",
             aws_calls.clone(),
         );
-        registry.register("graph_members", "Members of each managed graph by status", members.clone());
+        registry.register(
+            "graph_members",
+            "Members of each managed graph by status",
+            members.clone(),
+        );
         registry.register(
             "deletion_guard_trips",
             "Syncs refused by the deletion guard",
@@ -98,11 +106,15 @@ impl Metrics {
     pub fn observe_reconcile(&self, kind: &'static str, result: &'static str, took: Duration) {
         let labels = ReconcileLabels { kind, result };
         self.reconciles.get_or_create(&labels).inc();
-        self.reconcile_duration.get_or_create(&labels).observe(took.as_secs_f64());
+        self.reconcile_duration
+            .get_or_create(&labels)
+            .observe(took.as_secs_f64());
     }
 
     pub fn observe_aws_call(&self, operation: &'static str, outcome: &'static str) {
-        self.aws_calls.get_or_create(&AwsCallLabels { operation, outcome }).inc();
+        self.aws_calls
+            .get_or_create(&AwsCallLabels { operation, outcome })
+            .inc();
     }
 
     /// Replaces a graph's member gauges with the current counts.

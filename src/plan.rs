@@ -136,7 +136,11 @@ impl Plan {
         deletions
             .chunks(BATCH_SIZE)
             .map(|batch| Step::DeleteMembers(batch.to_vec()))
-            .chain(creations.chunks(BATCH_SIZE).map(|batch| Step::CreateMembers(batch.to_vec())))
+            .chain(
+                creations
+                    .chunks(BATCH_SIZE)
+                    .map(|batch| Step::CreateMembers(batch.to_vec())),
+            )
             .chain(self.start_monitoring.iter().cloned().map(Step::StartMonitoring))
             .collect()
     }
@@ -255,7 +259,11 @@ pub fn plan_tags(declared: &BTreeMap<String, String>, observed: &BTreeMap<String
             .filter(|(k, v)| observed.get(*k) != Some(*v))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
-        remove: observed.keys().filter(|k| !declared.contains_key(*k)).cloned().collect(),
+        remove: observed
+            .keys()
+            .filter(|k| !declared.contains_key(*k))
+            .cloned()
+            .collect(),
     }
 }
 
@@ -326,7 +334,11 @@ mod tests {
     fn changed_message_or_email_of_a_verified_member_changes_nothing() {
         let mut wanted = spec(&[("111111111111", "new@example.com")]);
         wanted.invitation.message = Some("a brand new message".into());
-        for status in [MemberStatus::Invited, MemberStatus::Enabled, MemberStatus::VerificationInProgress] {
+        for status in [
+            MemberStatus::Invited,
+            MemberStatus::Enabled,
+            MemberStatus::VerificationInProgress,
+        ] {
             let observed = [member("111111111111", "old@example.com", status)];
             let plan = plan(&wanted, observe(&observed, &BTreeSet::new()));
             assert!(plan.is_empty(), "{plan:?}");
@@ -335,10 +347,20 @@ mod tests {
 
     #[test]
     fn verification_failed_is_reinvited_only_with_a_corrected_email() {
-        let observed = [member("111111111111", "typo@example.com", MemberStatus::VerificationFailed)];
-        let same = plan(&spec(&[("111111111111", "typo@example.com")]), observe(&observed, &BTreeSet::new()));
+        let observed = [member(
+            "111111111111",
+            "typo@example.com",
+            MemberStatus::VerificationFailed,
+        )];
+        let same = plan(
+            &spec(&[("111111111111", "typo@example.com")]),
+            observe(&observed, &BTreeSet::new()),
+        );
         assert!(same.is_empty());
-        let fixed = plan(&spec(&[("111111111111", "root@example.com")]), observe(&observed, &BTreeSet::new()));
+        let fixed = plan(
+            &spec(&[("111111111111", "root@example.com")]),
+            observe(&observed, &BTreeSet::new()),
+        );
         assert_eq!(fixed.reinvite.len(), 1);
         assert_eq!(
             fixed.steps(),
@@ -427,17 +449,33 @@ mod tests {
 
     #[test]
     fn monitoring_starts_only_when_auto_start() {
-        let observed = [member("111111111111", "a@example.com", MemberStatus::AcceptedButDisabled)];
+        let observed = [member(
+            "111111111111",
+            "a@example.com",
+            MemberStatus::AcceptedButDisabled,
+        )];
         let mut wanted = spec(&[("111111111111", "a@example.com")]);
-        assert_eq!(plan(&wanted, observe(&observed, &BTreeSet::new())).start_monitoring.len(), 1);
+        assert_eq!(
+            plan(&wanted, observe(&observed, &BTreeSet::new()))
+                .start_monitoring
+                .len(),
+            1
+        );
         wanted.monitoring.auto_start = false;
         assert!(plan(&wanted, observe(&observed, &BTreeSet::new())).is_empty());
     }
 
     #[test]
     fn tags_are_set_and_removed_to_match() {
-        let declared = BTreeMap::from([("team".to_owned(), "sec".to_owned()), ("env".to_owned(), "prod".to_owned())]);
-        let observed = BTreeMap::from([("team".to_owned(), "ops".to_owned()), ("old".to_owned(), "x".to_owned()), ("env".to_owned(), "prod".to_owned())]);
+        let declared = BTreeMap::from([
+            ("team".to_owned(), "sec".to_owned()),
+            ("env".to_owned(), "prod".to_owned()),
+        ]);
+        let observed = BTreeMap::from([
+            ("team".to_owned(), "ops".to_owned()),
+            ("old".to_owned(), "x".to_owned()),
+            ("env".to_owned(), "prod".to_owned()),
+        ]);
         let changes = plan_tags(&declared, &observed);
         assert_eq!(changes.set, BTreeMap::from([("team".to_owned(), "sec".to_owned())]));
         assert_eq!(changes.remove, vec!["old".to_owned()]);
@@ -446,7 +484,10 @@ mod tests {
 
     #[test]
     fn the_administrator_account_is_ignored() {
-        let plan = plan(&spec(&[("999999999999", "admin@example.com")]), observe(&[], &BTreeSet::new()));
+        let plan = plan(
+            &spec(&[("999999999999", "admin@example.com")]),
+            observe(&[], &BTreeSet::new()),
+        );
         assert!(plan.is_empty());
         assert_eq!(plan.ignored[0].reason, IgnoredReason::AdministratorAccount);
     }
@@ -463,7 +504,10 @@ mod tests {
                     by_id.remove(id);
                 }),
                 Step::CreateMembers(accounts) => accounts.iter().for_each(|a| {
-                    by_id.insert(a.account_id.clone(), ObservedMember::invited(&a.account_id, &a.email_address));
+                    by_id.insert(
+                        a.account_id.clone(),
+                        ObservedMember::invited(&a.account_id, &a.email_address),
+                    );
                 }),
                 Step::StartMonitoring(id) => {
                     if let Some(m) = by_id.get_mut(&id) {
@@ -511,7 +555,11 @@ mod tests {
     }
 
     fn pruning() -> impl Strategy<Value = Pruning> {
-        prop_oneof![Just(Pruning::Managed), Just(Pruning::Authoritative), Just(Pruning::Disabled)]
+        prop_oneof![
+            Just(Pruning::Managed),
+            Just(Pruning::Authoritative),
+            Just(Pruning::Disabled)
+        ]
     }
 
     prop_compose! {

@@ -52,7 +52,12 @@ fn spec() -> DetectiveGraphSpec {
     spec
 }
 
-async fn sync(access: &AwsAccess, spec: &DetectiveGraphSpec, previous: Option<&DetectiveGraphStatus>, now: Timestamp) -> Outcome {
+async fn sync(
+    access: &AwsAccess,
+    spec: &DetectiveGraphSpec,
+    previous: Option<&DetectiveGraphStatus>,
+    now: Timestamp,
+) -> Outcome {
     let detective = access.detective(None, None).await.unwrap();
     let target = Target {
         spec,
@@ -82,15 +87,26 @@ async fn invitations_are_accepted_as_each_member_and_failing_roles_block_no_one(
     let graph = emulator.graphs()[0].arn.clone();
     let members = emulator.members(&graph);
     let enabled = members.iter().filter(|m| m.status == MemberStatus::Enabled).count();
-    assert_eq!(enabled, 90, "the 5 external-id roles are assumable with the declared external id");
+    assert_eq!(
+        enabled, 90,
+        "the 5 external-id roles are assumable with the declared external id"
+    );
     let calls = emulator.calls();
     assert_eq!(calls["AssumeRole"], 100, "{calls:?}");
     assert_eq!(calls["AcceptInvitation"], 90);
     for n in 0..10 {
-        let entry = first.status.members.iter().find(|m| m.account_id == account(n)).unwrap();
+        let entry = first
+            .status
+            .members
+            .iter()
+            .find(|m| m.account_id == account(n))
+            .unwrap();
         assert_eq!(entry.status, "INVITED");
         let error = entry.last_error.as_deref().unwrap();
-        assert!(error.contains(&format!("arn:aws:iam::{}:role/detective-member", account(n))), "{error}");
+        assert!(
+            error.contains(&format!("arn:aws:iam::{}:role/detective-member", account(n))),
+            "{error}"
+        );
         assert!(error.contains("not authorized"), "{error}");
         assert_eq!(entry.attempts, Some(1));
     }
@@ -98,19 +114,52 @@ async fn invitations_are_accepted_as_each_member_and_failing_roles_block_no_one(
 
     // Within the backoff the failing accounts are not tried again, and their errors stay visible.
     emulator.reset_calls();
-    let second = sync(&access, &spec, Some(&first.status), start + SignedDuration::from_secs(5)).await;
+    let second = sync(
+        &access,
+        &spec,
+        Some(&first.status),
+        start + SignedDuration::from_secs(5),
+    )
+    .await;
     let calls = emulator.calls();
-    assert!(!calls.contains_key("AssumeRole") && !calls.contains_key("AcceptInvitation"), "{calls:?}");
-    let entry = second.status.members.iter().find(|m| m.account_id == account(0)).unwrap();
+    assert!(
+        !calls.contains_key("AssumeRole") && !calls.contains_key("AcceptInvitation"),
+        "{calls:?}"
+    );
+    let entry = second
+        .status
+        .members
+        .iter()
+        .find(|m| m.account_id == account(0))
+        .unwrap();
     assert!(entry.last_error.is_some());
     assert_eq!(entry.attempts, Some(1));
 
     // After the backoff they are tried again (and fail again: attempts grow).
-    let third = sync(&access, &spec, Some(&second.status), start + SignedDuration::from_secs(120)).await;
+    let third = sync(
+        &access,
+        &spec,
+        Some(&second.status),
+        start + SignedDuration::from_secs(120),
+    )
+    .await;
     let calls = emulator.calls();
-    assert_eq!(calls.get("AssumeRole"), Some(&10), "only the ten failing accounts are tried again: {calls:?}");
-    assert_eq!(calls.get("AcceptInvitation"), None, "roles still missing: no call as the member");
-    let entry = third.status.members.iter().find(|m| m.account_id == account(0)).unwrap();
+    assert_eq!(
+        calls.get("AssumeRole"),
+        Some(&10),
+        "only the ten failing accounts are tried again: {calls:?}"
+    );
+    assert_eq!(
+        calls.get("AcceptInvitation"),
+        None,
+        "roles still missing: no call as the member"
+    );
+    let entry = third
+        .status
+        .members
+        .iter()
+        .find(|m| m.account_id == account(0))
+        .unwrap();
     assert_eq!(entry.attempts, Some(2));
 
     // Once the role exists, the next attempt accepts.
@@ -119,9 +168,19 @@ async fn invitations_are_accepted_as_each_member_and_failing_roles_block_no_one(
         config.roles = None;
     }
     emulator.set_world(fixed);
-    let fourth = sync(&access, &spec, Some(&third.status), start + SignedDuration::from_secs(600)).await;
+    let fourth = sync(
+        &access,
+        &spec,
+        Some(&third.status),
+        start + SignedDuration::from_secs(600),
+    )
+    .await;
     assert_eq!(
-        emulator.members(&graph).iter().filter(|m| m.status == MemberStatus::Enabled).count(),
+        emulator
+            .members(&graph)
+            .iter()
+            .filter(|m| m.status == MemberStatus::Enabled)
+            .count(),
         100
     );
     assert!(fourth.is_ready(), "{:?}", fourth.status.conditions);

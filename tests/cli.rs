@@ -63,8 +63,18 @@ async fn emulator() -> Emulator {
 }
 
 fn writes(calls: &BTreeMap<String, u64>) -> Vec<String> {
-    const READS: [&str; 5] = ["ListGraphs", "ListMembers", "GetMembers", "ListTagsForResource", "ListInvitations"];
-    calls.keys().filter(|op| !READS.contains(&op.as_str())).cloned().collect()
+    const READS: [&str; 5] = [
+        "ListGraphs",
+        "ListMembers",
+        "GetMembers",
+        "ListTagsForResource",
+        "ListInvitations",
+    ];
+    calls
+        .keys()
+        .filter(|op| !READS.contains(&op.as_str()))
+        .cloned()
+        .collect()
 }
 
 /// The resources `sync` printed, with the status the next command reads back.
@@ -79,15 +89,34 @@ async fn plan_on_an_empty_graph_lists_every_member_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(dir.path(), "graph.yaml", &graph_yaml(&[101, 102, 103], ""));
 
-    let output = operator(&emulator, &["plan", "-f", file.to_str().unwrap(), "--detailed-exitcode"]).await;
-    assert_eq!(output.status.code(), Some(2), "changes → 2; stderr: {}", text(&output.stderr));
+    let output = operator(
+        &emulator,
+        &["plan", "-f", file.to_str().unwrap(), "--detailed-exitcode"],
+    )
+    .await;
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "changes → 2; stderr: {}",
+        text(&output.stderr)
+    );
     let stdout = text(&output.stdout);
-    assert!(stdout.contains("+ invite 3: 000000000101, 000000000102, 000000000103"), "{stdout}");
+    assert!(
+        stdout.contains("+ invite 3: 000000000101, 000000000102, 000000000103"),
+        "{stdout}"
+    );
     assert!(stdout.contains("create one"), "the graph would be created: {stdout}");
-    assert!(!stdout.contains("@example.com"), "plans name accounts, never e-mails: {stdout}");
+    assert!(
+        !stdout.contains("@example.com"),
+        "plans name accounts, never e-mails: {stdout}"
+    );
 
     let json = operator(&emulator, &["plan", "-f", file.to_str().unwrap(), "-o", "json"]).await;
-    assert_eq!(json.status.code(), Some(0), "without --detailed-exitcode changes exit 0");
+    assert_eq!(
+        json.status.code(),
+        Some(0),
+        "without --detailed-exitcode changes exit 0"
+    );
     let reports: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(reports[0]["invite"].as_array().unwrap().len(), 3);
     assert_eq!(reports[0]["graph"], "create");
@@ -117,8 +146,18 @@ async fn sync_converges_and_the_next_plan_is_empty() {
     // The printed resource carries its status (graph ARN, inventory): plan it again as-is.
     let again = write(dir.path(), "synced.yaml", &after);
     emulator.reset_calls();
-    let plan = operator(&emulator, &["plan", "-f", again.to_str().unwrap(), "--detailed-exitcode"]).await;
-    assert_eq!(plan.status.code(), Some(0), "{}{}", text(&plan.stdout), text(&plan.stderr));
+    let plan = operator(
+        &emulator,
+        &["plan", "-f", again.to_str().unwrap(), "--detailed-exitcode"],
+    )
+    .await;
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "{}{}",
+        text(&plan.stdout),
+        text(&plan.stderr)
+    );
     assert!(text(&plan.stdout).contains("Plan: 0 to invite, 0 to re-invite, 0 to remove"));
     assert_eq!(emulator.calls(), BTreeMap::from([("ListMembers".to_owned(), 1)]));
 }
@@ -164,7 +203,11 @@ async fn removed_members_are_planned_for_deletion_by_pruning_mode() {
     assert_eq!(report[0]["kept"][0]["accountId"], "000000000999");
 
     let authoritative = write(dir.path(), "authoritative.yaml", &plan_for("Authoritative"));
-    let output = operator(&emulator, &["plan", "-f", authoritative.to_str().unwrap(), "-o", "json"]).await;
+    let output = operator(
+        &emulator,
+        &["plan", "-f", authoritative.to_str().unwrap(), "-o", "json"],
+    )
+    .await;
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(
         report[0]["remove"],
@@ -189,23 +232,52 @@ async fn a_plan_over_the_deletion_guard_is_refused_and_nothing_is_deleted() {
     let emulator = emulator().await;
     let dir = tempfile::tempdir().unwrap();
     let ids: Vec<u64> = (100..110).collect();
-    let file = write(dir.path(), "graph.yaml", &graph_yaml(&ids, "  deletionGuard:\n    maxDeletions: 3\n"));
+    let file = write(
+        dir.path(),
+        "graph.yaml",
+        &graph_yaml(&ids, "  deletionGuard:\n    maxDeletions: 3\n"),
+    );
     let after = synced(&operator(&emulator, &["sync", "-f", file.to_str().unwrap()]).await);
     let emptied = after.split("  members:\n").next().unwrap().to_owned()
         + "  members: []\n"
-        + after.split("  invitation:").nth(1).map(|rest| format!("  invitation:{rest}")).as_deref().unwrap();
+        + after
+            .split("  invitation:")
+            .nth(1)
+            .map(|rest| format!("  invitation:{rest}"))
+            .as_deref()
+            .unwrap();
     let emptied = write(dir.path(), "emptied.yaml", &emptied);
 
-    let plan = operator(&emulator, &["plan", "-f", emptied.to_str().unwrap(), "--detailed-exitcode"]).await;
+    let plan = operator(
+        &emulator,
+        &["plan", "-f", emptied.to_str().unwrap(), "--detailed-exitcode"],
+    )
+    .await;
     assert_eq!(plan.status.code(), Some(1), "{}", text(&plan.stdout));
-    assert!(text(&plan.stdout).contains("deletion guard: REFUSED"), "{}", text(&plan.stdout));
-    assert!(text(&plan.stdout).contains("removes 10 members"), "{}", text(&plan.stdout));
+    assert!(
+        text(&plan.stdout).contains("deletion guard: REFUSED"),
+        "{}",
+        text(&plan.stdout)
+    );
+    assert!(
+        text(&plan.stdout).contains("removes 10 members"),
+        "{}",
+        text(&plan.stdout)
+    );
 
     emulator.reset_calls();
     let sync = operator(&emulator, &["sync", "-f", emptied.to_str().unwrap()]).await;
     assert_eq!(sync.status.code(), Some(1), "a Stalled resource fails the command");
-    assert!(text(&sync.stdout).contains("reason: DeletionGuard"), "{}", text(&sync.stdout));
-    assert!(writes(&emulator.calls()).is_empty(), "nothing written: {:?}", emulator.calls());
+    assert!(
+        text(&sync.stdout).contains("reason: DeletionGuard"),
+        "{}",
+        text(&sync.stdout)
+    );
+    assert!(
+        writes(&emulator.calls()).is_empty(),
+        "nothing written: {:?}",
+        emulator.calls()
+    );
     assert_eq!(emulator.members(&emulator.graphs()[0].arn).len(), 10);
 }
 
@@ -260,7 +332,11 @@ async fn the_standard_endpoint_variables_are_honoured() {
             .await
             .unwrap();
         assert!(output.status.success(), "{variable}: {}", text(&output.stderr));
-        assert_eq!(emulator.calls().get("ListGraphs"), Some(&1), "{variable} reached the emulator");
+        assert_eq!(
+            emulator.calls().get("ListGraphs"),
+            Some(&1),
+            "{variable} reached the emulator"
+        );
     }
 }
 
@@ -281,7 +357,13 @@ async fn the_embedded_demo_runs_without_aws_or_a_cluster() {
     let output = demo("examples/graph.yaml").await;
     let stderr = text(&output.stderr);
     assert!(output.status.success(), "{stderr}");
-    for expected in ["VERIFICATION_FAILED", "ACCEPTED_BUT_DISABLED", "ENABLED", "INVITED", "Detective calls made: "] {
+    for expected in [
+        "VERIFICATION_FAILED",
+        "ACCEPTED_BUT_DISABLED",
+        "ENABLED",
+        "INVITED",
+        "Detective calls made: ",
+    ] {
         assert!(stderr.contains(expected), "{expected} missing from: {stderr}");
     }
     assert!(text(&output.stdout).contains("graphArn: arn:aws:detective:us-east-1:123456789012:graph:"));
@@ -292,7 +374,10 @@ async fn the_demo_accepts_invitations_as_the_members_through_their_roles() {
     let output = demo("examples/auto-accept.yaml").await;
     let stderr = text(&output.stderr);
     assert!(output.status.success(), "{stderr}");
-    assert!(stderr.contains("accepted 2 invitations as the members (0 failed)"), "{stderr}");
+    assert!(
+        stderr.contains("accepted 2 invitations as the members (0 failed)"),
+        "{stderr}"
+    );
     assert!(stderr.contains("AssumeRole 2"), "{stderr}");
     let stdout = text(&output.stdout);
     assert_eq!(stdout.matches("status: ENABLED").count(), 2, "{stdout}");
@@ -305,7 +390,10 @@ async fn the_demo_world_gives_each_example_account_its_story() {
     let world = detective_operator::cli::demo::world();
     let example = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/graph.yaml")).unwrap();
     for AccountConfig { account_id, .. } in &world.accounts {
-        assert!(example.contains(account_id.as_str()), "{account_id} not in examples/graph.yaml");
+        assert!(
+            example.contains(account_id.as_str()),
+            "{account_id} not in examples/graph.yaml"
+        );
     }
     assert!(world != WorldConfig::default());
 }

@@ -14,12 +14,12 @@ use detective_operator::metrics::Metrics;
 use http::{Request, Response};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
+use kube::Client;
 use kube::client::Body;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::watcher;
-use kube::Client;
 use serde_json::{Value, json};
 
 const ADMIN: &str = "123456789012";
@@ -61,7 +61,11 @@ fn mock_api_server(object: DetectiveGraph) -> (Client, Arc<Mutex<Vec<Recorded>>>
             } else {
                 serde_json::to_value(&object).unwrap()
             };
-            send.send_response(Response::builder().body(Body::from(serde_json::to_vec(&answer).unwrap())).unwrap());
+            send.send_response(
+                Response::builder()
+                    .body(Body::from(serde_json::to_vec(&answer).unwrap()))
+                    .unwrap(),
+            );
         }
     });
     (Client::new(service, "default"), recorded)
@@ -133,7 +137,10 @@ async fn the_first_reconcile_only_adds_the_finalizer() {
         "{}",
         requests[0].body
     );
-    assert!(emulator.calls().is_empty(), "no AWS call before the finalizer is in place");
+    assert!(
+        emulator.calls().is_empty(),
+        "no AWS call before the finalizer is in place"
+    );
 }
 
 #[tokio::test]
@@ -152,7 +159,11 @@ async fn a_reconcile_applies_the_plan_then_writes_status_and_aggregated_events()
         .expect("status written");
     assert_eq!(status_patch.method, "PATCH");
     assert_eq!(status_patch.content_type, "application/apply-patch+yaml");
-    assert!(status_patch.query.contains("fieldManager=detective-operator"), "{}", status_patch.query);
+    assert!(
+        status_patch.query.contains("fieldManager=detective-operator"),
+        "{}",
+        status_patch.query
+    );
     assert!(status_patch.query.contains("force=true"));
     assert_eq!(status_patch.body["kind"], "DetectiveGraph");
     let status = &status_patch.body["status"];
@@ -163,8 +174,17 @@ async fn a_reconcile_applies_the_plan_then_writes_status_and_aggregated_events()
 
     let events: Vec<&Recorded> = requests.iter().filter(|r| r.path.contains("/events")).collect();
     let reasons: Vec<&str> = events.iter().map(|e| e.body["reason"].as_str().unwrap()).collect();
-    assert_eq!(reasons, vec!["GraphCreated", "MembersInvited"], "one event per kind, not per member");
-    assert!(events[1].body["note"].as_str().unwrap().contains("invited 3 accounts in 1 CreateMembers calls"));
+    assert_eq!(
+        reasons,
+        vec!["GraphCreated", "MembersInvited"],
+        "one event per kind, not per member"
+    );
+    assert!(
+        events[1].body["note"]
+            .as_str()
+            .unwrap()
+            .contains("invited 3 accounts in 1 CreateMembers calls")
+    );
     let text = serde_json::to_string(&requests.iter().map(|r| &r.body).collect::<Vec<_>>()).unwrap();
     assert!(!text.contains("@example.com"), "no e-mail leaves in status or events");
 
@@ -213,7 +233,11 @@ async fn deleting_with_policy_delete_removes_the_inventory_and_the_graph_then_th
 
     graph::reconcile(Arc::new(object), ctx).await.unwrap();
     let left: Vec<String> = emulator.members(&graph_arn).into_iter().map(|m| m.account_id).collect();
-    assert_eq!(left, vec!["000000000999"], "only the inventory is removed; the graph was adopted, so it stays");
+    assert_eq!(
+        left,
+        vec!["000000000999"],
+        "only the inventory is removed; the graph was adopted, so it stays"
+    );
     let requests = recorded.lock().unwrap().clone();
     assert_eq!(requests.len(), 1, "{requests:#?}");
     assert_eq!(requests[0].content_type, "application/json-patch+json");
@@ -223,7 +247,13 @@ async fn deleting_with_policy_delete_removes_the_inventory_and_the_graph_then_th
 #[tokio::test]
 async fn a_second_resource_on_the_same_graph_is_stalled_naming_the_first() {
     let emulator = emulator().await;
-    let graph_arn = fixtures::detective_client(&emulator.endpoint_url(), ADMIN, "us-east-1").create_graph().send().await.unwrap().graph_arn.unwrap();
+    let graph_arn = fixtures::detective_client(&emulator.endpoint_url(), ADMIN, "us-east-1")
+        .create_graph()
+        .send()
+        .await
+        .unwrap()
+        .graph_arn
+        .unwrap();
     let mut first = resource("first", spec(&["000000000101"]), true);
     first.status = Some(DetectiveGraphStatus {
         graph_arn: Some(graph_arn.clone()),
@@ -251,7 +281,10 @@ async fn a_second_resource_on_the_same_graph_is_stalled_naming_the_first() {
         .unwrap();
     assert_eq!(stalled["status"], "True");
     assert_eq!(stalled["reason"], "GraphClaimed");
-    assert!(stalled["message"].as_str().unwrap().contains("security/first"), "{stalled}");
+    assert!(
+        stalled["message"].as_str().unwrap().contains("security/first"),
+        "{stalled}"
+    );
     assert!(status.get("graphArn").is_none(), "the loser does not record the graph");
     assert!(emulator.members(&graph_arn).is_empty(), "nothing invited by the loser");
 }
@@ -263,7 +296,10 @@ async fn suspended_resources_make_no_call() {
     object.spec.suspend = true;
     let (client, recorded) = mock_api_server(object.clone());
     let ctx = context(client, &emulator, empty_store()).await;
-    assert_eq!(graph::reconcile(Arc::new(object), ctx).await.unwrap(), Action::await_change());
+    assert_eq!(
+        graph::reconcile(Arc::new(object), ctx).await.unwrap(),
+        Action::await_change()
+    );
     assert!(recorded.lock().unwrap().is_empty());
     assert!(emulator.calls().is_empty());
 }
@@ -276,7 +312,9 @@ async fn a_throttled_aws_is_retried_with_backoff_not_stalled() {
     let object = resource("org", spec(&["000000000101"]), true);
     let (client, recorded) = mock_api_server(object.clone());
     let ctx = context(client, &emulator, empty_store()).await;
-    let error = graph::reconcile(Arc::new(object.clone()), ctx.clone()).await.unwrap_err();
+    let error = graph::reconcile(Arc::new(object.clone()), ctx.clone())
+        .await
+        .unwrap_err();
     assert!(error.to_string().contains("ListGraphs"), "{error}");
     let first = graph::error_policy(Arc::new(object.clone()), &error, ctx.clone());
     let second = graph::error_policy(Arc::new(object), &error, ctx);

@@ -4,14 +4,18 @@ use detective_operator::api::{DetectiveGraph, DetectiveMembership};
 use kube::CustomResourceExt;
 use serde_json::Value;
 
-fn schema_of(crd: k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition) -> (Value, Value) {
+fn schema_of(
+    crd: k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+) -> (Value, Value) {
     let value = serde_json::to_value(&crd).unwrap();
     let version = value.pointer("/spec/versions/0").unwrap().clone();
     (value, version)
 }
 
 fn at<'a>(value: &'a Value, pointer: &str) -> &'a Value {
-    value.pointer(pointer).unwrap_or_else(|| panic!("no {pointer} in the schema"))
+    value
+        .pointer(pointer)
+        .unwrap_or_else(|| panic!("no {pointer} in the schema"))
 }
 
 const SPEC: &str = "/schema/openAPIV3Schema/properties/spec";
@@ -43,12 +47,30 @@ fn graph_spec_field_validation() {
     assert_eq!(members["x-kubernetes-list-type"], "map");
     assert_eq!(members["x-kubernetes-list-map-keys"], serde_json::json!(["accountId"]));
     assert_eq!(at(members, "/items/properties/accountId/pattern"), "^[0-9]{12}$");
-    assert!(at(members, "/items/properties/emailAddress/pattern").as_str().unwrap().contains('@'));
+    assert!(
+        at(members, "/items/properties/emailAddress/pattern")
+            .as_str()
+            .unwrap()
+            .contains('@')
+    );
     assert_eq!(at(members, "/items/properties/emailAddress/maxLength"), 64);
-    assert_eq!(at(members, "/items/required"), &serde_json::json!(["accountId", "emailAddress"]));
+    assert_eq!(
+        at(members, "/items/required"),
+        &serde_json::json!(["accountId", "emailAddress"])
+    );
     assert!(at(spec, "/properties/region/pattern").is_string());
-    assert!(at(spec, "/properties/graphArn/pattern").as_str().unwrap().contains(":graph:"));
-    assert!(at(spec, "/properties/assumeRoleArn/pattern").as_str().unwrap().contains(":role/"));
+    assert!(
+        at(spec, "/properties/graphArn/pattern")
+            .as_str()
+            .unwrap()
+            .contains(":graph:")
+    );
+    assert!(
+        at(spec, "/properties/assumeRoleArn/pattern")
+            .as_str()
+            .unwrap()
+            .contains(":role/")
+    );
     assert_eq!(at(spec, "/properties/invitation/properties/message/minLength"), 1);
     assert_eq!(at(spec, "/properties/invitation/properties/message/maxLength"), 1000);
     assert_eq!(at(spec, "/properties/tags/maxProperties"), 50);
@@ -63,8 +85,14 @@ fn graph_spec_field_validation() {
         at(spec, "/properties/pruning/enum"),
         &serde_json::json!(["Managed", "Authoritative", "Disabled"])
     );
-    assert_eq!(at(spec, "/properties/deletionPolicy/enum"), &serde_json::json!(["Retain", "Delete"]));
-    assert_eq!(at(spec, "/properties/deletionGuard/properties/maxDeletions/default"), 10);
+    assert_eq!(
+        at(spec, "/properties/deletionPolicy/enum"),
+        &serde_json::json!(["Retain", "Delete"])
+    );
+    assert_eq!(
+        at(spec, "/properties/deletionGuard/properties/maxDeletions/default"),
+        10
+    );
     assert_eq!(at(spec, "/properties/monitoring/properties/autoStart/default"), true);
 }
 
@@ -75,17 +103,33 @@ fn graph_spec_cel_rules_make_region_and_graph_immutable() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (r["rule"].as_str().unwrap().to_owned(), r["fieldPath"].as_str().unwrap_or("").to_owned()))
+        .map(|r| {
+            (
+                r["rule"].as_str().unwrap().to_owned(),
+                r["fieldPath"].as_str().unwrap_or("").to_owned(),
+            )
+        })
         .collect();
-    assert!(rules.iter().any(|(rule, path)| rule.contains("oldSelf.region") && path == ".region"));
-    assert!(rules.iter().any(|(rule, path)| rule.contains("oldSelf.graphArn") && path == ".graphArn"));
+    assert!(
+        rules
+            .iter()
+            .any(|(rule, path)| rule.contains("oldSelf.region") && path == ".region")
+    );
+    assert!(
+        rules
+            .iter()
+            .any(|(rule, path)| rule.contains("oldSelf.graphArn") && path == ".graphArn")
+    );
     assert!(rules.iter().any(|(rule, _)| rule.contains("has(self.assumeRoleArn)")));
 }
 
 #[test]
 fn status_conditions_are_a_list_map_keyed_by_type() {
     for (_, version) in [schema_of(DetectiveGraph::crd()), schema_of(DetectiveMembership::crd())] {
-        let conditions = at(&version, "/schema/openAPIV3Schema/properties/status/properties/conditions");
+        let conditions = at(
+            &version,
+            "/schema/openAPIV3Schema/properties/status/properties/conditions",
+        );
         assert_eq!(conditions["x-kubernetes-list-type"], "map");
         assert_eq!(conditions["x-kubernetes-list-map-keys"], serde_json::json!(["type"]));
     }
@@ -97,7 +141,10 @@ fn membership_spec_validation() {
     assert_eq!(at(&crd, "/spec/names/shortNames"), &serde_json::json!(["dm"]));
     let spec = at(&version, SPEC);
     assert_eq!(at(spec, "/required"), &serde_json::json!(["graphArn"]));
-    assert_eq!(at(spec, "/properties/state/enum"), &serde_json::json!(["Accepted", "Rejected"]));
+    assert_eq!(
+        at(spec, "/properties/state/enum"),
+        &serde_json::json!(["Accepted", "Rejected"])
+    );
     assert_eq!(
         at(spec, "/properties/deletionPolicy/enum"),
         &serde_json::json!(["Retain", "Disassociate"])
@@ -136,7 +183,10 @@ fn every_pattern_stays_within_the_api_servers_repetition_limit() {
         for bounds in counts.captures_iter(pattern) {
             for bound in [bounds.get(1), bounds.get(2)].into_iter().flatten() {
                 if let Ok(n) = bound.as_str().parse::<u32>() {
-                    assert!(n <= 1000, "{pattern}: repetition {n} > 1000 is refused by the API server");
+                    assert!(
+                        n <= 1000,
+                        "{pattern}: repetition {n} > 1000 is refused by the API server"
+                    );
                 }
             }
         }

@@ -96,7 +96,12 @@ impl Verdict {
 /// Builds the new condition list from the desired states: a condition keeps its
 /// `lastTransitionTime` unless its status flips, so `kubectl get -w` and alerting see real
 /// transitions only. Conditions of other types already present are dropped.
-pub fn merge(previous: &[Condition], desired: &[ConditionState], generation: Option<i64>, now: Timestamp) -> Vec<Condition> {
+pub fn merge(
+    previous: &[Condition],
+    desired: &[ConditionState],
+    generation: Option<i64>,
+    now: Timestamp,
+) -> Vec<Condition> {
     desired
         .iter()
         .map(|state| {
@@ -133,15 +138,34 @@ mod tests {
 
     #[test]
     fn transition_time_moves_only_when_status_flips() {
-        let first = merge(&[], &[ConditionState::new(READY, false, "Progressing", "inviting")], Some(1), at(100));
+        let first = merge(
+            &[],
+            &[ConditionState::new(READY, false, "Progressing", "inviting")],
+            Some(1),
+            at(100),
+        );
         assert_eq!(first[0].last_transition_time, Time(at(100)));
 
-        let same = merge(&first, &[ConditionState::new(READY, false, "Progressing", "verifying")], Some(2), at(200));
-        assert_eq!(same[0].last_transition_time, Time(at(100)), "message change is no transition");
+        let same = merge(
+            &first,
+            &[ConditionState::new(READY, false, "Progressing", "verifying")],
+            Some(2),
+            at(200),
+        );
+        assert_eq!(
+            same[0].last_transition_time,
+            Time(at(100)),
+            "message change is no transition"
+        );
         assert_eq!(same[0].message, "verifying");
         assert_eq!(same[0].observed_generation, Some(2));
 
-        let flipped = merge(&same, &[ConditionState::new(READY, true, "Synced", "all enabled")], Some(2), at(300));
+        let flipped = merge(
+            &same,
+            &[ConditionState::new(READY, true, "Synced", "all enabled")],
+            Some(2),
+            at(300),
+        );
         assert_eq!(flipped[0].last_transition_time, Time(at(300)));
         assert!(is_true(&flipped, READY));
         assert!(!is_true(&flipped, STALLED));

@@ -5,7 +5,9 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::validation::{DURATION_PATTERN, EXTERNAL_ID_MAX_LENGTH, EXTERNAL_ID_PATTERN, GRAPH_ARN_PATTERN, REGION_PATTERN, ROLE_ARN_PATTERN};
+use super::validation::{
+    DURATION_PATTERN, EXTERNAL_ID_MAX_LENGTH, EXTERNAL_ID_PATTERN, GRAPH_ARN_PATTERN, REGION_PATTERN, ROLE_ARN_PATTERN,
+};
 
 /// A member account's membership in another account's behavior graph, for clusters that run with
 /// the member account's credentials (or assume a role into it).

@@ -11,12 +11,11 @@ pub mod validation;
 
 pub use graph::{
     AcceptInvitationsSpec, DeletionGuardSpec, DetectiveGraph, DetectiveGraphSpec, DetectiveGraphStatus,
-    GraphDeletionPolicy, InvitationSpec, MemberSpec, MemberStatusEntry, MemberSummary, MonitoringSpec,
-    Pruning,
+    GraphDeletionPolicy, InvitationSpec, MemberSpec, MemberStatusEntry, MemberSummary, MonitoringSpec, Pruning,
 };
 pub use membership::{
-    DesiredInvitationState, DetectiveMembership, DetectiveMembershipSpec, DetectiveMembershipStatus,
-    InvitationStatus, MembershipDeletionPolicy,
+    DesiredInvitationState, DetectiveMembership, DetectiveMembershipSpec, DetectiveMembershipStatus, InvitationStatus,
+    MembershipDeletionPolicy,
 };
 
 /// The API group of every resource of this operator.

@@ -18,8 +18,7 @@ use super::membership::DetectiveMembershipSpec;
 pub const ACCOUNT_ID_PATTERN: &str = r"^[0-9]{12}$";
 /// The root e-mail pattern Detective documents, with its look-ahead `(?!-)` rewritten as
 /// "a label starts with an alphanumeric" so that RE2 (which has no look-around) accepts it.
-pub const EMAIL_PATTERN: &str =
-    r"^.+@(?:(?:[A-Za-z0-9][A-Za-z0-9-]{0,61})?[A-Za-z0-9]\.)+[A-Za-z]{2,63}$";
+pub const EMAIL_PATTERN: &str = r"^.+@(?:(?:[A-Za-z0-9][A-Za-z0-9-]{0,61})?[A-Za-z0-9]\.)+[A-Za-z]{2,63}$";
 /// The longest root e-mail address Detective accepts.
 pub const EMAIL_MAX_LENGTH: usize = 64;
 /// An AWS Region name such as `us-east-1` or `us-gov-west-1`.
@@ -178,7 +177,12 @@ impl DetectiveGraphSpec {
                 );
             }
         }
-        check_role(&mut errors, "spec", self.assume_role_arn.as_deref(), self.external_id.as_deref());
+        check_role(
+            &mut errors,
+            "spec",
+            self.assume_role_arn.as_deref(),
+            self.external_id.as_deref(),
+        );
         check_tags(&mut errors, &self.tags);
         if self.members.len() > MAX_MEMBERS {
             errors.push(
@@ -259,7 +263,12 @@ impl DetectiveMembershipSpec {
         if let Some(region) = &self.region {
             errors.check_pattern("spec.region", region, &REGION, "an AWS Region name");
         }
-        check_role(&mut errors, "spec", self.assume_role_arn.as_deref(), self.external_id.as_deref());
+        check_role(
+            &mut errors,
+            "spec",
+            self.assume_role_arn.as_deref(),
+            self.external_id.as_deref(),
+        );
         check_duration(&mut errors, "spec.resyncInterval", &self.resync_interval);
         errors.into_result()
     }
@@ -317,10 +326,23 @@ mod tests {
 
     #[test]
     fn email_pattern_matches_the_documented_one() {
-        for good in ["a@example.com", "first.last+tag@sub.example.co", "x@a-b.io", "x@1.example.org"] {
+        for good in [
+            "a@example.com",
+            "first.last+tag@sub.example.co",
+            "x@a-b.io",
+            "x@1.example.org",
+        ] {
             assert!(is_email(good), "{good} should be accepted");
         }
-        for bad in ["", "@example.com", "a@-bad.com", "a@bad-.com", "a@example", "a@example.c", "a@.com"] {
+        for bad in [
+            "",
+            "@example.com",
+            "a@-bad.com",
+            "a@bad-.com",
+            "a@example",
+            "a@example.c",
+            "a@.com",
+        ] {
             assert!(!is_email(bad), "{bad} should be refused");
         }
         let long = format!("{}@example.com", "a".repeat(60));

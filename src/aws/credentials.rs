@@ -102,7 +102,11 @@ impl AwsAccess {
         }
         if let Some(role) = role {
             let provider = AssumeRoleProvider::builder(role.role_arn.clone())
-                .session_name(role.session_name.clone().unwrap_or_else(|| DEFAULT_SESSION_NAME.to_owned()))
+                .session_name(
+                    role.session_name
+                        .clone()
+                        .unwrap_or_else(|| DEFAULT_SESSION_NAME.to_owned()),
+                )
                 .region(Region::new(region.to_owned()))
                 .configure(&self.base);
             let provider = match &role.external_id {

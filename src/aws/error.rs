@@ -71,7 +71,10 @@ pub struct AwsError {
 impl AwsError {
     /// Whether trying again later can succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(self.kind, ErrorKind::Throttled | ErrorKind::Unavailable | ErrorKind::Other)
+        matches!(
+            self.kind,
+            ErrorKind::Throttled | ErrorKind::Unavailable | ErrorKind::Other
+        )
     }
 
     pub fn new(operation: &'static str, kind: ErrorKind, code: impl Into<String>, message: impl Into<String>) -> Self {

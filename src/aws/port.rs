@@ -73,10 +73,18 @@ pub trait Detective: Send + Sync {
         graph_arn: &str,
         account_ids: &[String],
     ) -> impl Future<Output = Result<DeleteOutcome, AwsError>> + Send;
-    fn start_monitoring_member(&self, graph_arn: &str, account_id: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+    fn start_monitoring_member(
+        &self,
+        graph_arn: &str,
+        account_id: &str,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
 
     fn list_tags(&self, graph_arn: &str) -> impl Future<Output = Result<BTreeMap<String, String>, AwsError>> + Send;
-    fn tag_resource(&self, graph_arn: &str, tags: &BTreeMap<String, String>) -> impl Future<Output = Result<(), AwsError>> + Send;
+    fn tag_resource(
+        &self,
+        graph_arn: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
     fn untag_resource(&self, graph_arn: &str, keys: &[String]) -> impl Future<Output = Result<(), AwsError>> + Send;
 
     /// The calling account's open and accepted invitations (all pages).

@@ -7,11 +7,11 @@ use aws_sdk_detective::Client;
 use aws_sdk_detective::types::{Account, InvitationType as SdkInvitationType, MemberDetail};
 use k8s_openapi::jiff::Timestamp;
 
-use super::port::{CreateOutcome, DeleteOutcome, Detective, GraphSummary, Invitation};
 use super::AwsError;
+use super::port::{CreateOutcome, DeleteOutcome, Detective, GraphSummary, Invitation};
 use crate::api::{InvitationSpec, MemberSpec};
-use crate::metrics::Metrics;
 use crate::member::{InvitationType, MemberStatus, ObservedMember, UnprocessedAccount};
+use crate::metrics::Metrics;
 
 /// The largest page the list operations allow: 1,200 members in 6 ListMembers calls.
 const PAGE_SIZE: i32 = 200;
@@ -96,15 +96,26 @@ impl Detective for SdkDetective {
         if !tags.is_empty() {
             request = request.set_tags(Some(tags.clone().into_iter().collect()));
         }
-        let output = traced("CreateGraph", request.send().await.map_err(|e| AwsError::from_sdk("CreateGraph", e)))?;
+        let output = traced(
+            "CreateGraph",
+            request.send().await.map_err(|e| AwsError::from_sdk("CreateGraph", e)),
+        )?;
         output.graph_arn().map(str::to_owned).ok_or_else(|| {
-            AwsError::new("CreateGraph", super::ErrorKind::Other, "MissingGraphArn", "the response carries no GraphArn")
+            AwsError::new(
+                "CreateGraph",
+                super::ErrorKind::Other,
+                "MissingGraphArn",
+                "the response carries no GraphArn",
+            )
         })
     }
 
     async fn delete_graph(&self, graph_arn: &str) -> Result<(), AwsError> {
         let sent = self.client.delete_graph().graph_arn(graph_arn).send().await;
-        traced("DeleteGraph", sent.map(drop).map_err(|e| AwsError::from_sdk("DeleteGraph", e)))
+        traced(
+            "DeleteGraph",
+            sent.map(drop).map_err(|e| AwsError::from_sdk("DeleteGraph", e)),
+        )
     }
 
     async fn list_members(&self, graph_arn: &str) -> Result<Vec<ObservedMember>, AwsError> {
@@ -143,7 +154,12 @@ impl Detective for SdkDetective {
     ) -> Result<CreateOutcome, AwsError> {
         let accounts = accounts
             .iter()
-            .map(|a| Account::builder().account_id(&a.account_id).email_address(&a.email_address).build())
+            .map(|a| {
+                Account::builder()
+                    .account_id(&a.account_id)
+                    .email_address(&a.email_address)
+                    .build()
+            })
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| AwsError::new("CreateMembers", super::ErrorKind::Invalid, "BuildError", e.to_string()))?;
         let sent = self
@@ -155,7 +171,10 @@ impl Detective for SdkDetective {
             .set_accounts(Some(accounts))
             .send()
             .await;
-        let output = traced("CreateMembers", sent.map_err(|e| AwsError::from_sdk("CreateMembers", e)))?;
+        let output = traced(
+            "CreateMembers",
+            sent.map_err(|e| AwsError::from_sdk("CreateMembers", e)),
+        )?;
         Ok(CreateOutcome {
             members: output.members().iter().map(observed).collect(),
             unprocessed: unprocessed(output.unprocessed_accounts()),
@@ -170,7 +189,10 @@ impl Detective for SdkDetective {
             .set_account_ids(Some(account_ids.to_vec()))
             .send()
             .await;
-        let output = traced("DeleteMembers", sent.map_err(|e| AwsError::from_sdk("DeleteMembers", e)))?;
+        let output = traced(
+            "DeleteMembers",
+            sent.map_err(|e| AwsError::from_sdk("DeleteMembers", e)),
+        )?;
         Ok(DeleteOutcome {
             deleted: output.account_ids().to_vec(),
             unprocessed: unprocessed(output.unprocessed_accounts()),
@@ -187,12 +209,18 @@ impl Detective for SdkDetective {
             .await;
         traced(
             "StartMonitoringMember",
-            sent.map(drop).map_err(|e| AwsError::from_sdk("StartMonitoringMember", e)),
+            sent.map(drop)
+                .map_err(|e| AwsError::from_sdk("StartMonitoringMember", e)),
         )
     }
 
     async fn list_tags(&self, graph_arn: &str) -> Result<BTreeMap<String, String>, AwsError> {
-        let sent = self.client.list_tags_for_resource().resource_arn(graph_arn).send().await;
+        let sent = self
+            .client
+            .list_tags_for_resource()
+            .resource_arn(graph_arn)
+            .send()
+            .await;
         let output = traced(
             "ListTagsForResource",
             sent.map_err(|e| AwsError::from_sdk("ListTagsForResource", e)),
@@ -208,7 +236,10 @@ impl Detective for SdkDetective {
             .set_tags(Some(tags.clone().into_iter().collect()))
             .send()
             .await;
-        traced("TagResource", sent.map(drop).map_err(|e| AwsError::from_sdk("TagResource", e)))
+        traced(
+            "TagResource",
+            sent.map(drop).map_err(|e| AwsError::from_sdk("TagResource", e)),
+        )
     }
 
     async fn untag_resource(&self, graph_arn: &str, keys: &[String]) -> Result<(), AwsError> {
@@ -219,14 +250,25 @@ impl Detective for SdkDetective {
             .set_tag_keys(Some(keys.to_vec()))
             .send()
             .await;
-        traced("UntagResource", sent.map(drop).map_err(|e| AwsError::from_sdk("UntagResource", e)))
+        traced(
+            "UntagResource",
+            sent.map(drop).map_err(|e| AwsError::from_sdk("UntagResource", e)),
+        )
     }
 
     async fn list_invitations(&self) -> Result<Vec<Invitation>, AwsError> {
-        let mut pages = self.client.list_invitations().into_paginator().page_size(PAGE_SIZE).send();
+        let mut pages = self
+            .client
+            .list_invitations()
+            .into_paginator()
+            .page_size(PAGE_SIZE)
+            .send();
         let mut invitations = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = traced("ListInvitations", page.map_err(|e| AwsError::from_sdk("ListInvitations", e)))?;
+            let page = traced(
+                "ListInvitations",
+                page.map_err(|e| AwsError::from_sdk("ListInvitations", e)),
+            )?;
             invitations.extend(page.invitations().iter().map(|detail| Invitation {
                 graph_arn: detail.graph_arn().unwrap_or_default().to_owned(),
                 administrator_account_id: detail.administrator_id().map(str::to_owned),
@@ -238,19 +280,26 @@ impl Detective for SdkDetective {
 
     async fn accept_invitation(&self, graph_arn: &str) -> Result<(), AwsError> {
         let sent = self.client.accept_invitation().graph_arn(graph_arn).send().await;
-        traced("AcceptInvitation", sent.map(drop).map_err(|e| AwsError::from_sdk("AcceptInvitation", e)))
+        traced(
+            "AcceptInvitation",
+            sent.map(drop).map_err(|e| AwsError::from_sdk("AcceptInvitation", e)),
+        )
     }
 
     async fn reject_invitation(&self, graph_arn: &str) -> Result<(), AwsError> {
         let sent = self.client.reject_invitation().graph_arn(graph_arn).send().await;
-        traced("RejectInvitation", sent.map(drop).map_err(|e| AwsError::from_sdk("RejectInvitation", e)))
+        traced(
+            "RejectInvitation",
+            sent.map(drop).map_err(|e| AwsError::from_sdk("RejectInvitation", e)),
+        )
     }
 
     async fn disassociate_membership(&self, graph_arn: &str) -> Result<(), AwsError> {
         let sent = self.client.disassociate_membership().graph_arn(graph_arn).send().await;
         traced(
             "DisassociateMembership",
-            sent.map(drop).map_err(|e| AwsError::from_sdk("DisassociateMembership", e)),
+            sent.map(drop)
+                .map_err(|e| AwsError::from_sdk("DisassociateMembership", e)),
         )
     }
 }

@@ -55,7 +55,12 @@ pub async fn start(region: Option<&str>) -> Result<(Emulator, AwsAccess), String
     })
     .await
     .map_err(|e| format!("could not start the embedded Detective emulator: {e}"))?;
-    let access = emulator_access(&emulator.endpoint_url(), ADMINISTRATOR, region.unwrap_or(DEFAULT_REGION)).await;
+    let access = emulator_access(
+        &emulator.endpoint_url(),
+        ADMINISTRATOR,
+        region.unwrap_or(DEFAULT_REGION),
+    )
+    .await;
     Ok((emulator, access))
 }
 
@@ -64,7 +69,13 @@ pub async fn start(region: Option<&str>) -> Result<(Emulator, AwsAccess), String
 pub async fn emulator_access(endpoint_url: &str, account_id: &str, region: &str) -> AwsAccess {
     let config = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(region.to_owned()))
-        .credentials_provider(Credentials::new(account_id, "emulator-secret", None, None, "detective-emulator"))
+        .credentials_provider(Credentials::new(
+            account_id,
+            "emulator-secret",
+            None,
+            None,
+            "detective-emulator",
+        ))
         .endpoint_url(endpoint_url)
         .load()
         .await;

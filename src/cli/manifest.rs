@@ -176,7 +176,13 @@ fn first_unknown_field(document: &serde_json::Value) -> Option<String> {
 }
 
 fn unknown_in(value: &serde_json::Value, schema: &serde_json::Value, path: &str) -> Option<String> {
-    let join = |key: &str| if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") };
+    let join = |key: &str| {
+        if path.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
     match value {
         serde_json::Value::Object(object) => {
             if let Some(properties) = schema.get("properties").and_then(|p| p.as_object()) {
@@ -264,7 +270,10 @@ spec:
 
     #[test]
     fn a_wrong_type_is_named_by_its_path() {
-        let text = GOOD.replace("region: us-east-1", "region: us-east-1\n  deletionGuard: {maxDeletions: lots}");
+        let text = GOOD.replace(
+            "region: us-east-1",
+            "region: us-east-1\n  deletionGuard: {maxDeletions: lots}",
+        );
         let error = parse(&text).unwrap_err().to_string();
         assert!(error.contains("spec.deletionGuard.maxDeletions"), "{error}");
     }

@@ -23,7 +23,13 @@ pub struct Cli {
     pub command: Command,
 
     /// Log format on stderr; the level comes from RUST_LOG (default: info for `run`, warn otherwise).
-    #[arg(long, global = true, value_enum, default_value = "text", env = "DETECTIVE_OPERATOR_LOG_FORMAT")]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        env = "DETECTIVE_OPERATOR_LOG_FORMAT"
+    )]
     pub log_format: LogFormat,
 }
 

@@ -120,13 +120,20 @@ pub fn report(document: &GraphDocument, outcome: &Outcome) -> PlanReport {
             .iter()
             .map(|i| match i.reason {
                 IgnoredReason::AdministratorAccount => {
-                    format!("{} is the graph's administrator account, never its member", i.account_id)
+                    format!(
+                        "{} is the graph's administrator account, never its member",
+                        i.account_id
+                    )
                 }
             })
             .collect();
         report.refused = plan.refusal.as_ref().map(ToString::to_string);
         let inventory_empty = document.graph.status.as_ref().is_none_or(|s| s.inventory.is_empty());
-        let unmanaged = plan.kept.iter().filter(|k| k.reason == KeptReason::NotInInventory).count();
+        let unmanaged = plan
+            .kept
+            .iter()
+            .filter(|k| k.reason == KeptReason::NotInInventory)
+            .count();
         if spec.pruning == Pruning::Managed && inventory_empty && unmanaged > 0 {
             report.notes.push(format!(
                 "{unmanaged} undeclared members are kept: pruning: Managed removes only accounts in status.inventory, \
@@ -159,11 +166,19 @@ pub fn render_text(report: &PlanReport) -> String {
     }
     let mut group = |sign: &str, what: &str, accounts: &[String]| {
         if !accounts.is_empty() {
-            out.push_str(&format!("  {sign} {what} {}: {}\n", accounts.len(), accounts.join(", ")));
+            out.push_str(&format!(
+                "  {sign} {what} {}: {}\n",
+                accounts.len(),
+                accounts.join(", ")
+            ));
         }
     };
     group("+", "invite", &report.invite);
-    group("~", "re-invite (verification failed, e-mail corrected)", &report.reinvite);
+    group(
+        "~",
+        "re-invite (verification failed, e-mail corrected)",
+        &report.reinvite,
+    );
     group("-", "remove", &report.remove);
     group(">", "start monitoring", &report.start_monitoring);
     group(">", "accept as the member", &report.accept);

@@ -99,7 +99,10 @@ pub async fn run(args: &SyncArgs) -> ExitCode {
         }
     };
     if let Some(emulator) = &target.emulator {
-        eprintln!("embedded Detective emulator at {} (demo world)", emulator.endpoint_url());
+        eprintln!(
+            "embedded Detective emulator at {} (demo world)",
+            emulator.endpoint_url()
+        );
     }
 
     let mut results = Vec::new();
@@ -133,14 +136,21 @@ pub async fn run(args: &SyncArgs) -> ExitCode {
             } else {
                 serde_json::to_value(serde_json::json!({"apiVersion": "v1", "kind": "List", "items": results}))
             };
-            println!("{}", serde_json::to_string_pretty(&value.expect("resources serialize")).expect("JSON"));
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&value.expect("resources serialize")).expect("JSON")
+            );
         }
     }
     if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }
 
 /// Reconciles one resource (repeatedly with `--wait`), returning it with its new status.
-async fn sync_one(target: &AwsTarget, mut document: GraphDocument, wait: Option<Duration>) -> (DetectiveGraph, Outcome) {
+async fn sync_one(
+    target: &AwsTarget,
+    mut document: GraphDocument,
+    wait: Option<Duration>,
+) -> (DetectiveGraph, Outcome) {
     let started = Instant::now();
     let on_terminal = std::io::stderr().is_terminal();
     let mut first = true;

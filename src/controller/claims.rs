@@ -26,8 +26,7 @@ pub struct Claimant {
 pub fn other_owner(graph_arn: &str, me: &str, claimants: &[Claimant]) -> Option<String> {
     let claims = |c: &&Claimant| {
         c.key == me
-            || (!c.deleting
-                && (c.recorded.as_deref() == Some(graph_arn) || c.declared.as_deref() == Some(graph_arn)))
+            || (!c.deleting && (c.recorded.as_deref() == Some(graph_arn) || c.declared.as_deref() == Some(graph_arn)))
     };
     let recorded = |c: &Claimant| c.key != me && c.recorded.as_deref() == Some(graph_arn);
     let mut candidates: Vec<&Claimant> = claimants.iter().filter(claims).collect();

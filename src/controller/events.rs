@@ -48,9 +48,11 @@ pub fn notices(previous: Option<&DetectiveGraphStatus>, outcome: &Outcome) -> Ve
     let mut accepted = (0, 0);
     for applied in &outcome.applied {
         match applied {
-            Applied::GraphCreated(arn) => {
-                notices.push(Notice::normal("GraphCreated", "CreateGraph", format!("created behavior graph {arn}")))
-            }
+            Applied::GraphCreated(arn) => notices.push(Notice::normal(
+                "GraphCreated",
+                "CreateGraph",
+                format!("created behavior graph {arn}"),
+            )),
             Applied::Invited { accounts, unprocessed } => {
                 invited = (invited.0 + accounts, invited.1 + unprocessed, invited.2 + 1);
             }
@@ -90,7 +92,11 @@ pub fn notices(previous: Option<&DetectiveGraphStatus>, outcome: &Outcome) -> Ve
         notices.push(Notice::normal(
             "MonitoringStarted",
             "StartMonitoringMember",
-            format!("started monitoring {} members ({})", monitoring.len(), abbreviated(&monitoring)),
+            format!(
+                "started monitoring {} members ({})",
+                monitoring.len(),
+                abbreviated(&monitoring)
+            ),
         ));
     }
     if accepted != (0, 0) {
@@ -114,7 +120,12 @@ pub fn notices(previous: Option<&DetectiveGraphStatus>, outcome: &Outcome) -> Ve
     }
 
     let before: BTreeMap<&str, &str> = previous
-        .map(|p| p.members.iter().map(|m| (m.account_id.as_str(), m.status.as_str())).collect())
+        .map(|p| {
+            p.members
+                .iter()
+                .map(|m| (m.account_id.as_str(), m.status.as_str()))
+                .collect()
+        })
         .unwrap_or_default();
     let newly = |status: &MemberStatus| -> Vec<&str> {
         outcome
@@ -142,17 +153,29 @@ pub fn notices(previous: Option<&DetectiveGraphStatus>, outcome: &Outcome) -> Ve
         notices.push(Notice::normal(
             "MembersEnabled",
             "Observe",
-            format!("{} members now contribute data ({})", enabled.len(), abbreviated(&enabled)),
+            format!(
+                "{} members now contribute data ({})",
+                enabled.len(),
+                abbreviated(&enabled)
+            ),
         ));
     }
     notices
 }
 
 /// Publishes notices on the resource; a failure to publish is logged, never fatal.
-pub async fn publish(recorder: &Recorder, reference: &k8s_openapi::api::core::v1::ObjectReference, notices: Vec<Notice>) {
+pub async fn publish(
+    recorder: &Recorder,
+    reference: &k8s_openapi::api::core::v1::ObjectReference,
+    notices: Vec<Notice>,
+) {
     for notice in notices {
         let event = Event {
-            type_: if notice.warning { EventType::Warning } else { EventType::Normal },
+            type_: if notice.warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
             reason: notice.reason.to_owned(),
             note: Some(notice.note),
             action: notice.action.to_owned(),

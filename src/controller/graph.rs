@@ -46,7 +46,8 @@ pub async fn reconcile(graph: Arc<DetectiveGraph>, ctx: Arc<Context>) -> Result<
     .await
     .map_err(|e| Error::Finalizer(Box::new(e)));
     if result.is_err() {
-        ctx.metrics.observe_reconcile("DetectiveGraph", "error", started.elapsed());
+        ctx.metrics
+            .observe_reconcile("DetectiveGraph", "error", started.elapsed());
     }
     result
 }
@@ -65,7 +66,8 @@ async fn apply(api: &Api<DetectiveGraph>, graph: Arc<DetectiveGraph>, ctx: &Cont
     let key = graph.key();
     if graph.spec.suspend {
         info!("suspended: no AWS call until spec.suspend is false");
-        ctx.metrics.observe_reconcile("DetectiveGraph", "suspended", started.elapsed());
+        ctx.metrics
+            .observe_reconcile("DetectiveGraph", "suspended", started.elapsed());
         return Ok(Action::await_change());
     }
     let claimants = claimants(ctx);
@@ -77,7 +79,11 @@ async fn apply(api: &Api<DetectiveGraph>, graph: Arc<DetectiveGraph>, ctx: &Cont
         claimed_by: Some(&claimed_by),
     };
     let now = Timestamp::now();
-    let outcome = match ctx.aws.detective(graph.spec.region.as_deref(), role_of(&graph).as_ref()).await {
+    let outcome = match ctx
+        .aws
+        .detective(graph.spec.region.as_deref(), role_of(&graph).as_ref())
+        .await
+    {
         Ok(detective) => engine::reconcile(&detective, &*ctx.aws, target, Mode::Apply, now, &mut |_| {}).await,
         Err(error) => engine::failed(target, error.into(), now),
     };
@@ -112,7 +118,8 @@ async fn apply(api: &Api<DetectiveGraph>, graph: Arc<DetectiveGraph>, ctx: &Cont
     }
 
     let result = super::result_label(outcome.is_ready(), outcome.is_stalled(), outcome.error.is_some());
-    ctx.metrics.observe_reconcile("DetectiveGraph", result, started.elapsed());
+    ctx.metrics
+        .observe_reconcile("DetectiveGraph", result, started.elapsed());
     match &outcome.error {
         Some(error) if error.is_retryable() => {
             warn!(%error, "reconcile failed; retrying with backoff");
@@ -157,9 +164,15 @@ fn record_metrics(ctx: &Context, graph: &DetectiveGraph, status: &DetectiveGraph
     let counts = [
         (MemberStatus::Enabled.as_str(), summary.enabled),
         (MemberStatus::Invited.as_str(), summary.invited),
-        (MemberStatus::VerificationInProgress.as_str(), summary.verification_in_progress),
+        (
+            MemberStatus::VerificationInProgress.as_str(),
+            summary.verification_in_progress,
+        ),
         (MemberStatus::VerificationFailed.as_str(), summary.verification_failed),
-        (MemberStatus::AcceptedButDisabled.as_str(), summary.accepted_but_disabled),
+        (
+            MemberStatus::AcceptedButDisabled.as_str(),
+            summary.accepted_but_disabled,
+        ),
     ];
     let counts: Vec<(&str, i64)> = counts.iter().map(|(s, n)| (*s, i64::from(*n))).collect();
     ctx.metrics

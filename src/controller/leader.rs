@@ -46,7 +46,9 @@ impl Election {
         }
     }
 
-    /// Gives the lease up so a standby replica takes over at once rather than after expiry.
+    /// Gives the lease up on shutdown. A standby takes it at its next acquisition attempt, which
+    /// kube-lease-manager schedules at the old holder's expiry: at most the lease duration (15 s)
+    /// after the leader stopped, without a crash's wait for a stale renewal.
     pub async fn release(self) {
         drop(self.is_leader);
         match tokio::time::timeout(Duration::from_secs(5), self.task).await {

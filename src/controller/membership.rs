@@ -21,7 +21,11 @@ use crate::engine::{Mode, SyncError};
 
 /// `namespace/name`, for logs, backoff and messages.
 fn key(membership: &DetectiveMembership) -> String {
-    format!("{}/{}", membership.namespace().unwrap_or_default(), membership.name_any())
+    format!(
+        "{}/{}",
+        membership.namespace().unwrap_or_default(),
+        membership.name_any()
+    )
 }
 
 /// The Region of the membership: declared, or the graph ARN's.
@@ -63,11 +67,16 @@ pub async fn reconcile(membership: Arc<DetectiveMembership>, ctx: Arc<Context>) 
     .map_err(|e| Error::Finalizer(Box::new(e)))
 }
 
-async fn apply(api: &Api<DetectiveMembership>, membership: Arc<DetectiveMembership>, ctx: &Context) -> Result<Action, Error> {
+async fn apply(
+    api: &Api<DetectiveMembership>,
+    membership: Arc<DetectiveMembership>,
+    ctx: &Context,
+) -> Result<Action, Error> {
     let started = Instant::now();
     if membership.spec.suspend {
         info!("suspended: no AWS call until spec.suspend is false");
-        ctx.metrics.observe_reconcile("DetectiveMembership", "suspended", started.elapsed());
+        ctx.metrics
+            .observe_reconcile("DetectiveMembership", "suspended", started.elapsed());
         return Ok(Action::await_change());
     }
     let target = MembershipTarget {
@@ -76,7 +85,11 @@ async fn apply(api: &Api<DetectiveMembership>, membership: Arc<DetectiveMembersh
         generation: membership.metadata.generation,
     };
     let now = Timestamp::now();
-    let outcome = match ctx.aws.detective(region(&membership).as_deref(), role_of(&membership).as_ref()).await {
+    let outcome = match ctx
+        .aws
+        .detective(region(&membership).as_deref(), role_of(&membership).as_ref())
+        .await
+    {
         Ok(detective) => engine::reconcile(&detective, target, Mode::Apply, now).await,
         Err(error) => engine::failed(target, error.into(), now),
     };
@@ -109,7 +122,8 @@ async fn apply(api: &Api<DetectiveMembership>, membership: Arc<DetectiveMembersh
         publish(&ctx.recorder, &membership.object_ref(&()), notices).await;
     }
     let result = super::result_label(outcome.is_ready(), outcome.is_stalled(), outcome.error.is_some());
-    ctx.metrics.observe_reconcile("DetectiveMembership", result, started.elapsed());
+    ctx.metrics
+        .observe_reconcile("DetectiveMembership", result, started.elapsed());
     match &outcome.error {
         Some(error) if error.is_retryable() => Err(Error::Retryable(error.to_string())),
         _ => {
@@ -120,8 +134,15 @@ async fn apply(api: &Api<DetectiveMembership>, membership: Arc<DetectiveMembersh
 }
 
 /// `deletionPolicy: Disassociate` leaves the graph; `Retain` (or the orphan annotation) leaves it be.
-async fn cleanup(api: &Api<DetectiveMembership>, membership: Arc<DetectiveMembership>, ctx: &Context) -> Result<Action, Error> {
-    let orphaned = membership.annotations().get(ORPHAN_ANNOTATION).is_some_and(|v| v == "true");
+async fn cleanup(
+    api: &Api<DetectiveMembership>,
+    membership: Arc<DetectiveMembership>,
+    ctx: &Context,
+) -> Result<Action, Error> {
+    let orphaned = membership
+        .annotations()
+        .get(ORPHAN_ANNOTATION)
+        .is_some_and(|v| v == "true");
     if orphaned || membership.spec.deletion_policy == MembershipDeletionPolicy::Retain {
         info!("releasing without touching the membership");
         return Ok(Action::await_change());
@@ -143,9 +164,8 @@ async fn cleanup(api: &Api<DetectiveMembership>, membership: Arc<DetectiveMember
                 previous: membership.status.as_ref(),
                 generation: membership.metadata.generation,
             };
-            let message = format!(
-                "{error}. Annotate {ORPHAN_ANNOTATION}=true to delete this resource and keep the membership"
-            );
+            let message =
+                format!("{error}. Annotate {ORPHAN_ANNOTATION}=true to delete this resource and keep the membership");
             let outcome = engine::failed(target, SyncError::Refused(message.clone()), Timestamp::now());
             write_status(api, &membership, &outcome.status).await?;
             warn!(%message, "cannot disassociate");

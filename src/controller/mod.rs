@@ -212,9 +212,15 @@ async fn run_controller(
     // Status writes do not change the generation: filtering on it (and on finalizers and the
     // deletion timestamp) keeps a status write from triggering another round of AWS reads.
     let orphan = |g: &DetectiveGraph| orphan_state(g.annotations(), g.metadata.deletion_timestamp.is_some());
+    // Readiness follows the watches' initial lists (InitDone) as they pass by: a second waiter on
+    // the stores themselves would compete with the controllers' own wait for them.
+    readiness.set(false);
+    let synced = Arc::new(SyncedWatches::new(2, readiness.clone()));
+    let graphs_synced = synced.clone();
     let stream = watcher(api, watcher::Config::default().any_semantic())
         .default_backoff()
         .reflect(writer)
+        .inspect(move |event| graphs_synced.observe(0, event))
         .applied_objects()
         .predicate_filter(
             predicates::generation.combine(predicates::finalizers).combine(orphan),
@@ -242,22 +248,17 @@ async fn run_controller(
     let membership_stream = watcher(memberships, watcher::Config::default().any_semantic())
         .default_backoff()
         .reflect(membership_writer)
+        .inspect(move |event| synced.observe(1, event))
         .applied_objects()
         .predicate_filter(
             predicates::generation
                 .combine(predicates::finalizers)
-                .combine(|m: &DetectiveMembership| orphan_state(m.annotations(), m.metadata.deletion_timestamp.is_some())),
+                .combine(|m: &DetectiveMembership| {
+                    orphan_state(m.annotations(), m.metadata.deletion_timestamp.is_some())
+                }),
             Default::default(),
         );
 
-    readiness.set(false);
-    let ready = readiness.clone();
-    let (graphs_synced, memberships_synced) = (reader.clone(), membership_reader.clone());
-    tokio::spawn(async move {
-        if graphs_synced.wait_until_ready().await.is_ok() && memberships_synced.wait_until_ready().await.is_ok() {
-            ready.set(true);
-        }
-    });
     // One stop signal for both controllers.
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
@@ -289,6 +290,33 @@ fn orphan_state(annotations: &std::collections::BTreeMap<String, String>, deleti
     annotations.get(finalizer::ORPHAN_ANNOTATION).hash(&mut hasher);
     deleting.hash(&mut hasher);
     Some(hasher.finish())
+}
+
+/// Marks the operator ready once every watch has delivered its initial list.
+struct SyncedWatches {
+    done: Vec<std::sync::atomic::AtomicBool>,
+    readiness: Readiness,
+}
+
+impl SyncedWatches {
+    fn new(watches: usize, readiness: Readiness) -> Self {
+        Self {
+            done: (0..watches)
+                .map(|_| std::sync::atomic::AtomicBool::new(false))
+                .collect(),
+            readiness,
+        }
+    }
+
+    fn observe<K>(&self, watch: usize, event: &Result<watcher::Event<K>, watcher::Error>) {
+        use std::sync::atomic::Ordering;
+        if let Ok(watcher::Event::InitDone) = event {
+            self.done[watch].store(true, Ordering::Relaxed);
+            if self.done.iter().all(|d| d.load(Ordering::Relaxed)) {
+                self.readiness.set(true);
+            }
+        }
+    }
 }
 
 /// The `result` label of the reconcile metrics.

@@ -178,7 +178,11 @@ impl Shared {
         let form = sts::parse(body);
         let action = form.get("Action").cloned().unwrap_or_default();
         let mut inner = self.lock();
-        let name = if action == "AssumeRole" { "AssumeRole" } else { "UnknownStsAction" };
+        let name = if action == "AssumeRole" {
+            "AssumeRole"
+        } else {
+            "UnknownStsAction"
+        };
         *inner.calls.entry(name.to_owned()).or_default() += 1;
         let request_id = request_id(&mut inner.rng);
         let caller = credential

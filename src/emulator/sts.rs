@@ -166,7 +166,10 @@ mod tests {
 
     #[test]
     fn any_role_of_an_undeclared_account_is_assumable_and_names_the_account() {
-        let request = form(&[("RoleArn", "arn:aws:iam::111111111111:role/path/accept"), ("RoleSessionName", "s")]);
+        let request = form(&[
+            ("RoleArn", "arn:aws:iam::111111111111:role/path/accept"),
+            ("RoleSessionName", "s"),
+        ]);
         let assumed = assume_role(&world(), "123456789012", &request).unwrap();
         assert_eq!(assumed.account_id, "111111111111");
         assert_eq!(assumed.role_name, "accept");
@@ -187,9 +190,26 @@ mod tests {
         let ok = with("arn:aws:iam::222222222222:role/accept", Some("ext"));
         assert!(assume_role(&world, "123456789012", &ok).is_ok());
         let denied = |caller: &str, request: &Form| assume_role(&world, caller, request).unwrap_err();
-        assert_eq!(denied("123456789012", &with("arn:aws:iam::222222222222:role/other", Some("ext"))).code, "AccessDenied");
-        assert_eq!(denied("123456789012", &with("arn:aws:iam::222222222222:role/accept", Some("bad"))).code, "AccessDenied");
-        assert_eq!(denied("123456789012", &with("arn:aws:iam::222222222222:role/accept", None)).code, "AccessDenied");
+        assert_eq!(
+            denied(
+                "123456789012",
+                &with("arn:aws:iam::222222222222:role/other", Some("ext"))
+            )
+            .code,
+            "AccessDenied"
+        );
+        assert_eq!(
+            denied(
+                "123456789012",
+                &with("arn:aws:iam::222222222222:role/accept", Some("bad"))
+            )
+            .code,
+            "AccessDenied"
+        );
+        assert_eq!(
+            denied("123456789012", &with("arn:aws:iam::222222222222:role/accept", None)).code,
+            "AccessDenied"
+        );
         assert_eq!(denied("999999999999", &ok).code, "AccessDenied", "untrusted caller");
         assert_eq!(denied("123456789012", &with("not-an-arn", None)).status, 400);
         let error = denied("123456789012", &form(&[("RoleSessionName", "s")]));
@@ -199,7 +219,11 @@ mod tests {
 
     #[test]
     fn only_form_posts_to_the_root_are_sts() {
-        assert!(is_sts("POST", "/", Some("application/x-www-form-urlencoded; charset=utf-8")));
+        assert!(is_sts(
+            "POST",
+            "/",
+            Some("application/x-www-form-urlencoded; charset=utf-8")
+        ));
         assert!(!is_sts("POST", "/graph", Some("application/x-www-form-urlencoded")));
         assert!(!is_sts("POST", "/", Some("application/json")));
         assert!(!is_sts("GET", "/", Some("application/x-www-form-urlencoded")));

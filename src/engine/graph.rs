@@ -68,12 +68,24 @@ pub struct Observation {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Applied {
     GraphCreated(String),
-    Deleted { accounts: usize, unprocessed: usize },
-    Invited { accounts: usize, unprocessed: usize },
+    Deleted {
+        accounts: usize,
+        unprocessed: usize,
+    },
+    Invited {
+        accounts: usize,
+        unprocessed: usize,
+    },
     MonitoringStarted(String),
     /// Invitations accepted as the members (`spec.acceptInvitations`).
-    Accepted { accounts: usize, failed: usize },
-    Tagged { set: usize, removed: usize },
+    Accepted {
+        accounts: usize,
+        failed: usize,
+    },
+    Tagged {
+        set: usize,
+        removed: usize,
+    },
 }
 
 /// Everything one reconcile decided and did.
@@ -118,7 +130,10 @@ impl Outcome {
 /// The outcome of a reconcile that could not start (e.g. no credentials for the resource's role):
 /// no AWS state is known, the status keeps what the previous one knew and reports the error.
 pub fn failed(target: Target<'_>, error: SyncError, now: Timestamp) -> Outcome {
-    let inventory: BTreeSet<String> = target.previous.map(|s| s.inventory.iter().cloned().collect()).unwrap_or_default();
+    let inventory: BTreeSet<String> = target
+        .previous
+        .map(|s| s.inventory.iter().cloned().collect())
+        .unwrap_or_default();
     let mut outcome = Outcome::starting(Some(error));
     outcome.status = report(&target, &outcome, &inventory, now);
     outcome
@@ -161,7 +176,9 @@ pub async fn reconcile<D: Detective, R: AssumeRole>(
     );
     let mut outcome = Outcome::starting(None);
     if let GraphSource::Created = observation.source {
-        outcome.applied.push(Applied::GraphCreated(observation.graph_arn.clone().unwrap_or_default()));
+        outcome
+            .applied
+            .push(Applied::GraphCreated(observation.graph_arn.clone().unwrap_or_default()));
     }
     outcome.tag_changes = match &observation.tags {
         Some(tags) => plan::plan_tags(&target.spec.tags, tags),
@@ -258,7 +275,7 @@ pub async fn reconcile<D: Detective, R: AssumeRole>(
     outcome.plan = Some(plan);
     let mut status = report(&target, &outcome, &inventory_after, now);
     record_attempts(&mut status, &previous, &monitoring_attempted, &unprocessed, now);
-    outcome.requeue_after = requeue_after(&status, target.spec, &outcome);
+    outcome.requeue_after = requeue_after(&status, target.spec, &outcome, now);
     outcome.status = status;
     outcome
 }
@@ -408,13 +425,16 @@ async fn accept_all<R: AssumeRole>(
                 Ok(member) => member.accept_invitation(graph_arn).await,
                 Err(error) => Err(error),
             };
-            (account, result.map_err(|e| format!("AcceptInvitation as {}: {e}", role.role_arn)))
+            (
+                account,
+                result.map_err(|e| format!("AcceptInvitation as {}: {e}", role.role_arn)),
+            )
         });
     }
     futures::stream::iter(calls)
-    .buffer_unordered(ACCEPT_CONCURRENCY)
-    .collect()
-    .await
+        .buffer_unordered(ACCEPT_CONCURRENCY)
+        .collect()
+        .await
 }
 
 /// The administrator account of a graph: the account field of its ARN.
@@ -479,8 +499,11 @@ pub fn report(
 ) -> DetectiveGraphStatus {
     let previous = target.previous.cloned().unwrap_or_default();
     let spec = target.spec;
-    let declared: BTreeMap<&str, &str> =
-        spec.members.iter().map(|m| (m.account_id.as_str(), m.email_address.as_str())).collect();
+    let declared: BTreeMap<&str, &str> = spec
+        .members
+        .iter()
+        .map(|m| (m.account_id.as_str(), m.email_address.as_str()))
+        .collect();
     let observation = outcome.observation.as_ref();
 
     let (members, summary) = match observation {
@@ -510,8 +533,7 @@ pub fn report(
     let graph_arn = observation
         .and_then(|o| o.graph_arn.clone())
         .or_else(|| previous.graph_arn.clone());
-    let graph_created = previous.graph_created
-        || observation.is_some_and(|o| o.source == GraphSource::Created);
+    let graph_created = previous.graph_created || observation.is_some_and(|o| o.source == GraphSource::Created);
     let states = condition_states(spec, outcome, observation, &declared);
     DetectiveGraphStatus {
         observed_generation: target.generation,
@@ -562,7 +584,10 @@ fn condition_states(
             .iter()
             .filter(|m| declared.contains_key(m.account_id.as_str()))
             .collect();
-        let enabled = declared_members.iter().filter(|m| m.status == MemberStatus::Enabled).count();
+        let enabled = declared_members
+            .iter()
+            .filter(|m| m.status == MemberStatus::Enabled)
+            .count();
         let healthy = enabled == declared.len();
         states.push(ConditionState::new(
             MEMBERS_HEALTHY,
@@ -625,7 +650,10 @@ fn verdict(
                 "invited, waiting for the member account to accept"
             },
         ),
-        (disabled.as_slice(), "accepted but not monitored (StartMonitoringMember with backoff)"),
+        (
+            disabled.as_slice(),
+            "accepted but not monitored (StartMonitoringMember with backoff)",
+        ),
     ];
     let mut pending: Vec<String> = waiting
         .iter()
@@ -635,7 +663,11 @@ fn verdict(
     // The members were read back after any write, so what is still pending shows in them; a plan
     // that was not applied (a dry run) is pending as a whole.
     if outcome.applied.is_empty() && !plan.remove.is_empty() {
-        pending.push(format!("{} undeclared members to remove ({})", plan.remove.len(), abbreviated(&plan.remove.iter().map(String::as_str).collect::<Vec<_>>())));
+        pending.push(format!(
+            "{} undeclared members to remove ({})",
+            plan.remove.len(),
+            abbreviated(&plan.remove.iter().map(String::as_str).collect::<Vec<_>>())
+        ));
     }
     if outcome.applied.is_empty() && !outcome.tag_changes.is_empty() {
         pending.push("graph tags to update".to_owned());
@@ -658,17 +690,46 @@ fn verdict(
 }
 
 /// When to reconcile again: soon while something moves, at `resyncInterval` otherwise.
-fn requeue_after(status: &DetectiveGraphStatus, spec: &DetectiveGraphSpec, outcome: &Outcome) -> Duration {
+///
+/// - members being verified, or writes that just landed: [`SHORT_REQUEUE`];
+/// - declared members waiting in INVITED: a quarter of the youngest invitation's age, so a fresh
+///   invitation is looked at within seconds and one that nobody answers is not polled every 10 s;
+/// - a member action waiting for its backoff (StartMonitoringMember, AcceptInvitation): when it
+///   is due;
+///
+/// each at least [`SHORT_REQUEUE`] and at most `resyncInterval`.
+fn requeue_after(
+    status: &DetectiveGraphStatus,
+    spec: &DetectiveGraphSpec,
+    outcome: &Outcome,
+    now: Timestamp,
+) -> Duration {
     let resync = parse_duration(&spec.resync_interval).unwrap_or(Duration::from_secs(300));
+    let clamp = |wait: Duration| wait.clamp(SHORT_REQUEUE.min(resync), resync);
     let in_transit = status
         .members
         .iter()
         .any(|m| MemberStatus::parse(&m.status).in_transit());
     if in_transit || !outcome.applied.is_empty() {
-        SHORT_REQUEUE.min(resync)
-    } else {
-        resync
+        return clamp(SHORT_REQUEUE);
     }
+    let since = |time: &Option<Time>| {
+        time.as_ref()
+            .and_then(|Time(t)| Duration::try_from(now.duration_since(*t)).ok())
+            .unwrap_or_default()
+    };
+    let awaiting_acceptance = status
+        .members
+        .iter()
+        .filter(|m| m.declared && m.status == MemberStatus::Invited.as_str())
+        .map(|m| clamp(since(&m.updated_time.clone().or(m.invited_time.clone())) / 4));
+    let backoff_due = status.members.iter().filter_map(|m| {
+        let attempts = m.attempts?;
+        Some(clamp(
+            attempt_backoff(attempts).saturating_sub(since(&m.last_attempt_time)),
+        ))
+    });
+    awaiting_acceptance.chain(backoff_due).min().unwrap_or(resync)
 }
 
 #[cfg(test)]
@@ -690,6 +751,49 @@ mod tests {
         assert_eq!(attempt_backoff(2), Duration::from_secs(120));
         assert_eq!(attempt_backoff(4), Duration::from_secs(480));
         assert_eq!(attempt_backoff(30), ATTEMPT_BACKOFF_CAP);
+    }
+
+    #[test]
+    fn invited_members_are_looked_at_sooner_the_fresher_their_invitation() {
+        let spec: DetectiveGraphSpec = serde_json::from_value(serde_json::json!({"resyncInterval": "5m"})).unwrap();
+        let now = Timestamp::from_second(1_000_000).unwrap();
+        let invited = |age_secs: i64| MemberStatusEntry {
+            account_id: "111111111111".into(),
+            status: "INVITED".into(),
+            declared: true,
+            updated_time: Some(Time(now - SignedDuration::from_secs(age_secs))),
+            ..Default::default()
+        };
+        let status = |members| DetectiveGraphStatus {
+            members,
+            ..Default::default()
+        };
+        let idle = Outcome::starting(None);
+        assert_eq!(
+            requeue_after(&status(vec![invited(5)]), &spec, &idle, now),
+            SHORT_REQUEUE
+        );
+        assert_eq!(
+            requeue_after(&status(vec![invited(240)]), &spec, &idle, now),
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            requeue_after(&status(vec![invited(7200)]), &spec, &idle, now),
+            Duration::from_secs(300)
+        );
+        assert_eq!(
+            requeue_after(&status(vec![]), &spec, &idle, now),
+            Duration::from_secs(300)
+        );
+        let mut backing_off = invited(7200);
+        backing_off.status = "ACCEPTED_BUT_DISABLED".into();
+        backing_off.attempts = Some(2);
+        backing_off.last_attempt_time = Some(Time(now - SignedDuration::from_secs(60)));
+        assert_eq!(
+            requeue_after(&status(vec![backing_off]), &spec, &idle, now),
+            Duration::from_secs(60),
+            "the second attempt waits 2 minutes, 1 is left"
+        );
     }
 
     #[test]

@@ -224,10 +224,13 @@ pub fn report(
             ),
         ),
         (None, _) => match (&target.spec.state, &invitation) {
-            (DesiredInvitationState::Accepted, Some(InvitationStatus {
-                disabled_reason: Some(why),
-                ..
-            })) => Verdict::ready("Accepted", format!("member of {graph}, not monitored yet ({why})")),
+            (
+                DesiredInvitationState::Accepted,
+                Some(InvitationStatus {
+                    disabled_reason: Some(why),
+                    ..
+                }),
+            ) => Verdict::ready("Accepted", format!("member of {graph}, not monitored yet ({why})")),
             (DesiredInvitationState::Accepted, _) => Verdict::ready("Accepted", format!("member of {graph}")),
             (DesiredInvitationState::Rejected, _) => Verdict::ready("Rejected", format!("not a member of {graph}")),
         },
@@ -265,20 +268,35 @@ mod tests {
         use InvitationType::{Invitation as Invited, Organization};
         assert_eq!(decide(Accepted, None), Decision::Wait);
         assert_eq!(decide(Rejected, None), Decision::Settled);
-        assert_eq!(decide(Accepted, Some(&invitation(MemberStatus::Invited, Invited))), Decision::Accept);
-        assert_eq!(decide(Rejected, Some(&invitation(MemberStatus::Invited, Invited))), Decision::Reject);
-        assert_eq!(decide(Accepted, Some(&invitation(MemberStatus::Enabled, Invited))), Decision::Settled);
+        assert_eq!(
+            decide(Accepted, Some(&invitation(MemberStatus::Invited, Invited))),
+            Decision::Accept
+        );
+        assert_eq!(
+            decide(Rejected, Some(&invitation(MemberStatus::Invited, Invited))),
+            Decision::Reject
+        );
+        assert_eq!(
+            decide(Accepted, Some(&invitation(MemberStatus::Enabled, Invited))),
+            Decision::Settled
+        );
         assert_eq!(
             decide(Accepted, Some(&invitation(MemberStatus::AcceptedButDisabled, Invited))),
             Decision::Settled
         );
-        assert_eq!(decide(Rejected, Some(&invitation(MemberStatus::Enabled, Invited))), Decision::Disassociate);
+        assert_eq!(
+            decide(Rejected, Some(&invitation(MemberStatus::Enabled, Invited))),
+            Decision::Disassociate
+        );
         assert!(matches!(
             decide(Rejected, Some(&invitation(MemberStatus::Enabled, Organization))),
             Decision::Impossible(_)
         ));
         assert_eq!(
-            decide(Accepted, Some(&invitation(MemberStatus::VerificationInProgress, Invited))),
+            decide(
+                Accepted,
+                Some(&invitation(MemberStatus::VerificationInProgress, Invited))
+            ),
             Decision::Wait
         );
     }

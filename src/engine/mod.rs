@@ -89,4 +89,3 @@ pub(crate) fn abbreviated(accounts: &[&str]) -> String {
     }
     text
 }
-

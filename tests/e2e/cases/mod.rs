@@ -1,0 +1,14 @@
+//! The e2e scenarios, one module per area. Each test starts with [`Env::new`] (its own
+//! namespace) and returns early when the prerequisites are missing outside CI.
+//!
+//! [`Env::new`]: crate::harness::Env::new
+
+mod admission;
+mod crds;
+mod deletion;
+mod graph;
+mod leader;
+mod membership;
+mod operator;
+mod rbac;
+mod restart;

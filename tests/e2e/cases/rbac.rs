@@ -1,0 +1,109 @@
+//! The operator's user holds exactly the RBAC the Helm chart ships (see `harness::rbac`): what it
+//! needs, and nothing that would let it read Secrets. Every other scenario runs the operator as
+//! this user, which proves the rules are sufficient; this one proves they are narrow.
+
+use crate::harness::control_plane::OPERATOR_USER;
+use crate::harness::{Env, kubectl, rbac};
+
+/// `kubectl auth can-i --as <operator user>`: "yes" or "no".
+async fn can_i(env: &Env, args: &[&str]) -> bool {
+    let mut all = vec!["auth", "can-i", "--as", OPERATOR_USER];
+    all.extend_from_slice(args);
+    let out = kubectl(&env.plane.admin_kubeconfig, &all, None).await;
+    match out.stdout.trim() {
+        "yes" => true,
+        "no" => false,
+        other => panic!("kubectl auth can-i {args:?}: {other:?} {}", out.stderr),
+    }
+}
+
+/// Scenario 7: what the chart grants the operator, and what it does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_rbac_is_what_the_chart_grants() {
+    let Some(env) = Env::new("rbac").await else { return };
+    rbac::bind_in_namespace(&env).await;
+    let chart = rbac::chart_rbac(env.plane);
+    let ns = env.ns.as_str();
+
+    // What it needs.
+    for (verb, resource, scope) in [
+        ("list", "detectivegraphs.detective.operator.dev", "--all-namespaces"),
+        ("watch", "detectivegraphs.detective.operator.dev", "--all-namespaces"),
+        (
+            "watch",
+            "detectivememberships.detective.operator.dev",
+            "--all-namespaces",
+        ),
+        ("patch", "detectivegraphs.detective.operator.dev", "--all-namespaces"),
+        ("create", "events.events.k8s.io", "--all-namespaces"),
+        ("patch", "events.events.k8s.io", "--all-namespaces"),
+    ] {
+        assert!(
+            can_i(&env, &[verb, resource, scope]).await,
+            "the operator can {verb} {resource}"
+        );
+    }
+    for resource in [
+        "detectivegraphs.detective.operator.dev",
+        "detectivememberships.detective.operator.dev",
+    ] {
+        assert!(
+            can_i(&env, &["patch", resource, "--subresource=status", "-n", ns]).await,
+            "the operator can patch {resource}/status"
+        );
+    }
+    if let Some(lease) = &chart.lease_name {
+        assert!(can_i(&env, &["create", "leases.coordination.k8s.io", "-n", ns]).await);
+        assert!(can_i(&env, &["get", &format!("leases.coordination.k8s.io/{lease}"), "-n", ns]).await);
+        // The lease Role is namespaced: no leases elsewhere.
+        assert!(!can_i(&env, &["create", "leases.coordination.k8s.io", "-n", "kube-system"]).await);
+    }
+
+    // What it must not do.
+    for (verb, resource) in [
+        ("get", "secrets"),
+        ("list", "secrets"),
+        ("watch", "secrets"),
+        ("get", "configmaps"),
+        ("create", "pods"),
+        ("delete", "detectivegraphs.detective.operator.dev"),
+        ("create", "detectivegraphs.detective.operator.dev"),
+        ("update", "customresourcedefinitions.apiextensions.k8s.io"),
+        ("create", "clusterrolebindings.rbac.authorization.k8s.io"),
+        ("impersonate", "users"),
+    ] {
+        assert!(
+            !can_i(&env, &[verb, resource, "--all-namespaces"]).await,
+            "the operator must not {verb} {resource}"
+        );
+    }
+
+    // And with its own token, not by impersonation: Forbidden.
+    env.kubectl(&["create", "secret", "generic", "credentials", "--from-literal=key=value"])
+        .await
+        .ok();
+    for args in [
+        vec!["get", "secret", "credentials", "-n", ns],
+        vec!["get", "secrets", "--all-namespaces"],
+    ] {
+        let out = kubectl(&env.plane.operator_kubeconfig, &args, None).await;
+        assert!(
+            !out.success,
+            "{args:?} succeeded with the operator's token: {}",
+            out.stdout
+        );
+        assert!(out.stderr.contains("Forbidden"), "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains(OPERATOR_USER), "{args:?}: {}", out.stderr);
+    }
+    let out = kubectl(
+        &env.plane.operator_kubeconfig,
+        &["get", "detectivegraphs", "-n", ns],
+        None,
+    )
+    .await;
+    assert!(
+        out.success,
+        "the operator's token lists DetectiveGraphs: {}",
+        out.stderr
+    );
+}

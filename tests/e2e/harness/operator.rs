@@ -1,0 +1,197 @@
+//! The operator under test: its real binary (`detective-operator run`), a process of its own
+//! with a clean environment, logging to a file that is printed when the test fails.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::Duration;
+
+use super::process::{self, SIGTERM};
+use super::{Env, eventually, tail};
+
+/// What kube-runtime logs (at debug) when a controller's watch has listed everything.
+pub const STORE_READY: &str = "store is ready, starting runner";
+
+/// How to start one operator process.
+#[derive(Clone, Debug)]
+pub struct OperatorOptions {
+    /// Names the log file and the election identity.
+    pub name: String,
+    /// The AWS account it acts as (the emulator reads a 12-digit access key id as the caller).
+    pub account: String,
+    /// The emulator, as `AWS_ENDPOINT_URL` (so STS goes there too).
+    pub endpoint: String,
+    /// `Some(lease name)`: `--leader-elect=true --lease-name NAME`; `None`: `--leader-elect=false`.
+    pub lease: Option<String>,
+}
+
+impl OperatorOptions {
+    pub fn new(name: &str, account: &str, endpoint: &str) -> Self {
+        OperatorOptions {
+            name: name.to_owned(),
+            account: account.to_owned(),
+            endpoint: endpoint.to_owned(),
+            lease: None,
+        }
+    }
+
+    pub fn leader_elect(mut self, lease: &str) -> Self {
+        self.lease = Some(lease.to_owned());
+        self
+    }
+}
+
+/// A running operator; killed (SIGKILL) when dropped, its log printed if the test is failing.
+pub struct Operator {
+    pub name: String,
+    pub log_path: PathBuf,
+    pub admin: SocketAddr,
+    child: Option<Child>,
+}
+
+impl Operator {
+    pub async fn start(env: &Env, options: OperatorOptions) -> Operator {
+        let log_path = env.dir.join(format!("operator-{}.log", options.name));
+        let log = std::fs::File::create(&log_path).expect("operator log file");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_detective-operator"));
+        command
+            .arg("run")
+            .arg("--kubeconfig")
+            .arg(&env.plane.operator_kubeconfig)
+            // Port 0: the bound address is read back from the log.
+            .args(["--admin-address", "127.0.0.1:0", "--lease-namespace", &env.ns]);
+        match &options.lease {
+            Some(lease) => command
+                .args(["--leader-elect=true", "--lease-name", lease, "--identity"])
+                .arg(&options.name),
+            None => command.arg("--leader-elect=false"),
+        };
+        // Only this test's namespace: other tests' resources belong to their own operators.
+        command.args(["--namespace", &env.ns]);
+        let missing = env.dir.join("no-such-aws-file");
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("AWS_ACCESS_KEY_ID", &options.account)
+            .env("AWS_SECRET_ACCESS_KEY", "x")
+            .env("AWS_REGION", super::REGION)
+            .env("AWS_ENDPOINT_URL", &options.endpoint)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", &missing)
+            .env("AWS_SHARED_CREDENTIALS_FILE", &missing)
+            .env(
+                "RUST_LOG",
+                "info,detective_operator=debug,kube_runtime::controller=debug",
+            )
+            .env("RUST_BACKTRACE", "1")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log);
+        let child = process::spawn(command).expect("start detective-operator");
+        let mut operator = Operator {
+            name: options.name.clone(),
+            log_path,
+            admin: SocketAddr::from(([127, 0, 0, 1], 0)),
+            child: Some(child),
+        };
+        operator.admin = eventually(Duration::from_secs(30), "the operator's admin address", || {
+            let result = operator.exited().map_or_else(|| operator.admin_address(), Err);
+            async move { result }
+        })
+        .await;
+        // Ready when /readyz says so: both watches have listed their objects.
+        eventually(Duration::from_secs(30), "the operator's /readyz", || async {
+            if let Some(exited) = operator.exited() {
+                return Err(exited);
+            }
+            match operator.get("/readyz").await {
+                (200, _) => Ok(()),
+                (status, body) => Err(format!("{status} {body}")),
+            }
+        })
+        .await;
+        operator
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// The whole log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// `Some(message)` when the process has exited.
+    fn exited(&self) -> Option<String> {
+        // try_wait needs `&mut self`, which the polling closures cannot lend: look at /proc
+        // instead, where an exited child not yet reaped is a zombie.
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).ok()?;
+        let state = stat.rsplit(") ").next()?.chars().next()?;
+        (state == 'Z').then(|| format!("operator {} exited:\n{}", self.name, tail(&self.log(), 40)))
+    }
+
+    fn admin_address(&self) -> Result<SocketAddr, String> {
+        let log = self.log();
+        let line = log
+            .lines()
+            .find(|l| l.contains("admin server listening"))
+            .ok_or("no `admin server listening` line yet")?;
+        let address = line
+            .split_whitespace()
+            .find_map(|word| word.strip_prefix("address="))
+            .ok_or_else(|| format!("no address= in {line:?}"))?;
+        address.parse().map_err(|e| format!("{address}: {e}"))
+    }
+
+    /// GET on the admin server: (status, body); status 0 when unreachable.
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let endpoint = format!("http://{}", self.admin);
+        match tokio::time::timeout(Duration::from_secs(5), super::http_get(&endpoint, path)).await {
+            Ok(Some(answer)) => answer,
+            _ => (0, "admin server unreachable".into()),
+        }
+    }
+
+    /// Sum of a counter family from /metrics (all label sets), e.g.
+    /// `detective_operator_aws_calls_total`.
+    pub async fn counter(&self, family: &str) -> f64 {
+        let (_, body) = self.get("/metrics").await;
+        body.lines()
+            .filter(|l| l.starts_with(family) && !l.starts_with('#'))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    /// SIGKILL: no cleanup, the lease (if held) must expire.
+    pub fn kill(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM and wait (at most `grace`) for a clean exit.
+    pub fn terminate(&mut self, grace: Duration) -> Option<ExitStatus> {
+        let child = self.child.as_mut()?;
+        process::signal(child.id(), SIGTERM);
+        process::wait_timeout(child, grace)
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        self.kill();
+        if std::thread::panicking() {
+            eprintln!(
+                "---- operator {} log ({}) ----\n{}\n---- end of operator {} log ----",
+                self.name,
+                self.log_path.display(),
+                tail(&self.log(), 300),
+                self.name
+            );
+        }
+    }
+}
