@@ -7,6 +7,7 @@ mod admission;
 mod crds;
 mod deletion;
 mod graph;
+mod helm;
 mod leader;
 mod membership;
 mod operator;

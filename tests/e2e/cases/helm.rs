@@ -1,0 +1,94 @@
+//! The chart installs, upgrades and uninstalls into a real API server, the way users run Helm.
+
+use std::process::Command;
+
+use crate::harness::{Env, repo_path, run_checked};
+
+/// `helm` against the control plane as the admin user, with its caches in the test's directory.
+fn helm(env: &Env, args: &[&str]) -> Result<String, String> {
+    let home = env.dir.join("helm");
+    run_checked(
+        Command::new(&env.plane.helm)
+            .args(args)
+            .arg("--kubeconfig")
+            .arg(&env.plane.admin_kubeconfig)
+            .env("HELM_CACHE_HOME", home.join("cache"))
+            .env("HELM_CONFIG_HOME", home.join("config"))
+            .env("HELM_DATA_HOME", home.join("data")),
+    )
+}
+
+/// `helm install` (the CRDs are already installed by the harness, so the release leaves them
+/// out: a second owner of a CRD is refused by Helm, as users of a shared cluster see it too),
+/// `helm upgrade` with more replicas (leader election then on), `helm uninstall`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chart_installs_upgrades_and_uninstalls() {
+    let Some(env) = Env::new("helm").await else { return };
+    let chart = repo_path("charts/detective-operator");
+    let chart = chart.to_str().expect("UTF-8 path");
+    let release = format!("op-{}", env.ns);
+    let common = ["--namespace", env.ns.as_str(), "--set", "crds.enabled=false"];
+
+    let installed = helm(
+        &env,
+        &[
+            &["install", release.as_str(), chart][..],
+            &common[..],
+            &["--set", "aws.region=eu-west-1"][..],
+        ]
+        .concat(),
+    );
+    assert!(installed.is_ok(), "helm install: {installed:?}");
+    let deployment = env
+        .kubectl(&[
+            "get",
+            "deployment",
+            "-o",
+            "jsonpath={.items[0].spec.template.spec.containers[0].args}",
+        ])
+        .await
+        .ok();
+    assert!(
+        deployment.contains("run"),
+        "the Deployment runs the operator: {deployment}"
+    );
+    let role = env.kubectl(&["get", "clusterrole", "-o", "name"]).await.ok();
+    assert!(role.contains(&release), "a ClusterRole for the release: {role}");
+    let account = env.kubectl(&["get", "serviceaccount", "-o", "name"]).await.ok();
+    assert!(account.contains("detective-operator"), "{account}");
+
+    let upgraded = helm(
+        &env,
+        &[
+            &["upgrade", release.as_str(), chart][..],
+            &common[..],
+            &["--set", "replicas=2"][..],
+        ]
+        .concat(),
+    );
+    assert!(upgraded.is_ok(), "helm upgrade: {upgraded:?}");
+    let replicas = env
+        .kubectl(&["get", "deployment", "-o", "jsonpath={.items[0].spec.replicas}"])
+        .await
+        .ok();
+    assert_eq!(replicas.trim(), "2");
+    let args = env
+        .kubectl(&[
+            "get",
+            "deployment",
+            "-o",
+            "jsonpath={.items[0].spec.template.spec.containers[0].args}",
+        ])
+        .await
+        .ok();
+    assert!(args.contains("--leader-elect=true"), "{args}");
+
+    let removed = helm(&env, &["uninstall", release.as_str(), "--namespace", env.ns.as_str()]);
+    assert!(removed.is_ok(), "helm uninstall: {removed:?}");
+    let left = env.kubectl(&["get", "deployment", "-o", "name"]).await.ok();
+    assert!(left.trim().is_empty(), "the Deployment is gone: {left}");
+    let crds = env
+        .kubectl(&["get", "crd", "detectivegraphs.detective.operator.dev", "-o", "name"])
+        .await;
+    assert!(crds.success, "uninstall leaves the CRDs: {}", crds.stderr);
+}
