@@ -171,19 +171,7 @@ async fn removed_members_are_planned_for_deletion_by_pruning_mode() {
     // Someone else invited 999 by hand: not in this resource's inventory.
     let graph_arn = emulator.graphs()[0].arn.clone();
     let admin = fixtures::detective_client(&emulator.endpoint_url(), ADMIN, "us-east-1");
-    admin
-        .create_members()
-        .graph_arn(&graph_arn)
-        .accounts(
-            aws_sdk_detective::types::Account::builder()
-                .account_id("000000000999")
-                .email_address("other@example.com")
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    fixtures::invite(&admin, &graph_arn, "000000000999", "other@example.com").await;
 
     let plan_for = |pruning: &str| {
         // Keep the status sync printed (inventory 101-104), drop 103 and 104 from the spec.

@@ -203,21 +203,9 @@ async fn a_reconcile_applies_the_plan_then_writes_status_and_aggregated_events()
 async fn deleting_with_policy_delete_removes_the_inventory_and_the_graph_then_the_finalizer() {
     let emulator = emulator().await;
     let admin = fixtures::detective_client(&emulator.endpoint_url(), ADMIN, "us-east-1");
-    let graph_arn = admin.create_graph().send().await.unwrap().graph_arn.unwrap();
+    let graph_arn = fixtures::create_graph(&admin).await;
     for id in ["000000000101", "000000000102", "000000000999"] {
-        admin
-            .create_members()
-            .graph_arn(&graph_arn)
-            .accounts(
-                aws_sdk_detective::types::Account::builder()
-                    .account_id(id)
-                    .email_address("root@example.com")
-                    .build()
-                    .unwrap(),
-            )
-            .send()
-            .await
-            .unwrap();
+        fixtures::invite(&admin, &graph_arn, id, "root@example.com").await;
     }
     let mut object = resource("org", spec(&["000000000101", "000000000102"]), true);
     object.spec.deletion_policy = GraphDeletionPolicy::Delete;

@@ -30,7 +30,7 @@ async fn world() -> World {
     .await
     .unwrap();
     let admin = fixtures::detective_client(&emulator.endpoint_url(), ADMIN, REGION);
-    let graph_arn = admin.create_graph().send().await.unwrap().graph_arn.unwrap();
+    let graph_arn = fixtures::create_graph(&admin).await;
     let member = emulator_access(&emulator.endpoint_url(), MEMBER, REGION)
         .await
         .detective(None, None)
@@ -46,19 +46,7 @@ async fn world() -> World {
 
 impl World {
     async fn invite(&self) {
-        self.admin
-            .create_members()
-            .graph_arn(&self.graph_arn)
-            .accounts(
-                aws_sdk_detective::types::Account::builder()
-                    .account_id(MEMBER)
-                    .email_address("member@example.com")
-                    .build()
-                    .unwrap(),
-            )
-            .send()
-            .await
-            .unwrap();
+        fixtures::invite(&self.admin, &self.graph_arn, MEMBER, "member@example.com").await;
     }
 
     fn status_of_member(&self) -> Option<MemberStatus> {

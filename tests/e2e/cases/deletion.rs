@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use detective_operator::emulator::Fault;
 
-use crate::fixtures::detective_client;
+use crate::fixtures::{create_graph, detective_client, invite};
 use crate::harness::{ADMIN, Env, OperatorOptions, emulator, eventually, graph_manifest};
 
 fn ids(list: &serde_json::Value) -> BTreeSet<String> {
@@ -30,27 +30,9 @@ async fn deletion_policies_are_applied() {
 
     // A graph that exists before the operator (in eu-west-1), with a member nobody declares.
     let admin = detective_client(&url, ADMIN, "eu-west-1");
-    let existing = admin
-        .create_graph()
-        .send()
-        .await
-        .expect("CreateGraph")
-        .graph_arn
-        .expect("arn");
+    let existing = create_graph(&admin).await;
     let outsider = "240000000099";
-    admin
-        .create_members()
-        .graph_arn(&existing)
-        .accounts(
-            aws_sdk_detective::types::Account::builder()
-                .account_id(outsider)
-                .email_address("outsider@example.com")
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .expect("CreateMembers");
+    invite(&admin, &existing, outsider, "outsider@example.com").await;
 
     let _operator = env.operator(OperatorOptions::new("operator", ADMIN, &url)).await;
     // (name, region, policy, members)

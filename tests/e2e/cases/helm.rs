@@ -18,6 +18,13 @@ fn helm(env: &Env, args: &[&str]) -> Result<String, String> {
     )
 }
 
+/// One field of the release's Deployment (`kubectl get deployment -o jsonpath=...`).
+async fn deployment(env: &Env, field: &str) -> String {
+    env.kubectl(&["get", "deployment", "-o", &format!("jsonpath={{.items[0].{field}}}")])
+        .await
+        .ok()
+}
+
 /// `helm install` (the CRDs are already installed by the harness, so the release leaves them
 /// out: a second owner of a CRD is refused by Helm, as users of a shared cluster see it too),
 /// `helm upgrade` with more replicas (leader election then on), `helm uninstall`.
@@ -39,19 +46,8 @@ async fn the_chart_installs_upgrades_and_uninstalls() {
         .concat(),
     );
     assert!(installed.is_ok(), "helm install: {installed:?}");
-    let deployment = env
-        .kubectl(&[
-            "get",
-            "deployment",
-            "-o",
-            "jsonpath={.items[0].spec.template.spec.containers[0].args}",
-        ])
-        .await
-        .ok();
-    assert!(
-        deployment.contains("run"),
-        "the Deployment runs the operator: {deployment}"
-    );
+    let args = deployment(&env, "spec.template.spec.containers[0].args").await;
+    assert!(args.contains("run"), "the Deployment runs the operator: {args}");
     let role = env.kubectl(&["get", "clusterrole", "-o", "name"]).await.ok();
     assert!(role.contains(&release), "a ClusterRole for the release: {role}");
     let account = env.kubectl(&["get", "serviceaccount", "-o", "name"]).await.ok();
@@ -67,20 +63,8 @@ async fn the_chart_installs_upgrades_and_uninstalls() {
         .concat(),
     );
     assert!(upgraded.is_ok(), "helm upgrade: {upgraded:?}");
-    let replicas = env
-        .kubectl(&["get", "deployment", "-o", "jsonpath={.items[0].spec.replicas}"])
-        .await
-        .ok();
-    assert_eq!(replicas.trim(), "2");
-    let args = env
-        .kubectl(&[
-            "get",
-            "deployment",
-            "-o",
-            "jsonpath={.items[0].spec.template.spec.containers[0].args}",
-        ])
-        .await
-        .ok();
+    assert_eq!(deployment(&env, "spec.replicas").await.trim(), "2");
+    let args = deployment(&env, "spec.template.spec.containers[0].args").await;
     assert!(args.contains("--leader-elect=true"), "{args}");
 
     let removed = helm(&env, &["uninstall", release.as_str(), "--namespace", env.ns.as_str()]);

@@ -4,9 +4,7 @@
 
 use std::time::Duration;
 
-use aws_sdk_detective::types::Account;
-
-use crate::fixtures::detective_client;
+use crate::fixtures::{create_graph, detective_client, invite};
 use crate::harness::{ADMIN, Env, OperatorOptions, REGION, emulator, has_condition};
 
 const MEMBER: &str = "260000000001";
@@ -26,26 +24,8 @@ async fn membership_accepts_and_disassociates_through_a_role() {
 
     // The administrator's graph and invitation, made outside the cluster.
     let admin = detective_client(&url, ADMIN, REGION);
-    let arn = admin
-        .create_graph()
-        .send()
-        .await
-        .expect("CreateGraph")
-        .graph_arn
-        .expect("arn");
-    admin
-        .create_members()
-        .graph_arn(&arn)
-        .accounts(
-            Account::builder()
-                .account_id(MEMBER)
-                .email_address("member@example.com")
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .expect("CreateMembers");
+    let arn = create_graph(&admin).await;
+    invite(&admin, &arn, MEMBER, "member@example.com").await;
 
     // The operator runs as a security tooling account and reaches the member through STS.
     let role_line = format!("assumeRoleArn: arn:aws:iam::{MEMBER}:role/detective-member\n  ");
