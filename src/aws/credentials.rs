@@ -38,6 +38,17 @@ pub struct RoleToAssume {
     pub session_name: Option<String>,
 }
 
+impl RoleToAssume {
+    /// The role a resource declares (`assumeRoleArn`, `externalId`), if any.
+    pub fn declared(role_arn: Option<&String>, external_id: Option<&String>) -> Option<Self> {
+        role_arn.map(|arn| Self {
+            role_arn: arn.clone(),
+            external_id: external_id.cloned(),
+            session_name: None,
+        })
+    }
+}
+
 /// The session name used when a resource names none.
 pub const DEFAULT_SESSION_NAME: &str = "detective-operator";
 

@@ -26,10 +26,6 @@ impl SdkDetective {
     pub fn new(client: Client) -> Self {
         Self { client }
     }
-
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
 }
 
 fn timestamp(value: Option<&aws_smithy_types::DateTime>) -> Option<Timestamp> {

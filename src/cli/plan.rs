@@ -50,16 +50,6 @@ pub struct KeptReport {
     pub reason: &'static str,
 }
 
-/// The role a resource asks the operator to act through.
-pub fn role_of(document: &GraphDocument) -> Option<RoleToAssume> {
-    let spec = &document.graph.spec;
-    spec.assume_role_arn.as_ref().map(|arn| RoleToAssume {
-        role_arn: arn.clone(),
-        external_id: spec.external_id.clone(),
-        session_name: None,
-    })
-}
-
 /// The engine's view of a document: its spec, and its status if it carries one.
 pub fn target_of(document: &GraphDocument) -> Target<'_> {
     Target {
@@ -236,7 +226,14 @@ pub async fn run(args: &PlanArgs) -> ExitCode {
     for document in &documents {
         let outcome = match target
             .access
-            .detective(document.graph.spec.region.as_deref(), role_of(document).as_ref())
+            .detective(
+                document.graph.spec.region.as_deref(),
+                RoleToAssume::declared(
+                    document.graph.spec.assume_role_arn.as_ref(),
+                    document.graph.spec.external_id.as_ref(),
+                )
+                .as_ref(),
+            )
             .await
         {
             Ok(detective) => {

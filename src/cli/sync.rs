@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 use k8s_openapi::jiff::Timestamp;
 
 use super::manifest::{GraphDocument, read_graphs};
-use super::plan::{render_text, report, role_of, target_of};
+use super::plan::{render_text, report, target_of};
 use super::{AwsTarget, SyncArgs, SyncOutput};
 use crate::api::DetectiveGraph;
 use crate::api::validation::parse_duration;
+use crate::aws::RoleToAssume;
 use crate::engine::{self, Applied, Mode, Outcome};
 
 /// How often `--wait` looks again when the emulator (which moves instantly) is the target.
@@ -157,7 +158,14 @@ async fn sync_one(
     loop {
         let outcome = match target
             .access
-            .detective(document.graph.spec.region.as_deref(), role_of(&document).as_ref())
+            .detective(
+                document.graph.spec.region.as_deref(),
+                RoleToAssume::declared(
+                    document.graph.spec.assume_role_arn.as_ref(),
+                    document.graph.spec.external_id.as_ref(),
+                )
+                .as_ref(),
+            )
             .await
         {
             Ok(detective) => {

@@ -12,10 +12,9 @@ use kube::ResourceExt;
 use kube::runtime::controller::Action;
 use tracing::info;
 
-use super::graph::role_of;
 use super::{Context, Error};
 use crate::api::{DetectiveGraph, GraphDeletionPolicy};
-use crate::aws::{AwsError, Detective, ErrorKind};
+use crate::aws::{AwsError, Detective, ErrorKind, RoleToAssume};
 use crate::plan::BATCH_SIZE;
 
 /// The annotation that releases a resource without touching AWS.
@@ -38,7 +37,10 @@ pub async fn cleanup(graph: Arc<DetectiveGraph>, ctx: &Context) -> Result<Action
     };
     let detective = ctx
         .aws
-        .detective(graph.spec.region.as_deref(), role_of(&graph).as_ref())
+        .detective(
+            graph.spec.region.as_deref(),
+            RoleToAssume::declared(graph.spec.assume_role_arn.as_ref(), graph.spec.external_id.as_ref()).as_ref(),
+        )
         .await
         .map_err(|e| Error::Retryable(e.to_string()))?;
     delete_managed(&detective, &graph_arn, &status.inventory, status.graph_created)

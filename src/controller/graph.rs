@@ -52,15 +52,6 @@ pub async fn reconcile(graph: Arc<DetectiveGraph>, ctx: Arc<Context>) -> Result<
     result
 }
 
-/// The role a resource asks the operator to act through.
-pub fn role_of(graph: &DetectiveGraph) -> Option<RoleToAssume> {
-    graph.spec.assume_role_arn.as_ref().map(|arn| RoleToAssume {
-        role_arn: arn.clone(),
-        external_id: graph.spec.external_id.clone(),
-        session_name: None,
-    })
-}
-
 async fn apply(api: &Api<DetectiveGraph>, graph: Arc<DetectiveGraph>, ctx: &Context) -> Result<Action, Error> {
     let started = Instant::now();
     let key = graph.key();
@@ -81,7 +72,10 @@ async fn apply(api: &Api<DetectiveGraph>, graph: Arc<DetectiveGraph>, ctx: &Cont
     let now = Timestamp::now();
     let outcome = match ctx
         .aws
-        .detective(graph.spec.region.as_deref(), role_of(&graph).as_ref())
+        .detective(
+            graph.spec.region.as_deref(),
+            RoleToAssume::declared(graph.spec.assume_role_arn.as_ref(), graph.spec.external_id.as_ref()).as_ref(),
+        )
         .await
     {
         Ok(detective) => engine::reconcile(&detective, &*ctx.aws, target, Mode::Apply, now, &mut |_| {}).await,
@@ -91,7 +85,7 @@ async fn apply(api: &Api<DetectiveGraph>, graph: Arc<DetectiveGraph>, ctx: &Cont
         tracing::Span::current().record("graph", arn.as_str());
     }
 
-    if status::graph_status_changed(graph.status.as_ref(), &outcome.status) {
+    if status::changed(graph.status.as_ref(), &outcome.status) {
         status::apply(
             api,
             &graph.name_any(),

@@ -37,14 +37,6 @@ fn region(membership: &DetectiveMembership) -> Option<String> {
         .or_else(|| membership.spec.graph_arn.split(':').nth(3).map(str::to_owned))
 }
 
-fn role_of(membership: &DetectiveMembership) -> Option<RoleToAssume> {
-    membership.spec.assume_role_arn.as_ref().map(|arn| RoleToAssume {
-        role_arn: arn.clone(),
-        external_id: membership.spec.external_id.clone(),
-        session_name: None,
-    })
-}
-
 /// Reconciles one `DetectiveMembership`.
 pub async fn reconcile(membership: Arc<DetectiveMembership>, ctx: Arc<Context>) -> Result<Action, Error> {
     let namespace = membership.namespace().unwrap_or_default();
@@ -87,18 +79,20 @@ async fn apply(
     let now = Timestamp::now();
     let outcome = match ctx
         .aws
-        .detective(region(&membership).as_deref(), role_of(&membership).as_ref())
+        .detective(
+            region(&membership).as_deref(),
+            RoleToAssume::declared(
+                membership.spec.assume_role_arn.as_ref(),
+                membership.spec.external_id.as_ref(),
+            )
+            .as_ref(),
+        )
         .await
     {
         Ok(detective) => engine::reconcile(&detective, target, Mode::Apply, now).await,
         Err(error) => engine::failed(target, error.into(), now),
     };
-    let changed = membership.status.as_ref().is_none_or(|current| {
-        let mut comparable = outcome.status.clone();
-        comparable.last_sync_time = current.last_sync_time.clone();
-        serde_json::to_value(&comparable).ok() != serde_json::to_value(current).ok()
-    });
-    if changed {
+    if status::changed(membership.status.as_ref(), &outcome.status) {
         write_status(api, &membership, &outcome.status).await?;
     }
     let mut notices = Vec::new();
@@ -149,7 +143,14 @@ async fn cleanup(
     }
     let detective = ctx
         .aws
-        .detective(region(&membership).as_deref(), role_of(&membership).as_ref())
+        .detective(
+            region(&membership).as_deref(),
+            RoleToAssume::declared(
+                membership.spec.assume_role_arn.as_ref(),
+                membership.spec.external_id.as_ref(),
+            )
+            .as_ref(),
+        )
         .await
         .map_err(|e| Error::Retryable(e.to_string()))?;
     match engine::leave(&detective, &membership.spec).await {

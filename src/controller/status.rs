@@ -11,19 +11,18 @@ use serde::de::DeserializeOwned;
 /// The field manager of everything the operator writes.
 pub const FIELD_MANAGER: &str = "detective-operator";
 
-/// Whether `new` says something `current` does not, ignoring `last_sync_time`.
-pub fn graph_status_changed(
-    current: Option<&crate::api::DetectiveGraphStatus>,
-    new: &crate::api::DetectiveGraphStatus,
-) -> bool {
-    let Some(current) = current else {
-        return true;
-    };
-    let mut comparable = new.clone();
-    comparable.last_sync_time = current.last_sync_time.clone();
+/// Whether `new` says something `current` does not, ignoring `lastSyncTime`.
+pub fn changed<S: Serialize>(current: Option<&S>, new: &S) -> bool {
     // Compare as written: the API server keeps times to the second, so a status read back never
     // equals the freshly computed one field by field.
-    serde_json::to_value(&comparable).ok() != serde_json::to_value(current).ok()
+    let written = |status: &S| {
+        let mut value = serde_json::to_value(status).unwrap_or_default();
+        if let Some(object) = value.as_object_mut() {
+            object.remove("lastSyncTime");
+        }
+        value
+    };
+    current.is_none_or(|current| written(current) != written(new))
 }
 
 /// Applies `status` to the status subresource of `name`.
@@ -58,10 +57,10 @@ mod tests {
         };
         let mut after = before.clone();
         after.last_sync_time = Some(Time(Timestamp::from_second(99).unwrap()));
-        assert!(!graph_status_changed(Some(&before), &after));
+        assert!(!changed(Some(&before), &after));
         after.observed_generation = Some(2);
-        assert!(graph_status_changed(Some(&before), &after));
-        assert!(graph_status_changed(None, &after));
+        assert!(changed(Some(&before), &after));
+        assert!(changed(None, &after));
     }
 
     #[test]
@@ -80,11 +79,11 @@ mod tests {
             members: vec![member(10_400)],
             ..Default::default()
         };
-        assert!(!graph_status_changed(Some(&stored), &computed));
+        assert!(!changed(Some(&stored), &computed));
         let later = DetectiveGraphStatus {
             members: vec![member(11_000)],
             ..Default::default()
         };
-        assert!(graph_status_changed(Some(&stored), &later));
+        assert!(changed(Some(&stored), &later));
     }
 }
