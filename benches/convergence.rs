@@ -7,9 +7,9 @@
 
 use std::time::{Duration, Instant};
 
+use detective_emulator::{Emulator, EmulatorConfig, Fault};
 use detective_operator::api::DetectiveGraphSpec;
 use detective_operator::cli::demo::emulator_access;
-use detective_operator::emulator::{Emulator, EmulatorConfig, Fault};
 use detective_operator::engine::{self, Mode, Target};
 use k8s_openapi::jiff::Timestamp;
 

@@ -9,7 +9,6 @@ pub mod api;
 pub mod aws;
 pub mod cli;
 pub mod controller;
-pub mod emulator;
 pub mod engine;
 pub mod member;
 pub mod metrics;

@@ -2,10 +2,10 @@
 //! the member account assumed with the SDK's real STS credential provider (answered by the
 //! emulator), with bounded concurrency and per-account backoff.
 
+use detective_emulator::{AccountConfig, Emulator, EmulatorConfig, MemberStatus, RoleConfig, WorldConfig};
 use detective_operator::api::{AcceptInvitationsSpec, DetectiveGraphSpec, DetectiveGraphStatus};
 use detective_operator::aws::AwsAccess;
 use detective_operator::cli::demo::emulator_access;
-use detective_operator::emulator::{AccountConfig, Emulator, EmulatorConfig, MemberStatus, RoleConfig, WorldConfig};
 use detective_operator::engine::{self, Mode, Outcome, Target};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 

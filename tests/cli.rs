@@ -1,12 +1,13 @@
 //! The `plan` and `sync` commands, run as the real binary against the emulator over HTTP.
 
+#[path = "../emulator/tests/fixtures/mod.rs"]
 mod fixtures;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use detective_operator::emulator::{AccountConfig, Emulator, MemberStatus, WorldConfig};
+use detective_emulator::{AccountConfig, Emulator, MemberStatus, WorldConfig};
 
 const ADMIN: &str = "123456789012";
 

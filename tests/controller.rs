@@ -1,15 +1,16 @@
 //! The reconciler's requests to the Kubernetes API (a mocked API server that records them) while
 //! the AWS side is the real SDK against the emulator.
 
+#[path = "../emulator/tests/fixtures/mod.rs"]
 mod fixtures;
 
 use std::sync::{Arc, Mutex};
 
+use detective_emulator::Emulator;
 use detective_operator::api::{DetectiveGraph, DetectiveGraphSpec, DetectiveGraphStatus, GraphDeletionPolicy};
 use detective_operator::cli::demo::emulator_access;
 use detective_operator::controller::backoff::Backoff;
 use detective_operator::controller::{Context, graph};
-use detective_operator::emulator::Emulator;
 use detective_operator::metrics::Metrics;
 use http::{Request, Response};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -294,7 +295,7 @@ async fn suspended_resources_make_no_call() {
 
 #[tokio::test]
 async fn a_throttled_aws_is_retried_with_backoff_not_stalled() {
-    use detective_operator::emulator::Fault;
+    use detective_emulator::Fault;
     let emulator = emulator().await;
     emulator.inject_fault(Fault::throttle().on("ListGraphs").times(50));
     let object = resource("org", spec(&["000000000101"]), true);

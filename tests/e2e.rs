@@ -5,6 +5,7 @@
 //! one namespace, emulator and operator process per test, so tests run in parallel. How to run
 //! them and what they need: tests/e2e/README.md.
 
+#[path = "../emulator/tests/fixtures/mod.rs"]
 mod fixtures;
 
 #[path = "e2e/harness/mod.rs"]

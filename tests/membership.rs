@@ -1,12 +1,13 @@
 //! The member side (`DetectiveMembership`) against the emulator with two real SDK identities: the
 //! administrator invites with its credentials, the member answers with its own.
 
+#[path = "../emulator/tests/fixtures/mod.rs"]
 mod fixtures;
 
+use detective_emulator::{Emulator, EmulatorConfig, MemberStatus};
 use detective_operator::api::{DesiredInvitationState, DetectiveMembershipSpec, DetectiveMembershipStatus};
 use detective_operator::aws::SdkDetective;
 use detective_operator::cli::demo::emulator_access;
-use detective_operator::emulator::{Emulator, EmulatorConfig, MemberStatus};
 use detective_operator::engine::Mode;
 use detective_operator::engine::membership::{self, Decision, MembershipTarget};
 use k8s_openapi::jiff::Timestamp;

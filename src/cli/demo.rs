@@ -1,11 +1,13 @@
 //! `--emulator`: an in-process Detective emulator seeded with the accounts `examples/` declares,
-//! so a newcomer sees the whole job with no AWS account and no cluster.
+//! so a newcomer sees the whole job with no AWS account and no cluster. The emulator is compiled
+//! in by the `emulator` cargo feature (on by default); [`emulator_access`] needs only its address.
 
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
+#[cfg(feature = "emulator")]
+use detective_emulator::{AccountConfig, Emulator, EmulatorConfig, WorldConfig};
 
 use crate::aws::AwsAccess;
-use crate::emulator::{AccountConfig, Emulator, EmulatorConfig, WorldConfig};
 
 /// The administrator account of the demo world (the emulator's default caller).
 pub const ADMINISTRATOR: &str = "123456789012";
@@ -13,6 +15,7 @@ pub const ADMINISTRATOR: &str = "123456789012";
 pub const DEFAULT_REGION: &str = "us-east-1";
 
 /// The demo world: the accounts of `examples/graph.yaml`, each showing one path a member takes.
+#[cfg(feature = "emulator")]
 pub fn world() -> WorldConfig {
     let account = |id: &str, email: &str| AccountConfig {
         account_id: id.to_owned(),
@@ -47,6 +50,7 @@ pub fn world() -> WorldConfig {
 
 /// Starts the emulator on a free loopback port and an AWS configuration that talks to it as the
 /// demo administrator.
+#[cfg(feature = "emulator")]
 pub async fn start(region: Option<&str>) -> Result<(Emulator, AwsAccess), String> {
     let emulator = Emulator::start(EmulatorConfig {
         default_account: ADMINISTRATOR.to_owned(),

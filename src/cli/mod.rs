@@ -11,8 +11,10 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+#[cfg(feature = "emulator")]
+use detective_emulator::Emulator;
+
 use crate::aws::{AwsAccess, AwsSettings};
-use crate::emulator::Emulator;
 use crate::telemetry::LogFormat;
 
 /// Keeps Amazon Detective behavior-graph membership exactly as declared.
@@ -118,17 +120,14 @@ pub enum SyncOutput {
 /// The AWS side of a command: the real one, or an embedded emulator that lives as long as this.
 pub struct AwsTarget {
     pub access: AwsAccess,
+    #[cfg(feature = "emulator")]
     pub emulator: Option<Emulator>,
 }
 
 impl AwsTarget {
     pub async fn connect(args: &AwsArgs) -> Result<Self, String> {
         if args.emulator {
-            let (emulator, access) = demo::start(args.region.as_deref()).await?;
-            return Ok(Self {
-                access,
-                emulator: Some(emulator),
-            });
+            return Self::embedded_emulator(args.region.as_deref()).await;
         }
         let settings = AwsSettings {
             region: args.region.clone(),
@@ -137,11 +136,41 @@ impl AwsTarget {
         };
         Ok(Self {
             access: AwsAccess::load(&settings).await,
+            #[cfg(feature = "emulator")]
             emulator: None,
         })
     }
 
+    #[cfg(feature = "emulator")]
+    async fn embedded_emulator(region: Option<&str>) -> Result<Self, String> {
+        let (emulator, access) = demo::start(region).await?;
+        Ok(Self {
+            access,
+            emulator: Some(emulator),
+        })
+    }
+
+    /// The flag stays so that command lines read the same for every build; the image's binary is
+    /// built without the emulator, and says so.
+    #[cfg(not(feature = "emulator"))]
+    async fn embedded_emulator(_region: Option<&str>) -> Result<Self, String> {
+        Err(
+            "--emulator: this detective-operator binary was built without the `emulator` feature \
+             (cargo build --no-default-features); build it with default features to use the embedded emulator"
+                .to_owned(),
+        )
+    }
+
+    /// Whether the calls go to the embedded emulator (which moves instantly).
+    pub fn is_emulated(&self) -> bool {
+        #[cfg(feature = "emulator")]
+        return self.emulator.is_some();
+        #[cfg(not(feature = "emulator"))]
+        return false;
+    }
+
     pub async fn shutdown(self) {
+        #[cfg(feature = "emulator")]
         if let Some(emulator) = self.emulator {
             emulator.shutdown().await;
         }

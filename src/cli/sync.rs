@@ -99,6 +99,7 @@ pub async fn run(args: &SyncArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    #[cfg(feature = "emulator")]
     if let Some(emulator) = &target.emulator {
         eprintln!(
             "embedded Detective emulator at {} (demo world)",
@@ -118,6 +119,7 @@ pub async fn run(args: &SyncArgs) -> ExitCode {
         }
         results.push(graph);
     }
+    #[cfg(feature = "emulator")]
     if let Some(emulator) = &target.emulator {
         let calls = emulator.calls();
         let listed: Vec<String> = calls.iter().map(|(op, n)| format!("{op} {n}")).collect();
@@ -199,7 +201,7 @@ async fn sync_one(
         let settled = outcome.is_ready() || outcome.is_stalled() || outcome.error.is_some();
         match wait {
             Some(limit) if !settled && started.elapsed() < limit => {
-                let pause = if target.emulator.is_some() {
+                let pause = if target.is_emulated() {
                     EMULATOR_POLL
                 } else {
                     outcome.requeue_after

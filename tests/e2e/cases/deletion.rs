@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use detective_operator::emulator::Fault;
+use detective_emulator::Fault;
 
 use crate::fixtures::{create_graph, detective_client, invite};
 use crate::harness::{ADMIN, Env, OperatorOptions, emulator, eventually, graph_manifest};

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use detective_operator::emulator::MemberStatus;
+use detective_emulator::MemberStatus;
 
 use crate::fixtures::detective_client;
 use crate::harness::{

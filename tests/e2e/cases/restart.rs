@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use detective_operator::emulator::{Fault, MemberStatus};
+use detective_emulator::{Fault, MemberStatus};
 
 use crate::harness::{ADMIN, Env, OperatorOptions, accepting_world, emulator, eventually, graph_manifest, is_ready};
 

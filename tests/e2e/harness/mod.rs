@@ -14,7 +14,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use detective_operator::emulator::{AccountConfig, Emulator, EmulatorConfig, WorldConfig};
+use detective_emulator::{AccountConfig, Emulator, EmulatorConfig, WorldConfig};
 use kube::api::{Api, ApiResource, DynamicObject};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use serde_json::Value;

@@ -43,7 +43,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
-//! use detective_operator::emulator::{Emulator, EmulatorConfig, Fault};
+//! use detective_emulator::{Emulator, EmulatorConfig, Fault};
 //! let emulator = Emulator::start(EmulatorConfig::default()).await?;
 //! let url = emulator.endpoint_url(); // point the SDK's endpoint_url here
 //! emulator.inject_fault(Fault::throttle().on("ListMembers").times(2));
@@ -61,6 +61,7 @@ mod paging;
 mod prng;
 mod routes;
 mod server;
+mod shared;
 mod state_file;
 mod sts;
 mod validate;
@@ -80,7 +81,7 @@ pub use faults::{Fault, FaultKind, FaultTrigger};
 pub use model::{DisabledReason, GraphSnapshot, InvitationType, MemberSnapshot, MemberStatus};
 pub use world::{AccountConfig, DEFAULT_ORGANIZATION, RoleConfig, WorldConfig, WorldPatch};
 
-use server::Shared;
+use shared::Shared;
 
 /// How to start an [`Emulator`].
 #[derive(Clone, Debug)]

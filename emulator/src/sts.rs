@@ -145,7 +145,7 @@ fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emulator::world::{AccountConfig, RoleConfig, WorldConfig};
+    use crate::world::{AccountConfig, RoleConfig, WorldConfig};
 
     fn form(pairs: &[(&str, &str)]) -> Form {
         pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()

@@ -391,7 +391,7 @@ impl ServiceState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emulator::world::{AccountConfig, WorldConfig};
+    use crate::world::{AccountConfig, WorldConfig};
 
     fn invited(account_id: &str, due_ms: i64, passes: bool) -> Member {
         Member {

@@ -2,34 +2,15 @@
 
 mod fixtures;
 
-use aws_sdk_detective::types::{Account, MemberStatus};
-use fixtures::{ADMIN, REGION, detective_client, http, start_emulator};
+use aws_sdk_detective::types::MemberStatus;
+use fixtures::{ADMIN, REGION, create_graph, detective_client, http, invite, start_emulator};
 use serde_json::json;
 
 const MEMBER: &str = "222222222222";
 
 async fn graph_with_member(client: &aws_sdk_detective::Client, email: &str) -> String {
-    let graph = client
-        .create_graph()
-        .send()
-        .await
-        .expect("CreateGraph")
-        .graph_arn()
-        .expect("arn")
-        .to_owned();
-    client
-        .create_members()
-        .graph_arn(&graph)
-        .accounts(
-            Account::builder()
-                .account_id(MEMBER)
-                .email_address(email)
-                .build()
-                .expect("account"),
-        )
-        .send()
-        .await
-        .expect("CreateMembers");
+    let graph = create_graph(client).await;
+    invite(client, &graph, MEMBER, email).await;
     graph
 }
 
@@ -83,7 +64,7 @@ async fn world_can_be_replaced_and_merged() {
     emulator.advance_clock(std::time::Duration::from_millis(5));
     assert_eq!(
         emulator.members(&graph)[0].status,
-        detective_operator::emulator::MemberStatus::VerificationFailed
+        detective_emulator::MemberStatus::VerificationFailed
     );
     emulator.shutdown().await;
 }

@@ -9,20 +9,10 @@ use aws_sdk_detective::config::retry::RetryConfig;
 use aws_sdk_detective::error::ProvideErrorMetadata;
 use aws_sdk_detective::operation::create_members::CreateMembersError;
 use aws_sdk_detective::operation::list_members::ListMembersError;
-use aws_sdk_detective::types::Account;
-use detective_operator::emulator::Fault;
-use fixtures::{ADMIN, REGION, detective_client, detective_client_with_retry, http, start_emulator};
-
-async fn create_graph(client: &aws_sdk_detective::Client) -> String {
-    client
-        .create_graph()
-        .send()
-        .await
-        .expect("CreateGraph")
-        .graph_arn()
-        .expect("arn")
-        .to_owned()
-}
+use detective_emulator::Fault;
+use fixtures::{
+    ADMIN, REGION, account, create_graph, detective_client, detective_client_with_retry, http, start_emulator,
+};
 
 #[tokio::test]
 async fn throttling_is_retried_by_the_sdk_and_every_attempt_is_counted() {
@@ -75,13 +65,7 @@ async fn a_faulted_write_changes_nothing() {
     let err = admin
         .create_members()
         .graph_arn(&graph)
-        .accounts(
-            Account::builder()
-                .account_id("222222222222")
-                .email_address("member@example.com")
-                .build()
-                .expect("account"),
-        )
+        .accounts(account("222222222222", "member@example.com"))
         .send()
         .await
         .expect_err("always failing");

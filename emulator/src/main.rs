@@ -1,7 +1,6 @@
 //! `detective-emulator`: the local Amazon Detective API server as its own process, for demos,
-//! the AWS CLI and SDKs in other languages. All behaviour lives in
-//! `detective_operator::emulator`; this only parses flags, sets up logging and waits for a
-//! signal.
+//! the AWS CLI and SDKs in other languages. All behaviour lives in this crate's library,
+//! `detective_emulator`; this only parses flags, sets up logging and waits for a signal.
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
@@ -9,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use detective_operator::emulator::{Emulator, EmulatorConfig, WorldConfig};
+use detective_emulator::{Emulator, EmulatorConfig, WorldConfig};
 use tracing_subscriber::EnvFilter;
 
 /// Local Amazon Detective API emulator (restJson1 over HTTP). Control endpoints under /_emulator/.

@@ -1,7 +1,7 @@
 //! The `/_emulator/` endpoints: a side door for tests, demos and benchmarks to shape the world,
 //! inject faults and look at what the service holds. They are not AWS calls: they are not
 //! counted, not faulted and need no signature. Bodies are JSON (no content-type needed).
-//! The list is documented in the module documentation of [`crate::emulator`].
+//! The list is documented in the module documentation of [`crate`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::faults::Fault;
-use super::server::Shared;
+use super::shared::Shared;
 use super::wire;
 use super::world::{WorldConfig, WorldPatch};
 
@@ -34,7 +34,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .fallback(|| async {
             error(
                 StatusCode::NOT_FOUND,
-                "no such control endpoint; see the detective_operator::emulator documentation",
+                "no such control endpoint; see the detective_emulator crate documentation",
             )
         })
 }

@@ -7,8 +7,8 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use aws_sdk_detective::types::{Account, MemberStatus};
-use fixtures::{ADMIN, REGION, detective_client, http};
+use aws_sdk_detective::types::MemberStatus;
+use fixtures::{ADMIN, REGION, create_graph, create_members, detective_client, http, invite};
 
 const MEMBER: &str = "222222222222";
 const OTHER: &str = "333333333333";
@@ -70,27 +70,8 @@ async fn binary_reports_its_address_and_serves_the_configured_world() {
     assert_eq!(world["accounts"][0]["guardDutyEnrolled"], false);
 
     let admin = detective_client(&emulator.url, ADMIN, REGION);
-    let graph = admin
-        .create_graph()
-        .send()
-        .await
-        .expect("CreateGraph")
-        .graph_arn()
-        .expect("arn")
-        .to_owned();
-    admin
-        .create_members()
-        .graph_arn(&graph)
-        .accounts(
-            Account::builder()
-                .account_id(MEMBER)
-                .email_address("wrong@example.com")
-                .build()
-                .expect("account"),
-        )
-        .send()
-        .await
-        .expect("CreateMembers");
+    let graph = create_graph(&admin).await;
+    invite(&admin, &graph, MEMBER, "wrong@example.com").await;
     let detail = admin
         .get_members()
         .graph_arn(&graph)
@@ -132,17 +113,12 @@ async fn state_file_survives_a_restart() {
         .graph_arn()
         .expect("arn")
         .to_owned();
-    let mut request = admin.create_members().graph_arn(&graph);
-    for (id, email) in [(MEMBER, "member@example.com"), (OTHER, "other@example.com")] {
-        request = request.accounts(
-            Account::builder()
-                .account_id(id)
-                .email_address(email)
-                .build()
-                .expect("account"),
-        );
-    }
-    request.send().await.expect("CreateMembers");
+    create_members(
+        &admin,
+        &graph,
+        &[(MEMBER, "member@example.com"), (OTHER, "other@example.com")],
+    )
+    .await;
     for id in [MEMBER, OTHER] {
         detective_client(&first.url, id, REGION)
             .accept_invitation()

@@ -1,0 +1,148 @@
+//! The emulator's state behind one lock: the service model, the world, faults, call counts and
+//! the clock. The HTTP side ([`crate::server`]), the control endpoints ([`crate::control`]) and
+//! the in-process API ([`crate::Emulator`]) all act on it; it depends on none of them.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use super::faults::{Fault, FaultTable};
+use super::model::{GraphSnapshot, ServiceState};
+use super::prng::SplitMix64;
+use super::state_file;
+use super::world::{World, WorldConfig, WorldPatch};
+
+pub(crate) struct Shared {
+    inner: Mutex<Inner>,
+    state_file: Option<PathBuf>,
+    /// From [`EmulatorConfig::default_account`](super::EmulatorConfig); the world model's
+    /// `defaultAccount` takes precedence.
+    default_account: String,
+}
+
+pub(crate) struct Inner {
+    pub state: ServiceState,
+    pub world: World,
+    pub faults: FaultTable,
+    pub calls: BTreeMap<String, u64>,
+    pub rng: SplitMix64,
+}
+
+impl Shared {
+    pub fn new(
+        state: ServiceState,
+        world: WorldConfig,
+        default_account: String,
+        state_file: Option<PathBuf>,
+    ) -> Shared {
+        Shared {
+            inner: Mutex::new(Inner {
+                state,
+                world: World::new(world),
+                faults: FaultTable::default(),
+                calls: BTreeMap::new(),
+                rng: SplitMix64::from_time(),
+            }),
+            state_file,
+            default_account,
+        }
+    }
+
+    /// The lock is never held across an await, and a panic while holding it leaves the state
+    /// as consistent as any single operation does, so a poisoned lock is simply taken over.
+    pub fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn persist(&self, inner: &Inner) {
+        if let Some(path) = &self.state_file
+            && let Err(err) = state_file::save(path, inner.world.config(), &inner.state)
+        {
+            tracing::error!(path = %path.display(), error = %err, "cannot write the emulator state file");
+        }
+    }
+
+    pub fn calls(&self) -> BTreeMap<String, u64> {
+        self.lock().calls.clone()
+    }
+
+    pub fn reset_calls(&self) {
+        self.lock().calls.clear();
+    }
+
+    pub fn world(&self) -> WorldConfig {
+        self.lock().world.config().clone()
+    }
+
+    /// Replaces the world model.
+    pub fn set_world(&self, world: WorldConfig) {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let now_ms = inner.state.now_ms();
+        inner.state.settle(&inner.world, now_ms);
+        let after = World::new(world);
+        inner.state.auto_enable_new_accounts(&inner.world, &after, now_ms);
+        inner.world = after;
+        self.persist(inner);
+    }
+
+    pub fn merge_world(&self, patch: WorldPatch) {
+        let mut world = self.world();
+        world.merge(patch);
+        self.set_world(world);
+    }
+
+    pub fn inject_fault(&self, fault: Fault) {
+        self.lock().faults.inject(fault);
+    }
+
+    pub fn clear_faults(&self) {
+        self.lock().faults.clear();
+    }
+
+    pub fn faults(&self) -> Vec<Fault> {
+        self.lock().faults.list()
+    }
+
+    pub fn graphs(&self) -> Vec<GraphSnapshot> {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let now_ms = inner.state.now_ms();
+        inner.state.settle(&inner.world, now_ms);
+        inner.state.snapshot()
+    }
+
+    pub fn advance_clock(&self, by: Duration) {
+        let mut guard = self.lock();
+        guard.state.clock_offset_ms = guard
+            .state
+            .clock_offset_ms
+            .saturating_add(i64::try_from(by.as_millis()).unwrap_or(i64::MAX));
+        self.persist(&guard);
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.lock().state.now_ms()
+    }
+
+    /// Forgets every graph, member and delegation; keeps the world, faults and call counts.
+    pub fn reset_state(&self) {
+        let mut guard = self.lock();
+        let clock_offset_ms = guard.state.clock_offset_ms;
+        guard.state = ServiceState {
+            clock_offset_ms,
+            ..ServiceState::default()
+        };
+        self.persist(&guard);
+    }
+
+    /// The account of a caller whose access key id is not an account id.
+    pub fn effective_default_account(&self, inner: &Inner) -> String {
+        inner
+            .world
+            .default_account()
+            .unwrap_or(&self.default_account)
+            .to_owned()
+    }
+}
