@@ -116,23 +116,48 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
 }
 
-async fn client(kubeconfig: Option<&PathBuf>) -> Result<Client, String> {
+/// Why the operator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("--kubeconfig {}: {source}", path.display())]
+    Kubeconfig {
+        path: PathBuf,
+        #[source]
+        source: kube::config::KubeconfigError,
+    },
+    #[error("no Kubernetes configuration found: {0}")]
+    NoConfig(#[source] kube::config::InferConfigError),
+    #[error("Kubernetes client: {0}")]
+    Client(#[source] kube::Error),
+    #[error("admin server on {address}: {source}")]
+    Admin {
+        address: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Election(#[from] leader::ElectionError),
+}
+
+async fn client(kubeconfig: Option<&PathBuf>) -> Result<Client, StartError> {
     let config = match kubeconfig {
         Some(path) => {
-            let file = Kubeconfig::read_from(path).map_err(|e| format!("--kubeconfig {}: {e}", path.display()))?;
+            let kubeconfig_error = |source| StartError::Kubeconfig {
+                path: path.clone(),
+                source,
+            };
+            let file = Kubeconfig::read_from(path).map_err(kubeconfig_error)?;
             kube::Config::from_custom_kubeconfig(file, &KubeConfigOptions::default())
                 .await
-                .map_err(|e| format!("--kubeconfig {}: {e}", path.display()))?
+                .map_err(kubeconfig_error)?
         }
-        None => kube::Config::infer()
-            .await
-            .map_err(|e| format!("no Kubernetes configuration found: {e}"))?,
+        None => kube::Config::infer().await.map_err(StartError::NoConfig)?,
     };
-    Client::try_from(config).map_err(|e| format!("Kubernetes client: {e}"))
+    Client::try_from(config).map_err(StartError::Client)
 }
 
 /// Runs the operator until SIGTERM/SIGINT.
-pub async fn run(args: RunArgs) -> Result<(), String> {
+pub async fn run(args: RunArgs) -> Result<(), StartError> {
     let client = client(args.kubeconfig.as_ref()).await?;
     let metrics = Arc::new(Metrics::new());
     let aws = AwsAccess::load(&AwsSettings {
@@ -146,7 +171,10 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
     let readiness = Readiness::default();
     let (address, serve) = admin::bind(args.admin_address, readiness.clone(), metrics.clone())
         .await
-        .map_err(|e| format!("admin server on {}: {e}", args.admin_address))?;
+        .map_err(|source| StartError::Admin {
+            address: args.admin_address,
+            source,
+        })?;
     info!(%address, "admin server listening");
     tokio::spawn(async move {
         if let Err(error) = serve.await {
