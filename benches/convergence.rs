@@ -47,7 +47,6 @@ async fn main() {
         emulator.inject_fault(Fault::latency(latency));
     }
     let access = emulator_access(&emulator.endpoint_url(), ADMIN, "us-east-1").await;
-    let detective = access.detective(None, None).await.expect("a client");
     let spec = spec();
 
     let mut previous = None;
@@ -55,18 +54,17 @@ async fn main() {
     for (round, label) in [(1, "converge from empty"), (2, "no-op resync")] {
         emulator.reset_calls();
         let started = Instant::now();
-        let outcome = engine::reconcile(
-            &detective,
+        let outcome = engine::sync(
             &access,
             Target {
                 spec: &spec,
                 previous: previous.as_ref(),
                 generation: Some(1),
                 claimed_by: None,
+                progress: None,
             },
             Mode::Apply,
             Timestamp::now(),
-            &mut |_| {},
         )
         .await;
         let took = started.elapsed();

@@ -27,15 +27,22 @@ impl Readiness {
     }
 }
 
-pub fn router(readiness: Readiness) -> Router {
+/// What the handlers read.
+#[derive(Clone)]
+struct Shared {
+    readiness: Readiness,
+    metrics: Arc<Metrics>,
+}
+
+pub fn router(readiness: Readiness, metrics: Arc<Metrics>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .with_state(readiness)
+        .route("/metrics", get(serve_metrics))
+        .with_state(Shared { readiness, metrics })
 }
 
-async fn readyz(State(readiness): State<Readiness>) -> impl IntoResponse {
+async fn readyz(State(Shared { readiness, .. }): State<Shared>) -> impl IntoResponse {
     if readiness.get() {
         (StatusCode::OK, "ok")
     } else {
@@ -46,13 +53,13 @@ async fn readyz(State(readiness): State<Readiness>) -> impl IntoResponse {
     }
 }
 
-async fn metrics() -> impl IntoResponse {
+async fn serve_metrics(State(Shared { metrics, .. }): State<Shared>) -> impl IntoResponse {
     (
         [(
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        Metrics::global().encode(),
+        metrics.encode(),
     )
 }
 
@@ -60,8 +67,12 @@ async fn metrics() -> impl IntoResponse {
 pub async fn bind(
     address: SocketAddr,
     readiness: Readiness,
+    metrics: Arc<Metrics>,
 ) -> std::io::Result<(SocketAddr, impl std::future::Future<Output = std::io::Result<()>>)> {
     let listener = tokio::net::TcpListener::bind(address).await?;
     let bound = listener.local_addr()?;
-    Ok((bound, async move { axum::serve(listener, router(readiness)).await }))
+    Ok((
+        bound,
+        async move { axum::serve(listener, router(readiness, metrics)).await },
+    ))
 }

@@ -58,14 +58,14 @@ async fn sync(
     previous: Option<&DetectiveGraphStatus>,
     now: Timestamp,
 ) -> Outcome {
-    let detective = access.detective(None, None).await.unwrap();
     let target = Target {
         spec,
         previous,
         generation: Some(1),
         claimed_by: None,
+        progress: None,
     };
-    engine::reconcile(&detective, access, target, Mode::Apply, now, &mut |_| {}).await
+    engine::sync(access, target, Mode::Apply, now).await
 }
 
 #[tokio::test]

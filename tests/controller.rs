@@ -10,7 +10,7 @@ use detective_emulator::Emulator;
 use detective_operator::api::{DetectiveGraph, DetectiveGraphSpec, DetectiveGraphStatus, GraphDeletionPolicy};
 use detective_operator::cli::demo::emulator_access;
 use detective_operator::controller::backoff::Backoff;
-use detective_operator::controller::{Context, graph};
+use detective_operator::controller::{self, Context, FINALIZER};
 use detective_operator::metrics::Metrics;
 use http::{Request, Response};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -87,15 +87,20 @@ fn resource(name: &str, spec: DetectiveGraphSpec, finalizer: bool) -> DetectiveG
     graph.metadata.uid = Some(format!("uid-{name}"));
     graph.metadata.creation_timestamp = Some(Time(Timestamp::from_second(1_700_000_000).unwrap()));
     if finalizer {
-        graph.metadata.finalizers = Some(vec![graph::FINALIZER.to_owned()]);
+        graph.metadata.finalizers = Some(vec![FINALIZER.to_owned()]);
     }
     graph
 }
 
 async fn context(client: Client, emulator: &Emulator, store: Store<DetectiveGraph>) -> Arc<Context> {
+    let metrics = Arc::new(Metrics::new());
     Arc::new(Context {
         client: client.clone(),
-        aws: Arc::new(emulator_access(&emulator.endpoint_url(), ADMIN, "us-east-1").await),
+        aws: Arc::new(
+            emulator_access(&emulator.endpoint_url(), ADMIN, "us-east-1")
+                .await
+                .with_metrics(metrics.clone()),
+        ),
         recorder: Recorder::new(
             client,
             Reporter {
@@ -105,7 +110,7 @@ async fn context(client: Client, emulator: &Emulator, store: Store<DetectiveGrap
         ),
         graphs: store,
         backoff: Backoff::default(),
-        metrics: Metrics::global(),
+        metrics,
     })
 }
 
@@ -126,21 +131,21 @@ async fn the_first_reconcile_only_adds_the_finalizer() {
     let (client, recorded) = mock_api_server(object.clone());
     let ctx = context(client, &emulator, empty_store()).await;
 
-    let action = graph::reconcile(Arc::new(object), ctx).await.unwrap();
+    let action = controller::reconcile(Arc::new(object), ctx.clone()).await.unwrap();
     assert_eq!(action, Action::await_change());
     let requests = recorded.lock().unwrap().clone();
     assert_eq!(requests.len(), 1, "{requests:#?}");
     assert_eq!(requests[0].method, "PATCH");
     assert_eq!(requests[0].path, format!("{GRAPHS}/org"));
     assert_eq!(requests[0].content_type, "application/json-patch+json");
-    assert!(
-        requests[0].body.to_string().contains(graph::FINALIZER),
-        "{}",
-        requests[0].body
-    );
+    assert!(requests[0].body.to_string().contains(FINALIZER), "{}", requests[0].body);
     assert!(
         emulator.calls().is_empty(),
         "no AWS call before the finalizer is in place"
+    );
+    assert!(
+        !ctx.metrics.encode().contains("detective_operator_reconciles_total{"),
+        "adding the finalizer is not a reconcile worth counting"
     );
 }
 
@@ -151,7 +156,9 @@ async fn a_reconcile_applies_the_plan_then_writes_status_and_aggregated_events()
     let (client, recorded) = mock_api_server(object.clone());
     let ctx = context(client, &emulator, empty_store()).await;
 
-    let action = graph::reconcile(Arc::new(object.clone()), ctx.clone()).await.unwrap();
+    let action = controller::reconcile(Arc::new(object.clone()), ctx.clone())
+        .await
+        .unwrap();
     assert_ne!(action, Action::await_change(), "a resync is scheduled");
     let requests = recorded.lock().unwrap().clone();
     let status_patch = requests
@@ -189,12 +196,39 @@ async fn a_reconcile_applies_the_plan_then_writes_status_and_aggregated_events()
     let text = serde_json::to_string(&requests.iter().map(|r| &r.body).collect::<Vec<_>>()).unwrap();
     assert!(!text.contains("@example.com"), "no e-mail leaves in status or events");
 
+    let metrics = &ctx.metrics;
+    assert_eq!(metrics.reconciles("DetectiveGraph", "progressing"), 1);
+    assert_eq!(metrics.reconciles("DetectiveGraph", "error"), 0);
+    assert_eq!(metrics.members("security", "org", "INVITED"), Some(3));
+    assert_eq!(
+        metrics.condition("DetectiveGraph", "security", "org", "Ready", "False"),
+        Some(1)
+    );
+    assert_eq!(
+        metrics.condition("DetectiveGraph", "security", "org", "Ready", "True"),
+        Some(0)
+    );
+    assert_eq!(
+        metrics.condition("DetectiveGraph", "security", "org", "Reconciling", "True"),
+        Some(1)
+    );
+    assert!(
+        metrics
+            .last_successful_sync("DetectiveGraph", "security", "org")
+            .is_some()
+    );
+    assert_eq!(
+        metrics.aws_calls("CreateMembers", "ok"),
+        1,
+        "the AWS adapter counts into the same registry"
+    );
+
     // The next reconcile of the object carrying that status changes nothing: no request at all.
     let mut synced = object;
     synced.status = Some(serde_json::from_value::<DetectiveGraphStatus>(status.clone()).unwrap());
     recorded.lock().unwrap().clear();
     emulator.reset_calls();
-    graph::reconcile(Arc::new(synced), ctx).await.unwrap();
+    controller::reconcile(Arc::new(synced), ctx).await.unwrap();
     assert!(recorded.lock().unwrap().is_empty(), "{:#?}", recorded.lock().unwrap());
     let calls = emulator.calls();
     assert_eq!(calls.keys().collect::<Vec<_>>(), vec!["ListMembers"], "{calls:?}");
@@ -220,7 +254,7 @@ async fn deleting_with_policy_delete_removes_the_inventory_and_the_graph_then_th
     let (client, recorded) = mock_api_server(object.clone());
     let ctx = context(client, &emulator, empty_store()).await;
 
-    graph::reconcile(Arc::new(object), ctx).await.unwrap();
+    controller::reconcile(Arc::new(object), ctx).await.unwrap();
     let left: Vec<String> = emulator.members(&graph_arn).into_iter().map(|m| m.account_id).collect();
     assert_eq!(
         left,
@@ -255,7 +289,7 @@ async fn a_second_resource_on_the_same_graph_is_stalled_naming_the_first() {
     let (client, recorded) = mock_api_server(second.clone());
     let ctx = context(client, &emulator, reader).await;
 
-    graph::reconcile(Arc::new(second), ctx).await.unwrap();
+    controller::reconcile(Arc::new(second), ctx).await.unwrap();
     let requests = recorded.lock().unwrap().clone();
     let status = &requests
         .iter()
@@ -286,7 +320,7 @@ async fn suspended_resources_make_no_call() {
     let (client, recorded) = mock_api_server(object.clone());
     let ctx = context(client, &emulator, empty_store()).await;
     assert_eq!(
-        graph::reconcile(Arc::new(object), ctx).await.unwrap(),
+        controller::reconcile(Arc::new(object), ctx).await.unwrap(),
         Action::await_change()
     );
     assert!(recorded.lock().unwrap().is_empty());
@@ -301,14 +335,36 @@ async fn a_throttled_aws_is_retried_with_backoff_not_stalled() {
     let object = resource("org", spec(&["000000000101"]), true);
     let (client, recorded) = mock_api_server(object.clone());
     let ctx = context(client, &emulator, empty_store()).await;
-    let error = graph::reconcile(Arc::new(object.clone()), ctx.clone())
+    let error = controller::reconcile(Arc::new(object.clone()), ctx.clone())
         .await
         .unwrap_err();
     assert!(error.to_string().contains("ListGraphs"), "{error}");
-    let first = graph::error_policy(Arc::new(object.clone()), &error, ctx.clone());
-    let second = graph::error_policy(Arc::new(object), &error, ctx);
+    let first = controller::error_policy(Arc::new(object.clone()), &error, ctx.clone());
+    let second = controller::error_policy(Arc::new(object), &error, ctx.clone());
     assert_eq!(first, Action::requeue(std::time::Duration::from_secs(5)));
     assert_eq!(second, Action::requeue(std::time::Duration::from_secs(10)));
+    assert_eq!(
+        ctx.metrics.reconciles("DetectiveGraph", "error"),
+        1,
+        "a retryable failure is counted once"
+    );
+    assert_eq!(
+        ctx.metrics
+            .encode()
+            .matches("detective_operator_reconciles_total{")
+            .count(),
+        1,
+        "and under no other result"
+    );
+    assert_eq!(
+        ctx.metrics.last_successful_sync("DetectiveGraph", "security", "org"),
+        None
+    );
+    assert_eq!(
+        ctx.metrics
+            .condition("DetectiveGraph", "security", "org", "Reconciling", "True"),
+        Some(1)
+    );
     let requests = recorded.lock().unwrap().clone();
     let status = &requests.iter().find(|r| r.path.ends_with("/status")).unwrap().body["status"];
     let condition = |t: &str| {

@@ -9,7 +9,7 @@ use detective_operator::api::{DesiredInvitationState, DetectiveMembershipSpec, D
 use detective_operator::aws::SdkDetective;
 use detective_operator::cli::demo::emulator_access;
 use detective_operator::engine::Mode;
-use detective_operator::engine::membership::{self, Decision, MembershipTarget};
+use detective_operator::engine::membership::{self, Answer, Decision, MembershipTarget};
 use k8s_openapi::jiff::Timestamp;
 
 const ADMIN: &str = "123456789012";
@@ -95,7 +95,7 @@ async fn an_invited_member_accepts_and_the_administrator_sees_it_enabled() {
 
     let spec = world.spec(DesiredInvitationState::Accepted);
     let outcome = world.reconcile(&spec, None).await;
-    assert_eq!(outcome.applied, Some("AcceptInvitation"));
+    assert_eq!(outcome.applied, Some(Answer::Accept));
     assert!(outcome.is_ready(), "{:?}", outcome.status);
     assert_eq!(world.status_of_member(), Some(MemberStatus::Enabled));
     let invitation = outcome.status.invitation.as_ref().unwrap();
@@ -119,7 +119,7 @@ async fn a_membership_declared_rejected_rejects_the_invitation() {
     let outcome = world
         .reconcile(&world.spec(DesiredInvitationState::Rejected), None)
         .await;
-    assert_eq!(outcome.applied, Some("RejectInvitation"));
+    assert_eq!(outcome.applied, Some(Answer::Reject));
     assert!(outcome.is_ready());
     assert_eq!(
         world.status_of_member(),
@@ -146,7 +146,7 @@ async fn an_invitation_that_arrives_later_is_waited_for_then_accepted() {
 
     world.invite().await;
     let accepted = world.reconcile(&spec, Some(&waiting.status)).await;
-    assert_eq!(accepted.applied, Some("AcceptInvitation"));
+    assert_eq!(accepted.applied, Some(Answer::Accept));
     assert!(accepted.is_ready());
     assert_eq!(world.status_of_member(), Some(MemberStatus::Enabled));
 }
@@ -170,7 +170,7 @@ async fn leaving_on_deletion_disassociates_and_a_reinvitation_is_accepted_again(
     // The administrator invites again; the same declaration accepts again.
     world.invite().await;
     let outcome = world.reconcile(&spec, None).await;
-    assert_eq!(outcome.applied, Some("AcceptInvitation"));
+    assert_eq!(outcome.applied, Some(Answer::Accept));
     assert_eq!(world.status_of_member(), Some(MemberStatus::Enabled));
 }
 

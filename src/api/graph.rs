@@ -1,20 +1,20 @@
 //! `DetectiveGraph`: the administrator side: the member accounts one behavior graph should have.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{CustomResource, KubeSchema};
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 
-use super::validation::{
+use super::constraints::{
     ACCOUNT_ID_PATTERN, DURATION_PATTERN, EMAIL_MAX_LENGTH, EMAIL_PATTERN, EXTERNAL_ID_MAX_LENGTH, EXTERNAL_ID_PATTERN,
     GRAPH_ARN_PATTERN, MAX_TAGS, MESSAGE_MAX_LENGTH, REGION_PATTERN, ROLE_ARN_PATTERN, ROLE_NAME_PATTERN,
     SESSION_NAME_PATTERN, TAG_KEY_MAX_LENGTH, TAG_VALUE_MAX_LENGTH,
 };
-
-/// The most member accounts one behavior graph can hold (a Detective quota).
-pub const MAX_MEMBERS: usize = 1200;
+use super::constraints::{DEFAULT_RESYNC_INTERVAL, parse_duration};
+use super::role::DeclaredRole;
 
 /// The member accounts an Amazon Detective behavior graph should have, kept true by the operator.
 ///
@@ -350,6 +350,23 @@ fn tags_schema(_: &mut SchemaGenerator) -> Schema {
             "message": format!("tag keys must be 1 to {TAG_KEY_MAX_LENGTH} characters and must not start with 'aws:'"),
         }],
     })
+}
+
+impl DetectiveGraphSpec {
+    /// The role the administrator account is reached through, if the spec names one.
+    pub fn role(&self) -> Option<DeclaredRole<'_>> {
+        DeclaredRole::of(self.assume_role_arn.as_ref(), self.external_id.as_ref())
+    }
+
+    /// The declared Region, if any (else the operator's default).
+    pub fn region(&self) -> Option<&str> {
+        self.region.as_deref()
+    }
+
+    /// `resyncInterval` as a duration.
+    pub fn resync_interval(&self) -> Duration {
+        parse_duration(&self.resync_interval).unwrap_or(DEFAULT_RESYNC_INTERVAL)
+    }
 }
 
 impl DetectiveGraph {

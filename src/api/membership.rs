@@ -5,9 +5,13 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::validation::{
+use std::time::Duration;
+
+use super::constraints::{DEFAULT_RESYNC_INTERVAL, parse_duration};
+use super::constraints::{
     DURATION_PATTERN, EXTERNAL_ID_MAX_LENGTH, EXTERNAL_ID_PATTERN, GRAPH_ARN_PATTERN, REGION_PATTERN, ROLE_ARN_PATTERN,
 };
+use super::role::DeclaredRole;
 
 /// A member account's membership in another account's behavior graph, for clusters that run with
 /// the member account's credentials (or assume a role into it).
@@ -145,6 +149,23 @@ pub struct InvitationStatus {
     pub invited_time: Option<Time>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_time: Option<Time>,
+}
+
+impl DetectiveMembershipSpec {
+    /// The role the member account is reached through, if the spec names one.
+    pub fn role(&self) -> Option<DeclaredRole<'_>> {
+        DeclaredRole::of(self.assume_role_arn.as_ref(), self.external_id.as_ref())
+    }
+
+    /// The declared Region, else the graph ARN's.
+    pub fn region(&self) -> Option<&str> {
+        self.region.as_deref().or_else(|| self.graph_arn.split(':').nth(3))
+    }
+
+    /// `resyncInterval` as a duration.
+    pub fn resync_interval(&self) -> Duration {
+        parse_duration(&self.resync_interval).unwrap_or(DEFAULT_RESYNC_INTERVAL)
+    }
 }
 
 fn default_resync_interval() -> String {

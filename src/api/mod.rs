@@ -5,8 +5,10 @@
 //! ([`validation`]) for the paths that never meet an API server (`plan -f`, `sync -f`).
 
 pub mod conditions;
+pub mod constraints;
 pub mod graph;
 pub mod membership;
+pub mod role;
 pub mod validation;
 
 pub use graph::{
@@ -17,6 +19,7 @@ pub use membership::{
     DesiredInvitationState, DetectiveMembership, DetectiveMembershipSpec, DetectiveMembershipStatus, InvitationStatus,
     MembershipDeletionPolicy,
 };
+pub use role::DeclaredRole;
 
 /// The API group of every resource of this operator.
 pub const GROUP: &str = "detective.operator.dev";

@@ -8,7 +8,7 @@
 //! thousand reconciles assume a role once per credential lifetime, not once per sync.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
@@ -18,6 +18,8 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
 
 use super::{AwsError, ErrorKind, SdkDetective};
+use crate::api::DeclaredRole;
+use crate::metrics::Metrics;
 
 /// How the operator reaches AWS, from flags and environment.
 #[derive(Clone, Debug, Default)]
@@ -38,14 +40,13 @@ pub struct RoleToAssume {
     pub session_name: Option<String>,
 }
 
-impl RoleToAssume {
-    /// The role a resource declares (`assumeRoleArn`, `externalId`), if any.
-    pub fn declared(role_arn: Option<&String>, external_id: Option<&String>) -> Option<Self> {
-        role_arn.map(|arn| Self {
-            role_arn: arn.clone(),
-            external_id: external_id.cloned(),
+impl From<DeclaredRole<'_>> for RoleToAssume {
+    fn from(role: DeclaredRole<'_>) -> Self {
+        Self {
+            role_arn: role.role_arn.to_owned(),
+            external_id: role.external_id.map(str::to_owned),
             session_name: None,
-        })
+        }
     }
 }
 
@@ -60,6 +61,8 @@ pub struct AwsAccess {
     base: SdkConfig,
     endpoint_url: Option<String>,
     clients: Mutex<HashMap<ClientKey, SdkDetective>>,
+    /// Where the clients count their calls.
+    metrics: Arc<Metrics>,
 }
 
 impl AwsAccess {
@@ -85,7 +88,13 @@ impl AwsAccess {
             base,
             endpoint_url,
             clients: Mutex::new(HashMap::new()),
+            metrics: Arc::default(),
         }
+    }
+
+    /// Counts the calls of every client in `metrics` (otherwise in a registry nobody reads).
+    pub fn with_metrics(self, metrics: Arc<Metrics>) -> Self {
+        Self { metrics, ..self }
     }
 
     /// The Region used when a resource names none.
@@ -126,7 +135,10 @@ impl AwsAccess {
             };
             config = config.credentials_provider(SharedCredentialsProvider::new(provider.build().await));
         }
-        let client = SdkDetective::new(aws_sdk_detective::Client::from_conf(config.build()));
+        let client = SdkDetective::new(
+            aws_sdk_detective::Client::from_conf(config.build()),
+            self.metrics.clone(),
+        );
         self.clients
             .lock()
             .expect("client cache lock")

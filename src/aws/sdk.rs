@@ -2,6 +2,7 @@
 //! is here, with the SDK's paginators for the list operations.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use aws_sdk_detective::Client;
 use aws_sdk_detective::types::{Account, InvitationType as SdkInvitationType, MemberDetail};
@@ -20,11 +21,13 @@ const PAGE_SIZE: i32 = 200;
 #[derive(Clone, Debug)]
 pub struct SdkDetective {
     client: Client,
+    /// Where calls are counted.
+    metrics: Arc<Metrics>,
 }
 
 impl SdkDetective {
-    pub fn new(client: Client) -> Self {
-        Self { client }
+    pub fn new(client: Client, metrics: Arc<Metrics>) -> Self {
+        Self { client, metrics }
     }
 }
 
@@ -57,20 +60,22 @@ fn unprocessed(items: &[aws_sdk_detective::types::UnprocessedAccount]) -> Vec<Un
         .collect()
 }
 
-/// Counts and logs the outcome of one call (at debug: request details can carry e-mails).
-fn traced<T>(operation: &'static str, result: Result<T, AwsError>) -> Result<T, AwsError> {
-    let outcome = match &result {
-        Ok(_) => {
-            tracing::debug!(operation, "Detective call succeeded");
-            "ok"
-        }
-        Err(error) => {
-            tracing::debug!(operation, kind = error.kind.as_str(), code = %error.code, "Detective call failed");
-            error.kind.label()
-        }
-    };
-    Metrics::global().observe_aws_call(operation, outcome);
-    result
+impl SdkDetective {
+    /// Counts and logs the outcome of one call (at debug: request details can carry e-mails).
+    fn traced<T>(&self, operation: &'static str, result: Result<T, AwsError>) -> Result<T, AwsError> {
+        let outcome = match &result {
+            Ok(_) => {
+                tracing::debug!(operation, "Detective call succeeded");
+                "ok"
+            }
+            Err(error) => {
+                tracing::debug!(operation, kind = error.kind.as_str(), code = %error.code, "Detective call failed");
+                error.kind.label()
+            }
+        };
+        self.metrics.observe_aws_call(operation, outcome);
+        result
+    }
 }
 
 impl Detective for SdkDetective {
@@ -78,7 +83,7 @@ impl Detective for SdkDetective {
         let mut pages = self.client.list_graphs().into_paginator().page_size(PAGE_SIZE).send();
         let mut graphs = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = traced("ListGraphs", page.map_err(|e| AwsError::from_sdk("ListGraphs", e)))?;
+            let page = self.traced("ListGraphs", page.map_err(|e| AwsError::from_sdk("ListGraphs", e)))?;
             graphs.extend(page.graph_list().iter().map(|g| GraphSummary {
                 arn: g.arn().unwrap_or_default().to_owned(),
                 created_time: timestamp(g.created_time()),
@@ -92,7 +97,7 @@ impl Detective for SdkDetective {
         if !tags.is_empty() {
             request = request.set_tags(Some(tags.clone().into_iter().collect()));
         }
-        let output = traced(
+        let output = self.traced(
             "CreateGraph",
             request.send().await.map_err(|e| AwsError::from_sdk("CreateGraph", e)),
         )?;
@@ -108,7 +113,7 @@ impl Detective for SdkDetective {
 
     async fn delete_graph(&self, graph_arn: &str) -> Result<(), AwsError> {
         let sent = self.client.delete_graph().graph_arn(graph_arn).send().await;
-        traced(
+        self.traced(
             "DeleteGraph",
             sent.map(drop).map_err(|e| AwsError::from_sdk("DeleteGraph", e)),
         )
@@ -124,7 +129,7 @@ impl Detective for SdkDetective {
             .send();
         let mut members = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = traced("ListMembers", page.map_err(|e| AwsError::from_sdk("ListMembers", e)))?;
+            let page = self.traced("ListMembers", page.map_err(|e| AwsError::from_sdk("ListMembers", e)))?;
             members.extend(page.member_details().iter().map(observed));
         }
         Ok(members)
@@ -138,7 +143,7 @@ impl Detective for SdkDetective {
             .set_account_ids(Some(account_ids.to_vec()))
             .send()
             .await;
-        let output = traced("GetMembers", sent.map_err(|e| AwsError::from_sdk("GetMembers", e)))?;
+        let output = self.traced("GetMembers", sent.map_err(|e| AwsError::from_sdk("GetMembers", e)))?;
         Ok(output.member_details().iter().map(observed).collect())
     }
 
@@ -167,7 +172,7 @@ impl Detective for SdkDetective {
             .set_accounts(Some(accounts))
             .send()
             .await;
-        let output = traced(
+        let output = self.traced(
             "CreateMembers",
             sent.map_err(|e| AwsError::from_sdk("CreateMembers", e)),
         )?;
@@ -185,7 +190,7 @@ impl Detective for SdkDetective {
             .set_account_ids(Some(account_ids.to_vec()))
             .send()
             .await;
-        let output = traced(
+        let output = self.traced(
             "DeleteMembers",
             sent.map_err(|e| AwsError::from_sdk("DeleteMembers", e)),
         )?;
@@ -203,7 +208,7 @@ impl Detective for SdkDetective {
             .account_id(account_id)
             .send()
             .await;
-        traced(
+        self.traced(
             "StartMonitoringMember",
             sent.map(drop)
                 .map_err(|e| AwsError::from_sdk("StartMonitoringMember", e)),
@@ -217,7 +222,7 @@ impl Detective for SdkDetective {
             .resource_arn(graph_arn)
             .send()
             .await;
-        let output = traced(
+        let output = self.traced(
             "ListTagsForResource",
             sent.map_err(|e| AwsError::from_sdk("ListTagsForResource", e)),
         )?;
@@ -232,7 +237,7 @@ impl Detective for SdkDetective {
             .set_tags(Some(tags.clone().into_iter().collect()))
             .send()
             .await;
-        traced(
+        self.traced(
             "TagResource",
             sent.map(drop).map_err(|e| AwsError::from_sdk("TagResource", e)),
         )
@@ -246,7 +251,7 @@ impl Detective for SdkDetective {
             .set_tag_keys(Some(keys.to_vec()))
             .send()
             .await;
-        traced(
+        self.traced(
             "UntagResource",
             sent.map(drop).map_err(|e| AwsError::from_sdk("UntagResource", e)),
         )
@@ -261,7 +266,7 @@ impl Detective for SdkDetective {
             .send();
         let mut invitations = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = traced(
+            let page = self.traced(
                 "ListInvitations",
                 page.map_err(|e| AwsError::from_sdk("ListInvitations", e)),
             )?;
@@ -276,7 +281,7 @@ impl Detective for SdkDetective {
 
     async fn accept_invitation(&self, graph_arn: &str) -> Result<(), AwsError> {
         let sent = self.client.accept_invitation().graph_arn(graph_arn).send().await;
-        traced(
+        self.traced(
             "AcceptInvitation",
             sent.map(drop).map_err(|e| AwsError::from_sdk("AcceptInvitation", e)),
         )
@@ -284,7 +289,7 @@ impl Detective for SdkDetective {
 
     async fn reject_invitation(&self, graph_arn: &str) -> Result<(), AwsError> {
         let sent = self.client.reject_invitation().graph_arn(graph_arn).send().await;
-        traced(
+        self.traced(
             "RejectInvitation",
             sent.map(drop).map_err(|e| AwsError::from_sdk("RejectInvitation", e)),
         )
@@ -292,7 +297,7 @@ impl Detective for SdkDetective {
 
     async fn disassociate_membership(&self, graph_arn: &str) -> Result<(), AwsError> {
         let sent = self.client.disassociate_membership().graph_arn(graph_arn).send().await;
-        traced(
+        self.traced(
             "DisassociateMembership",
             sent.map(drop)
                 .map_err(|e| AwsError::from_sdk("DisassociateMembership", e)),

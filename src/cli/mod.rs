@@ -1,9 +1,10 @@
-//! The command line: `crd`, `plan -f`, `sync -f`.
+//! The command line: `crd`, `plan -f`, `sync -f`; [`render`] shows their results.
 
 pub mod crd;
 pub mod demo;
 pub mod manifest;
 pub mod plan;
+pub mod render;
 pub mod sync;
 
 use std::path::PathBuf;

@@ -10,67 +10,14 @@ use std::time::{Duration, Instant};
 use k8s_openapi::jiff::Timestamp;
 
 use super::manifest::{GraphDocument, read_graphs};
-use super::plan::{render_text, report, target_of};
+use super::render::{describe, fold_repeated, render_members, render_text, report};
 use super::{AwsTarget, SyncArgs, SyncOutput};
 use crate::api::DetectiveGraph;
 use crate::api::validation::parse_duration;
-use crate::aws::RoleToAssume;
-use crate::engine::{self, Applied, Mode, Outcome};
+use crate::engine::{self, Applied, Mode, Outcome, Target};
 
 /// How often `--wait` looks again when the emulator (which moves instantly) is the target.
 const EMULATOR_POLL: Duration = Duration::from_millis(500);
-
-/// A member table, as `kubectl get` prints them.
-pub fn render_members(graph: &DetectiveGraph) -> String {
-    let Some(status) = &graph.status else {
-        return String::new();
-    };
-    let mut out = format!(
-        "  {:<14} {:<26} {:<16} {:<13} {}\n",
-        "ACCOUNT", "STATUS", "DISABLED", "TYPE", "DECLARED"
-    );
-    for member in &status.members {
-        out.push_str(&format!(
-            "  {:<14} {:<26} {:<16} {:<13} {}\n",
-            member.account_id,
-            member.status,
-            member.disabled_reason.as_deref().unwrap_or("-"),
-            member.invitation_type.as_deref().unwrap_or("-"),
-            if member.declared { "yes" } else { "no" }
-        ));
-    }
-    for condition in &status.conditions {
-        out.push_str(&format!(
-            "  {}={} ({}){}\n",
-            condition.type_,
-            condition.status,
-            condition.reason,
-            if condition.message.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", condition.message)
-            }
-        ));
-    }
-    out
-}
-
-fn describe(applied: &Applied) -> String {
-    match applied {
-        Applied::GraphCreated(arn) => format!("created behavior graph {arn}"),
-        Applied::Deleted { accounts, unprocessed } => {
-            format!("removed {accounts} members ({unprocessed} not processed)")
-        }
-        Applied::Invited { accounts, unprocessed } => {
-            format!("invited {accounts} accounts ({unprocessed} not processed)")
-        }
-        Applied::MonitoringStarted(account) => format!("started monitoring {account}"),
-        Applied::Accepted { accounts, failed } => {
-            format!("accepted {accounts} invitations as the members ({failed} failed)")
-        }
-        Applied::Tagged { set, removed } => format!("tags: {set} set, {removed} removed"),
-    }
-}
 
 /// `sync -f FILE`.
 pub async fn run(args: &SyncArgs) -> ExitCode {
@@ -158,44 +105,26 @@ async fn sync_one(
     let on_terminal = std::io::stderr().is_terminal();
     let mut first = true;
     loop {
-        let outcome = match target
-            .access
-            .detective(
-                document.graph.spec.region.as_deref(),
-                RoleToAssume::declared(
-                    document.graph.spec.assume_role_arn.as_ref(),
-                    document.graph.spec.external_id.as_ref(),
-                )
-                .as_ref(),
-            )
-            .await
-        {
-            Ok(detective) => {
-                let name = document.graph.key();
-                let mut progress = |applied: &Applied| {
-                    if on_terminal {
-                        eprintln!("  {name}: {}", describe(applied));
-                    }
-                };
-                engine::reconcile(
-                    &detective,
-                    &target.access,
-                    target_of(&document),
-                    Mode::Apply,
-                    Timestamp::now(),
-                    &mut progress,
-                )
-                .await
+        let name = document.graph.key();
+        let progress = |applied: &Applied| {
+            if on_terminal {
+                eprintln!("  {name}: {}", describe(applied));
             }
-            Err(error) => engine::failed(target_of(&document), error.into(), Timestamp::now()),
         };
+        let outcome = engine::sync(
+            &target.access,
+            Target::of(&document.graph).with_progress(&progress),
+            Mode::Apply,
+            Timestamp::now(),
+        )
+        .await;
         if first {
             eprint!("{}", render_text(&report(&document, &outcome)));
             first = false;
         }
         if !outcome.applied.is_empty() {
             let lines: Vec<String> = outcome.applied.iter().map(describe).collect();
-            eprintln!("  applied: {}", summarize(&lines));
+            eprintln!("  applied: {}", fold_repeated(&lines));
         }
         document.graph.status = Some(outcome.status.clone());
         let settled = outcome.is_ready() || outcome.is_stalled() || outcome.error.is_some();
@@ -211,20 +140,4 @@ async fn sync_one(
             _ => return (document.graph, outcome),
         }
     }
-}
-
-/// Folds repeated progress lines (24 invitation batches) into counts.
-fn summarize(lines: &[String]) -> String {
-    let mut folded: Vec<(String, usize)> = Vec::new();
-    for line in lines {
-        match folded.last_mut() {
-            Some((last, n)) if last == line => *n += 1,
-            _ => folded.push((line.clone(), 1)),
-        }
-    }
-    folded
-        .into_iter()
-        .map(|(line, n)| if n > 1 { format!("{line} ×{n}") } else { line })
-        .collect::<Vec<_>>()
-        .join("; ")
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use kube::runtime::events::{Event, EventType, Recorder};
 
 use crate::api::DetectiveGraphStatus;
-use crate::engine::{Applied, Outcome, abbreviated};
+use crate::engine::{Applied, MembershipOutcome, Outcome, abbreviated};
 use crate::member::MemberStatus;
 
 /// An event to publish, before it meets the Events API.
@@ -159,6 +159,23 @@ pub fn notices(previous: Option<&DetectiveGraphStatus>, outcome: &Outcome) -> Ve
                 abbreviated(&enabled)
             ),
         ));
+    }
+    notices
+}
+
+/// The events of one membership reconcile: the answer it wrote, and a failure that needs a human.
+pub fn membership_notices(graph_arn: &str, outcome: &MembershipOutcome) -> Vec<Notice> {
+    let mut notices = Vec::new();
+    if let Some(answer) = outcome.applied {
+        let operation = answer.operation();
+        notices.push(Notice::normal(
+            operation,
+            operation,
+            format!("{operation} for {graph_arn}"),
+        ));
+    }
+    if let Some(error) = outcome.error.as_ref().filter(|e| !e.is_retryable()) {
+        notices.push(Notice::warning(error.reason(), "Reconcile", error.to_string()));
     }
     notices
 }

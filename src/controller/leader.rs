@@ -17,9 +17,24 @@ pub struct Election {
     task: tokio::task::JoinHandle<Result<LeaseManager, kube_lease_manager::LeaseManagerError>>,
 }
 
+/// The Lease could not be joined.
+#[derive(Debug, thiserror::Error)]
+#[error("leader election on Lease {lease}: {source}")]
+pub struct ElectionError {
+    /// `namespace/name`.
+    pub lease: String,
+    #[source]
+    pub source: kube_lease_manager::LeaseManagerError,
+}
+
 impl Election {
     /// Joins the election for `lease_name` in `namespace` as `identity`.
-    pub async fn join(client: Client, lease_name: &str, namespace: &str, identity: &str) -> Result<Self, String> {
+    pub async fn join(
+        client: Client,
+        lease_name: &str,
+        namespace: &str,
+        identity: &str,
+    ) -> Result<Self, ElectionError> {
         let manager = LeaseManagerBuilder::new(client, lease_name)
             .with_namespace(namespace)
             .with_identity(identity)
@@ -28,7 +43,10 @@ impl Election {
             .with_field_manager(format!("{}-lease", super::status::FIELD_MANAGER))
             .build()
             .await
-            .map_err(|e| format!("leader election on Lease {namespace}/{lease_name}: {e}"))?;
+            .map_err(|source| ElectionError {
+                lease: format!("{namespace}/{lease_name}"),
+                source,
+            })?;
         let (is_leader, task) = manager.watch().await;
         Ok(Self { is_leader, task })
     }

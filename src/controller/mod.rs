@@ -1,18 +1,22 @@
-//! `detective-operator run`: the controller that keeps every `DetectiveGraph` true.
+//! `detective-operator run`: the controller that keeps every `DetectiveGraph` and
+//! `DetectiveMembership` true.
 //!
-//! - [`graph`]: the reconciler (finalizer → engine → status → events → requeue);
+//! - [`reconciler`]: one reconcile, shared by both kinds (finalizer → engine → status → events →
+//!   metrics → requeue; teardown on deletion); [`graph`], [`membership`]: what each kind adds;
 //! - [`status`]: where status is written; [`events`]: which events are published;
-//! - [`finalizer`]: `deletionPolicy` on deletion; [`claims`]: one owner per behavior graph;
+//! - [`claims`]: one owner per behavior graph;
 //! - [`leader`]: the Lease that lets one replica reconcile; [`backoff`]: retry pacing.
 
 pub mod backoff;
 pub mod claims;
 pub mod events;
-pub mod finalizer;
 pub mod graph;
 pub mod leader;
 pub mod membership;
+pub mod reconciler;
 pub mod status;
+
+pub use reconciler::{FINALIZER, ORPHAN_ANNOTATION, error_policy, reconcile};
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::SocketAddr;
@@ -34,7 +38,9 @@ use tracing::{info, warn};
 use crate::admin::{self, Readiness};
 use crate::api::{DetectiveGraph, DetectiveMembership};
 use crate::aws::{AwsAccess, AwsSettings};
+use crate::engine::SyncError;
 use crate::metrics::Metrics;
+use reconciler::Managed;
 
 /// `detective-operator run` flags.
 #[derive(Debug, Args)]
@@ -87,8 +93,16 @@ pub enum Error {
     Kube(#[source] kube::Error),
     #[error("finalizer: {0}")]
     Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
+    /// A failure that trying again (with backoff) can overcome: throttling, AWS unavailable.
     #[error("{0}")]
-    Retryable(String),
+    Sync(#[source] SyncError),
+    /// The deletion policy could not be applied; the finalizer stays.
+    #[error("teardown of {resource}: {source}")]
+    Teardown {
+        resource: String,
+        #[source]
+        source: SyncError,
+    },
 }
 
 /// What every reconcile shares.
@@ -99,38 +113,68 @@ pub struct Context {
     /// The watch cache of every `DetectiveGraph` (for the graph-claim check).
     pub graphs: Store<DetectiveGraph>,
     pub backoff: backoff::Backoff,
-    pub metrics: &'static Metrics,
+    pub metrics: Arc<Metrics>,
 }
 
-async fn client(kubeconfig: Option<&PathBuf>) -> Result<Client, String> {
+/// Why the operator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("--kubeconfig {}: {source}", path.display())]
+    Kubeconfig {
+        path: PathBuf,
+        #[source]
+        source: kube::config::KubeconfigError,
+    },
+    #[error("no Kubernetes configuration found: {0}")]
+    NoConfig(#[source] kube::config::InferConfigError),
+    #[error("Kubernetes client: {0}")]
+    Client(#[source] kube::Error),
+    #[error("admin server on {address}: {source}")]
+    Admin {
+        address: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Election(#[from] leader::ElectionError),
+}
+
+async fn client(kubeconfig: Option<&PathBuf>) -> Result<Client, StartError> {
     let config = match kubeconfig {
         Some(path) => {
-            let file = Kubeconfig::read_from(path).map_err(|e| format!("--kubeconfig {}: {e}", path.display()))?;
+            let kubeconfig_error = |source| StartError::Kubeconfig {
+                path: path.clone(),
+                source,
+            };
+            let file = Kubeconfig::read_from(path).map_err(kubeconfig_error)?;
             kube::Config::from_custom_kubeconfig(file, &KubeConfigOptions::default())
                 .await
-                .map_err(|e| format!("--kubeconfig {}: {e}", path.display()))?
+                .map_err(kubeconfig_error)?
         }
-        None => kube::Config::infer()
-            .await
-            .map_err(|e| format!("no Kubernetes configuration found: {e}"))?,
+        None => kube::Config::infer().await.map_err(StartError::NoConfig)?,
     };
-    Client::try_from(config).map_err(|e| format!("Kubernetes client: {e}"))
+    Client::try_from(config).map_err(StartError::Client)
 }
 
 /// Runs the operator until SIGTERM/SIGINT.
-pub async fn run(args: RunArgs) -> Result<(), String> {
+pub async fn run(args: RunArgs) -> Result<(), StartError> {
     let client = client(args.kubeconfig.as_ref()).await?;
+    let metrics = Arc::new(Metrics::new());
     let aws = AwsAccess::load(&AwsSettings {
         region: args.region.clone(),
         endpoint_url: args.endpoint_url.clone(),
         max_attempts: None,
     })
-    .await;
+    .await
+    .with_metrics(metrics.clone());
 
     let readiness = Readiness::default();
-    let (address, serve) = admin::bind(args.admin_address, readiness.clone())
+    let (address, serve) = admin::bind(args.admin_address, readiness.clone(), metrics.clone())
         .await
-        .map_err(|e| format!("admin server on {}: {e}", args.admin_address))?;
+        .map_err(|source| StartError::Admin {
+            address: args.admin_address,
+            source,
+        })?;
     info!(%address, "admin server listening");
     tokio::spawn(async move {
         if let Err(error) = serve.await {
@@ -148,6 +192,7 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
     let context = SharedParts {
         client: client.clone(),
         aws: Arc::new(aws),
+        metrics,
         namespace: args.namespace.clone(),
         concurrency: args.concurrency,
     };
@@ -194,6 +239,7 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
 struct SharedParts {
     client: Client,
     aws: Arc<AwsAccess>,
+    metrics: Arc<Metrics>,
     namespace: Option<String>,
     concurrency: u16,
 }
@@ -204,28 +250,12 @@ async fn run_controller(
     readiness: Readiness,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
-    let api: Api<DetectiveGraph> = match &parts.namespace {
-        Some(namespace) => Api::namespaced(parts.client.clone(), namespace),
-        None => Api::all(parts.client.clone()),
-    };
-    let (reader, writer) = reflector::store();
-    // Status writes do not change the generation: filtering on it (and on finalizers and the
-    // deletion timestamp) keeps a status write from triggering another round of AWS reads.
-    let orphan = |g: &DetectiveGraph| orphan_state(g.annotations(), g.metadata.deletion_timestamp.is_some());
     // Readiness follows the watches' initial lists (InitDone) as they pass by: a second waiter on
     // the stores themselves would compete with the controllers' own wait for them.
     readiness.set(false);
     let synced = Arc::new(SyncedWatches::new(2, readiness.clone()));
-    let graphs_synced = synced.clone();
-    let stream = watcher(api, watcher::Config::default().any_semantic())
-        .default_backoff()
-        .reflect(writer)
-        .inspect(move |event| graphs_synced.observe(0, event))
-        .applied_objects()
-        .predicate_filter(
-            predicates::generation.combine(predicates::finalizers).combine(orphan),
-            Default::default(),
-        );
+    let (graphs, graph_store) = watch::<DetectiveGraph>(parts, &synced, 0);
+    let (memberships, membership_store) = watch::<DetectiveMembership>(parts, &synced, 1);
     let ctx = Arc::new(Context {
         client: parts.client.clone(),
         aws: parts.aws.clone(),
@@ -236,28 +266,10 @@ async fn run_controller(
                 instance: std::env::var("POD_NAME").ok(),
             },
         ),
-        graphs: reader.clone(),
+        graphs: graph_store.clone(),
         backoff: backoff::Backoff::default(),
-        metrics: Metrics::global(),
+        metrics: parts.metrics.clone(),
     });
-    let memberships: Api<DetectiveMembership> = match &parts.namespace {
-        Some(namespace) => Api::namespaced(parts.client.clone(), namespace),
-        None => Api::all(parts.client.clone()),
-    };
-    let (membership_reader, membership_writer) = reflector::store();
-    let membership_stream = watcher(memberships, watcher::Config::default().any_semantic())
-        .default_backoff()
-        .reflect(membership_writer)
-        .inspect(move |event| synced.observe(1, event))
-        .applied_objects()
-        .predicate_filter(
-            predicates::generation
-                .combine(predicates::finalizers)
-                .combine(|m: &DetectiveMembership| {
-                    orphan_state(m.annotations(), m.metadata.deletion_timestamp.is_some())
-                }),
-            Default::default(),
-        );
 
     // One stop signal for both controllers.
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -265,17 +277,56 @@ async fn run_controller(
         stop.await;
         let _ = stop_tx.send(true);
     });
-    let graphs = Controller::for_stream(stream, reader)
+    futures::join!(
+        control(graphs, graph_store, parts, stop_rx.clone(), ctx.clone()),
+        control(memberships, membership_store, parts, stop_rx, ctx),
+    );
+}
+
+/// The watch of one kind, feeding its store and readiness; only changes that matter pass.
+fn watch<K: Managed>(
+    parts: &SharedParts,
+    synced: &Arc<SyncedWatches>,
+    index: usize,
+) -> (
+    impl futures::Stream<Item = Result<K, watcher::Error>> + Send + use<K>,
+    Store<K>,
+) {
+    let api: Api<K> = match &parts.namespace {
+        Some(namespace) => Api::namespaced(parts.client.clone(), namespace),
+        None => Api::all(parts.client.clone()),
+    };
+    let (reader, writer) = reflector::store();
+    let synced = synced.clone();
+    // Status writes do not change the generation: filtering on it (and on finalizers and the
+    // deletion timestamp) keeps a status write from triggering another round of AWS reads.
+    let orphan = |resource: &K| orphan_state(resource.annotations(), resource.meta().deletion_timestamp.is_some());
+    let stream = watcher(api, watcher::Config::default().any_semantic())
+        .default_backoff()
+        .reflect(writer)
+        .inspect(move |event| synced.observe(index, event))
+        .applied_objects()
+        .predicate_filter(
+            predicates::generation.combine(predicates::finalizers).combine(orphan),
+            Default::default(),
+        );
+    (stream, reader)
+}
+
+/// Runs the controller of one kind until `stop`.
+async fn control<K: Managed>(
+    stream: impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+    store: Store<K>,
+    parts: &SharedParts,
+    stop: watch::Receiver<bool>,
+    ctx: Arc<Context>,
+) {
+    Controller::for_stream(stream, store)
         .with_config(controller::Config::default().concurrency(parts.concurrency))
-        .graceful_shutdown_on(stopped(stop_rx.clone()))
-        .run(graph::reconcile, graph::error_policy, ctx.clone())
-        .for_each(log_result);
-    let memberships = Controller::for_stream(membership_stream, membership_reader)
-        .with_config(controller::Config::default().concurrency(parts.concurrency))
-        .graceful_shutdown_on(stopped(stop_rx))
-        .run(membership::reconcile, membership::error_policy, ctx)
-        .for_each(log_result);
-    futures::join!(graphs, memberships);
+        .graceful_shutdown_on(stopped(stop))
+        .run(reconcile::<K>, error_policy::<K>, ctx)
+        .for_each(log_result)
+        .await;
 }
 
 async fn log_result<T, E: std::fmt::Display>(result: Result<T, E>) {
@@ -287,7 +338,7 @@ async fn log_result<T, E: std::fmt::Display>(result: Result<T, E>) {
 /// Hashes what matters on deletion: the orphan annotation and whether deletion started.
 fn orphan_state(annotations: &std::collections::BTreeMap<String, String>, deleting: bool) -> Option<u64> {
     let mut hasher = DefaultHasher::new();
-    annotations.get(finalizer::ORPHAN_ANNOTATION).hash(&mut hasher);
+    annotations.get(ORPHAN_ANNOTATION).hash(&mut hasher);
     deleting.hash(&mut hasher);
     Some(hasher.finish())
 }
@@ -316,16 +367,6 @@ impl SyncedWatches {
                 self.readiness.set(true);
             }
         }
-    }
-}
-
-/// The `result` label of the reconcile metrics.
-fn result_label(ready: bool, stalled: bool, failed: bool) -> &'static str {
-    match (ready, stalled, failed) {
-        (true, _, _) => "ready",
-        (_, true, _) => "stalled",
-        (_, _, true) => "error",
-        _ => "progressing",
     }
 }
 

@@ -1,22 +1,143 @@
 //! The reconcile pipelines, shared by the controller and the command line so that what a pull
 //! request's plan shows is what the controller does:
-//! - [`graph`]: a `DetectiveGraph`: observe → plan → apply → report;
-//! - [`membership`]: a `DetectiveMembership`: find the invitation → decide → answer → report.
+//! - [`graph`]: a `DetectiveGraph`: observe → plan → apply → accept → report;
+//! - [`membership`]: a `DetectiveMembership`: observe → decide → apply → report.
+//!
+//! Both are reached through one door, [`sync`] (and [`teardown`] when a resource goes): it gets
+//! the resource's AWS client (Region, role) and runs the pipeline, or reports why it could not.
 
 pub mod graph;
 pub mod membership;
 
+use std::future::Future;
 use std::time::Duration;
 
-use crate::api::validation::FieldErrors;
-use crate::aws::{AwsError, ErrorKind};
+use k8s_openapi::jiff::Timestamp;
+use tracing::info;
 
-pub use graph::{
-    Applied, ClaimCheck, GraphSource, Observation, Outcome, Target, administrator_of, failed, reconcile, report,
-};
+use crate::api::validation::FieldErrors;
+use crate::api::{DeclaredRole, GraphDeletionPolicy, MembershipDeletionPolicy};
+use crate::aws::{AwsAccess, AwsError, ErrorKind, RoleToAssume, SdkDetective};
+
+pub use graph::{Applied, ClaimCheck, GraphSource, Observation, Outcome, Target, administrator_of, failed, report};
+pub use membership::{MembershipOutcome, MembershipTarget};
 
 /// How soon to look again while members are in transit or work is pending.
 pub const SHORT_REQUEUE: Duration = Duration::from_secs(10);
+
+/// A resource the engine reconciles: where its AWS client comes from and its pipeline.
+pub trait Pipeline: Copy + Send + Sync {
+    type Outcome: Send;
+
+    /// The declared Region (else the operator's default).
+    fn region(&self) -> Option<&str>;
+    /// The role to act through, if declared.
+    fn role(&self) -> Option<DeclaredRole<'_>>;
+    /// Runs the pipeline through `detective`; `aws` reaches other accounts when the pipeline
+    /// acts as them.
+    fn run(
+        self,
+        detective: &SdkDetective,
+        aws: &AwsAccess,
+        mode: Mode,
+        now: Timestamp,
+    ) -> impl Future<Output = Self::Outcome> + Send;
+    /// The outcome of a reconcile that could not start.
+    fn failed(self, error: SyncError, now: Timestamp) -> Self::Outcome;
+    /// Whether deleting the resource calls AWS at all (`deletionPolicy`, what status recorded).
+    fn tears_down(&self) -> bool;
+    /// What deleting the resource does in AWS.
+    fn tear_down(self, detective: &SdkDetective) -> impl Future<Output = Result<(), SyncError>> + Send;
+}
+
+/// The AWS client of a resource: its Region, as its role.
+async fn client<P: Pipeline>(aws: &AwsAccess, target: &P) -> Result<SdkDetective, SyncError> {
+    let role = target.role().map(RoleToAssume::from);
+    Ok(aws.detective(target.region(), role.as_ref()).await?)
+}
+
+/// One reconcile of a resource: get its AWS client, then run its pipeline, or report why the
+/// client could not be had. The controller and the command line both come through here.
+pub async fn sync<P: Pipeline>(aws: &AwsAccess, target: P, mode: Mode, now: Timestamp) -> P::Outcome {
+    match client(aws, &target).await {
+        Ok(detective) => target.run(&detective, aws, mode, now).await,
+        Err(error) => target.failed(error, now),
+    }
+}
+
+/// Applies the resource's deletion policy in AWS; `Ok` means nothing is left to do.
+pub async fn teardown<P: Pipeline>(aws: &AwsAccess, target: P) -> Result<(), SyncError> {
+    if !target.tears_down() {
+        info!("deletionPolicy keeps the AWS side: releasing without a call");
+        return Ok(());
+    }
+    let detective = client(aws, &target).await?;
+    target.tear_down(&detective).await
+}
+
+impl Pipeline for Target<'_> {
+    type Outcome = Outcome;
+
+    fn region(&self) -> Option<&str> {
+        self.spec.region()
+    }
+
+    fn role(&self) -> Option<DeclaredRole<'_>> {
+        self.spec.role()
+    }
+
+    async fn run(self, detective: &SdkDetective, aws: &AwsAccess, mode: Mode, now: Timestamp) -> Outcome {
+        graph::reconcile(detective, aws, self, mode, now).await
+    }
+
+    fn failed(self, error: SyncError, now: Timestamp) -> Outcome {
+        graph::failed(self, error, now)
+    }
+
+    fn tears_down(&self) -> bool {
+        self.spec.deletion_policy == GraphDeletionPolicy::Delete && self.previous.is_some_and(|s| s.graph_arn.is_some())
+    }
+
+    async fn tear_down(self, detective: &SdkDetective) -> Result<(), SyncError> {
+        let status = self.previous.cloned().unwrap_or_default();
+        let Some(graph_arn) = &status.graph_arn else {
+            return Ok(());
+        };
+        graph::teardown::delete_managed(detective, graph_arn, &status.inventory, status.graph_created)
+            .await
+            .map_err(SyncError::from)
+    }
+}
+
+impl Pipeline for MembershipTarget<'_> {
+    type Outcome = MembershipOutcome;
+
+    fn region(&self) -> Option<&str> {
+        self.spec.region()
+    }
+
+    fn role(&self) -> Option<DeclaredRole<'_>> {
+        self.spec.role()
+    }
+
+    async fn run(self, detective: &SdkDetective, _aws: &AwsAccess, mode: Mode, now: Timestamp) -> MembershipOutcome {
+        membership::reconcile(detective, self, mode, now).await
+    }
+
+    fn failed(self, error: SyncError, now: Timestamp) -> MembershipOutcome {
+        membership::failed(self, error, now)
+    }
+
+    fn tears_down(&self) -> bool {
+        self.spec.deletion_policy == MembershipDeletionPolicy::Disassociate
+    }
+
+    async fn tear_down(self, detective: &SdkDetective) -> Result<(), SyncError> {
+        let left = membership::leave(detective, self.spec).await?;
+        info!(left, "deletionPolicy Disassociate applied");
+        Ok(())
+    }
+}
 
 /// Whether the reconcile may write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,4 +209,18 @@ pub(crate) fn abbreviated(accounts: &[&str]) -> String {
         text.push_str(&format!(", and {} more", accounts.len() - SHOWN));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_account_lists_are_abbreviated() {
+        let ids: Vec<String> = (0..8).map(|i| format!("{i:012}")).collect();
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let text = abbreviated(&refs);
+        assert!(text.ends_with("and 3 more"), "{text}");
+        assert_eq!(text.matches(", ").count(), 5);
+    }
 }

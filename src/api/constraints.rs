@@ -1,0 +1,84 @@
+//! Field constraints of the contract, stated once: patterns and limits.
+//!
+//! The patterns are written in the RE2 subset that both the API server (Go `regexp`) and the
+//! `regex` crate understand, so the CRD schema (`graph.rs`, `membership.rs`) and the Rust-side
+//! checks (`validation.rs`) read the same constants. A leaf: it imports nothing from `api`.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use regex::Regex;
+
+/// The most member accounts one behavior graph can hold (a Detective quota).
+pub const MAX_MEMBERS: usize = 1200;
+
+/// An AWS account id: exactly twelve digits.
+pub const ACCOUNT_ID_PATTERN: &str = r"^[0-9]{12}$";
+/// The root e-mail pattern Detective documents, with its look-ahead `(?!-)` rewritten as
+/// "a label starts with an alphanumeric" so that RE2 (which has no look-around) accepts it.
+pub const EMAIL_PATTERN: &str = r"^.+@(?:(?:[A-Za-z0-9][A-Za-z0-9-]{0,61})?[A-Za-z0-9]\.)+[A-Za-z]{2,63}$";
+/// The longest root e-mail address Detective accepts.
+pub const EMAIL_MAX_LENGTH: usize = 64;
+/// An AWS Region name such as `us-east-1` or `us-gov-west-1`.
+pub const REGION_PATTERN: &str = r"^[a-z]{2}(?:-[a-z]+)+-[0-9]+$";
+/// A behavior graph ARN: partition, Region, administrator account, 32 lowercase hex digits.
+pub const GRAPH_ARN_PATTERN: &str =
+    r"^arn:aws[-a-z]{0,10}:detective:[a-z]{2}(?:-[a-z]+)+-[0-9]+:[0-9]{12}:graph:[0-9a-f]{32}$";
+/// An IAM role ARN (the role path may contain slashes).
+pub const ROLE_ARN_PATTERN: &str = r"^arn:aws[-a-z]{0,10}:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]{1,512}$";
+/// An IAM role name.
+pub const ROLE_NAME_PATTERN: &str = r"^[A-Za-z0-9_+=,.@-]{1,64}$";
+/// An STS external id (2 to [`EXTERNAL_ID_MAX_LENGTH`] characters: the length is a separate
+/// constraint because the API server's regular expressions repeat at most 1,000 times).
+pub const EXTERNAL_ID_PATTERN: &str = r"^[A-Za-z0-9_+=,.@:/-]{2,}$";
+pub const EXTERNAL_ID_MAX_LENGTH: usize = 1224;
+/// An STS role session name.
+pub const SESSION_NAME_PATTERN: &str = r"^[A-Za-z0-9_+=,.@-]{2,64}$";
+/// A duration as Kubernetes and Flux users write it: `30s`, `5m`, `1h30m`.
+pub const DURATION_PATTERN: &str = r"^(?:[0-9]+(?:ms|s|m|h))+$";
+/// Invitation message bounds, as CreateMembers enforces them.
+pub const MESSAGE_MAX_LENGTH: usize = 1000;
+/// Tag bounds, as TagResource enforces them.
+pub const MAX_TAGS: usize = 50;
+pub const TAG_KEY_MAX_LENGTH: usize = 128;
+pub const TAG_VALUE_MAX_LENGTH: usize = 256;
+
+/// The `resyncInterval` used when the declared one cannot be read (the schema's default is `5m`).
+pub const DEFAULT_RESYNC_INTERVAL: Duration = Duration::from_secs(300);
+
+/// Compiles one of the patterns above.
+pub(crate) fn compiled(pattern: &'static str) -> Regex {
+    Regex::new(pattern).expect("the contract's patterns are valid regular expressions")
+}
+
+static DURATION: LazyLock<Regex> = LazyLock::new(|| compiled(DURATION_PATTERN));
+
+/// Parses a `resyncInterval`-style duration (`90s`, `5m`, `1h30m`, `500ms`).
+pub fn parse_duration(value: &str) -> Option<std::time::Duration> {
+    if !DURATION.is_match(value) {
+        return None;
+    }
+    let mut total = std::time::Duration::ZERO;
+    let mut digits = String::new();
+    let mut chars = value.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let amount: u64 = digits.parse().ok()?;
+        digits.clear();
+        let unit = match (c, chars.peek()) {
+            ('m', Some('s')) => {
+                chars.next();
+                std::time::Duration::from_millis(1)
+            }
+            ('s', _) => std::time::Duration::from_secs(1),
+            ('m', _) => std::time::Duration::from_secs(60),
+            ('h', _) => std::time::Duration::from_secs(3600),
+            _ => return None,
+        };
+        total = total.checked_add(unit.checked_mul(u32::try_from(amount).ok()?)?)?;
+    }
+    Some(total)
+}

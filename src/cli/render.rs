@@ -1,0 +1,253 @@
+//! How the command line shows what the engine did: plans (`plan`, and `sync` before it writes),
+//! progress lines, member tables.
+
+use serde::Serialize;
+
+use super::manifest::GraphDocument;
+use crate::api::{DetectiveGraph, Pruning};
+use crate::engine::{Applied, GraphSource, Outcome};
+use crate::plan::{IgnoredReason, KeptReason};
+
+/// The plan of one resource, as `-o json` prints it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanReport {
+    pub resource: String,
+    pub origin: String,
+    pub graph_arn: Option<String>,
+    /// `declared`, `discovered`, or `create` when the sync would create the graph.
+    pub graph: &'static str,
+    pub invite: Vec<String>,
+    pub reinvite: Vec<String>,
+    pub remove: Vec<String>,
+    pub start_monitoring: Vec<String>,
+    /// INVITED members whose invitation is accepted as the member (`spec.acceptInvitations`).
+    pub accept: Vec<String>,
+    pub kept: Vec<KeptReport>,
+    pub ignored: Vec<String>,
+    pub tags_set: Vec<String>,
+    pub tags_removed: Vec<String>,
+    /// The deletion guard's refusal, when the plan removes too many members.
+    pub refused: Option<String>,
+    pub notes: Vec<String>,
+    pub error: Option<String>,
+    pub changes: bool,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeptReport {
+    pub account_id: String,
+    pub reason: &'static str,
+}
+
+/// Summarizes an engine outcome as a plan.
+pub fn report(document: &GraphDocument, outcome: &Outcome) -> PlanReport {
+    let spec = &document.graph.spec;
+    let mut report = PlanReport {
+        resource: document.graph.key(),
+        origin: document.origin.to_string(),
+        graph_arn: outcome.observation.as_ref().and_then(|o| o.graph_arn.clone()),
+        graph: match outcome.observation.as_ref().map(|o| &o.source) {
+            Some(GraphSource::WouldCreate) => "create",
+            Some(GraphSource::Discovered) => "discovered",
+            Some(GraphSource::Created) => "created",
+            _ => "declared",
+        },
+        invite: Vec::new(),
+        reinvite: Vec::new(),
+        remove: Vec::new(),
+        start_monitoring: Vec::new(),
+        accept: Vec::new(),
+        kept: Vec::new(),
+        ignored: Vec::new(),
+        tags_set: outcome.tag_changes.set.keys().cloned().collect(),
+        tags_removed: outcome.tag_changes.remove.clone(),
+        refused: None,
+        notes: Vec::new(),
+        error: outcome.error.as_ref().map(ToString::to_string),
+        changes: false,
+    };
+    if let Some(plan) = &outcome.plan {
+        report.invite = plan.invite.iter().map(|m| m.account_id.clone()).collect();
+        report.reinvite = plan.reinvite.iter().map(|m| m.account_id.clone()).collect();
+        report.remove = plan.remove.clone();
+        report.start_monitoring = plan.start_monitoring.clone();
+        report.accept = plan.accept.clone();
+        report.kept = plan
+            .kept
+            .iter()
+            .map(|k| KeptReport {
+                account_id: k.account_id.clone(),
+                reason: match k.reason {
+                    KeptReason::NotInInventory => "not in status.inventory (pruning: Managed)",
+                    KeptReason::PruningDisabled => "pruning: Disabled",
+                    KeptReason::OrganizationMember => "organization member",
+                },
+            })
+            .collect();
+        report.ignored = plan
+            .ignored
+            .iter()
+            .map(|i| match i.reason {
+                IgnoredReason::AdministratorAccount => {
+                    format!(
+                        "{} is the graph's administrator account, never its member",
+                        i.account_id
+                    )
+                }
+            })
+            .collect();
+        report.refused = plan.refusal.as_ref().map(ToString::to_string);
+        let inventory_empty = document.graph.status.as_ref().is_none_or(|s| s.inventory.is_empty());
+        let unmanaged = plan
+            .kept
+            .iter()
+            .filter(|k| k.reason == KeptReason::NotInInventory)
+            .count();
+        if spec.pruning == Pruning::Managed && inventory_empty && unmanaged > 0 {
+            report.notes.push(format!(
+                "{unmanaged} undeclared members are kept: pruning: Managed removes only accounts in status.inventory, \
+                 and this resource has no inventory yet (first run, or no cluster). Use pruning: Authoritative to remove them"
+            ));
+        }
+        if !outcome.deferred.is_empty() {
+            report.notes.push(format!(
+                "StartMonitoringMember / AcceptInvitation for {} is postponed by its backoff",
+                outcome.deferred.join(", ")
+            ));
+        }
+        report.changes = !plan.is_empty() || !outcome.tag_changes.is_empty();
+    }
+    report.changes |= report.graph == "create";
+    report
+}
+
+/// Human-readable lines of one plan.
+pub fn render_text(report: &PlanReport) -> String {
+    let mut out = format!("DetectiveGraph {} ({})\n", report.resource, report.origin);
+    match (&report.graph_arn, report.graph) {
+        (_, "create") => out.push_str("  graph: none in this account and Region yet: + create one\n"),
+        (Some(arn), how) => out.push_str(&format!("  graph: {arn} ({how})\n")),
+        (None, _) => {}
+    }
+    if let Some(error) = &report.error {
+        out.push_str(&format!("  error: {error}\n"));
+        return out;
+    }
+    let mut group = |sign: &str, what: &str, accounts: &[String]| {
+        if !accounts.is_empty() {
+            out.push_str(&format!(
+                "  {sign} {what} {}: {}\n",
+                accounts.len(),
+                accounts.join(", ")
+            ));
+        }
+    };
+    group("+", "invite", &report.invite);
+    group(
+        "~",
+        "re-invite (verification failed, e-mail corrected)",
+        &report.reinvite,
+    );
+    group("-", "remove", &report.remove);
+    group(">", "start monitoring", &report.start_monitoring);
+    group(">", "accept as the member", &report.accept);
+    group("+", "set tags", &report.tags_set);
+    group("-", "remove tags", &report.tags_removed);
+    for kept in &report.kept {
+        out.push_str(&format!("  = keep {}: {}\n", kept.account_id, kept.reason));
+    }
+    for ignored in &report.ignored {
+        out.push_str(&format!("  ! {ignored}\n"));
+    }
+    for note in &report.notes {
+        out.push_str(&format!("  note: {note}\n"));
+    }
+    match &report.refused {
+        Some(refusal) => out.push_str(&format!("  deletion guard: REFUSED: {refusal}\n")),
+        None if !report.remove.is_empty() => out.push_str("  deletion guard: allowed\n"),
+        None => {}
+    }
+    out.push_str(&format!(
+        "Plan: {} to invite, {} to re-invite, {} to remove, {} to start monitoring{}.\n",
+        report.invite.len(),
+        report.reinvite.len(),
+        report.remove.len(),
+        report.start_monitoring.len(),
+        if report.accept.is_empty() {
+            String::new()
+        } else {
+            format!(", {} to accept", report.accept.len())
+        }
+    ));
+    out
+}
+
+/// A member table, as `kubectl get` prints them.
+pub fn render_members(graph: &DetectiveGraph) -> String {
+    let Some(status) = &graph.status else {
+        return String::new();
+    };
+    let mut out = format!(
+        "  {:<14} {:<26} {:<16} {:<13} {}\n",
+        "ACCOUNT", "STATUS", "DISABLED", "TYPE", "DECLARED"
+    );
+    for member in &status.members {
+        out.push_str(&format!(
+            "  {:<14} {:<26} {:<16} {:<13} {}\n",
+            member.account_id,
+            member.status,
+            member.disabled_reason.as_deref().unwrap_or("-"),
+            member.invitation_type.as_deref().unwrap_or("-"),
+            if member.declared { "yes" } else { "no" }
+        ));
+    }
+    for condition in &status.conditions {
+        out.push_str(&format!(
+            "  {}={} ({}){}\n",
+            condition.type_,
+            condition.status,
+            condition.reason,
+            if condition.message.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", condition.message)
+            }
+        ));
+    }
+    out
+}
+
+pub fn describe(applied: &Applied) -> String {
+    match applied {
+        Applied::GraphCreated(arn) => format!("created behavior graph {arn}"),
+        Applied::Deleted { accounts, unprocessed } => {
+            format!("removed {accounts} members ({unprocessed} not processed)")
+        }
+        Applied::Invited { accounts, unprocessed } => {
+            format!("invited {accounts} accounts ({unprocessed} not processed)")
+        }
+        Applied::MonitoringStarted(account) => format!("started monitoring {account}"),
+        Applied::Accepted { accounts, failed } => {
+            format!("accepted {accounts} invitations as the members ({failed} failed)")
+        }
+        Applied::Tagged { set, removed } => format!("tags: {set} set, {removed} removed"),
+    }
+}
+
+/// Folds repeated progress lines (24 invitation batches) into counts.
+pub fn fold_repeated(lines: &[String]) -> String {
+    let mut folded: Vec<(String, usize)> = Vec::new();
+    for line in lines {
+        match folded.last_mut() {
+            Some((last, n)) if last == line => *n += 1,
+            _ => folded.push((line.clone(), 1)),
+        }
+    }
+    folded
+        .into_iter()
+        .map(|(line, n)| if n > 1 { format!("{line} ×{n}") } else { line })
+        .collect::<Vec<_>>()
+        .join("; ")
+}

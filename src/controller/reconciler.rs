@@ -1,0 +1,275 @@
+//! What the two reconcilers share, written once: the finalizer, the suspend check, the status
+//! write, the metrics of a reconcile, the backoff and the error policy. A kind says what is its
+//! own through [`Managed`] (`graph.rs`, `membership.rs`).
+//!
+//! Deletion: the finalizer stays until the kind's deletion policy is applied in AWS
+//! ([`crate::engine::teardown`]); when AWS cannot be reached it is retried with backoff. The
+//! annotation `detective.operator.dev/orphan: "true"` skips the AWS side so that a namespace can
+//! always be deleted.
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::Api;
+use kube::runtime::controller::Action;
+use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
+use kube::runtime::reflector::ObjectRef;
+use kube::{Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tracing::{Instrument, field, info, info_span, warn};
+
+use super::{Context, Error, status};
+use crate::engine::{MembershipOutcome, Outcome, SyncError};
+
+/// The finalizer that lets the operator apply `deletionPolicy` before the resource goes.
+pub const FINALIZER: &str = "detective.operator.dev/cleanup";
+
+/// The annotation that releases a resource without touching AWS.
+pub const ORPHAN_ANNOTATION: &str = "detective.operator.dev/orphan";
+
+/// An engine outcome, as the reconciler reads it.
+pub trait Reported {
+    type Status: Serialize + Send + Sync;
+    fn status(&self) -> &Self::Status;
+    fn conditions(&self) -> &[Condition];
+    fn graph_arn(&self) -> Option<&str>;
+    fn error(&self) -> Option<&SyncError>;
+    fn take_error(&mut self) -> Option<SyncError>;
+    fn is_ready(&self) -> bool;
+    fn is_stalled(&self) -> bool;
+    fn requeue_after(&self) -> Duration;
+}
+
+/// A resource kind the operator reconciles: what is its own.
+pub trait Managed:
+    Resource<DynamicType = (), Scope = NamespaceResourceScope>
+    + Clone
+    + DeserializeOwned
+    + Serialize
+    + Debug
+    + Send
+    + Sync
+    + 'static
+{
+    /// The `kind` label of the metrics.
+    const KIND: &'static str;
+    type Outcome: Reported + Send;
+
+    fn suspended(&self) -> bool;
+    fn current_status(&self) -> Option<&<Self::Outcome as Reported>::Status>;
+    /// When to look again after a failure that needs a human.
+    fn resync_interval(&self) -> Duration;
+    /// The behavior graph the resource is about, when known (for the span).
+    fn graph_arn(&self) -> Option<&str>;
+    /// One engine run.
+    fn sync(&self, ctx: &Context) -> impl Future<Output = Self::Outcome> + Send;
+    /// Events and the kind's own metrics after a run.
+    fn announce(&self, outcome: &Self::Outcome, ctx: &Context) -> impl Future<Output = ()> + Send;
+    /// Applies the deletion policy in AWS.
+    fn tear_down(&self, api: &Api<Self>, ctx: &Context) -> impl Future<Output = Result<(), Error>> + Send;
+}
+
+/// The backoff key of a resource.
+fn key<K: Managed>(resource: &K) -> ObjectRef<kube::api::DynamicObject> {
+    ObjectRef::from_obj(resource).erase()
+}
+
+/// Reconciles one resource: finalizer, then sync or teardown. Counted once in the metrics.
+pub async fn reconcile<K: Managed>(resource: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let namespace = resource.namespace().unwrap_or_default();
+    let span = info_span!(
+        "reconcile",
+        kind = K::KIND,
+        namespace = %namespace,
+        name = %resource.name_any(),
+        graph = field::Empty
+    );
+    if let Some(arn) = resource.graph_arn() {
+        span.record("graph", arn);
+    }
+    let mut measure = ctx.metrics.reconcile(K::KIND);
+    // Set by whichever branch the finalizer takes; none when it only added itself.
+    let result: Mutex<Option<&'static str>> = Mutex::new(None);
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
+    let reconciled = finalizer(&api, FINALIZER, resource, |event| async {
+        let (action, label) = match event {
+            FinalizerEvent::Apply(resource) => apply(&api, &resource, &ctx).await?,
+            FinalizerEvent::Cleanup(resource) => (cleanup(&api, &resource, &ctx).await?, "deleted"),
+        };
+        *result.lock().expect("result lock") = Some(label);
+        Ok(action)
+    })
+    .instrument(span)
+    .await
+    .map_err(|e| Error::Finalizer(Box::new(e)));
+    match (&reconciled, result.into_inner().expect("result lock")) {
+        (Err(_), _) => measure.set_result("error"),
+        (Ok(_), Some(label)) => measure.set_result(label),
+        // Only the finalizer was added: no AWS call, nothing to count.
+        (Ok(_), None) => measure.discard(),
+    }
+    reconciled
+}
+
+/// The `result` label of the reconcile metrics.
+fn result_label(outcome: &impl Reported) -> &'static str {
+    match (outcome.is_ready(), outcome.is_stalled(), outcome.error().is_some()) {
+        (true, _, _) => "ready",
+        (_, true, _) => "stalled",
+        (_, _, true) => "error",
+        _ => "progressing",
+    }
+}
+
+async fn apply<K: Managed>(api: &Api<K>, resource: &K, ctx: &Context) -> Result<(Action, &'static str), Error> {
+    if resource.suspended() {
+        info!("suspended: no AWS call until spec.suspend is false");
+        return Ok((Action::await_change(), "suspended"));
+    }
+    let mut outcome = resource.sync(ctx).await;
+    if let Some(arn) = outcome.graph_arn() {
+        tracing::Span::current().record("graph", arn);
+    }
+    if status::changed(resource.current_status(), outcome.status()) {
+        status::apply(
+            api,
+            &resource.name_any(),
+            &K::api_version(&()),
+            &K::kind(&()),
+            outcome.status(),
+        )
+        .await
+        .map_err(Error::Kube)?;
+    }
+    resource.announce(&outcome, ctx).await;
+    let namespace = resource.namespace().unwrap_or_default();
+    let name = resource.name_any();
+    ctx.metrics
+        .set_conditions(K::KIND, &namespace, &name, outcome.conditions());
+    let label = result_label(&outcome);
+    match outcome.take_error() {
+        Some(error) if error.is_retryable() => {
+            warn!(%error, "reconcile failed; retrying with backoff");
+            Err(Error::Sync(error))
+        }
+        Some(error) => {
+            // Terminal: Stalled is in the status; a spec change (or the resync) tries again.
+            warn!(%error, "reconcile stalled");
+            ctx.backoff.reset(&key(resource));
+            Ok((Action::requeue(resource.resync_interval()), label))
+        }
+        None => {
+            ctx.metrics.synced(K::KIND, &namespace, &name, Timestamp::now());
+            ctx.backoff.reset(&key(resource));
+            Ok((Action::requeue(outcome.requeue_after()), label))
+        }
+    }
+}
+
+/// Whether the orphan annotation releases the resource without touching AWS.
+pub fn orphaned<K: Resource>(resource: &K) -> bool {
+    resource
+        .annotations()
+        .get(ORPHAN_ANNOTATION)
+        .is_some_and(|v| v == "true")
+}
+
+/// Applies the deletion policy (unless orphaned); `Ok` lets the finalizer go, with the
+/// resource's metric series.
+async fn cleanup<K: Managed>(api: &Api<K>, resource: &K, ctx: &Context) -> Result<Action, Error> {
+    if orphaned(resource) {
+        info!("orphan annotation set: releasing without touching AWS");
+    } else {
+        resource.tear_down(api, ctx).await?;
+    }
+    ctx.metrics
+        .forget(K::KIND, &resource.namespace().unwrap_or_default(), &resource.name_any());
+    ctx.backoff.reset(&key(resource));
+    Ok(Action::await_change())
+}
+
+/// Requeue policy for failed reconciles: exponential backoff per resource.
+pub fn error_policy<K: Managed>(resource: Arc<K>, error: &Error, ctx: Arc<Context>) -> Action {
+    let key = key(&*resource);
+    let delay = ctx.backoff.next(&key);
+    warn!(%error, resource = %key, retry_in = ?delay, "reconcile error");
+    Action::requeue(delay)
+}
+
+impl Reported for Outcome {
+    type Status = crate::api::DetectiveGraphStatus;
+
+    fn status(&self) -> &Self::Status {
+        &self.status
+    }
+
+    fn conditions(&self) -> &[Condition] {
+        &self.status.conditions
+    }
+
+    fn graph_arn(&self) -> Option<&str> {
+        self.status.graph_arn.as_deref()
+    }
+
+    fn error(&self) -> Option<&SyncError> {
+        self.error.as_ref()
+    }
+
+    fn take_error(&mut self) -> Option<SyncError> {
+        self.error.take()
+    }
+
+    fn is_ready(&self) -> bool {
+        Outcome::is_ready(self)
+    }
+
+    fn is_stalled(&self) -> bool {
+        Outcome::is_stalled(self)
+    }
+
+    fn requeue_after(&self) -> Duration {
+        self.requeue_after
+    }
+}
+
+impl Reported for MembershipOutcome {
+    type Status = crate::api::DetectiveMembershipStatus;
+
+    fn status(&self) -> &Self::Status {
+        &self.status
+    }
+
+    fn conditions(&self) -> &[Condition] {
+        &self.status.conditions
+    }
+
+    fn graph_arn(&self) -> Option<&str> {
+        None
+    }
+
+    fn error(&self) -> Option<&SyncError> {
+        self.error.as_ref()
+    }
+
+    fn take_error(&mut self) -> Option<SyncError> {
+        self.error.take()
+    }
+
+    fn is_ready(&self) -> bool {
+        MembershipOutcome::is_ready(self)
+    }
+
+    fn is_stalled(&self) -> bool {
+        MembershipOutcome::is_stalled(self)
+    }
+
+    fn requeue_after(&self) -> Duration {
+        self.requeue_after
+    }
+}

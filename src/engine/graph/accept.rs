@@ -1,0 +1,113 @@
+//! Accept invitations as the members (`spec.acceptInvitations`): assume a role in each INVITED
+//! member account and call AcceptInvitation there, with per-account backoff.
+
+use futures::StreamExt;
+use k8s_openapi::jiff::Timestamp;
+
+use super::Applied;
+use super::schedule::attempt_due;
+use crate::api::{AcceptInvitationsSpec, DetectiveGraphStatus};
+use crate::aws::credentials::DEFAULT_SESSION_NAME;
+use crate::aws::{AssumeRole, Detective, RoleToAssume};
+use crate::member::UnprocessedAccount;
+
+/// How many member roles are assumed and used at the same time.
+const ACCEPT_CONCURRENCY: usize = 8;
+
+/// What accepting did.
+#[derive(Debug, Default)]
+pub struct Acceptance {
+    /// `None` when no invitation was due.
+    pub applied: Option<Applied>,
+    /// Accounts whose acceptance was attempted: their backoff counts.
+    pub attempted: Vec<String>,
+    /// Accounts whose acceptance failed, with the reason.
+    pub unprocessed: Vec<UnprocessedAccount>,
+    /// Accounts whose backoff has not elapsed.
+    pub deferred: Vec<String>,
+}
+
+impl Acceptance {
+    /// Whether at least one invitation was accepted (the graph is worth reading again).
+    pub fn accepted_any(&self) -> bool {
+        matches!(self.applied, Some(Applied::Accepted { accounts, .. }) if accounts > 0)
+    }
+}
+
+/// Accepts the invitations of the `invited` accounts whose backoff has elapsed.
+pub async fn accept_invited<R: AssumeRole>(
+    roles: &R,
+    graph_arn: &str,
+    accepting: &AcceptInvitationsSpec,
+    invited: Vec<String>,
+    previous: &DetectiveGraphStatus,
+    now: Timestamp,
+) -> Acceptance {
+    let (accounts, deferred): (Vec<String>, Vec<String>) =
+        invited.into_iter().partition(|a| attempt_due(previous, a, now));
+    let mut acceptance = Acceptance {
+        deferred,
+        ..Acceptance::default()
+    };
+    if accounts.is_empty() {
+        return acceptance;
+    }
+    let results = accept_all(roles, graph_arn, accepting, &accounts).await;
+    let accepted = results.iter().filter(|(_, r)| r.is_ok()).count();
+    for (account, result) in results {
+        acceptance.attempted.push(account.clone());
+        if let Err(reason) = result {
+            acceptance.unprocessed.push(UnprocessedAccount {
+                account_id: account,
+                reason,
+            });
+        }
+    }
+    acceptance.applied = Some(Applied::Accepted {
+        accounts: accepted,
+        failed: accounts.len() - accepted,
+    });
+    acceptance
+}
+
+/// Accepts the invitations of `accounts` as each of them, through `role_name` in each account.
+/// One account's failure (a role that cannot be assumed) is its own and blocks no other.
+async fn accept_all<R: AssumeRole>(
+    roles: &R,
+    graph_arn: &str,
+    accepting: &AcceptInvitationsSpec,
+    accounts: &[String],
+) -> Vec<(String, Result<(), String>)> {
+    let mut parts = graph_arn.split(':');
+    let partition = parts.nth(1).unwrap_or("aws").to_owned();
+    let region = parts.nth(1).unwrap_or_default().to_owned();
+    let mut calls = Vec::with_capacity(accounts.len());
+    for account in accounts {
+        let account = account.clone();
+        let role = RoleToAssume {
+            role_arn: format!("arn:{partition}:iam::{account}:role/{}", accepting.role_name),
+            external_id: accepting.external_id.clone(),
+            session_name: Some(
+                accepting
+                    .session_name
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_SESSION_NAME.to_owned()),
+            ),
+        };
+        let region = region.clone();
+        calls.push(async move {
+            let result = match roles.assume(&role, &region).await {
+                Ok(member) => member.accept_invitation(graph_arn).await,
+                Err(error) => Err(error),
+            };
+            (
+                account,
+                result.map_err(|e| format!("AcceptInvitation as {}: {e}", role.role_arn)),
+            )
+        });
+    }
+    futures::stream::iter(calls)
+        .buffer_unordered(ACCEPT_CONCURRENCY)
+        .collect()
+        .await
+}

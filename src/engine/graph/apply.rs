@@ -1,0 +1,116 @@
+//! Apply: the plan's writes, in order, and what they did as a value.
+
+use std::collections::BTreeSet;
+
+use super::Applied;
+use crate::api::DetectiveGraphSpec;
+use crate::aws::{AwsError, Detective};
+use crate::member::{ObservedMember, UnprocessedAccount};
+use crate::plan::{Plan, Step, TagChanges};
+
+/// What to write to one graph.
+pub struct Work<'a> {
+    pub graph_arn: &'a str,
+    pub spec: &'a DetectiveGraphSpec,
+    pub plan: &'a Plan,
+    /// The StartMonitoringMember calls whose backoff has elapsed.
+    pub monitoring_due: &'a [String],
+    pub tags: &'a TagChanges,
+}
+
+/// What the writes did.
+#[derive(Debug, Default)]
+pub struct Writes {
+    pub applied: Vec<Applied>,
+    /// The members as the responses predict them (before the graph is read back).
+    pub members: Vec<ObservedMember>,
+    /// Accounts a batch call did not process, with AWS's reason.
+    pub unprocessed: Vec<UnprocessedAccount>,
+    /// Members whose repeated action (StartMonitoringMember) was attempted: their backoff counts.
+    pub attempted: Vec<String>,
+    /// The call that stopped the apply; the writes before it landed.
+    pub error: Option<AwsError>,
+}
+
+/// Applies the work in order; stops at the first failed call, keeping what landed.
+/// `progress` sees each write as it lands.
+pub async fn apply<D: Detective>(
+    detective: &D,
+    work: &Work<'_>,
+    members: Vec<ObservedMember>,
+    progress: &mut (dyn FnMut(&Applied) + Send),
+) -> Writes {
+    let mut writes = Writes {
+        members,
+        ..Writes::default()
+    };
+    if let Err(error) = write_all(detective, work, &mut writes, progress).await {
+        writes.error = Some(error);
+    }
+    writes
+}
+
+async fn write_all<D: Detective>(
+    detective: &D,
+    work: &Work<'_>,
+    writes: &mut Writes,
+    progress: &mut (dyn FnMut(&Applied) + Send),
+) -> Result<(), AwsError> {
+    let graph_arn = work.graph_arn;
+    let mut record = |writes: &mut Writes, applied: Applied| {
+        progress(&applied);
+        writes.applied.push(applied);
+    };
+    for step in work.plan.steps() {
+        match step {
+            Step::DeleteMembers(accounts) => {
+                let outcome = detective.delete_members(graph_arn, &accounts).await?;
+                let deleted: BTreeSet<&str> = outcome.deleted.iter().map(String::as_str).collect();
+                writes.members.retain(|m| !deleted.contains(m.account_id.as_str()));
+                let applied = Applied::Deleted {
+                    accounts: outcome.deleted.len(),
+                    unprocessed: outcome.unprocessed.len(),
+                };
+                record(writes, applied);
+                writes.unprocessed.extend(outcome.unprocessed);
+            }
+            Step::CreateMembers(accounts) => {
+                let outcome = detective
+                    .create_members(graph_arn, &accounts, &work.spec.invitation)
+                    .await?;
+                let created: BTreeSet<&str> = outcome.members.iter().map(|m| m.account_id.as_str()).collect();
+                writes.members.retain(|m| !created.contains(m.account_id.as_str()));
+                let applied = Applied::Invited {
+                    accounts: outcome.members.len(),
+                    unprocessed: outcome.unprocessed.len(),
+                };
+                record(writes, applied);
+                writes.members.extend(outcome.members);
+                writes.unprocessed.extend(outcome.unprocessed);
+            }
+            Step::StartMonitoring(account) => {
+                if !work.monitoring_due.contains(&account) {
+                    continue;
+                }
+                detective.start_monitoring_member(graph_arn, &account).await?;
+                writes.attempted.push(account.clone());
+                record(writes, Applied::MonitoringStarted(account));
+            }
+        }
+    }
+    let tags = work.tags;
+    if !tags.is_empty() {
+        if !tags.set.is_empty() {
+            detective.tag_resource(graph_arn, &tags.set).await?;
+        }
+        if !tags.remove.is_empty() {
+            detective.untag_resource(graph_arn, &tags.remove).await?;
+        }
+        let applied = Applied::Tagged {
+            set: tags.set.len(),
+            removed: tags.remove.len(),
+        };
+        record(writes, applied);
+    }
+    Ok(())
+}

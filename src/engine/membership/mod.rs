@@ -1,0 +1,125 @@
+//! One reconcile of a `DetectiveMembership`: observe (find the invitation) → decide → apply
+//! (answer) → report. Runs as the member account.
+//!
+//! This file is the orchestration; each step is its own module, named as in [`super::graph`]:
+//! [`observe`] (AWS read), [`decide`] (pure), [`apply`] (AWS write), [`report`] (pure),
+//! [`schedule`] (pure), [`teardown`] (`deletionPolicy: Disassociate`).
+
+pub mod apply;
+pub mod decide;
+pub mod observe;
+pub mod report;
+pub mod schedule;
+pub mod teardown;
+
+use std::time::Duration;
+
+use k8s_openapi::jiff::Timestamp;
+
+use super::{Mode, SyncError};
+use crate::api::conditions::{self, READY, STALLED};
+use crate::api::{DetectiveMembership, DetectiveMembershipSpec, DetectiveMembershipStatus};
+use crate::aws::Detective;
+
+pub use decide::{Answer, Decision, decide};
+pub use report::report;
+pub use schedule::INVITATION_RECHECK;
+pub use teardown::leave;
+
+/// What one reconcile reads besides AWS.
+#[derive(Clone, Copy, Debug)]
+pub struct MembershipTarget<'a> {
+    pub spec: &'a DetectiveMembershipSpec,
+    pub previous: Option<&'a DetectiveMembershipStatus>,
+    pub generation: Option<i64>,
+}
+
+impl<'a> MembershipTarget<'a> {
+    /// A resource's spec, status and generation.
+    pub fn of(membership: &'a DetectiveMembership) -> Self {
+        Self {
+            spec: &membership.spec,
+            previous: membership.status.as_ref(),
+            generation: membership.metadata.generation,
+        }
+    }
+}
+
+/// Everything one membership reconcile decided and did.
+#[derive(Debug)]
+pub struct MembershipOutcome {
+    pub decision: Option<Decision>,
+    /// The write made, if any.
+    pub applied: Option<Answer>,
+    pub status: DetectiveMembershipStatus,
+    pub error: Option<SyncError>,
+    pub requeue_after: Duration,
+}
+
+impl MembershipOutcome {
+    pub fn is_ready(&self) -> bool {
+        conditions::is_true(&self.status.conditions, READY)
+    }
+
+    pub fn is_stalled(&self) -> bool {
+        conditions::is_true(&self.status.conditions, STALLED)
+    }
+}
+
+/// The outcome of a reconcile that could not start (e.g. no credentials for the resource's role):
+/// the status keeps what the previous one knew and reports the error.
+pub fn failed(target: MembershipTarget<'_>, error: SyncError, now: Timestamp) -> MembershipOutcome {
+    let previous = target.previous.cloned().unwrap_or_default();
+    let mut outcome = MembershipOutcome {
+        decision: None,
+        applied: None,
+        status: DetectiveMembershipStatus::default(),
+        error: Some(error),
+        requeue_after: schedule::requeue_after(target.spec, None, true),
+    };
+    outcome.status = report(&target, &outcome, previous.invitation.clone(), now);
+    outcome
+}
+
+/// Runs one reconcile of a membership through `detective` (the member account).
+pub async fn reconcile<D: Detective>(
+    detective: &D,
+    target: MembershipTarget<'_>,
+    mode: Mode,
+    now: Timestamp,
+) -> MembershipOutcome {
+    if let Err(errors) = target.spec.validate() {
+        return failed(target, SyncError::InvalidSpec(errors), now);
+    }
+    let graph_arn = &target.spec.graph_arn;
+    let invitation = match observe::find(detective, graph_arn).await {
+        Ok(invitation) => invitation,
+        Err(error) => return failed(target, error, now),
+    };
+    let decision = decide(target.spec.state, invitation.as_ref());
+    let mut outcome = MembershipOutcome {
+        decision: Some(decision.clone()),
+        applied: None,
+        status: DetectiveMembershipStatus::default(),
+        error: None,
+        requeue_after: Duration::ZERO,
+    };
+    let mut seen = invitation;
+    if let (Some(answer), Mode::Apply) = (decision.answer(), mode) {
+        match apply::apply(detective, graph_arn, answer).await {
+            Ok(()) => {
+                outcome.applied = Some(answer);
+                // Read back so the status shows where the answer landed.
+                match observe::find(detective, graph_arn).await {
+                    Ok(after) => seen = after,
+                    Err(error) => outcome.error = Some(error),
+                }
+            }
+            Err(error) => outcome.error = Some(error.into()),
+        }
+    }
+    outcome.requeue_after = schedule::requeue_after(target.spec, Some(&decision), outcome.error.is_some());
+    let invitation_status = seen.as_ref().map(report::invitation_status);
+    outcome.status = report(&target, &outcome, invitation_status, now);
+    outcome
+}
