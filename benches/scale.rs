@@ -154,7 +154,7 @@ fn calls_per_resource(log: &Path, from: usize, to: usize, operation: Option<&str
         .filter(|l| l.contains("Detective call") && l.contains(&wanted))
     {
         let name = line
-            .split(|c: char| c == ' ' || c == '{' || c == '}')
+            .split([' ', '{', '}'])
             .find_map(|word| word.strip_prefix("name="))
             .unwrap_or("<no span>");
         *counts.entry(name.to_owned()).or_insert(0) += 1;
@@ -185,12 +185,9 @@ async fn main() {
         .collect();
     let emulator = harness::emulator(harness::accepting_world(member_ids.iter().map(String::as_str))).await;
     // Logs at info, as deployed, plus the AWS adapter's per-call debug line (counted per graph).
-    let operator = env
-        .operator(
-            OperatorOptions::new("scale", ADMIN, &emulator.endpoint_url())
-                .log_filter("info,detective_operator::aws=debug"),
-        )
-        .await;
+    let mut options = OperatorOptions::new("scale", ADMIN, &emulator.endpoint_url());
+    options.log_filter = "info,detective_operator::aws=debug".to_owned();
+    let operator = env.operator(options).await;
     let pid = operator.pid();
     let samples = RssSamples::start(pid);
     let idle_rss = operator_kib(pid, "VmRSS");

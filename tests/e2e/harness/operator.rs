@@ -23,7 +23,7 @@ pub struct OperatorOptions {
     pub endpoint: String,
     /// `Some(lease name)`: `--leader-elect=true --lease-name NAME`; `None`: `--leader-elect=false`.
     pub lease: Option<String>,
-    /// Its `RUST_LOG`.
+    /// Its `RUST_LOG` (the tests log at debug; the scale benchmark sets its own).
     pub log_filter: String,
 }
 
@@ -40,12 +40,6 @@ impl OperatorOptions {
 
     pub fn leader_elect(mut self, lease: &str) -> Self {
         self.lease = Some(lease.to_owned());
-        self
-    }
-
-    /// Logs with `filter` (`RUST_LOG`) instead of the tests' debug default.
-    pub fn log_filter(mut self, filter: &str) -> Self {
-        self.log_filter = filter.to_owned();
         self
     }
 }
