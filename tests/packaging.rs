@@ -1011,7 +1011,6 @@ fn iam_policies_parse_and_grant_least_privilege() {
         "CreateGraph",
         "DeleteGraph",
         "ListMembers",
-        "GetMembers",
         "CreateMembers",
         "DeleteMembers",
         "StartMonitoringMember",

@@ -1,14 +1,13 @@
-//! Where the operator's AWS identity comes from, and one SDK client per (Region, role).
+//! Where the operator's AWS identity comes from.
 //!
 //! The base configuration is the SDK's default chain: environment variables, shared profiles,
 //! IRSA web identity (`AWS_ROLE_ARN` + `AWS_WEB_IDENTITY_TOKEN_FILE`) and EKS Pod Identity
 //! (`AWS_CONTAINER_CREDENTIALS_FULL_URI`). Endpoint overrides follow the SDK's own variables
 //! (`AWS_ENDPOINT_URL_DETECTIVE`, `AWS_ENDPOINT_URL`) or the `--endpoint-url` flag. A resource may
-//! name a role to assume; its client (and so its STS credentials cache) is kept per role, so a
-//! thousand reconciles assume a role once per credential lifetime, not once per sync.
+//! name a role to assume: the SDK's [`AssumeRoleProvider`] gets its credentials from STS with the
+//! base credentials. Which client uses which credentials, and how long they are kept, is
+//! [`super::access`]'s.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
@@ -16,10 +15,9 @@ use aws_config::sts::AssumeRoleProvider;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
-use super::{AwsError, ErrorKind, SdkDetective};
 use crate::api::DeclaredRole;
-use crate::metrics::Metrics;
 
 /// How the operator reaches AWS, from flags and environment.
 #[derive(Clone, Debug, Default)]
@@ -53,104 +51,41 @@ impl From<DeclaredRole<'_>> for RoleToAssume {
 /// The session name used when a resource names none.
 pub const DEFAULT_SESSION_NAME: &str = "detective-operator";
 
-type ClientKey = (Option<String>, Option<RoleToAssume>);
-
-/// The loaded AWS configuration and the clients made from it.
-#[derive(Debug)]
-pub struct AwsAccess {
-    base: SdkConfig,
-    endpoint_url: Option<String>,
-    clients: Mutex<HashMap<ClientKey, SdkDetective>>,
-    /// Where the clients count their calls.
-    metrics: Arc<Metrics>,
-}
-
-impl AwsAccess {
-    /// Loads the default credential chain and Region.
-    pub async fn load(settings: &AwsSettings) -> Self {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(RetryConfig::standard().with_max_attempts(settings.max_attempts.unwrap_or(5)))
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .operation_attempt_timeout(Duration::from_secs(20))
-                    .operation_timeout(Duration::from_secs(90))
-                    .build(),
-            );
-        if let Some(region) = &settings.region {
-            loader = loader.region(Region::new(region.clone()));
-        }
-        Self::from_config(loader.load().await, settings.endpoint_url.clone())
-    }
-
-    /// Uses an already built configuration (the embedded emulator, tests).
-    pub fn from_config(base: SdkConfig, endpoint_url: Option<String>) -> Self {
-        Self {
-            base,
-            endpoint_url,
-            clients: Mutex::new(HashMap::new()),
-            metrics: Arc::default(),
-        }
-    }
-
-    /// Counts the calls of every client in `metrics` (otherwise in a registry nobody reads).
-    pub fn with_metrics(self, metrics: Arc<Metrics>) -> Self {
-        Self { metrics, ..self }
-    }
-
-    /// The Region used when a resource names none.
-    pub fn default_region(&self) -> Option<&str> {
-        self.base.region().map(|r| r.as_ref())
-    }
-
-    /// The Detective port for `region` (or the default), as `role` when given.
-    pub async fn detective(&self, region: Option<&str>, role: Option<&RoleToAssume>) -> Result<SdkDetective, AwsError> {
-        let region = region.or(self.default_region()).ok_or_else(|| {
-            AwsError::new(
-                "Configure",
-                ErrorKind::Invalid,
-                "NoRegion",
-                "no AWS Region: set spec.region, or AWS_REGION / --region for the operator",
-            )
-        })?;
-        let key = (Some(region.to_owned()), role.cloned());
-        if let Some(client) = self.clients.lock().expect("client cache lock").get(&key) {
-            return Ok(client.clone());
-        }
-        let mut config = aws_sdk_detective::config::Builder::from(&self.base).region(Region::new(region.to_owned()));
-        if let Some(url) = &self.endpoint_url {
-            config = config.endpoint_url(url);
-        }
-        if let Some(role) = role {
-            let provider = AssumeRoleProvider::builder(role.role_arn.clone())
-                .session_name(
-                    role.session_name
-                        .clone()
-                        .unwrap_or_else(|| DEFAULT_SESSION_NAME.to_owned()),
-                )
-                .region(Region::new(region.to_owned()))
-                .configure(&self.base);
-            let provider = match &role.external_id {
-                Some(external_id) => provider.external_id(external_id.clone()),
-                None => provider,
-            };
-            config = config.credentials_provider(SharedCredentialsProvider::new(provider.build().await));
-        }
-        let client = SdkDetective::new(
-            aws_sdk_detective::Client::from_conf(config.build()),
-            self.metrics.clone(),
+/// Loads the default credential chain and Region, with `http_client` for every call the
+/// configuration and the clients made from it make.
+pub(super) async fn load_base(settings: &AwsSettings, http_client: Option<SharedHttpClient>) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(settings.max_attempts.unwrap_or(5)))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_attempt_timeout(Duration::from_secs(20))
+                .operation_timeout(Duration::from_secs(90))
+                .build(),
         );
-        self.clients
-            .lock()
-            .expect("client cache lock")
-            .insert(key, client.clone());
-        Ok(client)
+    if let Some(region) = &settings.region {
+        loader = loader.region(Region::new(region.clone()));
     }
+    if let Some(client) = http_client {
+        loader = loader.http_client(client);
+    }
+    loader.load().await
 }
 
-impl super::port::AssumeRole for AwsAccess {
-    type Member = SdkDetective;
-
-    async fn assume(&self, role: &RoleToAssume, region: &str) -> Result<SdkDetective, AwsError> {
-        self.detective(Some(region), Some(role)).await
-    }
+/// The credentials of `role`, obtained from STS in `region` with the base configuration's
+/// credentials and HTTP client. The provider calls STS each time it is asked: the identity cache
+/// of the client that uses it decides how often that is.
+pub(super) async fn assume_role(role: &RoleToAssume, region: &str, base: &SdkConfig) -> SharedCredentialsProvider {
+    let provider = AssumeRoleProvider::builder(role.role_arn.clone())
+        .session_name(
+            role.session_name
+                .clone()
+                .unwrap_or_else(|| DEFAULT_SESSION_NAME.to_owned()),
+        )
+        .region(Region::new(region.to_owned()))
+        .configure(base);
+    let provider = match &role.external_id {
+        Some(external_id) => provider.external_id(external_id.clone()),
+        None => provider,
+    };
+    SharedCredentialsProvider::new(provider.build().await)
 }

@@ -1,13 +1,16 @@
 //! The AWS boundary: the narrow port the operator calls ([`port::Detective`]), its adapter on
-//! `aws-sdk-detective` ([`sdk`]), where credentials come from ([`credentials`]) and how failures
-//! are classified ([`error`]). Every Detective call the operator makes is in `sdk.rs`.
+//! `aws-sdk-detective` ([`sdk`]), the clients per (Region, role) and what they share
+//! ([`access`]), where credentials come from ([`credentials`]) and how failures are classified
+//! ([`error`]). Every Detective call the operator makes is in `sdk.rs`.
 
+pub mod access;
 pub mod credentials;
 pub mod error;
 pub mod port;
 pub mod sdk;
 
-pub use credentials::{AwsAccess, AwsSettings, RoleToAssume};
+pub use access::AwsAccess;
+pub use credentials::{AwsSettings, RoleToAssume};
 pub use error::{AwsError, ErrorKind};
 pub use port::{AssumeRole, CreateOutcome, DeleteOutcome, Detective, GraphSummary, Invitation};
 pub use sdk::SdkDetective;

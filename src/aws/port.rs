@@ -54,12 +54,6 @@ pub trait Detective: Send + Sync {
 
     /// Every member of the graph (all pages, the largest page size).
     fn list_members(&self, graph_arn: &str) -> impl Future<Output = Result<Vec<ObservedMember>, AwsError>> + Send;
-    /// The named members (at most 50 per call; callers batch).
-    fn get_members(
-        &self,
-        graph_arn: &str,
-        account_ids: &[String],
-    ) -> impl Future<Output = Result<Vec<ObservedMember>, AwsError>> + Send;
     /// Invites at most 50 accounts.
     fn create_members(
         &self,

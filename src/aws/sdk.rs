@@ -135,18 +135,6 @@ impl Detective for SdkDetective {
         Ok(members)
     }
 
-    async fn get_members(&self, graph_arn: &str, account_ids: &[String]) -> Result<Vec<ObservedMember>, AwsError> {
-        let sent = self
-            .client
-            .get_members()
-            .graph_arn(graph_arn)
-            .set_account_ids(Some(account_ids.to_vec()))
-            .send()
-            .await;
-        let output = self.traced("GetMembers", sent.map_err(|e| AwsError::from_sdk("GetMembers", e)))?;
-        Ok(output.member_details().iter().map(observed).collect())
-    }
-
     async fn create_members(
         &self,
         graph_arn: &str,

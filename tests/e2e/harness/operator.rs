@@ -23,6 +23,8 @@ pub struct OperatorOptions {
     pub endpoint: String,
     /// `Some(lease name)`: `--leader-elect=true --lease-name NAME`; `None`: `--leader-elect=false`.
     pub lease: Option<String>,
+    /// Its `RUST_LOG` (the tests log at debug; the scale benchmark sets its own).
+    pub log_filter: String,
 }
 
 impl OperatorOptions {
@@ -32,6 +34,7 @@ impl OperatorOptions {
             account: account.to_owned(),
             endpoint: endpoint.to_owned(),
             lease: None,
+            log_filter: "info,detective_operator=debug,kube_runtime::controller=debug".to_owned(),
         }
     }
 
@@ -79,10 +82,7 @@ impl Operator {
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("AWS_CONFIG_FILE", &missing)
             .env("AWS_SHARED_CREDENTIALS_FILE", &missing)
-            .env(
-                "RUST_LOG",
-                "info,detective_operator=debug,kube_runtime::controller=debug",
-            )
+            .env("RUST_LOG", &options.log_filter)
             .env("RUST_BACKTRACE", "1")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())

@@ -1,0 +1,126 @@
+//! The clients the operator calls Detective with: one per (Region, role), all made from one
+//! loaded configuration and kept for the life of the process.
+//!
+//! Two things are shared or kept on purpose, both with the SDK's own mechanisms:
+//!
+//! - **One HTTP client.** Left to itself, the SDK builds an HTTPS client, with its own parsed TLS
+//!   root store and connection pool, for every client it makes: the Detective client and the STS
+//!   client inside every role's [`AssumeRoleProvider`](aws_config::sts::AssumeRoleProvider), about
+//!   half a MiB per role. The SDK's default HTTPS client is made once here and put in the base
+//!   [`SdkConfig`], which every client and every STS client is built from.
+//! - **One identity cache per role client.** The base configuration's lazy identity cache is
+//!   shared by every client made from it and holds at most 64 credential providers; beyond that it
+//!   evicts an arbitrary one, whose next call assumes its role again although its credentials are
+//!   still valid. A role client's own cache keeps its credentials until shortly before they
+//!   expire, however many roles there are.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use aws_config::identity::IdentityCache;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_smithy_runtime::client::defaults::default_http_client_plugin_v2;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponentsBuilder;
+use aws_smithy_runtime_api::client::runtime_plugin::RuntimePlugin;
+
+use super::credentials::{self, AwsSettings, RoleToAssume};
+use super::{AwsError, ErrorKind, SdkDetective};
+use crate::metrics::Metrics;
+
+type ClientKey = (String, Option<RoleToAssume>);
+
+/// The loaded AWS configuration and the clients made from it.
+#[derive(Debug)]
+pub struct AwsAccess {
+    base: SdkConfig,
+    endpoint_url: Option<String>,
+    clients: Mutex<HashMap<ClientKey, SdkDetective>>,
+    /// Where the clients count their calls.
+    metrics: Arc<Metrics>,
+}
+
+impl AwsAccess {
+    /// Loads the default credential chain and Region.
+    pub async fn load(settings: &AwsSettings) -> Self {
+        let base = credentials::load_base(settings, default_https_client()).await;
+        Self::from_config(base, settings.endpoint_url.clone())
+    }
+
+    /// Uses an already built configuration (the embedded emulator, tests); gives it the shared
+    /// HTTP client when it has none.
+    pub fn from_config(base: SdkConfig, endpoint_url: Option<String>) -> Self {
+        let base = match (base.http_client(), default_https_client()) {
+            (None, Some(client)) => base.into_builder().http_client(client).build(),
+            _ => base,
+        };
+        Self {
+            base,
+            endpoint_url,
+            clients: Mutex::new(HashMap::new()),
+            metrics: Arc::default(),
+        }
+    }
+
+    /// Counts the calls of every client in `metrics` (otherwise in a registry nobody reads).
+    pub fn with_metrics(self, metrics: Arc<Metrics>) -> Self {
+        Self { metrics, ..self }
+    }
+
+    /// The Region used when a resource names none.
+    pub fn default_region(&self) -> Option<&str> {
+        self.base.region().map(|r| r.as_ref())
+    }
+
+    /// The Detective port for `region` (or the default), as `role` when given.
+    pub async fn detective(&self, region: Option<&str>, role: Option<&RoleToAssume>) -> Result<SdkDetective, AwsError> {
+        let region = region.or(self.default_region()).ok_or_else(|| {
+            AwsError::new(
+                "Configure",
+                ErrorKind::Invalid,
+                "NoRegion",
+                "no AWS Region: set spec.region, or AWS_REGION / --region for the operator",
+            )
+        })?;
+        let key = (region.to_owned(), role.cloned());
+        if let Some(client) = self.clients.lock().expect("client cache lock").get(&key) {
+            return Ok(client.clone());
+        }
+        let client = self.client(region, role).await;
+        // Two first calls that raced both built one; every later call gets the first kept.
+        let mut clients = self.clients.lock().expect("client cache lock");
+        Ok(clients.entry(key).or_insert(client).clone())
+    }
+
+    async fn client(&self, region: &str, role: Option<&RoleToAssume>) -> SdkDetective {
+        let mut config = aws_sdk_detective::config::Builder::from(&self.base).region(Region::new(region.to_owned()));
+        if let Some(url) = &self.endpoint_url {
+            config = config.endpoint_url(url);
+        }
+        if let Some(role) = role {
+            config = config
+                .credentials_provider(credentials::assume_role(role, region, &self.base).await)
+                .identity_cache(IdentityCache::lazy().build());
+        }
+        SdkDetective::new(
+            aws_sdk_detective::Client::from_conf(config.build()),
+            self.metrics.clone(),
+        )
+    }
+}
+
+impl super::port::AssumeRole for AwsAccess {
+    type Member = SdkDetective;
+
+    async fn assume(&self, role: &RoleToAssume, region: &str) -> Result<SdkDetective, AwsError> {
+        self.detective(Some(region), Some(role)).await
+    }
+}
+
+/// The HTTPS client the SDK would build for each client by default (rustls, the system's root
+/// certificates, `HTTPS_PROXY` and `NO_PROXY` from the environment), built once to be shared.
+fn default_https_client() -> Option<SharedHttpClient> {
+    default_http_client_plugin_v2(BehaviorVersion::latest())?
+        .runtime_components(&RuntimeComponentsBuilder::new("detective-operator"))
+        .http_client()
+}

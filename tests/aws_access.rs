@@ -1,0 +1,74 @@
+//! The operator's AWS clients (`AwsAccess`) through the real SDK against the emulator's STS and
+//! Detective: a role's client acts as the role's account, and each role is assumed once per
+//! credential lifetime, however many roles there are.
+
+#[path = "../emulator/tests/fixtures/mod.rs"]
+mod fixtures;
+
+use std::collections::BTreeMap;
+
+use detective_operator::aws::{AwsAccess, Detective, RoleToAssume};
+use detective_operator::cli::demo::emulator_access;
+
+/// The account the operator's own credentials belong to.
+const OPERATOR: &str = "123456789012";
+
+fn role(index: u64) -> RoleToAssume {
+    RoleToAssume {
+        role_arn: format!("arn:aws:iam::{}:role/detective-administrator", account(index)),
+        external_id: None,
+        session_name: None,
+    }
+}
+
+fn account(index: u64) -> String {
+    format!("{:012}", 300_000_000_000 + index)
+}
+
+async fn access(emulator: &detective_emulator::Emulator) -> AwsAccess {
+    emulator_access(&emulator.endpoint_url(), OPERATOR, fixtures::REGION).await
+}
+
+fn count(calls: &BTreeMap<String, u64>, operation: &str) -> u64 {
+    calls.get(operation).copied().unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_hundred_roles_are_each_assumed_once_across_rounds_of_calls() {
+    let emulator = fixtures::start_emulator().await;
+    let access = access(&emulator).await;
+    // More roles than the SDK's shared identity cache holds credential providers (64).
+    let roles: Vec<RoleToAssume> = (0..100).map(role).collect();
+    for _round in 0..3 {
+        for role in &roles {
+            let detective = access.detective(None, Some(role)).await.expect("a client");
+            detective.list_graphs().await.expect("ListGraphs as the role");
+        }
+    }
+    let calls = emulator.calls();
+    assert_eq!(count(&calls, "ListGraphs"), 300, "{calls:?}");
+    assert_eq!(count(&calls, "AssumeRole"), 100, "one AssumeRole per role: {calls:?}");
+
+    // Each client acts as its role's account: a graph it creates belongs to that account.
+    for index in [0, 99] {
+        let detective = access.detective(None, Some(&role(index))).await.expect("a client");
+        let arn = detective
+            .create_graph(&BTreeMap::new())
+            .await
+            .expect("CreateGraph as the role");
+        assert!(arn.contains(&format!(":{}:graph:", account(index))), "{arn}");
+    }
+    assert_eq!(count(&emulator.calls(), "AssumeRole"), 100);
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn without_a_role_the_operators_own_account_calls_and_sts_is_not_asked() {
+    let emulator = fixtures::start_emulator().await;
+    let access = access(&emulator).await;
+    let detective = access.detective(None, None).await.expect("a client");
+    let arn = detective.create_graph(&BTreeMap::new()).await.expect("CreateGraph");
+    assert!(arn.contains(&format!(":{OPERATOR}:graph:")), "{arn}");
+    assert_eq!(count(&emulator.calls(), "AssumeRole"), 0);
+    emulator.shutdown().await;
+}
