@@ -12,3 +12,6 @@ mod harness;
 
 #[path = "e2e/cases/mod.rs"]
 mod cases;
+
+#[path = "observability/mod.rs"]
+mod observability;
