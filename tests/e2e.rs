@@ -13,3 +13,6 @@ mod harness;
 
 #[path = "e2e/cases/mod.rs"]
 mod cases;
+
+#[path = "observability/mod.rs"]
+mod observability;

@@ -104,3 +104,14 @@ wildcards. Used by the ClusterRole (all namespaces) and by the Role (namespaced 
     - create
     - patch
 {{- end }}
+
+{{/*
+The labels of one alert: its severity and prometheusRule.alertLabels.
+Called with (dict "severity" "warning" "root" $).
+*/}}
+{{- define "detective-operator.alertLabels" -}}
+severity: {{ .severity }}
+{{- with .root.Values.prometheusRule.alertLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
