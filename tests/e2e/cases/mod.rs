@@ -10,6 +10,7 @@ mod graph;
 mod helm;
 mod leader;
 mod membership;
+mod observability;
 mod operator;
 mod rbac;
 mod restart;

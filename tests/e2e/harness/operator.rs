@@ -23,6 +23,10 @@ pub struct OperatorOptions {
     pub endpoint: String,
     /// `Some(lease name)`: `--leader-elect=true --lease-name NAME`; `None`: `--leader-elect=false`.
     pub lease: Option<String>,
+    /// Another kubeconfig for the operator user (e.g. one through an [`ApiGate`]).
+    ///
+    /// [`ApiGate`]: super::gate::ApiGate
+    pub kubeconfig: Option<PathBuf>,
 }
 
 impl OperatorOptions {
@@ -32,7 +36,13 @@ impl OperatorOptions {
             account: account.to_owned(),
             endpoint: endpoint.to_owned(),
             lease: None,
+            kubeconfig: None,
         }
+    }
+
+    pub fn kubeconfig(mut self, path: PathBuf) -> Self {
+        self.kubeconfig = Some(path);
+        self
     }
 
     pub fn leader_elect(mut self, lease: &str) -> Self {
@@ -50,14 +60,32 @@ pub struct Operator {
 }
 
 impl Operator {
+    /// Starts the process and waits until it is ready (`/readyz` answers 200).
     pub async fn start(env: &Env, options: OperatorOptions) -> Operator {
+        let operator = Operator::spawn(env, options).await;
+        // Ready when /readyz says so: both watches have listed their objects.
+        eventually(Duration::from_secs(30), "the operator's /readyz", || async {
+            if let Some(exited) = operator.exited() {
+                return Err(exited);
+            }
+            match operator.get("/readyz").await {
+                (200, _) => Ok(()),
+                (status, body) => Err(format!("{status} {body}")),
+            }
+        })
+        .await;
+        operator
+    }
+
+    /// Starts the process and waits only for its admin server, not for readiness.
+    pub async fn spawn(env: &Env, options: OperatorOptions) -> Operator {
         let log_path = env.dir.join(format!("operator-{}.log", options.name));
         let log = std::fs::File::create(&log_path).expect("operator log file");
         let mut command = Command::new(env!("CARGO_BIN_EXE_detective-operator"));
         command
             .arg("run")
             .arg("--kubeconfig")
-            .arg(&env.plane.operator_kubeconfig)
+            .arg(options.kubeconfig.as_ref().unwrap_or(&env.plane.operator_kubeconfig))
             // Port 0: the bound address is read back from the log.
             .args(["--admin-address", "127.0.0.1:0", "--lease-namespace", &env.ns]);
         match &options.lease {
@@ -98,17 +126,6 @@ impl Operator {
         operator.admin = eventually(Duration::from_secs(30), "the operator's admin address", || {
             let result = operator.exited().map_or_else(|| operator.admin_address(), Err);
             async move { result }
-        })
-        .await;
-        // Ready when /readyz says so: both watches have listed their objects.
-        eventually(Duration::from_secs(30), "the operator's /readyz", || async {
-            if let Some(exited) = operator.exited() {
-                return Err(exited);
-            }
-            match operator.get("/readyz").await {
-                (200, _) => Ok(()),
-                (status, body) => Err(format!("{status} {body}")),
-            }
         })
         .await;
         operator
@@ -157,8 +174,17 @@ impl Operator {
 
     /// Sum of a counter family from /metrics (all label sets), e.g.
     /// `detective_operator_aws_calls_total`.
+    /// Panics when `/metrics` does not answer or does not declare the family, so that an
+    /// unreachable endpoint never reads as zero.
     pub async fn counter(&self, family: &str) -> f64 {
-        let (_, body) = self.get("/metrics").await;
+        let (status, body) = self.get("/metrics").await;
+        assert_eq!(status, 200, "operator {} /metrics: {body}", self.name);
+        let declared = format!("# TYPE {} counter", family.strip_suffix("_total").unwrap_or(family));
+        assert!(
+            body.contains(&declared),
+            "operator {} /metrics has no {declared}:\n{body}",
+            self.name
+        );
         body.lines()
             .filter(|l| l.starts_with(family) && !l.starts_with('#'))
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
