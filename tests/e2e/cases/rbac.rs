@@ -62,7 +62,7 @@ async fn operator_rbac_is_what_the_chart_grants() {
     assert!(
         can_i(
             &env,
-            &["update", &format!("leases.coordination.k8s.io/{lease}"), "-n", ns]
+            &["patch", &format!("leases.coordination.k8s.io/{lease}"), "-n", ns]
         )
         .await
     );
