@@ -44,18 +44,11 @@ async fn event_reasons(env: &Env, name: &str) -> (Vec<String>, String) {
 async fn metrics_events_and_logs_tell_what_happened() {
     let Some(env) = Env::new("observe").await else { return };
     let emulator = emulator(WorldConfig {
-        accounts: vec![
-            AccountConfig {
-                account_id: ENROLLED.into(),
-                auto_accept_after_ms: Some(0),
-                ..AccountConfig::default()
-            },
-            AccountConfig {
-                account_id: MISTYPED.into(),
-                email: "root-mistyped@example.com".into(),
-                ..AccountConfig::default()
-            },
-        ],
+        accounts: vec![AccountConfig {
+            account_id: MISTYPED.into(),
+            email: "root-mistyped@example.com".into(),
+            ..AccountConfig::default()
+        }],
         ..WorldConfig::default()
     })
     .await;
@@ -71,23 +64,40 @@ async fn metrics_events_and_logs_tell_what_happened() {
     };
     env.apply(&graph_manifest("watched", &env.ns, &members, &spec("security", "0")))
         .await;
+    let statuses = |wanted: [(&'static str, &'static str); 2]| {
+        move |g: &Value| {
+            for (account, want) in wanted {
+                let status = member_status(g, account).map(|m| m["status"].clone());
+                if status != Some(want.into()) {
+                    return Err(format!("{account}: {status:?}"));
+                }
+            }
+            Ok(())
+        }
+    };
     let graph = env
         .wait_graph(
             "watched",
             Duration::from_secs(90),
-            "ENABLED and VERIFICATION_FAILED",
-            |g| {
-                for (account, want) in [(ENROLLED, "ENABLED"), (MISTYPED, "VERIFICATION_FAILED")] {
-                    let status = member_status(g, account).map(|m| m["status"].clone());
-                    if status != Some(want.into()) {
-                        return Err(format!("{account}: {status:?}"));
-                    }
-                }
-                Ok(())
-            },
+            "INVITED and VERIFICATION_FAILED",
+            statuses([(ENROLLED, "INVITED"), (MISTYPED, "VERIFICATION_FAILED")]),
         )
         .await;
     let arn = graph["status"]["graphArn"].as_str().expect("graphArn").to_owned();
+    // The member accepts in AWS: a transition the operator sees and tells (MembersEnabled).
+    detective_client(&emulator.endpoint_url(), ENROLLED, REGION)
+        .accept_invitation()
+        .graph_arn(&arn)
+        .send()
+        .await
+        .expect("the member accepts");
+    env.wait_graph(
+        "watched",
+        Duration::from_secs(120),
+        "ENABLED and VERIFICATION_FAILED",
+        statuses([(ENROLLED, "ENABLED"), (MISTYPED, "VERIFICATION_FAILED")]),
+    )
+    .await;
 
     // graph_members: one gauge per status of the graph; reconciles_total counts reconciles.
     let gauge = |status: &str| {
