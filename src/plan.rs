@@ -495,7 +495,12 @@ mod tests {
     // ---- properties ----
 
     /// The graph as a successful apply of `plan` leaves it.
-    fn applied(plan: &Plan, observed: &[ObservedMember]) -> Vec<ObservedMember> {
+    /// Where AWS leaves a member after a write, as it really can: an invitation may stay
+    /// INVITED, fail verification, or be accepted into a graph that cannot monitor it yet; a
+    /// StartMonitoringMember or an acceptance may leave it ACCEPTED_BUT_DISABLED. `outcomes` picks
+    /// one per written account (cycled), so the model never lands only where the planner is idle.
+    fn applied(plan: &Plan, observed: &[ObservedMember], outcomes: &[Outcome]) -> Vec<ObservedMember> {
+        let mut outcome = outcomes.iter().copied().cycle();
         let mut by_id: BTreeMap<String, ObservedMember> =
             observed.iter().map(|m| (m.account_id.clone(), m.clone())).collect();
         for step in plan.steps() {
@@ -504,24 +509,70 @@ mod tests {
                     by_id.remove(id);
                 }),
                 Step::CreateMembers(accounts) => accounts.iter().for_each(|a| {
+                    let status = outcome
+                        .next()
+                        .map_or(MemberStatus::VerificationInProgress, Outcome::after_invitation);
                     by_id.insert(
                         a.account_id.clone(),
-                        ObservedMember::invited(&a.account_id, &a.email_address),
+                        ObservedMember {
+                            status,
+                            ..ObservedMember::invited(&a.account_id, &a.email_address)
+                        },
                     );
                 }),
                 Step::StartMonitoring(id) => {
                     if let Some(m) = by_id.get_mut(&id) {
-                        m.status = MemberStatus::Enabled;
+                        m.status = outcome.next().map_or(MemberStatus::Enabled, Outcome::after_enabling);
                     }
                 }
             }
         }
         for id in &plan.accept {
             if let Some(m) = by_id.get_mut(id) {
-                m.status = MemberStatus::Enabled;
+                m.status = outcome.next().map_or(MemberStatus::Enabled, Outcome::after_enabling);
             }
         }
         by_id.into_values().collect()
+    }
+
+    /// How one write ends in AWS (see [`applied`]).
+    #[derive(Clone, Copy, Debug)]
+    enum Outcome {
+        Succeeds,
+        StaysPending,
+        FailsVerification,
+        StaysDisabled,
+    }
+
+    impl Outcome {
+        fn after_invitation(self) -> MemberStatus {
+            match self {
+                Outcome::Succeeds => MemberStatus::Enabled,
+                Outcome::StaysPending => MemberStatus::Invited,
+                Outcome::FailsVerification => MemberStatus::VerificationFailed,
+                Outcome::StaysDisabled => MemberStatus::AcceptedButDisabled,
+            }
+        }
+
+        /// StartMonitoringMember and AcceptInvitation: enabled, or still not monitored.
+        fn after_enabling(self) -> MemberStatus {
+            match self {
+                Outcome::StaysDisabled | Outcome::StaysPending => MemberStatus::AcceptedButDisabled,
+                Outcome::Succeeds | Outcome::FailsVerification => MemberStatus::Enabled,
+            }
+        }
+    }
+
+    fn outcomes() -> impl Strategy<Value = Vec<Outcome>> {
+        prop::collection::vec(
+            prop_oneof![
+                Just(Outcome::Succeeds),
+                Just(Outcome::StaysPending),
+                Just(Outcome::FailsVerification),
+                Just(Outcome::StaysDisabled),
+            ],
+            1..8,
+        )
     }
 
     fn account_id() -> impl Strategy<Value = String> {
@@ -591,14 +642,37 @@ mod tests {
     }
 
     proptest! {
+        /// Idempotence against the states that persist: after a plan is applied, whatever AWS
+        /// made of each write, the next plan repeats no membership write (no invitation, no
+        /// re-invitation, no removal). What it may still do is only what a persisting state calls
+        /// for: StartMonitoringMember for a member still ACCEPTED_BUT_DISABLED, an acceptance for
+        /// a member still INVITED.
         #[test]
-        fn replanning_after_a_successful_apply_finds_nothing_to_do((spec, observed, inventory) in scenario()) {
+        fn replanning_after_a_successful_apply_finds_nothing_to_do(
+            (spec, observed, inventory) in scenario(),
+            outcomes in outcomes(),
+        ) {
             let first = plan(&spec, observe(&observed, &inventory));
             prop_assume!(first.refusal.is_none());
-            let after = applied(&first, &observed);
+            let after = applied(&first, &observed, &outcomes);
             let inventory_after = next_inventory(&spec, &inventory, &after);
             let second = plan(&spec, observe(&after, &inventory_after));
-            prop_assert!(second.is_empty(), "second plan {:?}", second);
+            prop_assert!(
+                second.invite.is_empty() && second.reinvite.is_empty() && second.remove.is_empty(),
+                "second plan repeats a membership write: {:?}\nafter {:?}", second, after
+            );
+            let status_after = |id: &str| after.iter().find(|m| m.account_id == id).map(|m| m.status.clone());
+            for id in &second.start_monitoring {
+                prop_assert_eq!(status_after(id), Some(MemberStatus::AcceptedButDisabled), "{}", id);
+            }
+            for id in &second.accept {
+                prop_assert_eq!(status_after(id), Some(MemberStatus::Invited), "{}", id);
+            }
+            // Nothing left to do once every write has succeeded.
+            let settled = applied(&first, &observed, &[Outcome::Succeeds]);
+            let settled_inventory = next_inventory(&spec, &inventory, &settled);
+            let third = plan(&spec, observe(&settled, &settled_inventory));
+            prop_assert!(third.is_empty(), "work left after every write succeeded: {:?}", third);
         }
 
         #[test]
@@ -665,11 +739,27 @@ mod tests {
             prop_assert_eq!(seen.len(), declared.len() + extra.len());
         }
 
+        /// The guard, stated on the graph rather than on the plan: a plan is refused exactly
+        /// when carrying out its writes would leave more than `maxDeletions` of the graph's
+        /// members gone (re-invited accounts come back in the same sync), and a refused plan
+        /// says how many that is.
         #[test]
         fn refused_plans_are_exactly_those_over_the_limit((spec, observed, inventory) in scenario()) {
             let plan = plan(&spec, observe(&observed, &inventory));
-            let over = plan.remove.len() > usize::try_from(spec.deletion_guard.max_deletions).unwrap();
-            prop_assert_eq!(plan.refusal.is_some(), over);
+            let after: BTreeSet<String> = applied(&plan, &observed, &[Outcome::Succeeds])
+                .into_iter()
+                .map(|m| m.account_id)
+                .collect();
+            let gone = observed.iter().filter(|m| !after.contains(&m.account_id)).count();
+            let limit = usize::try_from(spec.deletion_guard.max_deletions).unwrap();
+            match &plan.refusal {
+                Some(refusal) => {
+                    prop_assert!(gone > limit, "refused with {} gone, limit {}", gone, limit);
+                    prop_assert_eq!(refusal.deletions, gone);
+                    prop_assert_eq!(refusal.max_deletions, limit);
+                }
+                None => prop_assert!(gone <= limit, "accepted with {} gone, limit {}", gone, limit),
+            }
         }
     }
 }

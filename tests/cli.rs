@@ -375,7 +375,7 @@ async fn the_demo_accepts_invitations_as_the_members_through_their_roles() {
 
 #[tokio::test]
 async fn the_demo_world_gives_each_example_account_its_story() {
-    // The world `--emulator` seeds matches the accounts examples/graph.yaml declares.
+    // The world `--emulator` seeds matches the accounts examples/graph.yaml declares...
     let world = detective_operator::cli::demo::world();
     let example = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/graph.yaml")).unwrap();
     for AccountConfig { account_id, .. } in &world.accounts {
@@ -384,5 +384,352 @@ async fn the_demo_world_gives_each_example_account_its_story() {
             "{account_id} not in examples/graph.yaml"
         );
     }
-    assert!(world != WorldConfig::default());
+    // ...and one sync lands each where the README says: two ENABLED, one ACCEPTED_BUT_DISABLED
+    // for want of GuardDuty, one VERIFICATION_FAILED (wrong root e-mail), one INVITED.
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/graph.yaml");
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_detective-operator"))
+        .args(["sync", "--emulator", "-o", "json", "-f", example.to_str().unwrap()])
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_ENDPOINT_URL_DETECTIVE")
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let graph: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let stories = [
+        ("111111111111", "ENABLED", None),
+        ("222222222222", "ENABLED", None),
+        ("333333333333", "ACCEPTED_BUT_DISABLED", Some("VOLUME_UNKNOWN")),
+        ("444444444444", "VERIFICATION_FAILED", None),
+        ("555555555555", "INVITED", None),
+    ];
+    for (account, status, disabled_reason) in stories {
+        let member = member_in(&graph, account);
+        assert_eq!(member["status"], status, "{account}: {member}");
+        assert_eq!(
+            member["disabledReason"].as_str(),
+            disabled_reason,
+            "{account}: {member}"
+        );
+    }
+}
+
+/// `status.members[]` entry of `account` in a resource `sync -o json` printed.
+fn member_in<'a>(graph: &'a serde_json::Value, account: &str) -> &'a serde_json::Value {
+    graph["status"]["members"]
+        .as_array()
+        .and_then(|members| members.iter().find(|m| m["accountId"] == account))
+        .unwrap_or_else(|| panic!("{account} not in status.members: {}", graph["status"]))
+}
+
+/// A condition of a resource `sync -o json` printed: (status, reason).
+fn condition_of(graph: &serde_json::Value, kind: &str) -> (String, String) {
+    let found = graph["status"]["conditions"]
+        .as_array()
+        .and_then(|conditions| conditions.iter().find(|c| c["type"] == kind))
+        .unwrap_or_else(|| panic!("no {kind} condition: {}", graph["status"]));
+    (
+        found["status"].as_str().unwrap_or_default().to_owned(),
+        found["reason"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+/// `sync -o json -f FILE ARGS` as the administrator: (exit code, resource, stderr).
+async fn sync_json(emulator: &Emulator, file: &Path, args: &[&str]) -> (Option<i32>, serde_json::Value, String) {
+    let mut all = vec!["sync", "-o", "json", "-f", file.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let output = operator(emulator, &all).await;
+    let stderr = text(&output.stderr);
+    let graph =
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{stderr}", text(&output.stdout)));
+    (output.status.code(), graph, stderr)
+}
+
+fn world(accounts: Vec<AccountConfig>) -> WorldConfig {
+    WorldConfig {
+        accounts,
+        ..WorldConfig::default()
+    }
+}
+
+#[tokio::test]
+async fn sync_wait_keeps_reconciling_until_the_resource_is_ready() {
+    // Both accept 3 s after their invitation: one sync ends before that, `--wait` sees it.
+    let accepting = |id: &str| AccountConfig {
+        account_id: id.to_owned(),
+        auto_accept_after_ms: Some(3_000),
+        ..AccountConfig::default()
+    };
+    let emulator =
+        fixtures::start_emulator_with(world(vec![accepting("000000000301"), accepting("000000000302")])).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "graph.yaml", &graph_yaml(&[301, 302], ""));
+
+    let (code, once, stderr) = sync_json(&emulator, &file, &[]).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        condition_of(&once, "Ready").0,
+        "False",
+        "invitations still pending: {}",
+        once["status"]
+    );
+
+    let (code, waited, stderr) = sync_json(&emulator, &file, &["--wait", "120s"]).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(condition_of(&waited, "Ready").0, "True", "{}", waited["status"]);
+    assert_eq!(waited["status"]["summary"]["enabled"], 2, "{}", waited["status"]);
+}
+
+#[tokio::test]
+async fn declared_tags_are_made_so_and_an_empty_map_leaves_them_alone() {
+    let emulator = emulator().await;
+    let admin = fixtures::detective_client(&emulator.endpoint_url(), ADMIN, "us-east-1");
+    let graph_arn = admin
+        .create_graph()
+        .tags("team", "blue")
+        .tags("old", "x")
+        .send()
+        .await
+        .unwrap()
+        .graph_arn
+        .unwrap();
+    let tags = || async {
+        admin
+            .list_tags_for_resource()
+            .resource_arn(&graph_arn)
+            .send()
+            .await
+            .unwrap()
+            .tags
+            .unwrap_or_default()
+            .into_iter()
+            .collect::<BTreeMap<String, String>>()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let tagged = write(
+        dir.path(),
+        "tagged.yaml",
+        &graph_yaml(&[101], "  tags:\n    team: security\n    env: prod\n"),
+    );
+    let (code, _, stderr) = sync_json(&emulator, &tagged, &[]).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        tags().await,
+        BTreeMap::from([("env".into(), "prod".into()), ("team".into(), "security".into())]),
+        "declared tags are authoritative"
+    );
+    let calls = emulator.calls();
+    assert!(
+        calls.contains_key("TagResource") && calls.contains_key("UntagResource"),
+        "{calls:?}"
+    );
+
+    // No tags declared: whatever the graph carries stays, and no tag call is made.
+    admin
+        .tag_resource()
+        .resource_arn(&graph_arn)
+        .tags("by-hand", "y")
+        .send()
+        .await
+        .unwrap();
+    let before = tags().await;
+    let untagged = write(dir.path(), "untagged.yaml", &graph_yaml(&[101], ""));
+    emulator.reset_calls();
+    let (code, _, stderr) = sync_json(&emulator, &untagged, &[]).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(tags().await, before, "an empty map leaves the tags alone");
+    let calls = emulator.calls();
+    assert!(
+        !calls.contains_key("TagResource") && !calls.contains_key("UntagResource"),
+        "{calls:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_member_that_failed_verification_is_reinvited_once_its_email_is_corrected() {
+    let emulator = fixtures::start_emulator_with(world(vec![AccountConfig {
+        account_id: "000000000401".into(),
+        email: "root+401@example.com".into(),
+        ..AccountConfig::default()
+    }]))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let correct = graph_yaml(&[401], "");
+    let wrong = write(
+        dir.path(),
+        "wrong.yaml",
+        &correct.replace("root+401@example.com", "typo@example.com"),
+    );
+    let (code, graph, stderr) = sync_json(&emulator, &wrong, &[]).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(member_in(&graph, "000000000401")["status"], "VERIFICATION_FAILED");
+
+    // The same wrong e-mail again: no new invitation.
+    emulator.reset_calls();
+    sync_json(&emulator, &wrong, &[]).await;
+    assert!(writes(&emulator.calls()).is_empty(), "{:?}", emulator.calls());
+
+    let corrected = write(dir.path(), "corrected.yaml", &correct);
+    emulator.reset_calls();
+    let (code, graph, stderr) = sync_json(&emulator, &corrected, &[]).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    let calls = emulator.calls();
+    assert_eq!(calls.get("DeleteMembers"), Some(&1), "{calls:?}");
+    assert_eq!(calls.get("CreateMembers"), Some(&1), "{calls:?}");
+    assert_eq!(
+        member_in(&graph, "000000000401")["status"],
+        "INVITED",
+        "{}",
+        graph["status"]
+    );
+}
+
+#[tokio::test]
+async fn monitoring_is_started_for_accepted_but_disabled_members_with_backoff() {
+    // Accepts at once but is not enrolled in GuardDuty: it stays ACCEPTED_BUT_DISABLED.
+    let emulator = fixtures::start_emulator_with(world(vec![AccountConfig {
+        account_id: "000000000501".into(),
+        auto_accept_after_ms: Some(0),
+        guard_duty_enrolled: false,
+        ..AccountConfig::default()
+    }]))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "graph.yaml", &graph_yaml(&[501], ""));
+    let (_, first, stderr) = sync_json(&emulator, &file, &[]).await;
+    let mut started = emulator.calls().get("StartMonitoringMember").copied().unwrap_or(0);
+    // The next sync reads the status the previous one printed, as the controller does.
+    let mut graph = first;
+    for _ in 0..3 {
+        let synced = write(dir.path(), "synced.json", &graph.to_string());
+        emulator.reset_calls();
+        let (_, next, stderr) = sync_json(&emulator, &synced, &[]).await;
+        started += emulator.calls().get("StartMonitoringMember").copied().unwrap_or(0);
+        assert_eq!(
+            member_in(&next, "000000000501")["status"],
+            "ACCEPTED_BUT_DISABLED",
+            "{stderr}"
+        );
+        graph = next;
+    }
+    assert_eq!(
+        started, 1,
+        "one StartMonitoringMember, then the backoff (1 minute) holds: {stderr}"
+    );
+    let member = member_in(&graph, "000000000501");
+    assert_eq!(member["attempts"], 1, "{member}");
+    assert!(member["lastAttemptTime"].is_string(), "{member}");
+}
+
+#[tokio::test]
+async fn a_graph_named_by_arn_is_adopted_and_a_missing_or_foreign_one_stalls() {
+    let emulator = emulator().await;
+    let admin = fixtures::detective_client(&emulator.endpoint_url(), ADMIN, "us-east-1");
+    let existing = fixtures::create_graph(&admin).await;
+    let dir = tempfile::tempdir().unwrap();
+    let named = |name: &str, arn: &str| write(dir.path(), name, &graph_yaml(&[101], &format!("  graphArn: {arn}\n")));
+
+    emulator.reset_calls();
+    let (code, graph, stderr) = sync_json(&emulator, &named("adopt.yaml", &existing), &[]).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(graph["status"]["graphArn"], existing.as_str());
+    assert_ne!(graph["status"]["graphCreated"], true, "an adopted graph is not created");
+    assert!(!emulator.calls().contains_key("CreateGraph"), "{:?}", emulator.calls());
+    assert_eq!(emulator.members(&existing).len(), 1);
+
+    let missing = format!("arn:aws:detective:us-east-1:{ADMIN}:graph:{}", "0".repeat(32));
+    let (code, graph, stderr) = sync_json(&emulator, &named("missing.yaml", &missing), &[]).await;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(condition_of(&graph, "Stalled"), ("True".into(), "GraphNotFound".into()));
+
+    let other = fixtures::create_graph(&fixtures::detective_client(
+        &emulator.endpoint_url(),
+        "210987654321",
+        "us-east-1",
+    ))
+    .await;
+    let (code, graph, stderr) = sync_json(&emulator, &named("foreign.yaml", &other), &[]).await;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(condition_of(&graph, "Stalled"), ("True".into(), "AccessDenied".into()));
+}
+
+#[tokio::test]
+async fn members_beyond_the_graphs_quota_stall_with_quota_exceeded() {
+    // 1,200 declared (the most a spec may declare) on a graph that already holds one more.
+    let emulator = emulator().await;
+    let admin = fixtures::detective_client(&emulator.endpoint_url(), ADMIN, "us-east-1");
+    let graph_arn = fixtures::create_graph(&admin).await;
+    fixtures::invite(&admin, &graph_arn, "000000000999", "other@example.com").await;
+    let dir = tempfile::tempdir().unwrap();
+    let ids: Vec<u64> = (0..1200).map(|i| 300_000_000_000 + i).collect();
+    let file = write(dir.path(), "large.yaml", &graph_yaml(&ids, ""));
+    let (code, graph, stderr) = sync_json(&emulator, &file, &[]).await;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(condition_of(&graph, "Stalled"), ("True".into(), "QuotaExceeded".into()));
+    assert!(emulator.members(&graph_arn).len() <= 1200);
+}
+
+#[tokio::test]
+async fn assume_role_arn_acts_in_the_roles_account() {
+    let emulator = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "graph.yaml",
+        &graph_yaml(
+            &[101],
+            "  assumeRoleArn: arn:aws:iam::444455556666:role/detective-admin\n",
+        ),
+    );
+    // AWS_ENDPOINT_URL, not --endpoint-url (Detective only): STS must reach the emulator too.
+    let output = administrator()
+        .args(["sync", "-o", "json", "-f", file.to_str().unwrap()])
+        .env("AWS_ENDPOINT_URL", emulator.endpoint_url())
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let graph: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let arn = graph["status"]["graphArn"].as_str().unwrap();
+    assert!(
+        arn.contains(":444455556666:graph:"),
+        "the graph is the role account's: {arn}"
+    );
+    assert!(emulator.calls().contains_key("AssumeRole"), "{:?}", emulator.calls());
+    assert_eq!(emulator.members(arn).len(), 1);
+}
+
+#[tokio::test]
+async fn log_format_json_writes_json_lines_without_emails_above_debug() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/graph.yaml");
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_detective-operator"))
+        .args([
+            "--log-format",
+            "json",
+            "sync",
+            "--emulator",
+            "-f",
+            example.to_str().unwrap(),
+        ])
+        .env("RUST_LOG", "info")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_ENDPOINT_URL_DETECTIVE")
+        .output()
+        .await
+        .unwrap();
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let logs: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter(|line| line.starts_with('{'))
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    assert!(!logs.is_empty(), "no JSON log line at info: {stderr}");
+    for log in &logs {
+        assert!(log["level"].is_string() && log["message"].is_string(), "{log}");
+    }
+    assert!(
+        !stderr.contains("@example.com"),
+        "an e-mail address on stderr at info: {stderr}"
+    );
 }

@@ -235,7 +235,7 @@ async fn a_reconcile_applies_the_plan_then_writes_status_and_aggregated_events()
 }
 
 #[tokio::test]
-async fn deleting_with_policy_delete_removes_the_inventory_and_the_graph_then_the_finalizer() {
+async fn deleting_with_policy_delete_removes_the_inventory_keeps_an_adopted_graph_then_the_finalizer() {
     let emulator = emulator().await;
     let admin = fixtures::detective_client(&emulator.endpoint_url(), ADMIN, "us-east-1");
     let graph_arn = fixtures::create_graph(&admin).await;
@@ -255,6 +255,10 @@ async fn deleting_with_policy_delete_removes_the_inventory_and_the_graph_then_th
     let ctx = context(client, &emulator, empty_store()).await;
 
     controller::reconcile(Arc::new(object), ctx).await.unwrap();
+    assert!(
+        emulator.graphs().iter().any(|g| g.arn == graph_arn),
+        "an adopted graph (graphCreated false) is not deleted"
+    );
     let left: Vec<String> = emulator.members(&graph_arn).into_iter().map(|m| m.account_id).collect();
     assert_eq!(
         left,

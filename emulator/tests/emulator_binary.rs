@@ -131,8 +131,8 @@ async fn state_file_survives_a_restart() {
     drop(first);
     assert!(state.exists());
 
+    // `spawn` checked the address; what the restarted process serves is checked below.
     let second = spawn(&["--state-file", state_arg]);
-    assert_ne!(second.url, "", "restarted");
     let admin = detective_client(&second.url, ADMIN, REGION);
     let graphs = admin.list_graphs().send().await.expect("ListGraphs");
     assert_eq!(graphs.graph_list().len(), 1);

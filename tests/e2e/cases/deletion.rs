@@ -119,14 +119,21 @@ async fn deletion_policies_are_applied() {
     emulator.inject_fault(Fault::internal_error().on("DeleteMembers"));
     let failed_before = emulator.calls().get("DeleteMembers").copied().unwrap_or(0);
     env.kubectl(&["delete", "dg", "orphaned", "--wait=false"]).await.ok();
-    eventually(Duration::from_secs(60), "a failed cleanup attempt", || async {
-        let attempts = emulator.calls().get("DeleteMembers").copied().unwrap_or(0);
-        if attempts > failed_before {
-            Ok(())
-        } else {
-            Err("no DeleteMembers call yet".into())
-        }
-    })
+    // One cleanup that failed through all of the SDK's 5 attempts: the operator's next retry is
+    // then 5 s away (its backoff), so a Detective call after the annotation below would come
+    // from the orphan path.
+    eventually(
+        Duration::from_secs(90),
+        "a cleanup failed through its retries",
+        || async {
+            let attempts = emulator.calls().get("DeleteMembers").copied().unwrap_or(0);
+            if attempts >= failed_before + 5 {
+                Ok(())
+            } else {
+                Err(format!("{} DeleteMembers calls", attempts - failed_before))
+            }
+        },
+    )
     .await;
     let held = env
         .graph("orphaned")
@@ -135,11 +142,20 @@ async fn deletion_policies_are_applied() {
     assert!(held["metadata"]["deletionTimestamp"].is_string(), "{held}");
     assert_eq!(held["metadata"]["finalizers"][0], "detective.operator.dev/cleanup");
 
-    // The escape hatch.
+    // The escape hatch: released without a single Detective call.
+    let total_calls = || emulator.calls().values().sum::<u64>();
+    let before_annotation = emulator.calls();
     env.kubectl(&["annotate", "dg", "orphaned", "detective.operator.dev/orphan=true"])
         .await
         .ok();
     env.wait_gone(&env.graphs(), "orphaned", Duration::from_secs(30)).await;
+    assert_eq!(
+        total_calls(),
+        before_annotation.values().sum::<u64>(),
+        "the orphan annotation releases the resource without touching AWS: calls before {before_annotation:?}, \
+         after {:?}",
+        emulator.calls()
+    );
     emulator.clear_faults();
     assert!(graph_exists(&arns["orphaned"]), "an orphaned resource's graph stays");
     assert_eq!(

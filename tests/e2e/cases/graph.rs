@@ -218,7 +218,7 @@ async fn spec_edits_converge() {
 }
 
 /// Scenario 3: members accepting in AWS (AcceptInvitation as the member account) show up in
-/// status within the short requeue, without any Kubernetes event.
+/// status through the requeue for pending invitations, without any Kubernetes event.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn member_acceptance_shows_in_status() {
     let Some(env) = Env::new("accept").await else { return };
@@ -255,8 +255,11 @@ async fn member_acceptance_shows_in_status() {
         .send()
         .await
         .expect("the first member accepts");
-    // The short requeue is 10 s; allow for one reconcile on top.
-    env.wait_graph("accept", Duration::from_secs(25), "the first member ENABLED", |g| {
+    // Only the requeue for members waiting in INVITED (a quarter of the invitation's age, at
+    // least 10 s) brings the operator back: no Kubernetes event. The ceilings are generous (a
+    // loaded machine ages the invitations) and far below the 5 min resync that would otherwise
+    // be the first look.
+    env.wait_graph("accept", Duration::from_secs(120), "the first member ENABLED", |g| {
         let status = member_status(g, accounts[0]).map(|m| m["status"].clone());
         if status != Some("ENABLED".into()) {
             return Err(format!("{}: {status:?}", accounts[0]));
@@ -271,22 +274,14 @@ async fn member_acceptance_shows_in_status() {
         .send()
         .await
         .expect("the second member accepts");
-    // No write happened in the reconcile before this acceptance, so only the short requeue for
-    // pending work (members waiting to accept) brings the operator back soon: 10 s at most after
-    // the previous reconcile, which was before the acceptance.
-    let api = env.graphs();
-    let started = std::time::Instant::now();
-    let mut seen = None;
-    while started.elapsed() < Duration::from_secs(15) {
-        if let Ok(Some(graph)) = crate::harness::try_get(&api, "accept").await
-            && is_ready(&graph).is_ok()
-        {
-            seen = Some(graph);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    let ready = seen.expect("the acceptance shows in status within the short requeue of an INVITED member");
+    let ready = env
+        .wait_graph(
+            "accept",
+            Duration::from_secs(120),
+            "Ready with both members ENABLED",
+            is_ready,
+        )
+        .await;
     assert_eq!(ready["status"]["summary"]["enabled"], 2);
 }
 

@@ -25,16 +25,37 @@ async fn deployment(env: &Env, field: &str) -> String {
         .ok()
 }
 
-/// `helm install` (the CRDs are already installed by the harness, so the release leaves them
-/// out: a second owner of a CRD is refused by Helm, as users of a shared cluster see it too),
-/// `helm upgrade` with more replicas (leader election then on), `helm uninstall`.
+/// The release's annotation on a CRD (empty when Helm does not own it).
+async fn crd_release(env: &Env, crd: &str) -> String {
+    env.kubectl(&[
+        "get",
+        "crd",
+        crd,
+        "-o",
+        "jsonpath={.metadata.annotations.meta\\.helm\\.sh/release-name}",
+    ])
+    .await
+    .ok()
+}
+
+const CRDS: [&str; 2] = [
+    "detectivegraphs.detective.operator.dev",
+    "detectivememberships.detective.operator.dev",
+];
+
+/// `helm install` with the chart's own CRDs, `helm upgrade` with more replicas (leader election
+/// then on), `helm uninstall`, which must leave the CRDs (and so every resource) in place.
+///
+/// The harness installed `crds/` before any test, as a cluster's administrator would; the chart
+/// takes them over (`--take-ownership`, the same content), which is what uninstall is then
+/// checked against: CRDs the release owned.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_chart_installs_upgrades_and_uninstalls() {
     let Some(env) = Env::new("helm").await else { return };
     let chart = repo_path("charts/detective-operator");
     let chart = chart.to_str().expect("UTF-8 path");
     let release = format!("op-{}", env.ns);
-    let common = ["--namespace", env.ns.as_str(), "--set", "crds.enabled=false"];
+    let common = ["--namespace", env.ns.as_str(), "--take-ownership"];
 
     let installed = helm(
         &env,
@@ -52,6 +73,9 @@ async fn the_chart_installs_upgrades_and_uninstalls() {
     assert!(role.contains(&release), "a ClusterRole for the release: {role}");
     let account = env.kubectl(&["get", "serviceaccount", "-o", "name"]).await.ok();
     assert!(account.contains("detective-operator"), "{account}");
+    for crd in CRDS {
+        assert_eq!(crd_release(&env, crd).await, release, "the release installed {crd}");
+    }
 
     let upgraded = helm(
         &env,
@@ -71,8 +95,8 @@ async fn the_chart_installs_upgrades_and_uninstalls() {
     assert!(removed.is_ok(), "helm uninstall: {removed:?}");
     let left = env.kubectl(&["get", "deployment", "-o", "name"]).await.ok();
     assert!(left.trim().is_empty(), "the Deployment is gone: {left}");
-    let crds = env
-        .kubectl(&["get", "crd", "detectivegraphs.detective.operator.dev", "-o", "name"])
-        .await;
-    assert!(crds.success, "uninstall leaves the CRDs: {}", crds.stderr);
+    for crd in CRDS {
+        let kept = env.kubectl(&["get", "crd", crd, "-o", "name"]).await;
+        assert!(kept.success, "uninstall leaves the CRD {crd}: {}", kept.stderr);
+    }
 }

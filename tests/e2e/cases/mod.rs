@@ -13,4 +13,5 @@ mod membership;
 mod observability;
 mod operator;
 mod rbac;
+mod reporting;
 mod restart;

@@ -52,12 +52,22 @@ async fn operator_rbac_is_what_the_chart_grants() {
             "the operator can patch {resource}/status"
         );
     }
-    if let Some(lease) = &chart.lease_name {
-        assert!(can_i(&env, &["create", "leases.coordination.k8s.io", "-n", ns]).await);
-        assert!(can_i(&env, &["get", &format!("leases.coordination.k8s.io/{lease}"), "-n", ns]).await);
-        // The lease Role is namespaced: no leases elsewhere.
-        assert!(!can_i(&env, &["create", "leases.coordination.k8s.io", "-n", "kube-system"]).await);
-    }
+    // Leader election needs its Lease: the chart's Role must name it.
+    let lease = chart
+        .lease_name
+        .as_ref()
+        .expect("the chart's lease Role names its Lease in resourceNames");
+    assert!(can_i(&env, &["create", "leases.coordination.k8s.io", "-n", ns]).await);
+    assert!(can_i(&env, &["get", &format!("leases.coordination.k8s.io/{lease}"), "-n", ns]).await);
+    assert!(
+        can_i(
+            &env,
+            &["patch", &format!("leases.coordination.k8s.io/{lease}"), "-n", ns]
+        )
+        .await
+    );
+    // The lease Role is namespaced: no leases elsewhere.
+    assert!(!can_i(&env, &["create", "leases.coordination.k8s.io", "-n", "kube-system"]).await);
 
     // What it must not do.
     for (verb, resource) in [

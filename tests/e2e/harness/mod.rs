@@ -3,6 +3,7 @@
 //! polling helpers. Nothing here sleeps for a fixed time: every wait polls with a deadline.
 
 pub mod control_plane;
+pub mod gate;
 pub mod operator;
 pub mod process;
 pub mod rbac;
@@ -308,6 +309,12 @@ impl Env {
     pub async fn operator(&self, options: OperatorOptions) -> Operator {
         rbac::bind_in_namespace(self).await;
         Operator::start(self, options).await
+    }
+
+    /// Like [`Env::operator`], but returns once the admin server listens, ready or not.
+    pub async fn operator_unready(&self, options: OperatorOptions) -> Operator {
+        rbac::bind_in_namespace(self).await;
+        Operator::spawn(self, options).await
     }
 }
 

@@ -25,6 +25,10 @@ pub struct OperatorOptions {
     pub lease: Option<String>,
     /// Its `RUST_LOG` (the tests log at debug; the scale benchmark sets its own).
     pub log_filter: String,
+    /// Another kubeconfig for the operator user (e.g. one through an [`ApiGate`]).
+    ///
+    /// [`ApiGate`]: super::gate::ApiGate
+    pub kubeconfig: Option<PathBuf>,
 }
 
 impl OperatorOptions {
@@ -35,7 +39,13 @@ impl OperatorOptions {
             endpoint: endpoint.to_owned(),
             lease: None,
             log_filter: "info,detective_operator=debug,kube_runtime::controller=debug".to_owned(),
+            kubeconfig: None,
         }
+    }
+
+    pub fn kubeconfig(mut self, path: PathBuf) -> Self {
+        self.kubeconfig = Some(path);
+        self
     }
 
     pub fn leader_elect(mut self, lease: &str) -> Self {
@@ -53,14 +63,32 @@ pub struct Operator {
 }
 
 impl Operator {
+    /// Starts the process and waits until it is ready (`/readyz` answers 200).
     pub async fn start(env: &Env, options: OperatorOptions) -> Operator {
+        let operator = Operator::spawn(env, options).await;
+        // Ready when /readyz says so: both watches have listed their objects.
+        eventually(Duration::from_secs(30), "the operator's /readyz", || async {
+            if let Some(exited) = operator.exited() {
+                return Err(exited);
+            }
+            match operator.get("/readyz").await {
+                (200, _) => Ok(()),
+                (status, body) => Err(format!("{status} {body}")),
+            }
+        })
+        .await;
+        operator
+    }
+
+    /// Starts the process and waits only for its admin server, not for readiness.
+    pub async fn spawn(env: &Env, options: OperatorOptions) -> Operator {
         let log_path = env.dir.join(format!("operator-{}.log", options.name));
         let log = std::fs::File::create(&log_path).expect("operator log file");
         let mut command = Command::new(env!("CARGO_BIN_EXE_detective-operator"));
         command
             .arg("run")
             .arg("--kubeconfig")
-            .arg(&env.plane.operator_kubeconfig)
+            .arg(options.kubeconfig.as_ref().unwrap_or(&env.plane.operator_kubeconfig))
             // Port 0: the bound address is read back from the log.
             .args(["--admin-address", "127.0.0.1:0", "--lease-namespace", &env.ns]);
         match &options.lease {
@@ -98,17 +126,6 @@ impl Operator {
         operator.admin = eventually(Duration::from_secs(30), "the operator's admin address", || {
             let result = operator.exited().map_or_else(|| operator.admin_address(), Err);
             async move { result }
-        })
-        .await;
-        // Ready when /readyz says so: both watches have listed their objects.
-        eventually(Duration::from_secs(30), "the operator's /readyz", || async {
-            if let Some(exited) = operator.exited() {
-                return Err(exited);
-            }
-            match operator.get("/readyz").await {
-                (200, _) => Ok(()),
-                (status, body) => Err(format!("{status} {body}")),
-            }
         })
         .await;
         operator
@@ -157,8 +174,17 @@ impl Operator {
 
     /// Sum of a counter family from /metrics (all label sets), e.g.
     /// `detective_operator_aws_calls_total`.
+    /// Panics when `/metrics` does not answer with a complete OpenMetrics text, so that an
+    /// unreachable endpoint never reads as zero.
     pub async fn counter(&self, family: &str) -> f64 {
-        let (_, body) = self.get("/metrics").await;
+        let (status, body) = self.get("/metrics").await;
+        assert_eq!(status, 200, "operator {} /metrics: {body}", self.name);
+        // A whole OpenMetrics answer: an empty family prints no line, so zero is then honest.
+        assert!(
+            body.trim_end().ends_with("# EOF"),
+            "operator {} /metrics: {body}",
+            self.name
+        );
         body.lines()
             .filter(|l| l.starts_with(family) && !l.starts_with('#'))
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())

@@ -1,0 +1,214 @@
+//! What the operator tells about its work besides status: the metrics on `/metrics`, the
+//! Kubernetes events, and logs that keep e-mail addresses at debug level.
+
+use std::time::Duration;
+
+use detective_emulator::{AccountConfig, WorldConfig};
+use serde_json::Value;
+
+use crate::fixtures::detective_client;
+use crate::harness::{
+    ADMIN, Env, Operator, OperatorOptions, REGION, condition, emulator, eventually, graph_manifest, member_status,
+};
+
+const ENROLLED: &str = "290000000001";
+const MISTYPED: &str = "290000000002";
+
+/// The value of one sample of `/metrics` whose line starts with `series` (`None` when absent).
+async fn sample(operator: &Operator, series: &str) -> Option<f64> {
+    let (status, body) = operator.get("/metrics").await;
+    assert_eq!(status, 200, "/metrics: {body}");
+    body.lines()
+        .find(|line| line.starts_with(series))
+        .and_then(|line| line.rsplit(' ').next()?.parse().ok())
+}
+
+/// The reasons of the events about DetectiveGraph `name`.
+async fn event_reasons(env: &Env, name: &str) -> (Vec<String>, String) {
+    let out = env.kubectl(&["get", "events.events.k8s.io", "-o", "json"]).await.ok();
+    let list: Value = serde_json::from_str(&out).expect("events JSON");
+    let reasons = list["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["regarding"]["name"] == name)
+        .filter_map(|e| e["reason"].as_str().map(str::to_owned))
+        .collect();
+    (reasons, out)
+}
+
+/// The README's promises about metrics (`reconciles_total`, `graph_members`,
+/// `deletion_guard_trips_total`), events (TagsUpdated, VerificationFailed, MembersEnabled,
+/// DeletionGuard), and e-mail addresses (never in events, status or logs above debug).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_events_and_logs_tell_what_happened() {
+    let Some(env) = Env::new("observe").await else { return };
+    let emulator = emulator(WorldConfig {
+        accounts: vec![AccountConfig {
+            account_id: MISTYPED.into(),
+            email: "root-mistyped@example.com".into(),
+            ..AccountConfig::default()
+        }],
+        ..WorldConfig::default()
+    })
+    .await;
+    let operator = env
+        .operator(OperatorOptions::new("operator", ADMIN, &emulator.endpoint_url()))
+        .await;
+    let members = [
+        (ENROLLED, "root-enrolled@example.com"),
+        (MISTYPED, "root-typo@example.com"),
+    ];
+    let spec = |tags: &str, guard: &str| {
+        format!("region: {REGION}\ntags:\n  team: {tags}\ndeletionGuard:\n  maxDeletions: {guard}")
+    };
+    env.apply(&graph_manifest("watched", &env.ns, &members, &spec("security", "0")))
+        .await;
+    let statuses = |wanted: [(&'static str, &'static str); 2]| {
+        move |g: &Value| {
+            for (account, want) in wanted {
+                let status = member_status(g, account).map(|m| m["status"].clone());
+                if status != Some(want.into()) {
+                    return Err(format!("{account}: {status:?}"));
+                }
+            }
+            Ok(())
+        }
+    };
+    let graph = env
+        .wait_graph(
+            "watched",
+            Duration::from_secs(90),
+            "INVITED and VERIFICATION_FAILED",
+            statuses([(ENROLLED, "INVITED"), (MISTYPED, "VERIFICATION_FAILED")]),
+        )
+        .await;
+    let arn = graph["status"]["graphArn"].as_str().expect("graphArn").to_owned();
+    // The member accepts in AWS: a transition the operator sees and tells (MembersEnabled).
+    detective_client(&emulator.endpoint_url(), ENROLLED, REGION)
+        .accept_invitation()
+        .graph_arn(&arn)
+        .send()
+        .await
+        .expect("the member accepts");
+    env.wait_graph(
+        "watched",
+        Duration::from_secs(120),
+        "ENABLED and VERIFICATION_FAILED",
+        statuses([(ENROLLED, "ENABLED"), (MISTYPED, "VERIFICATION_FAILED")]),
+    )
+    .await;
+
+    // graph_members: one gauge per status of the graph; reconciles_total counts reconciles.
+    let gauge = |status: &str| {
+        format!(
+            "detective_operator_graph_members{{namespace=\"{}\",name=\"watched\",status=\"{status}\"}}",
+            env.ns
+        )
+    };
+    eventually(Duration::from_secs(60), "graph_members per status", || async {
+        let enabled = sample(&operator, &gauge("ENABLED")).await;
+        let failed = sample(&operator, &gauge("VERIFICATION_FAILED")).await;
+        match (enabled, failed) {
+            (Some(1.0), Some(1.0)) => Ok(()),
+            other => Err(format!("(ENABLED, VERIFICATION_FAILED) = {other:?}")),
+        }
+    })
+    .await;
+    assert!(
+        operator.counter("detective_operator_reconciles_total").await >= 1.0,
+        "reconciles are counted"
+    );
+
+    // A tag change in the spec is made in AWS and told as TagsUpdated.
+    env.apply(&graph_manifest("watched", &env.ns, &members, &spec("platform", "0")))
+        .await;
+    let admin = detective_client(&emulator.endpoint_url(), ADMIN, REGION);
+    eventually(Duration::from_secs(60), "the new tag in AWS", || async {
+        let tags = admin
+            .list_tags_for_resource()
+            .resource_arn(&arn)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?
+            .tags
+            .unwrap_or_default();
+        match tags.get("team").map(String::as_str) {
+            Some("platform") => Ok(()),
+            other => Err(format!("team={other:?}")),
+        }
+    })
+    .await;
+
+    // Dropping a managed member with maxDeletions 0 trips the guard: nothing removed, Stalled,
+    // a DeletionGuard event and the trip counted.
+    env.apply(&graph_manifest(
+        "watched",
+        &env.ns,
+        &members[1..],
+        &spec("platform", "0"),
+    ))
+    .await;
+    env.wait_graph(
+        "watched",
+        Duration::from_secs(60),
+        "Stalled by the deletion guard",
+        |g| match condition(g, "Stalled") {
+            Some(c) if c["status"] == "True" && c["reason"] == "DeletionGuard" => Ok(()),
+            other => Err(format!("Stalled: {other:?}")),
+        },
+    )
+    .await;
+    assert_eq!(emulator.members(&arn).len(), 2, "the guard removed nothing");
+    let trips = format!(
+        "detective_operator_deletion_guard_trips_total{{namespace=\"{}\",name=\"watched\"}}",
+        env.ns
+    );
+    eventually(Duration::from_secs(30), "the guard trip counted", || async {
+        match sample(&operator, &trips).await {
+            Some(n) if n >= 1.0 => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+
+    let (reasons, events) = eventually(Duration::from_secs(30), "the events", || async {
+        let (reasons, events) = event_reasons(&env, "watched").await;
+        let missing: Vec<&str> = [
+            "GraphCreated",
+            "MembersInvited",
+            "TagsUpdated",
+            "VerificationFailed",
+            "MembersEnabled",
+            "DeletionGuard",
+        ]
+        .into_iter()
+        .filter(|r| !reasons.iter().any(|seen| seen == r))
+        .collect();
+        if missing.is_empty() {
+            Ok((reasons, events))
+        } else {
+            Err(format!("missing {missing:?} in {reasons:?}"))
+        }
+    })
+    .await;
+    assert!(!reasons.is_empty());
+    assert!(
+        !events.contains("@example.com"),
+        "an e-mail address in an event: {events}"
+    );
+    let status = env.graph("watched").await.expect("graph")["status"].to_string();
+    assert!(
+        !status.contains("@example.com"),
+        "an e-mail address in status: {status}"
+    );
+    // Logs at info and above never carry an address (the harness logs the operator at debug).
+    let log = operator.log();
+    let shown: Vec<&str> = log
+        .lines()
+        .filter(|line| [" INFO ", " WARN ", " ERROR "].iter().any(|level| line.contains(level)))
+        .filter(|line| line.contains('@'))
+        .collect();
+    assert!(log.contains(" INFO "), "the log has info lines:\n{log}");
+    assert!(shown.is_empty(), "e-mail addresses above debug:\n{}", shown.join("\n"));
+}
