@@ -66,7 +66,9 @@ impl AwsAccess {
     /// Loads the default credential chain and Region.
     pub async fn load(settings: &AwsSettings) -> Self {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(RetryConfig::standard().with_max_attempts(settings.max_attempts.unwrap_or(5)))
+            // Adaptive: standard's retries plus a client-side rate limiter that slows down after
+            // throttling, so a rate-limited account spends its quota on work, not on 429s.
+            .retry_config(RetryConfig::adaptive().with_max_attempts(settings.max_attempts.unwrap_or(5)))
             .timeout_config(
                 TimeoutConfig::builder()
                     .operation_attempt_timeout(Duration::from_secs(20))

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, Method, Uri, header};
 use axum::response::Response;
 
 use super::control;
-use super::faults::{Fault, FaultTable};
+use super::faults::{Caller, Fault, FaultTable};
 use super::model::{GraphSnapshot, ServiceState};
 use super::operations::{self, Context, Reply, Request};
 use super::prng::SplitMix64;
@@ -44,6 +44,8 @@ pub(crate) struct Inner {
     pub world: World,
     pub faults: FaultTable,
     pub calls: BTreeMap<String, u64>,
+    /// Calls answered by an injected error fault, per operation (a subset of `calls`).
+    pub faulted: BTreeMap<String, u64>,
     pub rng: SplitMix64,
 }
 
@@ -60,6 +62,7 @@ impl Shared {
                 world: World::new(world),
                 faults: FaultTable::default(),
                 calls: BTreeMap::new(),
+                faulted: BTreeMap::new(),
                 rng: SplitMix64::from_time(),
             }),
             state_file,
@@ -85,8 +88,15 @@ impl Shared {
         self.lock().calls.clone()
     }
 
+    pub fn faulted_calls(&self) -> BTreeMap<String, u64> {
+        self.lock().faulted.clone()
+    }
+
+    /// Resets the call counts and the faulted-call counts.
     pub fn reset_calls(&self) {
-        self.lock().calls.clear();
+        let mut inner = self.lock();
+        inner.calls.clear();
+        inner.faulted.clear();
     }
 
     pub fn world(&self) -> WorldConfig {
@@ -164,12 +174,25 @@ impl Shared {
     }
 
     /// Counts the call and decides its faults.
-    fn admit(&self, operation: Option<Operation>) -> (String, super::faults::FaultOutcome) {
-        let mut inner = self.lock();
+    fn admit(&self, operation: Option<Operation>, credential: &Credential) -> (String, super::faults::FaultOutcome) {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
         let name = operation.map_or(UNKNOWN_OPERATION, Operation::name);
         *inner.calls.entry(name.to_owned()).or_default() += 1;
         let request_id = request_id(&mut inner.rng);
-        let outcome = inner.faults.on_call(operation.map(Operation::name));
+        let account = credential
+            .account_id()
+            .map_or_else(|| self.effective_default_account(inner), str::to_owned);
+        let caller = Caller {
+            account: &account,
+            region: &credential.region,
+        };
+        let outcome = inner
+            .faults
+            .on_call(operation.map(Operation::name), caller, Instant::now());
+        if outcome.error.is_some() {
+            *inner.faulted.entry(name.to_owned()).or_default() += 1;
+        }
         (request_id, outcome)
     }
 
@@ -280,11 +303,11 @@ async fn aws_api(
     }
     let route = Operation::route(method.as_str(), uri.path());
     let operation = route.as_ref().map(|route| route.operation);
-    let (request_id, faults) = shared.admit(operation);
+    let credential = Credential::from_headers(&headers);
+    let (request_id, faults) = shared.admit(operation, &credential);
     if !faults.delay.is_zero() {
         tokio::time::sleep(faults.delay).await;
     }
-    let credential = Credential::from_headers(&headers);
     let (result, caller) = match (faults.error, &route) {
         (Some(err), _) => (Err(err), String::new()),
         (None, None) => (
