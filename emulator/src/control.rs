@@ -27,6 +27,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
     Router::new()
         .route("/health", get(|| async { ok(json!({"status": "ok"})) }))
         .route("/calls", get(get_calls).delete(reset_calls))
+        .route("/calls/faulted", get(get_faulted_calls))
         .route("/state", get(get_state).delete(reset_state))
         .route("/world", get(get_world).put(put_world).patch(patch_world))
         .route("/faults", get(get_faults).post(post_faults).delete(clear_faults))
@@ -58,6 +59,10 @@ fn bad_request(message: String) -> Response {
 
 async fn get_calls(State(shared): SharedState) -> Response {
     ok(json!(shared.calls()))
+}
+
+async fn get_faulted_calls(State(shared): SharedState) -> Response {
+    ok(json!(shared.faulted_calls()))
 }
 
 async fn reset_calls(State(shared): SharedState) -> Response {

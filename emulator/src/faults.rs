@@ -2,11 +2,13 @@
 //! that the SDK's retries and the operator's backoff hold up.
 //!
 //! A fault fires on a call when its operation matches (or it has none) and its trigger says so:
-//! every call, the next N matching calls, or a seeded random rate. Latency from every firing
+//! every call, the next N matching calls, a seeded random rate, or a rate limit (a token bucket per
+//! account and Region, as the real service keeps). Latency from every firing
 //! latency fault is added up; the first firing error fault decides the answer. Faults act before
 //! the call reaches the service model, so a faulted call changes nothing.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -20,10 +22,11 @@ use super::wire::ApiError;
 /// {"operation": "ListMembers", "kind": "throttle", "count": 2}
 /// {"kind": "internalError", "rate": 0.25, "seed": 42}
 /// {"operation": "CreateMembers", "kind": "latency", "latencyMs": 300}
+/// {"kind": "throttle", "requestsPerSecond": 5}
 /// ```
 ///
-/// `operation` absent or `"*"`: every AWS operation. `count` and `rate` are exclusive; with
-/// neither the fault fires on every matching call until cleared.
+/// `operation` absent or `"*"`: every AWS operation. `count`, `rate` and `requestsPerSecond` are
+/// exclusive; with none of them the fault fires on every matching call until cleared.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "FaultSpec", into = "FaultSpec")]
 pub struct Fault {
@@ -52,6 +55,11 @@ pub enum FaultTrigger {
     /// Each matching call with probability `rate` (0.0–1.0), drawn from a PRNG seeded with
     /// `seed`, so the same seed fails the same calls.
     Rate { rate: f64, seed: u64 },
+    /// The matching calls beyond `per_second` a second, counted per account and Region: a token
+    /// bucket holding `per_second` tokens (so a burst of that many passes) refilled at
+    /// `per_second` tokens a second. A call that fires takes no token, as a throttled request
+    /// costs the real service's quota nothing.
+    RateLimit { per_second: u32 },
 }
 
 impl Fault {
@@ -76,6 +84,18 @@ impl Fault {
             operation: None,
             kind: FaultKind::InternalError,
             trigger: FaultTrigger::Always,
+        }
+    }
+
+    /// A rate limit like the real service's: per account and Region, the calls beyond
+    /// `requests_per_second` a second answer 429 `TooManyRequestsException`.
+    pub fn rate_limit(requests_per_second: u32) -> Fault {
+        Fault {
+            operation: None,
+            kind: FaultKind::Throttle,
+            trigger: FaultTrigger::RateLimit {
+                per_second: requests_per_second,
+            },
         }
     }
 
@@ -111,6 +131,9 @@ impl Fault {
         {
             return Err(format!("rate: {rate} is not between 0.0 and 1.0"));
         }
+        if self.trigger == (FaultTrigger::RateLimit { per_second: 0 }) {
+            return Err("requestsPerSecond: must be at least 1".into());
+        }
         Ok(())
     }
 }
@@ -130,6 +153,8 @@ struct FaultSpec {
     rate: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     seed: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    requests_per_second: Option<u32>,
 }
 
 impl TryFrom<FaultSpec> for Fault {
@@ -150,17 +175,16 @@ impl TryFrom<FaultSpec> for Fault {
                 ));
             }
         };
-        let trigger = match (spec.count, spec.rate, spec.seed) {
-            (None, None, None) => FaultTrigger::Always,
-            (Some(count), None, None) => FaultTrigger::NextCalls(count),
-            (None, Some(rate), seed) => FaultTrigger::Rate {
+        let trigger = match (spec.count, spec.rate, spec.seed, spec.requests_per_second) {
+            (None, None, None, None) => FaultTrigger::Always,
+            (Some(count), None, None, None) => FaultTrigger::NextCalls(count),
+            (None, Some(rate), seed, None) => FaultTrigger::Rate {
                 rate,
                 seed: seed.unwrap_or(0),
             },
-            (None, None, Some(_)) => return Err("seed: only allowed with rate".into()),
-            (Some(_), Some(_), _) | (Some(_), None, Some(_)) => {
-                return Err("count and rate are mutually exclusive".into());
-            }
+            (None, None, None, Some(per_second)) => FaultTrigger::RateLimit { per_second },
+            (None, None, Some(_), _) => return Err("seed: only allowed with rate".into()),
+            _ => return Err("count, rate and requestsPerSecond are mutually exclusive".into()),
         };
         let fault = Fault {
             operation: spec.operation.filter(|operation| operation != "*"),
@@ -193,6 +217,7 @@ impl From<Fault> for FaultSpec {
                 spec.rate = Some(rate);
                 spec.seed = Some(seed);
             }
+            FaultTrigger::RateLimit { per_second } => spec.requests_per_second = Some(per_second),
         }
         spec
     }
@@ -210,6 +235,38 @@ struct ActiveFault {
     /// Current state: `NextCalls` counts down as the fault fires.
     fault: Fault,
     rng: SplitMix64,
+    /// `RateLimit` only: one bucket per (account, Region).
+    buckets: HashMap<(String, String), TokenBucket>,
+}
+
+/// Tokens left and when they were last counted.
+#[derive(Debug)]
+struct TokenBucket {
+    tokens: f64,
+    counted_at: Instant,
+}
+
+impl TokenBucket {
+    /// Refills for the time since the last call and takes a token if there is one.
+    fn take(&mut self, per_second: u32, now: Instant) -> bool {
+        let capacity = f64::from(per_second);
+        let elapsed = now.saturating_duration_since(self.counted_at).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * capacity).min(capacity);
+        self.counted_at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Who makes a call, for the faults that count per account and Region.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Caller<'a> {
+    pub account: &'a str,
+    pub region: &'a str,
 }
 
 /// The faults in force, in injection order.
@@ -227,6 +284,7 @@ impl FaultTable {
         self.active.push(ActiveFault {
             fault,
             rng: SplitMix64::new(seed),
+            buckets: HashMap::new(),
         });
     }
 
@@ -240,8 +298,8 @@ impl FaultTable {
     }
 
     /// Decides the faults for one call of `operation` (`None`: an unrecognized request, which
-    /// only operation-less faults match).
-    pub fn on_call(&mut self, operation: Option<&str>) -> FaultOutcome {
+    /// only operation-less faults match) by `caller` at `now`.
+    pub fn on_call(&mut self, operation: Option<&str>, caller: Caller<'_>, now: Instant) -> FaultOutcome {
         let mut outcome = FaultOutcome::default();
         for active in &mut self.active {
             let matches = match &active.fault.operation {
@@ -265,6 +323,16 @@ impl FaultTable {
                     fires
                 }
                 FaultTrigger::Rate { rate, .. } => active.rng.next_f64() < *rate,
+                FaultTrigger::RateLimit { per_second } => {
+                    let bucket = active
+                        .buckets
+                        .entry((caller.account.to_owned(), caller.region.to_owned()))
+                        .or_insert(TokenBucket {
+                            tokens: f64::from(*per_second),
+                            counted_at: now,
+                        });
+                    !bucket.take(*per_second, now)
+                }
             };
             if !fires {
                 continue;
@@ -287,14 +355,23 @@ impl FaultTable {
 mod tests {
     use super::*;
 
+    const CALLER: Caller<'static> = Caller {
+        account: "111111111111",
+        region: "us-east-1",
+    };
+
+    fn call(table: &mut FaultTable, operation: &str) -> FaultOutcome {
+        table.on_call(Some(operation), CALLER, Instant::now())
+    }
+
     #[test]
     fn next_calls_are_spent_then_removed() {
         let mut table = FaultTable::default();
         table.inject(Fault::throttle().on("ListMembers").times(2));
-        assert!(table.on_call(Some("ListGraphs")).error.is_none());
-        assert_eq!(table.on_call(Some("ListMembers")).error.map(|e| e.status), Some(429));
-        assert!(table.on_call(Some("ListMembers")).error.is_some());
-        assert!(table.on_call(Some("ListMembers")).error.is_none());
+        assert!(call(&mut table, "ListGraphs").error.is_none());
+        assert_eq!(call(&mut table, "ListMembers").error.map(|e| e.status), Some(429));
+        assert!(call(&mut table, "ListMembers").error.is_some());
+        assert!(call(&mut table, "ListMembers").error.is_none());
         assert!(table.list().is_empty());
     }
 
@@ -304,7 +381,7 @@ mod tests {
             let mut table = FaultTable::default();
             table.inject(Fault::internal_error().with_rate(0.5, 9));
             (0..64)
-                .map(|_| table.on_call(Some("ListGraphs")).error.is_some())
+                .map(|_| call(&mut table, "ListGraphs").error.is_some())
                 .collect::<Vec<bool>>()
         };
         let first = run();
@@ -320,10 +397,10 @@ mod tests {
         table.inject(Fault::latency(Duration::from_millis(5)).on("ListGraphs"));
         table.inject(Fault::internal_error().times(1));
         table.inject(Fault::throttle().times(1));
-        let outcome = table.on_call(Some("ListGraphs"));
+        let outcome = call(&mut table, "ListGraphs");
         assert_eq!(outcome.delay, Duration::from_millis(15));
         assert_eq!(outcome.error.map(|e| e.status), Some(500));
-        assert_eq!(table.on_call(Some("ListGraphs")).error.map(|e| e.status), Some(429));
+        assert_eq!(call(&mut table, "ListGraphs").error.map(|e| e.status), Some(429));
     }
 
     #[test]
@@ -339,6 +416,68 @@ mod tests {
             r#"{"kind":"throttle","operation":"ListMember"}"#,
             r#"{"kind":"throttle","rate":1.5}"#,
             r#"{"kind":"throttle","rate":0.5,"count":1}"#,
+        ] {
+            assert!(serde_json::from_str::<Fault>(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_rate_limit_passes_a_burst_then_refills_per_account_and_region() {
+        let mut table = FaultTable::default();
+        table.inject(Fault::rate_limit(5));
+        let start = Instant::now();
+        let throttled = |table: &mut FaultTable, caller: Caller<'_>, at: Duration| {
+            table
+                .on_call(Some("ListMembers"), caller, start + at)
+                .error
+                .map(|e| e.status)
+                == Some(429)
+        };
+        let burst: Vec<bool> = (0..7).map(|_| throttled(&mut table, CALLER, Duration::ZERO)).collect();
+        assert_eq!(
+            burst,
+            [false, false, false, false, false, true, true],
+            "5 pass, then 429"
+        );
+        let other_region = Caller {
+            region: "eu-west-1",
+            ..CALLER
+        };
+        let other_account = Caller {
+            account: "222222222222",
+            ..CALLER
+        };
+        assert!(
+            !throttled(&mut table, other_region, Duration::ZERO),
+            "own bucket per Region"
+        );
+        assert!(
+            !throttled(&mut table, other_account, Duration::ZERO),
+            "own bucket per account"
+        );
+        // A token comes back every 200 ms; throttled calls took none.
+        assert!(throttled(&mut table, CALLER, Duration::from_millis(100)));
+        assert!(!throttled(&mut table, CALLER, Duration::from_millis(210)));
+        assert!(throttled(&mut table, CALLER, Duration::from_millis(220)));
+        // A long pause refills to the burst size, not beyond.
+        let later = Duration::from_secs(60);
+        let passed = (0..10).filter(|_| !throttled(&mut table, CALLER, later)).count();
+        assert_eq!(passed, 5);
+        assert_eq!(table.list(), vec![Fault::rate_limit(5)], "a rate limit stays in force");
+    }
+
+    #[test]
+    fn a_rate_limit_has_a_json_form() {
+        let fault: Fault = serde_json::from_str(r#"{"kind":"throttle","requestsPerSecond":5}"#).expect("valid");
+        assert_eq!(fault, Fault::rate_limit(5));
+        assert_eq!(
+            serde_json::to_value(&fault).expect("serializes"),
+            serde_json::json!({"kind": "throttle", "requestsPerSecond": 5})
+        );
+        for bad in [
+            r#"{"kind":"throttle","requestsPerSecond":0}"#,
+            r#"{"kind":"throttle","requestsPerSecond":5,"count":1}"#,
+            r#"{"kind":"throttle","requestsPerSecond":5,"rate":0.5}"#,
         ] {
             assert!(serde_json::from_str::<Fault>(bad).is_err(), "{bad}");
         }

@@ -27,14 +27,15 @@
 //! |---|---|
 //! | `GET /_emulator/health` | `{"status":"ok"}` |
 //! | `GET /_emulator/calls` | `{"<Operation>": count}` of AWS calls since start or reset, rejected and faulted ones included; unmatched requests count as `UnknownOperation` |
-//! | `DELETE /_emulator/calls` | reset the counts |
+//! | `GET /_emulator/calls/faulted` | `{"<Operation>": count}` of those calls that an injected fault answered with an error (429, 500) |
+//! | `DELETE /_emulator/calls` | reset both counts |
 //! | `GET /_emulator/state` | every graph with tags, packages and members (status, disabled reason, invitation type, times), organization administrators, the emulator clock |
 //! | `DELETE /_emulator/state` | forget all graphs, members and delegations (world and faults stay) |
 //! | `GET /_emulator/world` | the world model ([`WorldConfig`]) |
 //! | `PUT /_emulator/world` | replace the world model |
 //! | `PATCH /_emulator/world` | merge ([`WorldPatch`]): accounts upserted by id, other fields replaced when present |
 //! | `GET /_emulator/faults` | faults in force |
-//! | `POST /_emulator/faults` | add a [`Fault`] (or an array), e.g. `{"operation":"ListMembers","kind":"throttle","count":2}` |
+//! | `POST /_emulator/faults` | add a [`Fault`] (or an array), e.g. `{"operation":"ListMembers","kind":"throttle","count":2}`, or the rate limit `{"kind":"throttle","requestsPerSecond":5}` |
 //! | `DELETE /_emulator/faults` | clear all faults |
 //! | `GET /_emulator/clock` | `{"now": "..."}` |
 //! | `POST /_emulator/clock` | `{"advanceMs": 60000}` moves the clock forward |
@@ -180,6 +181,13 @@ impl Emulator {
         self.shared.calls()
     }
 
+    /// The calls of [`Emulator::calls`] that an injected fault answered with an error (a 429
+    /// of a rate limit, a 500), per operation name.
+    pub fn faulted_calls(&self) -> BTreeMap<String, u64> {
+        self.shared.faulted_calls()
+    }
+
+    /// Resets [`Emulator::calls`] and [`Emulator::faulted_calls`].
     pub fn reset_calls(&self) {
         self.shared.reset_calls();
     }

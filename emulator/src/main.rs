@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use detective_emulator::{Emulator, EmulatorConfig, WorldConfig};
+use detective_emulator::{Emulator, EmulatorConfig, Fault, WorldConfig};
 use tracing_subscriber::EnvFilter;
 
 /// Local Amazon Detective API emulator (restJson1 over HTTP). Control endpoints under /_emulator/.
@@ -31,6 +31,20 @@ struct Args {
     /// Overrides `defaultAccount` of the config file.
     #[arg(long, env = "DETECTIVE_EMULATOR_DEFAULT_ACCOUNT")]
     default_account: Option<String>,
+
+    /// Throttle like the real service: per account and Region, AWS calls beyond this many a
+    /// second answer 429 TooManyRequestsException (a token bucket with bursts of as many).
+    #[arg(long, env = "DETECTIVE_EMULATOR_RATE_LIMIT", value_name = "REQUESTS_PER_SECOND")]
+    rate_limit: Option<u32>,
+
+    /// A fault in force from the start, in the JSON form of `POST /_emulator/faults`
+    /// (e.g. '{"kind":"internalError","rate":0.05,"seed":7}'). Repeatable.
+    #[arg(long = "fault", value_name = "JSON", value_parser = parse_fault)]
+    faults: Vec<Fault>,
+}
+
+fn parse_fault(json: &str) -> Result<Fault, String> {
+    serde_json::from_str(json).map_err(|err| format!("invalid fault: {err}"))
 }
 
 #[tokio::main]
@@ -72,6 +86,10 @@ async fn run(args: Args) -> Result<(), String> {
     let emulator = Emulator::start(config)
         .await
         .map_err(|err| format!("cannot start: {err}"))?;
+    for fault in args.faults.into_iter().chain(args.rate_limit.map(Fault::rate_limit)) {
+        fault.validate().map_err(|err| format!("invalid fault: {err}"))?;
+        emulator.inject_fault(fault);
+    }
     // First line on stdout, so a parent process that asked for port 0 learns the port.
     {
         let mut stdout = std::io::stdout().lock();

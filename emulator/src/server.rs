@@ -3,6 +3,7 @@
 //! The state it serves from is [`Shared`], which the control endpoints use too.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -11,6 +12,7 @@ use axum::http::{HeaderMap, Method, Uri, header};
 use axum::response::Response;
 
 use super::control;
+use super::faults::Caller;
 use super::operations::{self, Context, Reply, Request};
 use super::prng::SplitMix64;
 use super::routes::{Kind, Operation, Route};
@@ -28,12 +30,25 @@ const UNSIGNED_REGION: &str = "us-east-1";
 /// Serving one AWS request from the shared state (here, beside the request types it needs).
 impl Shared {
     /// Counts the call and decides its faults.
-    fn admit(&self, operation: Option<Operation>) -> (String, super::faults::FaultOutcome) {
-        let mut inner = self.lock();
+    fn admit(&self, operation: Option<Operation>, credential: &Credential) -> (String, super::faults::FaultOutcome) {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
         let name = operation.map_or(UNKNOWN_OPERATION, Operation::name);
         *inner.calls.entry(name.to_owned()).or_default() += 1;
         let request_id = request_id(&mut inner.rng);
-        let outcome = inner.faults.on_call(operation.map(Operation::name));
+        let account = credential
+            .account_id()
+            .map_or_else(|| self.effective_default_account(inner), str::to_owned);
+        let caller = Caller {
+            account: &account,
+            region: &credential.region,
+        };
+        let outcome = inner
+            .faults
+            .on_call(operation.map(Operation::name), caller, Instant::now());
+        if outcome.error.is_some() {
+            *inner.faulted.entry(name.to_owned()).or_default() += 1;
+        }
         (request_id, outcome)
     }
 
@@ -144,11 +159,11 @@ async fn aws_api(
     }
     let route = Operation::route(method.as_str(), uri.path());
     let operation = route.as_ref().map(|route| route.operation);
-    let (request_id, faults) = shared.admit(operation);
+    let credential = Credential::from_headers(&headers);
+    let (request_id, faults) = shared.admit(operation, &credential);
     if !faults.delay.is_zero() {
         tokio::time::sleep(faults.delay).await;
     }
-    let credential = Credential::from_headers(&headers);
     let (result, caller) = match (faults.error, &route) {
         (Some(err), _) => (Err(err), String::new()),
         (None, None) => (

@@ -26,6 +26,8 @@ pub(crate) struct Inner {
     pub world: World,
     pub faults: FaultTable,
     pub calls: BTreeMap<String, u64>,
+    /// Calls answered by an injected error fault, per operation (a subset of `calls`).
+    pub faulted: BTreeMap<String, u64>,
     pub rng: SplitMix64,
 }
 
@@ -42,6 +44,7 @@ impl Shared {
                 world: World::new(world),
                 faults: FaultTable::default(),
                 calls: BTreeMap::new(),
+                faulted: BTreeMap::new(),
                 rng: SplitMix64::from_time(),
             }),
             state_file,
@@ -67,8 +70,15 @@ impl Shared {
         self.lock().calls.clone()
     }
 
+    pub fn faulted_calls(&self) -> BTreeMap<String, u64> {
+        self.lock().faulted.clone()
+    }
+
+    /// Resets the call counts and the faulted-call counts.
     pub fn reset_calls(&self) {
-        self.lock().calls.clear();
+        let mut inner = self.lock();
+        inner.calls.clear();
+        inner.faulted.clear();
     }
 
     pub fn world(&self) -> WorldConfig {

@@ -194,3 +194,33 @@ fn binary_refuses_an_invalid_world_naming_the_field() {
     assert!(stderr.contains("accounts[0].accountId"), "{stderr}");
     assert!(output.stdout.is_empty(), "never claimed to listen");
 }
+
+#[tokio::test]
+async fn faults_and_a_rate_limit_can_be_set_from_the_command_line() {
+    let running = spawn(&[
+        "--rate-limit",
+        "5",
+        "--fault",
+        r#"{"operation":"ListMembers","kind":"latency","latencyMs":10}"#,
+    ]);
+    let faults = http(&running.url, "GET", "/_emulator/faults", None).await.json();
+    assert_eq!(
+        faults,
+        serde_json::json!([
+            {"operation": "ListMembers", "kind": "latency", "latencyMs": 10},
+            {"kind": "throttle", "requestsPerSecond": 5}
+        ])
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_detective-emulator"))
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--fault",
+            r#"{"kind":"throttle","requestsPerSecond":0}"#,
+        ])
+        .output()
+        .expect("run detective-emulator");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("requestsPerSecond"), "{stderr}");
+}

@@ -189,3 +189,90 @@ async fn a_misspelled_operation_fails_the_test_loudly() {
     let emulator = start_emulator().await;
     emulator.inject_fault(Fault::throttle().on("ListMember"));
 }
+
+#[tokio::test]
+async fn a_rate_limit_throttles_each_account_and_region_beyond_its_pace() {
+    let emulator = start_emulator().await;
+    let url = emulator.endpoint_url();
+    let admin = detective_client_with_retry(&url, ADMIN, REGION, RetryConfig::disabled());
+    let elsewhere = detective_client_with_retry(&url, ADMIN, "eu-west-1", RetryConfig::disabled());
+    let other = detective_client_with_retry(&url, "222222222222", REGION, RetryConfig::disabled());
+    emulator.inject_fault(Fault::rate_limit(5));
+
+    // Twenty calls at once: the burst of five passes, and one more for every 200 ms the calls
+    // took (a token comes back at that pace); the rest answer 429.
+    let started = Instant::now();
+    let answers = futures::future::join_all((0..20).map(|_| admin.list_graphs().send())).await;
+    let refilled = (started.elapsed().as_secs_f64() * 5.0).ceil() as usize;
+    let refused: Vec<Option<String>> = answers
+        .into_iter()
+        .filter_map(|answer| answer.err().map(|err| err.code().map(str::to_owned)))
+        .collect();
+    let passed = 20 - refused.len();
+    assert!(
+        (5..=5 + refilled).contains(&passed),
+        "{passed} passed, {refilled} tokens refilled"
+    );
+    assert!(
+        refused
+            .iter()
+            .all(|code| code.as_deref() == Some("TooManyRequestsException")),
+        "{refused:?}"
+    );
+    assert_eq!(
+        emulator.faulted_calls().get("ListGraphs").copied(),
+        Some(refused.len() as u64)
+    );
+    let faulted = http(&url, "GET", "/_emulator/calls/faulted", None).await.json();
+    assert_eq!(faulted["ListGraphs"], refused.len());
+    elsewhere
+        .list_graphs()
+        .send()
+        .await
+        .expect("another Region has its own bucket");
+    other
+        .list_graphs()
+        .send()
+        .await
+        .expect("another account has its own bucket");
+    assert_eq!(
+        emulator.faults(),
+        vec![Fault::rate_limit(5)],
+        "the limit stays in force"
+    );
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_sdk_adaptive_mode_absorbs_a_rate_limit() {
+    let emulator = start_emulator().await;
+    let url = emulator.endpoint_url();
+    let admin = detective_client_with_retry(
+        &url,
+        ADMIN,
+        REGION,
+        RetryConfig::adaptive()
+            .with_max_attempts(5)
+            .with_initial_backoff(Duration::from_millis(50)),
+    );
+    let added = http(
+        &url,
+        "POST",
+        "/_emulator/faults",
+        Some(r#"{"kind":"throttle","requestsPerSecond":20}"#),
+    )
+    .await;
+    assert_eq!(added.status, 200, "{}", added.body);
+
+    for call in 0..60 {
+        admin
+            .list_graphs()
+            .send()
+            .await
+            .unwrap_or_else(|err| panic!("call {call} surfaced {:?}", err.code()));
+    }
+    let attempts = emulator.calls()["ListGraphs"];
+    let throttled = emulator.faulted_calls().get("ListGraphs").copied().unwrap_or(0);
+    assert_eq!(attempts, 60 + throttled, "every throttled attempt was retried");
+    emulator.shutdown().await;
+}

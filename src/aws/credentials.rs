@@ -55,7 +55,9 @@ pub const DEFAULT_SESSION_NAME: &str = "detective-operator";
 /// configuration and the clients made from it make.
 pub(super) async fn load_base(settings: &AwsSettings, http_client: Option<SharedHttpClient>) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(RetryConfig::standard().with_max_attempts(settings.max_attempts.unwrap_or(5)))
+        // Adaptive: standard's retries plus a client-side rate limiter that slows down after
+        // throttling, so a rate-limited account spends its quota on work, not on 429s.
+        .retry_config(RetryConfig::adaptive().with_max_attempts(settings.max_attempts.unwrap_or(5)))
         .timeout_config(
             TimeoutConfig::builder()
                 .operation_attempt_timeout(Duration::from_secs(20))

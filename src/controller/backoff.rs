@@ -11,7 +11,9 @@ use kube::runtime::reflector::ObjectRef;
 pub type Key = ObjectRef<DynamicObject>;
 
 const FIRST: Duration = Duration::from_secs(5);
-const CAP: Duration = Duration::from_secs(300);
+/// One minute: during an outage a resource costs AWS at most one reconcile (one call and the
+/// SDK's retries) a minute, and it is back within about a minute of AWS answering again.
+const CAP: Duration = Duration::from_secs(60);
 
 /// Consecutive failures per resource key.
 #[derive(Debug, Default)]
@@ -20,7 +22,7 @@ pub struct Backoff {
 }
 
 impl Backoff {
-    /// Records a failure of `key` and returns how long to wait: 5 s, 10 s, 20 s, ... at most 5 min.
+    /// Records a failure of `key` and returns how long to wait: 5 s, 10 s, 20 s, 40 s, then 1 min.
     pub fn next(&self, key: &Key) -> Duration {
         let mut failures = self.failures.lock().expect("backoff lock");
         let count = failures.entry(key.clone()).or_insert(0);
@@ -45,7 +47,7 @@ mod tests {
         let key = |name: &str| ObjectRef::<DetectiveGraph>::new(name).within("ns").erase();
         let backoff = Backoff::default();
         let delays: Vec<u64> = (0..8).map(|_| backoff.next(&key("a")).as_secs()).collect();
-        assert_eq!(delays, vec![5, 10, 20, 40, 80, 160, 300, 300]);
+        assert_eq!(delays, vec![5, 10, 20, 40, 60, 60, 60, 60]);
         assert_eq!(backoff.next(&key("b")).as_secs(), 5, "per resource");
         let membership = ObjectRef::<DetectiveMembership>::new("a").within("ns").erase();
         assert_eq!(backoff.next(&membership).as_secs(), 5, "per kind");

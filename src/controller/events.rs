@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use kube::runtime::events::{Event, EventType, Recorder};
 
 use crate::api::DetectiveGraphStatus;
+use crate::api::conditions::RECONCILING;
 use crate::engine::{Applied, MembershipOutcome, Outcome, abbreviated};
 use crate::member::MemberStatus;
 
@@ -114,8 +115,10 @@ pub fn notices(previous: Option<&DetectiveGraphStatus>, outcome: &Outcome) -> Ve
         notices.push(Notice::warning("DeletionGuard", "Plan", refusal.to_string()));
     }
     if let Some(error) = &outcome.error
-        && !error.is_retryable()
+        && (!error.is_retryable() || !already_reconciling(previous, error.reason()))
     {
+        // A retryable failure (AWS throttling or unavailable) is told once when it starts, not
+        // at every retry of an outage: the Reconciling condition carries it meanwhile.
         notices.push(Notice::warning(error.reason(), "Reconcile", error.to_string()));
     }
 
@@ -180,6 +183,16 @@ pub fn membership_notices(graph_arn: &str, outcome: &MembershipOutcome) -> Vec<N
     notices
 }
 
+/// Whether the previous status already reported `reason` as the cause of Reconciling.
+fn already_reconciling(previous: Option<&DetectiveGraphStatus>, reason: &str) -> bool {
+    previous.is_some_and(|status| {
+        status
+            .conditions
+            .iter()
+            .any(|c| c.type_ == RECONCILING && c.status == "True" && c.reason == reason)
+    })
+}
+
 /// Publishes notices on the resource; a failure to publish is logged, never fatal.
 pub async fn publish(
     recorder: &Recorder,
@@ -201,5 +214,60 @@ pub async fn publish(
         if let Err(error) = recorder.publish(&event, reference).await {
             tracing::warn!(%error, reason = notice.reason, "could not publish an event");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::{AwsError, ErrorKind};
+    use crate::engine::{SHORT_REQUEUE, SyncError};
+    use crate::plan::TagChanges;
+
+    fn failed(kind: ErrorKind, code: &str, previous: Option<&DetectiveGraphStatus>) -> Outcome {
+        let error = SyncError::Aws(AwsError::new("ListMembers", kind, code, "m"));
+        let verdict = error.verdict();
+        let mut status = previous.cloned().unwrap_or_default();
+        status.conditions = crate::api::conditions::merge(
+            &status.conditions,
+            &verdict.states(),
+            Some(1),
+            k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
+        );
+        Outcome {
+            observation: None,
+            plan: None,
+            tag_changes: TagChanges::default(),
+            applied: Vec::new(),
+            deferred: Vec::new(),
+            status,
+            error: Some(error),
+            requeue_after: SHORT_REQUEUE,
+        }
+    }
+
+    fn warnings(notices: &[Notice]) -> Vec<&'static str> {
+        notices.iter().filter(|n| n.warning).map(|n| n.reason).collect()
+    }
+
+    #[test]
+    fn an_outage_is_told_once_and_a_new_cause_again() {
+        let healthy = DetectiveGraphStatus::default();
+        let first = failed(ErrorKind::Unavailable, "InternalServerException", Some(&healthy));
+        assert_eq!(warnings(&notices(Some(&healthy), &first)), ["AwsUnavailable"]);
+        let again = failed(ErrorKind::Unavailable, "InternalServerException", Some(&first.status));
+        assert!(
+            warnings(&notices(Some(&first.status), &again)).is_empty(),
+            "not at every retry"
+        );
+        let throttled = failed(ErrorKind::Throttled, "TooManyRequestsException", Some(&again.status));
+        assert_eq!(warnings(&notices(Some(&again.status), &throttled)), ["Throttled"]);
+    }
+
+    #[test]
+    fn a_terminal_failure_is_told_at_every_reconcile() {
+        let first = failed(ErrorKind::AccessDenied, "AccessDeniedException", None);
+        let again = failed(ErrorKind::AccessDenied, "AccessDeniedException", Some(&first.status));
+        assert_eq!(warnings(&notices(Some(&first.status), &again)), ["AccessDenied"]);
     }
 }

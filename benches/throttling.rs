@@ -1,0 +1,242 @@
+//! How the operator copes with a rate limit and with AWS outages, through the real SDK (with the
+//! operator's own retry settings, `AwsAccess::load`) against the emulator. Prints figures and
+//! asserts the call counts the README states; times are printed, never asserted.
+//!
+//! - rate limit: a 1,200-member graph converges while the emulator throttles every call beyond
+//!   5 a second (per account and Region);
+//! - outage / throttle storm: a converged graph meets 2 minutes of 500s, then 1 minute of 429s;
+//!   the reconciles follow the controller's own pacing (`controller::backoff::Backoff` after a
+//!   retryable failure, `requeue_after` after a success), as its error policy does.
+//!
+//! Run: `cargo bench --bench throttling` (about 5 minutes; `-- --rate-limit-only` skips the
+//! outages).
+
+use std::time::{Duration, Instant};
+
+use detective_emulator::{AccountConfig, Emulator, EmulatorConfig, Fault, WorldConfig};
+use detective_operator::api::conditions::{READY, RECONCILING};
+use detective_operator::api::{DetectiveGraph, DetectiveGraphSpec, DetectiveGraphStatus};
+use detective_operator::aws::{AwsAccess, AwsSettings, SdkDetective};
+use detective_operator::controller::backoff::Backoff;
+use detective_operator::engine::{self, Mode, Outcome, Target};
+use k8s_openapi::jiff::Timestamp;
+
+const ADMIN: &str = "123456789012";
+const REGION: &str = "us-east-1";
+const RATE_LIMIT: u32 = 5;
+const OUTAGE: Duration = Duration::from_secs(120);
+const STORM: Duration = Duration::from_secs(60);
+
+fn account(i: u64) -> String {
+    format!("{:012}", 200_000_000_000 + i)
+}
+
+fn spec(members: u64) -> DetectiveGraphSpec {
+    let members: Vec<serde_json::Value> = (0..members)
+        .map(|i| serde_json::json!({"accountId": account(i), "emailAddress": format!("root+{i}@example.com")}))
+        .collect();
+    serde_json::from_value(serde_json::json!({"region": REGION, "members": members})).expect("a valid spec")
+}
+
+/// Members who accept their invitations at once, so a graph can become Ready.
+fn world(members: u64) -> WorldConfig {
+    WorldConfig {
+        accounts: (0..members)
+            .map(|i| AccountConfig {
+                account_id: account(i),
+                email: format!("root+{i}@example.com"),
+                auto_accept_after_ms: Some(0),
+                ..AccountConfig::default()
+            })
+            .collect(),
+        ..WorldConfig::default()
+    }
+}
+
+async fn reconcile(
+    detective: &SdkDetective,
+    access: &AwsAccess,
+    spec: &DetectiveGraphSpec,
+    previous: Option<&DetectiveGraphStatus>,
+) -> Outcome {
+    let target = Target {
+        spec,
+        previous,
+        generation: Some(1),
+        claimed_by: None,
+        progress: None,
+    };
+    engine::graph::reconcile(detective, access, target, Mode::Apply, Timestamp::now()).await
+}
+
+fn total(emulator: &Emulator) -> u64 {
+    emulator.calls().values().sum()
+}
+
+fn condition_reason(status: &DetectiveGraphStatus, type_: &str) -> String {
+    status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_ && c.status == "True")
+        .map(|c| c.reason.clone())
+        .unwrap_or_else(|| "-".into())
+}
+
+async fn rate_limit() {
+    const MEMBERS: u64 = 1200;
+    let emulator = start(WorldConfig::default()).await;
+    let access = access_to(&emulator).await;
+    let detective = access.detective(None, None).await.expect("a client");
+    emulator.inject_fault(Fault::rate_limit(RATE_LIMIT));
+    let spec = spec(MEMBERS);
+    let started = Instant::now();
+    let outcome = reconcile(&detective, &access, &spec, None).await;
+    let took = started.elapsed();
+    let attempts = total(&emulator);
+    let throttled: u64 = emulator.faulted_calls().values().sum();
+    let members = emulator.members(&emulator.graphs()[0].arn).len();
+    let share = throttled as f64 * 100.0 / attempts as f64;
+    println!(
+        "rate limit {RATE_LIMIT}/s, {MEMBERS} members: {:.1} s, {attempts} attempts, {throttled} throttled ({share:.1} %), error: {:?}, members in graph: {members}",
+        took.as_secs_f64(),
+        outcome.error.as_ref().map(ToString::to_string)
+    );
+    assert!(
+        outcome.error.is_none(),
+        "a reconcile error surfaced: {:?}",
+        outcome.error
+    );
+    assert_eq!(members as u64, MEMBERS);
+    assert!(share <= 10.0, "{share:.1} % of calls throttled");
+    emulator.shutdown().await;
+}
+
+/// A converged graph meets `fault` for `length`; the reconciles are paced as the controller
+/// paces them. Returns the attempts during the fault and the time from its end to Ready.
+async fn outage(name: &str, fault: Fault, length: Duration) -> (u64, Duration) {
+    const MEMBERS: u64 = 50;
+    let emulator = start(world(MEMBERS)).await;
+    let access = access_to(&emulator).await;
+    let detective = access.detective(None, None).await.expect("a client");
+    let spec = spec(MEMBERS);
+    let mut previous: Option<DetectiveGraphStatus> = None;
+    for _ in 0..10 {
+        let outcome = reconcile(&detective, &access, &spec, previous.as_ref()).await;
+        let ready = outcome.is_ready();
+        previous = Some(outcome.status);
+        if ready {
+            break;
+        }
+        emulator.advance_clock(Duration::from_secs(60));
+    }
+    assert!(
+        previous
+            .as_ref()
+            .is_some_and(|status| condition_reason(status, READY) != "-"),
+        "the graph converges first"
+    );
+
+    let backoff = Backoff::default();
+    emulator.reset_calls();
+    emulator.inject_fault(fault);
+    let started = Instant::now();
+    let end = started + length;
+    let mut during = None;
+    let end_fault = |during: &mut Option<u64>| {
+        emulator.clear_faults();
+        *during = Some(total(&emulator));
+    };
+    let mut reasons = std::collections::BTreeSet::new();
+    let mut reconciles = 0;
+    let key = kube::runtime::reflector::ObjectRef::<DetectiveGraph>::new(name)
+        .within("bench")
+        .erase();
+    let recovered = loop {
+        let outcome = reconcile(&detective, &access, &spec, previous.as_ref()).await;
+        reconciles += 1;
+        if during.is_none() && Instant::now() >= end {
+            end_fault(&mut during);
+        }
+        let ready = outcome.is_ready();
+        let delay = match &outcome.error {
+            Some(error) => {
+                assert!(error.is_retryable(), "{name}: {error} would stall the resource");
+                reasons.insert(condition_reason(&outcome.status, RECONCILING));
+                backoff.next(&key)
+            }
+            None => {
+                backoff.reset(&key);
+                outcome.requeue_after
+            }
+        };
+        previous = Some(outcome.status);
+        if during.is_some() && ready {
+            break Instant::now().duration_since(end);
+        }
+        let wake = Instant::now() + delay;
+        if during.is_none() && wake >= end {
+            tokio::time::sleep_until(end.into()).await;
+            end_fault(&mut during);
+        }
+        tokio::time::sleep_until(wake.into()).await;
+    };
+    let during = during.unwrap_or_default();
+    println!(
+        "{name} for {} s: {during} Detective calls for the resource during it, {reconciles} reconciles, reasons {reasons:?}; Ready {:.1} s after it ended",
+        length.as_secs(),
+        recovered.as_secs_f64()
+    );
+    emulator.shutdown().await;
+    (during, recovered)
+}
+
+async fn start(world: WorldConfig) -> Emulator {
+    Emulator::start(EmulatorConfig {
+        default_account: ADMIN.into(),
+        world,
+        ..EmulatorConfig::default()
+    })
+    .await
+    .expect("the emulator starts")
+}
+
+/// The operator's own AWS configuration (retry mode, attempts, timeouts), pointed at `emulator`.
+async fn access_to(emulator: &Emulator) -> AwsAccess {
+    AwsAccess::load(&AwsSettings {
+        region: Some(REGION.into()),
+        endpoint_url: Some(emulator.endpoint_url()),
+        max_attempts: None,
+    })
+    .await
+}
+
+fn main() {
+    // The operator's credential chain reads the environment: act as the administrator. Set before
+    // the runtime starts, while this is the only thread.
+    unsafe {
+        std::env::set_var("AWS_ACCESS_KEY_ID", ADMIN);
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "emulator-secret");
+        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+        std::env::set_var("AWS_CONFIG_FILE", "/dev/null");
+        std::env::set_var("AWS_SHARED_CREDENTIALS_FILE", "/dev/null");
+    }
+    let rate_limit_only = std::env::args().any(|arg| arg == "--rate-limit-only");
+    tokio::runtime::Runtime::new().expect("a runtime").block_on(async {
+        rate_limit().await;
+        if rate_limit_only {
+            return;
+        }
+        let (calls, recovered) = outage("outage (every call 500)", Fault::internal_error(), OUTAGE).await;
+        assert!(calls <= 30, "{calls} calls during the outage");
+        println!(
+            "  (bound: <= 30 calls; Ready <= 90 s after: {})",
+            recovered <= Duration::from_secs(90)
+        );
+        let (calls, recovered) = outage("throttle storm (every call 429)", Fault::throttle(), STORM).await;
+        assert!(calls <= 30, "{calls} calls during the throttle storm");
+        println!(
+            "  (bound: <= 30 calls; Ready <= 90 s after: {})",
+            recovered <= Duration::from_secs(90)
+        );
+    });
+}
