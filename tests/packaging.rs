@@ -1,5 +1,5 @@
 //! Packaging: the Helm chart (charts/detective-operator), the plain manifests (deploy/), the
-//! container image (Dockerfile), the IAM policies (examples/iam/) and the GitOps recipes
+//! container image recipe (deploy/Dockerfile), the IAM policies (examples/iam/) and the GitOps recipes
 //! (examples/gitops/), checked the way users consume them: `helm lint` and `helm template` with
 //! the pinned helm of tests/e2e/setup-helm.sh, the rendered objects parsed and inspected.
 //!
@@ -918,50 +918,52 @@ fn plain_manifest_is_a_fresh_render_of_the_chart() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Dockerfile
+// Container image (deploy/Dockerfile, deploy/build-image.sh; the image itself is built and run
+// by the e2e suite: tests/e2e/cases/image.rs)
 
 #[test]
-fn dockerfile_builds_a_non_root_image_running_the_operator() {
-    let dockerfile = read("Dockerfile");
+fn dockerfile_is_one_scratch_stage_running_the_operator_as_non_root() {
+    let dockerfile = read("deploy/Dockerfile");
     let instructions: Vec<&str> = dockerfile
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .collect();
     let froms: Vec<&&str> = instructions.iter().filter(|l| l.starts_with("FROM ")).collect();
-    assert!(froms.len() >= 2, "multi-stage: a builder and a runtime stage");
+    assert_eq!(
+        froms,
+        [&"FROM scratch"],
+        "one stage on an empty base: nothing to pull, what CI builds is what users build"
+    );
+    assert!(instructions.contains(&"USER 65532:65532"), "runs as UID/GID 65532");
     assert!(
         instructions
-            .iter()
-            .any(|l| l.contains("cargo build") && l.contains("--locked") && l.contains("--release")),
-        "builds with cargo build --release --locked"
-    );
-    let last_stage = instructions.iter().rposition(|l| l.starts_with("FROM ")).expect("FROM");
-    let runtime = &instructions[last_stage..];
-    assert!(
-        runtime.contains(&"USER 65532:65532"),
-        "the runtime stage runs as UID/GID 65532"
-    );
-    assert!(
-        runtime
             .iter()
             .any(|l| l.starts_with("ENTRYPOINT [") && l.contains("detective-operator\"]")),
         "entrypoint: the operator binary"
     );
-    assert!(runtime.contains(&"CMD [\"run\"]"), "default command: run");
+    assert!(instructions.contains(&"CMD [\"run\"]"), "default command: run");
+    for label in ["source", "version", "revision"] {
+        assert!(
+            dockerfile.contains(&format!("org.opencontainers.image.{label}=")),
+            "OCI label {label}"
+        );
+    }
+    // The build script builds exactly this: the static operator without the emulator.
+    let script = read("deploy/build-image.sh");
+    for expected in [
+        "cargo auditable build --release --locked",
+        "--no-default-features",
+        "target-feature=+crt-static",
+        "deploy/Dockerfile",
+    ] {
+        assert!(script.contains(expected), "deploy/build-image.sh: {expected}");
+    }
 
     // The chart runs the image as the same user.
     let values = &yaml_documents(&read("charts/detective-operator/values.yaml"), "values.yaml")[0];
     assert_eq!(values["podSecurityContext"]["runAsUser"], 65532);
     assert_eq!(values["securityContext"]["runAsUser"], 65532);
-
-    let dockerignore = read(".dockerignore");
-    for excluded in ["target/", ".git/"] {
-        assert!(
-            dockerignore.lines().any(|l| l.trim() == excluded),
-            ".dockerignore excludes {excluded}"
-        );
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -65,6 +65,7 @@ mod server;
 mod shared;
 mod state_file;
 mod sts;
+mod tls;
 mod validate;
 mod wire;
 mod world;
@@ -80,6 +81,7 @@ use tokio::task::JoinHandle;
 
 pub use faults::{Fault, FaultKind, FaultTrigger};
 pub use model::{DisabledReason, GraphSnapshot, InvitationType, MemberSnapshot, MemberStatus};
+pub use tls::{TlsError, TlsFiles};
 pub use world::{AccountConfig, DEFAULT_ORGANIZATION, RoleConfig, WorldConfig, WorldPatch};
 
 use shared::Shared;
@@ -97,6 +99,8 @@ pub struct EmulatorConfig {
     pub world: WorldConfig,
     /// Persist the service state here after every change and load it at start.
     pub state_file: Option<PathBuf>,
+    /// Serve HTTPS with this certificate and key instead of plain HTTP.
+    pub tls: Option<TlsFiles>,
 }
 
 impl Default for EmulatorConfig {
@@ -106,6 +110,7 @@ impl Default for EmulatorConfig {
             default_account: "123456789012".to_owned(),
             world: WorldConfig::default(),
             state_file: None,
+            tls: None,
         }
     }
 }
@@ -115,6 +120,7 @@ impl Default for EmulatorConfig {
 pub struct Emulator {
     shared: Arc<Shared>,
     local_addr: SocketAddr,
+    https: bool,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -142,25 +148,39 @@ impl Emulator {
             }
             tracing::info!(path = %path.display(), graphs = state.graphs.len(), "loaded emulator state");
         }
+        // Read before anything is bound or written: a bad certificate fails the start.
+        let acceptor = match &config.tls {
+            Some(files) => Some(
+                files
+                    .acceptor()
+                    .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidInput, error))?,
+            ),
+            None => None,
+        };
         let shared = Arc::new(Shared::new(state, world, config.default_account, config.state_file));
         shared.persist(&shared.lock());
 
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let local_addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
+        // Also resolves when the sender is dropped with the Emulator.
+        let stopped = async {
+            let _ = stopped.await;
+        };
         let app = server::router(Arc::clone(&shared));
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    // Also resolves when the sender is dropped with the Emulator.
-                    let _ = stopped.await;
-                })
-                .await
-        });
-        tracing::info!(address = %local_addr, "detective emulator listening");
+        let https = acceptor.is_some();
+        let task = match acceptor {
+            Some(acceptor) => {
+                let listener = tls::TlsListener::new(listener, acceptor)?;
+                tokio::spawn(async move { axum::serve(listener, app).with_graceful_shutdown(stopped).await })
+            }
+            None => tokio::spawn(async move { axum::serve(listener, app).with_graceful_shutdown(stopped).await }),
+        };
+        tracing::info!(address = %local_addr, https, "detective emulator listening");
         Ok(Emulator {
             shared,
             local_addr,
+            https,
             stop: Some(stop),
             task: Some(task),
         })
@@ -170,9 +190,11 @@ impl Emulator {
         self.local_addr
     }
 
-    /// `http://127.0.0.1:PORT`, for the SDK's `endpoint_url` or `AWS_ENDPOINT_URL_DETECTIVE`.
+    /// `http://127.0.0.1:PORT` (`https://` when serving TLS), for the SDK's `endpoint_url` or
+    /// `AWS_ENDPOINT_URL_DETECTIVE`.
     pub fn endpoint_url(&self) -> String {
-        format!("http://{}", self.local_addr)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", self.local_addr)
     }
 
     /// AWS API calls received per operation name since start or [`Emulator::reset_calls`],

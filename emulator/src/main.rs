@@ -8,10 +8,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use detective_emulator::{Emulator, EmulatorConfig, Fault, WorldConfig};
+use detective_emulator::{Emulator, EmulatorConfig, Fault, TlsFiles, WorldConfig};
 use tracing_subscriber::EnvFilter;
 
-/// Local Amazon Detective API emulator (restJson1 over HTTP). Control endpoints under /_emulator/.
+/// Local Amazon Detective API emulator (restJson1 over HTTP or HTTPS). Control endpoints under /_emulator/.
 #[derive(Debug, Parser)]
 #[command(name = "detective-emulator", version)]
 struct Args {
@@ -31,6 +31,14 @@ struct Args {
     /// Overrides `defaultAccount` of the config file.
     #[arg(long, env = "DETECTIVE_EMULATOR_DEFAULT_ACCOUNT")]
     default_account: Option<String>,
+
+    /// Serve HTTPS with this certificate chain (PEM, leaf first) instead of HTTP. Needs --tls-key.
+    #[arg(long, env = "DETECTIVE_EMULATOR_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "DETECTIVE_EMULATOR_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 
     /// Throttle like the real service: per account and Region, AWS calls beyond this many a
     /// second answer 429 TooManyRequestsException (a token bucket with bursts of as many).
@@ -78,6 +86,13 @@ async fn run(args: Args) -> Result<(), String> {
         default_account: world.default_account.clone().unwrap_or(defaults.default_account),
         world,
         state_file: args.state_file,
+        tls: args
+            .tls_cert
+            .zip(args.tls_key)
+            .map(|(certificate_chain, private_key)| TlsFiles {
+                certificate_chain,
+                private_key,
+            }),
     };
     config
         .world

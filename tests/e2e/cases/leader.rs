@@ -4,27 +4,10 @@
 
 use std::time::{Duration, Instant};
 
+use crate::harness::rbac::lease_name;
 use crate::harness::{
-    ADMIN, Env, Operator, OperatorOptions, accepting_world, emulator, eventually, graph_manifest, is_ready, rbac,
+    ADMIN, Env, Operator, OperatorOptions, accepting_world, emulator, eventually, graph_manifest, is_ready,
 };
-
-/// The Lease the chart's Role lets the operator use.
-fn lease_name(env: &Env) -> String {
-    rbac::chart_rbac(env.plane)
-        .lease_name
-        .clone()
-        .expect("the chart's lease Role names its Lease in resourceNames")
-}
-
-async fn holder(env: &Env, lease: &str) -> Result<String, String> {
-    let out = env
-        .kubectl(&["get", "lease", lease, "-o", "jsonpath={.spec.holderIdentity}"])
-        .await;
-    match (out.success, out.stdout.trim()) {
-        (true, id) if !id.is_empty() => Ok(id.to_owned()),
-        _ => Err(format!("no holder: {}{}", out.stdout, out.stderr)),
-    }
-}
 
 /// The operator's AWS call counter (`/metrics`).
 const AWS_CALLS: &str = "detective_operator_aws_calls_total";
@@ -40,7 +23,7 @@ async fn elect(env: &Env, endpoint: &str, lease: &str) -> (Operator, Operator) {
     let b = env
         .operator(OperatorOptions::new("replica-b", ADMIN, endpoint).leader_elect(lease))
         .await;
-    let id = eventually(Duration::from_secs(30), "a Lease holder", || holder(env, lease)).await;
+    let id = eventually(Duration::from_secs(30), "a Lease holder", || env.lease_holder(lease)).await;
     // The operator suffixes --identity to keep two processes of one pod apart.
     if id.starts_with("replica-a-") {
         (a, b)
@@ -84,14 +67,14 @@ async fn standby_takes_over_when_the_leader_is_killed() {
     assert!(leader.counter(AWS_CALLS).await > 0.0, "the leader made the AWS calls");
     assert_eq!(standby.counter(AWS_CALLS).await, 0.0, "the standby made no AWS call");
 
-    let old_holder = holder(&env, &lease).await.unwrap();
+    let old_holder = env.lease_holder(&lease).await.unwrap();
     leader.kill();
     let killed = Instant::now();
     // A change made after the kill, for the standby to reconcile.
     env.apply(&graph_manifest("ha", &env.ns, &members(&accounts), "region: us-east-1"))
         .await;
     let new_holder = eventually(Duration::from_secs(60), "the standby to hold the Lease", || async {
-        let id = holder(&env, &lease).await?;
+        let id = env.lease_holder(&lease).await?;
         if id != old_holder {
             Ok(id)
         } else {
@@ -129,7 +112,7 @@ async fn terminated_leader_releases_the_lease() {
     let emulator = emulator(accepting_world(accounts)).await;
     let lease = lease_name(&env);
     let (mut leader, standby) = elect(&env, &emulator.endpoint_url(), &lease).await;
-    let old_holder = holder(&env, &lease).await.unwrap();
+    let old_holder = env.lease_holder(&lease).await.unwrap();
     let duration: u64 = env
         .kubectl(&["get", "lease", &lease, "-o", "jsonpath={.spec.leaseDurationSeconds}"])
         .await
@@ -146,13 +129,13 @@ async fn terminated_leader_releases_the_lease() {
     let exited = Instant::now();
     // Released: the Lease names no holder (until the standby takes it). A lease that merely
     // expires would still name the stopped leader here, for up to leaseDurationSeconds.
-    let after_exit = holder(&env, &lease).await;
+    let after_exit = env.lease_holder(&lease).await;
     assert!(
         after_exit.as_ref().is_err() || after_exit.as_ref().is_ok_and(|id| id != &old_holder),
         "the Lease still names the stopped leader ({duration}s Lease): {after_exit:?}"
     );
     let new_holder = eventually(Duration::from_secs(60), "the standby to hold the Lease", || async {
-        let id = holder(&env, &lease).await?;
+        let id = env.lease_holder(&lease).await?;
         if id != old_holder {
             Ok(id)
         } else {

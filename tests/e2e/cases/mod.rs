@@ -8,6 +8,7 @@ mod crds;
 mod deletion;
 mod graph;
 mod helm;
+mod image;
 mod leader;
 mod membership;
 mod observability;

@@ -2,11 +2,13 @@
 //! the operator as a real process ([`operator`]) bound to the Helm chart's RBAC ([`rbac`]), and
 //! polling helpers. Nothing here sleeps for a fixed time: every wait polls with a deadline.
 
+pub mod container;
 pub mod control_plane;
 pub mod gate;
 pub mod operator;
 pub mod process;
 pub mod rbac;
+pub mod tls;
 
 use std::future::Future;
 use std::io::Write;
@@ -302,6 +304,17 @@ impl Env {
             }
         })
         .await
+    }
+
+    /// The Lease's `spec.holderIdentity`; `Err` when the Lease is missing or names no holder.
+    pub async fn lease_holder(&self, lease: &str) -> Result<String, String> {
+        let out = self
+            .kubectl(&["get", "lease", lease, "-o", "jsonpath={.spec.holderIdentity}"])
+            .await;
+        match (out.success, out.stdout.trim()) {
+            (true, id) if !id.is_empty() => Ok(id.to_owned()),
+            _ => Err(format!("no holder: {}{}", out.stdout, out.stderr)),
+        }
     }
 
     /// Starts the operator as the operator user (bound to the chart's RBAC), watching this

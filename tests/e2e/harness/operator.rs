@@ -151,16 +151,7 @@ impl Operator {
     }
 
     fn admin_address(&self) -> Result<SocketAddr, String> {
-        let log = self.log();
-        let line = log
-            .lines()
-            .find(|l| l.contains("admin server listening"))
-            .ok_or("no `admin server listening` line yet")?;
-        let address = line
-            .split_whitespace()
-            .find_map(|word| word.strip_prefix("address="))
-            .ok_or_else(|| format!("no address= in {line:?}"))?;
-        address.parse().map_err(|e| format!("{address}: {e}"))
+        admin_address_in(&self.log())
     }
 
     /// GET on the admin server: (status, body); status 0 when unreachable.
@@ -205,6 +196,19 @@ impl Operator {
         process::signal(child.id(), SIGTERM);
         process::wait_timeout(child, grace)
     }
+}
+
+/// The admin server's address, from the operator's `admin server listening address=...` line.
+pub fn admin_address_in(log: &str) -> Result<SocketAddr, String> {
+    let line = log
+        .lines()
+        .find(|l| l.contains("admin server listening"))
+        .ok_or("no `admin server listening` line yet")?;
+    let address = line
+        .split_whitespace()
+        .find_map(|word| word.strip_prefix("address="))
+        .ok_or_else(|| format!("no address= in {line:?}"))?;
+    address.parse().map_err(|e| format!("{address}: {e}"))
 }
 
 impl Drop for Operator {

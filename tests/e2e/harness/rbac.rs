@@ -139,3 +139,11 @@ pub async fn bind_in_namespace(env: &Env) {
         .await
         .ok();
 }
+
+/// The Lease the chart's Role lets the operator use.
+pub fn lease_name(env: &Env) -> String {
+    chart_rbac(env.plane)
+        .lease_name
+        .clone()
+        .expect("the chart's lease Role names its Lease in resourceNames")
+}
