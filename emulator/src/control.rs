@@ -11,12 +11,13 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::faults::Fault;
+use super::organization::OrganizationSeed;
 use super::shared::Shared;
 use super::wire;
 use super::world::{WorldConfig, WorldPatch};
@@ -30,6 +31,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/calls/faulted", get(get_faulted_calls))
         .route("/state", get(get_state).delete(reset_state))
         .route("/world", get(get_world).put(put_world).patch(patch_world))
+        .route("/world/organization", post(seed_organization))
         .route("/faults", get(get_faults).post(post_faults).delete(clear_faults))
         .route("/clock", get(get_clock).post(advance_clock))
         .fallback(|| async {
@@ -112,11 +114,29 @@ async fn patch_world(State(shared): SharedState, body: Bytes) -> Response {
         Ok(patch) => patch,
         Err(message) => return bad_request(message),
     };
-    if let Err(message) = patch.validate() {
-        return bad_request(message);
+    merge_world(&shared, patch)
+}
+
+fn merge_world(shared: &Shared, patch: WorldPatch) -> Response {
+    match shared.merged_world(patch) {
+        Ok(world) => {
+            shared.set_world(world);
+            ok(json!(shared.world()))
+        }
+        Err(message) => bad_request(message),
     }
-    shared.merge_world(patch);
-    ok(json!(shared.world()))
+}
+
+/// Adds a generated organization ([`OrganizationSeed`]) to the world.
+async fn seed_organization(State(shared): SharedState, body: Bytes) -> Response {
+    let seed: OrganizationSeed = match parse(&body) {
+        Ok(seed) => seed,
+        Err(message) => return bad_request(message),
+    };
+    match seed.patch() {
+        Ok(patch) => merge_world(&shared, patch),
+        Err(message) => bad_request(message),
+    }
 }
 
 async fn get_faults(State(shared): SharedState) -> Response {

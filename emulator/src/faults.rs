@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use super::organizations_api::OrganizationsOperation;
 use super::prng::SplitMix64;
 use super::routes::Operation;
 use super::wire::ApiError;
@@ -121,6 +122,7 @@ impl Fault {
     pub fn validate(&self) -> Result<(), String> {
         if let Some(operation) = &self.operation
             && Operation::from_name(operation).is_none()
+            && OrganizationsOperation::from_name(operation).is_none()
         {
             return Err(format!(
                 "operation: {operation:?} is not a Detective operation name (e.g. \"ListMembers\")"

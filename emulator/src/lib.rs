@@ -9,6 +9,11 @@
 //!   RejectInvitation, ListInvitations, DisassociateMembership), tagging, the organization and
 //!   data-source-package operations; the investigation operations answer 501
 //!   `NotImplementedException`, unknown paths 404 `UnknownOperationException`;
+//! - the AWS Organizations reads the operator makes (awsJson1_1, routed by `X-Amz-Target`:
+//!   DescribeOrganization, ListRoots, ListAccounts, ListAccountsForParent,
+//!   ListOrganizationalUnitsForParent, ListChildren, ListParents, DescribeOrganizationalUnit,
+//!   DescribeAccount) from the world's organizations, with the 20-item page limit, the
+//!   documented errors and, on request, empty pages that carry a NextToken;
 //! - callers: the SigV4 `Credential=<AKID>/<date>/<region>/...` scope names the caller; a
 //!   12-digit access key id *is* the account id, any other key acts as the default account
 //!   (signatures are not checked);
@@ -33,7 +38,8 @@
 //! | `DELETE /_emulator/state` | forget all graphs, members and delegations (world and faults stay) |
 //! | `GET /_emulator/world` | the world model ([`WorldConfig`]) |
 //! | `PUT /_emulator/world` | replace the world model |
-//! | `PATCH /_emulator/world` | merge ([`WorldPatch`]): accounts upserted by id, other fields replaced when present |
+//! | `PATCH /_emulator/world` | merge ([`WorldPatch`]): accounts and organizations upserted by id, other fields replaced when present |
+//! | `POST /_emulator/world/organization` | add a generated organization ([`OrganizationSeed`]), e.g. 1,200 accounts in 40 OUs |
 //! | `GET /_emulator/faults` | faults in force |
 //! | `POST /_emulator/faults` | add a [`Fault`] (or an array), e.g. `{"operation":"ListMembers","kind":"throttle","count":2}`, or the rate limit `{"kind":"throttle","requestsPerSecond":5}` |
 //! | `DELETE /_emulator/faults` | clear all faults |
@@ -58,6 +64,8 @@ mod control;
 mod faults;
 mod model;
 mod operations;
+mod organization;
+mod organizations_api;
 mod paging;
 mod prng;
 mod routes;
@@ -81,6 +89,7 @@ use tokio::task::JoinHandle;
 
 pub use faults::{Fault, FaultKind, FaultTrigger};
 pub use model::{DisabledReason, GraphSnapshot, InvitationType, MemberSnapshot, MemberStatus};
+pub use organization::{AccountState, JoinedMethod, OrganizationConfig, OrganizationSeed, OrganizationalUnitConfig};
 pub use tls::{TlsError, TlsFiles};
 pub use world::{AccountConfig, DEFAULT_ORGANIZATION, RoleConfig, WorldConfig, WorldPatch};
 
@@ -216,14 +225,43 @@ impl Emulator {
 
     /// **Replaces** the world model (use [`Emulator::merge_world`] to upsert accounts).
     /// Accounts that join an organization here are enabled in that organization's graph when its
-    /// configuration has AutoEnable, as the service does for new organization accounts.
+    /// configuration has AutoEnable, and organization members that leave it are removed, as the
+    /// service does.
+    ///
+    /// # Panics
+    ///
+    /// If the world is invalid (a typo in a test should fail loudly).
     pub fn set_world(&self, world: WorldConfig) {
+        if let Err(message) = world.validate() {
+            panic!("invalid emulator world: {message}");
+        }
         self.shared.set_world(world);
     }
 
-    /// Upserts accounts by id and replaces the other fields that the patch sets.
+    /// Upserts accounts and organizations by id and replaces the other fields that the patch
+    /// sets. Moving an account to another OU, suspending it, adding one or taking it out of its
+    /// organization is an upsert of that account.
+    ///
+    /// # Panics
+    ///
+    /// If the merged world is invalid (a typo in a test should fail loudly).
     pub fn merge_world(&self, patch: WorldPatch) {
-        self.shared.merge_world(patch);
+        match self.shared.merged_world(patch) {
+            Ok(world) => self.shared.set_world(world),
+            Err(message) => panic!("invalid emulator world: {message}"),
+        }
+    }
+
+    /// Adds a generated organization (e.g. 1,200 accounts in 40 OUs) to the world.
+    ///
+    /// # Panics
+    ///
+    /// If the seed or the resulting world is invalid.
+    pub fn seed_organization(&self, seed: &OrganizationSeed) {
+        match seed.patch() {
+            Ok(patch) => self.merge_world(patch),
+            Err(message) => panic!("invalid organization seed: {message}"),
+        }
     }
 
     pub fn world(&self) -> WorldConfig {

@@ -272,10 +272,11 @@ impl ServiceState {
             .map(|delegation| delegation.organization.as_str())
     }
 
-    /// Applies organization auto-enable for accounts that just joined an organization: the
-    /// service enables *new* organization accounts in graphs whose configuration has
-    /// AutoEnable, it does not sweep existing ones.
-    pub fn auto_enable_new_accounts(&mut self, before: &World, after: &World, now_ms: i64) {
+    /// What the service does when the organization changes under it (`before` → `after`), in
+    /// each organization behavior graph: accounts that *joined* the organization become
+    /// ORGANIZATION members when the graph's configuration has AutoEnable (existing accounts are
+    /// not swept in), and ORGANIZATION members whose account left the organization are removed.
+    pub fn apply_organization_changes(&mut self, before: &World, after: &World, now_ms: i64) {
         for delegation in &self.delegations {
             let Some(graph) = self
                 .graphs
@@ -284,13 +285,22 @@ impl ServiceState {
             else {
                 continue;
             };
+            let organization = delegation.organization.as_str();
+            graph.members.retain(|account_id, member| {
+                member.invitation_type != InvitationType::Organization
+                    || after.account(account_id).organization == Some(organization)
+            });
             if !graph.auto_enable {
                 continue;
             }
-            for account_id in after.organization_accounts(&delegation.organization) {
-                let joined = before.account(account_id).organization != Some(delegation.organization.as_str());
+            for account_id in after.organization_accounts(organization) {
+                let joined = before.account(account_id).organization != Some(organization);
+                let active = after
+                    .account_config(account_id)
+                    .is_none_or(|account| account.state.is_active());
                 if !joined
-                    || account_id == graph.administrator_id
+                    || !active
+                    || *account_id == graph.administrator_id
                     || graph.members.contains_key(account_id)
                     || graph.members.len() >= MEMBER_QUOTA
                 {
@@ -298,7 +308,7 @@ impl ServiceState {
                 }
                 let facts = after.account(account_id);
                 let mut member = Member {
-                    account_id: account_id.to_owned(),
+                    account_id: account_id.clone(),
                     email_address: facts.email.unwrap_or_default().to_owned(),
                     status: MemberStatus::Enabled,
                     disabled_reason: None,
@@ -309,7 +319,7 @@ impl ServiceState {
                     verification: None,
                 };
                 member.enable(facts, now_ms);
-                graph.members.insert(account_id.to_owned(), member);
+                graph.members.insert(account_id.clone(), member);
             }
         }
     }

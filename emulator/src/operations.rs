@@ -141,21 +141,23 @@ impl Context<'_> {
             .map(str::to_owned)
     }
 
-    /// The organization the caller acts for as management account. The emulator has no notion
-    /// of which account manages an organization: any account the world model puts in one may act
-    /// as its management account.
-    fn caller_organization(&self) -> Result<String, ApiError> {
-        self.world
-            .account(self.caller)
-            .organization
-            .map(str::to_owned)
-            .ok_or_else(|| {
-                ApiError::access_denied(format!(
-                    "Account {} is not the management account of an organization (the emulator's \
-                     world model puts it in no organization)",
-                    self.caller
-                ))
-            })
+    /// The organization whose management account the caller is: only the management account
+    /// may name, remove and list the organization's Detective administrators.
+    fn managed_organization(&self) -> Result<String, ApiError> {
+        match self.world.organization_of(self.caller) {
+            Some(organization) if organization.management_account.as_deref() == Some(self.caller) => {
+                Ok(organization.id.clone())
+            }
+            Some(organization) => Err(ApiError::access_denied(format!(
+                "Account {} is not the management account of organization {}; only its \
+                 management account can perform this operation",
+                self.caller, organization.id
+            ))),
+            None => Err(ApiError::access_denied(format!(
+                "Account {} is not the management account of an organization (it belongs to none)",
+                self.caller
+            ))),
+        }
     }
 
     fn new_graph_arn(&mut self) -> String {
@@ -646,7 +648,7 @@ fn list_tags_for_resource(ctx: &mut Context<'_>, request: &Request<'_>) -> Resul
 
 fn enable_organization_admin(ctx: &mut Context<'_>, body: &RequestBody) -> Result<Reply, ApiError> {
     let account_id = body.account_id("AccountId")?.to_owned();
-    let organization = ctx.caller_organization()?;
+    let organization = ctx.managed_organization()?;
     if ctx.world.account(&account_id).organization != Some(organization.as_str()) {
         return Err(ApiError::validation(
             "AccountId",
@@ -688,7 +690,7 @@ fn enable_organization_admin(ctx: &mut Context<'_>, body: &RequestBody) -> Resul
 }
 
 fn disable_organization_admin(ctx: &mut Context<'_>) -> Result<Reply, ApiError> {
-    let organization = ctx.caller_organization()?;
+    let organization = ctx.managed_organization()?;
     let region = ctx.region.to_owned();
     let Some(position) = ctx
         .state
@@ -708,7 +710,7 @@ fn disable_organization_admin(ctx: &mut Context<'_>) -> Result<Reply, ApiError> 
 
 fn list_organization_admins(ctx: &mut Context<'_>, body: &RequestBody) -> Result<Reply, ApiError> {
     let max_results = body.max_results()?;
-    let organization = ctx.caller_organization()?;
+    let organization = ctx.managed_organization()?;
     let scope = format!("ListOrganizationAdminAccounts:{organization}:{}", ctx.region);
     let after = paging::resume_after(&scope, body.next_token()?)?;
     let mut admins: Vec<(String, Value)> = ctx

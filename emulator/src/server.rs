@@ -14,6 +14,7 @@ use axum::response::Response;
 use super::control;
 use super::faults::Caller;
 use super::operations::{self, Context, Reply, Request};
+use super::organizations_api::{self, OrganizationsContext, OrganizationsOperation};
 use super::prng::SplitMix64;
 use super::routes::{Kind, Operation, Route};
 use super::shared::Shared;
@@ -29,11 +30,11 @@ const UNSIGNED_REGION: &str = "us-east-1";
 
 /// Serving one AWS request from the shared state (here, beside the request types it needs).
 impl Shared {
-    /// Counts the call and decides its faults.
-    fn admit(&self, operation: Option<Operation>, credential: &Credential) -> (String, super::faults::FaultOutcome) {
+    /// Counts the call and decides its faults (`None`: a request that matches no operation).
+    fn admit(&self, operation: Option<&str>, credential: &Credential) -> (String, super::faults::FaultOutcome) {
         let mut guard = self.lock();
         let inner = &mut *guard;
-        let name = operation.map_or(UNKNOWN_OPERATION, Operation::name);
+        let name = operation.unwrap_or(UNKNOWN_OPERATION);
         *inner.calls.entry(name.to_owned()).or_default() += 1;
         let request_id = request_id(&mut inner.rng);
         let account = credential
@@ -43,13 +44,31 @@ impl Shared {
             account: &account,
             region: &credential.region,
         };
-        let outcome = inner
-            .faults
-            .on_call(operation.map(Operation::name), caller, Instant::now());
+        let outcome = inner.faults.on_call(operation, caller, Instant::now());
         if outcome.error.is_some() {
             *inner.faulted.entry(name.to_owned()).or_default() += 1;
         }
         (request_id, outcome)
+    }
+
+    /// Answers an Organizations call from the world (read-only: nothing to persist).
+    fn dispatch_organizations(
+        &self,
+        operation: OrganizationsOperation,
+        credential: &Credential,
+        body: &[u8],
+    ) -> (Result<serde_json::Value, ApiError>, String) {
+        let inner = self.lock();
+        let caller = credential
+            .account_id()
+            .map_or_else(|| self.effective_default_account(&inner), str::to_owned);
+        let ctx = OrganizationsContext {
+            state: &inner.state,
+            world: &inner.world,
+            caller: &caller,
+        };
+        let result = organizations_api::handle(operation, &ctx, body);
+        (result, caller)
     }
 
     /// Answers an STS call (only AssumeRole is served), counted under its action name.
@@ -157,10 +176,17 @@ async fn aws_api(
     if sts::is_sts(method.as_str(), uri.path(), content_type) {
         return shared.sts(&Credential::from_headers(&headers), &body);
     }
+    if let Some(name) = headers
+        .get("x-amz-target")
+        .and_then(|value| value.to_str().ok())
+        .and_then(organizations_api::target_operation)
+    {
+        return organizations_call(&shared, name, &headers, &body).await;
+    }
     let route = Operation::route(method.as_str(), uri.path());
     let operation = route.as_ref().map(|route| route.operation);
     let credential = Credential::from_headers(&headers);
-    let (request_id, faults) = shared.admit(operation, &credential);
+    let (request_id, faults) = shared.admit(operation.map(Operation::name), &credential);
     if !faults.delay.is_zero() {
         tokio::time::sleep(faults.delay).await;
     }
@@ -203,6 +229,40 @@ async fn aws_api(
             );
             tracing::debug!(request_id = %request_id, message = %err.message, "error detail");
             err.into_response(&request_id)
+        }
+    }
+}
+
+/// An AWS Organizations call (awsJson1_1, routed by `X-Amz-Target`): counted and faulted like a
+/// Detective call, under its operation name.
+async fn organizations_call(shared: &Shared, name: &str, headers: &HeaderMap, body: &[u8]) -> Response {
+    let operation = OrganizationsOperation::from_name(name);
+    let credential = Credential::from_headers(headers);
+    let (request_id, faults) = shared.admit(operation.map(OrganizationsOperation::name), &credential);
+    if !faults.delay.is_zero() {
+        tokio::time::sleep(faults.delay).await;
+    }
+    let (result, caller) = match (faults.error, operation) {
+        (Some(err), _) => (Err(err), String::new()),
+        (None, None) => (Err(organizations_api::not_implemented(name)), String::new()),
+        (None, Some(operation)) => shared.dispatch_organizations(operation, &credential, body),
+    };
+    match result {
+        Ok(value) => {
+            tracing::info!(operation = name, account = %caller, request_id = %request_id, "organizations call succeeded");
+            wire::json_1_1_response(200, &value, &request_id)
+        }
+        Err(err) => {
+            tracing::info!(
+                operation = name,
+                account = %caller,
+                request_id = %request_id,
+                status = err.status,
+                error = err.error_type,
+                "organizations call failed"
+            );
+            tracing::debug!(request_id = %request_id, message = %err.message, "error detail");
+            err.into_json_1_1_response(&request_id)
         }
     }
 }

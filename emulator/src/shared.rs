@@ -38,6 +38,8 @@ impl Shared {
         default_account: String,
         state_file: Option<PathBuf>,
     ) -> Shared {
+        let mut world = world;
+        world.complete(&WorldConfig::default(), super::wire::jiff_timestamp(state.now_ms()));
         Shared {
             inner: Mutex::new(Inner {
                 state,
@@ -85,22 +87,26 @@ impl Shared {
         self.lock().world.config().clone()
     }
 
-    /// Replaces the world model.
-    pub fn set_world(&self, world: WorldConfig) {
+    /// Replaces the world model (already validated), completed with what it implies
+    /// ([`WorldConfig::complete`]); organization changes take effect in the service.
+    pub fn set_world(&self, mut world: WorldConfig) {
         let mut guard = self.lock();
         let inner = &mut *guard;
         let now_ms = inner.state.now_ms();
         inner.state.settle(&inner.world, now_ms);
+        world.complete(inner.world.config(), super::wire::jiff_timestamp(now_ms));
         let after = World::new(world);
-        inner.state.auto_enable_new_accounts(&inner.world, &after, now_ms);
+        inner.state.apply_organization_changes(&inner.world, &after, now_ms);
         inner.world = after;
         self.persist(inner);
     }
 
-    pub fn merge_world(&self, patch: WorldPatch) {
+    /// The current world with `patch` applied, validated.
+    pub fn merged_world(&self, patch: WorldPatch) -> Result<WorldConfig, String> {
         let mut world = self.world();
         world.merge(patch);
-        self.set_world(world);
+        world.validate()?;
+        Ok(world)
     }
 
     pub fn inject_fault(&self, fault: Fault) {

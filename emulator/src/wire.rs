@@ -31,7 +31,7 @@ impl ApiError {
         }
     }
 
-    fn with(mut self, key: &str, value: Value) -> ApiError {
+    pub(crate) fn with(mut self, key: &str, value: Value) -> ApiError {
         self.extra.insert(key.to_owned(), value);
         self
     }
@@ -113,6 +113,24 @@ impl ApiError {
         )
     }
 
+    /// An AWS Organizations error: awsJson1_1 answers every client error with 400 and names the
+    /// shape in the body's `__type`.
+    pub fn organizations(error_type: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(400, error_type, message)
+    }
+
+    /// The awsJson1_1 form of this error (Organizations): `{"__type": ..., "Message": ...}`.
+    pub fn into_json_1_1_response(self, request_id: &str) -> Response {
+        let mut body = self.extra;
+        body.insert("__type".to_owned(), Value::String(self.error_type.to_owned()));
+        body.insert("Message".to_owned(), Value::String(self.message));
+        let mut response = json_1_1_response(self.status, &Value::Object(body), request_id);
+        response
+            .headers_mut()
+            .insert("x-amzn-ErrorType", HeaderValue::from_static(self.error_type));
+        response
+    }
+
     pub fn into_response(self, request_id: &str) -> Response {
         let mut body = self.extra;
         body.insert("Message".to_owned(), Value::String(self.message));
@@ -134,6 +152,21 @@ pub(crate) fn json_response(status: u16, body: &Value, request_id: &str) -> Resp
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     insert_request_id(&mut response, request_id);
     response
+}
+
+/// An awsJson1_1 answer (AWS Organizations).
+pub(crate) fn json_1_1_response(status: u16, body: &Value, request_id: &str) -> Response {
+    let mut response = json_response(status, body, request_id);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-amz-json-1.1"),
+    );
+    response
+}
+
+/// Epoch seconds with milliseconds as a JSON number: the awsJson1_1 timestamp format.
+pub(crate) fn epoch_seconds(timestamp: jiff::Timestamp) -> Value {
+    json!(timestamp.as_millisecond() as f64 / 1000.0)
 }
 
 /// A success without output: no body, as the service sends for AcceptInvitation and friends.

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use super::organization::{self, AccountState, JoinedMethod, Organization, OrganizationConfig};
 use super::validate;
 
 /// Organization id used when the world model says `organization: true` without naming one.
@@ -30,6 +31,11 @@ pub struct WorldConfig {
     /// [`EmulatorConfig::default_account`](super::EmulatorConfig::default_account) when set.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub default_account: Option<String>,
+    /// AWS Organizations: management account, root and OU tree of each organization (its
+    /// accounts are the `accounts` that name it). Organizations named only by accounts exist
+    /// too, without OUs or management account.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub organizations: Vec<OrganizationConfig>,
 }
 
 /// One simulated AWS account.
@@ -64,6 +70,22 @@ pub struct AccountConfig {
     /// assumed by anyone; present: only these, as each one's trust says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub roles: Option<Vec<RoleConfig>>,
+    /// Account name in its organization (1–50 characters). Absent: `account-<id>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The root or OU of its organization the account sits in. Absent: the root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<String>,
+    /// State in its organization: ACTIVE (default), SUSPENDED or PENDING_CLOSURE.
+    #[serde(default, skip_serializing_if = "AccountState::is_active")]
+    pub state: AccountState,
+    /// CREATED (default) or INVITED.
+    #[serde(default, skip_serializing_if = "JoinedMethod::is_created")]
+    pub joined_method: JoinedMethod,
+    /// When the account joined its organization. Absent: stamped with the emulator clock when
+    /// the account first appears in the organization (kept while it stays there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub joined_timestamp: Option<jiff::Timestamp>,
 }
 
 /// A role in an account, as STS AssumeRole sees it.
@@ -91,6 +113,9 @@ pub struct WorldPatch {
     pub verification_delay_ms: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub default_account: Option<String>,
+    /// Organizations upserted by id.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub organizations: Vec<OrganizationConfig>,
 }
 
 fn enrolled_by_default() -> bool {
@@ -134,6 +159,11 @@ impl Default for AccountConfig {
             organization: None,
             auto_accept_after_ms: None,
             roles: None,
+            name: None,
+            parent_id: None,
+            state: AccountState::Active,
+            joined_method: JoinedMethod::Created,
+            joined_timestamp: None,
         }
     }
 }
@@ -174,19 +204,31 @@ impl WorldConfig {
         {
             return Err("defaultAccount: must be exactly 12 digits".to_owned());
         }
-        Ok(())
+        organization::validate_accounts(&self.organizations, &self.accounts)
     }
 
-    /// Applies a patch: accounts replace same-id accounts or are appended.
+    /// Applies a patch: accounts replace same-id accounts or are appended, organizations
+    /// likewise by id.
     pub fn merge(&mut self, patch: WorldPatch) {
+        let mut positions: HashMap<String, usize> = self
+            .accounts
+            .iter()
+            .enumerate()
+            .map(|(position, account)| (account.account_id.clone(), position))
+            .collect();
         for account in patch.accounts {
-            match self
-                .accounts
-                .iter_mut()
-                .find(|known| known.account_id == account.account_id)
-            {
-                Some(known) => *known = account,
-                None => self.accounts.push(account),
+            match positions.get(&account.account_id) {
+                Some(&position) => self.accounts[position] = account,
+                None => {
+                    positions.insert(account.account_id.clone(), self.accounts.len());
+                    self.accounts.push(account);
+                }
+            }
+        }
+        for organization in patch.organizations {
+            match self.organizations.iter_mut().find(|known| known.id == organization.id) {
+                Some(known) => *known = organization,
+                None => self.organizations.push(organization),
             }
         }
         if let Some(delay) = patch.verification_delay_ms {
@@ -196,16 +238,49 @@ impl WorldConfig {
             self.default_account = patch.default_account;
         }
     }
-}
 
-impl WorldPatch {
-    pub fn validate(&self) -> Result<(), String> {
-        WorldConfig {
-            accounts: self.accounts.clone(),
-            verification_delay_ms: 0,
-            default_account: self.default_account.clone(),
+    /// Fills in what the world implies, so that `GET /_emulator/world` shows it: a management
+    /// account missing from `accounts` is added (in its organization's root), and organization
+    /// accounts without `joinedTimestamp` get the one they had in `before` if they were already
+    /// in the same organization there, `now` otherwise.
+    pub(crate) fn complete(&mut self, before: &WorldConfig, now: jiff::Timestamp) {
+        let mut known: HashMap<String, usize> = self
+            .accounts
+            .iter()
+            .enumerate()
+            .map(|(position, account)| (account.account_id.clone(), position))
+            .collect();
+        for organization in &self.organizations {
+            match known.get(&organization.management_account) {
+                Some(&position) => {
+                    let account = &mut self.accounts[position];
+                    account.organization.get_or_insert_with(|| organization.id.clone());
+                }
+                None => {
+                    known.insert(organization.management_account.clone(), self.accounts.len());
+                    self.accounts.push(AccountConfig {
+                        organization: Some(organization.id.clone()),
+                        joined_method: JoinedMethod::Invited,
+                        ..AccountConfig::new(organization.management_account.clone(), "")
+                    });
+                }
+            }
         }
-        .validate()
+        let previous: HashMap<&str, &AccountConfig> = before
+            .accounts
+            .iter()
+            .map(|account| (account.account_id.as_str(), account))
+            .collect();
+        for account in &mut self.accounts {
+            if account.organization.is_none() || account.joined_timestamp.is_some() {
+                continue;
+            }
+            let kept = previous
+                .get(account.account_id.as_str())
+                .filter(|earlier| earlier.organization == account.organization)
+                .and_then(|earlier| earlier.joined_timestamp);
+            account.joined_timestamp = Some(kept.unwrap_or(now));
+        }
     }
 }
 
@@ -215,6 +290,10 @@ impl WorldPatch {
 pub(crate) struct World {
     config: WorldConfig,
     index: HashMap<String, usize>,
+    /// By organization id, declared or named by accounts.
+    organizations: HashMap<String, Organization>,
+    /// Account id → its organization id (management accounts included).
+    membership: HashMap<String, String>,
 }
 
 /// The facts the service model needs about one account, with the implicit defaults applied.
@@ -229,13 +308,58 @@ pub(crate) struct AccountFacts<'a> {
 
 impl World {
     pub fn new(config: WorldConfig) -> World {
-        let index = config
+        let index: HashMap<String, usize> = config
             .accounts
             .iter()
             .enumerate()
             .map(|(position, account)| (account.account_id.clone(), position))
             .collect();
-        World { config, index }
+        let mut organizations: HashMap<String, Organization> = config
+            .organizations
+            .iter()
+            .map(|organization| (organization.id.clone(), Organization::declared(organization)))
+            .collect();
+        let mut membership = HashMap::new();
+        for organization in &config.organizations {
+            membership.insert(organization.management_account.clone(), organization.id.clone());
+        }
+        for account in &config.accounts {
+            if let Some(organization) = &account.organization {
+                membership.insert(account.account_id.clone(), organization.clone());
+            }
+        }
+        for (account_id, organization_id) in &membership {
+            let parent = index
+                .get(account_id)
+                .and_then(|&position| config.accounts[position].parent_id.as_deref());
+            organizations
+                .entry(organization_id.clone())
+                .or_insert_with(|| Organization::implicit(organization_id))
+                .add_account(account_id, parent);
+        }
+        for organization in organizations.values_mut() {
+            organization.finish();
+        }
+        World {
+            config,
+            index,
+            organizations,
+            membership,
+        }
+    }
+
+    /// The declared entry of an account, if any.
+    pub fn account_config(&self, account_id: &str) -> Option<&AccountConfig> {
+        self.index
+            .get(account_id)
+            .map(|&position| &self.config.accounts[position])
+    }
+
+    /// The organization `account_id` belongs to.
+    pub fn organization_of(&self, account_id: &str) -> Option<&Organization> {
+        self.membership
+            .get(account_id)
+            .and_then(|organization| self.organizations.get(organization))
     }
 
     pub fn config(&self) -> &WorldConfig {
@@ -260,14 +384,14 @@ impl World {
                 email: Some(account.email.as_str()).filter(|email| !email.is_empty()),
                 guard_duty_enrolled: account.guard_duty_enrolled,
                 volume_too_high: account.volume_too_high,
-                organization: account.organization.as_deref(),
+                organization: self.membership.get(account_id).map(String::as_str),
                 auto_accept_after_ms: account.auto_accept_after_ms,
             },
             None => AccountFacts {
                 email: None,
                 guard_duty_enrolled: true,
                 volume_too_high: false,
-                organization: None,
+                organization: self.membership.get(account_id).map(String::as_str),
                 auto_accept_after_ms: None,
             },
         }
@@ -280,17 +404,11 @@ impl World {
             .and_then(|&position| self.config.accounts[position].roles.as_deref())
     }
 
-    /// Accounts of `organization`, in account-id order.
-    pub fn organization_accounts(&self, organization: &str) -> Vec<&str> {
-        let mut accounts: Vec<&str> = self
-            .config
-            .accounts
-            .iter()
-            .filter(|account| account.organization.as_deref() == Some(organization))
-            .map(|account| account.account_id.as_str())
-            .collect();
-        accounts.sort_unstable();
-        accounts
+    /// Accounts of `organization` (management account included), in account-id order.
+    pub fn organization_accounts(&self, organization: &str) -> &[String] {
+        self.organizations
+            .get(organization)
+            .map_or(&[], |organization| organization.accounts.as_slice())
     }
 }
 
@@ -337,6 +455,7 @@ mod tests {
             ],
             verification_delay_ms: Some(5),
             default_account: None,
+            organizations: Vec::new(),
         });
         assert_eq!(world.accounts.len(), 2);
         assert_eq!(world.accounts[0].email, "b@example.com");

@@ -28,7 +28,7 @@ use aws_sdk_detective::types::{
     DatasourcePackage, DatasourcePackageIngestState, ErrorCode, InvitationType, MemberDetail, MemberDisabledReason,
     MemberStatus,
 };
-use detective_emulator::{self as emulator, AccountConfig, WorldConfig, WorldPatch};
+use detective_emulator::{self as emulator, AccountConfig, OrganizationConfig, WorldConfig, WorldPatch};
 use fixtures::{
     ADMIN, REGION, account, create_graph, create_members, detective_client, http, invite, start_emulator,
     start_emulator_with,
@@ -855,12 +855,23 @@ async fn organization_accounts_are_enabled_without_an_invitation() {
         organization: Some("o-test".to_owned()),
         ..AccountConfig::new(id, format!("{id}@example.com"))
     };
-    let emulator = start_emulator_with(world(vec![
-        in_org(MANAGEMENT),
-        in_org(ORG_ADMIN),
-        in_org(ORG_MEMBER),
-        AccountConfig::new(OUTSIDER, "outsider@example.com"),
-    ]))
+    let emulator = start_emulator_with(WorldConfig {
+        organizations: vec![OrganizationConfig {
+            id: "o-test".to_owned(),
+            management_account: MANAGEMENT.to_owned(),
+            root_id: None,
+            organizational_units: Vec::new(),
+            delegated_administrators: Vec::new(),
+            empty_first_pages: false,
+            page_size_limit: None,
+        }],
+        ..world(vec![
+            in_org(MANAGEMENT),
+            in_org(ORG_ADMIN),
+            in_org(ORG_MEMBER),
+            AccountConfig::new(OUTSIDER, "outsider@example.com"),
+        ])
+    })
     .await;
     let url = emulator.endpoint_url();
     let management = detective_client(&url, MANAGEMENT, REGION);

@@ -1,0 +1,562 @@
+//! The world's AWS Organizations: each organization has a management account, a root and a tree
+//! of organizational units; its accounts are the world's accounts that name it, each placed under
+//! the root or an OU, with a state, a name and a join time. The Organizations API
+//! (`organizations_api.rs`) answers from here; Detective's organization operations ask it who
+//! manages an organization.
+//!
+//! An organization that accounts name but `organizations` does not declare still exists, with a
+//! root derived from its id, no OU and no management account (so nobody may call its
+//! management-only operations).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use super::validate;
+use super::world::AccountConfig;
+
+/// The Organizations page limit: MaxResults is 1–20.
+pub(crate) const MAX_PAGE_SIZE: u32 = 20;
+
+/// One organization. Serialized in camelCase inside the world model's `organizations`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OrganizationConfig {
+    /// `o-` and lowercase letters or digits (`o-exampleorg1`).
+    pub id: String,
+    /// The account that created the organization. It belongs to the organization (in the root)
+    /// even when `accounts` does not list it.
+    pub management_account: String,
+    /// `r-` and 4–32 lowercase letters or digits. Absent: `r-` plus the first characters of
+    /// the organization id after `o-` (at least 4, padded with `0`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_id: Option<String>,
+    /// The OU tree, parents before or after children in any order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub organizational_units: Vec<OrganizationalUnitConfig>,
+    /// Accounts registered as delegated administrators for some service (other than Detective,
+    /// whose administrator is whatever EnableOrganizationAdminAccount made it). They may call the
+    /// Organizations read operations, like the management account.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub delegated_administrators: Vec<String>,
+    /// The documented quirk "a page may be empty while a NextToken is returned", made
+    /// deterministic: the first page of every listing that has something to list is empty and
+    /// carries a NextToken.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub empty_first_pages: bool,
+    /// Pages hold at most this many items even when MaxResults asks for more (1–20): "a page may
+    /// hold fewer than asked".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_size_limit: Option<u32>,
+}
+
+/// One organizational unit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OrganizationalUnitConfig {
+    /// `ou-<4–32 of [0-9a-z]>-<8–32 of [a-z0-9]>`.
+    pub id: String,
+    /// 1–128 characters.
+    pub name: String,
+    /// The root or another OU of the same organization. Absent: the root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<String>,
+}
+
+/// An account's state in its organization (`State` in the API; the deprecated `Status` carries
+/// the same value).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AccountState {
+    #[default]
+    Active,
+    Suspended,
+    PendingClosure,
+}
+
+impl AccountState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountState::Active => "ACTIVE",
+            AccountState::Suspended => "SUSPENDED",
+            AccountState::PendingClosure => "PENDING_CLOSURE",
+        }
+    }
+
+    pub fn is_active(&self) -> bool {
+        *self == AccountState::Active
+    }
+}
+
+/// How an account joined its organization.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum JoinedMethod {
+    #[default]
+    Created,
+    Invited,
+}
+
+impl JoinedMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JoinedMethod::Created => "CREATED",
+            JoinedMethod::Invited => "INVITED",
+        }
+    }
+
+    pub fn is_created(&self) -> bool {
+        *self == JoinedMethod::Created
+    }
+}
+
+/// `^o-[a-z0-9]+$`, at most 34 characters. The service requires 10–32 characters after `o-`;
+/// shorter ids are accepted so that the historical `o-emulator` and `o-test` keep working.
+pub(crate) fn is_organization_id(value: &str) -> bool {
+    value
+        .strip_prefix("o-")
+        .is_some_and(|rest| (1..=32).contains(&rest.len()) && rest.bytes().all(is_lower_alnum))
+}
+
+/// `^r-[0-9a-z]{4,32}$`
+pub(crate) fn is_root_id(value: &str) -> bool {
+    value
+        .strip_prefix("r-")
+        .is_some_and(|rest| (4..=32).contains(&rest.len()) && rest.bytes().all(is_lower_alnum))
+}
+
+/// `^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$`
+pub(crate) fn is_ou_id(value: &str) -> bool {
+    value
+        .strip_prefix("ou-")
+        .and_then(|rest| rest.split_once('-'))
+        .is_some_and(|(root, unit)| {
+            (4..=32).contains(&root.len())
+                && root.bytes().all(is_lower_alnum)
+                && (8..=32).contains(&unit.len())
+                && unit.bytes().all(is_lower_alnum)
+        })
+}
+
+/// A ParentId: a root or an OU id.
+pub(crate) fn is_parent_id(value: &str) -> bool {
+    is_root_id(value) || is_ou_id(value)
+}
+
+fn is_lower_alnum(byte: u8) -> bool {
+    byte.is_ascii_digit() || byte.is_ascii_lowercase()
+}
+
+/// The root id of an organization that declares none.
+pub(crate) fn derived_root_id(organization_id: &str) -> String {
+    let mut suffix: String = organization_id
+        .strip_prefix("o-")
+        .unwrap_or(organization_id)
+        .chars()
+        .filter(|c| c.is_ascii_digit() || c.is_ascii_lowercase())
+        .take(32)
+        .collect();
+    while suffix.len() < 4 {
+        suffix.push('0');
+    }
+    format!("r-{suffix}")
+}
+
+impl OrganizationConfig {
+    pub fn root_id(&self) -> String {
+        self.root_id.clone().unwrap_or_else(|| derived_root_id(&self.id))
+    }
+
+    /// Checks the organization on its own (ids, names, the OU tree); `field` is its path in the
+    /// world (`organizations[0]`).
+    pub(crate) fn validate(&self, field: &str) -> Result<(), String> {
+        if !is_organization_id(&self.id) {
+            return Err(format!("{field}.id: must match ^o-[a-z0-9]{{1,32}}$"));
+        }
+        if !validate::is_account_id(&self.management_account) {
+            return Err(format!("{field}.managementAccount: must be exactly 12 digits"));
+        }
+        if let Some(root) = &self.root_id
+            && !is_root_id(root)
+        {
+            return Err(format!("{field}.rootId: must match ^r-[0-9a-z]{{4,32}}$"));
+        }
+        if let Some(limit) = self.page_size_limit
+            && !(1..=MAX_PAGE_SIZE).contains(&limit)
+        {
+            return Err(format!("{field}.pageSizeLimit: must be 1 to {MAX_PAGE_SIZE}"));
+        }
+        for (index, admin) in self.delegated_administrators.iter().enumerate() {
+            if !validate::is_account_id(admin) {
+                return Err(format!(
+                    "{field}.delegatedAdministrators[{index}]: must be exactly 12 digits"
+                ));
+            }
+        }
+        let root = self.root_id();
+        let parents: HashMap<&str, &str> = self
+            .organizational_units
+            .iter()
+            .map(|unit| (unit.id.as_str(), unit.parent_id.as_deref().unwrap_or(&root)))
+            .collect();
+        let mut seen = BTreeSet::new();
+        for (index, unit) in self.organizational_units.iter().enumerate() {
+            let at = format!("{field}.organizationalUnits[{index}]");
+            if !is_ou_id(&unit.id) {
+                return Err(format!("{at}.id: must match ^ou-[0-9a-z]{{4,32}}-[a-z0-9]{{8,32}}$"));
+            }
+            if !seen.insert(unit.id.as_str()) {
+                return Err(format!("{at}.id: {} is declared twice", unit.id));
+            }
+            if !(1..=128).contains(&unit.name.chars().count()) {
+                return Err(format!("{at}.name: must be 1 to 128 characters long"));
+            }
+            let parent = parents[unit.id.as_str()];
+            if parent != root && !parents.contains_key(parent) {
+                return Err(format!(
+                    "{at}.parentId: {parent} is neither the root {root} nor an OU of {}",
+                    self.id
+                ));
+            }
+            // Walking up must reach the root within as many steps as there are OUs.
+            let mut current = parent;
+            for _ in 0..=self.organizational_units.len() {
+                if current == root {
+                    break;
+                }
+                current = parents[current];
+            }
+            if current != root {
+                return Err(format!("{at}.parentId: the OU tree has a cycle through {}", unit.id));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An organization as the API reads it: the tree and who is where, indexed, with the implicit
+/// defaults applied.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Organization {
+    pub id: String,
+    pub management_account: Option<String>,
+    pub root_id: String,
+    pub delegated_administrators: BTreeSet<String>,
+    pub empty_first_pages: bool,
+    pub page_size_limit: Option<u32>,
+    /// OU id → (name, parent id).
+    pub units: BTreeMap<String, (String, String)>,
+    /// Parent id → its OUs, in id order.
+    pub units_by_parent: HashMap<String, Vec<String>>,
+    /// Parent id → its accounts, in id order.
+    pub accounts_by_parent: HashMap<String, Vec<String>>,
+    /// Every account, in id order.
+    pub accounts: Vec<String>,
+    /// Account id → parent id.
+    pub parent_of: HashMap<String, String>,
+}
+
+impl Organization {
+    /// An organization named by accounts only.
+    pub fn implicit(id: &str) -> Organization {
+        Organization {
+            id: id.to_owned(),
+            root_id: derived_root_id(id),
+            ..Organization::default()
+        }
+    }
+
+    pub fn declared(config: &OrganizationConfig) -> Organization {
+        let root_id = config.root_id();
+        let mut organization = Organization {
+            id: config.id.clone(),
+            management_account: Some(config.management_account.clone()),
+            delegated_administrators: config.delegated_administrators.iter().cloned().collect(),
+            empty_first_pages: config.empty_first_pages,
+            page_size_limit: config.page_size_limit,
+            root_id: root_id.clone(),
+            ..Organization::default()
+        };
+        for unit in &config.organizational_units {
+            let parent = unit.parent_id.clone().unwrap_or_else(|| root_id.clone());
+            organization
+                .units_by_parent
+                .entry(parent.clone())
+                .or_default()
+                .push(unit.id.clone());
+            organization.units.insert(unit.id.clone(), (unit.name.clone(), parent));
+        }
+        for units in organization.units_by_parent.values_mut() {
+            units.sort_unstable();
+        }
+        organization
+    }
+
+    /// Places an account (call in any order, then [`Organization::finish`]).
+    pub fn add_account(&mut self, account_id: &str, parent_id: Option<&str>) {
+        let parent = parent_id.unwrap_or(&self.root_id).to_owned();
+        self.accounts_by_parent
+            .entry(parent.clone())
+            .or_default()
+            .push(account_id.to_owned());
+        self.parent_of.insert(account_id.to_owned(), parent);
+        self.accounts.push(account_id.to_owned());
+    }
+
+    pub fn finish(&mut self) {
+        self.accounts.sort_unstable();
+        self.accounts.dedup();
+        for accounts in self.accounts_by_parent.values_mut() {
+            accounts.sort_unstable();
+        }
+    }
+
+    pub fn is_parent(&self, parent_id: &str) -> bool {
+        parent_id == self.root_id || self.units.contains_key(parent_id)
+    }
+
+    /// The account id in ARNs (the management account's; zeros for an organization without one).
+    pub fn arn_account(&self) -> &str {
+        self.management_account.as_deref().unwrap_or("000000000000")
+    }
+}
+
+/// Checks the accounts against the organizations: a management account belongs to its own
+/// organization, parents exist in the account's organization.
+pub(crate) fn validate_accounts(
+    organizations: &[OrganizationConfig],
+    accounts: &[AccountConfig],
+) -> Result<(), String> {
+    let mut declared = HashMap::new();
+    for (index, organization) in organizations.iter().enumerate() {
+        let field = format!("organizations[{index}]");
+        organization.validate(&field)?;
+        if declared.insert(organization.id.as_str(), organization).is_some() {
+            return Err(format!("{field}.id: {} is declared twice", organization.id));
+        }
+    }
+    let mut managers = HashMap::new();
+    for (index, organization) in organizations.iter().enumerate() {
+        if let Some(other) = managers.insert(organization.management_account.as_str(), organization.id.as_str()) {
+            return Err(format!(
+                "organizations[{index}].managementAccount: account {} already manages {other}",
+                organization.management_account
+            ));
+        }
+    }
+    let mut units = HashMap::new();
+    for organization in organizations {
+        for unit in &organization.organizational_units {
+            if let Some(other) = units.insert(unit.id.as_str(), organization.id.as_str()) {
+                return Err(format!(
+                    "OU {} is declared in {other} and in {}",
+                    unit.id, organization.id
+                ));
+            }
+        }
+    }
+    for (index, account) in accounts.iter().enumerate() {
+        let at = format!("accounts[{index}]");
+        if let Some(managed) = managers.get(account.account_id.as_str())
+            && account.organization.as_deref().is_some_and(|org| org != *managed)
+        {
+            return Err(format!(
+                "{at}.organization: account {} is the management account of {managed}",
+                account.account_id
+            ));
+        }
+        if let Some(name) = &account.name
+            && !(1..=50).contains(&name.chars().count())
+        {
+            return Err(format!("{at}.name: must be 1 to 50 characters long"));
+        }
+        let organization = account
+            .organization
+            .as_deref()
+            .or_else(|| managers.get(account.account_id.as_str()).copied());
+        let Some(parent) = &account.parent_id else {
+            continue;
+        };
+        let Some(organization) = organization else {
+            return Err(format!("{at}.parentId: the account is in no organization"));
+        };
+        let known = match declared.get(organization) {
+            Some(config) => *parent == config.root_id() || units.get(parent.as_str()) == Some(&organization),
+            None => *parent == derived_root_id(organization),
+        };
+        if !known {
+            return Err(format!(
+                "{at}.parentId: {parent} is neither the root nor an OU of organization {organization}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A generated organization for large tests and benchmarks: `accounts` member accounts with
+/// consecutive ids spread round-robin over `organizational_units` OUs, which form a tree where
+/// each OU has up to `branching` child OUs (the first `branching` OUs sit under the root). The
+/// management account sits in the root. JSON form (`POST /_emulator/world/organization`):
+///
+/// ```json
+/// {"id": "o-benchmark01", "managementAccount": "900000000000", "organizationalUnits": 40,
+///  "accounts": 1200, "firstAccountId": "900000000001"}
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OrganizationSeed {
+    pub id: String,
+    pub management_account: String,
+    pub organizational_units: u32,
+    pub accounts: u32,
+    /// The first member account id; the others follow it.
+    pub first_account_id: String,
+    /// Child OUs per OU (default 5).
+    #[serde(default = "default_branching")]
+    pub branching: u32,
+}
+
+fn default_branching() -> u32 {
+    5
+}
+
+impl OrganizationSeed {
+    pub fn new(
+        id: impl Into<String>,
+        management_account: impl Into<String>,
+        organizational_units: u32,
+        accounts: u32,
+        first_account_id: impl Into<String>,
+    ) -> OrganizationSeed {
+        OrganizationSeed {
+            id: id.into(),
+            management_account: management_account.into(),
+            organizational_units,
+            accounts,
+            first_account_id: first_account_id.into(),
+            branching: default_branching(),
+        }
+    }
+
+    /// The OU ids the seed generates, in order (`ou-<root suffix>-<8 digits>`).
+    pub fn unit_id(&self, index: u32) -> String {
+        let root = derived_root_id(&self.id);
+        format!("ou-{}-{:08}", &root[2..], index + 1)
+    }
+
+    /// The organization and its accounts (management account included), as a world patch.
+    pub fn patch(&self) -> Result<super::world::WorldPatch, String> {
+        let first: u64 = self
+            .first_account_id
+            .parse()
+            .ok()
+            .filter(|_| validate::is_account_id(&self.first_account_id))
+            .ok_or("firstAccountId: must be exactly 12 digits")?;
+        if first + u64::from(self.accounts) > 1_000_000_000_000 {
+            return Err("accounts: the account ids would exceed 12 digits".to_owned());
+        }
+        let branching = self.branching.max(1);
+        let organizational_units: Vec<OrganizationalUnitConfig> = (0..self.organizational_units)
+            .map(|index| OrganizationalUnitConfig {
+                id: self.unit_id(index),
+                name: format!("unit-{:02}", index + 1),
+                parent_id: (index >= branching).then(|| self.unit_id(index / branching - 1)),
+            })
+            .collect();
+        let member = |index: u32| {
+            let account_id = format!("{:012}", first + u64::from(index));
+            AccountConfig {
+                organization: Some(self.id.clone()),
+                name: Some(format!("account-{account_id}")),
+                parent_id: (self.organizational_units > 0).then(|| self.unit_id(index % self.organizational_units)),
+                ..AccountConfig::new(account_id.clone(), format!("aws+{account_id}@example.com"))
+            }
+        };
+        let mut accounts = vec![AccountConfig {
+            organization: Some(self.id.clone()),
+            name: Some("management".to_owned()),
+            joined_method: JoinedMethod::Invited,
+            ..AccountConfig::new(
+                self.management_account.clone(),
+                format!("aws+{}@example.com", self.management_account),
+            )
+        }];
+        accounts.extend((0..self.accounts).map(member));
+        Ok(super::world::WorldPatch {
+            accounts,
+            organizations: vec![OrganizationConfig {
+                id: self.id.clone(),
+                management_account: self.management_account.clone(),
+                root_id: None,
+                organizational_units,
+                delegated_administrators: Vec::new(),
+                empty_first_pages: false,
+                page_size_limit: None,
+            }],
+            ..super::world::WorldPatch::default()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_patterns() {
+        assert!(is_root_id("r-ab12"));
+        assert!(!is_root_id("r-ab1"));
+        assert!(!is_root_id("r-AB12"));
+        assert!(is_ou_id("ou-ab12-12345678"));
+        assert!(!is_ou_id("ou-ab12-1234567"));
+        assert!(!is_ou_id("ou-ab1-12345678"));
+        assert!(is_parent_id("r-ab12") && is_parent_id("ou-ab12-abcdefgh"));
+        assert!(is_organization_id("o-exampleorg1") && !is_organization_id("o-"));
+        assert_eq!(derived_root_id("o-ab"), "r-ab00");
+        assert_eq!(derived_root_id("o-emulator"), "r-emulator");
+    }
+
+    #[test]
+    fn the_ou_tree_must_hang_from_the_root() {
+        let unit = |id: &str, parent: Option<&str>| OrganizationalUnitConfig {
+            id: id.to_owned(),
+            name: "n".to_owned(),
+            parent_id: parent.map(str::to_owned),
+        };
+        let mut organization = OrganizationConfig {
+            id: "o-abcd".to_owned(),
+            management_account: "111111111111".to_owned(),
+            root_id: None,
+            organizational_units: vec![
+                unit("ou-abcd-00000001", None),
+                unit("ou-abcd-00000002", Some("ou-abcd-00000001")),
+            ],
+            delegated_administrators: vec![],
+            empty_first_pages: false,
+            page_size_limit: None,
+        };
+        assert!(organization.validate("o").is_ok());
+        organization.organizational_units[0].parent_id = Some("ou-abcd-00000002".to_owned());
+        let err = organization.validate("o").expect_err("cycle");
+        assert!(err.contains("cycle"), "{err}");
+        organization.organizational_units[0].parent_id = Some("ou-abcd-99999999".to_owned());
+        let err = organization.validate("o").expect_err("unknown parent");
+        assert!(err.starts_with("o.organizationalUnits[0].parentId"), "{err}");
+    }
+
+    #[test]
+    fn seeds_nest_units_and_spread_accounts() {
+        let seed = OrganizationSeed::new("o-seed000001", "900000000000", 40, 1200, "900000000001");
+        let patch = seed.patch().expect("valid seed");
+        assert_eq!(patch.accounts.len(), 1201);
+        let organization = &patch.organizations[0];
+        assert_eq!(organization.organizational_units.len(), 40);
+        assert!(organization.validate("o").is_ok());
+        assert_eq!(organization.organizational_units[4].parent_id, None);
+        assert_eq!(
+            organization.organizational_units[5].parent_id.as_deref(),
+            Some(seed.unit_id(0).as_str())
+        );
+        assert!(validate_accounts(&patch.organizations, &patch.accounts).is_ok());
+    }
+}
