@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::faults::Fault;
-use super::organization::OrganizationSeed;
+use super::organization_seed::OrganizationSeed;
 use super::shared::Shared;
 use super::wire;
 use super::world::{WorldConfig, WorldPatch};

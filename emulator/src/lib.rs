@@ -65,6 +65,7 @@ mod faults;
 mod model;
 mod operations;
 mod organization;
+mod organization_seed;
 mod organizations_api;
 mod paging;
 mod prng;
@@ -89,7 +90,8 @@ use tokio::task::JoinHandle;
 
 pub use faults::{Fault, FaultKind, FaultTrigger};
 pub use model::{DisabledReason, GraphSnapshot, InvitationType, MemberSnapshot, MemberStatus};
-pub use organization::{AccountState, JoinedMethod, OrganizationConfig, OrganizationSeed, OrganizationalUnitConfig};
+pub use organization::{AccountState, JoinedMethod, OrganizationConfig, OrganizationalUnitConfig};
+pub use organization_seed::OrganizationSeed;
 pub use tls::{TlsError, TlsFiles};
 pub use world::{AccountConfig, DEFAULT_ORGANIZATION, RoleConfig, WorldConfig, WorldPatch};
 

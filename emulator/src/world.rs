@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::organization::{self, AccountState, JoinedMethod, Organization, OrganizationConfig};
+use super::organization::{AccountState, JoinedMethod, Organization, OrganizationConfig, derived_root_id};
 use super::validate;
 
 /// Organization id used when the world model says `organization: true` without naming one.
@@ -204,7 +204,7 @@ impl WorldConfig {
         {
             return Err("defaultAccount: must be exactly 12 digits".to_owned());
         }
-        organization::validate_accounts(&self.organizations, &self.accounts)
+        validate_accounts(&self.organizations, &self.accounts)
     }
 
     /// Applies a patch: accounts replace same-id accounts or are appended, organizations
@@ -410,6 +410,78 @@ impl World {
             .get(organization)
             .map_or(&[], |organization| organization.accounts.as_slice())
     }
+}
+
+/// Checks the accounts against the organizations: a management account belongs to its own
+/// organization, parents exist in the account's organization.
+pub(crate) fn validate_accounts(
+    organizations: &[OrganizationConfig],
+    accounts: &[AccountConfig],
+) -> Result<(), String> {
+    let mut declared = HashMap::new();
+    for (index, organization) in organizations.iter().enumerate() {
+        let field = format!("organizations[{index}]");
+        organization.validate(&field)?;
+        if declared.insert(organization.id.as_str(), organization).is_some() {
+            return Err(format!("{field}.id: {} is declared twice", organization.id));
+        }
+    }
+    let mut managers = HashMap::new();
+    for (index, organization) in organizations.iter().enumerate() {
+        if let Some(other) = managers.insert(organization.management_account.as_str(), organization.id.as_str()) {
+            return Err(format!(
+                "organizations[{index}].managementAccount: account {} already manages {other}",
+                organization.management_account
+            ));
+        }
+    }
+    let mut units = HashMap::new();
+    for organization in organizations {
+        for unit in &organization.organizational_units {
+            if let Some(other) = units.insert(unit.id.as_str(), organization.id.as_str()) {
+                return Err(format!(
+                    "OU {} is declared in {other} and in {}",
+                    unit.id, organization.id
+                ));
+            }
+        }
+    }
+    for (index, account) in accounts.iter().enumerate() {
+        let at = format!("accounts[{index}]");
+        if let Some(managed) = managers.get(account.account_id.as_str())
+            && account.organization.as_deref().is_some_and(|org| org != *managed)
+        {
+            return Err(format!(
+                "{at}.organization: account {} is the management account of {managed}",
+                account.account_id
+            ));
+        }
+        if let Some(name) = &account.name
+            && !(1..=50).contains(&name.chars().count())
+        {
+            return Err(format!("{at}.name: must be 1 to 50 characters long"));
+        }
+        let organization = account
+            .organization
+            .as_deref()
+            .or_else(|| managers.get(account.account_id.as_str()).copied());
+        let Some(parent) = &account.parent_id else {
+            continue;
+        };
+        let Some(organization) = organization else {
+            return Err(format!("{at}.parentId: the account is in no organization"));
+        };
+        let known = match declared.get(organization) {
+            Some(config) => *parent == config.root_id() || units.get(parent.as_str()) == Some(&organization),
+            None => *parent == derived_root_id(organization),
+        };
+        if !known {
+            return Err(format!(
+                "{at}.parentId: {parent} is neither the root nor an OU of organization {organization}"
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
