@@ -21,11 +21,14 @@ pub const EMAIL_PATTERN: &str = r"^.+@(?:(?:[A-Za-z0-9][A-Za-z0-9-]{0,61})?[A-Za
 pub const EMAIL_MAX_LENGTH: usize = 64;
 /// An AWS Region name such as `us-east-1` or `us-gov-west-1`.
 pub const REGION_PATTERN: &str = r"^[a-z]{2}(?:-[a-z]+)+-[0-9]+$";
+pub const REGION_MAX_LENGTH: usize = 32;
 /// A behavior graph ARN: partition, Region, administrator account, 32 lowercase hex digits.
 pub const GRAPH_ARN_PATTERN: &str =
     r"^arn:aws[-a-z]{0,10}:detective:[a-z]{2}(?:-[a-z]+)+-[0-9]+:[0-9]{12}:graph:[0-9a-f]{32}$";
+pub const GRAPH_ARN_MAX_LENGTH: usize = 128;
 /// An IAM role ARN (the role path may contain slashes).
 pub const ROLE_ARN_PATTERN: &str = r"^arn:aws[-a-z]{0,10}:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]{1,512}$";
+pub const ROLE_ARN_MAX_LENGTH: usize = 2048;
 /// An IAM role name.
 pub const ROLE_NAME_PATTERN: &str = r"^[A-Za-z0-9_+=,.@-]{1,64}$";
 /// An STS external id (2 to [`EXTERNAL_ID_MAX_LENGTH`] characters: the length is a separate
@@ -36,6 +39,9 @@ pub const EXTERNAL_ID_MAX_LENGTH: usize = 1224;
 pub const SESSION_NAME_PATTERN: &str = r"^[A-Za-z0-9_+=,.@-]{2,64}$";
 /// A duration as Kubernetes and Flux users write it: `30s`, `5m`, `1h30m`.
 pub const DURATION_PATTERN: &str = r"^(?:[0-9]+(?:ms|s|m|h))+$";
+pub const DURATION_MAX_LENGTH: usize = 32;
+/// The most members one sync may be allowed to remove (`deletionGuard.maxDeletions`).
+pub const MAX_DELETIONS_LIMIT: i32 = 1200;
 /// Invitation message bounds, as CreateMembers enforces them.
 pub const MESSAGE_MAX_LENGTH: usize = 1000;
 /// Tag bounds, as TagResource enforces them.

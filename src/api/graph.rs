@@ -9,8 +9,9 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 
 use super::constraints::{
-    ACCOUNT_ID_PATTERN, DURATION_PATTERN, EMAIL_MAX_LENGTH, EMAIL_PATTERN, EXTERNAL_ID_MAX_LENGTH, EXTERNAL_ID_PATTERN,
-    GRAPH_ARN_PATTERN, MAX_TAGS, MESSAGE_MAX_LENGTH, REGION_PATTERN, ROLE_ARN_PATTERN, ROLE_NAME_PATTERN,
+    ACCOUNT_ID_PATTERN, DURATION_MAX_LENGTH, DURATION_PATTERN, EMAIL_MAX_LENGTH, EMAIL_PATTERN, EXTERNAL_ID_MAX_LENGTH,
+    EXTERNAL_ID_PATTERN, GRAPH_ARN_MAX_LENGTH, GRAPH_ARN_PATTERN, MAX_DELETIONS_LIMIT, MAX_MEMBERS, MAX_TAGS,
+    MESSAGE_MAX_LENGTH, REGION_MAX_LENGTH, REGION_PATTERN, ROLE_ARN_MAX_LENGTH, ROLE_ARN_PATTERN, ROLE_NAME_PATTERN,
     SESSION_NAME_PATTERN, TAG_KEY_MAX_LENGTH, TAG_VALUE_MAX_LENGTH,
 };
 use super::constraints::{DEFAULT_RESYNC_INTERVAL, parse_duration};
@@ -64,20 +65,20 @@ pub struct DetectiveGraphSpec {
     /// The AWS Region of the behavior graph, e.g. `us-east-1`. Defaults to the Region of the
     /// operator's AWS configuration. Immutable once set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = REGION_PATTERN), length(max = 32))]
+    #[schemars(regex(pattern = REGION_PATTERN), length(max = REGION_MAX_LENGTH))]
     pub region: Option<String>,
 
     /// Adopt this behavior graph. Without it the operator adopts the administrator account's graph
     /// in the Region if one exists (ListGraphs), and creates one otherwise (CreateGraph).
     /// Immutable once set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = GRAPH_ARN_PATTERN), length(max = 128))]
+    #[schemars(regex(pattern = GRAPH_ARN_PATTERN), length(max = GRAPH_ARN_MAX_LENGTH))]
     pub graph_arn: Option<String>,
 
     /// Act as the administrator account by assuming this IAM role through STS. Without it the
     /// operator's own credentials (IRSA, EKS Pod Identity, environment) are used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = ROLE_ARN_PATTERN), length(max = 2048))]
+    #[schemars(regex(pattern = ROLE_ARN_PATTERN), length(max = ROLE_ARN_MAX_LENGTH))]
     pub assume_role_arn: Option<String>,
 
     /// The external id to present when assuming `assumeRoleArn`.
@@ -93,7 +94,7 @@ pub struct DetectiveGraphSpec {
 
     /// The member accounts the behavior graph should have, keyed by `accountId` (at most 1,200).
     #[serde(default)]
-    #[schemars(length(max = 1200))]
+    #[schemars(length(max = MAX_MEMBERS))]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["accountId".into()]))]
     pub members: Vec<MemberSpec>,
 
@@ -128,7 +129,7 @@ pub struct DetectiveGraphSpec {
 
     /// How often the graph is read again to find drift made outside the operator, e.g. `5m`.
     #[serde(default = "default_resync_interval")]
-    #[schemars(regex(pattern = DURATION_PATTERN), length(max = 32))]
+    #[schemars(regex(pattern = DURATION_PATTERN), length(max = DURATION_MAX_LENGTH))]
     pub resync_interval: String,
 
     /// Stops every AWS call for this resource until set back to false.
@@ -216,7 +217,7 @@ pub struct DeletionGuardSpec {
     /// The most members one sync may remove. A plan removing more is not applied: the resource
     /// reports `Stalled` with the count until the list is fixed or this limit raised.
     #[serde(default = "default_max_deletions")]
-    #[schemars(range(min = 0, max = 1200))]
+    #[schemars(range(min = 0, max = MAX_DELETIONS_LIMIT))]
     pub max_deletions: i32,
 }
 

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use super::constraints::{DEFAULT_RESYNC_INTERVAL, parse_duration};
 use super::constraints::{
-    DURATION_PATTERN, EXTERNAL_ID_MAX_LENGTH, EXTERNAL_ID_PATTERN, GRAPH_ARN_PATTERN, REGION_PATTERN, ROLE_ARN_PATTERN,
+    DURATION_MAX_LENGTH, DURATION_PATTERN, EXTERNAL_ID_MAX_LENGTH, EXTERNAL_ID_PATTERN, GRAPH_ARN_MAX_LENGTH,
+    GRAPH_ARN_PATTERN, REGION_MAX_LENGTH, REGION_PATTERN, ROLE_ARN_MAX_LENGTH, ROLE_ARN_PATTERN,
 };
 use super::role::DeclaredRole;
 
@@ -53,18 +54,18 @@ use super::role::DeclaredRole;
 #[serde(rename_all = "camelCase")]
 pub struct DetectiveMembershipSpec {
     /// The behavior graph whose invitation this account answers. Immutable.
-    #[schemars(regex(pattern = GRAPH_ARN_PATTERN), length(max = 128))]
+    #[schemars(regex(pattern = GRAPH_ARN_PATTERN), length(max = GRAPH_ARN_MAX_LENGTH))]
     #[x_kube(validation = Rule::new("self == oldSelf").message("graphArn is immutable").reason(Reason::FieldValueInvalid))]
     pub graph_arn: String,
 
     /// The AWS Region of the graph; defaults to the Region in `graphArn`. Immutable once set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = REGION_PATTERN), length(max = 32))]
+    #[schemars(regex(pattern = REGION_PATTERN), length(max = REGION_MAX_LENGTH))]
     pub region: Option<String>,
 
     /// Act as the member account by assuming this IAM role through STS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = ROLE_ARN_PATTERN), length(max = 2048))]
+    #[schemars(regex(pattern = ROLE_ARN_PATTERN), length(max = ROLE_ARN_MAX_LENGTH))]
     pub assume_role_arn: Option<String>,
 
     /// The external id to present when assuming `assumeRoleArn`.
@@ -83,7 +84,7 @@ pub struct DetectiveMembershipSpec {
 
     /// How often the invitation is read again, e.g. `5m`.
     #[serde(default = "default_resync_interval")]
-    #[schemars(regex(pattern = DURATION_PATTERN), length(max = 32))]
+    #[schemars(regex(pattern = DURATION_PATTERN), length(max = DURATION_MAX_LENGTH))]
     pub resync_interval: String,
 
     /// Stops every AWS call for this resource until set back to false.

@@ -22,6 +22,7 @@ static ROLE_ARN: LazyLock<Regex> = LazyLock::new(|| compiled(ROLE_ARN_PATTERN));
 static ROLE_NAME: LazyLock<Regex> = LazyLock::new(|| compiled(ROLE_NAME_PATTERN));
 static EXTERNAL_ID: LazyLock<Regex> = LazyLock::new(|| compiled(EXTERNAL_ID_PATTERN));
 static SESSION_NAME: LazyLock<Regex> = LazyLock::new(|| compiled(SESSION_NAME_PATTERN));
+static DURATION: LazyLock<Regex> = LazyLock::new(|| compiled(DURATION_PATTERN));
 
 /// Whether `value` is a well-formed AWS account id.
 pub fn is_account_id(value: &str) -> bool {
@@ -69,6 +70,14 @@ impl FieldErrors {
         }
     }
 
+    /// A pattern and a length limit (in characters, as the API server counts `maxLength`).
+    fn check_bounded(&mut self, field: &str, value: &str, (re, max_length): (&Regex, usize), what: &str) {
+        self.check_pattern(field, value, re, what);
+        if value.chars().count() > max_length {
+            self.push(field, format!("at most {max_length} characters"));
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -96,21 +105,7 @@ impl DetectiveGraphSpec {
     /// Checks every constraint of the schema (and its CEL rules that need no previous object).
     pub fn validate(&self) -> Result<(), FieldErrors> {
         let mut errors = FieldErrors::default();
-        if let Some(region) = &self.region {
-            errors.check_pattern("spec.region", region, &REGION, "an AWS Region name");
-        }
-        if let Some(arn) = &self.graph_arn {
-            errors.check_pattern("spec.graphArn", arn, &GRAPH_ARN, "a behavior graph ARN");
-            if let Some(region) = &self.region
-                && is_graph_arn(arn)
-                && !arn.contains(&format!(":detective:{region}:"))
-            {
-                errors.push(
-                    "spec.graphArn",
-                    format!("the graph ARN is not in spec.region {region:?}"),
-                );
-            }
-        }
+        check_graph_and_region(&mut errors, self.graph_arn.as_deref(), self.region.as_deref());
         check_role(
             &mut errors,
             "spec",
@@ -146,11 +141,9 @@ impl DetectiveGraphSpec {
                     ),
                 );
             }
+            // Named as the API server names a repeated list-map key: by the entry.
             if !seen.insert(member.account_id.as_str()) {
-                errors.push(
-                    format!("{field}.accountId"),
-                    format!("duplicate account id {:?}", member.account_id),
-                );
+                errors.push(field, format!("duplicate account id {:?}", member.account_id));
             }
         }
         if let Some(message) = &self.invitation.message {
@@ -181,8 +174,11 @@ impl DetectiveGraphSpec {
                 );
             }
         }
-        if self.deletion_guard.max_deletions < 0 {
-            errors.push("spec.deletionGuard.maxDeletions", "must be 0 or more");
+        if !(0..=MAX_DELETIONS_LIMIT).contains(&self.deletion_guard.max_deletions) {
+            errors.push(
+                "spec.deletionGuard.maxDeletions",
+                format!("must be 0 to {MAX_DELETIONS_LIMIT}"),
+            );
         }
         check_duration(&mut errors, "spec.resyncInterval", &self.resync_interval);
         errors.into_result()
@@ -193,10 +189,7 @@ impl DetectiveMembershipSpec {
     /// Checks every constraint of the schema (and its CEL rules that need no previous object).
     pub fn validate(&self) -> Result<(), FieldErrors> {
         let mut errors = FieldErrors::default();
-        errors.check_pattern("spec.graphArn", &self.graph_arn, &GRAPH_ARN, "a behavior graph ARN");
-        if let Some(region) = &self.region {
-            errors.check_pattern("spec.region", region, &REGION, "an AWS Region name");
-        }
+        check_graph_and_region(&mut errors, Some(&self.graph_arn), self.region.as_deref());
         check_role(
             &mut errors,
             "spec",
@@ -215,15 +208,55 @@ fn check_external_id(errors: &mut FieldErrors, field: &str, value: &str) {
     }
 }
 
+/// `graphArn` and `region`, each well-formed, and the ARN in the Region when both are given
+/// (the CEL rule compares them even when the ARN is malformed, and so does this).
+fn check_graph_and_region(errors: &mut FieldErrors, graph_arn: Option<&str>, region: Option<&str>) {
+    if let Some(region) = region {
+        errors.check_bounded(
+            "spec.region",
+            region,
+            (&REGION, REGION_MAX_LENGTH),
+            "an AWS Region name",
+        );
+    }
+    if let Some(arn) = graph_arn {
+        errors.check_bounded(
+            "spec.graphArn",
+            arn,
+            (&GRAPH_ARN, GRAPH_ARN_MAX_LENGTH),
+            "a behavior graph ARN",
+        );
+        if let Some(region) = region
+            && !arn.contains(&format!(":detective:{region}:"))
+        {
+            errors.push(
+                "spec.graphArn",
+                format!("the graph ARN is not in spec.region {region:?}"),
+            );
+        }
+    }
+}
+
+/// The schema's check of a duration: its form and length. (A well-formed duration too long to
+/// represent is accepted by the API server too; [`parse_duration`] refuses it and the operator
+/// then resyncs at the default interval.)
 fn check_duration(errors: &mut FieldErrors, field: &str, value: &str) {
-    if parse_duration(value).is_none() {
-        errors.push(field, format!("{value:?} is not a duration such as 30s, 5m or 1h30m"));
+    if !DURATION.is_match(value) || value.chars().count() > DURATION_MAX_LENGTH {
+        errors.push(
+            field,
+            format!("{value:?} is not a duration such as 30s, 5m or 1h30m (at most {DURATION_MAX_LENGTH} characters)"),
+        );
     }
 }
 
 fn check_role(errors: &mut FieldErrors, at: &str, role_arn: Option<&str>, external_id: Option<&str>) {
     if let Some(arn) = role_arn {
-        errors.check_pattern(format!("{at}.assumeRoleArn"), arn, &ROLE_ARN, "an IAM role ARN");
+        errors.check_bounded(
+            &format!("{at}.assumeRoleArn"),
+            arn,
+            (&ROLE_ARN, ROLE_ARN_MAX_LENGTH),
+            "an IAM role ARN",
+        );
     }
     if let Some(external_id) = external_id {
         check_external_id(errors, &format!("{at}.externalId"), external_id);
@@ -302,5 +335,62 @@ mod tests {
         assert!(is_graph_arn(&arn.replace("arn:aws:", "arn:aws-us-gov:")));
         assert!(!is_graph_arn(&arn.to_uppercase()));
         assert!(!is_graph_arn(&arn.replace(":graph:", ":graphs:")));
+    }
+
+    /// The fields each refusal names, for a spec given as JSON.
+    fn refused<T: serde::de::DeserializeOwned>(
+        spec: serde_json::Value,
+        validate: fn(&T) -> Result<(), FieldErrors>,
+    ) -> Vec<String> {
+        let spec: T = serde_json::from_value(spec).expect("a well-typed spec");
+        validate(&spec)
+            .err()
+            .map(|e| e.0.into_iter().map(|e| e.field).collect())
+            .unwrap_or_default()
+    }
+
+    // One case per disagreement with the API server that tests/e2e/cases/agreement.rs found.
+    #[test]
+    fn the_graph_checks_agree_with_the_crd_schema() {
+        let graph = |spec| refused(spec, DetectiveGraphSpec::validate);
+        let member = |id: &str| serde_json::json!({ "accountId": id, "emailAddress": "a@example.com" });
+        assert_eq!(
+            graph(serde_json::json!({ "deletionGuard": { "maxDeletions": 1201 } })),
+            ["spec.deletionGuard.maxDeletions"]
+        );
+        assert!(graph(serde_json::json!({ "deletionGuard": { "maxDeletions": 1200 } })).is_empty());
+        let region = |length: usize| format!("us-{}-1", "a".repeat(length - 5));
+        assert!(graph(serde_json::json!({ "region": region(32) })).is_empty());
+        assert_eq!(graph(serde_json::json!({ "region": region(33) })), ["spec.region"]);
+        assert_eq!(
+            graph(serde_json::json!({ "members": [member("111111111111"), member("111111111111")] })),
+            ["spec.members[1]"],
+            "a repeated key is named by its entry, as the API server names it"
+        );
+        assert!(
+            graph(serde_json::json!({ "resyncInterval": "9999999999h" })).is_empty(),
+            "well-formed, if long"
+        );
+        let zeros = |n: usize| format!("{}ms", "0".repeat(n));
+        assert!(graph(serde_json::json!({ "resyncInterval": zeros(30) })).is_empty());
+        assert_eq!(
+            graph(serde_json::json!({ "resyncInterval": zeros(31) })),
+            ["spec.resyncInterval"]
+        );
+    }
+
+    #[test]
+    fn the_membership_checks_agree_with_the_crd_schema() {
+        let membership = |spec| refused(spec, DetectiveMembershipSpec::validate);
+        let arn = "arn:aws:detective:us-east-1:123456789012:graph:0123456789abcdef0123456789abcdef";
+        assert!(membership(serde_json::json!({ "graphArn": arn, "region": "us-east-1" })).is_empty());
+        assert_eq!(
+            membership(serde_json::json!({ "graphArn": arn, "region": "eu-west-1" })),
+            ["spec.graphArn"],
+            "the CEL rule: the ARN names the declared Region"
+        );
+        let long = arn.replace("us-east-1", &format!("us-{}-1", "a".repeat(54)));
+        assert_eq!(long.len(), 129);
+        assert_eq!(membership(serde_json::json!({ "graphArn": long })), ["spec.graphArn"]);
     }
 }

@@ -7,6 +7,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use crate::api::validation::FieldErrors;
 use crate::api::{DetectiveGraph, GROUP};
 
 /// Where a document came from, for messages: `examples/graph.yaml, document 2 (security/org)`.
@@ -120,39 +121,99 @@ pub fn parse_documents(
         if document.is_null() {
             continue;
         }
-        let invalid = |message: String| ManifestError::Invalid {
-            origin: origin.clone(),
-            message,
-        };
         let api_version = document.get("apiVersion").and_then(|v| v.as_str()).unwrap_or_default();
         let kind = document.get("kind").and_then(|v| v.as_str()).unwrap_or_default();
         if kind != "DetectiveGraph" || !api_version.starts_with(&format!("{GROUP}/")) {
             skipped.push(format!("{origin}: {kind} {api_version}"));
             continue;
         }
-        if api_version != format!("{GROUP}/{}", crate::api::VERSION) {
-            return Err(invalid(format!(
-                "apiVersion: {api_version:?} is not served; use {GROUP}/{}",
-                crate::api::VERSION
-            )));
-        }
-        if let Some(field) = first_unknown_field(&document) {
-            return Err(invalid(format!(
-                "{field}: unknown field (kubectl apply refuses it too; check the spelling)"
-            )));
-        }
-        let graph: DetectiveGraph =
-            serde_path_to_error::deserialize(document).map_err(|e| invalid(describe_serde_error(&e)))?;
-        if graph.metadata.name.as_deref().unwrap_or_default().is_empty() {
-            return Err(invalid("metadata.name: required".into()));
-        }
-        graph
-            .spec
-            .validate()
-            .map_err(|errors| invalid(format!("{} ({errors})", graph.key())))?;
+        let graph = graph_from_document(document).map_err(|error| ManifestError::Invalid {
+            origin: origin.clone(),
+            message: error.to_string(),
+        })?;
         graphs.push(GraphDocument { origin, graph });
     }
     Ok(())
+}
+
+/// Why a `DetectiveGraph` document is refused; [`DocumentError::fields`] names the fields.
+#[derive(Debug, thiserror::Error)]
+pub enum DocumentError {
+    #[error("apiVersion: {0:?} is not served; use {GROUP}/{VERSION}", VERSION = crate::api::VERSION)]
+    Version(String),
+    #[error("{0}: unknown field (kubectl apply refuses it too; check the spelling)")]
+    UnknownField(String),
+    #[error("{}", describe_serde_error(.0))]
+    Malformed(#[source] serde_path_to_error::Error<serde_json::Error>),
+    #[error("metadata.name: required")]
+    MissingName,
+    #[error("{key} ({errors})")]
+    Fields {
+        key: String,
+        #[source]
+        errors: FieldErrors,
+    },
+}
+
+impl DocumentError {
+    /// The paths of the refused fields, as `spec.members[3].accountId`. A missing required
+    /// field is named by its own path (serde names the object that lacks it).
+    pub fn fields(&self) -> Vec<String> {
+        match self {
+            Self::Version(_) => vec!["apiVersion".into()],
+            Self::UnknownField(field) => vec![field.clone()],
+            Self::Malformed(error) => {
+                let path = error.path().to_string();
+                let message = error.inner().to_string();
+                let missing = message
+                    .strip_prefix("missing field `")
+                    .and_then(|rest| rest.split('`').next());
+                match missing {
+                    Some(field) if path == "." || path.is_empty() => vec![field.to_owned()],
+                    Some(field) => vec![format!("{path}.{field}")],
+                    None => vec![path],
+                }
+            }
+            Self::MissingName => vec!["metadata.name".into()],
+            Self::Fields { errors, .. } => errors.0.iter().map(|e| e.field.clone()).collect(),
+        }
+    }
+}
+
+/// One document (of kind `DetectiveGraph`) as `plan -f`/`sync -f` accept it: served version, no
+/// unknown field, well-typed, named, and every field constraint of the CRD met.
+pub fn graph_from_document(document: serde_json::Value) -> Result<DetectiveGraph, DocumentError> {
+    let api_version = document.get("apiVersion").and_then(|v| v.as_str()).unwrap_or_default();
+    if api_version != format!("{GROUP}/{}", crate::api::VERSION) {
+        return Err(DocumentError::Version(api_version.to_owned()));
+    }
+    if let Some(field) = first_unknown_field(&document) {
+        return Err(DocumentError::UnknownField(field));
+    }
+    let mut document = document;
+    drop_nulls(&mut document);
+    let graph: DetectiveGraph = serde_path_to_error::deserialize(document).map_err(DocumentError::Malformed)?;
+    if graph.metadata.name.as_deref().unwrap_or_default().is_empty() {
+        return Err(DocumentError::MissingName);
+    }
+    graph.spec.validate().map_err(|errors| DocumentError::Fields {
+        key: graph.key(),
+        errors,
+    })?;
+    Ok(graph)
+}
+
+/// Removes every `field: null` from `document`'s objects, as the API server does before defaulting
+/// (none of the schema's fields is nullable): `suspend: null` means "the default", not an error.
+pub fn drop_nulls(document: &mut serde_json::Value) {
+    match document {
+        serde_json::Value::Object(object) => {
+            object.retain(|_, value| !value.is_null());
+            object.values_mut().for_each(drop_nulls);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(drop_nulls),
+        _ => {}
+    }
 }
 
 /// The first field of `document` that the CRD schema does not declare, as `spec.pruningMode`.
@@ -293,5 +354,16 @@ spec:
         let text = GOOD.replace("region: us-east-1", "region: us-east-1\n  pruning: Aggressive");
         let error = parse(&text).unwrap_err().to_string();
         assert!(error.contains("spec.pruning"), "{error}");
+    }
+
+    #[test]
+    fn a_null_field_means_its_default_as_in_the_api_server() {
+        let text = GOOD.replace(
+            "region: us-east-1",
+            "region: us-east-1\n  suspend: null\n  deletionGuard: {maxDeletions: null}",
+        );
+        let graphs = parse(&text).unwrap();
+        assert!(!graphs[0].graph.spec.suspend);
+        assert_eq!(graphs[0].graph.spec.deletion_guard.max_deletions, 10);
     }
 }

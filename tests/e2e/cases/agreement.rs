@@ -1,0 +1,687 @@
+//! The CLI and the API server agree on every input.
+//!
+//! `plan -f`/`sync -f` validate a `DetectiveGraph` in Rust ([`graph_from_document`]); the cluster
+//! validates it with the CRD's OpenAPI schema and CEL rules. This case generates specs around every
+//! constraint's edges (lengths, patterns, list sizes, enums, types, nulls, cross-field rules, both
+//! resources), sends each to the real API server as a server-side dry-run create with strict field
+//! validation, runs the Rust validation on the same document, and fails on any disagreement.
+//!
+//! What "names the same field" means: both sides name fields by their path from the object's
+//! root, `spec.members[3].accountId`, with map entries written `spec.tags[key]` (the API server
+//! writes `spec.tags.key` for a map value; that is rewritten). The API server reports every
+//! violated constraint; the Rust validation too, except when the document does not even
+//! deserialize (a wrong type, an unknown enum value or field, a missing required field), where
+//! serde stops at the first; and except when the API server leaves rules unchecked because the
+//! object already broke the schema (it says so in a cause of its own, field `<nil>`). So: when
+//! both report everything, the two sets of fields must be equal; when the Rust side refuses while
+//! deserializing, its one field must be among the API server's; when the API server left rules
+//! unchecked, its fields must be among the Rust side's. A `field: null` is dropped before the Rust
+//! side reads the document, as the API server drops it.
+//!
+//! [`FieldErrors`]: detective_operator::api::validation::FieldErrors
+
+use std::collections::BTreeSet;
+
+use futures::StreamExt;
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+use serde_json::{Map, Value, json};
+
+use detective_operator::api::{DetectiveMembership, GROUP, VERSION};
+use detective_operator::cli::manifest::{DocumentError, drop_nulls, graph_from_document};
+
+use crate::harness::Env;
+
+/// Fixed, so that CI sends the same inputs on every run.
+const SEED: [u8; 32] = *b"detective-operator-agreement-v01";
+const GRAPHS: usize = 1200;
+const MEMBERSHIPS: usize = 400;
+/// Requests in flight at once.
+const IN_FLIGHT: usize = 16;
+
+const HEX32: &str = "0123456789abcdef0123456789abcdef";
+
+fn graph_arn(partition: &str, region: &str) -> String {
+    format!("arn:{partition}:detective:{region}:123456789012:graph:{HEX32}")
+}
+
+/// A Region name of exactly `length` characters that matches the Region pattern.
+fn long_region(length: usize) -> String {
+    format!("us-{}-1", "a".repeat(length - 5))
+}
+
+fn strings(values: impl IntoIterator<Item = String>) -> Vec<Value> {
+    values.into_iter().map(Value::String).collect()
+}
+
+/// One of `values`.
+fn pick(values: Vec<Value>) -> BoxedStrategy<Value> {
+    proptest::sample::select(values).boxed()
+}
+
+/// Absent (`None`) for a quarter of the inputs, else a value of `field`.
+fn optional(field: BoxedStrategy<Value>) -> BoxedStrategy<Option<Value>> {
+    prop_oneof![1 => Just(None), 3 => field.prop_map(Some)].boxed()
+}
+
+/// Mostly `usual` values, sometimes one from the `edges`.
+fn around(usual: Vec<Value>, edges: Vec<Value>) -> BoxedStrategy<Value> {
+    prop_oneof![6 => pick(usual), 1 => pick(edges)].boxed()
+}
+
+fn region() -> BoxedStrategy<Value> {
+    around(
+        strings(["us-east-1", "eu-west-1", "us-gov-west-1"].map(String::from)),
+        vec![
+            json!("US-EAST-1"),
+            json!("us-east"),
+            json!("useast-1"),
+            json!("us-east-1 "),
+            json!("us-east-1\n"),
+            json!(""),
+            json!(long_region(32)),
+            json!(long_region(33)),
+            json!(null),
+            json!(1),
+        ],
+    )
+}
+
+fn graph_arn_value() -> BoxedStrategy<Value> {
+    // The ARN is 70 characters plus its Region; a 58-character Region makes it 128 (the limit).
+    around(
+        strings([
+            graph_arn("aws", "us-east-1"),
+            graph_arn("aws", "eu-west-1"),
+            graph_arn("aws-us-gov", "us-gov-west-1"),
+        ]),
+        strings([
+            graph_arn("aws", "US-EAST-1"),
+            graph_arn("aws-cn", "cn-north-1"),
+            graph_arn("aws-abcdefghijk", "us-east-1"),
+            graph_arn("aws", &long_region(58)),
+            graph_arn("aws", &long_region(59)),
+            graph_arn("aws", "us-east-1").to_uppercase(),
+            graph_arn("aws", "us-east-1").replace(HEX32, &HEX32[1..]),
+            graph_arn("aws", "us-east-1").replace("123456789012", "12345678901"),
+            graph_arn("aws", "us-east-1").replace(":graph:", ":graphs:"),
+            String::new(),
+        ]),
+    )
+}
+
+fn role_arn() -> BoxedStrategy<Value> {
+    let role = |name: &str| format!("arn:aws:iam::123456789012:role/{name}");
+    around(
+        strings([role("detective-admin"), role("path/to/admin")]),
+        strings([
+            role(&"a".repeat(512)),
+            role(&"a".repeat(513)),
+            role(""),
+            role("a b"),
+            "arn:aws:iam::123456789012:user/x".into(),
+            "arn:aws:iam::12345678901:role/x".into(),
+            "arn:aws-us-gov:iam::123456789012:role/x".into(),
+        ]),
+    )
+}
+
+fn external_id() -> BoxedStrategy<Value> {
+    around(
+        strings(["ext-1", "a1:b/c=d"].map(String::from)),
+        strings([
+            "ab".into(),
+            "a".into(),
+            String::new(),
+            "a b".into(),
+            "é1".into(),
+            "a".repeat(1224),
+            "a".repeat(1225),
+        ]),
+    )
+}
+
+fn resync_interval() -> BoxedStrategy<Value> {
+    around(
+        strings(["5m", "30s", "1h30m"].map(String::from)),
+        strings(
+            [
+                "500ms",
+                "0s",
+                "1m1m",
+                "5",
+                "5 m",
+                "",
+                "1d",
+                "1.5h",
+                "-5m",
+                "5M",
+                "4294967295s",
+                "4294967296s",
+                "2562047h",
+                "9999999999h",
+            ]
+            .map(String::from)
+            .into_iter()
+            .chain([format!("{}ms", "0".repeat(30)), format!("{}ms", "0".repeat(31))]),
+        ),
+    )
+}
+
+fn boolean() -> BoxedStrategy<Value> {
+    around(
+        vec![json!(true), json!(false)],
+        vec![json!("true"), json!(null), json!(1)],
+    )
+}
+
+fn account_id() -> BoxedStrategy<Value> {
+    prop_oneof![
+        8 => "[0-9]{12}".prop_map(Value::String),
+        1 => pick(vec![
+            json!("12345678901"),
+            json!("1234567890123"),
+            json!("000000000000"),
+            json!("12345678901a"),
+            json!(" 123456789012"),
+            json!("123456789012\n"),
+            json!(""),
+            json!("１２３４５６７８９０１２"),
+            json!(123456789012u64),
+        ]),
+    ]
+    .boxed()
+}
+
+fn email() -> BoxedStrategy<Value> {
+    let domain = "@example.com";
+    around(
+        strings(["a@example.com", "first.last+tag@sub.example.co"].map(String::from)),
+        strings([
+            format!("{}{domain}", "a".repeat(64 - domain.len())),
+            format!("{}{domain}", "a".repeat(65 - domain.len())),
+            format!("{}{domain}", "ü".repeat(64 - domain.len())),
+            "a@b.co".into(),
+            "a@example.c".into(),
+            "a@-x.com".into(),
+            "a@x-.com".into(),
+            "a@x..com".into(),
+            "a@.com".into(),
+            "@x.com".into(),
+            "a@@x.com".into(),
+            "a b@x.com".into(),
+            "a@x.com ".into(),
+            "a@x.com\n".into(),
+            "a@x.COM".into(),
+            "a@1.2.3.4".into(),
+            String::new(),
+        ]),
+    )
+}
+
+fn member() -> BoxedStrategy<Value> {
+    (account_id(), email(), 0..40u8)
+        .prop_map(|(id, email, shape)| match shape {
+            // Rarely a required field is missing, or an unknown one is present.
+            0 => json!({ "accountId": id }),
+            1 => json!({ "emailAddress": email }),
+            2 => json!({ "accountId": id, "emailAddress": email, "email": "x" }),
+            _ => json!({ "accountId": id, "emailAddress": email }),
+        })
+        .boxed()
+}
+
+/// `count` well-formed, distinct members (for the list-size edges).
+fn many_members(count: usize) -> Vec<Value> {
+    (0..count)
+        .map(|i| json!({ "accountId": format!("{:012}", 200_000_000_000u64 + i as u64), "emailAddress": format!("m{i}@example.com") }))
+        .collect()
+}
+
+fn members() -> BoxedStrategy<Value> {
+    let small = (proptest::collection::vec(member(), 0..4), 0..6u8).prop_map(|(mut list, duplicate)| {
+        // Sometimes the last member repeats the first one's account id.
+        if duplicate == 0 && list.len() >= 2 {
+            let first = list[0]["accountId"].clone();
+            if let Some(last) = list.last_mut().and_then(Value::as_object_mut) {
+                last.insert("accountId".into(), first);
+            }
+        }
+        Value::Array(list)
+    });
+    prop_oneof![
+        40 => small,
+        1 => Just(Value::Array(many_members(1200))),
+        1 => Just(Value::Array(many_members(1201))),
+    ]
+    .boxed()
+}
+
+fn tags() -> BoxedStrategy<Value> {
+    // Keys stay plain (`t0`..): tag-key rules are not this test's subject.
+    let values = around(
+        vec![json!("v")],
+        vec![
+            json!(""),
+            json!("a".repeat(256)),
+            json!("a".repeat(257)),
+            json!("é".repeat(256)),
+            json!(null),
+        ],
+    );
+    (proptest::sample::select(vec![0usize, 1, 3, 50, 51]), values)
+        .prop_map(|(count, edge)| {
+            let mut tags = Map::new();
+            for i in 0..count {
+                tags.insert(format!("t{i}"), json!("v"));
+            }
+            if count > 0 {
+                tags.insert("t0".into(), edge);
+            }
+            Value::Object(tags)
+        })
+        .boxed()
+}
+
+fn invitation() -> BoxedStrategy<Value> {
+    let message = around(
+        vec![json!("Please join our behavior graph")],
+        vec![
+            json!(""),
+            json!("a".repeat(1000)),
+            json!("a".repeat(1001)),
+            json!("é".repeat(1000)),
+            json!("é".repeat(1001)),
+            json!("\n"),
+            json!(null),
+        ],
+    );
+    (optional(message), optional(boolean()))
+        .prop_map(|(message, disable)| object([("message", message), ("disableEmailNotification", disable)]))
+        .boxed()
+}
+
+fn accept_invitations() -> BoxedStrategy<Value> {
+    let role_name = around(
+        strings(["DetectiveAccept".into(), "role+=,.@_-".into()]),
+        strings([
+            "a".repeat(64),
+            "a".repeat(65),
+            String::new(),
+            "a/b".into(),
+            "a b".into(),
+        ]),
+    );
+    let session = around(
+        strings(["detective-operator".into()]),
+        strings(["ab".into(), "a".into(), "a".repeat(64), "a".repeat(65), "a:b".into()]),
+    );
+    let required_role_name = prop_oneof![1 => Just(None), 9 => role_name.prop_map(Some)];
+    (required_role_name, optional(external_id()), optional(session))
+        .prop_map(|(role_name, external_id, session)| {
+            object([
+                ("roleName", role_name),
+                ("externalId", external_id),
+                ("sessionName", session),
+            ])
+        })
+        .boxed()
+}
+
+fn enumeration(valid: &[&str], invalid: &[&str]) -> BoxedStrategy<Value> {
+    around(
+        strings(valid.iter().map(|v| v.to_string())),
+        strings(invalid.iter().map(|v| v.to_string()))
+            .into_iter()
+            .chain([json!(1)])
+            .collect(),
+    )
+}
+
+fn max_deletions() -> BoxedStrategy<Value> {
+    around(
+        vec![json!(10), json!(0)],
+        vec![
+            json!(-1),
+            json!(1200),
+            json!(1201),
+            json!("5"),
+            json!(2.5),
+            json!(2147483648u64),
+            json!(null),
+        ],
+    )
+}
+
+/// An object of the present fields.
+fn object<const N: usize>(fields: [(&str, Option<Value>); N]) -> Value {
+    Value::Object(
+        fields
+            .into_iter()
+            .filter_map(|(key, value)| value.map(|v| (key.to_owned(), v)))
+            .collect(),
+    )
+}
+
+fn graph_spec() -> BoxedStrategy<Value> {
+    let identity = (
+        optional(region()),
+        optional(graph_arn_value()),
+        optional(role_arn()),
+        optional(external_id()),
+        optional(tags()),
+        optional(members()),
+    );
+    let behavior = (
+        optional(invitation()),
+        optional(
+            optional(boolean())
+                .prop_map(|auto| object([("autoStart", auto)]))
+                .boxed(),
+        ),
+        optional(accept_invitations()),
+        optional(enumeration(
+            &["Managed", "Authoritative", "Disabled"],
+            &["managed", "MANAGED", "Aggressive", ""],
+        )),
+        optional(
+            optional(max_deletions())
+                .prop_map(|max| object([("maxDeletions", max)]))
+                .boxed(),
+        ),
+        optional(enumeration(&["Retain", "Delete"], &["retain", "Orphan"])),
+        optional(resync_interval()),
+        optional(boolean()),
+        0..60u8,
+    );
+    (identity, behavior)
+        .prop_map(
+            |(
+                (region, graph_arn, role, external_id, tags, members),
+                (invitation, monitoring, accept, pruning, guard, deletion, resync, suspend, unknown),
+            )| {
+                let mut spec = object([
+                    ("region", region),
+                    ("graphArn", graph_arn),
+                    ("assumeRoleArn", role),
+                    ("externalId", external_id),
+                    ("tags", tags),
+                    ("members", members),
+                    ("invitation", invitation),
+                    ("monitoring", monitoring),
+                    ("acceptInvitations", accept),
+                    ("pruning", pruning),
+                    ("deletionGuard", guard),
+                    ("deletionPolicy", deletion),
+                    ("resyncInterval", resync),
+                    ("suspend", suspend),
+                ]);
+                if unknown == 0 {
+                    spec["prunning"] = json!("Disabled");
+                }
+                spec
+            },
+        )
+        .boxed()
+}
+
+fn membership_spec() -> BoxedStrategy<Value> {
+    (
+        prop_oneof![1 => Just(None), 20 => graph_arn_value().prop_map(Some)],
+        optional(region()),
+        optional(role_arn()),
+        optional(external_id()),
+        optional(enumeration(&["Accepted", "Rejected"], &["accepted", "Pending"])),
+        optional(enumeration(&["Retain", "Disassociate"], &["Delete", "retain"])),
+        optional(resync_interval()),
+        optional(boolean()),
+    )
+        .prop_map(
+            |(graph_arn, region, role, external_id, state, deletion, resync, suspend)| {
+                object([
+                    ("graphArn", graph_arn),
+                    ("region", region),
+                    ("assumeRoleArn", role),
+                    ("externalId", external_id),
+                    ("state", state),
+                    ("deletionPolicy", deletion),
+                    ("resyncInterval", resync),
+                    ("suspend", suspend),
+                ])
+            },
+        )
+        .boxed()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Graph,
+    Membership,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Graph => "DetectiveGraph",
+            Kind::Membership => "DetectiveMembership",
+        }
+    }
+
+    fn plural(self) -> &'static str {
+        match self {
+            Kind::Graph => "detectivegraphs",
+            Kind::Membership => "detectivememberships",
+        }
+    }
+}
+
+/// A side's answer: `None` accepts; `Some(fields)` refuses, naming `fields`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Verdict {
+    refused: Option<BTreeSet<String>>,
+    /// The Rust side stopped while deserializing, at its first error; or the API server left
+    /// some rules unchecked because of the errors it found (its `<nil>` cause).
+    first_only: bool,
+    detail: String,
+}
+
+/// The CLI's answer: the function `plan -f`/`sync -f` run on every document. (No command reads a
+/// `DetectiveMembership` from a file; its spec goes through the same deserialization and checks.)
+fn rust_verdict(kind: Kind, document: &Value) -> Verdict {
+    let error = match kind {
+        Kind::Graph => graph_from_document(document.clone()).err(),
+        Kind::Membership => match serde_path_to_error::deserialize::<_, DetectiveMembership>(without_nulls(document)) {
+            Err(error) => Some(DocumentError::Malformed(error)),
+            Ok(membership) => membership.spec.validate().err().map(|errors| DocumentError::Fields {
+                key: String::new(),
+                errors,
+            }),
+        },
+    };
+    match error {
+        None => Verdict {
+            refused: None,
+            first_only: false,
+            detail: String::new(),
+        },
+        Some(error) => Verdict {
+            refused: Some(error.fields().into_iter().map(|f| common_form(&f)).collect()),
+            first_only: !matches!(error, DocumentError::Fields { .. }),
+            detail: error.to_string(),
+        },
+    }
+}
+
+fn without_nulls(document: &Value) -> Value {
+    let mut document = document.clone();
+    drop_nulls(&mut document);
+    document
+}
+
+/// A field path in the form both sides are compared in: map entries as `spec.tags[key]`.
+fn common_form(field: &str) -> String {
+    match field.strip_prefix("spec.tags.") {
+        Some(key) => format!("spec.tags[{key}]"),
+        None => field.to_owned(),
+    }
+}
+
+/// The API server's answer to a server-side dry-run create with strict field validation.
+async fn server_verdict(client: &kube::Client, ns: &str, kind: Kind, document: &Value) -> Verdict {
+    let url = format!(
+        "/apis/{GROUP}/{VERSION}/namespaces/{ns}/{}?dryRun=All&fieldValidation=Strict",
+        kind.plural()
+    );
+    let request = http::Request::post(url)
+        .header("Content-Type", "application/json")
+        .body(serde_json::to_vec(document).expect("a JSON document"))
+        .expect("a request");
+    match client.request::<Value>(request).await {
+        Ok(_) => Verdict {
+            refused: None,
+            first_only: false,
+            detail: String::new(),
+        },
+        Err(kube::Error::Api(status)) => {
+            let causes: Vec<_> = status.details.iter().flat_map(|d| d.causes.iter()).collect();
+            let unchecked = causes
+                .iter()
+                .any(|c| c.message.contains("some validation rules were not checked"));
+            let mut fields: BTreeSet<String> = causes
+                .iter()
+                .filter(|c| !c.field.is_empty() && c.field != "<nil>")
+                .map(|c| common_form(&c.field))
+                .collect();
+            // Strict field validation names unknown fields in the message only.
+            for part in status.message.split("unknown field \"").skip(1) {
+                if let Some(field) = part.split('"').next() {
+                    fields.insert(common_form(field));
+                }
+            }
+            Verdict {
+                refused: Some(fields),
+                first_only: unchecked,
+                detail: status.message.clone(),
+            }
+        }
+        Err(other) => panic!("the API server did not answer a dry run: {other}"),
+    }
+}
+
+/// Why the two verdicts disagree, if they do.
+fn disagreement(cli: &Verdict, server: &Verdict) -> Option<String> {
+    match (&cli.refused, &server.refused) {
+        (None, None) => None,
+        (Some(_), None) => Some("the CLI refuses, the API server accepts".into()),
+        (None, Some(_)) => Some("the API server refuses, the CLI accepts".into()),
+        (Some(rust), Some(api)) => {
+            // A side that stopped early names a subset of the other's fields.
+            let same = match (cli.first_only, server.first_only) {
+                (true, _) => rust.is_subset(api),
+                (false, true) => api.is_subset(rust),
+                (false, false) => rust == api,
+            };
+            (!same).then(|| format!("the refusals name different fields: CLI {rust:?}, API server {api:?}"))
+        }
+    }
+}
+
+fn document(kind: Kind, ns: &str, index: usize, spec: Value) -> Value {
+    json!({
+        "apiVersion": format!("{GROUP}/{VERSION}"),
+        "kind": kind.name(),
+        "metadata": { "name": format!("agree-{index}"), "namespace": ns },
+        "spec": spec,
+    })
+}
+
+/// Shortens a document for a failure message (long lists and strings are cut).
+fn brief(value: &Value) -> String {
+    let text = value["spec"].to_string();
+    if text.len() > 600 {
+        format!(
+            "{}… ({} characters)",
+            &text[..text.floor_char_boundary(600)],
+            text.len()
+        )
+    } else {
+        text
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_and_the_api_server_agree_on_every_input() {
+    let Some(env) = Env::new("agree").await else { return };
+
+    let mut runner = TestRunner::new_with_rng(Config::default(), TestRng::from_seed(RngAlgorithm::ChaCha, &SEED));
+    let mut generate = |strategy: &BoxedStrategy<Value>| {
+        strategy
+            .new_tree(&mut runner)
+            .expect("the generators never reject")
+            .current()
+    };
+    let (graph, membership) = (graph_spec(), membership_spec());
+    let mut inputs: Vec<(Kind, Value)> = Vec::new();
+    for i in 0..GRAPHS {
+        inputs.push((Kind::Graph, document(Kind::Graph, &env.ns, i, generate(&graph))));
+    }
+    for i in 0..MEMBERSHIPS {
+        inputs.push((
+            Kind::Membership,
+            document(Kind::Membership, &env.ns, GRAPHS + i, generate(&membership)),
+        ));
+    }
+
+    let verdicts: Vec<(usize, Verdict, Verdict)> = futures::stream::iter(inputs.iter().enumerate())
+        .map(|(i, (kind, document))| {
+            let (client, ns) = (&env.client, env.ns.as_str());
+            async move {
+                let server = server_verdict(client, ns, *kind, document).await;
+                (i, rust_verdict(*kind, document), server)
+            }
+        })
+        .buffer_unordered(IN_FLIGHT)
+        .collect()
+        .await;
+
+    let refused = verdicts
+        .iter()
+        .filter(|(_, _, server)| server.refused.is_some())
+        .count();
+    let mut failures: Vec<String> = verdicts
+        .iter()
+        .filter_map(|(i, cli, server)| {
+            let why = disagreement(cli, server)?;
+            let (kind, document) = &inputs[*i];
+            Some(format!(
+                "{} #{i}: {why}\n  spec: {}\n  CLI: {}\n  API server: {}",
+                kind.name(),
+                brief(document),
+                cli.detail,
+                server.detail
+            ))
+        })
+        .collect();
+    failures.sort();
+    println!(
+        "agreement: {} inputs ({GRAPHS} DetectiveGraph, {MEMBERSHIPS} DetectiveMembership), {} accepted and {refused} \
+         refused by the API server, {} disagreements",
+        inputs.len(),
+        inputs.len() - refused,
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {} inputs were judged differently:\n{}",
+        failures.len(),
+        inputs.len(),
+        failures.join("\n")
+    );
+    // Both verdicts must be common, or the generator has drifted away from the edges.
+    assert!(
+        refused >= inputs.len() / 10 && inputs.len() - refused >= inputs.len() / 10,
+        "{refused} of {} inputs refused: the generator no longer straddles the edges",
+        inputs.len()
+    );
+}
