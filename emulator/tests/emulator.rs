@@ -1192,6 +1192,15 @@ async fn datasource_packages_of_graphs_and_members() {
         .expect("ListDatasourcePackages");
     let packages = packages.datasource_packages().expect("packages");
     assert_eq!(packages.len(), 3);
+    // The documented default for a graph created today: the core package and both optional ones
+    // (EKS audit logs since 2022-07-26, Security Hub findings since 2023-05-16) start by themselves.
+    for (package, detail) in packages {
+        assert_eq!(
+            detail.datasource_package_ingest_state(),
+            Some(&DatasourcePackageIngestState::Started),
+            "{package:?}"
+        );
+    }
     let core = &packages[&DatasourcePackage::DetectiveCore];
     assert_eq!(
         core.datasource_package_ingest_state(),
