@@ -72,3 +72,45 @@ async fn without_a_role_the_operators_own_account_calls_and_sts_is_not_asked() {
     assert_eq!(count(&emulator.calls(), "AssumeRole"), 0);
     emulator.shutdown().await;
 }
+
+/// The adapter's datasource-package calls through the SDK: a new graph reports every package
+/// started (the service's documented default), a start is accepted, an unknown package is a
+/// ValidationException classified as invalid (never retried).
+#[tokio::test]
+async fn datasource_packages_are_listed_and_started_through_the_adapter() {
+    use detective_operator::aws::{ErrorKind, PackageIngest};
+
+    let emulator = fixtures::start_emulator().await;
+    let access = access(&emulator).await;
+    let detective = access.detective(None, None).await.expect("a client");
+    let arn = detective.create_graph(&BTreeMap::new()).await.expect("CreateGraph");
+    let packages = detective
+        .list_datasource_packages(&arn)
+        .await
+        .expect("ListDatasourcePackages");
+    assert_eq!(
+        packages,
+        BTreeMap::from([
+            ("ASFF_SECURITYHUB_FINDING".to_owned(), PackageIngest::Started),
+            ("DETECTIVE_CORE".to_owned(), PackageIngest::Started),
+            ("EKS_AUDIT".to_owned(), PackageIngest::Started),
+        ])
+    );
+    detective
+        .update_datasource_packages(&arn, &["EKS_AUDIT".to_owned()])
+        .await
+        .expect("UpdateDatasourcePackages");
+    let refused = detective
+        .update_datasource_packages(&arn, &["NOT_A_PACKAGE".to_owned()])
+        .await
+        .expect_err("an unknown package");
+    assert_eq!(refused.kind, ErrorKind::Invalid, "{refused:?}");
+    let calls = emulator.calls();
+    assert_eq!(
+        count(&calls, "ListDatasourcePackages"),
+        1,
+        "one page holds every package"
+    );
+    assert_eq!(count(&calls, "UpdateDatasourcePackages"), 2, "{calls:?}");
+    emulator.shutdown().await;
+}

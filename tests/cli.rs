@@ -480,6 +480,30 @@ async fn sync_wait_keeps_reconciling_until_the_resource_is_ready() {
     assert_eq!(waited["status"]["summary"]["enabled"], 2, "{}", waited["status"]);
 }
 
+/// The service refuses a tag key outside `^(?!aws:)[a-zA-Z+-=._:/]+$`; plan and sync refuse it
+/// first, naming the key, before any call (a graph half-converged by a refused TagResource would not).
+#[tokio::test]
+async fn a_tag_key_outside_the_service_pattern_is_refused_before_any_call() {
+    let emulator = emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "tagged.yaml",
+        &graph_yaml(&[101], "  tags:\n    \"a,b;c<d=\": fine\n    cost center: finance\n"),
+    );
+    for command in ["plan", "sync"] {
+        let output = operator(&emulator, &[command, "-f", file.to_str().unwrap()]).await;
+        assert_eq!(output.status.code(), Some(1));
+        let stderr = text(&output.stderr);
+        assert!(stderr.contains("spec.tags[cost center]"), "{stderr}");
+        assert!(
+            !stderr.contains("spec.tags[a,b;c<d=]"),
+            "keys inside the range are valid: {stderr}"
+        );
+    }
+    assert!(emulator.calls().is_empty(), "no call at all: {:?}", emulator.calls());
+}
+
 #[tokio::test]
 async fn declared_tags_are_made_so_and_an_empty_map_leaves_them_alone() {
     let emulator = emulator().await;

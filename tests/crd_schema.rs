@@ -75,11 +75,20 @@ fn graph_spec_field_validation() {
     assert_eq!(at(spec, "/properties/invitation/properties/message/maxLength"), 1000);
     assert_eq!(at(spec, "/properties/tags/maxProperties"), 50);
     assert_eq!(at(spec, "/properties/tags/additionalProperties/maxLength"), 256);
-    assert!(
-        at(spec, "/properties/tags/x-kubernetes-validations/0/rule")
-            .as_str()
-            .unwrap()
-            .contains("startsWith('aws:')")
+    let tag_rules: Vec<&str> = at(spec, "/properties/tags/x-kubernetes-validations")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|rule| rule["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        tag_rules,
+        [
+            "self.all(k, size(k) >= 1 && size(k) <= 128)",
+            "self.all(k, !k.startsWith('aws:'))",
+            "self.all(k, k.matches('^[a-zA-Z+-=._:/]+$'))",
+        ],
+        "the service's tag-key pattern, its look-ahead as a separate rule"
     );
     assert_eq!(
         at(spec, "/properties/pruning/enum"),

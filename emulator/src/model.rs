@@ -215,8 +215,9 @@ impl Member {
 
 impl Graph {
     pub fn new(arn: String, region: &str, administrator_id: &str, now_ms: i64) -> Graph {
-        // New graphs start every package: the optional ones (EKS audit logs, Security Hub
-        // findings) are on by default for graphs created today.
+        // New graphs start every package, as the Detective User Guide documents: EKS audit logs
+        // are on by default for graphs created after 2022-07-26, Security Hub findings (ASFF)
+        // for graphs created after 2023-05-16.
         let packages = DATASOURCE_PACKAGES
             .iter()
             .map(|package| {

@@ -101,7 +101,9 @@ pub(crate) fn parse_graph_arn(value: &str) -> Option<GraphArn<'_>> {
     well_formed.then_some(GraphArn { region, account_id })
 }
 
-/// Tag key: 1–128 characters, not starting with `aws:` (reserved for AWS).
+/// Tag key, as Detective's pattern `^(?!aws:)[a-zA-Z+-=._:/]+$` and its 1–128 length bound
+/// define it. The pattern's `+-=` is a character range (0x2B..=0x3D: `+ , - . / 0-9 : ; < =`), so
+/// digits, `,`, `;` and `<` are allowed, while a space, `!` or a non-ASCII letter is not.
 pub(crate) fn check_tag_key(field: &str, key: &str) -> Result<(), ApiError> {
     let length = key.chars().count();
     if !(1..=128).contains(&length) {
@@ -111,6 +113,13 @@ pub(crate) fn check_tag_key(field: &str, key: &str) -> Result<(), ApiError> {
         return Err(ApiError::validation(
             field,
             "tag keys must not start with the reserved prefix 'aws:'",
+        ));
+    }
+    let in_class = |c: char| c.is_ascii_alphabetic() || ('+'..='=').contains(&c) || matches!(c, '.' | '_' | ':' | '/');
+    if !key.chars().all(in_class) {
+        return Err(ApiError::validation(
+            field,
+            "Member must satisfy regular expression pattern: ^(?!aws:)[a-zA-Z+-=._:/]+$",
         ));
     }
     Ok(())

@@ -1192,6 +1192,15 @@ async fn datasource_packages_of_graphs_and_members() {
         .expect("ListDatasourcePackages");
     let packages = packages.datasource_packages().expect("packages");
     assert_eq!(packages.len(), 3);
+    // The documented default for a graph created today: the core package and both optional ones
+    // (EKS audit logs since 2022-07-26, Security Hub findings since 2023-05-16) start by themselves.
+    for (package, detail) in packages {
+        assert_eq!(
+            detail.datasource_package_ingest_state(),
+            Some(&DatasourcePackageIngestState::Started),
+            "{package:?}"
+        );
+    }
     let core = &packages[&DatasourcePackage::DetectiveCore];
     assert_eq!(
         core.datasource_package_ingest_state(),
@@ -1399,5 +1408,151 @@ async fn calls_count_every_aws_request_including_refused_ones() {
     assert_eq!(emulator.calls(), calls);
     emulator.reset_calls();
     assert!(emulator.calls().is_empty());
+    emulator.shutdown().await;
+}
+
+/// Tag keys at and around the edges of Detective's pattern `^(?!aws:)[a-zA-Z+-=._:/]+$` (whose
+/// `+-=` is the range 0x2B..=0x3D) and its length bounds, through CreateGraph, TagResource and
+/// UntagResource: what the pattern admits round-trips, what it does not is a ValidationException.
+#[tokio::test]
+async fn tag_keys_are_checked_at_the_edges_of_the_service_pattern() {
+    use aws_sdk_detective::operation::untag_resource::UntagResourceError;
+
+    let emulator = start_emulator().await;
+    let admin = detective_client(&emulator.endpoint_url(), ADMIN, REGION);
+    let refused_keys = [
+        "*".to_owned(),           // 0x2A, just below the range
+        ">".to_owned(),           // 0x3E, just above it
+        "cost center".to_owned(), // a space
+        "hello!".to_owned(),
+        "caf\u{e9}".to_owned(), // a non-ASCII letter
+        "aws:owner".to_owned(),
+        "k".repeat(129),
+    ];
+    for key in &refused_keys {
+        // CreateGraph's model lists no ValidationException, so the SDK surfaces it unmodeled.
+        let err = admin
+            .create_graph()
+            .tags(key, "v")
+            .send()
+            .await
+            .expect_err("a refused key");
+        assert_eq!(err.code(), Some("ValidationException"), "{key:?}: {err:?}");
+        let message = err.message().unwrap_or_default();
+        assert!(message.contains(&format!("Tags.{key}")), "{key:?}: {message}");
+    }
+    let graphs = admin.list_graphs().send().await.expect("ListGraphs");
+    assert!(graphs.graph_list().is_empty(), "no refused CreateGraph made a graph");
+
+    let graph = admin
+        .create_graph()
+        .tags("+", "first of the range")
+        .send()
+        .await
+        .expect("CreateGraph with the key `+`")
+        .graph_arn()
+        .expect("arn")
+        .to_owned();
+    let admitted_keys = [
+        "=".to_owned(),       // 0x3D, the range's last character
+        "a,b;c<d".to_owned(), // comma, semicolon, less-than: inside the range
+        "cost-center/0.x_y:z".to_owned(),
+        "aws".to_owned(),   // the reserved prefix needs its colon
+        "AWS:x".to_owned(), // and is case-sensitive
+        "k".repeat(128),
+    ];
+    let mut tag = admin.tag_resource().resource_arn(&graph);
+    for key in &admitted_keys {
+        tag = tag.tags(key, "v");
+    }
+    tag.send().await.expect("TagResource with every admitted key");
+    for key in &refused_keys {
+        expect_validation!(
+            admin.tag_resource().resource_arn(&graph).tags(key, "v").send().await,
+            TagResourceError::ValidationException,
+            ErrorCode::InvalidRequestBody,
+            "Tags."
+        );
+        expect_validation!(
+            admin.untag_resource().resource_arn(&graph).tag_keys(key).send().await,
+            UntagResourceError::ValidationException,
+            ErrorCode::InvalidRequestBody,
+            "TagKeys[0]"
+        );
+    }
+    let listed = |admin: Client, graph: String| async move {
+        let output = admin
+            .list_tags_for_resource()
+            .resource_arn(&graph)
+            .send()
+            .await
+            .expect("ListTagsForResource");
+        output.tags().cloned().unwrap_or_default()
+    };
+    let tags = listed(admin.clone(), graph.clone()).await;
+    let mut expected: BTreeSet<String> = admitted_keys.iter().cloned().collect();
+    expected.insert("+".to_owned());
+    assert_eq!(
+        tags.keys().cloned().collect::<BTreeSet<_>>(),
+        expected,
+        "refusals changed nothing"
+    );
+
+    let mut untag = admin.untag_resource().resource_arn(&graph);
+    for key in &expected {
+        untag = untag.tag_keys(key);
+    }
+    untag.send().await.expect("UntagResource with every admitted key");
+    assert!(
+        listed(admin.clone(), graph.clone()).await.is_empty(),
+        "every key, `+` included, was removed"
+    );
+
+    // Values: 256 characters are admitted, 257 are not.
+    admin
+        .tag_resource()
+        .resource_arn(&graph)
+        .tags("team", "v".repeat(256))
+        .send()
+        .await
+        .expect("a 256-character value");
+    expect_validation!(
+        admin
+            .tag_resource()
+            .resource_arn(&graph)
+            .tags("team", "v".repeat(257))
+            .send()
+            .await,
+        TagResourceError::ValidationException,
+        ErrorCode::InvalidRequestBody,
+        "Tags.team"
+    );
+    // Count: 50 tags in one request are admitted, 51 are not (nor 50 on top of one already set).
+    let many = |count: usize| {
+        (0..count).fold(admin.tag_resource().resource_arn(&graph), |request, i| {
+            request.tags(format!("t{i}"), "v")
+        })
+    };
+    expect_validation!(
+        many(51).send().await,
+        TagResourceError::ValidationException,
+        ErrorCode::InvalidRequestBody,
+        "Tags"
+    );
+    expect_validation!(
+        many(50).send().await,
+        TagResourceError::ValidationException,
+        ErrorCode::InvalidRequestBody,
+        "at most 50 tags"
+    );
+    admin
+        .untag_resource()
+        .resource_arn(&graph)
+        .tag_keys("team")
+        .send()
+        .await
+        .expect("UntagResource");
+    many(50).send().await.expect("50 tags");
+    assert_eq!(listed(admin.clone(), graph.clone()).await.len(), 50);
     emulator.shutdown().await;
 }

@@ -48,6 +48,12 @@ pub const MESSAGE_MAX_LENGTH: usize = 1000;
 pub const MAX_TAGS: usize = 50;
 pub const TAG_KEY_MAX_LENGTH: usize = 128;
 pub const TAG_VALUE_MAX_LENGTH: usize = 256;
+/// The characters of a tag key. Detective's pattern is `^(?!aws:)[a-zA-Z+-=._:/]+$`: its `+-=` is
+/// a range (`+ , - . / 0-9 : ; < =`), kept here as written so both sides read the same class.
+/// The look-ahead is [`TAG_KEY_RESERVED_PREFIX`], checked on its own because RE2 has no look-around.
+pub const TAG_KEY_PATTERN: &str = r"^[a-zA-Z+-=._:/]+$";
+/// The prefix AWS reserves for its own tag keys (case-sensitive: `AWS:x` is an ordinary key).
+pub const TAG_KEY_RESERVED_PREFIX: &str = "aws:";
 
 /// The `resyncInterval` used when the declared one cannot be read (the schema's default is `5m`).
 pub const DEFAULT_RESYNC_INTERVAL: Duration = Duration::from_secs(300);

@@ -12,7 +12,7 @@ use super::constraints::{
     ACCOUNT_ID_PATTERN, DURATION_MAX_LENGTH, DURATION_PATTERN, EMAIL_MAX_LENGTH, EMAIL_PATTERN, EXTERNAL_ID_MAX_LENGTH,
     EXTERNAL_ID_PATTERN, GRAPH_ARN_MAX_LENGTH, GRAPH_ARN_PATTERN, MAX_DELETIONS_LIMIT, MAX_MEMBERS, MAX_TAGS,
     MESSAGE_MAX_LENGTH, REGION_MAX_LENGTH, REGION_PATTERN, ROLE_ARN_MAX_LENGTH, ROLE_ARN_PATTERN, ROLE_NAME_PATTERN,
-    SESSION_NAME_PATTERN, TAG_KEY_MAX_LENGTH, TAG_VALUE_MAX_LENGTH,
+    SESSION_NAME_PATTERN, TAG_KEY_MAX_LENGTH, TAG_KEY_PATTERN, TAG_KEY_RESERVED_PREFIX, TAG_VALUE_MAX_LENGTH,
 };
 use super::constraints::{DEFAULT_RESYNC_INTERVAL, parse_duration};
 use super::role::DeclaredRole;
@@ -87,7 +87,8 @@ pub struct DetectiveGraphSpec {
     pub external_id: Option<String>,
 
     /// Tags of the behavior graph: set when the graph is created and kept in step afterwards.
-    /// At most 50; keys 1–128 characters not starting with `aws:`, values at most 256 characters.
+    /// At most 50; values at most 256 characters; keys 1–128 characters matching Detective's
+    /// `^(?!aws:)[a-zA-Z+-=._:/]+$`, whose `+-=` is a range: `+ , - . / 0-9 : ; < =`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(schema_with = "tags_schema")]
     pub tags: BTreeMap<String, String>,
@@ -340,16 +341,28 @@ fn default_resync_interval() -> String {
     "5m".to_owned()
 }
 
-/// Tags as TagResource accepts them; key rules need CEL because a map's keys have no schema.
+/// Tags as TagResource accepts them. A map's keys have no schema of their own, so the key rules
+/// are CEL: one rule per reason, so the message says which one a key breaks. The pattern's
+/// look-ahead `(?!aws:)` is the `startsWith` rule, since CEL's `matches` is RE2.
 fn tags_schema(_: &mut SchemaGenerator) -> Schema {
     json_schema!({
         "type": "object",
         "maxProperties": MAX_TAGS,
         "additionalProperties": { "type": "string", "maxLength": TAG_VALUE_MAX_LENGTH },
-        "x-kubernetes-validations": [{
-            "rule": format!("self.all(k, size(k) >= 1 && size(k) <= {TAG_KEY_MAX_LENGTH} && !k.startsWith('aws:'))"),
-            "message": format!("tag keys must be 1 to {TAG_KEY_MAX_LENGTH} characters and must not start with 'aws:'"),
-        }],
+        "x-kubernetes-validations": [
+            {
+                "rule": format!("self.all(k, size(k) >= 1 && size(k) <= {TAG_KEY_MAX_LENGTH})"),
+                "message": format!("tag keys must be 1 to {TAG_KEY_MAX_LENGTH} characters"),
+            },
+            {
+                "rule": format!("self.all(k, !k.startsWith('{TAG_KEY_RESERVED_PREFIX}'))"),
+                "message": format!("tag keys must not start with '{TAG_KEY_RESERVED_PREFIX}'"),
+            },
+            {
+                "rule": format!("self.all(k, k.matches('{TAG_KEY_PATTERN}'))"),
+                "message": format!("tag keys must match {TAG_KEY_PATTERN}"),
+            },
+        ],
     })
 }
 

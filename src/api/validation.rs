@@ -23,6 +23,7 @@ static ROLE_NAME: LazyLock<Regex> = LazyLock::new(|| compiled(ROLE_NAME_PATTERN)
 static EXTERNAL_ID: LazyLock<Regex> = LazyLock::new(|| compiled(EXTERNAL_ID_PATTERN));
 static SESSION_NAME: LazyLock<Regex> = LazyLock::new(|| compiled(SESSION_NAME_PATTERN));
 static DURATION: LazyLock<Regex> = LazyLock::new(|| compiled(DURATION_PATTERN));
+static TAG_KEY: LazyLock<Regex> = LazyLock::new(|| compiled(TAG_KEY_PATTERN));
 
 /// Whether `value` is a well-formed AWS account id.
 pub fn is_account_id(value: &str) -> bool {
@@ -271,12 +272,8 @@ fn check_tags(errors: &mut FieldErrors, tags: &std::collections::BTreeMap<String
         errors.push("spec.tags", format!("{} tags; at most {MAX_TAGS}", tags.len()));
     }
     for (key, value) in tags {
-        let key_length = key.chars().count();
-        if key_length == 0 || key_length > TAG_KEY_MAX_LENGTH || key.starts_with("aws:") {
-            errors.push(
-                format!("spec.tags[{key}]"),
-                format!("tag keys are 1 to {TAG_KEY_MAX_LENGTH} characters and do not start with \"aws:\""),
-            );
+        if let Some(reason) = tag_key_violation(key) {
+            errors.push(format!("spec.tags[{key}]"), reason);
         }
         if value.chars().count() > TAG_VALUE_MAX_LENGTH {
             errors.push(
@@ -284,6 +281,22 @@ fn check_tags(errors: &mut FieldErrors, tags: &std::collections::BTreeMap<String
                 format!("tag values are at most {TAG_VALUE_MAX_LENGTH} characters"),
             );
         }
+    }
+}
+
+/// Why Detective would refuse `key` as a tag key, if it would.
+fn tag_key_violation(key: &str) -> Option<String> {
+    let length = key.chars().count();
+    if length == 0 || length > TAG_KEY_MAX_LENGTH {
+        Some(format!(
+            "tag keys are 1 to {TAG_KEY_MAX_LENGTH} characters, got {length}"
+        ))
+    } else if key.starts_with(TAG_KEY_RESERVED_PREFIX) {
+        Some(format!("tag keys must not start with {TAG_KEY_RESERVED_PREFIX:?}"))
+    } else if !TAG_KEY.is_match(key) {
+        Some(format!("tag keys must match {TAG_KEY_PATTERN}"))
+    } else {
+        None
     }
 }
 
@@ -392,5 +405,78 @@ mod tests {
         let long = arn.replace("us-east-1", &format!("us-{}-1", "a".repeat(54)));
         assert_eq!(long.len(), 129);
         assert_eq!(membership(serde_json::json!({ "graphArn": long })), ["spec.graphArn"]);
+    }
+
+    #[test]
+    fn tag_keys_follow_the_service_pattern_at_its_edges() {
+        let admitted = [
+            "+",             // 0x2B, the range's first character
+            "=",             // 0x3D, its last
+            "a,b;c<d",       // inside the range: comma, semicolon, less-than
+            "cost-center/0", // digits come from the range as well
+            "team.name_x:y",
+            "aws",   // the reserved prefix needs its colon
+            "AWS:x", // and is case-sensitive
+            "xaws:",
+        ];
+        for key in admitted {
+            assert_eq!(tag_key_violation(key), None, "{key:?} is a valid tag key");
+        }
+        assert_eq!(
+            tag_key_violation(&"k".repeat(TAG_KEY_MAX_LENGTH)),
+            None,
+            "128 characters"
+        );
+        let refused = [
+            ("*", "must match"),           // 0x2A, just below the range
+            (">", "must match"),           // 0x3E, just above it
+            ("cost center", "must match"), // space
+            ("hello!", "must match"),
+            ("caf\u{e9}", "must match"), // a non-ASCII letter
+            ("team\t", "must match"),
+            ("aws:owner", "aws:"),
+            ("aws:", "aws:"),
+            ("", "1 to 128"),
+        ];
+        for (key, reason) in refused {
+            let violation = tag_key_violation(key).unwrap_or_else(|| panic!("{key:?} must be refused"));
+            assert!(violation.contains(reason), "{key:?}: {violation}");
+        }
+        let long = tag_key_violation(&"k".repeat(TAG_KEY_MAX_LENGTH + 1)).expect("129 characters is refused");
+        assert!(long.contains("got 129"), "{long}");
+    }
+
+    #[test]
+    fn graph_tags_are_checked_for_count_key_and_value() {
+        let spec = |tags: Vec<(String, String)>| DetectiveGraphSpec {
+            tags: tags.into_iter().collect(),
+            ..serde_json::from_value(serde_json::json!({})).expect("an empty spec deserializes")
+        };
+        let fields = |spec: DetectiveGraphSpec| match spec.validate() {
+            Ok(()) => Vec::new(),
+            Err(errors) => errors.0.into_iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+        };
+        let full: Vec<(String, String)> = (0..MAX_TAGS)
+            .map(|i| (format!("t{i}"), "v".repeat(TAG_VALUE_MAX_LENGTH)))
+            .collect();
+        assert_eq!(
+            fields(spec(full.clone())),
+            Vec::<String>::new(),
+            "50 tags of 256-character values"
+        );
+        let mut over = full;
+        over.push(("t50".to_owned(), String::new()));
+        let errors = fields(spec(over));
+        assert_eq!(errors, vec!["spec.tags: 51 tags; at most 50".to_owned()]);
+        let errors = fields(spec(vec![("team".to_owned(), "v".repeat(TAG_VALUE_MAX_LENGTH + 1))]));
+        assert_eq!(
+            errors,
+            vec!["spec.tags[team]: tag values are at most 256 characters".to_owned()]
+        );
+        let errors = fields(spec(vec![("cost center".to_owned(), "x".to_owned())]));
+        assert_eq!(
+            errors,
+            vec![format!("spec.tags[cost center]: tag keys must match {TAG_KEY_PATTERN}")]
+        );
     }
 }

@@ -44,6 +44,17 @@ pub struct Invitation {
     pub member: ObservedMember,
 }
 
+/// Whether a graph ingests one datasource package (ListDatasourcePackages'
+/// `DatasourcePackageIngestState`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PackageIngest {
+    Started,
+    Stopped,
+    Disabled,
+    /// A state this build does not know.
+    Unknown,
+}
+
 /// The Detective calls the operator makes, as one principal in one Region.
 pub trait Detective: Send + Sync {
     /// The calling account's behavior graphs (all pages).
@@ -80,6 +91,19 @@ pub trait Detective: Send + Sync {
         tags: &BTreeMap<String, String>,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
     fn untag_resource(&self, graph_arn: &str, keys: &[String]) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// Every datasource package of the graph (`DETECTIVE_CORE`, `EKS_AUDIT`, ...) and its state
+    /// (all pages).
+    fn list_datasource_packages(
+        &self,
+        graph_arn: &str,
+    ) -> impl Future<Output = Result<BTreeMap<String, PackageIngest>, AwsError>> + Send;
+    /// Starts `packages` for the graph (UpdateDatasourcePackages, 1 to 25 packages).
+    fn update_datasource_packages(
+        &self,
+        graph_arn: &str,
+        packages: &[String],
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
 
     /// The calling account's open and accepted invitations (all pages).
     fn list_invitations(&self) -> impl Future<Output = Result<Vec<Invitation>, AwsError>> + Send;

@@ -5,11 +5,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aws_sdk_detective::Client;
-use aws_sdk_detective::types::{Account, InvitationType as SdkInvitationType, MemberDetail};
+use aws_sdk_detective::types::{
+    Account, DatasourcePackage, DatasourcePackageIngestState, InvitationType as SdkInvitationType, MemberDetail,
+};
 use k8s_openapi::jiff::Timestamp;
 
 use super::AwsError;
-use super::port::{CreateOutcome, DeleteOutcome, Detective, GraphSummary, Invitation};
+use super::port::{CreateOutcome, DeleteOutcome, Detective, GraphSummary, Invitation, PackageIngest};
 use crate::api::{InvitationSpec, MemberSpec};
 use crate::member::{InvitationType, MemberStatus, ObservedMember, UnprocessedAccount};
 use crate::metrics::Metrics;
@@ -215,6 +217,50 @@ impl Detective for SdkDetective {
             sent.map_err(|e| AwsError::from_sdk("ListTagsForResource", e)),
         )?;
         Ok(output.tags().cloned().unwrap_or_default().into_iter().collect())
+    }
+
+    async fn list_datasource_packages(&self, graph_arn: &str) -> Result<BTreeMap<String, PackageIngest>, AwsError> {
+        let mut pages = self
+            .client
+            .list_datasource_packages()
+            .graph_arn(graph_arn)
+            .into_paginator()
+            .page_size(PAGE_SIZE)
+            .send();
+        let mut packages = BTreeMap::new();
+        while let Some(page) = pages.next().await {
+            let page = self.traced(
+                "ListDatasourcePackages",
+                page.map_err(|e| AwsError::from_sdk("ListDatasourcePackages", e)),
+            )?;
+            for (package, detail) in page.datasource_packages().into_iter().flatten() {
+                let ingest = match detail.datasource_package_ingest_state() {
+                    Some(DatasourcePackageIngestState::Started) => PackageIngest::Started,
+                    Some(DatasourcePackageIngestState::Stopped) => PackageIngest::Stopped,
+                    Some(DatasourcePackageIngestState::Disabled) => PackageIngest::Disabled,
+                    _ => PackageIngest::Unknown,
+                };
+                packages.insert(package.as_str().to_owned(), ingest);
+            }
+        }
+        Ok(packages)
+    }
+
+    async fn update_datasource_packages(&self, graph_arn: &str, packages: &[String]) -> Result<(), AwsError> {
+        let sent = self
+            .client
+            .update_datasource_packages()
+            .graph_arn(graph_arn)
+            .set_datasource_packages(Some(
+                packages.iter().map(|p| DatasourcePackage::from(p.as_str())).collect(),
+            ))
+            .send()
+            .await;
+        self.traced(
+            "UpdateDatasourcePackages",
+            sent.map(drop)
+                .map_err(|e| AwsError::from_sdk("UpdateDatasourcePackages", e)),
+        )
     }
 
     async fn tag_resource(&self, graph_arn: &str, tags: &BTreeMap<String, String>) -> Result<(), AwsError> {

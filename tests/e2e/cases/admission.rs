@@ -188,6 +188,45 @@ fn cases() -> Vec<Case> {
             graph("aws-tag-key", "tags:\n  aws:owner: me"),
             vec!["spec.tags", "must not start with 'aws:'"],
         ),
+        // Detective's tag-key pattern `^(?!aws:)[a-zA-Z+-=._:/]+$`, at the edges of its
+        // `+-=` range (0x2B..=0x3D) and outside its class; the admitted side is
+        // `tag_keys_inside_the_service_pattern_are_admitted`.
+        create(
+            "tag-key-with-space",
+            Mode::Apply,
+            graph("tag-key-with-space", "tags:\n  cost center: finance"),
+            vec!["spec.tags", "tag keys must match"],
+        ),
+        create(
+            "tag-key-below-range",
+            Mode::ServerSide,
+            graph("tag-key-below-range", "tags:\n  \"a*\": v"),
+            vec!["spec.tags", "tag keys must match"],
+        ),
+        create(
+            "tag-key-above-range",
+            Mode::Apply,
+            graph("tag-key-above-range", "tags:\n  \"a>\": v"),
+            vec!["spec.tags", "tag keys must match"],
+        ),
+        create(
+            "tag-key-exclamation",
+            Mode::Apply,
+            graph("tag-key-exclamation", "tags:\n  \"hello!\": v"),
+            vec!["spec.tags", "tag keys must match"],
+        ),
+        create(
+            "tag-key-non-ascii",
+            Mode::Apply,
+            graph("tag-key-non-ascii", "tags:\n  caf\u{e9}: v"),
+            vec!["spec.tags", "tag keys must match"],
+        ),
+        create(
+            "tag-key-too-long",
+            Mode::Apply,
+            graph("tag-key-too-long", &format!("tags:\n  {}: v", "k".repeat(129))),
+            vec!["spec.tags", "tag keys must be 1 to 128 characters"],
+        ),
         create(
             "too-many-tags",
             Mode::ServerSide,
@@ -426,4 +465,40 @@ async fn malformed_resources_are_refused_with_the_field_named() {
         .await
         .ok();
     assert_eq!(region, "us-east-1", "the refused update left the object as it was");
+}
+
+/// The admitted side of the tag-key cases: the edges of the pattern's range, characters inside
+/// it, keys the reserved prefix does not cover, and the length and count bounds exactly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tag_keys_inside_the_service_pattern_are_admitted() {
+    let Some(env) = Env::new("admission-tags").await else {
+        return;
+    };
+    let edges = [
+        "\"+\": first of the range".to_owned(),
+        "\"=\": last of the range".to_owned(),
+        "\"a,b;c<d\": inside the range".to_owned(),
+        "cost-center/0.x_y:z: digits".to_owned(),
+        "aws: no colon".to_owned(),
+        "\"AWS:x\": other case".to_owned(),
+        format!("{}: 128 characters", "k".repeat(128)),
+        format!("value: \"{}\"", "v".repeat(256)),
+    ];
+    let filler = (edges.len()..50).map(|i| format!("t{i}: v"));
+    let tags: String = edges
+        .iter()
+        .cloned()
+        .chain(filler)
+        .map(|t| format!("  {t}\n"))
+        .collect();
+    assert_eq!(tags.lines().count(), 50, "exactly the most tags a graph may carry");
+    for (mode, name) in [(Mode::Apply, "edges"), (Mode::ServerSide, "edges-server-side")] {
+        let out = apply(&env, mode, &graph(name, &format!("tags:\n{tags}"))).await;
+        assert!(out.success, "{name} ({mode:?}) was refused: {}", out.stderr);
+    }
+    let stored = env
+        .kubectl(&["get", "dg", "edges", "-o", "jsonpath={.spec.tags.aws}"])
+        .await
+        .ok();
+    assert_eq!(stored, "no colon", "the object was stored as sent");
 }
