@@ -22,6 +22,8 @@ const TRUST_PATH: &str = "/etc/ssl/certs/ca-certificates.crt";
 const KUBECONFIG: &str = "/var/run/detective-operator/kubeconfig";
 /// What the emulator logs when it starts: present in a binary that embeds it.
 const EMULATOR_LOG_LINE: &[u8] = b"detective emulator listening";
+/// The image's size target, uncompressed (`docker image inspect .Size`), in bytes.
+const IMAGE_SIZE_LIMIT: u64 = 25_000_000;
 const MEMBERS: [(&str, &str); 2] = [
     ("111111111111", "aws-prod@example.com"),
     ("222222222222", "aws-staging@example.com"),
@@ -208,11 +210,18 @@ async fn image_holds_only_the_static_operator_and_the_ca_bundle() {
         );
     }
 
-    let size: f64 = container::engine(&["image", "inspect", "--format", "{{.Size}}", &image])
+    let size: u64 = container::engine(&["image", "inspect", "--format", "{{.Size}}", &image])
         .trim()
         .parse()
         .expect("size");
-    figure(&format!("{image} is {:.1} MiB uncompressed", size / 1048576.0));
+    figure(&format!(
+        "{image} is {:.1} MiB ({size} bytes) uncompressed",
+        size as f64 / 1048576.0
+    ));
+    assert!(
+        size <= IMAGE_SIZE_LIMIT,
+        "{image} is {size} bytes uncompressed, over the {IMAGE_SIZE_LIMIT}-byte target"
+    );
 }
 
 /// The image runs the operator against the API server and the emulator over HTTPS: ready,
