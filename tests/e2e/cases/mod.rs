@@ -4,6 +4,7 @@
 //! [`Env::new`]: crate::harness::Env::new
 
 mod admission;
+mod chaos;
 mod crds;
 mod deletion;
 mod graph;
