@@ -158,15 +158,13 @@ async fn chaos_converges_exactly_as_declared() {
         "CreateMembers named exactly the declared accounts"
     );
 
-    // The faults were there: both kinds of error answered calls, of every run.
+    // The faults were in force.
     let faulted = emulator.faulted_calls();
     let total: u64 = calls.values().sum();
     let failed: u64 = faulted.values().sum();
     eprintln!("chaos: {total} Detective calls, {failed} answered by an injected error: {faulted:?}");
-    assert!(
-        failed * 20 >= total,
-        "fewer faults than the rates promise: {failed} of {total}"
-    );
+    // About 13 % of some 60 calls are expected; 3 keeps this from failing by chance.
+    assert!(failed >= 3, "the faults did not fire: {failed} of {total} calls");
 
     // The default log level writes no e-mail address, in any run.
     assert_eq!(logs.len(), KILL_AT_MEMBERS.len() + 1);
