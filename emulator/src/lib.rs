@@ -34,7 +34,7 @@
 //! | `GET /_emulator/calls` | `{"<Operation>": count}` of AWS calls since start or reset, rejected and faulted ones included; unmatched requests count as `UnknownOperation` |
 //! | `GET /_emulator/calls/faulted` | `{"<Operation>": count}` of those calls that an injected fault answered with an error (429, 500) |
 //! | `DELETE /_emulator/calls` | reset both counts |
-//! | `GET /_emulator/state` | every graph with tags, packages and members (status, disabled reason, invitation type, times), organization administrators, the emulator clock |
+//! | `GET /_emulator/state` | every graph with tags, packages, members (status, disabled reason, invitation type, times) and `createMembersRequests` (CreateMembers calls naming each account), organization administrators, the emulator clock |
 //! | `DELETE /_emulator/state` | forget all graphs, members and delegations (world and faults stay) |
 //! | `GET /_emulator/world` | the world model ([`WorldConfig`]) |
 //! | `PUT /_emulator/world` | replace the world model |

@@ -142,6 +142,10 @@ pub(crate) struct Graph {
     /// Keyed (and therefore listed) by account id.
     #[serde(default)]
     pub members: BTreeMap<String, Member>,
+    /// How many processed CreateMembers calls named each account, over the graph's life (see
+    /// [`GraphSnapshot::create_members_requests`]).
+    #[serde(default)]
+    pub create_members_requests: BTreeMap<String, u32>,
 }
 
 /// An organization's Detective administrator account in one Region.
@@ -239,6 +243,7 @@ impl Graph {
             packages,
             auto_enable: false,
             members: BTreeMap::new(),
+            create_members_requests: BTreeMap::new(),
         }
     }
 }
@@ -356,6 +361,11 @@ pub struct GraphSnapshot {
     pub auto_enable: bool,
     pub datasource_packages: BTreeMap<String, String>,
     pub members: Vec<MemberSnapshot>,
+    /// Per account id: how many CreateMembers calls on this graph named it, whether it became a
+    /// member or came back in `UnprocessedAccounts`, removals notwithstanding. An account
+    /// invited, removed and invited again counts 2; a call refused as a whole (validation, quota,
+    /// an injected fault) counts nothing, since it never reached the graph.
+    pub create_members_requests: BTreeMap<String, u32>,
 }
 
 impl Member {
@@ -394,6 +404,7 @@ impl ServiceState {
                     .map(|(package, state)| (package.clone(), state.state.clone()))
                     .collect(),
                 members: graph.members.values().map(|member| member.snapshot(graph)).collect(),
+                create_members_requests: graph.create_members_requests.clone(),
             })
             .collect()
     }

@@ -343,7 +343,7 @@ fn create_members(ctx: &mut Context<'_>, body: &RequestBody) -> Result<Reply, Ap
     let mut accepted: Vec<(&str, &str)> = Vec::new();
     let mut unprocessed_accounts = Vec::new();
     let mut seen = BTreeSet::new();
-    for (account_id, email) in accounts {
+    for &(account_id, email) in &accounts {
         if account_id == graph.administrator_id {
             unprocessed_accounts.push(unprocessed(
                 account_id,
@@ -379,6 +379,12 @@ fn create_members(ctx: &mut Context<'_>, body: &RequestBody) -> Result<Reply, Ap
     let now_ms = ctx.now_ms;
     let due_ms = now_ms.saturating_add(i64::try_from(world.verification_delay_ms()).unwrap_or(i64::MAX));
     let graph = ctx.admin_graph_mut(arn)?;
+    for (account_id, _) in &accounts {
+        *graph
+            .create_members_requests
+            .entry((*account_id).to_owned())
+            .or_default() += 1;
+    }
     let mut created = Vec::with_capacity(accepted.len());
     for (account_id, email) in accepted {
         let facts = world.account(account_id);

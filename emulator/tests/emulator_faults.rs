@@ -276,3 +276,45 @@ async fn the_sdk_adaptive_mode_absorbs_a_rate_limit() {
     assert_eq!(attempts, 60 + throttled, "every throttled attempt was retried");
     emulator.shutdown().await;
 }
+
+/// The per-account CreateMembers count a chaos test relies on: every processed call that names
+/// an account counts (unprocessed included), a removal does not reset it, and a call refused by
+/// an injected fault never reaches the graph.
+#[tokio::test]
+async fn create_members_requests_are_counted_per_account() {
+    const FIRST: &str = "111100000001";
+    const SECOND: &str = "111100000002";
+    let emulator = start_emulator().await;
+    let url = emulator.endpoint_url();
+    let admin = detective_client(&url, ADMIN, REGION);
+    let graph = create_graph(&admin).await;
+    let requests = || emulator.graphs()[0].create_members_requests.clone();
+    assert!(requests().is_empty());
+
+    fixtures::create_members(&admin, &graph, &[(FIRST, "a@example.com"), (SECOND, "b@example.com")]).await;
+    let again = fixtures::create_members(&admin, &graph, &[(FIRST, "a@example.com")]).await;
+    assert_eq!(again.unprocessed_accounts().len(), 1, "already a member");
+    admin
+        .delete_members()
+        .graph_arn(&graph)
+        .account_ids(FIRST)
+        .send()
+        .await
+        .expect("DeleteMembers");
+    fixtures::create_members(&admin, &graph, &[(FIRST, "a@example.com")]).await;
+    let faulted = detective_client_with_retry(&url, ADMIN, REGION, RetryConfig::disabled());
+    emulator.inject_fault(Fault::internal_error().on("CreateMembers").times(1));
+    faulted
+        .create_members()
+        .graph_arn(&graph)
+        .accounts(account(SECOND, "b@example.com"))
+        .send()
+        .await
+        .expect_err("the injected 500");
+
+    let expected = [(FIRST.to_owned(), 3), (SECOND.to_owned(), 1)].into();
+    assert_eq!(requests(), expected);
+    let state = http(&url, "GET", "/_emulator/state", None).await.json();
+    assert_eq!(state["graphs"][0]["createMembersRequests"][FIRST], 3);
+    emulator.shutdown().await;
+}

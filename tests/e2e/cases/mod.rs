@@ -5,6 +5,7 @@
 
 mod admission;
 mod agreement;
+mod chaos;
 mod crds;
 mod deletion;
 mod graph;

@@ -3,7 +3,9 @@
 //!
 //! Started by the first test that asks for it and shared by all tests of the binary; the
 //! processes die with the test process and the temporary root is removed after it (see
-//! [`process`](super::process)).
+//! [`process`](super::process)). A test that disturbs the API server itself (the chaos test
+//! restarts it) starts one of its own with [`ControlPlane::dedicated`], so the tests running in
+//! parallel on the shared one see nothing of it.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -42,8 +44,13 @@ pub struct ControlPlane {
     pub helm: PathBuf,
     /// etcd's data, the API server's certificates, both logs.
     data: PathBuf,
+    /// How the API server was started, to start it again on the same port and certificates.
+    apiserver: ApiServerLaunch,
     /// kube-apiserver, then etcd (dropped, so stopped, in this order).
     processes: Mutex<Vec<Guarded>>,
+    /// The chart's ClusterRoles bound to the operator user on this control plane
+    /// ([`rbac`](super::rbac)).
+    pub(super) cluster_rbac: OnceLock<Result<(), String>>,
     _janitor: Janitor,
 }
 
@@ -59,6 +66,37 @@ impl ControlPlane {
                 None
             }
             Err(StartError::Failed(reason)) => panic!("{reason}"),
+        }
+    }
+
+    /// A control plane of the caller's own, started now (`None` as for [`ControlPlane::get`]).
+    /// It is leaked so that [`Env`](super::Env) can borrow it like the shared one; its processes
+    /// die with the test binary, or earlier with [`ControlPlane::stop`].
+    pub fn dedicated() -> Option<&'static ControlPlane> {
+        match ControlPlane::start() {
+            Ok(plane) => Some(Box::leak(Box::new(plane))),
+            Err(StartError::Prerequisite(reason)) => {
+                fail_or_skip(&reason);
+                None
+            }
+            Err(StartError::Failed(reason)) => panic!("{reason}"),
+        }
+    }
+
+    /// Stops kube-apiserver (SIGTERM, as a rolling restart does) and starts it again with the
+    /// same flags, port and serving certificate, on the same etcd, whose data stays; returns once
+    /// `/readyz` answers 200 again. Clients keep their kubeconfig and must reconnect.
+    pub fn restart_apiserver(&self) -> Result<(), String> {
+        let mut processes = self.processes.lock().expect("process list");
+        process::stop(processes[0].child(), Duration::from_secs(5));
+        processes[0] = self.apiserver.spawn()?;
+        wait_ready(&mut processes, &self.data, &self.server)
+    }
+
+    /// Stops kube-apiserver, then etcd (a dedicated control plane the test is done with).
+    pub fn stop(&self) {
+        for process in self.processes.lock().expect("process list").iter_mut() {
+            process::stop(process.child(), Duration::from_secs(5));
         }
     }
 
@@ -132,7 +170,8 @@ impl ControlPlane {
         for attempt in 1..=3 {
             let data = plane_dir.join(format!("attempt-{attempt}"));
             match start_processes(&bin_dir, &plane_dir, &data) {
-                Ok((server, processes)) => {
+                Ok((apiserver, processes)) => {
+                    let server = apiserver.server();
                     let ca_file = data.join("certs/apiserver.crt");
                     let admin_kubeconfig = plane_dir.join("admin.kubeconfig");
                     let operator_kubeconfig = plane_dir.join("operator.kubeconfig");
@@ -146,7 +185,9 @@ impl ControlPlane {
                         operator_kubeconfig,
                         helm: helm.clone(),
                         data: data.clone(),
+                        apiserver,
                         processes: Mutex::new(processes),
+                        cluster_rbac: OnceLock::new(),
                         _janitor: janitor,
                     };
                     eprintln!(
@@ -214,15 +255,70 @@ fn free_ports() -> Result<(u16, u16, u16), String> {
     Ok((port(&a)?, port(&b)?, port(&c)?))
 }
 
+/// A log file that a restarted process appends to.
+fn log_file(data: &Path, name: &str) -> Result<Stdio, String> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(data.join(name))
+        .map(Stdio::from)
+        .map_err(|e| format!("{name}: {e}"))
+}
+
+/// What kube-apiserver is started with (kept to start it again).
+struct ApiServerLaunch {
+    bin: PathBuf,
+    plane: PathBuf,
+    data: PathBuf,
+    etcd_url: String,
+    port: u16,
+}
+
+impl ApiServerLaunch {
+    /// `https://127.0.0.1:PORT`.
+    fn server(&self) -> String {
+        format!("https://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts kube-apiserver with the flags of tests/e2e/README.md; it logs to `apiserver.log`.
+    fn spawn(&self) -> Result<Guarded, String> {
+        let server = self.server();
+        let mut apiserver = Command::new(self.bin.join("kube-apiserver"));
+        apiserver
+            .arg(format!("--etcd-servers={}", self.etcd_url))
+            .arg(format!("--cert-dir={}", self.data.join("certs").display()))
+            .arg(format!("--secure-port={}", self.port))
+            .args([
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                "--service-cluster-ip-range=10.0.0.0/24",
+                "--allow-privileged=true",
+                "--disable-admission-plugins=ServiceAccount",
+                "--authorization-mode=RBAC",
+                "--endpoint-reconciler-type=none",
+            ])
+            .arg(format!("--service-account-issuer={server}/"))
+            .arg(format!(
+                "--service-account-key-file={}",
+                self.plane.join("sa.pub").display()
+            ))
+            .arg(format!(
+                "--service-account-signing-key-file={}",
+                self.plane.join("sa.key").display()
+            ))
+            .arg(format!("--token-auth-file={}", self.plane.join("tokens.csv").display()))
+            .stdin(Stdio::null())
+            .stdout(log_file(&self.data, "apiserver.log")?)
+            .stderr(log_file(&self.data, "apiserver.log")?);
+        let child = process::spawn(apiserver).map_err(|e| format!("kube-apiserver: {e}"))?;
+        Ok(Guarded(Some(child)))
+    }
+}
+
 /// Starts etcd and kube-apiserver with the flags of tests/e2e/README.md and waits for /readyz.
-fn start_processes(bin: &Path, plane: &Path, data: &Path) -> Result<(String, Vec<Guarded>), String> {
+fn start_processes(bin: &Path, plane: &Path, data: &Path) -> Result<(ApiServerLaunch, Vec<Guarded>), String> {
     let (etcd_port, peer_port, api_port) = free_ports()?;
     std::fs::create_dir_all(data).map_err(|e| e.to_string())?;
-    let log = |name: &str| {
-        std::fs::File::create(data.join(name))
-            .map(Stdio::from)
-            .map_err(|e| e.to_string())
-    };
     let etcd_url = format!("http://127.0.0.1:{etcd_port}");
     let peer_url = format!("http://127.0.0.1:{peer_port}");
     let mut etcd = Command::new(bin.join("etcd"));
@@ -236,56 +332,41 @@ fn start_processes(bin: &Path, plane: &Path, data: &Path) -> Result<(String, Vec
         .arg(format!("--initial-cluster=default={peer_url}"))
         .args(["--unsafe-no-fsync", "--log-level=warn"])
         .stdin(Stdio::null())
-        .stdout(log("etcd.log")?)
-        .stderr(log("etcd.log")?);
+        .stdout(log_file(data, "etcd.log")?)
+        .stderr(log_file(data, "etcd.log")?);
     let etcd = Guarded(Some(process::spawn(etcd).map_err(|e| format!("etcd: {e}"))?));
-
-    let server = format!("https://127.0.0.1:{api_port}");
-    let mut apiserver = Command::new(bin.join("kube-apiserver"));
-    apiserver
-        .arg(format!("--etcd-servers={etcd_url}"))
-        .arg(format!("--cert-dir={}", data.join("certs").display()))
-        .arg(format!("--secure-port={api_port}"))
-        .args([
-            "--bind-address=127.0.0.1",
-            "--advertise-address=127.0.0.1",
-            "--service-cluster-ip-range=10.0.0.0/24",
-            "--allow-privileged=true",
-            "--disable-admission-plugins=ServiceAccount",
-            "--authorization-mode=RBAC",
-            "--endpoint-reconciler-type=none",
-        ])
-        .arg(format!("--service-account-issuer={server}/"))
-        .arg(format!("--service-account-key-file={}", plane.join("sa.pub").display()))
-        .arg(format!(
-            "--service-account-signing-key-file={}",
-            plane.join("sa.key").display()
-        ))
-        .arg(format!("--token-auth-file={}", plane.join("tokens.csv").display()))
-        .stdin(Stdio::null())
-        .stdout(log("apiserver.log")?)
-        .stderr(log("apiserver.log")?);
-    let apiserver = Guarded(Some(
-        process::spawn(apiserver).map_err(|e| format!("kube-apiserver: {e}"))?,
-    ));
+    let launch = ApiServerLaunch {
+        bin: bin.to_owned(),
+        plane: plane.to_owned(),
+        data: data.to_owned(),
+        etcd_url,
+        port: api_port,
+    };
     // Stopped in this order when dropped: the API server first, then etcd.
-    let mut processes = vec![apiserver, etcd];
+    let mut processes = vec![launch.spawn()?, etcd];
+    match wait_ready(&mut processes, data, &launch.server()) {
+        Ok(()) => Ok((launch, processes)),
+        Err(error) => {
+            for p in &mut processes {
+                process::stop(p.child(), Duration::from_secs(3));
+            }
+            Err(error)
+        }
+    }
+}
 
+/// Waits (at most 90 s) until kube-apiserver's `/readyz` answers 200; `Err` with the end of
+/// its log when kube-apiserver or etcd (`processes`, in that order) exits meanwhile.
+fn wait_ready(processes: &mut [Guarded], data: &Path, server: &str) -> Result<(), String> {
     let probe_config = data.join("probe.kubeconfig");
     let ca = data.join("certs/apiserver.crt");
-    write_kubeconfig(&probe_config, &server, &ca, "e2e-admin", ADMIN_TOKEN)?;
+    write_kubeconfig(&probe_config, server, &ca, "e2e-admin", ADMIN_TOKEN)?;
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         for (process, name) in processes.iter_mut().zip(["apiserver.log", "etcd.log"]) {
             if let Ok(Some(status)) = process.child().try_wait() {
                 let log = std::fs::read_to_string(data.join(name)).unwrap_or_default();
-                let tail: Vec<&str> = log.lines().rev().take(15).collect();
-                let tail: Vec<&str> = tail.into_iter().rev().collect();
-                let err = format!("{name}: exited with {status}:\n{}", tail.join("\n"));
-                for p in &mut processes {
-                    process::stop(p.child(), Duration::from_secs(3));
-                }
-                return Err(err);
+                return Err(format!("{name}: exited with {status}:\n{}", super::tail(&log, 15)));
             }
         }
         if ca.exists()
@@ -298,12 +379,9 @@ fn start_processes(bin: &Path, plane: &Path, data: &Path) -> Result<(String, Vec
                 .status()
                 .is_ok_and(|s| s.success())
         {
-            return Ok((server, processes));
+            return Ok(());
         }
         if Instant::now() > deadline {
-            for p in &mut processes {
-                process::stop(p.child(), Duration::from_secs(3));
-            }
             return Err("kube-apiserver was not ready after 90s".into());
         }
         std::thread::sleep(Duration::from_millis(200));

@@ -181,13 +181,24 @@ pub struct Env {
 }
 
 impl Env {
-    /// A fresh namespace `<prefix>-<n>`; `None` when the e2e prerequisites are missing outside CI.
+    /// A fresh namespace `<prefix>-<n>` on the shared control plane; `None` when the e2e
+    /// prerequisites are missing outside CI.
     pub async fn new(prefix: &str) -> Option<Env> {
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let plane = ControlPlane::get()?;
         if let Err(died) = plane.check_alive() {
             panic!("the shared control plane is down: {died}");
         }
+        Some(Env::on(plane, prefix).await)
+    }
+
+    /// Like [`Env::new`], on a control plane of the test's own ([`ControlPlane::dedicated`]),
+    /// which the test may restart; [`ControlPlane::stop`] it when done.
+    pub async fn dedicated(prefix: &str) -> Option<Env> {
+        Some(Env::on(ControlPlane::dedicated()?, prefix).await)
+    }
+
+    async fn on(plane: &'static ControlPlane, prefix: &str) -> Env {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         static NEXT: AtomicUsize = AtomicUsize::new(1);
         let ns = format!("{prefix}-{}", NEXT.fetch_add(1, Ordering::Relaxed));
         let tests = plane.root.join("tests");
@@ -204,13 +215,13 @@ impl Env {
             .await
             .expect("admin kube config");
         let client = kube::Client::try_from(config).expect("admin client");
-        Some(Env {
+        Env {
             plane,
             ns,
             dir: dir.path().to_owned(),
             client,
             _dir: dir,
-        })
+        }
     }
 
     /// kubectl as the admin user, in this namespace.

@@ -23,7 +23,9 @@ pub struct OperatorOptions {
     pub endpoint: String,
     /// `Some(lease name)`: `--leader-elect=true --lease-name NAME`; `None`: `--leader-elect=false`.
     pub lease: Option<String>,
-    /// Its `RUST_LOG` (the tests log at debug; the scale benchmark sets its own).
+    /// Its `RUST_LOG` (the tests log at debug; the scale benchmark sets its own). Empty: no
+    /// `RUST_LOG` at all, so the binary's own default level applies, as in a plain deployment
+    /// ([`OperatorOptions::default_log_level`]).
     pub log_filter: String,
     /// Another kubeconfig for the operator user (e.g. one through an [`ApiGate`]).
     ///
@@ -41,6 +43,13 @@ impl OperatorOptions {
             log_filter: "info,detective_operator=debug,kube_runtime::controller=debug".to_owned(),
             kubeconfig: None,
         }
+    }
+
+    /// Logs at the level the operator picks without `RUST_LOG`, so that what a test reads in
+    /// the log is what a deployment that sets nothing would write.
+    pub fn default_log_level(mut self) -> Self {
+        self.log_filter.clear();
+        self
     }
 
     pub fn kubeconfig(mut self, path: PathBuf) -> Self {
@@ -110,12 +119,14 @@ impl Operator {
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("AWS_CONFIG_FILE", &missing)
             .env("AWS_SHARED_CREDENTIALS_FILE", &missing)
-            .env("RUST_LOG", &options.log_filter)
             .env("RUST_BACKTRACE", "1")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log handle"))
             .stderr(log);
+        if !options.log_filter.is_empty() {
+            command.env("RUST_LOG", &options.log_filter);
+        }
         let child = process::spawn(command).expect("start detective-operator");
         let mut operator = Operator {
             name: options.name.clone(),

@@ -1,7 +1,8 @@
 //! The operator's identity: a token user bound to exactly the RBAC the Helm chart ships.
 //!
 //! `helm template` renders `charts/detective-operator` (helm from tests/e2e/setup-helm.sh); its
-//! ClusterRole(s) are applied as rendered and bound to [`OPERATOR_USER`] cluster-wide, and its
+//! ClusterRole(s) are applied as rendered and bound to [`OPERATOR_USER`] cluster-wide (on each
+//! control plane: the shared one, and any test's own), and its
 //! Role(s) (the lease Role) are applied into each test namespace, which plays the operator's own
 //! namespace, and bound there. Nothing else is granted, so every scenario that runs the operator
 //! as this user proves the chart's RBAC is enough, and `rbac_*` tests prove it is not more.
@@ -20,21 +21,28 @@ pub struct ChartRbac {
     pub roles: Vec<Value>,
     /// The Lease the Roles allow (their `resourceNames` for leases), if they name one.
     pub lease_name: Option<String>,
+    /// The ClusterRoles and their bindings to the operator user, as one `List` to apply.
+    cluster_wide: String,
 }
 
 pub const CHART: &str = "charts/detective-operator";
 
-/// Renders the chart and binds its ClusterRoles to the operator user (once). Panics when the
-/// chart cannot be rendered: it is part of the repository.
+/// Renders the chart (once per test binary) and binds its ClusterRoles to the operator user
+/// (once per control plane). Panics when the chart cannot be rendered (it is part of the
+/// repository) or the binding fails.
 pub fn chart_rbac(plane: &ControlPlane) -> &'static ChartRbac {
     static RBAC: OnceLock<Result<ChartRbac, String>> = OnceLock::new();
-    match RBAC.get_or_init(|| render_and_bind(plane)) {
+    let rbac = match RBAC.get_or_init(|| render(plane)) {
         Ok(rbac) => rbac,
         Err(error) => panic!("the Helm chart's RBAC is needed to run the operator: {error}"),
+    };
+    if let Err(error) = plane.cluster_rbac.get_or_init(|| bind_cluster_wide(plane, rbac)) {
+        panic!("the Helm chart's RBAC is needed to run the operator: {error}");
     }
+    rbac
 }
 
-fn render_and_bind(plane: &ControlPlane) -> Result<ChartRbac, String> {
+fn render(plane: &ControlPlane) -> Result<ChartRbac, String> {
     let chart = repo_path(CHART);
     if !chart.join("templates").is_dir() {
         return Err(format!("{CHART}/templates does not exist"));
@@ -80,7 +88,25 @@ fn render_and_bind(plane: &ControlPlane) -> Result<ChartRbac, String> {
             "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": OPERATOR_USER}],
         }));
     }
-    let list = json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string();
+    let cluster_wide = json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string();
+    let lease_name = roles
+        .iter()
+        .flat_map(|role| role["rules"].as_array().cloned().unwrap_or_default())
+        .filter(|rule| {
+            rule["resources"]
+                .as_array()
+                .is_some_and(|r| r.iter().any(|r| r == "leases"))
+        })
+        .find_map(|rule| rule["resourceNames"][0].as_str().map(str::to_owned));
+    Ok(ChartRbac {
+        roles,
+        lease_name,
+        cluster_wide,
+    })
+}
+
+/// Applies the chart's ClusterRoles and binds them to the operator user.
+fn bind_cluster_wide(plane: &ControlPlane, rbac: &ChartRbac) -> Result<(), String> {
     let mut apply = Command::new("kubectl");
     apply
         .arg("--kubeconfig")
@@ -93,7 +119,9 @@ fn render_and_bind(plane: &ControlPlane) -> Result<ChartRbac, String> {
     {
         use std::io::Write;
         let mut stdin = child.stdin.take().expect("stdin");
-        stdin.write_all(list.as_bytes()).map_err(|e| e.to_string())?;
+        stdin
+            .write_all(rbac.cluster_wide.as_bytes())
+            .map_err(|e| e.to_string())?;
     }
     let output = child.wait_with_output().map_err(|e| e.to_string())?;
     if !output.status.success() {
@@ -102,16 +130,7 @@ fn render_and_bind(plane: &ControlPlane) -> Result<ChartRbac, String> {
             String::from_utf8_lossy(&output.stderr)
         ));
     }
-    let lease_name = roles
-        .iter()
-        .flat_map(|role| role["rules"].as_array().cloned().unwrap_or_default())
-        .filter(|rule| {
-            rule["resources"]
-                .as_array()
-                .is_some_and(|r| r.iter().any(|r| r == "leases"))
-        })
-        .find_map(|rule| rule["resourceNames"][0].as_str().map(str::to_owned));
-    Ok(ChartRbac { roles, lease_name })
+    Ok(())
 }
 
 /// Applies the chart's Roles into the test namespace and binds them to the operator user.
