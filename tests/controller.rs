@@ -37,6 +37,13 @@ struct Recorded {
 
 /// A Kubernetes API stand-in: answers every request plausibly and records it.
 fn mock_api_server(object: DetectiveGraph) -> (Client, Arc<Mutex<Vec<Recorded>>>) {
+    mock_api_server_failing_status(object, Vec::new())
+}
+
+/// As [`mock_api_server`], but the first status writes are answered with these HTTP codes (and
+/// the API server's `Status` body for them), one code per write.
+fn mock_api_server_failing_status(object: DetectiveGraph, failures: Vec<u16>) -> (Client, Arc<Mutex<Vec<Recorded>>>) {
+    let mut failures = failures.into_iter();
     let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let recorded = Arc::new(Mutex::new(Vec::new()));
     let log = recorded.clone();
@@ -56,20 +63,42 @@ fn mock_api_server(object: DetectiveGraph) -> (Client, Arc<Mutex<Vec<Recorded>>>
                     .unwrap_or_default(),
                 body: body.clone(),
             });
-            // Events echo back; everything else answers with the object, as a PATCH would.
-            let answer = if parts.uri.path().contains("/events") {
-                body
+            let failure = if parts.uri.path().ends_with("/status") {
+                failures.next()
             } else {
-                serde_json::to_value(&object).unwrap()
+                None
+            };
+            // Events echo back; everything else answers with the object, as a PATCH would.
+            let (code, answer) = match failure {
+                Some(code) => (code, api_status(code)),
+                None if parts.uri.path().contains("/events") => (200, body),
+                None => (200, serde_json::to_value(&object).unwrap()),
             };
             send.send_response(
                 Response::builder()
+                    .status(code)
                     .body(Body::from(serde_json::to_vec(&answer).unwrap()))
                     .unwrap(),
             );
         }
     });
     (Client::new(service, "default"), recorded)
+}
+
+/// The body the API server sends with a failure.
+fn api_status(code: u16) -> Value {
+    let (reason, message) = match code {
+        409 => (
+            "Conflict",
+            "Operation cannot be fulfilled on detectivegraphs.detective.operator.dev \"org\": the object has been modified; please apply your changes to the latest version and try again",
+        ),
+        _ => (
+            "InternalError",
+            "Internal error occurred: etcdserver: request timed out",
+        ),
+    };
+    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+           "message": message, "reason": reason, "code": code})
 }
 
 fn spec(ids: &[&str]) -> DetectiveGraphSpec {
@@ -111,6 +140,7 @@ async fn context(client: Client, emulator: &Emulator, store: Store<DetectiveGrap
         graphs: store,
         backoff: Backoff::default(),
         metrics,
+        unwritten: Default::default(),
     })
 }
 
@@ -383,4 +413,77 @@ async fn a_throttled_aws_is_retried_with_backoff_not_stalled() {
     assert_eq!(condition("Stalled")["status"], "False");
     assert_eq!(condition("Reconciling")["status"], "True");
     assert_eq!(condition("Ready")["reason"], "Throttled");
+}
+
+#[tokio::test]
+async fn a_failed_status_write_is_retried_with_backoff_and_its_status_is_written_next_time() {
+    for code in [409, 500] {
+        let emulator = emulator().await;
+        let mut object = resource("org", spec(&["000000000101"]), true);
+        object.spec.deletion_policy = GraphDeletionPolicy::Delete;
+        let (client, recorded) = mock_api_server_failing_status(object.clone(), vec![code]);
+        let ctx = context(client, &emulator, empty_store()).await;
+
+        let error = controller::reconcile(Arc::new(object.clone()), ctx.clone())
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("Kubernetes API"), "{code}: {error}");
+        assert_eq!(
+            controller::error_policy(Arc::new(object.clone()), &error, ctx.clone()),
+            Action::requeue(std::time::Duration::from_secs(5)),
+            "{code}: retried with backoff"
+        );
+        assert_eq!(ctx.metrics.reconciles("DetectiveGraph", "error"), 1, "{code}");
+        assert_eq!(ctx.metrics.reconciles("DetectiveGraph", "progressing"), 0, "{code}");
+        assert_eq!(
+            ctx.metrics.last_successful_sync("DetectiveGraph", "security", "org"),
+            None,
+            "{code}"
+        );
+        let graph_arn = emulator.graphs()[0].arn.clone();
+        assert_eq!(emulator.members(&graph_arn).len(), 1, "{code}: the AWS writes happened");
+        let reasons = |requests: &[Recorded]| -> Vec<String> {
+            requests
+                .iter()
+                .filter(|r| r.path.contains("/events"))
+                .map(|r| r.body["reason"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(
+            reasons(&recorded.lock().unwrap()),
+            ["GraphCreated", "MembersInvited"],
+            "{code}: the writes that landed are told although the status write failed"
+        );
+
+        // The object is unchanged (the write failed): the next reconcile starts from the status
+        // the first one computed, and writes it.
+        recorded.lock().unwrap().clear();
+        emulator.reset_calls();
+        controller::reconcile(Arc::new(object.clone()), ctx.clone())
+            .await
+            .unwrap();
+        let requests = recorded.lock().unwrap().clone();
+        let status = &requests
+            .iter()
+            .find(|r| r.path == format!("{GRAPHS}/org/status"))
+            .unwrap_or_else(|| panic!("{code}: status written: {requests:#?}"))
+            .body["status"];
+        assert_eq!(status["graphArn"], graph_arn.as_str(), "{code}");
+        assert_eq!(
+            status["graphCreated"], true,
+            "{code}: the operator created the graph, so deletionPolicy Delete deletes it"
+        );
+        assert_eq!(status["inventory"], json!(["000000000101"]), "{code}");
+        assert!(
+            reasons(&requests).is_empty(),
+            "{code}: nothing told twice: {requests:#?}"
+        );
+        let calls = emulator.calls();
+        assert_eq!(
+            calls.keys().collect::<Vec<_>>(),
+            vec!["ListMembers"],
+            "{code}: no ListGraphs, no second invitation: {calls:?}"
+        );
+        assert_eq!(ctx.metrics.reconciles("DetectiveGraph", "progressing"), 1, "{code}");
+    }
 }
