@@ -7,7 +7,9 @@ mod fixtures;
 use std::sync::{Arc, Mutex};
 
 use detective_emulator::Emulator;
-use detective_operator::api::{DetectiveGraph, DetectiveGraphSpec, DetectiveGraphStatus, GraphDeletionPolicy};
+use detective_operator::api::{
+    DetectiveGraph, DetectiveGraphSpec, DetectiveGraphStatus, DetectiveMembership, GraphDeletionPolicy,
+};
 use detective_operator::cli::demo::emulator_access;
 use detective_operator::controller::backoff::Backoff;
 use detective_operator::controller::{self, Context, FINALIZER};
@@ -36,13 +38,16 @@ struct Recorded {
 }
 
 /// A Kubernetes API stand-in: answers every request plausibly and records it.
-fn mock_api_server(object: DetectiveGraph) -> (Client, Arc<Mutex<Vec<Recorded>>>) {
+fn mock_api_server(object: impl serde::Serialize + Send + 'static) -> (Client, Arc<Mutex<Vec<Recorded>>>) {
     mock_api_server_failing_status(object, Vec::new())
 }
 
 /// As [`mock_api_server`], but the first status writes are answered with these HTTP codes (and
 /// the API server's `Status` body for them), one code per write.
-fn mock_api_server_failing_status(object: DetectiveGraph, failures: Vec<u16>) -> (Client, Arc<Mutex<Vec<Recorded>>>) {
+fn mock_api_server_failing_status(
+    object: impl serde::Serialize + Send + 'static,
+    failures: Vec<u16>,
+) -> (Client, Arc<Mutex<Vec<Recorded>>>) {
     let mut failures = failures.into_iter();
     let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let recorded = Arc::new(Mutex::new(Vec::new()));
@@ -122,11 +127,16 @@ fn resource(name: &str, spec: DetectiveGraphSpec, finalizer: bool) -> DetectiveG
 }
 
 async fn context(client: Client, emulator: &Emulator, store: Store<DetectiveGraph>) -> Arc<Context> {
+    context_as(ADMIN, client, emulator, store).await
+}
+
+/// A context whose AWS calls are made as `account`.
+async fn context_as(account: &str, client: Client, emulator: &Emulator, store: Store<DetectiveGraph>) -> Arc<Context> {
     let metrics = Arc::new(Metrics::new());
     Arc::new(Context {
         client: client.clone(),
         aws: Arc::new(
-            emulator_access(&emulator.endpoint_url(), ADMIN, "us-east-1")
+            emulator_access(&emulator.endpoint_url(), account, "us-east-1")
                 .await
                 .with_metrics(metrics.clone()),
         ),
@@ -486,4 +496,122 @@ async fn a_failed_status_write_is_retried_with_backoff_and_its_status_is_written
         );
         assert_eq!(ctx.metrics.reconciles("DetectiveGraph", "progressing"), 1, "{code}");
     }
+}
+
+const MEMBER: &str = "111111111111";
+const MEMBERSHIPS: &str = "/apis/detective.operator.dev/v1alpha1/namespaces/security/detectivememberships";
+
+/// A graph of `ADMIN` that has invited `MEMBER`; its ARN.
+async fn invited_member(emulator: &Emulator) -> String {
+    let admin = fixtures::detective_client(&emulator.endpoint_url(), ADMIN, "us-east-1");
+    let graph_arn = fixtures::create_graph(&admin).await;
+    fixtures::invite(&admin, &graph_arn, MEMBER, "member@example.com").await;
+    graph_arn
+}
+
+fn membership(graph_arn: &str, extra: Value) -> DetectiveMembership {
+    let mut spec = json!({"graphArn": graph_arn, "state": "Accepted", "deletionPolicy": "Disassociate"});
+    spec.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    let mut object = DetectiveMembership::new("joined", serde_json::from_value(spec).unwrap());
+    object.metadata.namespace = Some("security".into());
+    object.metadata.generation = Some(1);
+    object.metadata.uid = Some("uid-joined".into());
+    object.metadata.finalizers = Some(vec![FINALIZER.to_owned()]);
+    object
+}
+
+fn member_status(emulator: &Emulator, graph_arn: &str) -> Option<String> {
+    emulator
+        .members(graph_arn)
+        .into_iter()
+        .find(|m| m.account_id == MEMBER)
+        .map(|m| m.status.to_string())
+}
+
+#[tokio::test]
+async fn a_suspended_membership_makes_no_call_until_resumed() {
+    let emulator = emulator().await;
+    let graph_arn = invited_member(&emulator).await;
+    emulator.reset_calls();
+    let suspended = membership(&graph_arn, json!({"suspend": true}));
+    let (client, recorded) = mock_api_server(suspended.clone());
+    let ctx = context_as(MEMBER, client, &emulator, empty_store()).await;
+
+    for _ in 0..2 {
+        assert_eq!(
+            controller::reconcile(Arc::new(suspended.clone()), ctx.clone())
+                .await
+                .unwrap(),
+            Action::await_change()
+        );
+    }
+    assert!(emulator.calls().is_empty(), "{:?}", emulator.calls());
+    assert!(recorded.lock().unwrap().is_empty(), "{:#?}", recorded.lock().unwrap());
+    assert_eq!(ctx.metrics.reconciles("DetectiveMembership", "suspended"), 2);
+    assert_eq!(member_status(&emulator, &graph_arn).as_deref(), Some("INVITED"));
+
+    let resumed = membership(&graph_arn, json!({"suspend": false}));
+    controller::reconcile(Arc::new(resumed), ctx.clone()).await.unwrap();
+    let calls = emulator.calls();
+    assert_eq!(calls.get("AcceptInvitation"), Some(&1), "{calls:?}");
+    assert_eq!(member_status(&emulator, &graph_arn).as_deref(), Some("ENABLED"));
+    let requests = recorded.lock().unwrap().clone();
+    let status = &requests
+        .iter()
+        .find(|r| r.path == format!("{MEMBERSHIPS}/joined/status"))
+        .expect("status written once resumed")
+        .body["status"];
+    assert_eq!(status["invitation"]["status"], "ENABLED", "{status}");
+}
+
+#[tokio::test]
+async fn an_orphaned_membership_goes_without_a_call_and_a_plain_one_disassociates() {
+    let emulator = emulator().await;
+    let graph_arn = invited_member(&emulator).await;
+    fixtures::detective_client(&emulator.endpoint_url(), MEMBER, "us-east-1")
+        .accept_invitation()
+        .graph_arn(&graph_arn)
+        .send()
+        .await
+        .unwrap();
+    let mut deleting = membership(&graph_arn, json!({}));
+    deleting.metadata.deletion_timestamp = Some(Time(Timestamp::now()));
+    let mut orphaned = deleting.clone();
+    orphaned
+        .metadata
+        .annotations
+        .get_or_insert_default()
+        .insert(controller::ORPHAN_ANNOTATION.to_owned(), "true".to_owned());
+
+    emulator.reset_calls();
+    let (client, recorded) = mock_api_server(orphaned.clone());
+    let ctx = context_as(MEMBER, client, &emulator, empty_store()).await;
+    controller::reconcile(Arc::new(orphaned), ctx.clone()).await.unwrap();
+    assert!(
+        emulator.calls().is_empty(),
+        "the orphan annotation releases without touching AWS: {:?}",
+        emulator.calls()
+    );
+    assert_eq!(member_status(&emulator, &graph_arn).as_deref(), Some("ENABLED"));
+    let requests = recorded.lock().unwrap().clone();
+    assert_eq!(requests.len(), 1, "{requests:#?}");
+    assert_eq!(requests[0].path, format!("{MEMBERSHIPS}/joined"));
+    assert!(
+        requests[0].body.to_string().contains("remove"),
+        "the finalizer goes: {}",
+        requests[0].body
+    );
+    assert_eq!(ctx.metrics.reconciles("DetectiveMembership", "deleted"), 1);
+
+    // Without the annotation the same deletion leaves the graph.
+    let (client, _) = mock_api_server(deleting.clone());
+    let ctx = context_as(MEMBER, client, &emulator, empty_store()).await;
+    controller::reconcile(Arc::new(deleting), ctx).await.unwrap();
+    assert_eq!(
+        emulator.calls().get("DisassociateMembership"),
+        Some(&1),
+        "{:?}",
+        emulator.calls()
+    );
+    assert_eq!(member_status(&emulator, &graph_arn), None);
 }
