@@ -187,3 +187,67 @@ async fn an_unknown_graph_is_waited_for_and_a_bad_spec_is_stalled() {
     assert!(condition(&outcome.status, "Stalled").message.contains("spec.graphArn"));
     assert!(!world.emulator.calls().contains_key("AcceptInvitation"));
 }
+
+#[tokio::test]
+/// Organization memberships are no invitation (ListInvitations never shows them), yet an
+/// organization member cannot leave: deleting its membership with `deletionPolicy: Disassociate`
+/// must be refused (`CannotLeave`), not taken as "nothing to leave".
+async fn an_organization_member_cannot_leave() {
+    use detective_emulator::{AccountConfig, OrganizationConfig, WorldConfig};
+    const MANAGEMENT: &str = "900000000001";
+    let in_org = |id: &str| AccountConfig {
+        organization: Some("o-test".to_owned()),
+        ..AccountConfig::new(id, format!("{id}@example.com"))
+    };
+    let emulator = fixtures::start_emulator_with(WorldConfig {
+        organizations: vec![OrganizationConfig {
+            id: "o-test".to_owned(),
+            management_account: MANAGEMENT.to_owned(),
+            root_id: None,
+            organizational_units: Vec::new(),
+            delegated_administrators: Vec::new(),
+            empty_first_pages: false,
+            page_size_limit: None,
+        }],
+        accounts: vec![in_org(MANAGEMENT), in_org(ADMIN), in_org(MEMBER)],
+        ..WorldConfig::default()
+    })
+    .await;
+    let url = emulator.endpoint_url();
+    fixtures::detective_client(&url, MANAGEMENT, REGION)
+        .enable_organization_admin_account()
+        .account_id(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    let admin = fixtures::detective_client(&url, ADMIN, REGION);
+    let graph_arn = admin.list_graphs().send().await.unwrap().graph_list()[0]
+        .arn()
+        .unwrap()
+        .to_owned();
+    fixtures::invite(&admin, &graph_arn, MEMBER, "member@example.com").await;
+    let member = emulator_access(&url, MEMBER, REGION)
+        .await
+        .detective(None, None)
+        .await
+        .unwrap();
+    let spec: DetectiveMembershipSpec =
+        serde_json::from_value(serde_json::json!({"graphArn": graph_arn, "state": "Rejected"})).unwrap();
+    let left = membership::leave(&member, &spec).await;
+    assert!(
+        matches!(&left, Err(detective_operator::engine::SyncError::Refused(reason)) if reason.contains("organization member")),
+        "deletionPolicy Disassociate is refused, not taken as done: {left:?}"
+    );
+    assert_eq!(left.unwrap_err().reason(), "CannotLeave");
+    let still = emulator.members(&graph_arn);
+    assert_eq!(still.len(), 1, "still a member: {still:?}");
+    assert_eq!(still[0].status, MemberStatus::Enabled);
+
+    // An account that is no member (any more) has nothing to leave.
+    let outsider = emulator_access(&url, "222222222222", REGION)
+        .await
+        .detective(None, None)
+        .await
+        .unwrap();
+    assert!(!membership::leave(&outsider, &spec).await.unwrap());
+}
