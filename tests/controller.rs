@@ -615,3 +615,56 @@ async fn an_orphaned_membership_goes_without_a_call_and_a_plain_one_disassociate
     );
     assert_eq!(member_status(&emulator, &graph_arn), None);
 }
+
+#[tokio::test]
+async fn an_organization_member_stays_cannot_leave_until_orphaned() {
+    let (emulator, graph_arn) = fixtures::organization_graph("900000000001", ADMIN, &[MEMBER]).await;
+    let mut deleting = membership(&graph_arn, json!({}));
+    deleting.metadata.deletion_timestamp = Some(Time(Timestamp::now()));
+    let (client, recorded) = mock_api_server(deleting.clone());
+    let ctx = context_as(MEMBER, client, &emulator, empty_store()).await;
+
+    let error = controller::reconcile(Arc::new(deleting.clone()), ctx.clone())
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("organization member"), "{error}");
+    let requests = recorded.lock().unwrap().clone();
+    assert!(
+        !requests.iter().any(|r| r.body.to_string().contains("\"remove\"")),
+        "the finalizer stays: {requests:#?}"
+    );
+    let status = &requests
+        .iter()
+        .find(|r| r.path == format!("{MEMBERSHIPS}/joined/status"))
+        .expect("the refusal is told in status")
+        .body["status"];
+    let stalled = status["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Stalled")
+        .unwrap();
+    assert_eq!(stalled["status"], "True", "{status}");
+    assert_eq!(stalled["reason"], "CannotLeave", "{status}");
+    assert!(
+        stalled["message"]
+            .as_str()
+            .unwrap()
+            .contains(controller::ORPHAN_ANNOTATION),
+        "{stalled}"
+    );
+    assert_eq!(member_status(&emulator, &graph_arn).as_deref(), Some("ENABLED"));
+
+    // The orphan annotation lets it go, without a call.
+    deleting
+        .metadata
+        .annotations
+        .get_or_insert_default()
+        .insert(controller::ORPHAN_ANNOTATION.to_owned(), "true".to_owned());
+    emulator.reset_calls();
+    recorded.lock().unwrap().clear();
+    controller::reconcile(Arc::new(deleting), ctx).await.unwrap();
+    assert!(emulator.calls().is_empty(), "{:?}", emulator.calls());
+    assert!(recorded.lock().unwrap()[0].body.to_string().contains("remove"));
+    assert_eq!(member_status(&emulator, &graph_arn).as_deref(), Some("ENABLED"));
+}

@@ -193,39 +193,8 @@ async fn an_unknown_graph_is_waited_for_and_a_bad_spec_is_stalled() {
 /// organization member cannot leave: deleting its membership with `deletionPolicy: Disassociate`
 /// must be refused (`CannotLeave`), not taken as "nothing to leave".
 async fn an_organization_member_cannot_leave() {
-    use detective_emulator::{AccountConfig, OrganizationConfig, WorldConfig};
-    const MANAGEMENT: &str = "900000000001";
-    let in_org = |id: &str| AccountConfig {
-        organization: Some("o-test".to_owned()),
-        ..AccountConfig::new(id, format!("{id}@example.com"))
-    };
-    let emulator = fixtures::start_emulator_with(WorldConfig {
-        organizations: vec![OrganizationConfig {
-            id: "o-test".to_owned(),
-            management_account: MANAGEMENT.to_owned(),
-            root_id: None,
-            organizational_units: Vec::new(),
-            delegated_administrators: Vec::new(),
-            empty_first_pages: false,
-            page_size_limit: None,
-        }],
-        accounts: vec![in_org(MANAGEMENT), in_org(ADMIN), in_org(MEMBER)],
-        ..WorldConfig::default()
-    })
-    .await;
+    let (emulator, graph_arn) = fixtures::organization_graph("900000000001", ADMIN, &[MEMBER]).await;
     let url = emulator.endpoint_url();
-    fixtures::detective_client(&url, MANAGEMENT, REGION)
-        .enable_organization_admin_account()
-        .account_id(ADMIN)
-        .send()
-        .await
-        .unwrap();
-    let admin = fixtures::detective_client(&url, ADMIN, REGION);
-    let graph_arn = admin.list_graphs().send().await.unwrap().graph_list()[0]
-        .arn()
-        .unwrap()
-        .to_owned();
-    fixtures::invite(&admin, &graph_arn, MEMBER, "member@example.com").await;
     let member = emulator_access(&url, MEMBER, REGION)
         .await
         .detective(None, None)
