@@ -7,7 +7,9 @@ mod fixtures;
 use std::sync::{Arc, Mutex};
 
 use detective_emulator::Emulator;
-use detective_operator::api::{DetectiveGraph, DetectiveGraphSpec, DetectiveGraphStatus, GraphDeletionPolicy};
+use detective_operator::api::{
+    DetectiveGraph, DetectiveGraphSpec, DetectiveGraphStatus, DetectiveMembership, GraphDeletionPolicy,
+};
 use detective_operator::cli::demo::emulator_access;
 use detective_operator::controller::backoff::Backoff;
 use detective_operator::controller::{self, Context, FINALIZER};
@@ -36,7 +38,17 @@ struct Recorded {
 }
 
 /// A Kubernetes API stand-in: answers every request plausibly and records it.
-fn mock_api_server(object: DetectiveGraph) -> (Client, Arc<Mutex<Vec<Recorded>>>) {
+fn mock_api_server(object: impl serde::Serialize + Send + 'static) -> (Client, Arc<Mutex<Vec<Recorded>>>) {
+    mock_api_server_failing_status(object, Vec::new())
+}
+
+/// As [`mock_api_server`], but the first status writes are answered with these HTTP codes (and
+/// the API server's `Status` body for them), one code per write.
+fn mock_api_server_failing_status(
+    object: impl serde::Serialize + Send + 'static,
+    failures: Vec<u16>,
+) -> (Client, Arc<Mutex<Vec<Recorded>>>) {
+    let mut failures = failures.into_iter();
     let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let recorded = Arc::new(Mutex::new(Vec::new()));
     let log = recorded.clone();
@@ -56,20 +68,42 @@ fn mock_api_server(object: DetectiveGraph) -> (Client, Arc<Mutex<Vec<Recorded>>>
                     .unwrap_or_default(),
                 body: body.clone(),
             });
-            // Events echo back; everything else answers with the object, as a PATCH would.
-            let answer = if parts.uri.path().contains("/events") {
-                body
+            let failure = if parts.uri.path().ends_with("/status") {
+                failures.next()
             } else {
-                serde_json::to_value(&object).unwrap()
+                None
+            };
+            // Events echo back; everything else answers with the object, as a PATCH would.
+            let (code, answer) = match failure {
+                Some(code) => (code, api_status(code)),
+                None if parts.uri.path().contains("/events") => (200, body),
+                None => (200, serde_json::to_value(&object).unwrap()),
             };
             send.send_response(
                 Response::builder()
+                    .status(code)
                     .body(Body::from(serde_json::to_vec(&answer).unwrap()))
                     .unwrap(),
             );
         }
     });
     (Client::new(service, "default"), recorded)
+}
+
+/// The body the API server sends with a failure.
+fn api_status(code: u16) -> Value {
+    let (reason, message) = match code {
+        409 => (
+            "Conflict",
+            "Operation cannot be fulfilled on detectivegraphs.detective.operator.dev \"org\": the object has been modified; please apply your changes to the latest version and try again",
+        ),
+        _ => (
+            "InternalError",
+            "Internal error occurred: etcdserver: request timed out",
+        ),
+    };
+    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+           "message": message, "reason": reason, "code": code})
 }
 
 fn spec(ids: &[&str]) -> DetectiveGraphSpec {
@@ -93,11 +127,16 @@ fn resource(name: &str, spec: DetectiveGraphSpec, finalizer: bool) -> DetectiveG
 }
 
 async fn context(client: Client, emulator: &Emulator, store: Store<DetectiveGraph>) -> Arc<Context> {
+    context_as(ADMIN, client, emulator, store).await
+}
+
+/// A context whose AWS calls are made as `account`.
+async fn context_as(account: &str, client: Client, emulator: &Emulator, store: Store<DetectiveGraph>) -> Arc<Context> {
     let metrics = Arc::new(Metrics::new());
     Arc::new(Context {
         client: client.clone(),
         aws: Arc::new(
-            emulator_access(&emulator.endpoint_url(), ADMIN, "us-east-1")
+            emulator_access(&emulator.endpoint_url(), account, "us-east-1")
                 .await
                 .with_metrics(metrics.clone()),
         ),
@@ -111,6 +150,7 @@ async fn context(client: Client, emulator: &Emulator, store: Store<DetectiveGrap
         graphs: store,
         backoff: Backoff::default(),
         metrics,
+        unwritten: Default::default(),
     })
 }
 
@@ -383,4 +423,248 @@ async fn a_throttled_aws_is_retried_with_backoff_not_stalled() {
     assert_eq!(condition("Stalled")["status"], "False");
     assert_eq!(condition("Reconciling")["status"], "True");
     assert_eq!(condition("Ready")["reason"], "Throttled");
+}
+
+#[tokio::test]
+async fn a_failed_status_write_is_retried_with_backoff_and_its_status_is_written_next_time() {
+    for code in [409, 500] {
+        let emulator = emulator().await;
+        let mut object = resource("org", spec(&["000000000101"]), true);
+        object.spec.deletion_policy = GraphDeletionPolicy::Delete;
+        let (client, recorded) = mock_api_server_failing_status(object.clone(), vec![code]);
+        let ctx = context(client, &emulator, empty_store()).await;
+
+        let error = controller::reconcile(Arc::new(object.clone()), ctx.clone())
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("Kubernetes API"), "{code}: {error}");
+        assert_eq!(
+            controller::error_policy(Arc::new(object.clone()), &error, ctx.clone()),
+            Action::requeue(std::time::Duration::from_secs(5)),
+            "{code}: retried with backoff"
+        );
+        assert_eq!(ctx.metrics.reconciles("DetectiveGraph", "error"), 1, "{code}");
+        assert_eq!(ctx.metrics.reconciles("DetectiveGraph", "progressing"), 0, "{code}");
+        assert_eq!(
+            ctx.metrics.last_successful_sync("DetectiveGraph", "security", "org"),
+            None,
+            "{code}"
+        );
+        let graph_arn = emulator.graphs()[0].arn.clone();
+        assert_eq!(emulator.members(&graph_arn).len(), 1, "{code}: the AWS writes happened");
+        let reasons = |requests: &[Recorded]| -> Vec<String> {
+            requests
+                .iter()
+                .filter(|r| r.path.contains("/events"))
+                .map(|r| r.body["reason"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(
+            reasons(&recorded.lock().unwrap()),
+            ["GraphCreated", "MembersInvited"],
+            "{code}: the writes that landed are told although the status write failed"
+        );
+
+        // The object is unchanged (the write failed): the next reconcile starts from the status
+        // the first one computed, and writes it.
+        recorded.lock().unwrap().clear();
+        emulator.reset_calls();
+        controller::reconcile(Arc::new(object.clone()), ctx.clone())
+            .await
+            .unwrap();
+        let requests = recorded.lock().unwrap().clone();
+        let status = &requests
+            .iter()
+            .find(|r| r.path == format!("{GRAPHS}/org/status"))
+            .unwrap_or_else(|| panic!("{code}: status written: {requests:#?}"))
+            .body["status"];
+        assert_eq!(status["graphArn"], graph_arn.as_str(), "{code}");
+        assert_eq!(
+            status["graphCreated"], true,
+            "{code}: the operator created the graph, so deletionPolicy Delete deletes it"
+        );
+        assert_eq!(status["inventory"], json!(["000000000101"]), "{code}");
+        assert!(
+            reasons(&requests).is_empty(),
+            "{code}: nothing told twice: {requests:#?}"
+        );
+        let calls = emulator.calls();
+        assert_eq!(
+            calls.keys().collect::<Vec<_>>(),
+            vec!["ListMembers"],
+            "{code}: no ListGraphs, no second invitation: {calls:?}"
+        );
+        assert_eq!(ctx.metrics.reconciles("DetectiveGraph", "progressing"), 1, "{code}");
+    }
+}
+
+const MEMBER: &str = "111111111111";
+const MEMBERSHIPS: &str = "/apis/detective.operator.dev/v1alpha1/namespaces/security/detectivememberships";
+
+/// A graph of `ADMIN` that has invited `MEMBER`; its ARN.
+async fn invited_member(emulator: &Emulator) -> String {
+    let admin = fixtures::detective_client(&emulator.endpoint_url(), ADMIN, "us-east-1");
+    let graph_arn = fixtures::create_graph(&admin).await;
+    fixtures::invite(&admin, &graph_arn, MEMBER, "member@example.com").await;
+    graph_arn
+}
+
+fn membership(graph_arn: &str, extra: Value) -> DetectiveMembership {
+    let mut spec = json!({"graphArn": graph_arn, "state": "Accepted", "deletionPolicy": "Disassociate"});
+    spec.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    let mut object = DetectiveMembership::new("joined", serde_json::from_value(spec).unwrap());
+    object.metadata.namespace = Some("security".into());
+    object.metadata.generation = Some(1);
+    object.metadata.uid = Some("uid-joined".into());
+    object.metadata.finalizers = Some(vec![FINALIZER.to_owned()]);
+    object
+}
+
+fn member_status(emulator: &Emulator, graph_arn: &str) -> Option<String> {
+    emulator
+        .members(graph_arn)
+        .into_iter()
+        .find(|m| m.account_id == MEMBER)
+        .map(|m| m.status.to_string())
+}
+
+#[tokio::test]
+async fn a_suspended_membership_makes_no_call_until_resumed() {
+    let emulator = emulator().await;
+    let graph_arn = invited_member(&emulator).await;
+    emulator.reset_calls();
+    let suspended = membership(&graph_arn, json!({"suspend": true}));
+    let (client, recorded) = mock_api_server(suspended.clone());
+    let ctx = context_as(MEMBER, client, &emulator, empty_store()).await;
+
+    for _ in 0..2 {
+        assert_eq!(
+            controller::reconcile(Arc::new(suspended.clone()), ctx.clone())
+                .await
+                .unwrap(),
+            Action::await_change()
+        );
+    }
+    assert!(emulator.calls().is_empty(), "{:?}", emulator.calls());
+    assert!(recorded.lock().unwrap().is_empty(), "{:#?}", recorded.lock().unwrap());
+    assert_eq!(ctx.metrics.reconciles("DetectiveMembership", "suspended"), 2);
+    assert_eq!(member_status(&emulator, &graph_arn).as_deref(), Some("INVITED"));
+
+    let resumed = membership(&graph_arn, json!({"suspend": false}));
+    controller::reconcile(Arc::new(resumed), ctx.clone()).await.unwrap();
+    let calls = emulator.calls();
+    assert_eq!(calls.get("AcceptInvitation"), Some(&1), "{calls:?}");
+    assert_eq!(member_status(&emulator, &graph_arn).as_deref(), Some("ENABLED"));
+    let requests = recorded.lock().unwrap().clone();
+    let status = &requests
+        .iter()
+        .find(|r| r.path == format!("{MEMBERSHIPS}/joined/status"))
+        .expect("status written once resumed")
+        .body["status"];
+    assert_eq!(status["invitation"]["status"], "ENABLED", "{status}");
+}
+
+#[tokio::test]
+async fn an_orphaned_membership_goes_without_a_call_and_a_plain_one_disassociates() {
+    let emulator = emulator().await;
+    let graph_arn = invited_member(&emulator).await;
+    fixtures::detective_client(&emulator.endpoint_url(), MEMBER, "us-east-1")
+        .accept_invitation()
+        .graph_arn(&graph_arn)
+        .send()
+        .await
+        .unwrap();
+    let mut deleting = membership(&graph_arn, json!({}));
+    deleting.metadata.deletion_timestamp = Some(Time(Timestamp::now()));
+    let mut orphaned = deleting.clone();
+    orphaned
+        .metadata
+        .annotations
+        .get_or_insert_default()
+        .insert(controller::ORPHAN_ANNOTATION.to_owned(), "true".to_owned());
+
+    emulator.reset_calls();
+    let (client, recorded) = mock_api_server(orphaned.clone());
+    let ctx = context_as(MEMBER, client, &emulator, empty_store()).await;
+    controller::reconcile(Arc::new(orphaned), ctx.clone()).await.unwrap();
+    assert!(
+        emulator.calls().is_empty(),
+        "the orphan annotation releases without touching AWS: {:?}",
+        emulator.calls()
+    );
+    assert_eq!(member_status(&emulator, &graph_arn).as_deref(), Some("ENABLED"));
+    let requests = recorded.lock().unwrap().clone();
+    assert_eq!(requests.len(), 1, "{requests:#?}");
+    assert_eq!(requests[0].path, format!("{MEMBERSHIPS}/joined"));
+    assert!(
+        requests[0].body.to_string().contains("remove"),
+        "the finalizer goes: {}",
+        requests[0].body
+    );
+    assert_eq!(ctx.metrics.reconciles("DetectiveMembership", "deleted"), 1);
+
+    // Without the annotation the same deletion leaves the graph.
+    let (client, _) = mock_api_server(deleting.clone());
+    let ctx = context_as(MEMBER, client, &emulator, empty_store()).await;
+    controller::reconcile(Arc::new(deleting), ctx).await.unwrap();
+    assert_eq!(
+        emulator.calls().get("DisassociateMembership"),
+        Some(&1),
+        "{:?}",
+        emulator.calls()
+    );
+    assert_eq!(member_status(&emulator, &graph_arn), None);
+}
+
+#[tokio::test]
+async fn an_organization_member_stays_cannot_leave_until_orphaned() {
+    let (emulator, graph_arn) = fixtures::organization_graph("900000000001", ADMIN, &[MEMBER]).await;
+    let mut deleting = membership(&graph_arn, json!({}));
+    deleting.metadata.deletion_timestamp = Some(Time(Timestamp::now()));
+    let (client, recorded) = mock_api_server(deleting.clone());
+    let ctx = context_as(MEMBER, client, &emulator, empty_store()).await;
+
+    let error = controller::reconcile(Arc::new(deleting.clone()), ctx.clone())
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("organization member"), "{error}");
+    let requests = recorded.lock().unwrap().clone();
+    assert!(
+        !requests.iter().any(|r| r.body.to_string().contains("\"remove\"")),
+        "the finalizer stays: {requests:#?}"
+    );
+    let status = &requests
+        .iter()
+        .find(|r| r.path == format!("{MEMBERSHIPS}/joined/status"))
+        .expect("the refusal is told in status")
+        .body["status"];
+    let stalled = status["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Stalled")
+        .unwrap();
+    assert_eq!(stalled["status"], "True", "{status}");
+    assert_eq!(stalled["reason"], "CannotLeave", "{status}");
+    assert!(
+        stalled["message"]
+            .as_str()
+            .unwrap()
+            .contains(controller::ORPHAN_ANNOTATION),
+        "{stalled}"
+    );
+    assert_eq!(member_status(&emulator, &graph_arn).as_deref(), Some("ENABLED"));
+
+    // The orphan annotation lets it go, without a call.
+    deleting
+        .metadata
+        .annotations
+        .get_or_insert_default()
+        .insert(controller::ORPHAN_ANNOTATION.to_owned(), "true".to_owned());
+    emulator.reset_calls();
+    recorded.lock().unwrap().clear();
+    controller::reconcile(Arc::new(deleting), ctx).await.unwrap();
+    assert!(emulator.calls().is_empty(), "{:?}", emulator.calls());
+    assert!(recorded.lock().unwrap()[0].body.to_string().contains("remove"));
+    assert_eq!(member_status(&emulator, &graph_arn).as_deref(), Some("ENABLED"));
 }

@@ -187,3 +187,36 @@ async fn an_unknown_graph_is_waited_for_and_a_bad_spec_is_stalled() {
     assert!(condition(&outcome.status, "Stalled").message.contains("spec.graphArn"));
     assert!(!world.emulator.calls().contains_key("AcceptInvitation"));
 }
+
+#[tokio::test]
+/// Organization memberships are no invitation (ListInvitations never shows them), yet an
+/// organization member cannot leave: deleting its membership with `deletionPolicy: Disassociate`
+/// must be refused (`CannotLeave`), not taken as "nothing to leave".
+async fn an_organization_member_cannot_leave() {
+    let (emulator, graph_arn) = fixtures::organization_graph("900000000001", ADMIN, &[MEMBER]).await;
+    let url = emulator.endpoint_url();
+    let member = emulator_access(&url, MEMBER, REGION)
+        .await
+        .detective(None, None)
+        .await
+        .unwrap();
+    let spec: DetectiveMembershipSpec =
+        serde_json::from_value(serde_json::json!({"graphArn": graph_arn, "state": "Rejected"})).unwrap();
+    let left = membership::leave(&member, &spec).await;
+    assert!(
+        matches!(&left, Err(detective_operator::engine::SyncError::Refused(reason)) if reason.contains("organization member")),
+        "deletionPolicy Disassociate is refused, not taken as done: {left:?}"
+    );
+    assert_eq!(left.unwrap_err().reason(), "CannotLeave");
+    let still = emulator.members(&graph_arn);
+    assert_eq!(still.len(), 1, "still a member: {still:?}");
+    assert_eq!(still[0].status, MemberStatus::Enabled);
+
+    // An account that is no member (any more) has nothing to leave.
+    let outsider = emulator_access(&url, "222222222222", REGION)
+        .await
+        .detective(None, None)
+        .await
+        .unwrap();
+    assert!(!membership::leave(&outsider, &spec).await.unwrap());
+}

@@ -278,8 +278,9 @@ impl RequestBody {
             }
             let email = member("EmailAddress")?;
             if !is_email(email) {
-                return Err(ApiError::validation(
+                return Err(ApiError::validation_of(
                     &format!("Accounts[{index}].EmailAddress"),
+                    email,
                     "must be an e-mail address of 1 to 64 characters matching \
                      ^.+@(?:(?:(?!-)[A-Za-z0-9-]{1,62})?[A-Za-z0-9]{1}\\.)+[A-Za-z]{2,63}$",
                 ));

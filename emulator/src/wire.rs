@@ -49,6 +49,20 @@ impl ApiError {
         .with("ErrorCodeReason", json!(reason))
     }
 
+    /// As [`ApiError::validation`], quoting the rejected value the way the service's validation
+    /// messages do (`Value 'x' at 'field' failed to satisfy constraint: ...`): for an
+    /// `EmailAddress` the message then carries the address the caller sent.
+    pub fn validation_of(field: &str, value: &str, reason: impl std::fmt::Display) -> ApiError {
+        let reason = format!("Value '{value}' at '{field}' failed to satisfy constraint: {reason}");
+        ApiError::new(
+            400,
+            "ValidationException",
+            format!("1 validation error detected: {reason}"),
+        )
+        .with("ErrorCode", json!(INVALID_REQUEST_BODY))
+        .with("ErrorCodeReason", json!(reason))
+    }
+
     /// The body is not a JSON object at all.
     pub fn malformed_body(reason: impl std::fmt::Display) -> ApiError {
         let reason = format!("The request body is not valid JSON: {reason}");

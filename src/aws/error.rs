@@ -118,7 +118,9 @@ impl AwsError {
 /// status, so they are masked where errors are made.
 pub(crate) fn redact_emails(text: &str) -> String {
     static EMAIL: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(r#"[^\s@"'<>(),;:\[\]]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"#).expect("a valid pattern")
+        // Any `local@domain`, not only well-formed addresses: the service quotes the invalid ones
+        // it rejects too (`first.last@corp`).
+        regex::Regex::new(r#"[^\s@"'<>(),;:\[\]]+@[^\s@"'<>(),;:\[\]]+"#).expect("a valid pattern")
     });
     EMAIL.replace_all(text, "<e-mail>").into_owned()
 }

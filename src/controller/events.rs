@@ -151,8 +151,21 @@ pub fn notices(previous: Option<&DetectiveGraphStatus>, outcome: &Outcome) -> Ve
             ),
         ));
     }
-    let enabled = newly(&MemberStatus::Enabled);
-    if !enabled.is_empty() && previous.is_some() {
+    // Without a previous status (a resource's first reconcile) members already ENABLED when the
+    // resource arrived are no news; the ones this reconcile invited, accepted or started are.
+    let acted_on: Vec<&str> = outcome
+        .plan
+        .iter()
+        .flat_map(|plan| {
+            let invited = plan.invite.iter().chain(&plan.reinvite).map(|m| m.account_id.as_str());
+            invited.chain(plan.accept.iter().chain(&plan.start_monitoring).map(String::as_str))
+        })
+        .collect();
+    let enabled: Vec<&str> = newly(&MemberStatus::Enabled)
+        .into_iter()
+        .filter(|account| previous.is_some() || acted_on.contains(account))
+        .collect();
+    if !enabled.is_empty() {
         notices.push(Notice::normal(
             "MembersEnabled",
             "Observe",
@@ -269,5 +282,41 @@ mod tests {
         let first = failed(ErrorKind::AccessDenied, "AccessDeniedException", None);
         let again = failed(ErrorKind::AccessDenied, "AccessDeniedException", Some(&first.status));
         assert_eq!(warnings(&notices(Some(&first.status), &again)), ["AccessDenied"]);
+    }
+
+    #[test]
+    fn members_enabled_by_a_first_reconcile_are_told_members_found_enabled_are_not() {
+        use crate::api::{MemberSpec, MemberStatusEntry};
+        let enabled = |account: &str| MemberStatusEntry {
+            account_id: account.into(),
+            status: "ENABLED".into(),
+            ..Default::default()
+        };
+        let mut outcome = failed(ErrorKind::Other, "x", None);
+        outcome.error = None;
+        outcome.status.members = vec![enabled("000000000101"), enabled("000000000102")];
+        outcome.plan = Some(crate::plan::Plan {
+            invite: vec![MemberSpec {
+                account_id: "000000000101".into(),
+                email_address: "root@example.com".into(),
+            }],
+            ..Default::default()
+        });
+        let told: Vec<Notice> = notices(None, &outcome)
+            .into_iter()
+            .filter(|n| n.reason == "MembersEnabled")
+            .collect();
+        assert_eq!(told.len(), 1, "{told:?}");
+        assert!(
+            told[0].note.starts_with("1 members now contribute data (000000000101"),
+            "{told:?}"
+        );
+        assert!(!told[0].note.contains("000000000102"), "already enabled: {told:?}");
+
+        outcome.plan = Some(crate::plan::Plan::default());
+        assert!(
+            !notices(None, &outcome).iter().any(|n| n.reason == "MembersEnabled"),
+            "an adopted graph's enabled members are no news"
+        );
     }
 }

@@ -26,6 +26,10 @@ impl Managed for DetectiveGraph {
         self.status.as_ref()
     }
 
+    fn replace_status(&mut self, status: DetectiveGraphStatus) {
+        self.status = Some(status);
+    }
+
     fn resync_interval(&self) -> Duration {
         self.spec.resync_interval()
     }

@@ -34,6 +34,10 @@ impl Managed for DetectiveMembership {
         self.status.as_ref()
     }
 
+    fn replace_status(&mut self, status: DetectiveMembershipStatus) {
+        self.status = Some(status);
+    }
+
     fn resync_interval(&self) -> Duration {
         self.spec.resync_interval()
     }

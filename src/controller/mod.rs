@@ -114,6 +114,8 @@ pub struct Context {
     pub graphs: Store<DetectiveGraph>,
     pub backoff: backoff::Backoff,
     pub metrics: Arc<Metrics>,
+    /// Statuses computed but not written yet (the write failed).
+    pub unwritten: status::Unwritten,
 }
 
 /// Why the operator could not start.
@@ -269,6 +271,7 @@ async fn run_controller(
         graphs: graph_store.clone(),
         backoff: backoff::Backoff::default(),
         metrics: parts.metrics.clone(),
+        unwritten: status::Unwritten::default(),
     });
 
     // One stop signal for both controllers.

@@ -35,7 +35,7 @@ pub const ORPHAN_ANNOTATION: &str = "detective.operator.dev/orphan";
 
 /// An engine outcome, as the reconciler reads it.
 pub trait Reported {
-    type Status: Serialize + Send + Sync;
+    type Status: Serialize + DeserializeOwned + Send + Sync;
     fn status(&self) -> &Self::Status;
     fn conditions(&self) -> &[Condition];
     fn graph_arn(&self) -> Option<&str>;
@@ -63,6 +63,7 @@ pub trait Managed:
 
     fn suspended(&self) -> bool;
     fn current_status(&self) -> Option<&<Self::Outcome as Reported>::Status>;
+    fn replace_status(&mut self, status: <Self::Outcome as Reported>::Status);
     /// When to look again after a failure that needs a human.
     fn resync_interval(&self) -> Duration;
     /// The behavior graph the resource is about, when known (for the span).
@@ -93,13 +94,24 @@ pub async fn reconcile<K: Managed>(resource: Arc<K>, ctx: Arc<Context>) -> Resul
     if let Some(arn) = resource.graph_arn() {
         span.record("graph", arn);
     }
+    // A status computed by an earlier reconcile whose write failed is where this one starts.
+    let unwritten = ctx.unwritten.take_over(&key(&*resource), resource.current_status());
+    let restored = unwritten.is_some();
+    let resource = match unwritten {
+        Some(status) => {
+            let mut resource = K::clone(&resource);
+            resource.replace_status(status);
+            Arc::new(resource)
+        }
+        None => resource,
+    };
     let mut measure = ctx.metrics.reconcile(K::KIND);
     // Set by whichever branch the finalizer takes; none when it only added itself.
     let result: Mutex<Option<&'static str>> = Mutex::new(None);
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
     let reconciled = finalizer(&api, FINALIZER, resource, |event| async {
         let (action, label) = match event {
-            FinalizerEvent::Apply(resource) => apply(&api, &resource, &ctx).await?,
+            FinalizerEvent::Apply(resource) => apply(&api, &resource, restored, &ctx).await?,
             FinalizerEvent::Cleanup(resource) => (cleanup(&api, &resource, &ctx).await?, "deleted"),
         };
         *result.lock().expect("result lock") = Some(label);
@@ -127,7 +139,13 @@ fn result_label(outcome: &impl Reported) -> &'static str {
     }
 }
 
-async fn apply<K: Managed>(api: &Api<K>, resource: &K, ctx: &Context) -> Result<(Action, &'static str), Error> {
+/// One sync; `restored` says the resource carries a status that is not written yet.
+async fn apply<K: Managed>(
+    api: &Api<K>,
+    resource: &K,
+    restored: bool,
+    ctx: &Context,
+) -> Result<(Action, &'static str), Error> {
     if resource.suspended() {
         info!("suspended: no AWS call until spec.suspend is false");
         return Ok((Action::await_change(), "suspended"));
@@ -136,7 +154,7 @@ async fn apply<K: Managed>(api: &Api<K>, resource: &K, ctx: &Context) -> Result<
     if let Some(arn) = outcome.graph_arn() {
         tracing::Span::current().record("graph", arn);
     }
-    if status::changed(resource.current_status(), outcome.status()) {
+    let written = if restored || status::changed(resource.current_status(), outcome.status()) {
         status::apply(
             api,
             &resource.name_any(),
@@ -145,13 +163,23 @@ async fn apply<K: Managed>(api: &Api<K>, resource: &K, ctx: &Context) -> Result<
             outcome.status(),
         )
         .await
-        .map_err(Error::Kube)?;
+    } else {
+        Ok(())
+    };
+    match &written {
+        Ok(()) => ctx.unwritten.forget(&key(resource)),
+        // Kept for the next reconcile, which starts from it and writes it.
+        Err(_) => ctx
+            .unwritten
+            .keep(&key(resource), resource.current_status(), outcome.status()),
     }
+    // The AWS writes happened whether or not the status could be written: told once, now.
     resource.announce(&outcome, ctx).await;
     let namespace = resource.namespace().unwrap_or_default();
     let name = resource.name_any();
     ctx.metrics
         .set_conditions(K::KIND, &namespace, &name, outcome.conditions());
+    written.map_err(Error::Kube)?;
     let label = result_label(&outcome);
     match outcome.take_error() {
         Some(error) if error.is_retryable() => {
@@ -191,6 +219,7 @@ async fn cleanup<K: Managed>(api: &Api<K>, resource: &K, ctx: &Context) -> Resul
     ctx.metrics
         .forget(K::KIND, &resource.namespace().unwrap_or_default(), &resource.name_any());
     ctx.backoff.reset(&key(resource));
+    ctx.unwritten.forget(&key(resource));
     Ok(Action::await_change())
 }
 

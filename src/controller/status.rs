@@ -3,10 +3,16 @@
 //! `lastSyncTime` alone does not count as a change: a no-op resync of a 1,200-member graph costs
 //! the API server nothing.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use kube::Api;
 use kube::api::{Patch, PatchParams};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::backoff::Key;
 
 /// The field manager of everything the operator writes.
 pub const FIELD_MANAGER: &str = "detective-operator";
@@ -39,6 +45,47 @@ where
     api.patch_status(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch))
         .await
         .map(drop)
+}
+
+/// Statuses a reconcile computed but could not write (the API server refused or failed the
+/// patch), each with the status it was computed from. What a reconcile learns only once — that
+/// it created the graph (`graphCreated`), its StartMonitoringMember attempts — would otherwise be
+/// lost: the next reconcile starts from the stored status again and, finding the graph by
+/// ListGraphs, takes it for an adopted one.
+#[derive(Debug, Default)]
+pub struct Unwritten {
+    statuses: Mutex<HashMap<Key, (Value, Value)>>,
+}
+
+impl Unwritten {
+    /// Remembers `computed`, which failed to replace `stored`.
+    pub fn keep<S: Serialize>(&self, key: &Key, stored: Option<&S>, computed: &S) {
+        let value = |status: Option<&S>| serde_json::to_value(status).unwrap_or_default();
+        self.statuses
+            .lock()
+            .expect("unwritten lock")
+            .insert(key.clone(), (value(stored), value(Some(computed))));
+    }
+
+    /// The status to start from instead of `stored`: the one computed from `stored` that is not
+    /// written yet. None when there is none, or when `stored` has changed since (then the
+    /// unwritten one is out of date, or was written after all, and is dropped).
+    pub fn take_over<S: Serialize + DeserializeOwned>(&self, key: &Key, stored: Option<&S>) -> Option<S> {
+        let mut statuses = self.statuses.lock().expect("unwritten lock");
+        let (base, computed) = statuses.get(key)?;
+        if *base == serde_json::to_value(stored).unwrap_or_default()
+            && let Ok(status) = serde_json::from_value(computed.clone())
+        {
+            return Some(status);
+        }
+        statuses.remove(key);
+        None
+    }
+
+    /// Forgets `key` once its status is written (or the resource is gone).
+    pub fn forget(&self, key: &Key) {
+        self.statuses.lock().expect("unwritten lock").remove(key);
+    }
 }
 
 #[cfg(test)]

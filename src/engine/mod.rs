@@ -155,6 +155,7 @@ pub enum SyncError {
     InvalidSpec(FieldErrors),
     #[error(transparent)]
     Aws(#[from] AwsError),
+    /// AWS will not do what the spec asks (an organization member cannot leave its graph).
     #[error("{0}")]
     Refused(String),
     #[error("behavior graph {graph} is already managed by DetectiveGraph {owner}; delete one of the two resources")]
@@ -186,7 +187,8 @@ impl SyncError {
         match self {
             Self::InvalidSpec(_) => "InvalidSpec",
             Self::GraphClaimed { .. } => "GraphClaimed",
-            Self::Refused(_) => "Refused",
+            // The README's and runbooks' reason for a membership that cannot leave its graph.
+            Self::Refused(_) => "CannotLeave",
             Self::Aws(error) => match error.kind {
                 ErrorKind::Throttled => "Throttled",
                 ErrorKind::Unavailable => "AwsUnavailable",

@@ -4,6 +4,10 @@ use crate::api::DesiredInvitationState;
 use crate::aws::Invitation;
 use crate::member::{InvitationType, MemberStatus};
 
+/// Why an organization member cannot leave.
+pub const ORGANIZATION_MEMBER: &str = "this account is an organization member of the graph: organization members cannot \
+     leave it (the organization's Detective administrator removes them)";
+
 /// What to do about the invitation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decision {
@@ -66,11 +70,7 @@ pub fn decide(desired: DesiredInvitationState, invitation: Option<&Invitation>) 
         (DesiredInvitationState::Accepted, _) if joined => Decision::Settled,
         (DesiredInvitationState::Rejected, MemberStatus::Invited) => Decision::Reject,
         (DesiredInvitationState::Rejected, _) if joined && member.invitation_type == InvitationType::Organization => {
-            Decision::Impossible(
-                "this account is an organization member of the graph: organization members cannot leave it \
-                 (the organization's Detective administrator removes them)"
-                    .into(),
-            )
+            Decision::Impossible(ORGANIZATION_MEMBER.into())
         }
         (DesiredInvitationState::Rejected, _) if joined => Decision::Disassociate,
         // Verification still running on the administrator's side.
