@@ -12,6 +12,10 @@ use super::{Env, eventually, tail};
 /// What kube-runtime logs (at debug) when a controller's watch has listed everything.
 pub const STORE_READY: &str = "store is ready, starting runner";
 
+/// Allocator and runtime settings the scale benchmark compares; the operator runs with a cleared
+/// environment, so each reaches it only when the test's environment has `OPERATOR_<name>`.
+const PASSED_THROUGH: [&str; 3] = ["LD_PRELOAD", "MALLOC_ARENA_MAX", "TOKIO_WORKER_THREADS"];
+
 /// How to start one operator process.
 #[derive(Clone, Debug)]
 pub struct OperatorOptions {
@@ -121,6 +125,13 @@ impl Operator {
             .env("AWS_SHARED_CREDENTIALS_FILE", &missing)
             .env("RUST_BACKTRACE", "1")
             .env("NO_COLOR", "1")
+            // Memory experiments (the scale benchmark): `OPERATOR_LD_PRELOAD` etc. reach the
+            // operator without the prefix, and so without changing the test process itself.
+            .envs(
+                PASSED_THROUGH
+                    .iter()
+                    .filter_map(|name| Some((name, std::env::var_os(format!("OPERATOR_{name}"))?))),
+            )
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log handle"))
             .stderr(log);
