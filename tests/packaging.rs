@@ -952,7 +952,7 @@ fn dockerfile_is_one_scratch_stage_running_the_operator_as_non_root() {
     // The build script builds exactly this: the static operator without the emulator.
     let script = read("deploy/build-image.sh");
     for expected in [
-        "cargo auditable build --release --locked",
+        "cargo auditable build --profile image --locked",
         "--no-default-features",
         "target-feature=+crt-static",
         "deploy/Dockerfile",
