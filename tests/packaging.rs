@@ -657,8 +657,15 @@ fn operator_grants() -> BTreeSet<(String, String, String, Vec<String>)> {
     [
         grant(group, "detectivegraphs", &["get", "list", "watch", "patch"], &[]),
         grant(group, "detectivememberships", &["get", "list", "watch", "patch"], &[]),
+        grant(
+            group,
+            "detectiveorganizationadmins",
+            &["get", "list", "watch", "patch"],
+            &[],
+        ),
         grant(group, "detectivegraphs/status", &["patch"], &[]),
         grant(group, "detectivememberships/status", &["patch"], &[]),
+        grant(group, "detectiveorganizationadmins/status", &["patch"], &[]),
         grant("events.k8s.io", "events", &["create", "patch"], &[]),
     ]
     .into_iter()

@@ -22,6 +22,8 @@ pub const EMAIL_MAX_LENGTH: usize = 64;
 /// An AWS Region name such as `us-east-1` or `us-gov-west-1`.
 pub const REGION_PATTERN: &str = r"^[a-z]{2}(?:-[a-z]+)+-[0-9]+$";
 pub const REGION_MAX_LENGTH: usize = 32;
+/// The most Regions one `DetectiveOrganizationAdmin` declares (AWS has fewer than 40).
+pub const MAX_REGIONS: usize = 64;
 /// A behavior graph ARN: partition, Region, administrator account, 32 lowercase hex digits.
 pub const GRAPH_ARN_PATTERN: &str =
     r"^arn:aws[-a-z]{0,10}:detective:[a-z]{2}(?:-[a-z]+)+-[0-9]+:[0-9]{12}:graph:[0-9a-f]{32}$";

@@ -337,7 +337,7 @@ fn default_max_deletions() -> i32 {
     10
 }
 
-fn default_resync_interval() -> String {
+pub(super) fn default_resync_interval() -> String {
     "5m".to_owned()
 }
 
@@ -386,10 +386,6 @@ impl DetectiveGraphSpec {
 impl DetectiveGraph {
     /// `namespace/name`, for logs and messages.
     pub fn key(&self) -> String {
-        format!(
-            "{}/{}",
-            self.metadata.namespace.as_deref().unwrap_or_default(),
-            self.metadata.name.as_deref().unwrap_or_default()
-        )
+        super::key_of(&self.metadata)
     }
 }

@@ -8,6 +8,7 @@ pub mod conditions;
 pub mod constraints;
 pub mod graph;
 pub mod membership;
+pub mod organization_admin;
 pub mod role;
 pub mod validation;
 
@@ -19,9 +20,22 @@ pub use membership::{
     DesiredInvitationState, DetectiveMembership, DetectiveMembershipSpec, DetectiveMembershipStatus, InvitationStatus,
     MembershipDeletionPolicy,
 };
+pub use organization_admin::{
+    DelegationRemoval, DelegationState, DetectiveOrganizationAdmin, DetectiveOrganizationAdminSpec,
+    DetectiveOrganizationAdminStatus, RegionDelegation,
+};
 pub use role::DeclaredRole;
 
 /// The API group of every resource of this operator.
 pub const GROUP: &str = "detective.operator.dev";
 /// The one served and stored version.
 pub const VERSION: &str = "v1alpha1";
+
+/// `namespace/name` of a resource, for logs and messages.
+pub fn key_of(metadata: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> String {
+    format!(
+        "{}/{}",
+        metadata.namespace.as_deref().unwrap_or_default(),
+        metadata.name.as_deref().unwrap_or_default()
+    )
+}

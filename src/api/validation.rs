@@ -13,6 +13,7 @@ pub use super::constraints::parse_duration;
 use super::constraints::*;
 use super::graph::DetectiveGraphSpec;
 use super::membership::DetectiveMembershipSpec;
+use super::organization_admin::DetectiveOrganizationAdminSpec;
 
 static ACCOUNT_ID: LazyLock<Regex> = LazyLock::new(|| compiled(ACCOUNT_ID_PATTERN));
 static EMAIL: LazyLock<Regex> = LazyLock::new(|| compiled(EMAIL_PATTERN));
@@ -191,6 +192,42 @@ impl DetectiveMembershipSpec {
     pub fn validate(&self) -> Result<(), FieldErrors> {
         let mut errors = FieldErrors::default();
         check_graph_and_region(&mut errors, Some(&self.graph_arn), self.region.as_deref());
+        check_role(
+            &mut errors,
+            "spec",
+            self.assume_role_arn.as_deref(),
+            self.external_id.as_deref(),
+        );
+        check_duration(&mut errors, "spec.resyncInterval", &self.resync_interval);
+        errors.into_result()
+    }
+}
+
+impl DetectiveOrganizationAdminSpec {
+    /// Checks every constraint of the schema (and its CEL rule).
+    pub fn validate(&self) -> Result<(), FieldErrors> {
+        let mut errors = FieldErrors::default();
+        errors.check_pattern(
+            "spec.accountId",
+            &self.account_id,
+            &ACCOUNT_ID,
+            "a 12-digit AWS account id",
+        );
+        if self.regions.is_empty() || self.regions.len() > MAX_REGIONS {
+            errors.push(
+                "spec.regions",
+                format!("declare 1 to {MAX_REGIONS} Regions, got {}", self.regions.len()),
+            );
+        }
+        let mut seen = BTreeSet::new();
+        for (i, region) in self.regions.iter().enumerate() {
+            let field = format!("spec.regions[{i}]");
+            errors.check_bounded(&field, region, (&REGION, REGION_MAX_LENGTH), "an AWS Region name");
+            // Named as the API server names a repeated item of a set: by the entry.
+            if !seen.insert(region.as_str()) {
+                errors.push(field, format!("duplicate Region {region:?}"));
+            }
+        }
         check_role(
             &mut errors,
             "spec",
@@ -405,6 +442,39 @@ mod tests {
         let long = arn.replace("us-east-1", &format!("us-{}-1", "a".repeat(54)));
         assert_eq!(long.len(), 129);
         assert_eq!(membership(serde_json::json!({ "graphArn": long })), ["spec.graphArn"]);
+    }
+
+    #[test]
+    fn the_organization_admin_checks_name_the_field() {
+        let admin = |spec| refused(spec, DetectiveOrganizationAdminSpec::validate);
+        let spec = |regions: serde_json::Value| serde_json::json!({ "accountId": "123456789012", "regions": regions });
+        assert!(admin(spec(serde_json::json!(["us-east-1", "eu-west-1"]))).is_empty());
+        let cases = [
+            (spec(serde_json::json!([])), vec!["spec.regions"]),
+            (
+                spec(serde_json::json!(["us-east-1", "us-east-1"])),
+                vec!["spec.regions[1]"],
+            ),
+            (
+                spec(serde_json::json!(["us-east-1", "US-EAST-1"])),
+                vec!["spec.regions[1]"],
+            ),
+            (
+                serde_json::json!({ "accountId": "12345", "regions": ["us-east-1"] }),
+                vec!["spec.accountId"],
+            ),
+            (
+                serde_json::json!({ "accountId": "123456789012", "regions": ["us-east-1"], "externalId": "abc" }),
+                vec!["spec.externalId"],
+            ),
+            (
+                serde_json::json!({ "accountId": "123456789012", "regions": ["us-east-1"], "resyncInterval": "5" }),
+                vec!["spec.resyncInterval"],
+            ),
+        ];
+        for (input, fields) in cases {
+            assert_eq!(admin(input.clone()), fields, "{input}");
+        }
     }
 
     #[test]

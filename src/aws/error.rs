@@ -58,7 +58,7 @@ impl ErrorKind {
 }
 
 /// A failed Detective call.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[error("{operation} failed ({code}): {message}")]
 pub struct AwsError {
     pub operation: &'static str,

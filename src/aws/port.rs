@@ -122,3 +122,26 @@ pub trait AssumeRole: Send + Sync {
         region: &str,
     ) -> impl Future<Output = Result<Self::Member, AwsError>> + Send;
 }
+
+/// The organization's delegated Detective administrator in one Region
+/// (ListOrganizationAdminAccounts' `Administrators`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrganizationAdmin {
+    pub account_id: String,
+    /// The administrator's behavior graph, when the service reports it.
+    pub graph_arn: Option<String>,
+    pub delegation_time: Option<Timestamp>,
+}
+
+/// The calls of an organization's management account that name its Detective administrator, in
+/// one Region. Only the management account may make them (AccessDeniedException otherwise).
+pub trait OrganizationAdmins: Send + Sync {
+    /// The organization's Detective administrators in this Region (all pages; at most one).
+    fn list_organization_admin_accounts(&self)
+    -> impl Future<Output = Result<Vec<OrganizationAdmin>, AwsError>> + Send;
+    /// Makes `account_id` the organization's Detective administrator in this Region.
+    fn enable_organization_admin_account(&self, account_id: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// Removes the organization's Detective administrator in this Region, **deleting the
+    /// organization's behavior graph** there.
+    fn disable_organization_admin_account(&self) -> impl Future<Output = Result<(), AwsError>> + Send;
+}

@@ -11,7 +11,10 @@ use aws_sdk_detective::types::{
 use k8s_openapi::jiff::Timestamp;
 
 use super::AwsError;
-use super::port::{CreateOutcome, DeleteOutcome, Detective, GraphSummary, Invitation, PackageIngest};
+use super::port::{
+    CreateOutcome, DeleteOutcome, Detective, GraphSummary, Invitation, OrganizationAdmin, OrganizationAdmins,
+    PackageIngest,
+};
 use crate::api::{InvitationSpec, MemberSpec};
 use crate::member::{InvitationType, MemberStatus, ObservedMember, UnprocessedAccount};
 use crate::metrics::Metrics;
@@ -336,5 +339,44 @@ impl Detective for SdkDetective {
             sent.map(drop)
                 .map_err(|e| AwsError::from_sdk("DisassociateMembership", e)),
         )
+    }
+}
+
+impl OrganizationAdmins for SdkDetective {
+    async fn list_organization_admin_accounts(&self) -> Result<Vec<OrganizationAdmin>, AwsError> {
+        const OPERATION: &str = "ListOrganizationAdminAccounts";
+        let mut pages = self
+            .client
+            .list_organization_admin_accounts()
+            .into_paginator()
+            .page_size(PAGE_SIZE)
+            .send();
+        let mut admins = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = self.traced(OPERATION, page.map_err(|e| AwsError::from_sdk(OPERATION, e)))?;
+            admins.extend(page.administrators().iter().map(|admin| OrganizationAdmin {
+                account_id: admin.account_id().unwrap_or_default().to_owned(),
+                graph_arn: admin.graph_arn().map(str::to_owned),
+                delegation_time: timestamp(admin.delegation_time()),
+            }));
+        }
+        Ok(admins)
+    }
+
+    async fn enable_organization_admin_account(&self, account_id: &str) -> Result<(), AwsError> {
+        const OPERATION: &str = "EnableOrganizationAdminAccount";
+        let sent = self
+            .client
+            .enable_organization_admin_account()
+            .account_id(account_id)
+            .send()
+            .await;
+        self.traced(OPERATION, sent.map(drop).map_err(|e| AwsError::from_sdk(OPERATION, e)))
+    }
+
+    async fn disable_organization_admin_account(&self) -> Result<(), AwsError> {
+        const OPERATION: &str = "DisableOrganizationAdminAccount";
+        let sent = self.client.disable_organization_admin_account().send().await;
+        self.traced(OPERATION, sent.map(drop).map_err(|e| AwsError::from_sdk(OPERATION, e)))
     }
 }

@@ -7,11 +7,15 @@ use std::path::Path;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
-use crate::api::{DetectiveGraph, DetectiveMembership};
+use crate::api::{DetectiveGraph, DetectiveMembership, DetectiveOrganizationAdmin};
 
 /// Every CRD of the operator.
 pub fn definitions() -> Vec<CustomResourceDefinition> {
-    vec![DetectiveGraph::crd(), DetectiveMembership::crd()]
+    vec![
+        DetectiveGraph::crd(),
+        DetectiveMembership::crd(),
+        DetectiveOrganizationAdmin::crd(),
+    ]
 }
 
 /// The file name of a CRD under `crds/`, as `controller-gen` names them: `<group>_<plural>.yaml`.

@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 
 use kube::runtime::events::{Event, EventType, Recorder};
 
-use crate::api::DetectiveGraphStatus;
 use crate::api::conditions::RECONCILING;
-use crate::engine::{Applied, MembershipOutcome, Outcome, abbreviated};
+use crate::api::{DelegationState, DetectiveGraphStatus, DetectiveOrganizationAdminStatus};
+use crate::engine::organization_admin::{Change, Decision};
+use crate::engine::{Applied, MembershipOutcome, OrganizationAdminOutcome, Outcome, abbreviated};
 use crate::member::MemberStatus;
 
 /// An event to publish, before it meets the Events API.
@@ -189,6 +190,57 @@ pub fn membership_notices(graph_arn: &str, outcome: &MembershipOutcome) -> Vec<N
             operation,
             format!("{operation} for {graph_arn}"),
         ));
+    }
+    if let Some(error) = outcome.error.as_ref().filter(|e| !e.is_retryable()) {
+        notices.push(Notice::warning(error.reason(), "Reconcile", error.to_string()));
+    }
+    notices
+}
+
+/// The events of one `DetectiveOrganizationAdmin` reconcile: each delegation enabled or disabled,
+/// a Region that another account administers (when it starts), and a failure that needs a human.
+pub fn organization_admin_notices(
+    previous: Option<&DetectiveOrganizationAdminStatus>,
+    outcome: &OrganizationAdminOutcome,
+) -> Vec<Notice> {
+    let mut notices = Vec::new();
+    for region in &outcome.regions {
+        let account = region.administrator.as_ref().map(|a| a.account_id.as_str());
+        match region.applied {
+            Some(Change::Enable) => notices.push(Notice::normal(
+                "AdministratorDelegated",
+                Change::Enable.operation(),
+                format!(
+                    "delegated Detective administrator account {} in {}",
+                    account.unwrap_or("(not listed yet)"),
+                    region.region
+                ),
+            )),
+            Some(Change::Disable) => notices.push(Notice::warning(
+                "DelegationDisabled",
+                Change::Disable.operation(),
+                format!(
+                    "disabled the organization's Detective administrator in {}: its organization behavior graph there is deleted",
+                    region.region
+                ),
+            )),
+            None => {}
+        }
+        let was_conflict = previous.is_some_and(|p| {
+            p.regions
+                .iter()
+                .any(|e| e.region == region.region && e.state == DelegationState::Conflict)
+        });
+        if let (Some(Decision::Conflict { administrator }), false) = (&region.decision, was_conflict) {
+            notices.push(Notice::warning(
+                "AdministratorConflict",
+                "Observe",
+                format!(
+                    "account {administrator} is already the organization's Detective administrator in {}; it is never replaced",
+                    region.region
+                ),
+            ));
+        }
     }
     if let Some(error) = outcome.error.as_ref().filter(|e| !e.is_retryable()) {
         notices.push(Notice::warning(error.reason(), "Reconcile", error.to_string()));

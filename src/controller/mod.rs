@@ -1,8 +1,9 @@
-//! `detective-operator run`: the controller that keeps every `DetectiveGraph` and
-//! `DetectiveMembership` true.
+//! `detective-operator run`: the controller that keeps every `DetectiveGraph`,
+//! `DetectiveMembership` and `DetectiveOrganizationAdmin` true.
 //!
-//! - [`reconciler`]: one reconcile, shared by both kinds (finalizer → engine → status → events →
-//!   metrics → requeue; teardown on deletion); [`graph`], [`membership`]: what each kind adds;
+//! - [`reconciler`]: one reconcile, shared by every kind (finalizer → engine → status → events →
+//!   metrics → requeue; teardown on deletion); [`graph`], [`membership`], [`organization_admin`]:
+//!   what each kind adds;
 //! - [`status`]: where status is written; [`events`]: which events are published;
 //! - [`claims`]: one owner per behavior graph;
 //! - [`leader`]: the Lease that lets one replica reconcile; [`backoff`]: retry pacing.
@@ -13,6 +14,7 @@ pub mod events;
 pub mod graph;
 pub mod leader;
 pub mod membership;
+pub mod organization_admin;
 pub mod reconciler;
 pub mod status;
 
@@ -36,7 +38,7 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::admin::{self, Readiness};
-use crate::api::{DetectiveGraph, DetectiveMembership};
+use crate::api::{DetectiveGraph, DetectiveMembership, DetectiveOrganizationAdmin};
 use crate::aws::{AwsAccess, AwsSettings};
 use crate::engine::SyncError;
 use crate::metrics::Metrics;
@@ -255,9 +257,10 @@ async fn run_controller(
     // Readiness follows the watches' initial lists (InitDone) as they pass by: a second waiter on
     // the stores themselves would compete with the controllers' own wait for them.
     readiness.set(false);
-    let synced = Arc::new(SyncedWatches::new(2, readiness.clone()));
+    let synced = Arc::new(SyncedWatches::new(3, readiness.clone()));
     let (graphs, graph_store) = watch::<DetectiveGraph>(parts, &synced, 0);
     let (memberships, membership_store) = watch::<DetectiveMembership>(parts, &synced, 1);
+    let (admins, admin_store) = watch::<DetectiveOrganizationAdmin>(parts, &synced, 2);
     let ctx = Arc::new(Context {
         client: parts.client.clone(),
         aws: parts.aws.clone(),
@@ -274,7 +277,7 @@ async fn run_controller(
         unwritten: status::Unwritten::default(),
     });
 
-    // One stop signal for both controllers.
+    // One stop signal for every controller.
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
         stop.await;
@@ -282,7 +285,8 @@ async fn run_controller(
     });
     futures::join!(
         control(graphs, graph_store, parts, stop_rx.clone(), ctx.clone()),
-        control(memberships, membership_store, parts, stop_rx, ctx),
+        control(memberships, membership_store, parts, stop_rx.clone(), ctx.clone()),
+        control(admins, admin_store, parts, stop_rx, ctx),
     );
 }
 

@@ -1,4 +1,4 @@
-//! What the two reconcilers share, written once: the finalizer, the suspend check, the status
+//! What the reconcilers share, written once: the finalizer, the suspend check, the status
 //! write, the metrics of a reconcile, the backoff and the error policy. A kind says what is its
 //! own through [`Managed`] (`graph.rs`, `membership.rs`).
 //!

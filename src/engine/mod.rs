@@ -1,13 +1,17 @@
 //! The reconcile pipelines, shared by the controller and the command line so that what a pull
 //! request's plan shows is what the controller does:
 //! - [`graph`]: a `DetectiveGraph`: observe → plan → apply → accept → report;
-//! - [`membership`]: a `DetectiveMembership`: observe → decide → apply → report.
+//! - [`membership`]: a `DetectiveMembership`: observe → decide → apply → report;
+//! - [`organization_admin`]: a `DetectiveOrganizationAdmin`, per Region: observe → decide →
+//!   apply → report.
 //!
-//! Both are reached through one door, [`sync`] (and [`teardown`] when a resource goes): it gets
-//! the resource's AWS client (Region, role) and runs the pipeline, or reports why it could not.
+//! All are reached through one door, [`sync`] (and [`teardown`] when a resource goes): it gets
+//! the resource's AWS clients (its Region or Regions, its role) and runs the pipeline, or reports
+//! why it could not.
 
 pub mod graph;
 pub mod membership;
+pub mod organization_admin;
 
 use std::future::Future;
 use std::time::Duration;
@@ -16,28 +20,29 @@ use k8s_openapi::jiff::Timestamp;
 use tracing::info;
 
 use crate::api::validation::FieldErrors;
-use crate::api::{DeclaredRole, GraphDeletionPolicy, MembershipDeletionPolicy};
+use crate::api::{DeclaredRole, DelegationRemoval, GraphDeletionPolicy, MembershipDeletionPolicy};
 use crate::aws::{AwsAccess, AwsError, ErrorKind, RoleToAssume, SdkDetective};
 
 pub use graph::{Applied, ClaimCheck, GraphSource, Observation, Outcome, Target, administrator_of, failed, report};
 pub use membership::{MembershipOutcome, MembershipTarget};
+pub use organization_admin::{OrganizationAdminOutcome, OrganizationAdminTarget};
 
 /// How soon to look again while members are in transit or work is pending.
 pub const SHORT_REQUEUE: Duration = Duration::from_secs(10);
 
-/// A resource the engine reconciles: where its AWS client comes from and its pipeline.
+/// A resource the engine reconciles: where its AWS clients come from and its pipeline.
 pub trait Pipeline: Copy + Send + Sync {
     type Outcome: Send;
+    /// The AWS clients the pipeline runs with: one Region's, or one per declared Region.
+    type Clients: Send + Sync;
 
-    /// The declared Region (else the operator's default).
-    fn region(&self) -> Option<&str>;
-    /// The role to act through, if declared.
-    fn role(&self) -> Option<DeclaredRole<'_>>;
-    /// Runs the pipeline through `detective`; `aws` reaches other accounts when the pipeline
-    /// acts as them.
+    /// The resource's clients (its Regions, as its role).
+    fn connect(&self, aws: &AwsAccess) -> impl Future<Output = Result<Self::Clients, SyncError>> + Send;
+    /// Runs the pipeline through `clients`; `aws` reaches other accounts when the pipeline acts
+    /// as them.
     fn run(
         self,
-        detective: &SdkDetective,
+        clients: &Self::Clients,
         aws: &AwsAccess,
         mode: Mode,
         now: Timestamp,
@@ -47,20 +52,24 @@ pub trait Pipeline: Copy + Send + Sync {
     /// Whether deleting the resource calls AWS at all (`deletionPolicy`, what status recorded).
     fn tears_down(&self) -> bool;
     /// What deleting the resource does in AWS.
-    fn tear_down(self, detective: &SdkDetective) -> impl Future<Output = Result<(), SyncError>> + Send;
+    fn tear_down(self, clients: &Self::Clients) -> impl Future<Output = Result<(), SyncError>> + Send;
 }
 
-/// The AWS client of a resource: its Region, as its role.
-async fn client<P: Pipeline>(aws: &AwsAccess, target: &P) -> Result<SdkDetective, SyncError> {
-    let role = target.role().map(RoleToAssume::from);
-    Ok(aws.detective(target.region(), role.as_ref()).await?)
+/// The Detective client of one Region (else the operator's default), as `role` when declared.
+pub(crate) async fn regional_client(
+    aws: &AwsAccess,
+    region: Option<&str>,
+    role: Option<DeclaredRole<'_>>,
+) -> Result<SdkDetective, SyncError> {
+    let role = role.map(RoleToAssume::from);
+    Ok(aws.detective(region, role.as_ref()).await?)
 }
 
-/// One reconcile of a resource: get its AWS client, then run its pipeline, or report why the
-/// client could not be had. The controller and the command line both come through here.
+/// One reconcile of a resource: get its AWS clients, then run its pipeline, or report why the
+/// clients could not be had. The controller and the command line both come through here.
 pub async fn sync<P: Pipeline>(aws: &AwsAccess, target: P, mode: Mode, now: Timestamp) -> P::Outcome {
-    match client(aws, &target).await {
-        Ok(detective) => target.run(&detective, aws, mode, now).await,
+    match target.connect(aws).await {
+        Ok(clients) => target.run(&clients, aws, mode, now).await,
         Err(error) => target.failed(error, now),
     }
 }
@@ -71,19 +80,16 @@ pub async fn teardown<P: Pipeline>(aws: &AwsAccess, target: P) -> Result<(), Syn
         info!("deletionPolicy keeps the AWS side: releasing without a call");
         return Ok(());
     }
-    let detective = client(aws, &target).await?;
-    target.tear_down(&detective).await
+    let clients = target.connect(aws).await?;
+    target.tear_down(&clients).await
 }
 
 impl Pipeline for Target<'_> {
     type Outcome = Outcome;
+    type Clients = SdkDetective;
 
-    fn region(&self) -> Option<&str> {
-        self.spec.region()
-    }
-
-    fn role(&self) -> Option<DeclaredRole<'_>> {
-        self.spec.role()
+    async fn connect(&self, aws: &AwsAccess) -> Result<SdkDetective, SyncError> {
+        regional_client(aws, self.spec.region(), self.spec.role()).await
     }
 
     async fn run(self, detective: &SdkDetective, aws: &AwsAccess, mode: Mode, now: Timestamp) -> Outcome {
@@ -111,13 +117,10 @@ impl Pipeline for Target<'_> {
 
 impl Pipeline for MembershipTarget<'_> {
     type Outcome = MembershipOutcome;
+    type Clients = SdkDetective;
 
-    fn region(&self) -> Option<&str> {
-        self.spec.region()
-    }
-
-    fn role(&self) -> Option<DeclaredRole<'_>> {
-        self.spec.role()
+    async fn connect(&self, aws: &AwsAccess) -> Result<SdkDetective, SyncError> {
+        regional_client(aws, self.spec.region(), self.spec.role()).await
     }
 
     async fn run(self, detective: &SdkDetective, _aws: &AwsAccess, mode: Mode, now: Timestamp) -> MembershipOutcome {
@@ -135,6 +138,45 @@ impl Pipeline for MembershipTarget<'_> {
     async fn tear_down(self, detective: &SdkDetective) -> Result<(), SyncError> {
         let left = membership::leave(detective, self.spec).await?;
         info!(left, "deletionPolicy Disassociate applied");
+        Ok(())
+    }
+}
+
+impl Pipeline for OrganizationAdminTarget<'_> {
+    type Outcome = OrganizationAdminOutcome;
+    /// One management-account client per Region the resource reads.
+    type Clients = Vec<(String, SdkDetective)>;
+
+    async fn connect(&self, aws: &AwsAccess) -> Result<Self::Clients, SyncError> {
+        let mut clients = Vec::new();
+        for (region, _) in self.regions() {
+            let client = regional_client(aws, Some(&region), self.spec.role()).await?;
+            clients.push((region, client));
+        }
+        Ok(clients)
+    }
+
+    async fn run(
+        self,
+        clients: &Self::Clients,
+        _aws: &AwsAccess,
+        mode: Mode,
+        now: Timestamp,
+    ) -> OrganizationAdminOutcome {
+        organization_admin::reconcile(clients, self, mode, now).await
+    }
+
+    fn failed(self, error: SyncError, now: Timestamp) -> OrganizationAdminOutcome {
+        organization_admin::failed(self, error, now)
+    }
+
+    fn tears_down(&self) -> bool {
+        self.spec.deletion_policy == DelegationRemoval::Disable
+    }
+
+    async fn tear_down(self, clients: &Self::Clients) -> Result<(), SyncError> {
+        let disabled = organization_admin::disable_declared(clients, self.spec).await?;
+        info!(?disabled, "deletionPolicy Disable applied");
         Ok(())
     }
 }

@@ -84,6 +84,7 @@ wildcards. Used by the ClusterRole (all namespaces) and by the Role (namespaced 
   resources:
     - detectivegraphs
     - detectivememberships
+    - detectiveorganizationadmins
   verbs:
     - get
     - list
@@ -94,6 +95,7 @@ wildcards. Used by the ClusterRole (all namespaces) and by the Role (namespaced 
   resources:
     - detectivegraphs/status
     - detectivememberships/status
+    - detectiveorganizationadmins/status
   verbs:
     - patch
 - apiGroups:

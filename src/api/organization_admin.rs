@@ -1,0 +1,193 @@
+//! `DetectiveOrganizationAdmin`: the management-account side of organization-wide Detective: which
+//! account is the organization's Detective administrator, in which Regions.
+
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::constraints::{
+    ACCOUNT_ID_PATTERN, DEFAULT_RESYNC_INTERVAL, DURATION_MAX_LENGTH, DURATION_PATTERN, EXTERNAL_ID_MAX_LENGTH,
+    EXTERNAL_ID_PATTERN, MAX_REGIONS, REGION_MAX_LENGTH, REGION_PATTERN, ROLE_ARN_MAX_LENGTH, ROLE_ARN_PATTERN,
+    parse_duration,
+};
+use super::graph::default_resync_interval;
+use super::role::DeclaredRole;
+
+/// The organization's delegated Amazon Detective administrator account, per Region, kept as
+/// declared from the organization's management account.
+///
+/// The operator reads the delegation of each Region (ListOrganizationAdminAccounts), adopts one
+/// that already names `accountId`, delegates where there is none (EnableOrganizationAdminAccount)
+/// and never replaces another account's delegation: that Region is reported Stalled instead.
+/// Disabling a delegation deletes the organization's behavior graph in that Region, so it only
+/// happens where `regionRemoval` or `deletionPolicy` say `Disable`.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "detective.operator.dev",
+    version = "v1alpha1",
+    kind = "DetectiveOrganizationAdmin",
+    plural = "detectiveorganizationadmins",
+    singular = "detectiveorganizationadmin",
+    shortname = "doa",
+    category = "detective",
+    namespaced,
+    doc = "A DetectiveOrganizationAdmin: the organization's delegated Detective administrator account in each declared Region.",
+    status = "DetectiveOrganizationAdminStatus",
+    derive = "PartialEq",
+    printcolumn = r#"{"name": "Account", "type": "string", "description": "The delegated administrator account", "jsonPath": ".spec.accountId"}"#,
+    printcolumn = r#"{"name": "Delegated", "type": "integer", "description": "Regions delegated to the account", "jsonPath": ".status.delegatedRegions"}"#,
+    printcolumn = r#"{"name": "Declared", "type": "integer", "description": "Regions declared", "jsonPath": ".status.declaredRegions"}"#,
+    printcolumn = r#"{"name": "Ready", "type": "string", "jsonPath": ".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name": "Status", "type": "string", "priority": 1, "jsonPath": ".status.conditions[?(@.type==\"Ready\")].message"}"#,
+    printcolumn = r#"{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}"#
+)]
+#[x_kube(
+    validation = Rule::new("!has(self.externalId) || has(self.assumeRoleArn)")
+        .message("externalId is only used together with assumeRoleArn")
+        .field_path(".externalId")
+        .reason(Reason::FieldValueForbidden)
+)]
+#[serde(rename_all = "camelCase")]
+pub struct DetectiveOrganizationAdminSpec {
+    /// The account to delegate as the organization's Detective administrator (12 digits). AWS
+    /// recommends the same account in every Region.
+    #[schemars(regex(pattern = ACCOUNT_ID_PATTERN))]
+    pub account_id: String,
+
+    /// The Regions to delegate it in, e.g. `[us-east-1, eu-west-1]`: at least one, each once.
+    #[schemars(length(min = 1, max = MAX_REGIONS), inner(regex(pattern = REGION_PATTERN), length(max = REGION_MAX_LENGTH)))]
+    #[x_kube(merge_strategy = ListMerge::Set)]
+    pub regions: Vec<String>,
+
+    /// Act as the organization's management account by assuming this IAM role through STS.
+    /// Without it the operator's own credentials are used (they must be the management account's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = ROLE_ARN_PATTERN), length(max = ROLE_ARN_MAX_LENGTH))]
+    pub assume_role_arn: Option<String>,
+
+    /// The external id to present when assuming `assumeRoleArn`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = EXTERNAL_ID_PATTERN), length(max = EXTERNAL_ID_MAX_LENGTH))]
+    pub external_id: Option<String>,
+
+    /// What removing a Region from `regions` does: `Retain` (default) keeps its delegation;
+    /// `Disable` disables it (DisableOrganizationAdminAccount, which deletes the organization's
+    /// behavior graph in that Region), only while `accountId` is the administrator there.
+    #[serde(default)]
+    pub region_removal: DelegationRemoval,
+
+    /// What deleting this resource does: `Retain` (default) keeps every delegation; `Disable`
+    /// disables it in each declared Region where `accountId` is the administrator (deleting the
+    /// organization's behavior graph there).
+    #[serde(default)]
+    pub deletion_policy: DelegationRemoval,
+
+    /// How often the delegations are read again, e.g. `5m`.
+    #[serde(default = "default_resync_interval")]
+    #[schemars(regex(pattern = DURATION_PATTERN), length(max = DURATION_MAX_LENGTH))]
+    pub resync_interval: String,
+
+    /// Stops every AWS call for this resource until set back to false.
+    #[serde(default)]
+    pub suspend: bool,
+}
+
+/// Whether a delegation the resource no longer asks for is kept or disabled.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DelegationRemoval {
+    /// Keep the delegation (and the organization's behavior graph).
+    #[default]
+    Retain,
+    /// DisableOrganizationAdminAccount: the organization's behavior graph in that Region is deleted.
+    Disable,
+}
+
+/// What the operator last saw of the delegations.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DetectiveOrganizationAdminStatus {
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+
+    /// kstatus conditions over all Regions: `Ready`, `Reconciling`, `Stalled`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
+    pub conditions: Vec<Condition>,
+
+    /// One entry per declared Region, and per Region removed from `regions` whose delegation to
+    /// `accountId` is kept (`Retained`): how a removed Region is still known.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["region".into()]))]
+    pub regions: Vec<RegionDelegation>,
+
+    /// Declared Regions delegated to `accountId`.
+    #[serde(default)]
+    pub delegated_regions: i32,
+
+    /// Regions in `spec.regions`.
+    #[serde(default)]
+    pub declared_regions: i32,
+
+    /// When the delegations were last read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sync_time: Option<Time>,
+}
+
+/// The delegation in one Region, as ListOrganizationAdminAccounts reports it.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct RegionDelegation {
+    pub region: String,
+    /// The organization's Detective administrator account there; absent when there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub administrator_account_id: Option<String>,
+    /// The administrator's (organization) behavior graph.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graph_arn: Option<String>,
+    /// When the administrator was delegated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delegation_time: Option<Time>,
+    pub state: DelegationState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// Where one Region stands.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DelegationState {
+    /// `accountId` is the administrator, as declared.
+    Delegated,
+    /// Not delegated yet (a plan, or a delegation that does not show yet).
+    Pending,
+    /// Another account is the administrator: never replaced; the resource is Stalled.
+    Conflict,
+    /// Removed from `regions`, still delegated to `accountId` (`regionRemoval: Retain`).
+    Retained,
+    /// Removed from `regions`; its delegation is to be disabled (`regionRemoval: Disable`).
+    Disabling,
+    /// The delegation could not be read or written; `message` says why.
+    Error,
+}
+
+impl DetectiveOrganizationAdminSpec {
+    /// The role the management account is reached through, if the spec names one.
+    pub fn role(&self) -> Option<DeclaredRole<'_>> {
+        DeclaredRole::of(self.assume_role_arn.as_ref(), self.external_id.as_ref())
+    }
+
+    /// `resyncInterval` as a duration.
+    pub fn resync_interval(&self) -> Duration {
+        parse_duration(&self.resync_interval).unwrap_or(DEFAULT_RESYNC_INTERVAL)
+    }
+}
+
+impl DetectiveOrganizationAdmin {
+    /// `namespace/name`, for logs and messages.
+    pub fn key(&self) -> String {
+        super::key_of(&self.metadata)
+    }
+}
