@@ -14,6 +14,7 @@ use detective_operator::api::{
 use detective_operator::aws::AwsAccess;
 use detective_operator::cli::demo::emulator_access;
 use detective_operator::engine::{self, Mode, OrganizationAdminOutcome, OrganizationAdminTarget};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use k8s_openapi::jiff::Timestamp;
 
 const MANAGEMENT: &str = "900000000000";
@@ -57,6 +58,16 @@ impl World {
         engine::sync(&self.management, target, mode, Timestamp::now()).await
     }
 
+    /// The resource's deletion, as the controller's finalizer runs it.
+    async fn teardown(&self, spec: &DetectiveOrganizationAdminSpec, previous: &DetectiveOrganizationAdminStatus) {
+        let target = OrganizationAdminTarget {
+            spec,
+            previous: Some(previous),
+            generation: Some(1),
+        };
+        engine::teardown(&self.management, target).await.expect("teardown");
+    }
+
     /// Delegates `account` in `region` behind the operator's back.
     async fn delegate(&self, account: &str, region: &str) {
         fixtures::detective_client(&self.emulator.endpoint_url(), MANAGEMENT, region)
@@ -83,6 +94,11 @@ impl World {
         self.emulator.reset_calls();
         calls
     }
+}
+
+fn stalled(outcome: &OrganizationAdminOutcome) -> &Condition {
+    let stalled = outcome.status.conditions.iter().find(|c| c.type_ == "Stalled");
+    stalled.expect("a Stalled condition")
 }
 
 fn states(status: &DetectiveOrganizationAdminStatus) -> Vec<(&str, DelegationState)> {
@@ -144,12 +160,7 @@ async fn another_administrator_stalls_its_region_and_is_never_replaced() {
 
     assert!(outcome.is_stalled());
     assert!(outcome.error.is_none(), "a conflict is no AWS failure");
-    let stalled = outcome
-        .status
-        .conditions
-        .iter()
-        .find(|c| c.type_ == "Stalled")
-        .expect("Stalled");
+    let stalled = stalled(&outcome);
     assert_eq!(stalled.reason, "AdministratorConflict");
     assert!(
         stalled.message.contains(OTHER) && stalled.message.contains(WEST),
@@ -176,12 +187,7 @@ async fn another_administrator_stalls_its_region_and_is_never_replaced() {
     // deletionPolicy: Disable leaves the other account's delegation alone.
     let mut disabling = spec(&[EAST, WEST]);
     disabling.deletion_policy = DelegationRemoval::Disable;
-    let target = OrganizationAdminTarget {
-        spec: &disabling,
-        previous: Some(&outcome.status),
-        generation: Some(1),
-    };
-    engine::teardown(&world.management, target).await.expect("teardown");
+    world.teardown(&disabling, &outcome.status).await;
     assert_eq!(
         world.delegations(),
         BTreeMap::from([(WEST.to_owned(), OTHER.to_owned())])
@@ -227,12 +233,7 @@ async fn deletion_with_retain_makes_no_call() {
     let spec = spec(&[EAST, WEST]);
     let outcome = world.sync(&spec, None, Mode::Apply).await;
     world.calls();
-    let target = OrganizationAdminTarget {
-        spec: &spec,
-        previous: Some(&outcome.status),
-        generation: Some(1),
-    };
-    engine::teardown(&world.management, target).await.expect("teardown");
+    world.teardown(&spec, &outcome.status).await;
     assert!(world.calls().is_empty(), "deletionPolicy: Retain calls nothing");
     assert_eq!(world.delegations().len(), 2);
     world.emulator.shutdown().await;
@@ -252,12 +253,7 @@ async fn a_caller_that_is_not_the_management_account_stalls_with_the_reason() {
     assert!(outcome.is_stalled());
     let error = outcome.error.as_ref().expect("the AWS error");
     assert!(!error.is_retryable(), "no endless fast retry: {error}");
-    let stalled = outcome
-        .status
-        .conditions
-        .iter()
-        .find(|c| c.type_ == "Stalled")
-        .expect("Stalled");
+    let stalled = stalled(&outcome);
     assert_eq!(stalled.reason, "AccessDenied");
     assert!(stalled.message.contains("management account"), "{}", stalled.message);
     assert_eq!(states(&outcome.status), [(EAST, DelegationState::Error)]);

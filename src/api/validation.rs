@@ -192,13 +192,12 @@ impl DetectiveMembershipSpec {
     pub fn validate(&self) -> Result<(), FieldErrors> {
         let mut errors = FieldErrors::default();
         check_graph_and_region(&mut errors, Some(&self.graph_arn), self.region.as_deref());
-        check_role(
+        check_role_and_resync(
             &mut errors,
-            "spec",
             self.assume_role_arn.as_deref(),
             self.external_id.as_deref(),
+            &self.resync_interval,
         );
-        check_duration(&mut errors, "spec.resyncInterval", &self.resync_interval);
         errors.into_result()
     }
 }
@@ -228,15 +227,21 @@ impl DetectiveOrganizationAdminSpec {
                 errors.push(field, format!("duplicate Region {region:?}"));
             }
         }
-        check_role(
+        check_role_and_resync(
             &mut errors,
-            "spec",
             self.assume_role_arn.as_deref(),
             self.external_id.as_deref(),
+            &self.resync_interval,
         );
-        check_duration(&mut errors, "spec.resyncInterval", &self.resync_interval);
         errors.into_result()
     }
+}
+
+/// What the member-side and management-side kinds share: `spec.assumeRoleArn`,
+/// `spec.externalId` and `spec.resyncInterval`.
+fn check_role_and_resync(errors: &mut FieldErrors, role_arn: Option<&str>, external_id: Option<&str>, resync: &str) {
+    check_role(errors, "spec", role_arn, external_id);
+    check_duration(errors, "spec.resyncInterval", resync);
 }
 
 fn check_external_id(errors: &mut FieldErrors, field: &str, value: &str) {

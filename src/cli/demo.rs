@@ -5,12 +5,17 @@
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
 #[cfg(feature = "emulator")]
-use detective_emulator::{AccountConfig, Emulator, EmulatorConfig, WorldConfig};
+use detective_emulator::{AccountConfig, Emulator, EmulatorConfig, OrganizationSeed, WorldConfig};
 
 use crate::aws::AwsAccess;
 
 /// The administrator account of the demo world (the emulator's default caller).
 pub const ADMINISTRATOR: &str = "123456789012";
+/// The management account of the demo organization (`examples/organization/admin.yaml` assumes
+/// a role in it); the demo administrator is one of the organization's accounts.
+pub const MANAGEMENT_ACCOUNT: &str = "999999999999";
+/// The demo organization.
+pub const ORGANIZATION: &str = "o-demoorg00001";
 /// The Region used when neither the flag nor the resource names one.
 pub const DEFAULT_REGION: &str = "us-east-1";
 
@@ -59,6 +64,14 @@ pub async fn start(region: Option<&str>) -> Result<(Emulator, AwsAccess), String
     })
     .await
     .map_err(|e| format!("could not start the embedded Detective emulator: {e}"))?;
+    // The organization the demo administrator belongs to, so that it can be delegated.
+    emulator.seed_organization(&OrganizationSeed::new(
+        ORGANIZATION,
+        MANAGEMENT_ACCOUNT,
+        0,
+        1,
+        ADMINISTRATOR,
+    ));
     let access = emulator_access(
         &emulator.endpoint_url(),
         ADMINISTRATOR,

@@ -1,4 +1,5 @@
-//! Reading `DetectiveGraph` documents from files, directories or stdin, as `kubectl apply -f` does.
+//! Reading `DetectiveGraph` and `DetectiveOrganizationAdmin` documents from files, directories or
+//! stdin, as `kubectl apply -f` does.
 //!
 //! Every document is parsed and validated before anything else happens, so a malformed input
 //! makes no AWS call. A document may carry a `status` (e.g. `kubectl get dg NAME -o yaml`): its
@@ -7,8 +8,11 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use kube::CustomResourceExt;
+use serde::de::DeserializeOwned;
+
 use crate::api::validation::FieldErrors;
-use crate::api::{DetectiveGraph, GROUP};
+use crate::api::{DetectiveGraph, DetectiveOrganizationAdmin, GROUP, key_of};
 
 /// Where a document came from, for messages: `examples/graph.yaml, document 2 (security/org)`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,6 +35,22 @@ pub struct GraphDocument {
     pub graph: DetectiveGraph,
 }
 
+/// A parsed and validated `DetectiveOrganizationAdmin`.
+#[derive(Clone, Debug)]
+pub struct OrganizationAdminDocument {
+    pub origin: Origin,
+    pub admin: DetectiveOrganizationAdmin,
+}
+
+/// Every document the commands act on, and the ones of other kinds they skip.
+#[derive(Clone, Debug, Default)]
+pub struct Manifests {
+    pub graphs: Vec<GraphDocument>,
+    pub organization_admins: Vec<OrganizationAdminDocument>,
+    /// `origin: kind apiVersion` of each skipped document.
+    pub skipped: Vec<String>,
+}
+
 /// Why the input could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
@@ -40,15 +60,14 @@ pub enum ManifestError {
     Yaml { file: String, message: String },
     #[error("{origin}: {message}")]
     Invalid { origin: Origin, message: String },
-    #[error("no DetectiveGraph document found in {0}")]
+    #[error("no DetectiveGraph or DetectiveOrganizationAdmin document found in {0}")]
     Empty(String),
 }
 
-/// Reads every `DetectiveGraph` in `inputs` (files, directories of `.yaml`/`.yml`/`.json`, `-`).
-/// Documents of other kinds are skipped and listed in the second value.
-pub fn read_graphs(inputs: &[PathBuf]) -> Result<(Vec<GraphDocument>, Vec<String>), ManifestError> {
-    let mut graphs = Vec::new();
-    let mut skipped = Vec::new();
+/// Reads every `DetectiveGraph` and `DetectiveOrganizationAdmin` in `inputs` (files, directories
+/// of `.yaml`/`.yml`/`.json`, `-`). Documents of other kinds are skipped and listed.
+pub fn read_manifests(inputs: &[PathBuf]) -> Result<Manifests, ManifestError> {
+    let mut manifests = Manifests::default();
     for file in expand(inputs)? {
         let (name, text) = if file == Path::new("-") {
             let mut text = String::new();
@@ -67,13 +86,13 @@ pub fn read_graphs(inputs: &[PathBuf]) -> Result<(Vec<GraphDocument>, Vec<String
             })?;
             (name, text)
         };
-        parse_documents(&name, &text, &mut graphs, &mut skipped)?;
+        parse_documents(&name, &text, &mut manifests)?;
     }
-    if graphs.is_empty() {
+    if manifests.graphs.is_empty() && manifests.organization_admins.is_empty() {
         let names: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
         return Err(ManifestError::Empty(names.join(", ")));
     }
-    Ok((graphs, skipped))
+    Ok(manifests)
 }
 
 fn expand(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, ManifestError> {
@@ -102,13 +121,8 @@ fn expand(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, ManifestError> {
     Ok(files)
 }
 
-/// Parses one file's documents into `graphs`.
-pub fn parse_documents(
-    file: &str,
-    text: &str,
-    graphs: &mut Vec<GraphDocument>,
-    skipped: &mut Vec<String>,
-) -> Result<(), ManifestError> {
+/// Parses one file's documents into `manifests`.
+pub fn parse_documents(file: &str, text: &str, manifests: &mut Manifests) -> Result<(), ManifestError> {
     let documents: Vec<serde_json::Value> = serde_saphyr::from_multiple(text).map_err(|e| ManifestError::Yaml {
         file: file.to_owned(),
         message: e.to_string(),
@@ -123,15 +137,27 @@ pub fn parse_documents(
         }
         let api_version = document.get("apiVersion").and_then(|v| v.as_str()).unwrap_or_default();
         let kind = document.get("kind").and_then(|v| v.as_str()).unwrap_or_default();
-        if kind != "DetectiveGraph" || !api_version.starts_with(&format!("{GROUP}/")) {
-            skipped.push(format!("{origin}: {kind} {api_version}"));
-            continue;
-        }
-        let graph = graph_from_document(document).map_err(|error| ManifestError::Invalid {
+        let invalid = |error: DocumentError| ManifestError::Invalid {
             origin: origin.clone(),
             message: error.to_string(),
-        })?;
-        graphs.push(GraphDocument { origin, graph });
+        };
+        if !api_version.starts_with(&format!("{GROUP}/")) {
+            manifests.skipped.push(format!("{origin}: {kind} {api_version}"));
+            continue;
+        }
+        match kind {
+            "DetectiveGraph" => {
+                let graph = graph_from_document(document).map_err(invalid)?;
+                manifests.graphs.push(GraphDocument { origin, graph });
+            }
+            "DetectiveOrganizationAdmin" => {
+                let admin = organization_admin_from_document(document).map_err(invalid)?;
+                manifests
+                    .organization_admins
+                    .push(OrganizationAdminDocument { origin, admin });
+            }
+            _ => manifests.skipped.push(format!("{origin}: {kind} {api_version}")),
+        }
     }
     Ok(())
 }
@@ -183,24 +209,43 @@ impl DocumentError {
 /// One document (of kind `DetectiveGraph`) as `plan -f`/`sync -f` accept it: served version, no
 /// unknown field, well-typed, named, and every field constraint of the CRD met.
 pub fn graph_from_document(document: serde_json::Value) -> Result<DetectiveGraph, DocumentError> {
+    resource_from_document(document, |graph: &DetectiveGraph| graph.spec.validate())
+}
+
+/// One `DetectiveOrganizationAdmin` document, checked as [`graph_from_document`] checks a graph.
+pub fn organization_admin_from_document(
+    document: serde_json::Value,
+) -> Result<DetectiveOrganizationAdmin, DocumentError> {
+    resource_from_document(document, |admin: &DetectiveOrganizationAdmin| admin.spec.validate())
+}
+
+/// A document of kind `K`: served version, no field `K`'s CRD does not declare, well-typed,
+/// named, and `validate` passed.
+fn resource_from_document<K>(
+    document: serde_json::Value,
+    validate: impl Fn(&K) -> Result<(), FieldErrors>,
+) -> Result<K, DocumentError>
+where
+    K: CustomResourceExt + DeserializeOwned + kube::Resource,
+{
     let api_version = document.get("apiVersion").and_then(|v| v.as_str()).unwrap_or_default();
     if api_version != format!("{GROUP}/{}", crate::api::VERSION) {
         return Err(DocumentError::Version(api_version.to_owned()));
     }
-    if let Some(field) = first_unknown_field(&document) {
+    if let Some(field) = first_unknown_field::<K>(&document) {
         return Err(DocumentError::UnknownField(field));
     }
     let mut document = document;
     drop_nulls(&mut document);
-    let graph: DetectiveGraph = serde_path_to_error::deserialize(document).map_err(DocumentError::Malformed)?;
-    if graph.metadata.name.as_deref().unwrap_or_default().is_empty() {
+    let resource: K = serde_path_to_error::deserialize(document).map_err(DocumentError::Malformed)?;
+    if resource.meta().name.as_deref().unwrap_or_default().is_empty() {
         return Err(DocumentError::MissingName);
     }
-    graph.spec.validate().map_err(|errors| DocumentError::Fields {
-        key: graph.key(),
+    validate(&resource).map_err(|errors| DocumentError::Fields {
+        key: key_of(resource.meta()),
         errors,
     })?;
-    Ok(graph)
+    Ok(resource)
 }
 
 /// Removes every `field: null` from `document`'s objects, as the API server does before defaulting
@@ -216,11 +261,10 @@ pub fn drop_nulls(document: &mut serde_json::Value) {
     }
 }
 
-/// The first field of `document` that the CRD schema does not declare, as `spec.pruningMode`.
+/// The first field of `document` that `K`'s CRD schema does not declare, as `spec.pruningMode`.
 /// (serde ignores unknown fields; the API server's strict field validation does not.)
-fn first_unknown_field(document: &serde_json::Value) -> Option<String> {
-    use kube::CustomResourceExt;
-    let crd = DetectiveGraph::crd();
+fn first_unknown_field<K: CustomResourceExt>(document: &serde_json::Value) -> Option<String> {
+    let crd = K::crd();
     let schema = crd.spec.versions[0]
         .schema
         .as_ref()
@@ -295,9 +339,8 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<Vec<GraphDocument>, ManifestError> {
-        let mut graphs = Vec::new();
-        let mut skipped = Vec::new();
-        parse_documents("graph.yaml", text, &mut graphs, &mut skipped).map(|_| graphs)
+        let mut manifests = Manifests::default();
+        parse_documents("graph.yaml", text, &mut manifests).map(|_| manifests.graphs)
     }
 
     const GOOD: &str = "apiVersion: detective.operator.dev/v1alpha1
@@ -312,12 +355,12 @@ spec:
     #[test]
     fn reads_multiple_documents_and_skips_other_kinds() {
         let text = format!("{GOOD}---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: x}}\n---\n{GOOD}");
-        let mut graphs = Vec::new();
-        let mut skipped = Vec::new();
-        parse_documents("all.yaml", &text, &mut graphs, &mut skipped).unwrap();
+        let mut manifests = Manifests::default();
+        parse_documents("all.yaml", &text, &mut manifests).unwrap();
+        let graphs = &manifests.graphs;
         assert_eq!(graphs.len(), 2);
         assert_eq!(graphs[1].origin.document, 3);
-        assert_eq!(skipped.len(), 1);
+        assert_eq!(manifests.skipped.len(), 1);
         assert_eq!(graphs[0].graph.spec.deletion_guard.max_deletions, 10, "defaults apply");
     }
 
@@ -354,6 +397,35 @@ spec:
         let text = GOOD.replace("region: us-east-1", "region: us-east-1\n  pruning: Aggressive");
         let error = parse(&text).unwrap_err().to_string();
         assert!(error.contains("spec.pruning"), "{error}");
+    }
+
+    #[test]
+    fn organization_admins_are_read_and_checked_by_their_own_schema() {
+        let admin = "apiVersion: detective.operator.dev/v1alpha1
+kind: DetectiveOrganizationAdmin
+metadata: {name: org, namespace: security}
+spec: {accountId: '111111111111', regions: [us-east-1, eu-west-1]}
+";
+        let mut manifests = Manifests::default();
+        parse_documents("admin.yaml", &format!("{GOOD}---\n{admin}"), &mut manifests).unwrap();
+        assert_eq!((manifests.graphs.len(), manifests.organization_admins.len()), (1, 1));
+        assert_eq!(
+            manifests.organization_admins[0].admin.spec.resync_interval, "5m",
+            "defaults apply"
+        );
+        for (bad, field) in [
+            ("regions: [us-east-1, us-east-1]", "spec.regions[1]"),
+            ("regions: [us-east-1], members: []", "spec.members: unknown field"),
+        ] {
+            let text = admin.replace("regions: [us-east-1, eu-west-1]", bad);
+            let error = parse_documents("admin.yaml", &text, &mut Manifests::default())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.contains("admin.yaml, document 1") && error.contains(field),
+                "{error}"
+            );
+        }
     }
 
     #[test]

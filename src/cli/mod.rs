@@ -3,6 +3,7 @@
 pub mod crd;
 pub mod demo;
 pub mod manifest;
+pub mod organization_admin;
 pub mod plan;
 pub mod render;
 pub mod sync;

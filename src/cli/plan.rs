@@ -4,9 +4,9 @@ use std::process::ExitCode;
 
 use k8s_openapi::jiff::Timestamp;
 
-use super::manifest::read_graphs;
+use super::manifest::read_manifests;
 use super::render::{render_text, report};
-use super::{AwsTarget, PlanArgs, PlanOutput};
+use super::{AwsTarget, PlanArgs, PlanOutput, organization_admin};
 use crate::engine::{self, Mode, Target};
 
 /// Exit codes of `--detailed-exitcode`, as Terraform users know them.
@@ -16,15 +16,15 @@ const EXIT_CHANGES: u8 = 2;
 
 /// `plan -f FILE`.
 pub async fn run(args: &PlanArgs) -> ExitCode {
-    let (documents, skipped) = match read_graphs(&args.files) {
+    let manifests = match read_manifests(&args.files) {
         Ok(read) => read,
         Err(error) => {
             eprintln!("error: {error}");
             return ExitCode::from(EXIT_ERROR);
         }
     };
-    for other in &skipped {
-        eprintln!("skipped (not a DetectiveGraph): {other}");
+    for other in &manifests.skipped {
+        eprintln!("skipped (not a DetectiveGraph or DetectiveOrganizationAdmin): {other}");
     }
     let target = match AwsTarget::connect(&args.aws).await {
         Ok(target) => target,
@@ -34,7 +34,7 @@ pub async fn run(args: &PlanArgs) -> ExitCode {
         }
     };
     let mut reports = Vec::new();
-    for document in &documents {
+    for document in &manifests.graphs {
         let outcome = engine::sync(
             &target.access,
             Target::of(&document.graph),
@@ -44,20 +44,40 @@ pub async fn run(args: &PlanArgs) -> ExitCode {
         .await;
         reports.push(report(document, &outcome));
     }
+    let mut admin_plans = Vec::new();
+    for document in &manifests.organization_admins {
+        let outcome = organization_admin::run(&target, &document.admin, Mode::DryRun).await;
+        admin_plans.push(organization_admin::report(document, &outcome));
+    }
     target.shutdown().await;
 
     match args.output {
-        PlanOutput::Text => reports.iter().for_each(|r| print!("{}", render_text(r))),
-        PlanOutput::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&reports).expect("plan reports serialize")
-        ),
+        PlanOutput::Text => {
+            reports.iter().for_each(|r| print!("{}", render_text(r)));
+            admin_plans
+                .iter()
+                .for_each(|p| print!("{}", organization_admin::render_text(p)));
+        }
+        PlanOutput::Json => {
+            // One array, graphs first, as before organization admins were planned.
+            let mut all: Vec<serde_json::Value> = reports.iter().map(to_json).collect();
+            all.extend(admin_plans.iter().map(to_json));
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&all).expect("plan reports serialize")
+            );
+        }
     }
-    let failed = reports.iter().any(|r| r.error.is_some() || r.refused.is_some());
-    let changes = reports.iter().any(|r| r.changes);
+    let failed = reports.iter().any(|r| r.error.is_some() || r.refused.is_some())
+        || admin_plans.iter().any(|p| p.error.is_some() || p.refused.is_some());
+    let changes = reports.iter().any(|r| r.changes) || admin_plans.iter().any(|p| p.changes);
     match (failed, changes, args.detailed_exitcode) {
         (true, _, _) => ExitCode::from(EXIT_ERROR),
         (false, true, true) => ExitCode::from(EXIT_CHANGES),
         _ => ExitCode::from(EXIT_NO_CHANGES),
     }
+}
+
+fn to_json(report: &impl serde::Serialize) -> serde_json::Value {
+    serde_json::to_value(report).expect("plan reports serialize")
 }

@@ -1,6 +1,7 @@
 //! How the command line shows what the engine did: plans (`plan`, and `sync` before it writes),
 //! progress lines, member tables.
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use serde::Serialize;
 
 use super::manifest::GraphDocument;
@@ -203,20 +204,28 @@ pub fn render_members(graph: &DetectiveGraph) -> String {
             if member.declared { "yes" } else { "no" }
         ));
     }
-    for condition in &status.conditions {
-        out.push_str(&format!(
-            "  {}={} ({}){}\n",
-            condition.type_,
-            condition.status,
-            condition.reason,
-            if condition.message.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", condition.message)
-            }
-        ));
-    }
+    out.push_str(&render_conditions(&status.conditions));
     out
+}
+
+/// One line per condition: `Ready=True (Synced): message`.
+pub fn render_conditions(conditions: &[Condition]) -> String {
+    conditions
+        .iter()
+        .map(|condition| {
+            format!(
+                "  {}={} ({}){}\n",
+                condition.type_,
+                condition.status,
+                condition.reason,
+                if condition.message.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", condition.message)
+                }
+            )
+        })
+        .collect()
 }
 
 pub fn describe(applied: &Applied) -> String {

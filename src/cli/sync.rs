@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::jiff::Timestamp;
 
-use super::manifest::{GraphDocument, read_graphs};
+use super::manifest::{GraphDocument, OrganizationAdminDocument, read_manifests};
 use super::render::{describe, fold_repeated, render_members, render_text, report};
-use super::{AwsTarget, SyncArgs, SyncOutput};
-use crate::api::DetectiveGraph;
+use super::{AwsTarget, SyncArgs, SyncOutput, organization_admin};
 use crate::api::validation::parse_duration;
+use crate::api::{DetectiveGraph, DetectiveOrganizationAdmin};
 use crate::engine::{self, Applied, Mode, Outcome, Target};
 
 /// How often `--wait` looks again when the emulator (which moves instantly) is the target.
@@ -21,15 +21,15 @@ const EMULATOR_POLL: Duration = Duration::from_millis(500);
 
 /// `sync -f FILE`.
 pub async fn run(args: &SyncArgs) -> ExitCode {
-    let (documents, skipped) = match read_graphs(&args.files) {
+    let manifests = match read_manifests(&args.files) {
         Ok(read) => read,
         Err(error) => {
             eprintln!("error: {error}");
             return ExitCode::FAILURE;
         }
     };
-    for other in &skipped {
-        eprintln!("skipped (not a DetectiveGraph): {other}");
+    for other in &manifests.skipped {
+        eprintln!("skipped (not a DetectiveGraph or DetectiveOrganizationAdmin): {other}");
     }
     let wait = match args.wait.as_deref().map(|w| (w, parse_duration(w))) {
         None => None,
@@ -56,14 +56,25 @@ pub async fn run(args: &SyncArgs) -> ExitCode {
 
     let mut results = Vec::new();
     let mut failed = false;
-    for document in documents {
-        let (graph, outcome) = sync_one(&target, document, wait).await;
-        eprint!("{}", render_members(&graph));
-        failed |= outcome.is_stalled() || outcome.error.as_ref().is_some_and(|e| !e.is_retryable());
-        if let Some(error) = &outcome.error {
+    let mut report_failure = |stalled: bool, error: Option<&engine::SyncError>| {
+        failed |= stalled;
+        if let Some(error) = error {
             eprintln!("  error: {error}");
             failed = true;
         }
+    };
+    // The management-account side first: an organization graph needs its delegation.
+    let mut admins = Vec::new();
+    for document in manifests.organization_admins {
+        let (admin, outcome) = sync_organization_admin(&target, document, wait).await;
+        eprint!("{}", organization_admin::render_regions(&admin));
+        report_failure(outcome.is_stalled(), outcome.error.as_ref());
+        admins.push(admin);
+    }
+    for document in manifests.graphs {
+        let (graph, outcome) = sync_one(&target, document, wait).await;
+        eprint!("{}", render_members(&graph));
+        report_failure(outcome.is_stalled(), outcome.error.as_ref());
         results.push(graph);
     }
     #[cfg(feature = "emulator")]
@@ -79,12 +90,21 @@ pub async fn run(args: &SyncArgs) -> ExitCode {
             for graph in &results {
                 print!("---\n{}", serde_saphyr::to_string(graph).expect("resources serialize"));
             }
+            for admin in &admins {
+                print!("---\n{}", serde_saphyr::to_string(admin).expect("resources serialize"));
+            }
         }
         SyncOutput::Json => {
-            let value = if results.len() == 1 {
-                serde_json::to_value(&results[0])
+            let mut items: Vec<serde_json::Value> = results
+                .iter()
+                .map(serde_json::to_value)
+                .chain(admins.iter().map(serde_json::to_value))
+                .collect::<Result<_, _>>()
+                .expect("resources serialize");
+            let value = if items.len() == 1 {
+                Ok(items.remove(0))
             } else {
-                serde_json::to_value(serde_json::json!({"apiVersion": "v1", "kind": "List", "items": results}))
+                serde_json::to_value(serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items}))
             };
             println!(
                 "{}",
@@ -95,17 +115,16 @@ pub async fn run(args: &SyncArgs) -> ExitCode {
     if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }
 
-/// Reconciles one resource (repeatedly with `--wait`), returning it with its new status.
+/// Reconciles one graph (repeatedly with `--wait`), returning it with its new status.
 async fn sync_one(
     target: &AwsTarget,
     mut document: GraphDocument,
     wait: Option<Duration>,
 ) -> (DetectiveGraph, Outcome) {
-    let started = Instant::now();
     let on_terminal = std::io::stderr().is_terminal();
+    let name = document.graph.key();
     let mut first = true;
-    loop {
-        let name = document.graph.key();
+    let outcome = until_settled(target, wait, async || {
         let progress = |applied: &Applied| {
             if on_terminal {
                 eprintln!("  {name}: {}", describe(applied));
@@ -128,16 +147,65 @@ async fn sync_one(
         }
         document.graph.status = Some(outcome.status.clone());
         let settled = outcome.is_ready() || outcome.is_stalled() || outcome.error.is_some();
+        let requeue = outcome.requeue_after;
+        (outcome, settled, requeue)
+    })
+    .await;
+    (document.graph, outcome)
+}
+
+/// Reconciles one `DetectiveOrganizationAdmin` (repeatedly with `--wait`), returning it with its
+/// new status.
+async fn sync_organization_admin(
+    target: &AwsTarget,
+    mut document: OrganizationAdminDocument,
+    wait: Option<Duration>,
+) -> (DetectiveOrganizationAdmin, engine::OrganizationAdminOutcome) {
+    let mut first = true;
+    let outcome = until_settled(target, wait, async || {
+        if first {
+            // The plan first, read-only, as for graphs.
+            let plan = organization_admin::run(target, &document.admin, Mode::DryRun).await;
+            eprint!(
+                "{}",
+                organization_admin::render_text(&organization_admin::report(&document, &plan))
+            );
+            first = false;
+        }
+        let outcome = organization_admin::run(target, &document.admin, Mode::Apply).await;
+        for region in outcome.regions.iter().filter(|r| r.applied.is_some()) {
+            let change = region.applied.map(|c| c.operation()).unwrap_or_default();
+            eprintln!("  applied: {change} in {}", region.region);
+        }
+        document.admin.status = Some(outcome.status.clone());
+        let settled = outcome.is_ready() || outcome.is_stalled() || outcome.error.is_some();
+        let requeue = outcome.requeue_after;
+        (outcome, settled, requeue)
+    })
+    .await;
+    (document.admin, outcome)
+}
+
+/// Runs `once` until it says it settled, or until `wait` is over (once without `--wait`); the
+/// last outcome.
+async fn until_settled<O>(
+    target: &AwsTarget,
+    wait: Option<Duration>,
+    mut once: impl AsyncFnMut() -> (O, bool, Duration),
+) -> O {
+    let started = Instant::now();
+    loop {
+        let (outcome, settled, requeue_after) = once().await;
         match wait {
             Some(limit) if !settled && started.elapsed() < limit => {
                 let pause = if target.is_emulated() {
                     EMULATOR_POLL
                 } else {
-                    outcome.requeue_after
+                    requeue_after
                 };
                 tokio::time::sleep(pause.min(limit.saturating_sub(started.elapsed()))).await;
             }
-            _ => return (document.graph, outcome),
+            _ => return outcome,
         }
     }
 }

@@ -3,15 +3,14 @@
 
 use std::time::Duration;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use k8s_openapi::jiff::Timestamp;
 use kube::Resource;
 use kube::api::Api;
 
-use super::reconciler::{Managed, Reported};
+use super::reconciler::Managed;
 use super::{Context, Error, events};
 use crate::api::{DetectiveOrganizationAdmin, DetectiveOrganizationAdminStatus};
-use crate::engine::{self, Mode, OrganizationAdminOutcome, OrganizationAdminTarget, SyncError};
+use crate::engine::{self, Mode, OrganizationAdminOutcome, OrganizationAdminTarget};
 
 impl Managed for DetectiveOrganizationAdmin {
     const KIND: &'static str = "DetectiveOrganizationAdmin";
@@ -62,41 +61,5 @@ impl Managed for DetectiveOrganizationAdmin {
                 resource: self.key(),
                 source,
             })
-    }
-}
-
-impl Reported for OrganizationAdminOutcome {
-    type Status = DetectiveOrganizationAdminStatus;
-
-    fn status(&self) -> &Self::Status {
-        &self.status
-    }
-
-    fn conditions(&self) -> &[Condition] {
-        &self.status.conditions
-    }
-
-    fn graph_arn(&self) -> Option<&str> {
-        None
-    }
-
-    fn error(&self) -> Option<&SyncError> {
-        self.error.as_ref()
-    }
-
-    fn take_error(&mut self) -> Option<SyncError> {
-        self.error.take()
-    }
-
-    fn is_ready(&self) -> bool {
-        OrganizationAdminOutcome::is_ready(self)
-    }
-
-    fn is_stalled(&self) -> bool {
-        OrganizationAdminOutcome::is_stalled(self)
-    }
-
-    fn requeue_after(&self) -> Duration {
-        self.requeue_after
     }
 }

@@ -25,7 +25,7 @@ use serde::de::DeserializeOwned;
 use tracing::{Instrument, field, info, info_span, warn};
 
 use super::{Context, Error, status};
-use crate::engine::{MembershipOutcome, Outcome, SyncError};
+use crate::engine::{MembershipOutcome, OrganizationAdminOutcome, Outcome, SyncError};
 
 /// The finalizer that lets the operator apply `deletionPolicy` before the resource goes.
 pub const FINALIZER: &str = "detective.operator.dev/cleanup";
@@ -231,74 +231,55 @@ pub fn error_policy<K: Managed>(resource: Arc<K>, error: &Error, ctx: Arc<Contex
     Action::requeue(delay)
 }
 
-impl Reported for Outcome {
-    type Status = crate::api::DetectiveGraphStatus;
+/// [`Reported`] for an engine outcome with public `status`, `error` and `requeue_after` fields
+/// and `is_ready`/`is_stalled` methods; `$graph` reads the graph ARN of `$status`.
+macro_rules! reported {
+    ($outcome:ty, $status:ty, |$s:ident| $graph:expr) => {
+        impl Reported for $outcome {
+            type Status = $status;
 
-    fn status(&self) -> &Self::Status {
-        &self.status
-    }
+            fn status(&self) -> &Self::Status {
+                &self.status
+            }
 
-    fn conditions(&self) -> &[Condition] {
-        &self.status.conditions
-    }
+            fn conditions(&self) -> &[Condition] {
+                &self.status.conditions
+            }
 
-    fn graph_arn(&self) -> Option<&str> {
-        self.status.graph_arn.as_deref()
-    }
+            fn graph_arn(&self) -> Option<&str> {
+                let $s = &self.status;
+                $graph
+            }
 
-    fn error(&self) -> Option<&SyncError> {
-        self.error.as_ref()
-    }
+            fn error(&self) -> Option<&SyncError> {
+                self.error.as_ref()
+            }
 
-    fn take_error(&mut self) -> Option<SyncError> {
-        self.error.take()
-    }
+            fn take_error(&mut self) -> Option<SyncError> {
+                self.error.take()
+            }
 
-    fn is_ready(&self) -> bool {
-        Outcome::is_ready(self)
-    }
+            fn is_ready(&self) -> bool {
+                <$outcome>::is_ready(self)
+            }
 
-    fn is_stalled(&self) -> bool {
-        Outcome::is_stalled(self)
-    }
+            fn is_stalled(&self) -> bool {
+                <$outcome>::is_stalled(self)
+            }
 
-    fn requeue_after(&self) -> Duration {
-        self.requeue_after
-    }
+            fn requeue_after(&self) -> Duration {
+                self.requeue_after
+            }
+        }
+    };
 }
 
-impl Reported for MembershipOutcome {
-    type Status = crate::api::DetectiveMembershipStatus;
-
-    fn status(&self) -> &Self::Status {
-        &self.status
-    }
-
-    fn conditions(&self) -> &[Condition] {
-        &self.status.conditions
-    }
-
-    fn graph_arn(&self) -> Option<&str> {
-        None
-    }
-
-    fn error(&self) -> Option<&SyncError> {
-        self.error.as_ref()
-    }
-
-    fn take_error(&mut self) -> Option<SyncError> {
-        self.error.take()
-    }
-
-    fn is_ready(&self) -> bool {
-        MembershipOutcome::is_ready(self)
-    }
-
-    fn is_stalled(&self) -> bool {
-        MembershipOutcome::is_stalled(self)
-    }
-
-    fn requeue_after(&self) -> Duration {
-        self.requeue_after
-    }
-}
+reported!(Outcome, crate::api::DetectiveGraphStatus, |status| status
+    .graph_arn
+    .as_deref());
+reported!(MembershipOutcome, crate::api::DetectiveMembershipStatus, |_status| None);
+reported!(
+    OrganizationAdminOutcome,
+    crate::api::DetectiveOrganizationAdminStatus,
+    |_status| None
+);

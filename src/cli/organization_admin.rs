@@ -1,0 +1,158 @@
+//! `plan` and `sync` of `DetectiveOrganizationAdmin` documents: the per-Region changes, and the
+//! Regions as the status then shows them.
+
+use k8s_openapi::jiff::Timestamp;
+use serde::Serialize;
+
+use super::AwsTarget;
+use super::manifest::OrganizationAdminDocument;
+use super::render::render_conditions;
+use crate::api::DetectiveOrganizationAdmin;
+use crate::engine::organization_admin::{Decision, RegionOutcome};
+use crate::engine::{self, Mode, OrganizationAdminOutcome, OrganizationAdminTarget};
+
+/// The plan of one `DetectiveOrganizationAdmin`, as `plan -o json` prints it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrganizationAdminPlan {
+    pub kind: &'static str,
+    pub resource: String,
+    pub origin: String,
+    pub account_id: String,
+    pub regions: Vec<RegionPlan>,
+    pub error: Option<String>,
+    /// A Region administered by another account: a sync would stall there.
+    pub refused: Option<String>,
+    pub changes: bool,
+}
+
+/// One Region's line of a plan.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegionPlan {
+    pub region: String,
+    /// The organization's Detective administrator there now.
+    pub administrator: Option<String>,
+    /// `enable`, `disable`, `keep` (as declared, or removed and retained), `forget`, `conflict`,
+    /// or `error`.
+    pub action: &'static str,
+    pub detail: Option<String>,
+}
+
+fn region_plan(outcome: &RegionOutcome) -> RegionPlan {
+    let (action, detail) = match (&outcome.error, &outcome.decision) {
+        (Some(error), _) => ("error", Some(error.to_string())),
+        (None, Some(Decision::Enable)) => ("enable", Some("EnableOrganizationAdminAccount".to_owned())),
+        (None, Some(Decision::Disable)) => (
+            "disable",
+            Some(
+                "DisableOrganizationAdminAccount (regionRemoval: Disable): deletes the organization's behavior graph there"
+                    .to_owned(),
+            ),
+        ),
+        (None, Some(Decision::Conflict { administrator })) => (
+            "conflict",
+            Some(format!("account {administrator} is the administrator; it is never replaced")),
+        ),
+        (None, Some(Decision::Retained)) => (
+            "keep",
+            Some("removed from spec.regions; kept (regionRemoval: Retain)".to_owned()),
+        ),
+        (None, Some(Decision::Forget)) => ("forget", None),
+        (None, _) => ("keep", None),
+    };
+    RegionPlan {
+        region: outcome.region.clone(),
+        administrator: outcome.administrator.as_ref().map(|a| a.account_id.clone()),
+        action,
+        detail,
+    }
+}
+
+/// Summarizes an engine outcome as a plan.
+pub fn report(document: &OrganizationAdminDocument, outcome: &OrganizationAdminOutcome) -> OrganizationAdminPlan {
+    let regions: Vec<RegionPlan> = outcome.regions.iter().map(region_plan).collect();
+    let conflicts: Vec<String> = regions
+        .iter()
+        .filter(|r| r.action == "conflict")
+        .map(|r| format!("{}: {}", r.region, r.detail.as_deref().unwrap_or_default()))
+        .collect();
+    OrganizationAdminPlan {
+        kind: "DetectiveOrganizationAdmin",
+        resource: document.admin.key(),
+        origin: document.origin.to_string(),
+        account_id: document.admin.spec.account_id.clone(),
+        changes: regions.iter().any(|r| matches!(r.action, "enable" | "disable")),
+        refused: (!conflicts.is_empty()).then(|| conflicts.join("; ")),
+        error: outcome.error.as_ref().map(ToString::to_string),
+        regions,
+    }
+}
+
+/// Human-readable lines of one plan.
+pub fn render_text(plan: &OrganizationAdminPlan) -> String {
+    let mut out = format!(
+        "DetectiveOrganizationAdmin {} ({}): Detective administrator {}\n",
+        plan.resource, plan.origin, plan.account_id
+    );
+    if let (Some(error), true) = (&plan.error, plan.regions.is_empty()) {
+        out.push_str(&format!("  error: {error}\n"));
+        return out;
+    }
+    for region in &plan.regions {
+        let sign = match region.action {
+            "enable" => "+",
+            "disable" => "-",
+            "conflict" | "error" => "!",
+            _ => "=",
+        };
+        out.push_str(&format!(
+            "  {sign} {}: {} (administrator now: {}){}\n",
+            region.region,
+            region.action,
+            region.administrator.as_deref().unwrap_or("none"),
+            region.detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
+        ));
+    }
+    let count = |action: &str| plan.regions.iter().filter(|r| r.action == action).count();
+    out.push_str(&format!(
+        "Plan: {} Regions to delegate, {} to disable, {} administered by another account.\n",
+        count("enable"),
+        count("disable"),
+        count("conflict")
+    ));
+    out
+}
+
+/// The Regions of a resource's status, as `kubectl get` prints tables, then its conditions.
+pub fn render_regions(admin: &DetectiveOrganizationAdmin) -> String {
+    let Some(status) = &admin.status else {
+        return String::new();
+    };
+    let mut out = format!(
+        "  {:<16} {:<14} {:<10} {}\n",
+        "REGION", "ADMINISTRATOR", "STATE", "GRAPH"
+    );
+    for entry in &status.regions {
+        out.push_str(&format!(
+            "  {:<16} {:<14} {:<10} {}\n",
+            entry.region,
+            entry.administrator_account_id.as_deref().unwrap_or("-"),
+            format!("{:?}", entry.state),
+            entry.graph_arn.as_deref().unwrap_or("-")
+        ));
+    }
+    out.push_str(&render_conditions(&status.conditions));
+    out
+}
+
+/// One run of the engine on a document.
+pub async fn run(target: &AwsTarget, admin: &DetectiveOrganizationAdmin, mode: Mode) -> OrganizationAdminOutcome {
+    engine::sync(
+        &target.access,
+        OrganizationAdminTarget::of(admin),
+        mode,
+        Timestamp::now(),
+    )
+    .await
+}
