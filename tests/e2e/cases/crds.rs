@@ -22,6 +22,7 @@ async fn shipped_crds_are_accepted_by_the_api_server() {
     for crd in [
         "detectivegraphs.detective.operator.dev",
         "detectivememberships.detective.operator.dev",
+        "detectiveorganizationadmins.detective.operator.dev",
     ] {
         assert!(
             established.lines().any(|l| l == format!("{crd}=True")),

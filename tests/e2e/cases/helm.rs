@@ -38,9 +38,10 @@ async fn crd_release(env: &Env, crd: &str) -> String {
     .ok()
 }
 
-const CRDS: [&str; 2] = [
+const CRDS: [&str; 3] = [
     "detectivegraphs.detective.operator.dev",
     "detectivememberships.detective.operator.dev",
+    "detectiveorganizationadmins.detective.operator.dev",
 ];
 
 /// `helm install` with the chart's own CRDs, `helm upgrade` with more replicas (leader election

@@ -46,6 +46,7 @@ async fn operator_rbac_is_what_the_chart_grants() {
     for resource in [
         "detectivegraphs.detective.operator.dev",
         "detectivememberships.detective.operator.dev",
+        "detectiveorganizationadmins.detective.operator.dev",
     ] {
         assert!(
             can_i(&env, &["patch", resource, "--subresource=status", "-n", ns]).await,
