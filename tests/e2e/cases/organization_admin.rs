@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use detective_emulator::{Emulator, OrganizationSeed};
+use detective_operator::cli::manifest::organization_admin_from_document;
 use kube::api::{Api, DynamicObject};
 use serde_json::Value;
 
@@ -214,6 +215,14 @@ async fn malformed_organization_admins_are_refused_with_the_field_named() {
     ];
     for (index, (spec, field)) in cases.iter().enumerate() {
         let yaml = admin(&format!("bad-{index}"), &env.ns, spec);
+        // `plan -f` / `sync -f` refuse the same input, naming the same field.
+        let document: Value = serde_saphyr::from_str(&yaml).expect("YAML");
+        let refused = organization_admin_from_document(document).expect_err("the CLI refuses it too");
+        assert!(
+            refused.fields().iter().any(|f| f.starts_with(field)),
+            "the CLI names {:?} for {spec}, the API server {field}",
+            refused.fields()
+        );
         for args in [&["apply"][..], &["apply", "--server-side"][..]] {
             let out = env.kubectl_stdin(args, &yaml).await;
             assert!(!out.success, "{args:?} accepted:\n{yaml}");
