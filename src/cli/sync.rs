@@ -14,6 +14,7 @@ use super::render::{describe, fold_repeated, render_members, render_text, report
 use super::{AwsTarget, SyncArgs, SyncOutput, organization_admin};
 use crate::api::validation::parse_duration;
 use crate::api::{DetectiveGraph, DetectiveOrganizationAdmin};
+use crate::controller::reconciler::Reported;
 use crate::engine::{self, Applied, Mode, Outcome, Target};
 
 /// How often `--wait` looks again when the emulator (which moves instantly) is the target.
@@ -146,9 +147,7 @@ async fn sync_one(
             eprintln!("  applied: {}", fold_repeated(&lines));
         }
         document.graph.status = Some(outcome.status.clone());
-        let settled = outcome.is_ready() || outcome.is_stalled() || outcome.error.is_some();
-        let requeue = outcome.requeue_after;
-        (outcome, settled, requeue)
+        outcome
     })
     .await;
     (document.graph, outcome)
@@ -178,24 +177,20 @@ async fn sync_organization_admin(
             eprintln!("  applied: {change} in {}", region.region);
         }
         document.admin.status = Some(outcome.status.clone());
-        let settled = outcome.is_ready() || outcome.is_stalled() || outcome.error.is_some();
-        let requeue = outcome.requeue_after;
-        (outcome, settled, requeue)
+        outcome
     })
     .await;
     (document.admin, outcome)
 }
 
-/// Runs `once` until it says it settled, or until `wait` is over (once without `--wait`); the
-/// last outcome.
-async fn until_settled<O>(
-    target: &AwsTarget,
-    wait: Option<Duration>,
-    mut once: impl AsyncFnMut() -> (O, bool, Duration),
-) -> O {
+/// Runs `once` until its outcome is Ready, Stalled or failed, or until `wait` is over (once
+/// without `--wait`); the last outcome.
+async fn until_settled<O: Reported>(target: &AwsTarget, wait: Option<Duration>, mut once: impl AsyncFnMut() -> O) -> O {
     let started = Instant::now();
     loop {
-        let (outcome, settled, requeue_after) = once().await;
+        let outcome = once().await;
+        let settled = outcome.is_ready() || outcome.is_stalled() || outcome.error().is_some();
+        let requeue_after = outcome.requeue_after();
         match wait {
             Some(limit) if !settled && started.elapsed() < limit => {
                 let pause = if target.is_emulated() {
