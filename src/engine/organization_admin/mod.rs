@@ -15,6 +15,7 @@ pub mod teardown;
 use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
+use tracing::{Instrument, info, info_span};
 
 use super::{Mode, SHORT_REQUEUE, SyncError};
 use crate::api::conditions::{self, READY, RECONCILING, STALLED};
@@ -116,7 +117,12 @@ pub async fn reconcile<D: OrganizationAdmins>(
         let Some((_, client)) = clients.iter().find(|(r, _)| *r == region) else {
             continue;
         };
-        regions.push(one_region(client, region, declared, target.spec, mode).await);
+        let span = info_span!("region", region = %region, declared);
+        regions.push(
+            one_region(client, region, declared, target.spec, mode)
+                .instrument(span)
+                .await,
+        );
     }
     let error = first_error(&regions);
     let status = report(&target, &regions, None, mode, now);
@@ -164,6 +170,7 @@ async fn one_region<D: OrganizationAdmins>(
     if let (Some(change), Mode::Apply) = (decision.change(), mode) {
         match apply::apply(client, &spec.account_id, change).await {
             Ok(()) => {
+                info!(operation = change.operation(), account = %spec.account_id, "delegation changed");
                 outcome.applied = Some(change);
                 // Read back so the status shows the delegation (and its graph) as it now is.
                 match observe::administrator(client).await {
