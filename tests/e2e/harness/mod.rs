@@ -355,7 +355,7 @@ impl Drop for Env {
                 "--namespace",
                 &self.ns,
                 "get",
-                "detectivegraphs,detectivememberships,leases,events",
+                "detectivegraphs,detectivememberships,detectiveorganizationadmins,leases,events",
                 "-o",
                 "yaml",
             ])
@@ -363,7 +363,7 @@ impl Drop for Env {
         if let Ok(output) = output {
             let text = String::from_utf8_lossy(&output.stdout);
             eprintln!(
-                "---- namespace {} (kubectl get dg,dm,leases,events -o yaml) ----",
+                "---- namespace {} (kubectl get dg,dm,doa,leases,events -o yaml) ----",
                 self.ns
             );
             eprintln!("{}", tail(&text, 400));
