@@ -336,6 +336,42 @@ mod tests {
         assert!(disabled.regions.is_empty(), "a disabled Region is no longer tracked");
     }
 
+    proptest::proptest! {
+        /// Over any mix of Regions (none, ours, another account's administrator; a plan or an
+        /// apply whose Enable shows at once): Ready exactly when every declared Region is ours,
+        /// Stalled exactly when another account administers a declared one, and the count of
+        /// delegated Regions is the count of ours.
+        #[test]
+        fn the_verdict_follows_the_regions(
+            administrators in proptest::collection::vec(0u8..3, 1..5),
+            apply in proptest::bool::ANY,
+        ) {
+            let names = ["us-east-1", "eu-west-1", "ap-south-1", "sa-east-1"];
+            let declared: Vec<&str> = names[..administrators.len()].to_vec();
+            let spec = spec(&declared);
+            let mode = if apply { Mode::Apply } else { Mode::DryRun };
+            let regions: Vec<RegionOutcome> = declared
+                .iter()
+                .zip(&administrators)
+                .map(|(name, who)| {
+                    let before = [None, Some(OURS), Some(OTHER)][usize::from(*who)];
+                    let decision = super::super::decide(&spec, true, before);
+                    let after = if apply && decision == Decision::Enable { Some(OURS) } else { before };
+                    region(name, true, decision, after)
+                })
+                .collect();
+            let status = status_of(&spec, &regions, mode);
+            let ours = regions
+                .iter()
+                .filter(|r| r.administrator.as_ref().is_some_and(|a| a.account_id == OURS))
+                .count();
+            let conflict = administrators.contains(&2);
+            proptest::prop_assert_eq!(condition(&status, "Ready").0 == "True", ours == regions.len());
+            proptest::prop_assert_eq!(condition(&status, "Stalled").0 == "True", conflict);
+            proptest::prop_assert_eq!(usize::try_from(status.delegated_regions).ok(), Some(ours));
+        }
+    }
+
     #[test]
     fn access_denied_stalls_with_the_management_account_hint() {
         let spec = spec(&["us-east-1"]);
