@@ -2,7 +2,7 @@
 //! `DetectiveOrganizationAdmin` delegates an account in two Regions and is Ready; a Region that
 //! another account administers is Stalled naming it and left alone; deletion with `Retain` leaves
 //! AWS untouched, with `Disable` disables only the declared account's own delegations; admission
-//! refuses bad Regions, duplicates and account ids naming the field.
+//! refuses bad or repeated Regions and bad account ids, naming the field.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
