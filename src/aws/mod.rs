@@ -12,5 +12,8 @@ pub mod sdk;
 pub use access::AwsAccess;
 pub use credentials::{AwsSettings, RoleToAssume};
 pub use error::{AwsError, ErrorKind};
-pub use port::{AssumeRole, CreateOutcome, DeleteOutcome, Detective, GraphSummary, Invitation, PackageIngest};
+pub use port::{
+    AssumeRole, CreateOutcome, DeleteOutcome, Detective, GraphSummary, Invitation, MembershipIngest, PackageIngest,
+    PackageStates,
+};
 pub use sdk::SdkDetective;
