@@ -196,3 +196,117 @@ async fn unknown_or_repeated_packages_are_refused_at_admission() {
         assert!(explained.contains(word), "kubectl explain lacks {word}:\n{explained}");
     }
 }
+
+/// The largest `DetectiveGraph` as the API server stores it: 1,200 members declared with
+/// 64-character e-mail addresses through `kubectl apply` (which also keeps the whole object in
+/// its last-applied annotation), and the status the operator writes by server-side apply with
+/// every member entry filled and missing every package. Prints the stored size with
+/// `managedFields` and asserts it is under the 1.5 MiB object limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_largest_graph_fits_the_object_limit() {
+    use detective_operator::api::{DatasourcePackageStatus, DetectiveGraphStatus, MemberStatusEntry, MemberSummary};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
+    const OBJECT_LIMIT: usize = 1_572_864;
+    let Some(env) = Env::new("packages-size").await else {
+        return;
+    };
+    let accounts: Vec<String> = (0..1200).map(|i| format!("{:012}", 296_000_000_000u64 + i)).collect();
+    let emails: Vec<String> = (0..1200)
+        .map(|i| format!("{}{i:04}@{}.example.com", "r".repeat(30), "d".repeat(17)))
+        .collect();
+    assert!(
+        emails.iter().all(|e| e.len() == 64),
+        "the longest e-mail Detective accepts"
+    );
+    let members: Vec<(&str, &str)> = accounts
+        .iter()
+        .map(String::as_str)
+        .zip(emails.iter().map(String::as_str))
+        .collect();
+    let spec = format!("region: {REGION}\ndatasourcePackages: [EKS_AUDIT, ASFF_SECURITYHUB_FINDING]");
+    env.apply(&graph_manifest("largest", &env.ns, &members, &spec)).await;
+
+    let at = Time(k8s_openapi::jiff::Timestamp::from_second(1_700_000_000).expect("a time"));
+    let packages = ["ASFF_SECURITYHUB_FINDING", "DETECTIVE_CORE", "EKS_AUDIT"];
+    let condition = |type_: &str| Condition {
+        type_: type_.into(),
+        status: "False".into(),
+        reason: "Progressing".into(),
+        message: "1200 accepted but not monitored (StartMonitoringMember with backoff) (296000000000, and more)".into(),
+        last_transition_time: at.clone(),
+        observed_generation: Some(1),
+    };
+    let status = DetectiveGraphStatus {
+        observed_generation: Some(1),
+        graph_arn: Some("arn:aws:detective:us-east-1:123456789012:graph:0123456789abcdef0123456789abcdef".into()),
+        graph_created: true,
+        conditions: ["Ready", "Reconciling", "Stalled", "MembersHealthy"]
+            .map(condition)
+            .to_vec(),
+        summary: Some(MemberSummary {
+            desired: 1200,
+            accepted_but_disabled: 1200,
+            ..MemberSummary::default()
+        }),
+        members: accounts
+            .iter()
+            .map(|account| MemberStatusEntry {
+                account_id: account.clone(),
+                status: "ACCEPTED_BUT_DISABLED".into(),
+                disabled_reason: Some("VOLUME_TOO_HIGH".into()),
+                invitation_type: Some("INVITATION".into()),
+                declared: true,
+                invited_time: Some(at.clone()),
+                updated_time: Some(at.clone()),
+                attempts: Some(7),
+                last_attempt_time: Some(at.clone()),
+                last_error: Some(
+                    "StartMonitoringMember: the member account's data volume is too high (VOLUME_TOO_HIGH)".into(),
+                ),
+                not_ingesting: packages.map(str::to_owned).to_vec(),
+            })
+            .collect(),
+        inventory: accounts.clone(),
+        datasource_packages: packages
+            .map(|p| DatasourcePackageStatus {
+                package: p.into(),
+                state: Some("STARTED".into()),
+                declared: (p != "DETECTIVE_CORE").then_some(true),
+                ingesting_members: 0,
+            })
+            .to_vec(),
+        last_sync_time: Some(at.clone()),
+    };
+    let status_size = serde_json::to_string(&status).expect("status JSON").len();
+    detective_operator::controller::status::apply(
+        &env.graphs(),
+        "largest",
+        "detective.operator.dev/v1alpha1",
+        "DetectiveGraph",
+        &status,
+    )
+    .await
+    .expect("the API server stores the status");
+    let stored = env
+        .kubectl(&["get", "dg", "largest", "-o", "json", "--show-managed-fields"])
+        .await
+        .ok();
+    let object: Value = serde_json::from_str(&stored).expect("the object");
+    assert_eq!(object["status"]["members"].as_array().map(Vec::len), Some(1200));
+    let managed = object["metadata"]["managedFields"].to_string().len();
+    let compact = object.to_string().len();
+    println!(
+        "largest DetectiveGraph as stored: {compact} bytes ({:.1} % of the 1.5 MiB object limit): status {status_size}, \
+         managedFields {managed}, last-applied annotation {}",
+        compact as f64 * 100.0 / OBJECT_LIMIT as f64,
+        object["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+            .as_str()
+            .map_or(0, str::len)
+    );
+    assert!(
+        status_size * 2 < OBJECT_LIMIT,
+        "the status alone is {status_size} bytes"
+    );
+    assert!(compact < OBJECT_LIMIT, "{compact} bytes");
+}
