@@ -3,6 +3,7 @@
 //! The planner reads these, the AWS adapter produces them, the status reports them: one
 //! vocabulary for all three.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use k8s_openapi::jiff::Timestamp;
@@ -84,6 +85,9 @@ pub struct ObservedMember {
     pub invitation_type: InvitationType,
     pub invited_time: Option<Timestamp>,
     pub updated_time: Option<Timestamp>,
+    /// Whether the member's data of each datasource package is ingested (ListMembers'
+    /// `DatasourcePackageIngestStates`, keyed by package name).
+    pub ingest: BTreeMap<String, PackageIngest>,
 }
 
 impl ObservedMember {
@@ -97,6 +101,38 @@ impl ObservedMember {
             invitation_type: InvitationType::Invitation,
             invited_time: None,
             updated_time: None,
+            ingest: BTreeMap::new(),
+        }
+    }
+}
+
+/// Whether a datasource package is ingested, for a graph (ListDatasourcePackages) or one member
+/// (ListMembers, BatchGetMembershipDatasources): Detective's `DatasourcePackageIngestState`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PackageIngest {
+    Started,
+    Stopped,
+    Disabled,
+    /// A state this build does not know.
+    Unknown,
+}
+
+impl PackageIngest {
+    pub fn parse(value: &str) -> Self {
+        match value {
+            "STARTED" => Self::Started,
+            "STOPPED" => Self::Stopped,
+            "DISABLED" => Self::Disabled,
+            _ => Self::Unknown,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Started => "STARTED",
+            Self::Stopped => "STOPPED",
+            Self::Disabled => "DISABLED",
+            Self::Unknown => "UNKNOWN",
         }
     }
 }

@@ -17,8 +17,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::api::{DetectiveGraphSpec, MemberSpec, Pruning};
-use crate::member::{InvitationType, MemberStatus, ObservedMember};
+use crate::api::{DatasourcePackage, DetectiveGraphSpec, MemberSpec, Pruning};
+use crate::member::{InvitationType, MemberStatus, ObservedMember, PackageIngest};
 
 /// The most accounts one CreateMembers or DeleteMembers call takes.
 pub const BATCH_SIZE: usize = 50;
@@ -267,6 +267,58 @@ pub fn plan_tags(declared: &BTreeMap<String, String>, observed: &BTreeMap<String
     }
 }
 
+/// Datasource-package changes that bring the graph to `spec.datasourcePackages`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PackageChanges {
+    /// Declared packages the graph does not ingest: UpdateDatasourcePackages starts them.
+    pub start: Vec<DatasourcePackage>,
+    /// Optional packages the graph ingests without being declared. The API cannot stop a
+    /// package, so these are reported and never acted on.
+    pub undeclared: Vec<DatasourcePackage>,
+}
+
+impl PackageChanges {
+    /// Whether there is nothing to write (undeclared packages are reported, not written).
+    pub fn is_empty(&self) -> bool {
+        self.start.is_empty()
+    }
+
+    /// The wire names of the packages to start, as UpdateDatasourcePackages takes them: only
+    /// these, since the call starts the packages it names and leaves the others as they are.
+    pub fn start_names(&self) -> Vec<String> {
+        self.start.iter().map(|p| p.as_str().to_owned()).collect()
+    }
+
+    /// What the reports say about started packages that are not declared, if there are any.
+    pub fn undeclared_note(&self) -> Option<String> {
+        if self.undeclared.is_empty() {
+            return None;
+        }
+        let names: Vec<&str> = self.undeclared.iter().map(|p| p.as_str()).collect();
+        Some(format!(
+            "datasource packages started but not declared in spec.datasourcePackages: {}. \
+             The Detective API cannot stop a package: declare it, or stop it in the Detective console \
+             (Settings, General, Source packages)",
+            names.join(", ")
+        ))
+    }
+}
+
+/// Plans the packages: a declared package in any state but STARTED (STOPPED, DISABLED, not
+/// listed at all) is started; a STARTED optional package that is not declared is reported.
+/// Packages this build does not know are neither started nor reported.
+pub fn plan_packages(declared: &[DatasourcePackage], observed: &BTreeMap<String, PackageIngest>) -> PackageChanges {
+    let started = |package: DatasourcePackage| observed.get(package.as_str()) == Some(&PackageIngest::Started);
+    let declared: BTreeSet<DatasourcePackage> = declared.iter().copied().collect();
+    PackageChanges {
+        start: declared.iter().copied().filter(|p| !started(*p)).collect(),
+        undeclared: DatasourcePackage::ALL
+            .into_iter()
+            .filter(|p| started(*p) && !declared.contains(p))
+            .collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,6 +342,7 @@ mod tests {
             invitation: Default::default(),
             monitoring: MonitoringSpec::default(),
             accept_invitations: None,
+            datasource_packages: None,
             pruning: Pruning::Managed,
             deletion_guard: DeletionGuardSpec::default(),
             deletion_policy: Default::default(),
@@ -760,6 +813,109 @@ mod tests {
                 }
                 None => prop_assert!(gone <= limit, "accepted with {} gone, limit {}", gone, limit),
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod package_tests {
+    use super::*;
+    use DatasourcePackage::{AsffSecurityHubFinding as Asff, EksAudit as Eks};
+    use PackageIngest::{Disabled, Started, Stopped, Unknown};
+    use proptest::prelude::*;
+
+    fn graph(states: &[(&str, PackageIngest)]) -> BTreeMap<String, PackageIngest> {
+        states.iter().map(|(p, s)| ((*p).to_owned(), *s)).collect()
+    }
+
+    #[test]
+    fn declared_packages_not_started_are_started_and_undeclared_started_ones_reported() {
+        let cases = [
+            // (declared, graph, start, undeclared)
+            (vec![Eks], graph(&[("EKS_AUDIT", Stopped)]), vec![Eks], vec![]),
+            (vec![Eks], graph(&[("EKS_AUDIT", Disabled)]), vec![Eks], vec![]),
+            (vec![Eks], graph(&[]), vec![Eks], vec![]),
+            (vec![Eks], graph(&[("EKS_AUDIT", Started)]), vec![], vec![]),
+            (
+                vec![Eks],
+                graph(&[("EKS_AUDIT", Started), ("ASFF_SECURITYHUB_FINDING", Started)]),
+                vec![],
+                vec![Asff],
+            ),
+            (
+                vec![],
+                graph(&[
+                    ("DETECTIVE_CORE", Started),
+                    ("EKS_AUDIT", Started),
+                    ("ASFF_SECURITYHUB_FINDING", Unknown),
+                ]),
+                vec![],
+                vec![Eks],
+            ),
+            (
+                vec![Asff, Eks],
+                graph(&[("DETECTIVE_CORE", Started)]),
+                vec![Eks, Asff],
+                vec![],
+            ),
+        ];
+        for (declared, observed, start, undeclared) in cases {
+            let changes = plan_packages(&declared, &observed);
+            assert_eq!(
+                (&changes.start, &changes.undeclared),
+                (&start, &undeclared),
+                "{declared:?} on {observed:?}"
+            );
+            assert_eq!(changes.is_empty(), start.is_empty(), "only starting is a write");
+            assert_eq!(changes.undeclared_note().is_some(), !undeclared.is_empty());
+        }
+        let changes = plan_packages(&[Asff, Eks], &graph(&[]));
+        assert_eq!(
+            changes.start_names(),
+            ["EKS_AUDIT", "ASFF_SECURITYHUB_FINDING"],
+            "only the packages to start are sent, in a stable order"
+        );
+    }
+
+    fn state() -> impl Strategy<Value = Option<PackageIngest>> {
+        prop_oneof![
+            Just(None),
+            Just(Some(Started)),
+            Just(Some(Stopped)),
+            Just(Some(Disabled)),
+            Just(Some(Unknown))
+        ]
+    }
+
+    proptest! {
+        /// Starting what the plan starts leaves nothing to start; a package is never both
+        /// started and reported; only declared packages are started, only undeclared reported.
+        #[test]
+        fn starting_the_plan_converges(
+            declared in prop::collection::vec(prop_oneof![Just(Eks), Just(Asff)], 0..3),
+            eks in state(),
+            asff in state(),
+        ) {
+            let mut observed = BTreeMap::new();
+            for (package, state) in [(Eks, eks), (Asff, asff)] {
+                if let Some(state) = state {
+                    observed.insert(package.as_str().to_owned(), state);
+                }
+            }
+            let first = plan_packages(&declared, &observed);
+            for package in &first.start {
+                prop_assert!(declared.contains(package));
+                prop_assert!(!first.undeclared.contains(package));
+            }
+            for package in &first.undeclared {
+                prop_assert!(!declared.contains(package));
+            }
+            for package in &first.start {
+                observed.insert(package.as_str().to_owned(), Started);
+            }
+            let second = plan_packages(&declared, &observed);
+            prop_assert!(second.is_empty(), "{:?}", second);
+            prop_assert_eq!(second.undeclared, first.undeclared, "reports are stable, not retried");
         }
     }
 }

@@ -102,13 +102,13 @@ async fn an_invited_member_accepts_and_the_administrator_sees_it_enabled() {
     assert_eq!(invitation.status, "ENABLED");
     assert_eq!(invitation.administrator_account_id.as_deref(), Some(ADMIN));
 
-    // Settled: the next reconcile only reads.
+    // Settled: the next reconcile only reads (the invitation, and this account's ingest state).
     world.emulator.reset_calls();
     let again = world.reconcile(&spec, Some(&outcome.status)).await;
     assert_eq!(again.applied, None);
     assert_eq!(
         world.emulator.calls().keys().collect::<Vec<_>>(),
-        vec!["ListInvitations"]
+        vec!["BatchGetMembershipDatasources", "ListInvitations"]
     );
 }
 

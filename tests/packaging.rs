@@ -1031,6 +1031,8 @@ fn iam_policies_parse_and_grant_least_privilege() {
         "TagResource",
         "UntagResource",
         "ListTagsForResource",
+        "ListDatasourcePackages",
+        "UpdateDatasourcePackages",
     ]
     .iter()
     .map(|a| format!("detective:{a}"))
@@ -1065,6 +1067,7 @@ fn iam_policies_parse_and_grant_least_privilege() {
         "ListInvitations",
         "RejectInvitation",
         "DisassociateMembership",
+        "BatchGetMembershipDatasources",
     ]
     .iter()
     .map(|a| format!("detective:{a}"))

@@ -30,6 +30,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/calls", get(get_calls).delete(reset_calls))
         .route("/calls/faulted", get(get_faulted_calls))
         .route("/state", get(get_state).delete(reset_state))
+        .route("/graphs", post(seed_graph))
         .route("/world", get(get_world).put(put_world).patch(patch_world))
         .route("/world/organization", post(seed_organization))
         .route("/faults", get(get_faults).post(post_faults).delete(clear_faults))
@@ -91,6 +92,29 @@ async fn get_state(State(shared): SharedState) -> Response {
 async fn reset_state(State(shared): SharedState) -> Response {
     shared.reset_state();
     ok(json!({}))
+}
+
+/// A graph created at a given time (`Emulator::create_graph_at`).
+async fn seed_graph(State(shared): SharedState, body: Bytes) -> Response {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    struct Seed {
+        administrator_account: String,
+        region: String,
+        created_time: jiff::Timestamp,
+    }
+    let seed: Seed = match parse(&body) {
+        Ok(seed) => seed,
+        Err(message) => return bad_request(message),
+    };
+    match shared.seed_graph(
+        &seed.administrator_account,
+        &seed.region,
+        seed.created_time.as_millisecond(),
+    ) {
+        Ok(arn) => ok(json!({"graphArn": arn})),
+        Err(message) => bad_request(message),
+    }
 }
 
 async fn get_world(State(shared): SharedState) -> Response {

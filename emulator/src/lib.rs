@@ -36,6 +36,7 @@
 //! | `DELETE /_emulator/calls` | reset both counts |
 //! | `GET /_emulator/state` | every graph with tags, packages, members (status, disabled reason, invitation type, times) and `createMembersRequests` (CreateMembers calls naming each account), organization administrators, the emulator clock |
 //! | `DELETE /_emulator/state` | forget all graphs, members and delegations (world and faults stay) |
+//! | `POST /_emulator/graphs` | `{"administratorAccount":"123456789012","region":"us-east-1","createdTime":"2022-01-01T00:00:00Z"}`: that account's graph as created then (optional datasource packages STOPPED on graphs older than their documented default); answers `{"graphArn": ...}` |
 //! | `GET /_emulator/world` | the world model ([`WorldConfig`]) |
 //! | `PUT /_emulator/world` | replace the world model |
 //! | `PATCH /_emulator/world` | merge ([`WorldPatch`]): accounts and organizations upserted by id, other fields replaced when present |
@@ -316,6 +317,20 @@ impl Emulator {
     /// The emulator clock (wall clock plus every advance).
     pub fn now(&self) -> jiff::Timestamp {
         wire::jiff_timestamp(self.shared.now_ms())
+    }
+
+    /// Creates `administrator_account`'s behavior graph in `region` as if CreateGraph had been
+    /// called at `created`, e.g. before the optional datasource packages started by default
+    /// (EKS audit logs: graphs created after 2022-07-26; Security Hub findings: after
+    /// 2023-05-16), to model a graph where they are not started. Returns its ARN.
+    ///
+    /// # Panics
+    ///
+    /// If the account id is malformed or the account already has a graph in that Region.
+    pub fn create_graph_at(&self, administrator_account: &str, region: &str, created: jiff::Timestamp) -> String {
+        self.shared
+            .seed_graph(administrator_account, region, created.as_millisecond())
+            .unwrap_or_else(|message| panic!("cannot seed the graph: {message}"))
     }
 
     /// Forgets all graphs, members and organization delegations.

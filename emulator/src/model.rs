@@ -217,19 +217,34 @@ impl Member {
     }
 }
 
+/// Since when a new graph starts each optional package by itself, as the Detective User Guide
+/// documents: "This data source is enabled by default for new behavior graphs created after
+/// July 26, 2022" (page "Amazon EKS audit logs") and "The AWS security findings data source is
+/// enabled by default for new behavior graphs created after May 16, 2023" (page "AWS security
+/// findings"); older graphs had to start them by hand. Epoch milliseconds (00:00 UTC).
+const STARTED_BY_DEFAULT_SINCE_MS: [(&str, i64); 2] = [
+    ("EKS_AUDIT", 1_658_793_600_000),
+    ("ASFF_SECURITYHUB_FINDING", 1_684_195_200_000),
+];
+
 impl Graph {
+    /// A graph created at `now_ms`: the core package started, and each optional package started
+    /// when the graph is newer than its default (a graph seeded with an older creation time
+    /// models one made before the default changed). A package not started is STOPPED.
     pub fn new(arn: String, region: &str, administrator_id: &str, now_ms: i64) -> Graph {
-        // New graphs start every package, as the Detective User Guide documents: EKS audit logs
-        // are on by default for graphs created after 2022-07-26, Security Hub findings (ASFF)
-        // for graphs created after 2023-05-16.
         let packages = DATASOURCE_PACKAGES
             .iter()
             .map(|package| {
+                let started = STARTED_BY_DEFAULT_SINCE_MS
+                    .iter()
+                    .find(|(optional, _)| optional == package)
+                    .is_none_or(|(_, since)| now_ms > *since);
+                let state = if started { "STARTED" } else { "STOPPED" };
                 (
                     (*package).to_owned(),
                     PackageState {
-                        state: "STARTED".to_owned(),
-                        last_change_ms: BTreeMap::from([("STARTED".to_owned(), now_ms)]),
+                        state: state.to_owned(),
+                        last_change_ms: BTreeMap::from([(state.to_owned(), now_ms)]),
                     },
                 )
             })
@@ -427,6 +442,29 @@ mod tests {
             enabled_ms: None,
             verification: Some(PendingVerification { due_ms, passes }),
         }
+    }
+
+    #[test]
+    fn optional_packages_start_by_default_only_on_graphs_newer_than_the_documented_dates() {
+        let states = |created: &str| {
+            let ms = created.parse::<jiff::Timestamp>().unwrap().as_millisecond();
+            Graph::new("arn".into(), "us-east-1", "123456789012", ms)
+                .packages
+                .into_iter()
+                .map(|(package, state)| (package, state.state))
+                .collect::<BTreeMap<_, _>>()
+        };
+        let started = |eks: &str, asff: &str| {
+            BTreeMap::from([
+                ("ASFF_SECURITYHUB_FINDING".to_owned(), asff.to_owned()),
+                ("DETECTIVE_CORE".to_owned(), "STARTED".to_owned()),
+                ("EKS_AUDIT".to_owned(), eks.to_owned()),
+            ])
+        };
+        assert_eq!(states("2022-07-26T00:00:00Z"), started("STOPPED", "STOPPED"));
+        assert_eq!(states("2022-07-26T00:00:00.001Z"), started("STARTED", "STOPPED"));
+        assert_eq!(states("2023-05-16T00:00:00Z"), started("STARTED", "STOPPED"));
+        assert_eq!(states("2023-05-16T00:00:01Z"), started("STARTED", "STARTED"));
     }
 
     #[test]

@@ -142,6 +142,30 @@ impl Shared {
         self.lock().state.now_ms()
     }
 
+    /// Creates `administrator`'s graph in `region` as if it had been created at `created_ms`
+    /// (its datasource packages as a graph of that age starts them); the caller's account may
+    /// have no graph there yet.
+    pub fn seed_graph(&self, administrator: &str, region: &str, created_ms: i64) -> Result<String, String> {
+        if !super::validate::is_account_id(administrator) {
+            return Err(format!(
+                "administratorAccount {administrator:?} is not a 12-digit account id"
+            ));
+        }
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        if let Some(graph) = inner.state.graph_of(administrator, region) {
+            return Err(format!(
+                "account {administrator} already administers {} in {region}",
+                graph.arn
+            ));
+        }
+        let arn = format!("arn:aws:detective:{region}:{administrator}:graph:{}", inner.rng.hex(32));
+        let graph = super::model::Graph::new(arn.clone(), region, administrator, created_ms);
+        inner.state.graphs.insert(arn.clone(), graph);
+        self.persist(inner);
+        Ok(arn)
+    }
+
     /// Forgets every graph, member and delegation; keeps the world, faults and call counts.
     pub fn reset_state(&self) {
         let mut guard = self.lock();

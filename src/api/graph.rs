@@ -112,6 +112,17 @@ pub struct DetectiveGraphSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accept_invitations: Option<AcceptInvitationsSpec>,
 
+    /// The optional datasource packages the graph must ingest besides the core one (CloudTrail,
+    /// VPC Flow Logs, GuardDuty findings): `EKS_AUDIT` (Amazon EKS audit logs) and
+    /// `ASFF_SECURITYHUB_FINDING` (AWS security findings from Security Hub). A declared package
+    /// that is not started is started (UpdateDatasourcePackages). The API cannot stop a package:
+    /// a started package that is not listed is reported (condition message, one Event), never
+    /// stopped; stop it in the Detective console (Settings, General, Source packages). Unset (the
+    /// default): packages are neither read nor started. `[]`: none declared, started ones reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "datasource_packages_schema")]
+    pub datasource_packages: Option<Vec<DatasourcePackage>>,
+
     /// Which members not listed in `members` are removed from the graph: `Managed` (default) removes
     /// only accounts this resource manages (`status.inventory`), `Authoritative` removes every
     /// unlisted invited member, `Disabled` removes none.
@@ -276,6 +287,12 @@ pub struct DetectiveGraphStatus {
     #[x_kube(merge_strategy = ListMerge::Set)]
     pub inventory: Vec<String>,
 
+    /// Each datasource package: the graph's ingest state (when `spec.datasourcePackages` is set),
+    /// whether it is declared, and how many members' data of it is ingested.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["package".into()]))]
+    pub datasource_packages: Vec<DatasourcePackageStatus>,
+
     /// When the graph was last read and reconciled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync_time: Option<Time>,
@@ -327,6 +344,68 @@ pub struct MemberStatusEntry {
     /// The last error of an action on this member (e.g. an invitation Detective did not process).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// The datasource packages whose data of this member is not ingested (its
+    /// `DatasourcePackageIngestStates` other than STARTED); absent when every package is.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_ingesting: Vec<String>,
+}
+
+/// An optional datasource package of a behavior graph (Detective's `DatasourcePackage`; the core
+/// package, `DETECTIVE_CORE`, is always on and is not declared).
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DatasourcePackage {
+    /// Amazon EKS audit logs.
+    #[serde(rename = "EKS_AUDIT")]
+    EksAudit,
+    /// AWS security findings: Security Hub findings in the AWS Security Finding Format.
+    #[serde(rename = "ASFF_SECURITYHUB_FINDING")]
+    AsffSecurityHubFinding,
+}
+
+/// A set of packages (an unknown name or a repeated one is refused at admission, naming the
+/// entry), not nullable like the schema's other fields: `null` means unset.
+fn datasource_packages_schema(generator: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "array",
+        "items": generator.subschema_for::<DatasourcePackage>(),
+        "x-kubernetes-list-type": "set",
+    })
+}
+
+impl DatasourcePackage {
+    /// Every optional package, in the order Detective lists them.
+    pub const ALL: [DatasourcePackage; 2] = [Self::EksAudit, Self::AsffSecurityHubFinding];
+
+    /// The package's name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::EksAudit => "EKS_AUDIT",
+            Self::AsffSecurityHubFinding => "ASFF_SECURITYHUB_FINDING",
+        }
+    }
+
+    /// The optional package named `name`, if it is one.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+}
+
+/// One datasource package of the graph, as the last reconcile saw it.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct DatasourcePackageStatus {
+    /// `DETECTIVE_CORE`, `EKS_AUDIT`, `ASFF_SECURITYHUB_FINDING`.
+    pub package: String,
+    /// The graph's ingest state: STARTED, STOPPED or DISABLED (ListDatasourcePackages, read only
+    /// when `spec.datasourcePackages` is set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// Whether the package is listed in `spec.datasourcePackages` (optional packages, when the
+    /// field is set). A STARTED package that is not declared is reported, never stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declared: Option<bool>,
+    /// Members whose data of this package is ingested (STARTED in ListMembers).
+    pub ingesting_members: i32,
 }
 
 fn default_true() -> bool {

@@ -127,6 +127,12 @@ pub struct DetectiveMembershipStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invitation: Option<InvitationStatus>,
 
+    /// Whether the graph ingests this account's data of each datasource package
+    /// (BatchGetMembershipDatasources), read once the account is a member.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["package".into()]))]
+    pub datasource_packages: Vec<MembershipPackageStatus>,
+
     /// When the invitation was last read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync_time: Option<Time>,
@@ -150,6 +156,19 @@ pub struct InvitationStatus {
     pub invited_time: Option<Time>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_time: Option<Time>,
+}
+
+/// The member account's own ingest state of one datasource package.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct MembershipPackageStatus {
+    /// `DETECTIVE_CORE`, `EKS_AUDIT`, `ASFF_SECURITYHUB_FINDING`.
+    pub package: String,
+    /// STARTED (this account's data of the package is ingested), STOPPED or DISABLED.
+    pub state: String,
+    /// When the package entered that state for this account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<Time>,
 }
 
 impl DetectiveMembershipSpec {

@@ -16,6 +16,8 @@ pub use graph::{
     AcceptInvitationsSpec, DeletionGuardSpec, DetectiveGraph, DetectiveGraphSpec, DetectiveGraphStatus,
     GraphDeletionPolicy, InvitationSpec, MemberSpec, MemberStatusEntry, MemberSummary, MonitoringSpec, Pruning,
 };
+pub use graph::{DatasourcePackage, DatasourcePackageStatus};
+pub use membership::MembershipPackageStatus;
 pub use membership::{
     DesiredInvitationState, DetectiveMembership, DetectiveMembershipSpec, DetectiveMembershipStatus, InvitationStatus,
     MembershipDeletionPolicy,

@@ -115,6 +115,7 @@ impl DetectiveGraphSpec {
             self.external_id.as_deref(),
         );
         check_tags(&mut errors, &self.tags);
+        check_datasource_packages(&mut errors, self.datasource_packages.as_deref().unwrap_or_default());
         if self.members.len() > MAX_MEMBERS {
             errors.push(
                 "spec.members",
@@ -321,6 +322,21 @@ fn check_tags(errors: &mut FieldErrors, tags: &std::collections::BTreeMap<String
             errors.push(
                 format!("spec.tags[{key}]"),
                 format!("tag values are at most {TAG_VALUE_MAX_LENGTH} characters"),
+            );
+        }
+    }
+}
+
+/// `spec.datasourcePackages` is a set (`x-kubernetes-list-type: set`): a repeated package is
+/// named by its entry, as the API server names it. Unknown names are refused when the document
+/// is read (the enum).
+fn check_datasource_packages(errors: &mut FieldErrors, packages: &[super::graph::DatasourcePackage]) {
+    let mut seen = BTreeSet::new();
+    for (i, package) in packages.iter().enumerate() {
+        if !seen.insert(package) {
+            errors.push(
+                format!("spec.datasourcePackages[{i}]"),
+                format!("duplicate value {:?}", package.as_str()),
             );
         }
     }

@@ -13,7 +13,7 @@ pub use access::AwsAccess;
 pub use credentials::{AwsSettings, RoleToAssume};
 pub use error::{AwsError, ErrorKind};
 pub use port::{
-    AssumeRole, CreateOutcome, DeleteOutcome, Detective, GraphSummary, Invitation, OrganizationAdmin,
-    OrganizationAdmins, PackageIngest,
+    AssumeRole, CreateOutcome, DeleteOutcome, Detective, GraphSummary, Invitation, MembershipIngest, OrganizationAdmin,
+    OrganizationAdmins, PackageIngest, PackageStates,
 };
 pub use sdk::SdkDetective;

@@ -11,6 +11,7 @@ use k8s_openapi::jiff::Timestamp;
 
 use super::AwsError;
 use crate::api::{InvitationSpec, MemberSpec};
+pub use crate::member::PackageIngest;
 use crate::member::{ObservedMember, UnprocessedAccount};
 
 /// One behavior graph of the calling account (ListGraphs).
@@ -44,16 +45,12 @@ pub struct Invitation {
     pub member: ObservedMember,
 }
 
-/// Whether a graph ingests one datasource package (ListDatasourcePackages'
-/// `DatasourcePackageIngestState`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PackageIngest {
-    Started,
-    Stopped,
-    Disabled,
-    /// A state this build does not know.
-    Unknown,
-}
+/// The ingest state of each datasource package, keyed by package name (`DETECTIVE_CORE`, ...).
+pub type PackageStates = BTreeMap<String, PackageIngest>;
+
+/// The calling member account's ingest state in one graph (BatchGetMembershipDatasources): per
+/// package, its current state and when it entered it.
+pub type MembershipIngest = BTreeMap<String, (PackageIngest, Option<Timestamp>)>;
 
 /// The Detective calls the operator makes, as one principal in one Region.
 pub trait Detective: Send + Sync {
@@ -94,16 +91,21 @@ pub trait Detective: Send + Sync {
 
     /// Every datasource package of the graph (`DETECTIVE_CORE`, `EKS_AUDIT`, ...) and its state
     /// (all pages).
-    fn list_datasource_packages(
-        &self,
-        graph_arn: &str,
-    ) -> impl Future<Output = Result<BTreeMap<String, PackageIngest>, AwsError>> + Send;
+    fn list_datasource_packages(&self, graph_arn: &str)
+    -> impl Future<Output = Result<PackageStates, AwsError>> + Send;
     /// Starts `packages` for the graph (UpdateDatasourcePackages, 1 to 25 packages).
     fn update_datasource_packages(
         &self,
         graph_arn: &str,
         packages: &[String],
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// The calling member account's own ingest state in `graph_arn`
+    /// (BatchGetMembershipDatasources); `None` when the graph does not count it as a member.
+    fn membership_datasources(
+        &self,
+        graph_arn: &str,
+    ) -> impl Future<Output = Result<Option<MembershipIngest>, AwsError>> + Send;
 
     /// The calling account's open and accepted invitations (all pages).
     fn list_invitations(&self) -> impl Future<Output = Result<Vec<Invitation>, AwsError>> + Send;

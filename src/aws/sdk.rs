@@ -12,8 +12,8 @@ use k8s_openapi::jiff::Timestamp;
 
 use super::AwsError;
 use super::port::{
-    CreateOutcome, DeleteOutcome, Detective, GraphSummary, Invitation, OrganizationAdmin, OrganizationAdmins,
-    PackageIngest,
+    CreateOutcome, DeleteOutcome, Detective, GraphSummary, Invitation, MembershipIngest, OrganizationAdmin,
+    OrganizationAdmins, PackageIngest, PackageStates,
 };
 use crate::api::{InvitationSpec, MemberSpec};
 use crate::member::{InvitationType, MemberStatus, ObservedMember, UnprocessedAccount};
@@ -52,7 +52,17 @@ fn observed(detail: &MemberDetail) -> ObservedMember {
         },
         invited_time: timestamp(detail.invited_time()),
         updated_time: timestamp(detail.updated_time()),
+        ingest: detail
+            .datasource_package_ingest_states()
+            .into_iter()
+            .flatten()
+            .map(|(package, state)| (package.as_str().to_owned(), ingest(state)))
+            .collect(),
     }
+}
+
+fn ingest(state: &DatasourcePackageIngestState) -> PackageIngest {
+    PackageIngest::parse(state.as_str())
 }
 
 fn unprocessed(items: &[aws_sdk_detective::types::UnprocessedAccount]) -> Vec<UnprocessedAccount> {
@@ -222,7 +232,7 @@ impl Detective for SdkDetective {
         Ok(output.tags().cloned().unwrap_or_default().into_iter().collect())
     }
 
-    async fn list_datasource_packages(&self, graph_arn: &str) -> Result<BTreeMap<String, PackageIngest>, AwsError> {
+    async fn list_datasource_packages(&self, graph_arn: &str) -> Result<PackageStates, AwsError> {
         let mut pages = self
             .client
             .list_datasource_packages()
@@ -237,13 +247,10 @@ impl Detective for SdkDetective {
                 page.map_err(|e| AwsError::from_sdk("ListDatasourcePackages", e)),
             )?;
             for (package, detail) in page.datasource_packages().into_iter().flatten() {
-                let ingest = match detail.datasource_package_ingest_state() {
-                    Some(DatasourcePackageIngestState::Started) => PackageIngest::Started,
-                    Some(DatasourcePackageIngestState::Stopped) => PackageIngest::Stopped,
-                    Some(DatasourcePackageIngestState::Disabled) => PackageIngest::Disabled,
-                    _ => PackageIngest::Unknown,
-                };
-                packages.insert(package.as_str().to_owned(), ingest);
+                let state = detail
+                    .datasource_package_ingest_state()
+                    .map_or(PackageIngest::Unknown, ingest);
+                packages.insert(package.as_str().to_owned(), state);
             }
         }
         Ok(packages)
@@ -264,6 +271,40 @@ impl Detective for SdkDetective {
             sent.map(drop)
                 .map_err(|e| AwsError::from_sdk("UpdateDatasourcePackages", e)),
         )
+    }
+
+    async fn membership_datasources(&self, graph_arn: &str) -> Result<Option<MembershipIngest>, AwsError> {
+        let sent = self
+            .client
+            .batch_get_membership_datasources()
+            .graph_arns(graph_arn)
+            .send()
+            .await;
+        let output = self.traced(
+            "BatchGetMembershipDatasources",
+            sent.map_err(|e| AwsError::from_sdk("BatchGetMembershipDatasources", e)),
+        )?;
+        let Some(found) = output
+            .membership_datasources()
+            .iter()
+            .find(|d| d.graph_arn() == Some(graph_arn))
+        else {
+            return Ok(None);
+        };
+        // The history holds when each package last entered each state: the latest is its state now.
+        let current = found
+            .datasource_package_ingest_history()
+            .into_iter()
+            .flatten()
+            .filter_map(|(package, history)| {
+                let (state, since) = history
+                    .iter()
+                    .map(|(state, at)| (ingest(state), timestamp(at.timestamp())))
+                    .max_by_key(|(_, since)| *since)?;
+                Some((package.as_str().to_owned(), (state, since)))
+            })
+            .collect();
+        Ok(Some(current))
     }
 
     async fn tag_resource(&self, graph_arn: &str, tags: &BTreeMap<String, String>) -> Result<(), AwsError> {

@@ -28,6 +28,10 @@ pub struct PlanReport {
     pub ignored: Vec<String>,
     pub tags_set: Vec<String>,
     pub tags_removed: Vec<String>,
+    /// Declared datasource packages the sync starts (UpdateDatasourcePackages).
+    pub start_packages: Vec<String>,
+    /// Started packages that are not declared: reported, never stopped (the API cannot).
+    pub undeclared_packages: Vec<String>,
     /// The deletion guard's refusal, when the plan removes too many members.
     pub refused: Option<String>,
     pub notes: Vec<String>,
@@ -64,6 +68,13 @@ pub fn report(document: &GraphDocument, outcome: &Outcome) -> PlanReport {
         ignored: Vec::new(),
         tags_set: outcome.tag_changes.set.keys().cloned().collect(),
         tags_removed: outcome.tag_changes.remove.clone(),
+        start_packages: outcome.package_changes.start_names(),
+        undeclared_packages: outcome
+            .package_changes
+            .undeclared
+            .iter()
+            .map(|p| p.as_str().to_owned())
+            .collect(),
         refused: None,
         notes: Vec::new(),
         error: outcome.error.as_ref().map(ToString::to_string),
@@ -118,7 +129,8 @@ pub fn report(document: &GraphDocument, outcome: &Outcome) -> PlanReport {
                 outcome.deferred.join(", ")
             ));
         }
-        report.changes = !plan.is_empty() || !outcome.tag_changes.is_empty();
+        report.notes.extend(outcome.package_changes.undeclared_note());
+        report.changes = !plan.is_empty() || !outcome.tag_changes.is_empty() || !outcome.package_changes.is_empty();
     }
     report.changes |= report.graph == "create";
     report
@@ -156,6 +168,7 @@ pub fn render_text(report: &PlanReport) -> String {
     group(">", "accept as the member", &report.accept);
     group("+", "set tags", &report.tags_set);
     group("-", "remove tags", &report.tags_removed);
+    group("+", "start datasource packages", &report.start_packages);
     for kept in &report.kept {
         out.push_str(&format!("  = keep {}: {}\n", kept.account_id, kept.reason));
     }
@@ -171,7 +184,7 @@ pub fn render_text(report: &PlanReport) -> String {
         None => {}
     }
     out.push_str(&format!(
-        "Plan: {} to invite, {} to re-invite, {} to remove, {} to start monitoring{}.\n",
+        "Plan: {} to invite, {} to re-invite, {} to remove, {} to start monitoring{}{}.\n",
         report.invite.len(),
         report.reinvite.len(),
         report.remove.len(),
@@ -180,6 +193,11 @@ pub fn render_text(report: &PlanReport) -> String {
             String::new()
         } else {
             format!(", {} to accept", report.accept.len())
+        },
+        if report.start_packages.is_empty() {
+            String::new()
+        } else {
+            format!(", {} datasource packages to start", report.start_packages.len())
         }
     ));
     out
@@ -242,6 +260,7 @@ pub fn describe(applied: &Applied) -> String {
             format!("accepted {accounts} invitations as the members ({failed} failed)")
         }
         Applied::Tagged { set, removed } => format!("tags: {set} set, {removed} removed"),
+        Applied::PackagesStarted(packages) => format!("started datasource packages {}", packages.join(", ")),
     }
 }
 

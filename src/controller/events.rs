@@ -68,7 +68,15 @@ pub fn notices(previous: Option<&DetectiveGraphStatus>, outcome: &Outcome) -> Ve
                 "TagResource",
                 format!("graph tags: {set} set, {removed} removed"),
             )),
+            Applied::PackagesStarted(packages) => notices.push(Notice::normal(
+                "DatasourcePackagesStarted",
+                "UpdateDatasourcePackages",
+                format!("started datasource packages {}", packages.join(", ")),
+            )),
         }
+    }
+    if let Some(note) = newly_undeclared_packages(previous, outcome) {
+        notices.push(Notice::warning("UndeclaredDatasourcePackages", "Observe", note));
     }
     if invited.2 > 0 {
         notices.push(Notice::normal(
@@ -248,6 +256,24 @@ pub fn organization_admin_notices(
     notices
 }
 
+/// Told once: when a started package that is not declared first shows in status (the status
+/// keeps it, so later resyncs, restarts included, see it as known), not at every resync.
+fn newly_undeclared_packages(previous: Option<&DetectiveGraphStatus>, outcome: &Outcome) -> Option<String> {
+    let undeclared = |status: &DetectiveGraphStatus| -> Vec<String> {
+        status
+            .datasource_packages
+            .iter()
+            .filter(|p| p.state.as_deref() == Some("STARTED") && p.declared == Some(false))
+            .map(|p| p.package.clone())
+            .collect()
+    };
+    let known = previous.map(undeclared).unwrap_or_default();
+    if undeclared(&outcome.status).iter().all(|p| known.contains(p)) {
+        return None;
+    }
+    outcome.package_changes.undeclared_note()
+}
+
 /// Whether the previous status already reported `reason` as the cause of Reconciling.
 fn already_reconciling(previous: Option<&DetectiveGraphStatus>, reason: &str) -> bool {
     previous.is_some_and(|status| {
@@ -303,6 +329,7 @@ mod tests {
             observation: None,
             plan: None,
             tag_changes: TagChanges::default(),
+            package_changes: Default::default(),
             applied: Vec::new(),
             deferred: Vec::new(),
             status,
@@ -369,6 +396,48 @@ mod tests {
         assert!(
             !notices(None, &outcome).iter().any(|n| n.reason == "MembersEnabled"),
             "an adopted graph's enabled members are no news"
+        );
+    }
+
+    #[test]
+    fn an_undeclared_started_package_is_told_once_not_at_every_resync() {
+        use crate::api::{DatasourcePackage, DatasourcePackageStatus};
+        let undeclared = |declared: bool| DatasourcePackageStatus {
+            package: "ASFF_SECURITYHUB_FINDING".into(),
+            state: Some("STARTED".into()),
+            declared: Some(declared),
+            ingesting_members: 3,
+        };
+        let resync = |previous: Option<&DetectiveGraphStatus>, declared: bool| {
+            let mut outcome = failed(ErrorKind::Other, "x", previous);
+            outcome.error = None;
+            outcome.status.datasource_packages = vec![undeclared(declared)];
+            if !declared {
+                outcome.package_changes.undeclared = vec![DatasourcePackage::AsffSecurityHubFinding];
+            }
+            outcome
+        };
+        let told = |notices: Vec<Notice>| {
+            notices
+                .into_iter()
+                .filter(|n| n.reason == "UndeclaredDatasourcePackages")
+                .count()
+        };
+        let first = resync(None, false);
+        assert_eq!(
+            told(notices(None, &first)),
+            1,
+            "the first reconcile that sees it tells it"
+        );
+        let second = resync(Some(&first.status), false);
+        assert_eq!(told(notices(Some(&first.status), &second)), 0, "not at the next resync");
+        let declared = resync(Some(&second.status), true);
+        assert_eq!(told(notices(Some(&second.status), &declared)), 0);
+        let undeclared_again = resync(Some(&declared.status), false);
+        assert_eq!(
+            told(notices(Some(&declared.status), &undeclared_again)),
+            1,
+            "undeclared anew: told anew"
         );
     }
 }

@@ -6,7 +6,7 @@ use super::Applied;
 use crate::api::DetectiveGraphSpec;
 use crate::aws::{AwsError, Detective};
 use crate::member::{ObservedMember, UnprocessedAccount};
-use crate::plan::{Plan, Step, TagChanges};
+use crate::plan::{PackageChanges, Plan, Step, TagChanges};
 
 /// What to write to one graph.
 pub struct Work<'a> {
@@ -16,6 +16,7 @@ pub struct Work<'a> {
     /// The StartMonitoringMember calls whose backoff has elapsed.
     pub monitoring_due: &'a [String],
     pub tags: &'a TagChanges,
+    pub packages: &'a PackageChanges,
 }
 
 /// What the writes did.
@@ -111,6 +112,11 @@ async fn write_all<D: Detective>(
             removed: tags.remove.len(),
         };
         record(writes, applied);
+    }
+    if !work.packages.is_empty() {
+        let start = work.packages.start_names();
+        detective.update_datasource_packages(graph_arn, &start).await?;
+        record(writes, Applied::PackagesStarted(start));
     }
     Ok(())
 }

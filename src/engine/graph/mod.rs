@@ -23,9 +23,9 @@ use k8s_openapi::jiff::Timestamp;
 
 use crate::api::conditions::{self, READY, STALLED};
 use crate::api::{DetectiveGraph, DetectiveGraphSpec, DetectiveGraphStatus};
-use crate::aws::{AssumeRole, Detective};
+use crate::aws::{AssumeRole, Detective, PackageIngest, PackageStates};
 use crate::member::ObservedMember;
-use crate::plan::{self, Observed, Plan, TagChanges};
+use crate::plan::{self, Observed, PackageChanges, Plan, TagChanges};
 
 use super::{Mode, SHORT_REQUEUE, SyncError};
 
@@ -97,6 +97,8 @@ pub struct Observation {
     pub members: Vec<ObservedMember>,
     /// The graph's tags, read only when `spec.tags` is set (an empty map leaves tags alone).
     pub tags: Option<BTreeMap<String, String>>,
+    /// The graph's datasource packages, read only when `spec.datasourcePackages` is set.
+    pub packages: Option<PackageStates>,
 }
 
 /// One write the apply made, for progress lines, events and metrics.
@@ -121,6 +123,8 @@ pub enum Applied {
         set: usize,
         removed: usize,
     },
+    /// Datasource packages started (UpdateDatasourcePackages).
+    PackagesStarted(Vec<String>),
 }
 
 /// Everything one reconcile decided and did.
@@ -129,6 +133,7 @@ pub struct Outcome {
     pub observation: Option<Observation>,
     pub plan: Option<Plan>,
     pub tag_changes: TagChanges,
+    pub package_changes: PackageChanges,
     pub applied: Vec<Applied>,
     /// Members whose StartMonitoringMember or AcceptInvitation the backoff postponed.
     pub deferred: Vec<String>,
@@ -144,6 +149,7 @@ impl Outcome {
             observation: None,
             plan: None,
             tag_changes: TagChanges::default(),
+            package_changes: PackageChanges::default(),
             applied: Vec::new(),
             deferred: Vec::new(),
             status: DetectiveGraphStatus::default(),
@@ -227,6 +233,10 @@ pub async fn reconcile<D: Detective, R: AssumeRole>(
         Some(tags) => plan::plan_tags(&target.spec.tags, tags),
         None => TagChanges::default(),
     };
+    outcome.package_changes = match (&target.spec.datasource_packages, &observation.packages) {
+        (Some(declared), Some(observed)) => plan::plan_packages(declared, observed),
+        _ => PackageChanges::default(),
+    };
     let (due, deferred): (Vec<String>, Vec<String>) = plan
         .start_monitoring
         .iter()
@@ -246,6 +256,7 @@ pub async fn reconcile<D: Detective, R: AssumeRole>(
             plan: &plan,
             monitoring_due: &due,
             tags: &outcome.tag_changes,
+            packages: &outcome.package_changes,
         };
         let writes = apply::apply(
             detective,
@@ -259,13 +270,15 @@ pub async fn reconcile<D: Detective, R: AssumeRole>(
         outcome.error = writes.error.map(SyncError::from);
         unprocessed = writes.unprocessed;
         attempted = writes.attempted;
+        record_started(&outcome.applied, observation.packages.as_mut());
         let wrote_members = outcome
             .applied
             .iter()
             .any(|a| !matches!(a, Applied::GraphCreated(_) | Applied::Tagged { .. }));
         if wrote_members {
             // Read the graph back so the status shows where the writes landed (verification is
-            // usually quick), rather than the state predicted from the responses.
+            // usually quick; a started package shows in each member's ingest states), rather than
+            // the state predicted from the responses.
             observe::reread(detective, &graph_arn, &mut observation.members).await;
         }
         if let Some(accepting) = &target.spec.accept_invitations
@@ -299,6 +312,21 @@ pub async fn reconcile<D: Detective, R: AssumeRole>(
     outcome.requeue_after = schedule::requeue_after(&status, target.spec, !outcome.applied.is_empty(), now);
     outcome.status = status;
     outcome
+}
+
+/// The packages an UpdateDatasourcePackages call started, as the response predicts them (it
+/// has no body: a successful call started what it named).
+fn record_started(applied: &[Applied], packages: Option<&mut PackageStates>) {
+    let Some(packages) = packages else {
+        return;
+    };
+    for applied in applied {
+        if let Applied::PackagesStarted(started) = applied {
+            for package in started {
+                packages.insert(package.clone(), PackageIngest::Started);
+            }
+        }
+    }
 }
 
 /// The administrator account of a graph: the account field of its ARN.

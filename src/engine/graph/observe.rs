@@ -30,7 +30,7 @@ pub async fn observe<D: Detective>(
             }
         },
     };
-    let (members, tags) = match &graph_arn {
+    let (members, tags, packages) = match &graph_arn {
         Some(arn) => {
             let members = detective.list_members(arn).await?;
             let tags = if spec.tags.is_empty() || source == GraphSource::Created {
@@ -38,15 +38,21 @@ pub async fn observe<D: Detective>(
             } else {
                 Some(detective.list_tags(arn).await?)
             };
-            (members, tags)
+            // Read only when declared, so that a graph without the field makes the same calls.
+            let packages = match spec.datasource_packages {
+                Some(_) => Some(detective.list_datasource_packages(arn).await?),
+                None => None,
+            };
+            (members, tags, packages)
         }
-        None => (Vec::new(), None),
+        None => (Vec::new(), None, None),
     };
     Ok(Observation {
         graph_arn,
         source,
         members,
         tags,
+        packages,
     })
 }
 

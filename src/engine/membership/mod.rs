@@ -15,10 +15,11 @@ pub mod teardown;
 use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
+use tracing::warn;
 
 use super::{Mode, SyncError};
 use crate::api::conditions::{self, READY, STALLED};
-use crate::api::{DetectiveMembership, DetectiveMembershipSpec, DetectiveMembershipStatus};
+use crate::api::{DetectiveMembership, DetectiveMembershipSpec, DetectiveMembershipStatus, MembershipPackageStatus};
 use crate::aws::Detective;
 
 pub use decide::{Answer, Decision, decide};
@@ -51,6 +52,9 @@ pub struct MembershipOutcome {
     pub decision: Option<Decision>,
     /// The write made, if any.
     pub applied: Option<Answer>,
+    /// The account's own ingest state per package; `None` when it could not be read (the
+    /// previous status's is kept).
+    pub packages: Option<Vec<MembershipPackageStatus>>,
     pub status: DetectiveMembershipStatus,
     pub error: Option<SyncError>,
     pub requeue_after: Duration,
@@ -73,6 +77,7 @@ pub fn failed(target: MembershipTarget<'_>, error: SyncError, now: Timestamp) ->
     let mut outcome = MembershipOutcome {
         decision: None,
         applied: None,
+        packages: None,
         status: DetectiveMembershipStatus::default(),
         error: Some(error),
         requeue_after: schedule::requeue_after(target.spec, None, true),
@@ -100,6 +105,7 @@ pub async fn reconcile<D: Detective>(
     let mut outcome = MembershipOutcome {
         decision: Some(decision.clone()),
         applied: None,
+        packages: None,
         status: DetectiveMembershipStatus::default(),
         error: None,
         requeue_after: Duration::ZERO,
@@ -117,6 +123,12 @@ pub async fn reconcile<D: Detective>(
             }
             Err(error) => outcome.error = Some(error.into()),
         }
+    }
+    // Informational: a failed read (say, a role without BatchGetMembershipDatasources) is logged
+    // and keeps the previous state; it never holds up the invitation's answer.
+    match observe::ingest(detective, graph_arn, seen.as_ref()).await {
+        Ok(ingest) => outcome.packages = Some(ingest.as_ref().map(report::package_statuses).unwrap_or_default()),
+        Err(error) => warn!(%error, "could not read this account's datasource ingest state"),
     }
     outcome.requeue_after = schedule::requeue_after(target.spec, Some(&decision), outcome.error.is_some());
     let invitation_status = seen.as_ref().map(report::invitation_status);

@@ -8,8 +8,8 @@ use super::decide::Decision;
 use super::schedule::INVITATION_RECHECK;
 use super::{MembershipOutcome, MembershipTarget};
 use crate::api::conditions::{self, Verdict};
-use crate::api::{DesiredInvitationState, DetectiveMembershipStatus, InvitationStatus};
-use crate::aws::Invitation;
+use crate::api::{DesiredInvitationState, DetectiveMembershipStatus, InvitationStatus, MembershipPackageStatus};
+use crate::aws::{Invitation, MembershipIngest};
 
 pub fn invitation_status(invitation: &Invitation) -> InvitationStatus {
     let member = &invitation.member;
@@ -21,6 +21,18 @@ pub fn invitation_status(invitation: &Invitation) -> InvitationStatus {
         invited_time: member.invited_time.map(Time),
         updated_time: member.updated_time.map(Time),
     }
+}
+
+/// The account's ingest state per package, as the status reports it.
+pub fn package_statuses(ingest: &MembershipIngest) -> Vec<MembershipPackageStatus> {
+    ingest
+        .iter()
+        .map(|(package, (state, since))| MembershipPackageStatus {
+            package: package.clone(),
+            state: state.as_str().to_owned(),
+            since: since.map(Time),
+        })
+        .collect()
 }
 
 /// The status for an outcome. Pure.
@@ -60,6 +72,7 @@ pub fn report(
         observed_generation: target.generation,
         conditions: conditions::merge(&previous.conditions, &states, target.generation, now),
         invitation: if read { invitation } else { previous.invitation.clone() },
+        datasource_packages: outcome.packages.clone().unwrap_or(previous.datasource_packages),
         last_sync_time: if read { Some(Time(now)) } else { previous.last_sync_time },
     }
 }

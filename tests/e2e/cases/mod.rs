@@ -7,6 +7,7 @@ mod admission;
 mod agreement;
 mod chaos;
 mod crds;
+mod datasource_packages;
 mod deletion;
 mod graph;
 mod helm;
