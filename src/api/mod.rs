@@ -15,6 +15,9 @@ pub use graph::{
     AcceptInvitationsSpec, DeletionGuardSpec, DetectiveGraph, DetectiveGraphSpec, DetectiveGraphStatus,
     GraphDeletionPolicy, InvitationSpec, MemberSpec, MemberStatusEntry, MemberSummary, MonitoringSpec, Pruning,
 };
+pub use graph::{
+    GraphOrganizationSpec, GraphOrganizationStatus, MembersFromSpec, OrganizationMembersSpec, ResolvedOrganization,
+};
 pub use membership::{
     DesiredInvitationState, DetectiveMembership, DetectiveMembershipSpec, DetectiveMembershipStatus, InvitationStatus,
     MembershipDeletionPolicy,

@@ -82,7 +82,6 @@ pub fn report(document: &GraphDocument, outcome: &Outcome) -> PlanReport {
                 reason: match k.reason {
                     KeptReason::NotInInventory => "not in status.inventory (pruning: Managed)",
                     KeptReason::PruningDisabled => "pruning: Disabled",
-                    KeptReason::OrganizationMember => "organization member",
                 },
             })
             .collect();
@@ -233,6 +232,7 @@ pub fn describe(applied: &Applied) -> String {
             format!("accepted {accounts} invitations as the members ({failed} failed)")
         }
         Applied::Tagged { set, removed } => format!("tags: {set} set, {removed} removed"),
+        Applied::AutoEnableSet(on) => format!("organization autoEnable set to {on}"),
     }
 }
 

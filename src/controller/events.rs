@@ -67,6 +67,11 @@ pub fn notices(previous: Option<&DetectiveGraphStatus>, outcome: &Outcome) -> Ve
                 "TagResource",
                 format!("graph tags: {set} set, {removed} removed"),
             )),
+            Applied::AutoEnableSet(on) => notices.push(Notice::normal(
+                "OrganizationConfigured",
+                "UpdateOrganizationConfiguration",
+                format!("organization autoEnable set to {on}"),
+            )),
         }
     }
     if invited.2 > 0 {
