@@ -339,3 +339,115 @@ async fn a_graph_account_that_is_not_the_delegated_administrator_stalls_without_
     assert_eq!(count(&emulator.calls(), "CreateMembers"), 0);
     emulator.shutdown().await;
 }
+
+// ---- the command line ----
+
+fn example_folder() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/organization")
+}
+
+/// `sync --emulator -f examples/organization/`: the demo organization enabled in both Regions,
+/// without the suspended account, the excluded one or the OUs not listed.
+#[tokio::test]
+async fn the_organization_demo_enables_the_chosen_accounts_in_two_regions() {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_detective-operator"))
+        .args(["sync", "--emulator", "-o", "json", "-f"])
+        .arg(example_folder())
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_ENDPOINT_URL_DETECTIVE")
+        .env_remove("AWS_ENDPOINT_URL_ORGANIZATIONS")
+        .output()
+        .await
+        .expect("the binary runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let list: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let graphs: Vec<&serde_json::Value> = list["items"]
+        .as_array()
+        .expect("a List")
+        .iter()
+        .filter(|item| item["kind"] == "DetectiveGraph")
+        .collect();
+    let regions: Vec<&str> = graphs.iter().filter_map(|g| g["spec"]["region"].as_str()).collect();
+    assert_eq!(regions, ["eu-west-1", "us-east-1"]);
+    for graph in graphs {
+        let status = &graph["status"];
+        let members: Vec<(&str, &str, &str)> = status["members"]
+            .as_array()
+            .expect("members")
+            .iter()
+            .map(|m| {
+                (
+                    m["accountId"].as_str().unwrap_or_default(),
+                    m["status"].as_str().unwrap_or_default(),
+                    m["invitationType"].as_str().unwrap_or_default(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            members,
+            [
+                "610000000001",
+                "610000000002",
+                "620000000001",
+                "630000000001",
+                "640000000001"
+            ]
+            .map(|id| (id, "ENABLED", "ORGANIZATION")),
+            "{status}"
+        );
+        assert_eq!(status["organization"]["autoEnable"], true, "{status}");
+        assert_eq!(status["organization"]["resolved"]["inactive"], 1, "{status}");
+        let ready = status["conditions"]
+            .as_array()
+            .expect("conditions")
+            .iter()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True");
+        assert!(ready, "{status}");
+    }
+}
+
+/// Malformed organization fields are refused by `plan` before any call, each named.
+#[tokio::test]
+async fn plan_refuses_malformed_organization_fields_before_any_call() {
+    let emulator = fixtures::start_emulator().await;
+    let file = tempfile::NamedTempFile::with_suffix(".yaml").expect("a temporary file");
+    std::fs::write(
+        file.path(),
+        r#"apiVersion: detective.operator.dev/v1alpha1
+kind: DetectiveGraph
+metadata: {name: bad, namespace: security}
+spec:
+  region: us-east-1
+  membersFrom:
+    organization:
+      organizationalUnits: ["ou-12", "r-abcd", "r-abcd"]
+      excludeAccounts: ["12345"]
+      externalId: lonely-external-id
+      refreshInterval: ten minutes
+"#,
+    )
+    .expect("written");
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_detective-operator"))
+        .args(["plan", "--endpoint-url", &emulator.endpoint_url(), "-f"])
+        .arg(file.path())
+        .env("AWS_ACCESS_KEY_ID", ADMIN)
+        .env("AWS_SECRET_ACCESS_KEY", "emulator-secret")
+        .env("AWS_REGION", REGION)
+        .output()
+        .await
+        .expect("the binary runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for field in [
+        "spec.membersFrom.organization.organizationalUnits[0]",
+        "spec.membersFrom.organization.organizationalUnits[2]: duplicate",
+        "spec.membersFrom.organization.excludeAccounts[0]",
+        "spec.membersFrom.organization.externalId: is only used together with assumeRoleArn",
+        "spec.membersFrom.organization.refreshInterval",
+    ] {
+        assert!(stderr.contains(field), "{field} not named in: {stderr}");
+    }
+    assert!(emulator.calls().is_empty(), "{:?}", emulator.calls());
+    emulator.shutdown().await;
+}

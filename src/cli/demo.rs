@@ -5,7 +5,10 @@
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
 #[cfg(feature = "emulator")]
-use detective_emulator::{AccountConfig, Emulator, EmulatorConfig, WorldConfig};
+use detective_emulator::{
+    AccountConfig, AccountState, Emulator, EmulatorConfig, OrganizationConfig, OrganizationalUnitConfig, WorldConfig,
+    WorldPatch,
+};
 
 use crate::aws::AwsAccess;
 
@@ -48,10 +51,73 @@ pub fn world() -> WorldConfig {
     }
 }
 
-/// Starts the emulator on a free loopback port and an AWS configuration that talks to it as the
-/// demo administrator.
+/// The management account of the demo organization.
+pub const MANAGEMENT: &str = "100000000000";
+/// The Regions of `examples/organization/`, where the demo administrator is delegated.
+pub const ORGANIZATION_REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
+/// The demo organization's id and OUs, as `examples/organization/` names them.
+pub const ORGANIZATION: &str = "o-demoorg0001";
+pub const UNIT_WORKLOADS: &str = "ou-demo-workload";
+pub const UNIT_PRODUCTION: &str = "ou-demo-prodprod";
+pub const UNIT_DEVELOPMENT: &str = "ou-demo-devdevde";
+pub const UNIT_SANDBOX: &str = "ou-demo-sandboxx";
+pub const UNIT_SECURITY: &str = "ou-demo-security";
+
+/// The demo organization (`examples/organization/`): workloads (production and development
+/// below it), sandbox and security OUs; one development account suspended, one sandbox account
+/// that the graphs exclude, the demo administrator in the security OU.
 #[cfg(feature = "emulator")]
-pub async fn start(region: Option<&str>) -> Result<(Emulator, AwsAccess), String> {
+pub fn organization() -> WorldPatch {
+    let unit = |id: &str, name: &str, parent: Option<&str>| OrganizationalUnitConfig {
+        id: id.to_owned(),
+        name: name.to_owned(),
+        parent_id: parent.map(str::to_owned),
+    };
+    let account = |id: &str, name: &str, parent: Option<&str>, state: AccountState| AccountConfig {
+        organization: Some(ORGANIZATION.to_owned()),
+        name: Some(name.to_owned()),
+        parent_id: parent.map(str::to_owned),
+        state,
+        ..AccountConfig::new(id, format!("aws+{name}@example.com"))
+    };
+    use AccountState::{Active, Suspended};
+    WorldPatch {
+        organizations: vec![OrganizationConfig {
+            id: ORGANIZATION.to_owned(),
+            management_account: MANAGEMENT.to_owned(),
+            root_id: Some("r-demo".to_owned()),
+            organizational_units: vec![
+                unit(UNIT_WORKLOADS, "workloads", None),
+                unit(UNIT_PRODUCTION, "production", Some(UNIT_WORKLOADS)),
+                unit(UNIT_DEVELOPMENT, "development", Some(UNIT_WORKLOADS)),
+                unit(UNIT_SANDBOX, "sandbox", None),
+                unit(UNIT_SECURITY, "security", None),
+            ],
+            delegated_administrators: Vec::new(),
+            empty_first_pages: false,
+            page_size_limit: None,
+        }],
+        accounts: vec![
+            account(MANAGEMENT, "management", None, Active),
+            account(ADMINISTRATOR, "security-tooling", Some(UNIT_SECURITY), Active),
+            account("610000000001", "shop-prod", Some(UNIT_PRODUCTION), Active),
+            account("610000000002", "payments-prod", Some(UNIT_PRODUCTION), Active),
+            account("620000000001", "shop-dev", Some(UNIT_DEVELOPMENT), Active),
+            account("620000000002", "legacy-dev", Some(UNIT_DEVELOPMENT), Suspended),
+            account("630000000001", "sandbox-alice", Some(UNIT_SANDBOX), Active),
+            account("630000000002", "sandbox-load-tests", Some(UNIT_SANDBOX), Active),
+            account("640000000001", "log-archive", Some(UNIT_SECURITY), Active),
+        ],
+        ..WorldPatch::default()
+    }
+}
+
+/// Starts the emulator on a free loopback port and an AWS configuration that talks to it as the
+/// demo administrator. With `organization`, the demo organization is added and its management
+/// account has delegated the demo administrator in [`ORGANIZATION_REGIONS`] (the step a
+/// `DetectiveOrganizationAdmin` takes, done beforehand so each graph can be shown on its own).
+#[cfg(feature = "emulator")]
+pub async fn start(region: Option<&str>, organization: bool) -> Result<(Emulator, AwsAccess), String> {
     let emulator = Emulator::start(EmulatorConfig {
         default_account: ADMINISTRATOR.to_owned(),
         world: world(),
@@ -59,6 +125,23 @@ pub async fn start(region: Option<&str>) -> Result<(Emulator, AwsAccess), String
     })
     .await
     .map_err(|e| format!("could not start the embedded Detective emulator: {e}"))?;
+    if organization {
+        emulator.merge_world(self::organization());
+        for region in ORGANIZATION_REGIONS {
+            let management = config(&emulator.endpoint_url(), MANAGEMENT, region).await;
+            aws_sdk_detective::Client::new(&management)
+                .enable_organization_admin_account()
+                .account_id(ADMINISTRATOR)
+                .send()
+                .await
+                .map_err(|e| {
+                    format!(
+                        "the demo organization could not delegate {ADMINISTRATOR}: {}",
+                        aws_smithy_types::error::display::DisplayErrorContext(e)
+                    )
+                })?;
+        }
+    }
     let access = emulator_access(
         &emulator.endpoint_url(),
         ADMINISTRATOR,
@@ -68,10 +151,16 @@ pub async fn start(region: Option<&str>) -> Result<(Emulator, AwsAccess), String
     Ok((emulator, access))
 }
 
-/// An AWS configuration whose every call (Detective, and STS for role assumption) goes to the
+/// An AWS configuration whose every call (Detective, Organizations, and STS for role
+/// assumption) goes to the
 /// emulator at `endpoint_url`, as `account_id` (the emulator reads the caller from the key id).
 pub async fn emulator_access(endpoint_url: &str, account_id: &str, region: &str) -> AwsAccess {
-    let config = aws_config::defaults(BehaviorVersion::latest())
+    AwsAccess::from_config(config(endpoint_url, account_id, region).await, None)
+}
+
+/// The SDK configuration behind [`emulator_access`].
+async fn config(endpoint_url: &str, account_id: &str, region: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(region.to_owned()))
         .credentials_provider(Credentials::new(
             account_id,
@@ -82,6 +171,5 @@ pub async fn emulator_access(endpoint_url: &str, account_id: &str, region: &str)
         ))
         .endpoint_url(endpoint_url)
         .load()
-        .await;
-    AwsAccess::from_config(config, None)
+        .await
 }

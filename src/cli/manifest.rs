@@ -31,6 +31,13 @@ pub struct GraphDocument {
     pub graph: DetectiveGraph,
 }
 
+impl GraphDocument {
+    /// Whether the resource uses `spec.organization` or `spec.membersFrom`.
+    pub fn uses_organization(&self) -> bool {
+        self.graph.spec.organization.is_some() || self.graph.spec.members_from.is_some()
+    }
+}
+
 /// Why the input could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use k8s_openapi::jiff::Timestamp;
 
-use super::manifest::read_graphs;
+use super::manifest::{GraphDocument, read_graphs};
 use super::render::{render_text, report};
 use super::{AwsTarget, PlanArgs, PlanOutput};
 use crate::engine::{self, Mode, Target};
@@ -26,7 +26,7 @@ pub async fn run(args: &PlanArgs) -> ExitCode {
     for other in &skipped {
         eprintln!("skipped (not a DetectiveGraph): {other}");
     }
-    let target = match AwsTarget::connect(&args.aws).await {
+    let target = match AwsTarget::connect(&args.aws, documents.iter().any(GraphDocument::uses_organization)).await {
         Ok(target) => target,
         Err(error) => {
             eprintln!("error: {error}");

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::manifest::GraphDocument;
-use crate::api::{DetectiveGraph, Pruning};
+use crate::api::{DetectiveGraph, DetectiveGraphSpec, Pruning};
 use crate::engine::{Applied, GraphSource, Outcome};
 use crate::plan::{IgnoredReason, KeptReason};
 
@@ -118,8 +118,35 @@ pub fn report(document: &GraphDocument, outcome: &Outcome) -> PlanReport {
         }
         report.changes = !plan.is_empty() || !outcome.tag_changes.is_empty();
     }
+    report.changes |= organization_notes(spec, outcome, &mut report.notes);
     report.changes |= report.graph == "create";
     report
+}
+
+/// What the organization steps saw: the resolved accounts, and an `autoEnable` to change (in a
+/// plan; a sync has changed it). Returns whether `autoEnable` is to change.
+fn organization_notes(spec: &DetectiveGraphSpec, outcome: &Outcome, notes: &mut Vec<String>) -> bool {
+    let Some(organization) = &outcome.status.organization else {
+        return false;
+    };
+    if let Some(resolved) = &organization.resolved {
+        let units = match resolved.units_walked {
+            0 => "the whole organization".to_owned(),
+            n => format!("{n} roots and OUs"),
+        };
+        notes.push(format!(
+            "membersFrom.organization: {} ACTIVE accounts in {units} ({} not ACTIVE skipped), listed at {}",
+            resolved.count, resolved.inactive, resolved.refresh_time.0
+        ));
+    }
+    let wanted = spec.organization.as_ref().and_then(|o| o.auto_enable);
+    match (wanted, organization.auto_enable) {
+        (Some(wanted), Some(current)) if wanted != current => {
+            notes.push(format!("organization autoEnable: {current} → {wanted}"));
+            true
+        }
+        _ => false,
+    }
 }
 
 /// Human-readable lines of one plan.

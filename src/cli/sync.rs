@@ -39,7 +39,7 @@ pub async fn run(args: &SyncArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let target = match AwsTarget::connect(&args.aws).await {
+    let target = match AwsTarget::connect(&args.aws, documents.iter().any(GraphDocument::uses_organization)).await {
         Ok(target) => target,
         Err(error) => {
             eprintln!("error: {error}");
