@@ -15,6 +15,7 @@ mod leader;
 mod membership;
 mod observability;
 mod operator;
+mod organization_members;
 mod rbac;
 mod reporting;
 mod restart;
