@@ -451,3 +451,39 @@ spec:
     assert!(emulator.calls().is_empty(), "{:?}", emulator.calls());
     emulator.shutdown().await;
 }
+
+/// `--endpoint-url` redirects Detective only; Organizations follows the SDK's own
+/// `AWS_ENDPOINT_URL_ORGANIZATIONS`.
+#[tokio::test]
+async fn organizations_calls_follow_aws_endpoint_url_organizations() {
+    let emulator = emulator().await;
+    emulator.merge_world(small_organization());
+    delegate(&emulator).await;
+    let file = tempfile::NamedTempFile::with_suffix(".yaml").expect("a temporary file");
+    let manifest = serde_json::to_string(&graph(json!({"organizationalUnits": [UNIT_A]}), json!({}))).expect("JSON");
+    std::fs::write(file.path(), manifest).expect("written");
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_detective-operator"))
+        .args(["plan", "--endpoint-url", &emulator.endpoint_url(), "-f"])
+        .arg(file.path())
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_ENDPOINT_URL_DETECTIVE")
+        .env("AWS_ENDPOINT_URL_ORGANIZATIONS", emulator.endpoint_url())
+        .env("AWS_ACCESS_KEY_ID", ADMIN)
+        .env("AWS_SECRET_ACCESS_KEY", "emulator-secret")
+        .env("AWS_REGION", REGION)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .await
+        .expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        stdout.contains("membersFrom.organization: 5 ACTIVE accounts in 2 roots and OUs"),
+        "{stdout}"
+    );
+    let calls = emulator.calls();
+    // Two OUs (A and A1), each an empty first page with a NextToken, then its accounts.
+    assert_eq!(count(&calls, "ListAccountsForParent"), 4, "{calls:?}");
+    assert_eq!(count(&calls, "CreateMembers"), 0, "plan writes nothing: {calls:?}");
+    emulator.shutdown().await;
+}

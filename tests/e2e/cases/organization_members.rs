@@ -149,3 +149,68 @@ spec:
     let ids = member_ids(&emulator);
     assert!(ids.contains("610000000001") && ids.contains("610000000002"), "{ids:?}");
 }
+
+/// Malformed organization fields are refused at `kubectl apply --server-side` with the field
+/// named; nothing refused is stored. No operator runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_organization_fields_are_refused_at_admission() {
+    let Some(env) = Env::new("orgadmission").await else {
+        return;
+    };
+    let cases = [
+        (
+            "organizationalUnits: [ou-12]",
+            "spec.membersFrom.organization.organizationalUnits[0]",
+        ),
+        (
+            "organizationalUnits: [r-abc]",
+            "spec.membersFrom.organization.organizationalUnits[0]",
+        ),
+        (
+            "organizationalUnits: [r-abcd, r-abcd]",
+            "spec.membersFrom.organization.organizationalUnits: duplicate entries",
+        ),
+        (
+            "excludeAccounts: [\"12345\"]",
+            "spec.membersFrom.organization.excludeAccounts[0]",
+        ),
+        (
+            "excludeAccounts: [\"111111111111\", \"111111111111\"]",
+            "spec.membersFrom.organization.excludeAccounts: duplicate entries",
+        ),
+        (
+            "externalId: lonely-external-id",
+            "spec.membersFrom.organization.externalId: Forbidden: externalId is only used together with assumeRoleArn",
+        ),
+        (
+            "assumeRoleArn: not-a-role",
+            "spec.membersFrom.organization.assumeRoleArn",
+        ),
+        (
+            "refreshInterval: ten minutes",
+            "spec.membersFrom.organization.refreshInterval",
+        ),
+    ];
+    for (index, (field, expected)) in cases.iter().enumerate() {
+        let yaml = format!(
+            "apiVersion: detective.operator.dev/v1alpha1\nkind: DetectiveGraph\nmetadata:\n  name: bad-{index}\n\
+             spec:\n  membersFrom:\n    organization:\n      {field}\n"
+        );
+        let out = env.kubectl_stdin(&["apply", "--server-side"], &yaml).await;
+        assert!(!out.success, "{field}: accepted");
+        assert!(
+            out.stderr.contains(expected),
+            "{field}: {expected} not in {}",
+            out.stderr
+        );
+        assert!(env.graph(&format!("bad-{index}")).await.is_none(), "{field}: stored");
+    }
+    let wrong_type = "apiVersion: detective.operator.dev/v1alpha1\nkind: DetectiveGraph\nmetadata:\n  name: bad-type\n\
+                      spec:\n  organization:\n    autoEnable: sometimes\n";
+    let out = env.kubectl_stdin(&["apply", "--server-side"], wrong_type).await;
+    assert!(
+        !out.success && out.stderr.contains("spec.organization.autoEnable"),
+        "{}",
+        out.stderr
+    );
+}
