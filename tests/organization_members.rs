@@ -487,3 +487,21 @@ async fn organizations_calls_follow_aws_endpoint_url_organizations() {
     assert_eq!(count(&calls, "CreateMembers"), 0, "plan writes nothing: {calls:?}");
     emulator.shutdown().await;
 }
+
+/// Without autoEnable, a graph account that may not list the organization is Stalled with the
+/// way out in the message, and nothing is written.
+#[tokio::test]
+async fn an_account_that_may_not_list_the_organization_stalls_with_the_way_out() {
+    let emulator = emulator().await;
+    emulator.merge_world(small_organization());
+    let mut graph = graph(json!({}), json!({"organization": {}}));
+    let outcome = sync(&emulator, &mut graph, Timestamp::now()).await;
+    assert!(outcome.is_stalled(), "{:?}", outcome.status.conditions);
+    let error = outcome.error.as_ref().expect("an error");
+    assert_eq!(error.reason(), "OrganizationAccessDenied");
+    assert!(error.to_string().contains("assumeRoleArn"), "{error}");
+    let calls = emulator.calls();
+    assert_eq!(count(&calls, "ListAccounts"), 1, "refused once, not retried: {calls:?}");
+    assert_eq!(count(&calls, "CreateMembers"), 0);
+    emulator.shutdown().await;
+}

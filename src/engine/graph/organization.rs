@@ -49,8 +49,17 @@ pub enum OrganizationError {
         #[source]
         source: AwsError,
     },
+    /// DescribeOrganizationConfiguration or UpdateOrganizationConfiguration failed otherwise.
+    #[error("spec.organization.autoEnable: {source}")]
+    Configuration {
+        #[source]
+        source: AwsError,
+    },
     /// The organization could not be listed.
-    #[error("spec.membersFrom.organization: could not list the organization: {source}")]
+    #[error(
+        "spec.membersFrom.organization: could not list the organization: {source}{}",
+        listing_hint(source)
+    )]
     Listing {
         #[source]
         source: AwsError,
@@ -65,10 +74,21 @@ pub enum OrganizationError {
     TooManyMembers { resolved: usize, declared: usize },
 }
 
+/// What to do when the organization may not be listed by whom the operator asked.
+fn listing_hint(source: &AwsError) -> &'static str {
+    if source.kind == ErrorKind::AccessDenied {
+        ". Only the management account or a delegated administrator may list an organization: delegate the \
+         graph's account (DetectiveOrganizationAdmin), or name such a role in \
+         spec.membersFrom.organization.assumeRoleArn"
+    } else {
+        ""
+    }
+}
+
 impl OrganizationError {
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Listing { source } => source.is_retryable(),
+            Self::Listing { source } | Self::Configuration { source } => source.is_retryable(),
             Self::NotDelegatedAdministrator { .. } | Self::TooManyMembers { .. } => false,
         }
     }
@@ -78,6 +98,8 @@ impl OrganizationError {
         match self {
             Self::NotDelegatedAdministrator { .. } => "NotDelegatedAdministrator",
             Self::TooManyMembers { .. } => "TooManyMembers",
+            Self::Configuration { source } if source.kind == ErrorKind::Throttled => "Throttled",
+            Self::Configuration { .. } => "OrganizationConfigurationError",
             Self::Listing { source } => match (source.kind, source.code.as_str()) {
                 (_, "AWSOrganizationsNotInUseException") => "OrganizationNotInUse",
                 (_, "ParentNotFoundException") => "OrganizationalUnitNotFound",
@@ -136,7 +158,7 @@ pub async fn prepare<D: Detective, R: ReachOrganizations>(
                     source,
                 });
             }
-            Err(source) => prepared.error = Some(OrganizationError::Listing { source }),
+            Err(source) => prepared.error = Some(OrganizationError::Configuration { source }),
         }
     }
 
@@ -519,9 +541,11 @@ mod tests {
         let listing = |code: &str, kind| OrganizationError::Listing {
             source: AwsError::new("ListAccounts", kind, code, "m"),
         };
-        assert_eq!(
-            listing("AccessDeniedException", ErrorKind::AccessDenied).reason(),
-            "OrganizationAccessDenied"
+        let denied = listing("AccessDeniedException", ErrorKind::AccessDenied);
+        assert_eq!(denied.reason(), "OrganizationAccessDenied");
+        assert!(
+            denied.to_string().contains("membersFrom.organization.assumeRoleArn"),
+            "{denied}"
         );
         assert_eq!(
             listing("ParentNotFoundException", ErrorKind::Invalid).reason(),
