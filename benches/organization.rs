@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use detective_emulator::{Emulator, EmulatorConfig, OrganizationSeed};
 use detective_operator::api::{DetectiveGraph, DetectiveGraphSpec};
-use detective_operator::cli::demo::emulator_access;
+use detective_operator::cli::demo::{self, emulator_access};
 use detective_operator::engine::{self, Mode, Target};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
@@ -60,7 +60,9 @@ async fn main() {
     .expect("the emulator starts");
     let seed = OrganizationSeed::new("o-benchmark01", MANAGEMENT, 40, 1200, ADMIN);
     emulator.seed_organization(&seed);
-    detective_operator_delegate(&emulator).await;
+    demo::delegate(&emulator.endpoint_url(), MANAGEMENT, ADMIN, REGION)
+        .await
+        .expect("the management account delegates the administrator");
     let now = Timestamp::now();
 
     println!(
@@ -95,26 +97,4 @@ async fn main() {
     )
     .await;
     emulator.shutdown().await;
-}
-
-/// The management account delegates the administrator (the DetectiveOrganizationAdmin step).
-async fn detective_operator_delegate(emulator: &Emulator) {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(REGION))
-        .credentials_provider(aws_credential_types::Credentials::new(
-            MANAGEMENT,
-            "emulator-secret",
-            None,
-            None,
-            "benchmark",
-        ))
-        .endpoint_url(emulator.endpoint_url())
-        .load()
-        .await;
-    aws_sdk_detective::Client::new(&config)
-        .enable_organization_admin_account()
-        .account_id(ADMIN)
-        .send()
-        .await
-        .expect("the management account delegates the administrator");
 }

@@ -128,18 +128,7 @@ pub async fn start(region: Option<&str>, organization: bool) -> Result<(Emulator
     if organization {
         emulator.merge_world(self::organization());
         for region in ORGANIZATION_REGIONS {
-            let management = config(&emulator.endpoint_url(), MANAGEMENT, region).await;
-            aws_sdk_detective::Client::new(&management)
-                .enable_organization_admin_account()
-                .account_id(ADMINISTRATOR)
-                .send()
-                .await
-                .map_err(|e| {
-                    format!(
-                        "the demo organization could not delegate {ADMINISTRATOR}: {}",
-                        aws_smithy_types::error::display::DisplayErrorContext(e)
-                    )
-                })?;
+            delegate(&emulator.endpoint_url(), MANAGEMENT, ADMINISTRATOR, region).await?;
         }
     }
     let access = emulator_access(
@@ -149,6 +138,25 @@ pub async fn start(region: Option<&str>, organization: bool) -> Result<(Emulator
     )
     .await;
     Ok((emulator, access))
+}
+
+/// The organization's management account delegates `administrator` as the Detective
+/// administrator in `region` of the emulator at `endpoint_url` (EnableOrganizationAdminAccount):
+/// the demo's, the tests' and the benchmark's organization setup.
+pub async fn delegate(endpoint_url: &str, management: &str, administrator: &str, region: &str) -> Result<(), String> {
+    let management_config = config(endpoint_url, management, region).await;
+    aws_sdk_detective::Client::new(&management_config)
+        .enable_organization_admin_account()
+        .account_id(administrator)
+        .send()
+        .await
+        .map(drop)
+        .map_err(|e| {
+            format!(
+                "{management} could not delegate {administrator} in {region}: {}",
+                aws_smithy_types::error::display::DisplayErrorContext(e)
+            )
+        })
 }
 
 /// An AWS configuration whose every call (Detective, Organizations, and STS for role

@@ -10,7 +10,6 @@ use std::time::Duration;
 use detective_emulator::{AccountConfig, MemberStatus, WorldConfig, WorldPatch};
 use detective_operator::cli::demo;
 
-use crate::fixtures::detective_client;
 use crate::harness::{ADMIN, Env, OperatorOptions, REGION, emulator, has_condition, is_ready, member_status};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -45,10 +44,7 @@ async fn organization_accounts_are_enabled_moved_out_guarded_and_joined() {
     };
     let emulator = emulator(WorldConfig::default()).await;
     emulator.merge_world(demo::organization());
-    detective_client(&emulator.endpoint_url(), demo::MANAGEMENT, REGION)
-        .enable_organization_admin_account()
-        .account_id(ADMIN)
-        .send()
+    demo::delegate(&emulator.endpoint_url(), demo::MANAGEMENT, ADMIN, REGION)
         .await
         .expect("the management account delegates the administrator");
     let _operator = env
