@@ -151,7 +151,7 @@ impl ReachOrganizations for AwsAccess {
         if let Some(client) = self.organizations.lock().expect("client cache lock").get(&key) {
             return Ok(client.clone());
         }
-        let mut config = aws_sdk_organizations::config::Builder::from(&self.base).region(Region::new(home));
+        let mut config = aws_sdk_organizations::config::Builder::from(&self.base).region(Region::new(home.to_owned()));
         if let Some(role) = role {
             // STS in the graph's Region, like the Detective client of the same role.
             let identity = self.identity(region, role).await;

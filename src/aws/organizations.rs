@@ -59,12 +59,16 @@ pub trait ReachOrganizations: Send + Sync {
 }
 
 /// The Region an Organizations client of a graph in `region` is configured with: the home Region
-/// of the partition, where the global endpoint lives and requests are signed.
-pub fn home_region(region: &str) -> &'static str {
+/// of the partition, where the global endpoint lives and requests are signed. The isolated
+/// partitions (`us-iso-*`, `eu-isoe-*`, `eusc-*`, ...) keep the graph's Region, which the SDK's
+/// endpoint rules resolve within the partition.
+pub fn home_region(region: &str) -> &str {
     if region.starts_with("cn-") {
         "cn-northwest-1"
     } else if region.starts_with("us-gov-") {
         "us-gov-west-1"
+    } else if region.contains("-iso") || region.starts_with("eusc-") {
+        region
     } else {
         "us-east-1"
     }
@@ -205,5 +209,6 @@ mod tests {
         assert_eq!(home_region("eu-west-1"), "us-east-1");
         assert_eq!(home_region("cn-north-1"), "cn-northwest-1");
         assert_eq!(home_region("us-gov-east-1"), "us-gov-west-1");
+        assert_eq!(home_region("us-isob-east-1"), "us-isob-east-1");
     }
 }
