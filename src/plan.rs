@@ -707,6 +707,23 @@ mod tests {
             }
         }
 
+        /// How an account joined the graph changes which members are removed not at all (and
+        /// so neither what the guard counts): organization members follow `pruning` like
+        /// invited ones.
+        #[test]
+        fn removals_do_not_depend_on_how_a_member_joined((spec, observed, inventory) in scenario()) {
+            let as_type = |kind| -> Vec<ObservedMember> {
+                observed.iter().map(|m| ObservedMember { invitation_type: kind, ..m.clone() }).collect()
+            };
+            let invited = as_type(InvitationType::Invitation);
+            let organization = as_type(InvitationType::Organization);
+            let by_invitation = plan(&spec, observe(&invited, &inventory));
+            let by_organization = plan(&spec, observe(&organization, &inventory));
+            prop_assert_eq!(&by_invitation.remove, &by_organization.remove);
+            prop_assert_eq!(&by_invitation.refusal, &by_organization.refusal);
+            prop_assert!(by_organization.reinvite.is_empty() && by_organization.accept.is_empty());
+        }
+
         #[test]
         fn batches_never_exceed_fifty_and_each_account_appears_once(
             declared in prop::collection::btree_set(0u32..5000, 0..400),
