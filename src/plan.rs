@@ -8,12 +8,18 @@
 //! - a declared member in VERIFICATION_FAILED whose declared e-mail differs from the one it was
 //!   invited with is re-invited (removed, then invited again). No other change re-invites: a new
 //!   invitation message, or a new e-mail for a member that passed verification, changes nothing;
-//! - an undeclared member is removed as `pruning` says (DeleteMembers, batches of at most 50);
-//!   organization members are never removed or re-invited: AWS Organizations manages them;
+//! - an undeclared member is removed as `pruning` says (DeleteMembers, batches of at most 50),
+//!   organization members (InvitationType ORGANIZATION) as much as invited ones: the service
+//!   allows DeleteMembers on them and they can be enabled again later. They are never re-invited
+//!   (they have no invitation) and never asked to DisassociateMembership;
 //! - a declared member in ACCEPTED_BUT_DISABLED gets StartMonitoringMember when
 //!   `monitoring.autoStart`;
-//! - the deletion guard refuses the whole plan when it removes more than `maxDeletions` members
-//!   (re-invitations are not counted: the account is invited again in the same sync).
+//! - the deletion guard refuses the whole plan when it removes more than `maxDeletions` members,
+//!   organization members included (re-invitations are not counted: the account is invited
+//!   again in the same sync).
+//!
+//! The declared members are `spec.members`; with `spec.membersFrom`, the engine hands the
+//! planner a spec whose `members` already hold the union (see `engine::graph::organization`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -63,8 +69,6 @@ pub enum KeptReason {
     NotInInventory,
     /// `pruning: Disabled`.
     PruningDisabled,
-    /// Organization members are managed by AWS Organizations.
-    OrganizationMember,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -178,7 +182,7 @@ pub fn plan(spec: &DetectiveGraphSpec, observed: Observed<'_>) -> Plan {
         }
     }
 
-    for (&account_id, member) in &members {
+    for &account_id in members.keys() {
         if declared.contains_key(account_id) {
             continue;
         }
@@ -186,10 +190,6 @@ pub fn plan(spec: &DetectiveGraphSpec, observed: Observed<'_>) -> Plan {
             account_id: account_id.to_owned(),
             reason,
         };
-        if member.invitation_type == InvitationType::Organization {
-            plan.kept.push(kept(KeptReason::OrganizationMember));
-            continue;
-        }
         match spec.pruning {
             Pruning::Disabled => plan.kept.push(kept(KeptReason::PruningDisabled)),
             Pruning::Managed if !observed.inventory.contains(account_id) => {
@@ -322,16 +322,10 @@ pub fn plan_packages(declared: &[DatasourcePackage], observed: &BTreeMap<String,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{DeletionGuardSpec, MonitoringSpec};
     use proptest::prelude::*;
 
     fn spec(members: &[(&str, &str)]) -> DetectiveGraphSpec {
         DetectiveGraphSpec {
-            region: None,
-            graph_arn: None,
-            assume_role_arn: None,
-            external_id: None,
-            tags: Default::default(),
             members: members
                 .iter()
                 .map(|(id, email)| MemberSpec {
@@ -339,15 +333,7 @@ mod tests {
                     email_address: (*email).to_owned(),
                 })
                 .collect(),
-            invitation: Default::default(),
-            monitoring: MonitoringSpec::default(),
-            accept_invitations: None,
-            datasource_packages: None,
-            pruning: Pruning::Managed,
-            deletion_guard: DeletionGuardSpec::default(),
-            deletion_policy: Default::default(),
-            resync_interval: "5m".into(),
-            suspend: false,
+            ..serde_json::from_value(serde_json::json!({})).expect("an empty spec deserializes")
         }
     }
 
@@ -425,20 +411,34 @@ mod tests {
     }
 
     #[test]
-    fn organization_members_are_never_reinvited_or_pruned() {
+    fn organization_members_are_never_reinvited_and_follow_pruning() {
         let org = ObservedMember {
             invitation_type: InvitationType::Organization,
-            email_address: None,
             ..member("222222222222", "x@example.com", MemberStatus::VerificationFailed)
         };
+        let unmanaged = ObservedMember {
+            account_id: "333333333333".into(),
+            ..org.clone()
+        };
+        let observed = [org.clone(), unmanaged];
         let inventory = BTreeSet::from(["222222222222".to_owned()]);
-        let mut authoritative = spec(&[]);
-        authoritative.pruning = Pruning::Authoritative;
-        let plan1 = plan(&authoritative, observe(std::slice::from_ref(&org), &inventory));
-        assert!(plan1.is_empty());
-        assert_eq!(plan1.kept[0].reason, KeptReason::OrganizationMember);
-        let plan2 = plan(&spec(&[("222222222222", "y@example.com")]), observe(&[org], &inventory));
-        assert!(plan2.is_empty());
+        // Declared with another e-mail: an organization member has no invitation to send again.
+        let declared = plan(&spec(&[("222222222222", "y@example.com")]), observe(&[org], &inventory));
+        assert!(declared.is_empty(), "{declared:?}");
+        // Undeclared: each pruning mode treats it as it treats an invited member.
+        let mut wanted = spec(&[]);
+        let managed = plan(&wanted, observe(&observed, &inventory));
+        assert_eq!(managed.remove, vec!["222222222222".to_owned()]);
+        assert_eq!(managed.kept[0].reason, KeptReason::NotInInventory);
+        wanted.pruning = Pruning::Authoritative;
+        assert_eq!(plan(&wanted, observe(&observed, &inventory)).remove.len(), 2);
+        wanted.pruning = Pruning::Disabled;
+        assert!(plan(&wanted, observe(&observed, &inventory)).remove.is_empty());
+        // And the deletion guard counts them.
+        wanted.pruning = Pruning::Authoritative;
+        wanted.deletion_guard.max_deletions = 1;
+        let refused = plan(&wanted, observe(&observed, &inventory));
+        assert_eq!(refused.refusal.map(|r| r.deletions), Some(2));
     }
 
     #[test]
@@ -734,8 +734,7 @@ mod tests {
             let declared: BTreeSet<&str> = spec.members.iter().map(|m| m.account_id.as_str()).collect();
             for id in &plan.remove {
                 prop_assert!(!declared.contains(id.as_str()), "removes declared {}", id);
-                let m = observed.iter().find(|m| &m.account_id == id).unwrap();
-                prop_assert_eq!(m.invitation_type, InvitationType::Invitation);
+                prop_assert!(observed.iter().any(|m| &m.account_id == id), "removes a non-member {}", id);
                 match spec.pruning {
                     Pruning::Disabled => prop_assert!(false, "Disabled pruning removed {}", id),
                     Pruning::Managed => prop_assert!(inventory.contains(id), "{} not in inventory", id),
@@ -758,6 +757,23 @@ mod tests {
                     Step::StartMonitoring(_) => prop_assert!(spec.monitoring.auto_start),
                 }
             }
+        }
+
+        /// How an account joined the graph changes which members are removed not at all (and
+        /// so neither what the guard counts): organization members follow `pruning` like
+        /// invited ones.
+        #[test]
+        fn removals_do_not_depend_on_how_a_member_joined((spec, observed, inventory) in scenario()) {
+            let as_type = |kind| -> Vec<ObservedMember> {
+                observed.iter().map(|m| ObservedMember { invitation_type: kind, ..m.clone() }).collect()
+            };
+            let invited = as_type(InvitationType::Invitation);
+            let organization = as_type(InvitationType::Organization);
+            let by_invitation = plan(&spec, observe(&invited, &inventory));
+            let by_organization = plan(&spec, observe(&organization, &inventory));
+            prop_assert_eq!(&by_invitation.remove, &by_organization.remove);
+            prop_assert_eq!(&by_invitation.refusal, &by_organization.refusal);
+            prop_assert!(by_organization.reinvite.is_empty() && by_organization.accept.is_empty());
         }
 
         #[test]

@@ -57,6 +57,15 @@ pub const TAG_KEY_PATTERN: &str = r"^[a-zA-Z+-=._:/]+$";
 /// The prefix AWS reserves for its own tag keys (case-sensitive: `AWS:x` is an ordinary key).
 pub const TAG_KEY_RESERVED_PREFIX: &str = "aws:";
 
+/// An AWS Organizations root (`r-...`) or OU (`ou-<root>-<unit>`) id, as the Organizations API
+/// documents them (`^r-[0-9a-z]{4,32}$`, `^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$`).
+pub const PARENT_ID_PATTERN: &str = r"^(?:r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[a-z0-9]{8,32})$";
+/// The most roots and OUs `membersFrom.organization` may list (an organization has at most
+/// 1,000 OUs by default; listing more than a few dozen means "the whole organization").
+pub const MAX_ORGANIZATIONAL_UNITS: usize = 100;
+/// The `membersFrom.organization.refreshInterval` used when the declared one cannot be read.
+pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(600);
+
 /// The `resyncInterval` used when the declared one cannot be read (the schema's default is `5m`).
 pub const DEFAULT_RESYNC_INTERVAL: Duration = Duration::from_secs(300);
 

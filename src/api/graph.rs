@@ -14,7 +14,8 @@ use super::constraints::{
     MESSAGE_MAX_LENGTH, REGION_MAX_LENGTH, REGION_PATTERN, ROLE_ARN_MAX_LENGTH, ROLE_ARN_PATTERN, ROLE_NAME_PATTERN,
     SESSION_NAME_PATTERN, TAG_KEY_MAX_LENGTH, TAG_KEY_PATTERN, TAG_KEY_RESERVED_PREFIX, TAG_VALUE_MAX_LENGTH,
 };
-use super::constraints::{DEFAULT_RESYNC_INTERVAL, parse_duration};
+use super::constraints::{DEFAULT_REFRESH_INTERVAL, DEFAULT_RESYNC_INTERVAL, parse_duration};
+use super::constraints::{MAX_ORGANIZATIONAL_UNITS, PARENT_ID_PATTERN};
 use super::role::DeclaredRole;
 
 /// The member accounts an Amazon Detective behavior graph should have, kept true by the operator.
@@ -147,6 +148,133 @@ pub struct DetectiveGraphSpec {
     /// Stops every AWS call for this resource until set back to false.
     #[serde(default)]
     pub suspend: bool,
+
+    /// The organization configuration of the graph, when its account is the organization's
+    /// delegated Detective administrator in this Region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<GraphOrganizationSpec>,
+
+    /// Members drawn from another source, declared together with `members`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub members_from: Option<MembersFromSpec>,
+}
+
+/// The organization configuration of the delegated administrator's behavior graph.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct GraphOrganizationSpec {
+    /// Whether accounts that join the organization later become members on their own
+    /// (UpdateOrganizationConfiguration `AutoEnable`). Absent: left as it is. Existing accounts
+    /// are enabled through `membersFrom.organization` or `members`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_enable: Option<bool>,
+}
+
+/// Other sources of declared members.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct MembersFromSpec {
+    /// The ACTIVE accounts of AWS Organizations OUs (with their child OUs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<OrganizationMembersSpec>,
+}
+
+/// Members from AWS Organizations: the ACTIVE accounts under the listed roots or OUs (child OUs
+/// included), minus `excludeAccounts`; each with the e-mail address Organizations reports. An
+/// entry of `members` for the same account wins.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[x_kube(
+    validation = Rule::new("!has(self.externalId) || has(self.assumeRoleArn)")
+        .message("externalId is only used together with assumeRoleArn")
+        .field_path(".externalId")
+        .reason(Reason::FieldValueForbidden)
+)]
+#[serde(rename_all = "camelCase")]
+pub struct OrganizationMembersSpec {
+    /// Root (`r-...`) or OU (`ou-...`) ids whose accounts are members, child OUs included.
+    /// Empty or absent: the whole organization.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = MAX_ORGANIZATIONAL_UNITS), inner(regex(pattern = PARENT_ID_PATTERN)))]
+    #[x_kube(merge_strategy = ListMerge::Set)]
+    pub organizational_units: Vec<String>,
+
+    /// Accounts never drawn from the organization (an entry of `members` still declares one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = MAX_MEMBERS), inner(regex(pattern = ACCOUNT_ID_PATTERN)))]
+    #[x_kube(merge_strategy = ListMerge::Set)]
+    pub exclude_accounts: Vec<String>,
+
+    /// A role allowed to list the organization (in the management account, or in a delegated
+    /// administrator). Not needed when the graph's account is the delegated Detective
+    /// administrator: it may list the organization itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = ROLE_ARN_PATTERN), length(max = ROLE_ARN_MAX_LENGTH))]
+    pub assume_role_arn: Option<String>,
+
+    /// The external id to present when assuming `assumeRoleArn`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = EXTERNAL_ID_PATTERN), length(max = EXTERNAL_ID_MAX_LENGTH))]
+    pub external_id: Option<String>,
+
+    /// How often the organization is listed again, e.g. `10m` (default). A resync in between
+    /// uses the accounts resolved last time (`status.organization.resolved`).
+    #[serde(default = "default_refresh_interval")]
+    #[schemars(regex(pattern = DURATION_PATTERN), length(max = DURATION_MAX_LENGTH))]
+    pub refresh_interval: String,
+}
+
+fn default_refresh_interval() -> String {
+    "10m".to_owned()
+}
+
+impl OrganizationMembersSpec {
+    /// The role that lists the organization, if the spec names one.
+    pub fn role(&self) -> Option<DeclaredRole<'_>> {
+        DeclaredRole::of(self.assume_role_arn.as_ref(), self.external_id.as_ref())
+    }
+
+    /// `refreshInterval` as a duration.
+    pub fn refresh_interval(&self) -> Duration {
+        parse_duration(&self.refresh_interval).unwrap_or(DEFAULT_REFRESH_INTERVAL)
+    }
+}
+
+/// What the operator last saw of the graph's organization side.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct GraphOrganizationStatus {
+    /// The graph's `AutoEnable` as last read (DescribeOrganizationConfiguration), when
+    /// `spec.organization.autoEnable` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_enable: Option<bool>,
+
+    /// The accounts `spec.membersFrom.organization` resolved at the last refresh.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved: Option<ResolvedOrganization>,
+}
+
+/// One listing of the organization. The account ids are kept (not their e-mail addresses) so
+/// that a resync within `refreshInterval` needs no Organizations call: the e-mail of an account
+/// that is already a member is not needed again, and a resolved account that is not a member
+/// makes the next sync list the organization again.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolvedOrganization {
+    /// The ACTIVE accounts found (before `excludeAccounts`).
+    pub count: i32,
+    /// `spec.membersFrom.organization.organizationalUnits` as listed (empty: the whole
+    /// organization); a change lists the organization again at once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requested: Vec<String>,
+    /// The roots and OUs whose accounts were listed (the requested ones and every OU below).
+    pub units_walked: i32,
+    /// Accounts skipped because they are not ACTIVE (suspended, closing).
+    pub inactive: i32,
+    /// When the organization was listed.
+    pub refresh_time: Time,
+    /// The ACTIVE account ids found, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<String>,
 }
 
 /// One member account of the behavior graph.
@@ -296,6 +424,10 @@ pub struct DetectiveGraphStatus {
     /// When the graph was last read and reconciled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync_time: Option<Time>,
+
+    /// The organization side: `AutoEnable` and the members resolved from AWS Organizations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<GraphOrganizationStatus>,
 }
 
 /// Member counts by state.

@@ -17,6 +17,9 @@ pub use graph::{
     GraphDeletionPolicy, InvitationSpec, MemberSpec, MemberStatusEntry, MemberSummary, MonitoringSpec, Pruning,
 };
 pub use graph::{DatasourcePackage, DatasourcePackageStatus};
+pub use graph::{
+    GraphOrganizationSpec, GraphOrganizationStatus, MembersFromSpec, OrganizationMembersSpec, ResolvedOrganization,
+};
 pub use membership::MembershipPackageStatus;
 pub use membership::{
     DesiredInvitationState, DetectiveMembership, DetectiveMembershipSpec, DetectiveMembershipStatus, InvitationStatus,

@@ -11,7 +11,7 @@ use regex::Regex;
 
 pub use super::constraints::parse_duration;
 use super::constraints::*;
-use super::graph::DetectiveGraphSpec;
+use super::graph::{DetectiveGraphSpec, OrganizationMembersSpec};
 use super::membership::DetectiveMembershipSpec;
 use super::organization_admin::DetectiveOrganizationAdminSpec;
 
@@ -25,6 +25,7 @@ static EXTERNAL_ID: LazyLock<Regex> = LazyLock::new(|| compiled(EXTERNAL_ID_PATT
 static SESSION_NAME: LazyLock<Regex> = LazyLock::new(|| compiled(SESSION_NAME_PATTERN));
 static DURATION: LazyLock<Regex> = LazyLock::new(|| compiled(DURATION_PATTERN));
 static TAG_KEY: LazyLock<Regex> = LazyLock::new(|| compiled(TAG_KEY_PATTERN));
+static PARENT_ID: LazyLock<Regex> = LazyLock::new(|| compiled(PARENT_ID_PATTERN));
 
 /// Whether `value` is a well-formed AWS account id.
 pub fn is_account_id(value: &str) -> bool {
@@ -184,8 +185,51 @@ impl DetectiveGraphSpec {
             );
         }
         check_duration(&mut errors, "spec.resyncInterval", &self.resync_interval);
+        if let Some(organization) = self.members_from.as_ref().and_then(|from| from.organization.as_ref()) {
+            check_organization_members(&mut errors, organization);
+        }
         errors.into_result()
     }
+}
+
+/// `spec.membersFrom.organization`: root and OU ids, excluded account ids (each list without
+/// repeats, as the schema's `set` lists), the role fields and the refresh interval.
+fn check_organization_members(errors: &mut FieldErrors, spec: &OrganizationMembersSpec) {
+    const AT: &str = "spec.membersFrom.organization";
+    let lists = [
+        (
+            "organizationalUnits",
+            &spec.organizational_units,
+            &*PARENT_ID,
+            "a root (r-...) or OU (ou-...-...) id",
+            MAX_ORGANIZATIONAL_UNITS,
+        ),
+        (
+            "excludeAccounts",
+            &spec.exclude_accounts,
+            &*ACCOUNT_ID,
+            "a 12-digit AWS account id",
+            MAX_MEMBERS,
+        ),
+    ];
+    for (name, values, pattern, what, max) in lists {
+        if values.len() > max {
+            errors.push(
+                format!("{AT}.{name}"),
+                format!("{} entries; at most {max}", values.len()),
+            );
+        }
+        let mut seen = BTreeSet::new();
+        for (i, value) in values.iter().enumerate() {
+            let field = format!("{AT}.{name}[{i}]");
+            errors.check_pattern(field.as_str(), value, pattern, what);
+            if !seen.insert(value.as_str()) {
+                errors.push(field, format!("duplicate entry {value:?}"));
+            }
+        }
+    }
+    check_role(errors, AT, spec.assume_role_arn.as_deref(), spec.external_id.as_deref());
+    check_duration(errors, &format!("{AT}.refreshInterval"), &spec.refresh_interval);
 }
 
 impl DetectiveMembershipSpec {

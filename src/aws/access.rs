@@ -19,16 +19,27 @@ use std::sync::{Arc, Mutex};
 
 use aws_config::identity::IdentityCache;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_smithy_runtime::client::defaults::default_http_client_plugin_v2;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use aws_smithy_runtime_api::client::identity::SharedIdentityCache;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponentsBuilder;
 use aws_smithy_runtime_api::client::runtime_plugin::RuntimePlugin;
 
 use super::credentials::{self, AwsSettings, RoleToAssume};
+use super::organizations::{self, ReachOrganizations, SdkOrganizations};
 use super::{AwsError, ErrorKind, SdkDetective};
 use crate::metrics::Metrics;
 
 type ClientKey = (String, Option<RoleToAssume>);
+
+/// A role's credentials as every client acting as it uses them: one provider and one identity
+/// cache, so the Detective and the Organizations clients of a role assume it once.
+#[derive(Clone, Debug)]
+struct RoleIdentity {
+    provider: SharedCredentialsProvider,
+    cache: SharedIdentityCache,
+}
 
 /// The loaded AWS configuration and the clients made from it.
 #[derive(Debug)]
@@ -36,6 +47,8 @@ pub struct AwsAccess {
     base: SdkConfig,
     endpoint_url: Option<String>,
     clients: Mutex<HashMap<ClientKey, SdkDetective>>,
+    organizations: Mutex<HashMap<ClientKey, SdkOrganizations>>,
+    identities: Mutex<HashMap<ClientKey, RoleIdentity>>,
     /// Where the clients count their calls.
     metrics: Arc<Metrics>,
 }
@@ -58,6 +71,8 @@ impl AwsAccess {
             base,
             endpoint_url,
             clients: Mutex::new(HashMap::new()),
+            organizations: Mutex::new(HashMap::new()),
+            identities: Mutex::new(HashMap::new()),
             metrics: Arc::default(),
         }
     }
@@ -98,14 +113,58 @@ impl AwsAccess {
             config = config.endpoint_url(url);
         }
         if let Some(role) = role {
+            let identity = self.identity(region, role).await;
             config = config
-                .credentials_provider(credentials::assume_role(role, region, &self.base).await)
-                .identity_cache(IdentityCache::lazy().build());
+                .credentials_provider(identity.provider)
+                .identity_cache(identity.cache);
         }
         SdkDetective::new(
             aws_sdk_detective::Client::from_conf(config.build()),
             self.metrics.clone(),
         )
+    }
+
+    /// The credentials of `role` obtained through STS in `region`, made once per (Region, role).
+    async fn identity(&self, region: &str, role: &RoleToAssume) -> RoleIdentity {
+        let key = (region.to_owned(), Some(role.clone()));
+        if let Some(identity) = self.identities.lock().expect("identity cache lock").get(&key) {
+            return identity.clone();
+        }
+        let identity = RoleIdentity {
+            provider: credentials::assume_role(role, region, &self.base).await,
+            cache: IdentityCache::lazy().build(),
+        };
+        let mut identities = self.identities.lock().expect("identity cache lock");
+        identities.entry(key).or_insert(identity).clone()
+    }
+}
+
+impl ReachOrganizations for AwsAccess {
+    type Client = SdkOrganizations;
+
+    /// The Organizations client of the partition of `region` (its global endpoint), as `role`
+    /// when given. The endpoint is the SDK's (or `AWS_ENDPOINT_URL_ORGANIZATIONS`): the
+    /// `--endpoint-url` override is Detective's only.
+    async fn organizations(&self, region: &str, role: Option<&RoleToAssume>) -> Result<SdkOrganizations, AwsError> {
+        let home = organizations::home_region(region);
+        let key = (home.to_owned(), role.cloned());
+        if let Some(client) = self.organizations.lock().expect("client cache lock").get(&key) {
+            return Ok(client.clone());
+        }
+        let mut config = aws_sdk_organizations::config::Builder::from(&self.base).region(Region::new(home.to_owned()));
+        if let Some(role) = role {
+            // STS in the graph's Region, like the Detective client of the same role.
+            let identity = self.identity(region, role).await;
+            config = config
+                .credentials_provider(identity.provider)
+                .identity_cache(identity.cache);
+        }
+        let client = SdkOrganizations::new(
+            aws_sdk_organizations::Client::from_conf(config.build()),
+            self.metrics.clone(),
+        );
+        let mut clients = self.organizations.lock().expect("client cache lock");
+        Ok(clients.entry(key).or_insert(client).clone())
     }
 }
 

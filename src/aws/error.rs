@@ -136,6 +136,11 @@ fn kind_of_code(code: &str) -> ErrorKind {
         "ResourceNotFoundException" => ErrorKind::NotFound,
         "ConflictException" => ErrorKind::Conflict,
         "ServiceQuotaExceededException" => ErrorKind::QuotaExceeded,
+        // AWS Organizations: an account in no organization cannot list one (a setup to fix, not
+        // a retry); an unknown root or OU is a spec to fix.
+        "AWSOrganizationsNotInUseException" => ErrorKind::AccessDenied,
+        "ParentNotFoundException" | "InvalidInputException" => ErrorKind::Invalid,
+        "ServiceException" => ErrorKind::Unavailable,
         _ => ErrorKind::Other,
     }
 }

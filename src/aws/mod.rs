@@ -1,17 +1,19 @@
 //! The AWS boundary: the narrow port the operator calls ([`port::Detective`]), its adapter on
 //! `aws-sdk-detective` ([`sdk`]), the clients per (Region, role) and what they share
-//! ([`access`]), where credentials come from ([`credentials`]) and how failures are classified
+//! ([`access`]), the AWS Organizations reads ([`organizations`]), where credentials come from ([`credentials`]) and how failures are classified
 //! ([`error`]). Every Detective call the operator makes is in `sdk.rs`.
 
 pub mod access;
 pub mod credentials;
 pub mod error;
+pub mod organizations;
 pub mod port;
 pub mod sdk;
 
 pub use access::AwsAccess;
 pub use credentials::{AwsSettings, RoleToAssume};
 pub use error::{AwsError, ErrorKind};
+pub use organizations::{OrganizationAccount, Organizations, ReachOrganizations, SdkOrganizations};
 pub use port::{
     AssumeRole, CreateOutcome, DeleteOutcome, Detective, GraphSummary, Invitation, MembershipIngest, OrganizationAdmin,
     OrganizationAdmins, PackageIngest, PackageStates,

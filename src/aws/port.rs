@@ -112,6 +112,19 @@ pub trait Detective: Send + Sync {
     fn accept_invitation(&self, graph_arn: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
     fn reject_invitation(&self, graph_arn: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
     fn disassociate_membership(&self, graph_arn: &str) -> impl Future<Output = Result<(), AwsError>> + Send;
+
+    /// Whether the organization's accounts that join later become members on their own
+    /// (DescribeOrganizationConfiguration; the delegated administrator's graph only).
+    fn describe_organization_configuration(
+        &self,
+        graph_arn: &str,
+    ) -> impl Future<Output = Result<bool, AwsError>> + Send;
+    /// Sets `AutoEnable` (UpdateOrganizationConfiguration).
+    fn update_organization_configuration(
+        &self,
+        graph_arn: &str,
+        auto_enable: bool,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
 /// Detective as another account, through a role in that account (to accept invitations on the

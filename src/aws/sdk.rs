@@ -381,6 +381,35 @@ impl Detective for SdkDetective {
                 .map_err(|e| AwsError::from_sdk("DisassociateMembership", e)),
         )
     }
+
+    async fn describe_organization_configuration(&self, graph_arn: &str) -> Result<bool, AwsError> {
+        let sent = self
+            .client
+            .describe_organization_configuration()
+            .graph_arn(graph_arn)
+            .send()
+            .await;
+        let output = self.traced(
+            "DescribeOrganizationConfiguration",
+            sent.map_err(|e| AwsError::from_sdk("DescribeOrganizationConfiguration", e)),
+        )?;
+        Ok(output.auto_enable())
+    }
+
+    async fn update_organization_configuration(&self, graph_arn: &str, auto_enable: bool) -> Result<(), AwsError> {
+        let sent = self
+            .client
+            .update_organization_configuration()
+            .graph_arn(graph_arn)
+            .auto_enable(auto_enable)
+            .send()
+            .await;
+        self.traced(
+            "UpdateOrganizationConfiguration",
+            sent.map(drop)
+                .map_err(|e| AwsError::from_sdk("UpdateOrganizationConfiguration", e)),
+        )
+    }
 }
 
 impl OrganizationAdmins for SdkDetective {

@@ -5,17 +5,15 @@
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
 #[cfg(feature = "emulator")]
-use detective_emulator::{AccountConfig, Emulator, EmulatorConfig, OrganizationSeed, WorldConfig};
+use detective_emulator::{
+    AccountConfig, AccountState, Emulator, EmulatorConfig, OrganizationConfig, OrganizationalUnitConfig, WorldConfig,
+    WorldPatch,
+};
 
 use crate::aws::AwsAccess;
 
 /// The administrator account of the demo world (the emulator's default caller).
 pub const ADMINISTRATOR: &str = "123456789012";
-/// The management account of the demo organization (`examples/organization/admin.yaml` assumes
-/// a role in it); the demo administrator is one of the organization's accounts.
-pub const MANAGEMENT_ACCOUNT: &str = "999999999999";
-/// The demo organization.
-pub const ORGANIZATION: &str = "o-demoorg00001";
 /// The Region used when neither the flag nor the resource names one.
 pub const DEFAULT_REGION: &str = "us-east-1";
 
@@ -53,10 +51,74 @@ pub fn world() -> WorldConfig {
     }
 }
 
-/// Starts the emulator on a free loopback port and an AWS configuration that talks to it as the
-/// demo administrator.
+/// The management account of the demo organization.
+pub const MANAGEMENT: &str = "999999999999";
+/// The Regions of `examples/organization/`, where the demo administrator is delegated.
+pub const ORGANIZATION_REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
+/// The demo organization's id and OUs, as `examples/organization/` names them.
+pub const ORGANIZATION: &str = "o-demoorg0001";
+pub const UNIT_WORKLOADS: &str = "ou-demo-workload";
+pub const UNIT_PRODUCTION: &str = "ou-demo-prodprod";
+pub const UNIT_DEVELOPMENT: &str = "ou-demo-devdevde";
+pub const UNIT_SANDBOX: &str = "ou-demo-sandboxx";
+pub const UNIT_SECURITY: &str = "ou-demo-security";
+
+/// The demo organization (`examples/organization/`): workloads (production and development
+/// below it), sandbox and security OUs; one development account suspended, one sandbox account
+/// that the graphs exclude, the demo administrator in the security OU.
 #[cfg(feature = "emulator")]
-pub async fn start(region: Option<&str>) -> Result<(Emulator, AwsAccess), String> {
+pub fn organization() -> WorldPatch {
+    let unit = |id: &str, name: &str, parent: Option<&str>| OrganizationalUnitConfig {
+        id: id.to_owned(),
+        name: name.to_owned(),
+        parent_id: parent.map(str::to_owned),
+    };
+    let account = |id: &str, name: &str, parent: Option<&str>, state: AccountState| AccountConfig {
+        organization: Some(ORGANIZATION.to_owned()),
+        name: Some(name.to_owned()),
+        parent_id: parent.map(str::to_owned),
+        state,
+        ..AccountConfig::new(id, format!("aws+{name}@example.com"))
+    };
+    use AccountState::{Active, Suspended};
+    WorldPatch {
+        organizations: vec![OrganizationConfig {
+            id: ORGANIZATION.to_owned(),
+            management_account: MANAGEMENT.to_owned(),
+            root_id: Some("r-demo".to_owned()),
+            organizational_units: vec![
+                unit(UNIT_WORKLOADS, "workloads", None),
+                unit(UNIT_PRODUCTION, "production", Some(UNIT_WORKLOADS)),
+                unit(UNIT_DEVELOPMENT, "development", Some(UNIT_WORKLOADS)),
+                unit(UNIT_SANDBOX, "sandbox", None),
+                unit(UNIT_SECURITY, "security", None),
+            ],
+            delegated_administrators: Vec::new(),
+            empty_first_pages: false,
+            page_size_limit: None,
+        }],
+        accounts: vec![
+            account(MANAGEMENT, "management", None, Active),
+            account(ADMINISTRATOR, "security-tooling", Some(UNIT_SECURITY), Active),
+            account("610000000001", "shop-prod", Some(UNIT_PRODUCTION), Active),
+            account("610000000002", "payments-prod", Some(UNIT_PRODUCTION), Active),
+            account("620000000001", "shop-dev", Some(UNIT_DEVELOPMENT), Active),
+            account("620000000002", "legacy-dev", Some(UNIT_DEVELOPMENT), Suspended),
+            account("630000000001", "sandbox-alice", Some(UNIT_SANDBOX), Active),
+            account("630000000002", "sandbox-load-tests", Some(UNIT_SANDBOX), Active),
+            account("640000000001", "log-archive", Some(UNIT_SECURITY), Active),
+        ],
+        ..WorldPatch::default()
+    }
+}
+
+/// Starts the emulator on a free loopback port and an AWS configuration that talks to it as the
+/// demo administrator, in the demo organization (so a `DetectiveOrganizationAdmin` can delegate
+/// it). With `organization` (the documents' graphs use the organization fields), the management
+/// account has already delegated the demo administrator in [`ORGANIZATION_REGIONS`] (the step a
+/// `DetectiveOrganizationAdmin` takes, done beforehand so each graph can be shown on its own).
+#[cfg(feature = "emulator")]
+pub async fn start(region: Option<&str>, organization: bool) -> Result<(Emulator, AwsAccess), String> {
     let emulator = Emulator::start(EmulatorConfig {
         default_account: ADMINISTRATOR.to_owned(),
         world: world(),
@@ -64,14 +126,12 @@ pub async fn start(region: Option<&str>) -> Result<(Emulator, AwsAccess), String
     })
     .await
     .map_err(|e| format!("could not start the embedded Detective emulator: {e}"))?;
-    // The organization the demo administrator belongs to, so that it can be delegated.
-    emulator.seed_organization(&OrganizationSeed::new(
-        ORGANIZATION,
-        MANAGEMENT_ACCOUNT,
-        0,
-        1,
-        ADMINISTRATOR,
-    ));
+    emulator.merge_world(self::organization());
+    if organization {
+        for region in ORGANIZATION_REGIONS {
+            delegate(&emulator.endpoint_url(), MANAGEMENT, ADMINISTRATOR, region).await?;
+        }
+    }
     let access = emulator_access(
         &emulator.endpoint_url(),
         ADMINISTRATOR,
@@ -81,10 +141,35 @@ pub async fn start(region: Option<&str>) -> Result<(Emulator, AwsAccess), String
     Ok((emulator, access))
 }
 
-/// An AWS configuration whose every call (Detective, and STS for role assumption) goes to the
+/// The organization's management account delegates `administrator` as the Detective
+/// administrator in `region` of the emulator at `endpoint_url` (EnableOrganizationAdminAccount):
+/// the demo's, the tests' and the benchmark's organization setup.
+pub async fn delegate(endpoint_url: &str, management: &str, administrator: &str, region: &str) -> Result<(), String> {
+    let management_config = config(endpoint_url, management, region).await;
+    aws_sdk_detective::Client::new(&management_config)
+        .enable_organization_admin_account()
+        .account_id(administrator)
+        .send()
+        .await
+        .map(drop)
+        .map_err(|e| {
+            format!(
+                "{management} could not delegate {administrator} in {region}: {}",
+                aws_smithy_types::error::display::DisplayErrorContext(e)
+            )
+        })
+}
+
+/// An AWS configuration whose every call (Detective, Organizations, and STS for role
+/// assumption) goes to the
 /// emulator at `endpoint_url`, as `account_id` (the emulator reads the caller from the key id).
 pub async fn emulator_access(endpoint_url: &str, account_id: &str, region: &str) -> AwsAccess {
-    let config = aws_config::defaults(BehaviorVersion::latest())
+    AwsAccess::from_config(config(endpoint_url, account_id, region).await, None)
+}
+
+/// The SDK configuration behind [`emulator_access`].
+async fn config(endpoint_url: &str, account_id: &str, region: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(region.to_owned()))
         .credentials_provider(Credentials::new(
             account_id,
@@ -95,6 +180,5 @@ pub async fn emulator_access(endpoint_url: &str, account_id: &str, region: &str)
         ))
         .endpoint_url(endpoint_url)
         .load()
-        .await;
-    AwsAccess::from_config(config, None)
+        .await
 }

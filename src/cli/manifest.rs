@@ -51,6 +51,21 @@ pub struct Manifests {
     pub skipped: Vec<String>,
 }
 
+impl GraphDocument {
+    /// Whether the resource uses `spec.organization` or `spec.membersFrom`.
+    pub fn uses_organization(&self) -> bool {
+        self.graph.spec.organization.is_some() || self.graph.spec.members_from.is_some()
+    }
+}
+
+impl Manifests {
+    /// Whether a graph uses `spec.organization` or `spec.membersFrom` (the embedded emulator then
+    /// delegates its demo administrator beforehand).
+    pub fn use_organization(&self) -> bool {
+        self.graphs.iter().any(GraphDocument::uses_organization)
+    }
+}
+
 /// Why the input could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {

@@ -127,9 +127,11 @@ pub struct AwsTarget {
 }
 
 impl AwsTarget {
-    pub async fn connect(args: &AwsArgs) -> Result<Self, String> {
+    /// `organization`: whether the documents use the organization fields (the embedded emulator
+    /// then adds its demo organization).
+    pub async fn connect(args: &AwsArgs, organization: bool) -> Result<Self, String> {
         if args.emulator {
-            return Self::embedded_emulator(args.region.as_deref()).await;
+            return Self::embedded_emulator(args.region.as_deref(), organization).await;
         }
         let settings = AwsSettings {
             region: args.region.clone(),
@@ -144,8 +146,8 @@ impl AwsTarget {
     }
 
     #[cfg(feature = "emulator")]
-    async fn embedded_emulator(region: Option<&str>) -> Result<Self, String> {
-        let (emulator, access) = demo::start(region).await?;
+    async fn embedded_emulator(region: Option<&str>, organization: bool) -> Result<Self, String> {
+        let (emulator, access) = demo::start(region, organization).await?;
         Ok(Self {
             access,
             emulator: Some(emulator),
@@ -155,7 +157,7 @@ impl AwsTarget {
     /// The flag stays so that command lines read the same for every build; the image's binary is
     /// built without the emulator, and says so.
     #[cfg(not(feature = "emulator"))]
-    async fn embedded_emulator(_region: Option<&str>) -> Result<Self, String> {
+    async fn embedded_emulator(_region: Option<&str>, _organization: bool) -> Result<Self, String> {
         Err(
             "--emulator: this detective-operator binary was built without the `emulator` feature \
              (cargo build --no-default-features); build it with default features to use the embedded emulator"

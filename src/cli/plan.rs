@@ -26,7 +26,7 @@ pub async fn run(args: &PlanArgs) -> ExitCode {
     for other in &manifests.skipped {
         eprintln!("skipped (not a DetectiveGraph or DetectiveOrganizationAdmin): {other}");
     }
-    let target = match AwsTarget::connect(&args.aws).await {
+    let target = match AwsTarget::connect(&args.aws, manifests.use_organization()).await {
         Ok(target) => target,
         Err(error) => {
             eprintln!("error: {error}");

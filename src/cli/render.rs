@@ -5,7 +5,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use serde::Serialize;
 
 use super::manifest::GraphDocument;
-use crate::api::{DetectiveGraph, Pruning};
+use crate::api::{DetectiveGraph, DetectiveGraphSpec, Pruning};
 use crate::engine::{Applied, GraphSource, Outcome};
 use crate::plan::{IgnoredReason, KeptReason};
 
@@ -94,7 +94,6 @@ pub fn report(document: &GraphDocument, outcome: &Outcome) -> PlanReport {
                 reason: match k.reason {
                     KeptReason::NotInInventory => "not in status.inventory (pruning: Managed)",
                     KeptReason::PruningDisabled => "pruning: Disabled",
-                    KeptReason::OrganizationMember => "organization member",
                 },
             })
             .collect();
@@ -132,8 +131,35 @@ pub fn report(document: &GraphDocument, outcome: &Outcome) -> PlanReport {
         report.notes.extend(outcome.package_changes.undeclared_note());
         report.changes = !plan.is_empty() || !outcome.tag_changes.is_empty() || !outcome.package_changes.is_empty();
     }
+    report.changes |= organization_notes(spec, outcome, &mut report.notes);
     report.changes |= report.graph == "create";
     report
+}
+
+/// What the organization steps saw: the resolved accounts, and an `autoEnable` to change (in a
+/// plan; a sync has changed it). Returns whether `autoEnable` is to change.
+fn organization_notes(spec: &DetectiveGraphSpec, outcome: &Outcome, notes: &mut Vec<String>) -> bool {
+    let Some(organization) = &outcome.status.organization else {
+        return false;
+    };
+    if let Some(resolved) = &organization.resolved {
+        let units = match resolved.units_walked {
+            0 => "the whole organization".to_owned(),
+            n => format!("{n} roots and OUs"),
+        };
+        notes.push(format!(
+            "membersFrom.organization: {} ACTIVE accounts in {units} ({} not ACTIVE skipped), listed at {}",
+            resolved.count, resolved.inactive, resolved.refresh_time.0
+        ));
+    }
+    let wanted = spec.organization.as_ref().and_then(|o| o.auto_enable);
+    match (wanted, organization.auto_enable) {
+        (Some(wanted), Some(current)) if wanted != current => {
+            notes.push(format!("organization autoEnable: {current} → {wanted}"));
+            true
+        }
+        _ => false,
+    }
 }
 
 /// Human-readable lines of one plan.
@@ -261,6 +287,7 @@ pub fn describe(applied: &Applied) -> String {
         }
         Applied::Tagged { set, removed } => format!("tags: {set} set, {removed} removed"),
         Applied::PackagesStarted(packages) => format!("started datasource packages {}", packages.join(", ")),
+        Applied::AutoEnableSet(on) => format!("organization autoEnable set to {on}"),
     }
 }
 

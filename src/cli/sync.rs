@@ -40,7 +40,7 @@ pub async fn run(args: &SyncArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let target = match AwsTarget::connect(&args.aws).await {
+    let target = match AwsTarget::connect(&args.aws, manifests.use_organization()).await {
         Ok(target) => target,
         Err(error) => {
             eprintln!("error: {error}");

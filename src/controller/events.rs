@@ -73,6 +73,11 @@ pub fn notices(previous: Option<&DetectiveGraphStatus>, outcome: &Outcome) -> Ve
                 "UpdateDatasourcePackages",
                 format!("started datasource packages {}", packages.join(", ")),
             )),
+            Applied::AutoEnableSet(on) => notices.push(Notice::normal(
+                "OrganizationConfigured",
+                "UpdateOrganizationConfiguration",
+                format!("organization autoEnable set to {on}"),
+            )),
         }
     }
     if let Some(note) = newly_undeclared_packages(previous, outcome) {

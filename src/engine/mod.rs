@@ -202,6 +202,9 @@ pub enum SyncError {
     Refused(String),
     #[error("behavior graph {graph} is already managed by DetectiveGraph {owner}; delete one of the two resources")]
     GraphClaimed { graph: String, owner: String },
+    /// `spec.organization` or `spec.membersFrom.organization` could not be carried out.
+    #[error(transparent)]
+    Organization(#[from] graph::organization::OrganizationError),
 }
 
 impl SyncError {
@@ -210,6 +213,7 @@ impl SyncError {
         match self {
             Self::InvalidSpec(_) | Self::GraphClaimed { .. } | Self::Refused(_) => false,
             Self::Aws(error) => error.is_retryable(),
+            Self::Organization(error) => error.is_retryable(),
         }
     }
 
@@ -231,6 +235,7 @@ impl SyncError {
             Self::GraphClaimed { .. } => "GraphClaimed",
             // The README's and runbooks' reason for a membership that cannot leave its graph.
             Self::Refused(_) => "CannotLeave",
+            Self::Organization(error) => error.reason(),
             Self::Aws(error) => match error.kind {
                 ErrorKind::Throttled => "Throttled",
                 ErrorKind::Unavailable => "AwsUnavailable",

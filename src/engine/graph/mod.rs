@@ -2,6 +2,8 @@
 //!
 //! This file is the orchestration; each step is its own module:
 //! - [`observe`]: find (or create) the graph, read members and tags — AWS reads;
+//! - [`organization`]: `spec.organization.autoEnable`, and the members `spec.membersFrom`
+//!   resolves from AWS Organizations (declared with `spec.members`) — AWS reads, one write;
 //! - the plan: [`crate::plan`] — pure;
 //! - [`apply`]: the plan's writes — AWS writes, returned as [`apply::Writes`];
 //! - [`accept`]: invitations accepted as the members (`spec.acceptInvitations`);
@@ -12,6 +14,7 @@
 pub mod accept;
 pub mod apply;
 pub mod observe;
+pub mod organization;
 pub mod report;
 pub mod schedule;
 pub mod teardown;
@@ -23,7 +26,7 @@ use k8s_openapi::jiff::Timestamp;
 
 use crate::api::conditions::{self, READY, STALLED};
 use crate::api::{DetectiveGraph, DetectiveGraphSpec, DetectiveGraphStatus};
-use crate::aws::{AssumeRole, Detective, PackageIngest, PackageStates};
+use crate::aws::{AssumeRole, Detective, PackageIngest, PackageStates, ReachOrganizations};
 use crate::member::ObservedMember;
 use crate::plan::{self, Observed, PackageChanges, Plan, TagChanges};
 
@@ -125,6 +128,8 @@ pub enum Applied {
     },
     /// Datasource packages started (UpdateDatasourcePackages).
     PackagesStarted(Vec<String>),
+    /// UpdateOrganizationConfiguration set `AutoEnable` to this.
+    AutoEnableSet(bool),
 }
 
 /// Everything one reconcile decided and did.
@@ -182,7 +187,7 @@ pub fn failed(target: Target<'_>, error: SyncError, now: Timestamp) -> Outcome {
 
 /// Runs one reconcile through `detective` (the administrator account); `roles` reaches the
 /// member accounts for `spec.acceptInvitations`.
-pub async fn reconcile<D: Detective, R: AssumeRole>(
+pub async fn reconcile<D: Detective, R: AssumeRole + ReachOrganizations>(
     detective: &D,
     roles: &R,
     target: Target<'_>,
@@ -211,6 +216,18 @@ pub async fn reconcile<D: Detective, R: AssumeRole>(
         let graph = graph.to_owned();
         return failed(target, SyncError::GraphClaimed { graph, owner }, now);
     }
+    let organization = organization::prepare(detective, roles, target.spec, &observation, &previous, mode, now).await;
+    if let Some(error) = organization.error {
+        let mut outcome = failed(target, SyncError::Organization(error), now);
+        // Keep what was resolved, so that the next resync within the interval lists nothing.
+        outcome.status.organization = organization.status;
+        return outcome;
+    }
+    // From here on the declared members are `spec.members` ∪ the resolved accounts.
+    let target = Target {
+        spec: organization.spec.as_ref().unwrap_or(target.spec),
+        ..target
+    };
     let administrator = observation.graph_arn.as_deref().and_then(administrator_of);
     let plan_of = |members: &[ObservedMember]| {
         plan::plan(
@@ -271,10 +288,12 @@ pub async fn reconcile<D: Detective, R: AssumeRole>(
         unprocessed = writes.unprocessed;
         attempted = writes.attempted;
         record_started(&outcome.applied, observation.packages.as_mut());
-        let wrote_members = outcome
-            .applied
-            .iter()
-            .any(|a| !matches!(a, Applied::GraphCreated(_) | Applied::Tagged { .. }));
+        let wrote_members = outcome.applied.iter().any(|a| {
+            !matches!(
+                a,
+                Applied::GraphCreated(_) | Applied::Tagged { .. } | Applied::AutoEnableSet(_)
+            )
+        });
         if wrote_members {
             // Read the graph back so the status shows where the writes landed (verification is
             // usually quick; a started package shows in each member's ingest states), rather than
@@ -307,9 +326,17 @@ pub async fn reconcile<D: Detective, R: AssumeRole>(
     };
     outcome.observation = Some(observation);
     outcome.plan = Some(plan);
+    if let Some(applied) = organization.applied {
+        progress(&applied);
+        outcome.applied.push(applied);
+    }
     let mut status = report(&target, &outcome, &inventory_after, now);
+    status.organization = organization.status;
     schedule::record_attempts(&mut status, &previous, &attempted, &unprocessed, now);
     outcome.requeue_after = schedule::requeue_after(&status, target.spec, !outcome.applied.is_empty(), now);
+    if let Some(refresh) = organization::until_refresh(target.spec, &status, now) {
+        outcome.requeue_after = outcome.requeue_after.min(refresh.max(SHORT_REQUEUE));
+    }
     outcome.status = status;
     outcome
 }

@@ -79,6 +79,8 @@ pub fn report(
         } else {
             previous.last_sync_time.clone()
         },
+        // The organization step sets what it saw; until then the last known stays.
+        organization: previous.organization.clone(),
     }
 }
 

@@ -204,7 +204,10 @@ async fn unknown_or_repeated_packages_are_refused_at_admission() {
 /// `managedFields` and asserts it is under the 1.5 MiB object limit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_largest_graph_fits_the_object_limit() {
-    use detective_operator::api::{DatasourcePackageStatus, DetectiveGraphStatus, MemberStatusEntry, MemberSummary};
+    use detective_operator::api::{
+        DatasourcePackageStatus, DetectiveGraphStatus, GraphOrganizationStatus, MemberStatusEntry, MemberSummary,
+        ResolvedOrganization,
+    };
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
     const OBJECT_LIMIT: usize = 1_572_864;
@@ -276,6 +279,18 @@ async fn the_largest_graph_fits_the_object_limit() {
                 ingesting_members: 0,
             })
             .to_vec(),
+        // The organization's resolved account ids too (ids only, no e-mail addresses).
+        organization: Some(GraphOrganizationStatus {
+            auto_enable: Some(true),
+            resolved: Some(ResolvedOrganization {
+                count: 1200,
+                requested: Vec::new(),
+                units_walked: 40,
+                inactive: 0,
+                refresh_time: at.clone(),
+                accounts: accounts.clone(),
+            }),
+        }),
         last_sync_time: Some(at.clone()),
     };
     let status_size = serde_json::to_string(&status).expect("status JSON").len();

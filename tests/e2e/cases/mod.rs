@@ -17,6 +17,7 @@ mod membership;
 mod observability;
 mod operator;
 mod organization_admin;
+mod organization_members;
 mod rbac;
 mod reporting;
 mod restart;

@@ -1,0 +1,100 @@
+//! Calls of `spec.membersFrom.organization` for an organization of 1,200 member accounts in 40
+//! OUs (plus the management account), through the real SDK clients against the emulator:
+//! converging from an empty graph, a resync inside the refresh interval, and a refresh that
+//! walks the OUs. Prints the calls per operation and the wall time of each round.
+//!
+//! `cargo bench --bench organization`
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use detective_emulator::{Emulator, EmulatorConfig, OrganizationSeed};
+use detective_operator::api::{DetectiveGraph, DetectiveGraphSpec};
+use detective_operator::cli::demo::{self, emulator_access};
+use detective_operator::engine::{self, Mode, Target};
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+
+const MANAGEMENT: &str = "900000000000";
+const ADMIN: &str = "900000000001";
+const REGION: &str = "us-east-1";
+
+fn graph(organization: serde_json::Value) -> DetectiveGraph {
+    let spec: DetectiveGraphSpec = serde_json::from_value(serde_json::json!({
+        "region": REGION,
+        "organization": {"autoEnable": true},
+        "membersFrom": {"organization": organization},
+    }))
+    .expect("a valid spec");
+    DetectiveGraph::new("organization", spec)
+}
+
+async fn round(emulator: &Emulator, graph: &mut DetectiveGraph, label: &str, now: Timestamp) {
+    let access = emulator_access(&emulator.endpoint_url(), ADMIN, REGION).await;
+    emulator.reset_calls();
+    let started = Instant::now();
+    let outcome = engine::sync(&access, Target::of(graph), Mode::Apply, now).await;
+    let took = started.elapsed();
+    assert!(outcome.error.is_none(), "{:?}", outcome.error);
+    graph.status = Some(outcome.status);
+    let calls: BTreeMap<String, u64> = emulator.calls();
+    let total: u64 = calls.values().sum();
+    let members = emulator.graphs().iter().map(|g| g.members.len()).sum::<usize>();
+    let enabled = graph
+        .status
+        .as_ref()
+        .and_then(|s| s.summary.as_ref())
+        .map_or(0, |s| s.enabled);
+    println!(
+        "  {label:<44} {:>8.1} ms, {total:>3} calls, members {members}, enabled {enabled}: {calls:?}",
+        took.as_secs_f64() * 1000.0
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let emulator = Emulator::start(EmulatorConfig {
+        default_account: ADMIN.into(),
+        ..EmulatorConfig::default()
+    })
+    .await
+    .expect("the emulator starts");
+    let seed = OrganizationSeed::new("o-benchmark01", MANAGEMENT, 40, 1200, ADMIN);
+    emulator.seed_organization(&seed);
+    demo::delegate(&emulator.endpoint_url(), MANAGEMENT, ADMIN, REGION)
+        .await
+        .expect("the management account delegates the administrator");
+    let now = Timestamp::now();
+
+    println!(
+        "membersFrom.organization: 1,200 accounts in 40 OUs (+ the management account; the administrator is one of them)"
+    );
+    let mut whole = graph(serde_json::json!({}));
+    round(&emulator, &mut whole, "whole organization: converge from empty", now).await;
+    round(
+        &emulator,
+        &mut whole,
+        "resync inside refreshInterval (5 min later)",
+        now + SignedDuration::from_mins(5),
+    )
+    .await;
+    round(
+        &emulator,
+        &mut whole,
+        "refresh (11 min later), nothing to change",
+        now + SignedDuration::from_mins(11),
+    )
+    .await;
+
+    // The five top-level OUs, whose walk finds the 35 below them.
+    let top: Vec<String> = (0..5).map(|i| seed.unit_id(i)).collect();
+    let mut units = graph(serde_json::json!({"organizationalUnits": top}));
+    round(&emulator, &mut units, "5 top-level OUs (40 walked): first sync", now).await;
+    round(
+        &emulator,
+        &mut units,
+        "5 top-level OUs: resync inside the interval",
+        now + SignedDuration::from_mins(5),
+    )
+    .await;
+    emulator.shutdown().await;
+}

@@ -1,0 +1,214 @@
+//! The AWS Organizations port: the organization reads `spec.membersFrom.organization` needs, and
+//! its adapter on `aws-sdk-organizations` (the same SDK family as the Detective client, so the
+//! shared HTTP client, credentials, retries and error classification are the same).
+//!
+//! Organizations is a global service: one endpoint per partition (`organizations.us-east-1.
+//! amazonaws.com` in `aws`), signed for that partition's home Region. [`home_region`] picks it
+//! from the graph's Region; an endpoint override follows the SDK's own variables
+//! (`AWS_ENDPOINT_URL_ORGANIZATIONS`, `AWS_ENDPOINT_URL`).
+
+use std::future::Future;
+use std::sync::Arc;
+
+use aws_sdk_organizations::Client;
+use aws_sdk_organizations::types::{Account, AccountState, AccountStatus};
+
+use super::AwsError;
+use crate::metrics::Metrics;
+
+/// The Organizations page limit (MaxResults is 1–20).
+const PAGE_SIZE: i32 = 20;
+
+/// One account of the organization, as the listing operations report it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrganizationAccount {
+    pub account_id: String,
+    /// The account's root e-mail (what Detective's CreateMembers needs).
+    pub email_address: String,
+    /// ACTIVE: neither suspended, pending closure nor closed.
+    pub active: bool,
+}
+
+/// The Organizations reads the operator makes, as one principal.
+pub trait Organizations: Send + Sync {
+    /// The organization's roots (one in practice).
+    fn list_roots(&self) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+    /// Every account of the organization (ListAccounts, all pages).
+    fn list_accounts(&self) -> impl Future<Output = Result<Vec<OrganizationAccount>, AwsError>> + Send;
+    /// The accounts directly under a root or OU, not those of its child OUs (all pages).
+    fn list_accounts_for_parent(
+        &self,
+        parent_id: &str,
+    ) -> impl Future<Output = Result<Vec<OrganizationAccount>, AwsError>> + Send;
+    /// The OUs directly under a root or OU (all pages).
+    fn list_organizational_units_for_parent(
+        &self,
+        parent_id: &str,
+    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+}
+
+/// Organizations as a principal, for the engine: the AWS access gives one per (Region, role).
+pub trait ReachOrganizations: Send + Sync {
+    type Client: Organizations;
+    /// The Organizations client of the partition of `region`, as `role` when given.
+    fn organizations(
+        &self,
+        region: &str,
+        role: Option<&super::RoleToAssume>,
+    ) -> impl Future<Output = Result<Self::Client, AwsError>> + Send;
+}
+
+/// The Region an Organizations client of a graph in `region` is configured with: the home Region
+/// of the partition, where the global endpoint lives and requests are signed. The isolated
+/// partitions (`us-iso-*`, `eu-isoe-*`, `eusc-*`, ...) keep the graph's Region, which the SDK's
+/// endpoint rules resolve within the partition.
+pub fn home_region(region: &str) -> &str {
+    if region.starts_with("cn-") {
+        "cn-northwest-1"
+    } else if region.starts_with("us-gov-") {
+        "us-gov-west-1"
+    } else if region.contains("-iso") || region.starts_with("eusc-") {
+        region
+    } else {
+        "us-east-1"
+    }
+}
+
+/// The port on one SDK client.
+#[derive(Clone, Debug)]
+pub struct SdkOrganizations {
+    client: Client,
+    metrics: Arc<Metrics>,
+}
+
+impl SdkOrganizations {
+    pub fn new(client: Client, metrics: Arc<Metrics>) -> Self {
+        Self { client, metrics }
+    }
+
+    /// Counts and logs one page's outcome, as the Detective adapter does.
+    fn traced<T, E, R>(
+        &self,
+        operation: &'static str,
+        page: Result<T, aws_smithy_runtime_api::client::result::SdkError<E, R>>,
+    ) -> Result<T, AwsError>
+    where
+        E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        let result = page.map_err(|e| AwsError::from_sdk(operation, e));
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(error) => {
+                tracing::debug!(operation, kind = error.kind.as_str(), code = %error.code, "Organizations call failed");
+                error.kind.label()
+            }
+        };
+        self.metrics.observe_aws_call(operation, outcome);
+        result
+    }
+}
+
+fn account(account: &Account) -> OrganizationAccount {
+    // `State` is the current field; `Status` (deprecated) carries the same value for older data.
+    let active = match (account.state(), account.status()) {
+        (Some(state), _) => *state == AccountState::Active,
+        (None, Some(status)) => *status == AccountStatus::Active,
+        (None, None) => false,
+    };
+    OrganizationAccount {
+        account_id: account.id().unwrap_or_default().to_owned(),
+        email_address: account.email().unwrap_or_default().to_owned(),
+        active,
+    }
+}
+
+/// Drains a paginator: `$pages` yields SDK pages, `$items` maps one page to its items.
+macro_rules! all_pages {
+    ($self:ident, $operation:literal, $pages:expr, $items:expr) => {{
+        let mut pages = $pages;
+        let mut items = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = $self.traced($operation, page)?;
+            items.extend($items(&page));
+        }
+        Ok(items)
+    }};
+}
+
+impl Organizations for SdkOrganizations {
+    async fn list_roots(&self) -> Result<Vec<String>, AwsError> {
+        all_pages!(
+            self,
+            "ListRoots",
+            self.client.list_roots().into_paginator().page_size(PAGE_SIZE).send(),
+            |page: &aws_sdk_organizations::operation::list_roots::ListRootsOutput| page
+                .roots()
+                .iter()
+                .filter_map(|r| r.id().map(str::to_owned))
+                .collect::<Vec<_>>()
+        )
+    }
+
+    async fn list_accounts(&self) -> Result<Vec<OrganizationAccount>, AwsError> {
+        all_pages!(
+            self,
+            "ListAccounts",
+            self.client.list_accounts().into_paginator().page_size(PAGE_SIZE).send(),
+            |page: &aws_sdk_organizations::operation::list_accounts::ListAccountsOutput| page
+                .accounts()
+                .iter()
+                .map(account)
+                .collect::<Vec<_>>()
+        )
+    }
+
+    async fn list_accounts_for_parent(&self, parent_id: &str) -> Result<Vec<OrganizationAccount>, AwsError> {
+        all_pages!(
+            self,
+            "ListAccountsForParent",
+            self.client
+                .list_accounts_for_parent()
+                .parent_id(parent_id)
+                .into_paginator()
+                .page_size(PAGE_SIZE)
+                .send(),
+            |page: &aws_sdk_organizations::operation::list_accounts_for_parent::ListAccountsForParentOutput| page
+                .accounts()
+                .iter()
+                .map(account)
+                .collect::<Vec<_>>()
+        )
+    }
+
+    async fn list_organizational_units_for_parent(&self, parent_id: &str) -> Result<Vec<String>, AwsError> {
+        all_pages!(
+            self,
+            "ListOrganizationalUnitsForParent",
+            self.client
+                .list_organizational_units_for_parent()
+                .parent_id(parent_id)
+                .into_paginator()
+                .page_size(PAGE_SIZE)
+                .send(),
+            |page: &aws_sdk_organizations::operation::list_organizational_units_for_parent::ListOrganizationalUnitsForParentOutput| page
+                .organizational_units()
+                .iter()
+                .filter_map(|u| u.id().map(str::to_owned))
+                .collect::<Vec<_>>()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_global_endpoint_of_each_partition() {
+        assert_eq!(home_region("eu-west-1"), "us-east-1");
+        assert_eq!(home_region("cn-north-1"), "cn-northwest-1");
+        assert_eq!(home_region("us-gov-east-1"), "us-gov-west-1");
+        assert_eq!(home_region("us-isob-east-1"), "us-isob-east-1");
+    }
+}

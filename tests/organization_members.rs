@@ -1,0 +1,504 @@
+//! `spec.membersFrom.organization` and `spec.organization.autoEnable` through the engine, with
+//! the real `aws-sdk-detective` and `aws-sdk-organizations` clients against the emulator: what a
+//! refresh lists and calls, that a resync within the refresh interval makes no Organizations
+//! call, convergence of 1,200 organization accounts, and the rules a resolved set follows
+//! (exclusions, suspended accounts, moves, the quota and the deletion guard).
+
+#[path = "../emulator/tests/fixtures/mod.rs"]
+mod fixtures;
+
+use std::collections::BTreeMap;
+
+use detective_emulator::{
+    AccountConfig, AccountState, Emulator, EmulatorConfig, MemberStatus, OrganizationConfig, OrganizationSeed,
+    OrganizationalUnitConfig, WorldPatch,
+};
+use detective_operator::api::{DetectiveGraph, DetectiveGraphSpec, ResolvedOrganization};
+use detective_operator::cli::demo::{self, emulator_access};
+use detective_operator::engine::{self, Mode, Outcome, Target};
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use serde_json::json;
+
+const REGION: &str = fixtures::REGION;
+const MANAGEMENT: &str = "900000000000";
+/// The delegated Detective administrator: the first account of the seeded organization.
+const ADMIN: &str = "900000000001";
+/// The Organizations operations; none of them may be called within the refresh interval.
+const ORGANIZATIONS_CALLS: [&str; 4] = [
+    "ListAccounts",
+    "ListAccountsForParent",
+    "ListOrganizationalUnitsForParent",
+    "ListRoots",
+];
+
+/// An emulator whose caller (by default) is the administrator.
+async fn emulator() -> Emulator {
+    Emulator::start(EmulatorConfig {
+        default_account: ADMIN.to_owned(),
+        ..EmulatorConfig::default()
+    })
+    .await
+    .expect("the emulator starts")
+}
+
+/// The management account delegates [`ADMIN`] as the Detective administrator in [`REGION`].
+async fn delegate(emulator: &Emulator) {
+    demo::delegate(&emulator.endpoint_url(), MANAGEMENT, ADMIN, REGION)
+        .await
+        .expect("the management account delegates the administrator");
+}
+
+fn graph(organization: serde_json::Value, extra: serde_json::Value) -> DetectiveGraph {
+    let mut spec = json!({
+        "region": REGION,
+        "organization": {"autoEnable": true},
+        "membersFrom": {"organization": organization},
+    });
+    if let (Some(spec), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {
+        spec.extend(extra.clone());
+    }
+    let spec: DetectiveGraphSpec = serde_json::from_value(spec).expect("a valid spec");
+    let mut graph = DetectiveGraph::new("organization", spec);
+    graph.metadata.namespace = Some("security".to_owned());
+    graph
+}
+
+/// One sync at `now` (the previous status is the graph's); the graph keeps the new status.
+async fn sync(emulator: &Emulator, graph: &mut DetectiveGraph, now: Timestamp) -> Outcome {
+    let access = emulator_access(&emulator.endpoint_url(), ADMIN, REGION).await;
+    let outcome = engine::sync(&access, Target::of(graph), Mode::Apply, now).await;
+    graph.status = Some(outcome.status.clone());
+    outcome
+}
+
+/// What the last refresh resolved (`status.organization.resolved`).
+fn resolved(graph: &DetectiveGraph) -> ResolvedOrganization {
+    graph
+        .status
+        .as_ref()
+        .and_then(|s| s.organization.as_ref())
+        .and_then(|o| o.resolved.clone())
+        .expect("status.organization.resolved")
+}
+
+fn count(calls: &BTreeMap<String, u64>, operation: &str) -> u64 {
+    calls.get(operation).copied().unwrap_or(0)
+}
+
+fn organizations_calls(calls: &BTreeMap<String, u64>) -> u64 {
+    ORGANIZATIONS_CALLS.iter().map(|op| count(calls, op)).sum()
+}
+
+fn members(emulator: &Emulator) -> BTreeMap<String, (MemberStatus, String)> {
+    let graphs = emulator.graphs();
+    let graph = graphs
+        .iter()
+        .find(|g| g.administrator_id == ADMIN)
+        .expect("the administrator's graph");
+    graph
+        .members
+        .iter()
+        .map(|m| (m.account_id.clone(), (m.status, format!("{:?}", m.invitation_type))))
+        .collect()
+}
+
+fn seed(accounts: u32) -> OrganizationSeed {
+    OrganizationSeed::new("o-benchmark01", MANAGEMENT, 40, accounts, ADMIN)
+}
+
+#[tokio::test]
+async fn twelve_hundred_organization_accounts_converge_in_one_sync_and_a_resync_lists_nothing() {
+    let emulator = emulator().await;
+    emulator.seed_organization(&seed(1200));
+    delegate(&emulator).await;
+    let mut graph = graph(json!({}), json!({}));
+    let now = Timestamp::now();
+
+    let outcome = sync(&emulator, &mut graph, now).await;
+    assert!(outcome.is_ready(), "{:?}", outcome.status.conditions);
+    let calls = emulator.calls();
+    // 1,201 accounts in the organization (1,200 seeded, the management account), less the
+    // administrator: 1,200 members.
+    let members = members(&emulator);
+    assert_eq!(members.len(), 1200);
+    assert!(
+        members
+            .values()
+            .all(|(status, kind)| *status == MemberStatus::Enabled && kind == "Organization")
+    );
+    assert!(!members.contains_key(ADMIN));
+    assert!(count(&calls, "CreateMembers") <= 24, "{calls:?}");
+    assert_eq!(count(&calls, "ListAccounts"), 1201_u64.div_ceil(20), "{calls:?}");
+    assert_eq!(count(&calls, "UpdateOrganizationConfiguration"), 1, "{calls:?}");
+    let status = graph.status.as_ref().expect("a status");
+    assert_eq!(status.organization.as_ref().and_then(|o| o.auto_enable), Some(true));
+    let resolved = resolved(&graph);
+    assert_eq!((resolved.count, resolved.units_walked), (1201, 0));
+    assert_eq!(
+        status.summary.as_ref().map(|s| (s.desired, s.enabled)),
+        Some((1200, 1200))
+    );
+
+    // Five minutes later, inside the 10-minute refresh interval: members are read, nothing listed.
+    emulator.reset_calls();
+    let again = sync(&emulator, &mut graph, now + SignedDuration::from_mins(5)).await;
+    assert!(again.is_ready() && again.applied.is_empty(), "{:?}", again.applied);
+    let calls = emulator.calls();
+    assert_eq!(organizations_calls(&calls), 0, "{calls:?}");
+    assert_eq!(count(&calls, "ListMembers"), 6, "{calls:?}");
+    assert_eq!(count(&calls, "DescribeOrganizationConfiguration"), 1, "{calls:?}");
+    eprintln!("resync within the interval: {calls:?}");
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_refresh_of_forty_ous_lists_each_ou_once() {
+    let emulator = emulator().await;
+    let seed = seed(1200);
+    emulator.seed_organization(&seed);
+    delegate(&emulator).await;
+    // The five top-level OUs: the walk finds the other 35 below them.
+    let top: Vec<String> = (0..5).map(|i| seed.unit_id(i)).collect();
+    let mut graph = graph(json!({"organizationalUnits": top}), json!({}));
+    let outcome = sync(&emulator, &mut graph, Timestamp::now()).await;
+    assert!(outcome.is_ready(), "{:?}", outcome.status.conditions);
+    let calls = emulator.calls();
+    let resolved = resolved(&graph);
+    // Every seeded account sits in an OU (the management account in the root is not selected).
+    assert_eq!((resolved.count, resolved.units_walked), (1200, 40));
+    assert_eq!(
+        members(&emulator).len(),
+        1199,
+        "the administrator is not its own member"
+    );
+    // Each OU holds 30 accounts: 2 pages each. The bound of a per-OU listing is
+    // ⌈1,200 / 20⌉ + one partial page per OU; the walk is one page per OU.
+    let account_pages = count(&calls, "ListAccountsForParent");
+    assert!(account_pages <= 1200_u64.div_ceil(20) + 40, "{calls:?}");
+    assert_eq!(account_pages, 80, "{calls:?}");
+    assert_eq!(count(&calls, "ListOrganizationalUnitsForParent"), 40, "{calls:?}");
+    assert_eq!(count(&calls, "ListAccounts"), 0, "{calls:?}");
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn more_than_twelve_hundred_resolved_accounts_stall_with_the_count() {
+    let emulator = emulator().await;
+    emulator.seed_organization(&seed(1300));
+    delegate(&emulator).await;
+    let mut graph = graph(json!({}), json!({}));
+    let now = Timestamp::now();
+    let outcome = sync(&emulator, &mut graph, now).await;
+    assert!(outcome.is_stalled());
+    let message = outcome.error.as_ref().map(ToString::to_string).unwrap_or_default();
+    assert!(
+        message.contains("resolves 1301 accounts") && message.contains("1300 members"),
+        "{message}"
+    );
+    assert_eq!(
+        count(&emulator.calls(), "CreateMembers"),
+        0,
+        "nothing truncated, nothing applied"
+    );
+    // The resolution is kept: the next resync within the interval stalls again without a listing.
+    emulator.reset_calls();
+    let again = sync(&emulator, &mut graph, now + SignedDuration::from_mins(1)).await;
+    assert!(again.is_stalled());
+    assert_eq!(organizations_calls(&emulator.calls()), 0, "{:?}", emulator.calls());
+    emulator.shutdown().await;
+}
+
+// ---- a small organization: OUs, a suspended account, an exclusion, moves ----
+
+const ORGANIZATION: &str = "o-smallorg01";
+const UNIT_A: &str = "ou-small-0000000a";
+const UNIT_A1: &str = "ou-small-000000a1";
+const UNIT_B: &str = "ou-small-0000000b";
+
+fn account(id: &str, parent: &str, state: AccountState) -> AccountConfig {
+    AccountConfig {
+        organization: Some(ORGANIZATION.to_owned()),
+        parent_id: Some(parent.to_owned()),
+        state,
+        ..AccountConfig::new(id, format!("aws+{id}@example.com"))
+    }
+}
+
+fn small_organization() -> WorldPatch {
+    let unit = |id: &str, parent: Option<&str>| OrganizationalUnitConfig {
+        id: id.to_owned(),
+        name: id.to_owned(),
+        parent_id: parent.map(str::to_owned),
+    };
+    WorldPatch {
+        organizations: vec![OrganizationConfig {
+            id: ORGANIZATION.to_owned(),
+            management_account: MANAGEMENT.to_owned(),
+            root_id: None,
+            organizational_units: vec![unit(UNIT_A, None), unit(UNIT_A1, Some(UNIT_A)), unit(UNIT_B, None)],
+            delegated_administrators: Vec::new(),
+            // The documented quirk: a first page that is empty but carries a NextToken.
+            empty_first_pages: true,
+            page_size_limit: None,
+        }],
+        accounts: vec![
+            AccountConfig {
+                organization: Some(ORGANIZATION.to_owned()),
+                ..AccountConfig::new(MANAGEMENT, "aws+management@example.com")
+            },
+            account(ADMIN, UNIT_B, AccountState::Active),
+            account("100000000001", UNIT_A, AccountState::Active),
+            account("100000000002", UNIT_A1, AccountState::Active),
+            account("100000000003", UNIT_A1, AccountState::Active),
+            account("100000000004", UNIT_A, AccountState::Active),
+            account("100000000005", UNIT_A, AccountState::Suspended),
+            account("100000000009", UNIT_A, AccountState::Active),
+            account("200000000001", UNIT_B, AccountState::Active),
+        ],
+        ..WorldPatch::default()
+    }
+}
+
+fn enabled(emulator: &Emulator) -> Vec<String> {
+    members(emulator)
+        .into_iter()
+        .filter(|(_, (status, _))| *status == MemberStatus::Enabled)
+        .map(|(id, _)| id)
+        .collect()
+}
+
+#[tokio::test]
+async fn exclusions_suspended_accounts_moves_and_the_guard() {
+    let emulator = emulator().await;
+    emulator.merge_world(small_organization());
+    delegate(&emulator).await;
+    let mut graph = graph(
+        json!({"organizationalUnits": [UNIT_A], "excludeAccounts": ["100000000009"], "refreshInterval": "1m"}),
+        json!({"deletionGuard": {"maxDeletions": 1}}),
+    );
+    let start = Timestamp::now();
+    let outcome = sync(&emulator, &mut graph, start).await;
+    assert!(outcome.is_ready(), "{:?}", outcome.status.conditions);
+    // A and its child A1; not the suspended account, not the excluded one, not B.
+    assert_eq!(
+        enabled(&emulator),
+        ["100000000001", "100000000002", "100000000003", "100000000004"]
+    );
+    let resolved = resolved(&graph);
+    assert_eq!((resolved.count, resolved.units_walked, resolved.inactive), (5, 2, 1));
+
+    // 100000000002 moves to B; an account joins A. At the next refresh the first is removed
+    // (pruning: Managed, it is in the inventory) and the second enabled.
+    let mut moved = account("100000000002", UNIT_B, AccountState::Active);
+    let joined = account("100000000006", UNIT_A, AccountState::Active);
+    emulator.merge_world(WorldPatch {
+        accounts: vec![moved.clone(), joined],
+        ..WorldPatch::default()
+    });
+    let within = sync(&emulator, &mut graph, start + SignedDuration::from_secs(30)).await;
+    assert!(
+        within.applied.is_empty(),
+        "nothing changes before the refresh: {:?}",
+        within.applied
+    );
+    let refreshed = sync(&emulator, &mut graph, start + SignedDuration::from_mins(2)).await;
+    assert!(refreshed.is_ready(), "{:?}", refreshed.status.conditions);
+    assert_eq!(
+        enabled(&emulator),
+        ["100000000001", "100000000003", "100000000004", "100000000006"]
+    );
+
+    // Two accounts move out at once, more than maxDeletions (1): Stalled, nothing removed.
+    moved.account_id = "100000000003".to_owned();
+    let also = account("100000000004", UNIT_B, AccountState::Active);
+    emulator.merge_world(WorldPatch {
+        accounts: vec![moved, also],
+        ..WorldPatch::default()
+    });
+    let guarded = sync(&emulator, &mut graph, start + SignedDuration::from_mins(4)).await;
+    assert!(guarded.is_stalled(), "{:?}", guarded.status.conditions);
+    assert_eq!(enabled(&emulator).len(), 4, "the guard removed nothing");
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_graph_account_that_is_not_the_delegated_administrator_stalls_without_retrying() {
+    let emulator = emulator().await;
+    emulator.merge_world(small_organization());
+    // No delegation.
+    let mut graph = graph(json!({}), json!({}));
+    let outcome = sync(&emulator, &mut graph, Timestamp::now()).await;
+    assert!(outcome.is_stalled(), "{:?}", outcome.status.conditions);
+    let error = outcome.error.as_ref().expect("an error");
+    assert_eq!(error.reason(), "NotDelegatedAdministrator");
+    assert!(!error.is_retryable());
+    assert_eq!(organizations_calls(&emulator.calls()), 0);
+    assert_eq!(count(&emulator.calls(), "CreateMembers"), 0);
+    emulator.shutdown().await;
+}
+
+// ---- the command line ----
+
+fn example_folder() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/organization")
+}
+
+/// `sync --emulator -f examples/organization/`: the demo organization enabled in both Regions,
+/// without the suspended account, the excluded one or the OUs not listed.
+#[tokio::test]
+async fn the_organization_demo_enables_the_chosen_accounts_in_two_regions() {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_detective-operator"))
+        .args(["sync", "--emulator", "-o", "json", "-f"])
+        .arg(example_folder())
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_ENDPOINT_URL_DETECTIVE")
+        .env_remove("AWS_ENDPOINT_URL_ORGANIZATIONS")
+        .output()
+        .await
+        .expect("the binary runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let list: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let graphs: Vec<&serde_json::Value> = list["items"]
+        .as_array()
+        .expect("a List")
+        .iter()
+        .filter(|item| item["kind"] == "DetectiveGraph")
+        .collect();
+    let regions: Vec<&str> = graphs.iter().filter_map(|g| g["spec"]["region"].as_str()).collect();
+    assert_eq!(regions, ["eu-west-1", "us-east-1"]);
+    for graph in graphs {
+        let status = &graph["status"];
+        let members: Vec<(&str, &str, &str)> = status["members"]
+            .as_array()
+            .expect("members")
+            .iter()
+            .map(|m| {
+                (
+                    m["accountId"].as_str().unwrap_or_default(),
+                    m["status"].as_str().unwrap_or_default(),
+                    m["invitationType"].as_str().unwrap_or_default(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            members,
+            [
+                "610000000001",
+                "610000000002",
+                "620000000001",
+                "630000000001",
+                "640000000001"
+            ]
+            .map(|id| (id, "ENABLED", "ORGANIZATION")),
+            "{status}"
+        );
+        assert_eq!(status["organization"]["autoEnable"], true, "{status}");
+        assert_eq!(status["organization"]["resolved"]["inactive"], 1, "{status}");
+        let ready = status["conditions"]
+            .as_array()
+            .expect("conditions")
+            .iter()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True");
+        assert!(ready, "{status}");
+    }
+}
+
+/// Malformed organization fields are refused by `plan` before any call, each named.
+#[tokio::test]
+async fn plan_refuses_malformed_organization_fields_before_any_call() {
+    let emulator = fixtures::start_emulator().await;
+    let file = tempfile::NamedTempFile::with_suffix(".yaml").expect("a temporary file");
+    std::fs::write(
+        file.path(),
+        r#"apiVersion: detective.operator.dev/v1alpha1
+kind: DetectiveGraph
+metadata: {name: bad, namespace: security}
+spec:
+  region: us-east-1
+  membersFrom:
+    organization:
+      organizationalUnits: ["ou-12", "r-abcd", "r-abcd"]
+      excludeAccounts: ["12345"]
+      externalId: lonely-external-id
+      refreshInterval: ten minutes
+"#,
+    )
+    .expect("written");
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_detective-operator"))
+        .args(["plan", "--endpoint-url", &emulator.endpoint_url(), "-f"])
+        .arg(file.path())
+        .env("AWS_ACCESS_KEY_ID", ADMIN)
+        .env("AWS_SECRET_ACCESS_KEY", "emulator-secret")
+        .env("AWS_REGION", REGION)
+        .output()
+        .await
+        .expect("the binary runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for field in [
+        "spec.membersFrom.organization.organizationalUnits[0]",
+        "spec.membersFrom.organization.organizationalUnits[2]: duplicate",
+        "spec.membersFrom.organization.excludeAccounts[0]",
+        "spec.membersFrom.organization.externalId: is only used together with assumeRoleArn",
+        "spec.membersFrom.organization.refreshInterval",
+    ] {
+        assert!(stderr.contains(field), "{field} not named in: {stderr}");
+    }
+    assert!(emulator.calls().is_empty(), "{:?}", emulator.calls());
+    emulator.shutdown().await;
+}
+
+/// `--endpoint-url` redirects Detective only; Organizations follows the SDK's own
+/// `AWS_ENDPOINT_URL_ORGANIZATIONS`.
+#[tokio::test]
+async fn organizations_calls_follow_aws_endpoint_url_organizations() {
+    let emulator = emulator().await;
+    emulator.merge_world(small_organization());
+    delegate(&emulator).await;
+    let file = tempfile::NamedTempFile::with_suffix(".yaml").expect("a temporary file");
+    let manifest = serde_json::to_string(&graph(json!({"organizationalUnits": [UNIT_A]}), json!({}))).expect("JSON");
+    std::fs::write(file.path(), manifest).expect("written");
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_detective-operator"))
+        .args(["plan", "--endpoint-url", &emulator.endpoint_url(), "-f"])
+        .arg(file.path())
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_ENDPOINT_URL_DETECTIVE")
+        .env("AWS_ENDPOINT_URL_ORGANIZATIONS", emulator.endpoint_url())
+        .env("AWS_ACCESS_KEY_ID", ADMIN)
+        .env("AWS_SECRET_ACCESS_KEY", "emulator-secret")
+        .env("AWS_REGION", REGION)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .await
+        .expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        stdout.contains("membersFrom.organization: 5 ACTIVE accounts in 2 roots and OUs"),
+        "{stdout}"
+    );
+    let calls = emulator.calls();
+    // Two OUs (A and A1), each an empty first page with a NextToken, then its accounts.
+    assert_eq!(count(&calls, "ListAccountsForParent"), 4, "{calls:?}");
+    assert_eq!(count(&calls, "CreateMembers"), 0, "plan writes nothing: {calls:?}");
+    emulator.shutdown().await;
+}
+
+/// Without autoEnable, a graph account that may not list the organization is Stalled with the
+/// way out in the message, and nothing is written.
+#[tokio::test]
+async fn an_account_that_may_not_list_the_organization_stalls_with_the_way_out() {
+    let emulator = emulator().await;
+    emulator.merge_world(small_organization());
+    let mut graph = graph(json!({}), json!({"organization": {}}));
+    let outcome = sync(&emulator, &mut graph, Timestamp::now()).await;
+    assert!(outcome.is_stalled(), "{:?}", outcome.status.conditions);
+    let error = outcome.error.as_ref().expect("an error");
+    assert_eq!(error.reason(), "OrganizationAccessDenied");
+    assert!(error.to_string().contains("assumeRoleArn"), "{error}");
+    let calls = emulator.calls();
+    assert_eq!(count(&calls, "ListAccounts"), 1, "refused once, not retried: {calls:?}");
+    assert_eq!(count(&calls, "CreateMembers"), 0);
+    emulator.shutdown().await;
+}
