@@ -100,19 +100,6 @@ spec:
     })
     .await;
 
-    let (status, scrape) = operator.get("/metrics").await;
-    assert_eq!(status, 200, "/metrics: {scrape}");
-    // The scrape is the real thing: the graph's members are in it.
-    let members_sample = format!(
-        "detective_operator_graph_members{{namespace=\"{}\",name=\"watched\"",
-        env.ns
-    );
-    assert!(
-        scrape.lines().any(|l| l.starts_with(&members_sample)),
-        "no {members_sample}...}} sample in /metrics:\n{scrape}"
-    );
-    let exported = observability::exposed_names(&scrape);
-
     let objects = render_chart(&env);
     let rules = observability::rules(&objects).expect("the rendered PrometheusRule");
     let dashboard = observability::rendered_dashboard(&objects).expect("the rendered dashboard");
@@ -122,19 +109,40 @@ spec:
         names.iter().filter(|n| n.starts_with("detective_operator_")).count() >= 7,
         "the rules and dashboard select the operator's metrics: {names:?}"
     );
-    let missing: Vec<&(String, String)> = referenced
-        .iter()
-        .filter(|(name, _)| !exported.contains(name) && !observability::SCRAPE_SERIES.contains(&name.as_str()))
-        .collect();
-    let missing_names: BTreeSet<&str> = missing.iter().map(|(name, _)| name.as_str()).collect();
-    let uses: Vec<String> = missing
-        .iter()
-        .map(|(name, place)| format!("{name} (used by {place})"))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "metrics the chart's alerts or dashboard use but the operator does not export: {missing_names:?}\n{}\n\
-         exported: {exported:?}",
-        uses.join("\n")
+    let members_sample = format!(
+        "detective_operator_graph_members{{namespace=\"{}\",name=\"watched\"",
+        env.ns
     );
+    // A reconcile writes its status before its drop guard counts it, so a scrape right after the
+    // conditions showed can precede the last count: scrape until every referenced metric shows
+    // (or time out with what is missing).
+    eventually(
+        Duration::from_secs(30),
+        "every metric the alerts and dashboard use in /metrics",
+        || async {
+            let (status, scrape) = operator.get("/metrics").await;
+            if status != 200 {
+                return Err(format!("/metrics answered {status}: {scrape}"));
+            }
+            // The scrape is the real thing: the graph's members are in it.
+            if !scrape.lines().any(|l| l.starts_with(&members_sample)) {
+                return Err(format!("no {members_sample}...}} sample in /metrics:\n{scrape}"));
+            }
+            let exported = observability::exposed_names(&scrape);
+            let missing: Vec<String> = referenced
+                .iter()
+                .filter(|(name, _)| !exported.contains(name) && !observability::SCRAPE_SERIES.contains(&name.as_str()))
+                .map(|(name, place)| format!("{name} (used by {place})"))
+                .collect();
+            if missing.is_empty() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "metrics the chart's alerts or dashboard use but the operator does not export:\n{}\nexported: {exported:?}",
+                    missing.join("\n")
+                ))
+            }
+        },
+    )
+    .await;
 }
