@@ -2,7 +2,10 @@
 //! the member account assumed with the SDK's real STS credential provider (answered by the
 //! emulator), with bounded concurrency and per-account backoff.
 
-use detective_emulator::{AccountConfig, Emulator, EmulatorConfig, MemberStatus, RoleConfig, WorldConfig};
+#[path = "../emulator/tests/fixtures/mod.rs"]
+mod fixtures;
+
+use detective_emulator::{AccountConfig, MemberStatus, RoleConfig, WorldConfig};
 use detective_operator::api::{AcceptInvitationsSpec, DetectiveGraphSpec, DetectiveGraphStatus};
 use detective_operator::aws::AwsAccess;
 use detective_operator::cli::demo::emulator_access;
@@ -58,25 +61,13 @@ async fn sync(
     previous: Option<&DetectiveGraphStatus>,
     now: Timestamp,
 ) -> Outcome {
-    let target = Target {
-        spec,
-        previous,
-        generation: Some(1),
-        claimed_by: None,
-        progress: None,
-    };
+    let target = Target::new(spec, previous, Some(1));
     engine::sync(access, target, Mode::Apply, now).await
 }
 
 #[tokio::test]
 async fn invitations_are_accepted_as_each_member_and_failing_roles_block_no_one() {
-    let emulator = Emulator::start(EmulatorConfig {
-        default_account: ADMIN.into(),
-        world: world(),
-        ..EmulatorConfig::default()
-    })
-    .await
-    .unwrap();
+    let emulator = fixtures::start_emulator_as(ADMIN, world()).await;
     let access = emulator_access(&emulator.endpoint_url(), ADMIN, REGION).await;
     let spec = spec();
     let start = Timestamp::now();

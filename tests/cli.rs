@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use detective_emulator::{AccountConfig, Emulator, MemberStatus, WorldConfig};
+use detective_emulator::{AccountConfig, Emulator, MemberStatus};
 
 const ADMIN: &str = "123456789012";
 
@@ -445,13 +445,6 @@ async fn sync_json(emulator: &Emulator, file: &Path, args: &[&str]) -> (Option<i
     (output.status.code(), graph, stderr)
 }
 
-fn world(accounts: Vec<AccountConfig>) -> WorldConfig {
-    WorldConfig {
-        accounts,
-        ..WorldConfig::default()
-    }
-}
-
 #[tokio::test]
 async fn sync_wait_keeps_reconciling_until_the_resource_is_ready() {
     // Both accept 3 s after their invitation: one sync ends before that, `--wait` sees it.
@@ -460,8 +453,11 @@ async fn sync_wait_keeps_reconciling_until_the_resource_is_ready() {
         auto_accept_after_ms: Some(3_000),
         ..AccountConfig::default()
     };
-    let emulator =
-        fixtures::start_emulator_with(world(vec![accepting("000000000301"), accepting("000000000302")])).await;
+    let emulator = fixtures::start_emulator_with(fixtures::world_of(vec![
+        accepting("000000000301"),
+        accepting("000000000302"),
+    ]))
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let file = write(dir.path(), "graph.yaml", &graph_yaml(&[301, 302], ""));
 
@@ -571,7 +567,7 @@ async fn declared_tags_are_made_so_and_an_empty_map_leaves_them_alone() {
 
 #[tokio::test]
 async fn a_member_that_failed_verification_is_reinvited_once_its_email_is_corrected() {
-    let emulator = fixtures::start_emulator_with(world(vec![AccountConfig {
+    let emulator = fixtures::start_emulator_with(fixtures::world_of(vec![AccountConfig {
         account_id: "000000000401".into(),
         email: "root+401@example.com".into(),
         ..AccountConfig::default()
@@ -611,7 +607,7 @@ async fn a_member_that_failed_verification_is_reinvited_once_its_email_is_correc
 #[tokio::test]
 async fn monitoring_is_started_for_accepted_but_disabled_members_with_backoff() {
     // Accepts at once but is not enrolled in GuardDuty: it stays ACCEPTED_BUT_DISABLED.
-    let emulator = fixtures::start_emulator_with(world(vec![AccountConfig {
+    let emulator = fixtures::start_emulator_with(fixtures::world_of(vec![AccountConfig {
         account_id: "000000000501".into(),
         auto_accept_after_ms: Some(0),
         guard_duty_enrolled: false,

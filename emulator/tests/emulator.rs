@@ -25,13 +25,12 @@ use aws_sdk_detective::operation::start_monitoring_member::StartMonitoringMember
 use aws_sdk_detective::operation::tag_resource::TagResourceError;
 use aws_sdk_detective::operation::update_datasource_packages::UpdateDatasourcePackagesError;
 use aws_sdk_detective::types::{
-    DatasourcePackage, DatasourcePackageIngestState, ErrorCode, InvitationType, MemberDetail, MemberDisabledReason,
-    MemberStatus,
+    DatasourcePackage, DatasourcePackageIngestState, ErrorCode, InvitationType, MemberDisabledReason, MemberStatus,
 };
 use detective_emulator::{self as emulator, AccountConfig, OrganizationConfig, WorldConfig, WorldPatch};
 use fixtures::{
-    ADMIN, REGION, account, create_graph, create_members, detective_client, http, invite, start_emulator,
-    start_emulator_with,
+    ADMIN, REGION, account, create_graph, create_members, detective_client, http, invite, member_detail,
+    start_emulator, start_emulator_with, world_of,
 };
 
 const MEMBER: &str = "222222222222";
@@ -55,18 +54,6 @@ macro_rules! expect_validation {
     }};
 }
 
-async fn member(client: &Client, graph: &str, account_id: &str) -> MemberDetail {
-    let output = client
-        .get_members()
-        .graph_arn(graph)
-        .account_ids(account_id)
-        .send()
-        .await
-        .expect("GetMembers");
-    assert!(output.unprocessed_accounts().is_empty(), "{output:?}");
-    output.member_details()[0].clone()
-}
-
 const ACCESS_DENIED: &str = "AccessDeniedException";
 
 /// A call's refusal: the error code it was answered with, `None` if it succeeded.
@@ -79,13 +66,6 @@ fn error_code<T, E: ProvideErrorMetadata>(call: impl Future<Output = Result<T, E
 fn is_graph_arn(arn: &str, region: &str, account_id: &str) -> bool {
     arn.strip_prefix(&format!("arn:aws:detective:{region}:{account_id}:graph:"))
         .is_some_and(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
-}
-
-fn world(accounts: Vec<AccountConfig>) -> WorldConfig {
-    WorldConfig {
-        accounts,
-        ..WorldConfig::default()
-    }
 }
 
 #[tokio::test]
@@ -155,7 +135,7 @@ async fn delete_graph_removes_members_and_invitations() {
 
 #[tokio::test]
 async fn invite_accept_and_disassociate_between_two_accounts() {
-    let emulator = start_emulator_with(world(vec![AccountConfig::new(MEMBER, MEMBER_EMAIL)])).await;
+    let emulator = start_emulator_with(world_of(vec![AccountConfig::new(MEMBER, MEMBER_EMAIL)])).await;
     let url = emulator.endpoint_url();
     let admin = detective_client(&url, ADMIN, REGION);
     let member_client = detective_client(&url, MEMBER, REGION);
@@ -184,7 +164,7 @@ async fn invite_accept_and_disassociate_between_two_accounts() {
     assert!(detail.invited_time().is_some() && detail.updated_time().is_some());
 
     // With no verification delay, the next read already shows the outcome.
-    let detail = member(&admin, &graph, MEMBER).await;
+    let detail = member_detail(&admin, &graph, MEMBER).await;
     assert_eq!(detail.status(), Some(&MemberStatus::Invited));
 
     let invitations = member_client.list_invitations().send().await.expect("ListInvitations");
@@ -200,7 +180,7 @@ async fn invite_accept_and_disassociate_between_two_accounts() {
         .send()
         .await
         .expect("AcceptInvitation");
-    let detail = member(&admin, &graph, MEMBER).await;
+    let detail = member_detail(&admin, &graph, MEMBER).await;
     assert_eq!(detail.status(), Some(&MemberStatus::Enabled));
     assert_eq!(detail.disabled_reason(), None);
     assert!(detail.updated_time() >= detail.invited_time());
@@ -295,14 +275,14 @@ async fn reject_invitation_removes_the_member() {
 
 #[tokio::test]
 async fn verification_fails_when_the_email_is_not_the_root_email() {
-    let emulator = start_emulator_with(world(vec![AccountConfig::new(MEMBER, "root@example.com")])).await;
+    let emulator = start_emulator_with(world_of(vec![AccountConfig::new(MEMBER, "root@example.com")])).await;
     let url = emulator.endpoint_url();
     let admin = detective_client(&url, ADMIN, REGION);
     let member_client = detective_client(&url, MEMBER, REGION);
     let graph = create_graph(&admin).await;
 
     invite(&admin, &graph, MEMBER, "someone-else@example.com").await;
-    let detail = member(&admin, &graph, MEMBER).await;
+    let detail = member_detail(&admin, &graph, MEMBER).await;
     assert_eq!(detail.status(), Some(&MemberStatus::VerificationFailed));
     // No invitation was sent, so the member sees none and cannot accept.
     let invitations = member_client.list_invitations().send().await.expect("ListInvitations");
@@ -329,7 +309,7 @@ async fn verification_fails_when_the_email_is_not_the_root_email() {
         .expect("DeleteMembers");
     invite(&admin, &graph, MEMBER, "ROOT@example.com").await;
     assert_eq!(
-        member(&admin, &graph, MEMBER).await.status(),
+        member_detail(&admin, &graph, MEMBER).await.status(),
         Some(&MemberStatus::Invited)
     );
     emulator.shutdown().await;
@@ -345,11 +325,11 @@ async fn verification_delay_elapses_on_the_emulator_clock() {
     let admin = detective_client(&emulator.endpoint_url(), ADMIN, REGION);
     let graph = create_graph(&admin).await;
     invite(&admin, &graph, MEMBER, MEMBER_EMAIL).await;
-    let pending = member(&admin, &graph, MEMBER).await;
+    let pending = member_detail(&admin, &graph, MEMBER).await;
     assert_eq!(pending.status(), Some(&MemberStatus::VerificationInProgress));
 
     emulator.advance_clock(Duration::from_secs(61));
-    let detail = member(&admin, &graph, MEMBER).await;
+    let detail = member_detail(&admin, &graph, MEMBER).await;
     assert_eq!(detail.status(), Some(&MemberStatus::Invited));
     let invited = detail.invited_time().expect("InvitedTime").to_millis().expect("ms");
     let updated = detail.updated_time().expect("UpdatedTime").to_millis().expect("ms");
@@ -363,7 +343,7 @@ async fn verification_delay_elapses_on_the_emulator_clock() {
 
 #[tokio::test]
 async fn accepted_but_disabled_until_guardduty_then_start_monitoring() {
-    let emulator = start_emulator_with(world(vec![AccountConfig {
+    let emulator = start_emulator_with(world_of(vec![AccountConfig {
         guard_duty_enrolled: false,
         ..AccountConfig::new(MEMBER, MEMBER_EMAIL)
     }]))
@@ -380,7 +360,7 @@ async fn accepted_but_disabled_until_guardduty_then_start_monitoring() {
         .await
         .expect("AcceptInvitation");
 
-    let detail = member(&admin, &graph, MEMBER).await;
+    let detail = member_detail(&admin, &graph, MEMBER).await;
     assert_eq!(detail.status(), Some(&MemberStatus::AcceptedButDisabled));
     assert_eq!(detail.disabled_reason(), Some(&MemberDisabledReason::VolumeUnknown));
     // Only ENABLED members may leave on their own.
@@ -404,7 +384,7 @@ async fn accepted_but_disabled_until_guardduty_then_start_monitoring() {
         .await
         .expect("StartMonitoringMember");
     assert_eq!(
-        member(&admin, &graph, MEMBER).await.status(),
+        member_detail(&admin, &graph, MEMBER).await.status(),
         Some(&MemberStatus::AcceptedButDisabled)
     );
 
@@ -419,7 +399,7 @@ async fn accepted_but_disabled_until_guardduty_then_start_monitoring() {
         .send()
         .await
         .expect("StartMonitoringMember");
-    let detail = member(&admin, &graph, MEMBER).await;
+    let detail = member_detail(&admin, &graph, MEMBER).await;
     assert_eq!(detail.status(), Some(&MemberStatus::Enabled));
     assert_eq!(detail.disabled_reason(), None);
 
@@ -450,7 +430,7 @@ async fn accepted_but_disabled_until_guardduty_then_start_monitoring() {
 
 #[tokio::test]
 async fn volume_too_high_keeps_the_member_disabled() {
-    let emulator = start_emulator_with(world(vec![AccountConfig {
+    let emulator = start_emulator_with(world_of(vec![AccountConfig {
         volume_too_high: true,
         ..AccountConfig::new(MEMBER, MEMBER_EMAIL)
     }]))
@@ -471,7 +451,7 @@ async fn volume_too_high_keeps_the_member_disabled() {
         snapshot[0].disabled_reason,
         Some(emulator::DisabledReason::VolumeTooHigh)
     );
-    let detail = member(&admin, &graph, MEMBER).await;
+    let detail = member_detail(&admin, &graph, MEMBER).await;
     assert_eq!(detail.disabled_reason(), Some(&MemberDisabledReason::VolumeTooHigh));
     assert!(detail.volume_usage_by_datasource_package().is_none());
     emulator.shutdown().await;
@@ -479,7 +459,7 @@ async fn volume_too_high_keeps_the_member_disabled() {
 
 #[tokio::test]
 async fn a_simulated_member_accepts_after_its_delay() {
-    let emulator = start_emulator_with(world(vec![AccountConfig {
+    let emulator = start_emulator_with(world_of(vec![AccountConfig {
         auto_accept_after_ms: Some(30_000),
         ..AccountConfig::new(MEMBER, MEMBER_EMAIL)
     }]))
@@ -488,12 +468,12 @@ async fn a_simulated_member_accepts_after_its_delay() {
     let graph = create_graph(&admin).await;
     invite(&admin, &graph, MEMBER, MEMBER_EMAIL).await;
     assert_eq!(
-        member(&admin, &graph, MEMBER).await.status(),
+        member_detail(&admin, &graph, MEMBER).await.status(),
         Some(&MemberStatus::Invited)
     );
     emulator.advance_clock(Duration::from_secs(30));
     assert_eq!(
-        member(&admin, &graph, MEMBER).await.status(),
+        member_detail(&admin, &graph, MEMBER).await.status(),
         Some(&MemberStatus::Enabled)
     );
     emulator.shutdown().await;
@@ -865,7 +845,7 @@ async fn organization_accounts_are_enabled_without_an_invitation() {
             empty_first_pages: false,
             page_size_limit: None,
         }],
-        ..world(vec![
+        ..world_of(vec![
             in_org(MANAGEMENT),
             in_org(ORG_ADMIN),
             in_org(ORG_MEMBER),

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use aws_sdk_detective::types::MemberStatus;
-use fixtures::{ADMIN, REGION, create_graph, create_members, detective_client, http, invite};
+use fixtures::{ADMIN, REGION, create_graph, create_members, detective_client, http, invite, member_detail};
 
 const MEMBER: &str = "222222222222";
 const OTHER: &str = "333333333333";
@@ -72,15 +72,9 @@ async fn binary_reports_its_address_and_serves_the_configured_world() {
     let admin = detective_client(&emulator.url, ADMIN, REGION);
     let graph = create_graph(&admin).await;
     invite(&admin, &graph, MEMBER, "wrong@example.com").await;
-    let detail = admin
-        .get_members()
-        .graph_arn(&graph)
-        .account_ids(MEMBER)
-        .send()
-        .await
-        .expect("GetMembers");
+    let detail = member_detail(&admin, &graph, MEMBER).await;
     assert_eq!(
-        detail.member_details()[0].status(),
+        detail.status(),
         Some(&MemberStatus::VerificationFailed),
         "the config file's root e-mail is in force"
     );

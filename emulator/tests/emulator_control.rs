@@ -3,7 +3,7 @@
 mod fixtures;
 
 use aws_sdk_detective::types::MemberStatus;
-use fixtures::{ADMIN, REGION, create_graph, detective_client, http, invite, start_emulator};
+use fixtures::{ADMIN, REGION, create_graph, detective_client, http, invite, member_detail, start_emulator};
 use serde_json::json;
 
 const MEMBER: &str = "222222222222";
@@ -132,14 +132,8 @@ async fn the_clock_moves_pending_verifications_forward() {
     let advanced = http(&url, "POST", "/_emulator/clock", Some(r#"{"advanceMs":600000}"#)).await;
     assert_eq!(advanced.status, 200);
     assert!(advanced.json()["now"].as_str() > before["now"].as_str());
-    let detail = admin
-        .get_members()
-        .graph_arn(&graph)
-        .account_ids(MEMBER)
-        .send()
-        .await
-        .expect("GetMembers");
-    assert_eq!(detail.member_details()[0].status(), Some(&MemberStatus::Invited));
+    let detail = member_detail(&admin, &graph, MEMBER).await;
+    assert_eq!(detail.status(), Some(&MemberStatus::Invited));
     emulator.shutdown().await;
 }
 
