@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aws_sdk_detective::Client;
+use aws_sdk_detective::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_detective::types::{
     Account, DatasourcePackage, DatasourcePackageIngestState, InvitationType as SdkInvitationType, MemberDetail,
 };
@@ -63,8 +64,14 @@ fn unprocessed(items: &[aws_sdk_detective::types::UnprocessedAccount]) -> Vec<Un
 }
 
 impl SdkDetective {
-    /// Counts and logs the outcome of one call (at debug: request details can carry e-mails).
-    fn traced<T>(&self, operation: &'static str, result: Result<T, AwsError>) -> Result<T, AwsError> {
+    /// Classifies the outcome of one call, counts it and logs it (at debug: request details can
+    /// carry e-mails).
+    fn traced<T, E, R>(&self, operation: &'static str, sent: Result<T, SdkError<E, R>>) -> Result<T, AwsError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        let result = sent.map_err(|e| AwsError::from_sdk(operation, e));
         let outcome = match &result {
             Ok(_) => {
                 tracing::debug!(operation, "Detective call succeeded");
@@ -85,7 +92,7 @@ impl Detective for SdkDetective {
         let mut pages = self.client.list_graphs().into_paginator().page_size(PAGE_SIZE).send();
         let mut graphs = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = self.traced("ListGraphs", page.map_err(|e| AwsError::from_sdk("ListGraphs", e)))?;
+            let page = self.traced("ListGraphs", page)?;
             graphs.extend(page.graph_list().iter().map(|g| GraphSummary {
                 arn: g.arn().unwrap_or_default().to_owned(),
                 created_time: timestamp(g.created_time()),
@@ -99,10 +106,7 @@ impl Detective for SdkDetective {
         if !tags.is_empty() {
             request = request.set_tags(Some(tags.clone().into_iter().collect()));
         }
-        let output = self.traced(
-            "CreateGraph",
-            request.send().await.map_err(|e| AwsError::from_sdk("CreateGraph", e)),
-        )?;
+        let output = self.traced("CreateGraph", request.send().await)?;
         output.graph_arn().map(str::to_owned).ok_or_else(|| {
             AwsError::new(
                 "CreateGraph",
@@ -115,10 +119,7 @@ impl Detective for SdkDetective {
 
     async fn delete_graph(&self, graph_arn: &str) -> Result<(), AwsError> {
         let sent = self.client.delete_graph().graph_arn(graph_arn).send().await;
-        self.traced(
-            "DeleteGraph",
-            sent.map(drop).map_err(|e| AwsError::from_sdk("DeleteGraph", e)),
-        )
+        self.traced("DeleteGraph", sent.map(drop))
     }
 
     async fn list_members(&self, graph_arn: &str) -> Result<Vec<ObservedMember>, AwsError> {
@@ -131,7 +132,7 @@ impl Detective for SdkDetective {
             .send();
         let mut members = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = self.traced("ListMembers", page.map_err(|e| AwsError::from_sdk("ListMembers", e)))?;
+            let page = self.traced("ListMembers", page)?;
             members.extend(page.member_details().iter().map(observed));
         }
         Ok(members)
@@ -162,10 +163,7 @@ impl Detective for SdkDetective {
             .set_accounts(Some(accounts))
             .send()
             .await;
-        let output = self.traced(
-            "CreateMembers",
-            sent.map_err(|e| AwsError::from_sdk("CreateMembers", e)),
-        )?;
+        let output = self.traced("CreateMembers", sent)?;
         Ok(CreateOutcome {
             members: output.members().iter().map(observed).collect(),
             unprocessed: unprocessed(output.unprocessed_accounts()),
@@ -180,10 +178,7 @@ impl Detective for SdkDetective {
             .set_account_ids(Some(account_ids.to_vec()))
             .send()
             .await;
-        let output = self.traced(
-            "DeleteMembers",
-            sent.map_err(|e| AwsError::from_sdk("DeleteMembers", e)),
-        )?;
+        let output = self.traced("DeleteMembers", sent)?;
         Ok(DeleteOutcome {
             deleted: output.account_ids().to_vec(),
             unprocessed: unprocessed(output.unprocessed_accounts()),
@@ -198,11 +193,7 @@ impl Detective for SdkDetective {
             .account_id(account_id)
             .send()
             .await;
-        self.traced(
-            "StartMonitoringMember",
-            sent.map(drop)
-                .map_err(|e| AwsError::from_sdk("StartMonitoringMember", e)),
-        )
+        self.traced("StartMonitoringMember", sent.map(drop))
     }
 
     async fn list_tags(&self, graph_arn: &str) -> Result<BTreeMap<String, String>, AwsError> {
@@ -212,10 +203,7 @@ impl Detective for SdkDetective {
             .resource_arn(graph_arn)
             .send()
             .await;
-        let output = self.traced(
-            "ListTagsForResource",
-            sent.map_err(|e| AwsError::from_sdk("ListTagsForResource", e)),
-        )?;
+        let output = self.traced("ListTagsForResource", sent)?;
         Ok(output.tags().cloned().unwrap_or_default().into_iter().collect())
     }
 
@@ -229,10 +217,7 @@ impl Detective for SdkDetective {
             .send();
         let mut packages = BTreeMap::new();
         while let Some(page) = pages.next().await {
-            let page = self.traced(
-                "ListDatasourcePackages",
-                page.map_err(|e| AwsError::from_sdk("ListDatasourcePackages", e)),
-            )?;
+            let page = self.traced("ListDatasourcePackages", page)?;
             for (package, detail) in page.datasource_packages().into_iter().flatten() {
                 let ingest = match detail.datasource_package_ingest_state() {
                     Some(DatasourcePackageIngestState::Started) => PackageIngest::Started,
@@ -256,11 +241,7 @@ impl Detective for SdkDetective {
             ))
             .send()
             .await;
-        self.traced(
-            "UpdateDatasourcePackages",
-            sent.map(drop)
-                .map_err(|e| AwsError::from_sdk("UpdateDatasourcePackages", e)),
-        )
+        self.traced("UpdateDatasourcePackages", sent.map(drop))
     }
 
     async fn tag_resource(&self, graph_arn: &str, tags: &BTreeMap<String, String>) -> Result<(), AwsError> {
@@ -271,10 +252,7 @@ impl Detective for SdkDetective {
             .set_tags(Some(tags.clone().into_iter().collect()))
             .send()
             .await;
-        self.traced(
-            "TagResource",
-            sent.map(drop).map_err(|e| AwsError::from_sdk("TagResource", e)),
-        )
+        self.traced("TagResource", sent.map(drop))
     }
 
     async fn untag_resource(&self, graph_arn: &str, keys: &[String]) -> Result<(), AwsError> {
@@ -285,10 +263,7 @@ impl Detective for SdkDetective {
             .set_tag_keys(Some(keys.to_vec()))
             .send()
             .await;
-        self.traced(
-            "UntagResource",
-            sent.map(drop).map_err(|e| AwsError::from_sdk("UntagResource", e)),
-        )
+        self.traced("UntagResource", sent.map(drop))
     }
 
     async fn list_invitations(&self) -> Result<Vec<Invitation>, AwsError> {
@@ -300,10 +275,7 @@ impl Detective for SdkDetective {
             .send();
         let mut invitations = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = self.traced(
-                "ListInvitations",
-                page.map_err(|e| AwsError::from_sdk("ListInvitations", e)),
-            )?;
+            let page = self.traced("ListInvitations", page)?;
             invitations.extend(page.invitations().iter().map(|detail| Invitation {
                 graph_arn: detail.graph_arn().unwrap_or_default().to_owned(),
                 administrator_account_id: detail.administrator_id().map(str::to_owned),
@@ -315,26 +287,16 @@ impl Detective for SdkDetective {
 
     async fn accept_invitation(&self, graph_arn: &str) -> Result<(), AwsError> {
         let sent = self.client.accept_invitation().graph_arn(graph_arn).send().await;
-        self.traced(
-            "AcceptInvitation",
-            sent.map(drop).map_err(|e| AwsError::from_sdk("AcceptInvitation", e)),
-        )
+        self.traced("AcceptInvitation", sent.map(drop))
     }
 
     async fn reject_invitation(&self, graph_arn: &str) -> Result<(), AwsError> {
         let sent = self.client.reject_invitation().graph_arn(graph_arn).send().await;
-        self.traced(
-            "RejectInvitation",
-            sent.map(drop).map_err(|e| AwsError::from_sdk("RejectInvitation", e)),
-        )
+        self.traced("RejectInvitation", sent.map(drop))
     }
 
     async fn disassociate_membership(&self, graph_arn: &str) -> Result<(), AwsError> {
         let sent = self.client.disassociate_membership().graph_arn(graph_arn).send().await;
-        self.traced(
-            "DisassociateMembership",
-            sent.map(drop)
-                .map_err(|e| AwsError::from_sdk("DisassociateMembership", e)),
-        )
+        self.traced("DisassociateMembership", sent.map(drop))
     }
 }
