@@ -18,6 +18,12 @@ async fn operator(emulator: &Emulator, args: &[&str]) -> Output {
     command.output().await.expect("the binary runs")
 }
 
+/// `plan -f FILE` with `flags`.
+async fn plan(emulator: &Emulator, file: &Path, flags: &[&str]) -> Output {
+    let file = file.to_str().expect("a UTF-8 path");
+    operator(emulator, &[&["plan", "-f", file][..], flags].concat()).await
+}
+
 /// The binary with the administrator's credentials in a clean AWS environment.
 fn administrator() -> tokio::process::Command {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_detective-operator"));
@@ -90,11 +96,7 @@ async fn plan_on_an_empty_graph_lists_every_member_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(dir.path(), "graph.yaml", &graph_yaml(&[101, 102, 103], ""));
 
-    let output = operator(
-        &emulator,
-        &["plan", "-f", file.to_str().unwrap(), "--detailed-exitcode"],
-    )
-    .await;
+    let output = plan(&emulator, &file, &["--detailed-exitcode"]).await;
     assert_eq!(
         output.status.code(),
         Some(2),
@@ -112,7 +114,7 @@ async fn plan_on_an_empty_graph_lists_every_member_and_writes_nothing() {
         "plans name accounts, never e-mails: {stdout}"
     );
 
-    let json = operator(&emulator, &["plan", "-f", file.to_str().unwrap(), "-o", "json"]).await;
+    let json = plan(&emulator, &file, &["-o", "json"]).await;
     assert_eq!(
         json.status.code(),
         Some(0),
@@ -147,11 +149,7 @@ async fn sync_converges_and_the_next_plan_is_empty() {
     // The printed resource carries its status (graph ARN, inventory): plan it again as-is.
     let again = write(dir.path(), "synced.yaml", &after);
     emulator.reset_calls();
-    let plan = operator(
-        &emulator,
-        &["plan", "-f", again.to_str().unwrap(), "--detailed-exitcode"],
-    )
-    .await;
+    let plan = plan(&emulator, &again, &["--detailed-exitcode"]).await;
     assert_eq!(
         plan.status.code(),
         Some(0),
@@ -186,17 +184,13 @@ async fn removed_members_are_planned_for_deletion_by_pruning_mode() {
     assert_ne!(plan_for("Managed"), after, "the edit applies to sync's output");
 
     let managed = write(dir.path(), "managed.yaml", &plan_for("Managed"));
-    let output = operator(&emulator, &["plan", "-f", managed.to_str().unwrap(), "-o", "json"]).await;
+    let output = plan(&emulator, &managed, &["-o", "json"]).await;
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report[0]["remove"], serde_json::json!(["000000000103", "000000000104"]));
     assert_eq!(report[0]["kept"][0]["accountId"], "000000000999");
 
     let authoritative = write(dir.path(), "authoritative.yaml", &plan_for("Authoritative"));
-    let output = operator(
-        &emulator,
-        &["plan", "-f", authoritative.to_str().unwrap(), "-o", "json"],
-    )
-    .await;
+    let output = plan(&emulator, &authoritative, &["-o", "json"]).await;
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(
         report[0]["remove"],
@@ -204,7 +198,7 @@ async fn removed_members_are_planned_for_deletion_by_pruning_mode() {
     );
 
     let disabled = write(dir.path(), "disabled.yaml", &plan_for("Disabled"));
-    let output = operator(&emulator, &["plan", "-f", disabled.to_str().unwrap(), "-o", "json"]).await;
+    let output = plan(&emulator, &disabled, &["-o", "json"]).await;
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report[0]["remove"], serde_json::json!([]));
     assert_eq!(report[0]["kept"].as_array().unwrap().len(), 3);
@@ -237,11 +231,7 @@ async fn a_plan_over_the_deletion_guard_is_refused_and_nothing_is_deleted() {
             .unwrap();
     let emptied = write(dir.path(), "emptied.yaml", &emptied);
 
-    let plan = operator(
-        &emulator,
-        &["plan", "-f", emptied.to_str().unwrap(), "--detailed-exitcode"],
-    )
-    .await;
+    let plan = plan(&emulator, &emptied, &["--detailed-exitcode"]).await;
     assert_eq!(plan.status.code(), Some(1), "{}", text(&plan.stdout));
     assert!(
         text(&plan.stdout).contains("deletion guard: REFUSED"),

@@ -29,7 +29,7 @@ use aws_sdk_detective::types::{
 };
 use detective_emulator::{self as emulator, AccountConfig, OrganizationConfig, WorldConfig, WorldPatch};
 use fixtures::{
-    ADMIN, REGION, account, create_graph, create_members, detective_client, http, invite, member_detail,
+    ADMIN, REGION, account, admin_graph, create_graph, create_members, detective_client, http, invite, member_detail,
     start_emulator, start_emulator_with, world_of,
 };
 
@@ -481,9 +481,7 @@ async fn a_simulated_member_accepts_after_its_delay() {
 
 #[tokio::test]
 async fn unprocessed_accounts_carry_reasons() {
-    let emulator = start_emulator().await;
-    let admin = detective_client(&emulator.endpoint_url(), ADMIN, REGION);
-    let graph = create_graph(&admin).await;
+    let (emulator, admin, graph) = admin_graph().await;
 
     let output = create_members(
         &admin,
@@ -535,9 +533,7 @@ async fn unprocessed_accounts_carry_reasons() {
 
 #[tokio::test]
 async fn validation_errors_name_the_offending_member() {
-    let emulator = start_emulator().await;
-    let admin = detective_client(&emulator.endpoint_url(), ADMIN, REGION);
-    let graph = create_graph(&admin).await;
+    let (emulator, admin, graph) = admin_graph().await;
 
     expect_validation!(
         admin
@@ -878,12 +874,7 @@ async fn organization_accounts_are_enabled_without_an_invitation() {
         EnableOrganizationAdminAccountError::AccessDeniedException(_)
     ));
 
-    management
-        .enable_organization_admin_account()
-        .account_id(ORG_ADMIN)
-        .send()
-        .await
-        .expect("EnableOrganizationAdminAccount");
+    fixtures::enable_organization_admin(&management, ORG_ADMIN).await;
     let admins = management
         .list_organization_admin_accounts()
         .send()
@@ -998,9 +989,7 @@ async fn organization_accounts_are_enabled_without_an_invitation() {
 
 #[tokio::test]
 async fn pagination_over_1200_members_with_the_sdk_paginator() {
-    let emulator = start_emulator().await;
-    let admin = detective_client(&emulator.endpoint_url(), ADMIN, REGION);
-    let graph = create_graph(&admin).await;
+    let (emulator, admin, graph) = admin_graph().await;
     // Invite in descending id order: listing must come back sorted by account id anyway.
     let ids: Vec<String> = (0..1200u64)
         .rev()

@@ -11,7 +11,8 @@ use aws_sdk_detective::operation::create_members::CreateMembersError;
 use aws_sdk_detective::operation::list_members::ListMembersError;
 use detective_emulator::Fault;
 use fixtures::{
-    ADMIN, REGION, account, create_graph, detective_client, detective_client_with_retry, http, start_emulator,
+    ADMIN, REGION, account, admin_graph, create_graph, detective_client, detective_client_with_retry, http,
+    start_emulator,
 };
 
 #[tokio::test]
@@ -28,9 +29,7 @@ async fn throttling_is_retried_by_the_sdk_and_every_attempt_is_counted() {
 
 #[tokio::test]
 async fn server_errors_beyond_the_retry_budget_surface_then_calls_recover() {
-    let emulator = start_emulator().await;
-    let admin = detective_client(&emulator.endpoint_url(), ADMIN, REGION);
-    let graph = create_graph(&admin).await;
+    let (emulator, admin, graph) = admin_graph().await;
     // The SDK's standard mode makes 3 attempts: 3 failures exhaust it.
     emulator.inject_fault(Fault::internal_error().on("ListMembers").times(3));
 
@@ -58,9 +57,7 @@ async fn server_errors_beyond_the_retry_budget_surface_then_calls_recover() {
 
 #[tokio::test]
 async fn a_faulted_write_changes_nothing() {
-    let emulator = start_emulator().await;
-    let admin = detective_client(&emulator.endpoint_url(), ADMIN, REGION);
-    let graph = create_graph(&admin).await;
+    let (emulator, admin, graph) = admin_graph().await;
     emulator.inject_fault(Fault::internal_error().on("CreateMembers"));
     let err = admin
         .create_members()
