@@ -29,8 +29,8 @@ use aws_sdk_detective::types::{
 };
 use detective_emulator::{self as emulator, AccountConfig, OrganizationConfig, WorldConfig, WorldPatch};
 use fixtures::{
-    ADMIN, REGION, account, admin_graph, create_graph, create_members, detective_client, http, invite, member_detail,
-    start_emulator, start_emulator_with, world_of,
+    ADMIN, REGION, account, admin_emulator, admin_graph, create_graph, create_members, create_tagged_graph,
+    detective_client, http, invite, member_detail, start_emulator, start_emulator_with, world_of,
 };
 
 const MEMBER: &str = "222222222222";
@@ -70,9 +70,7 @@ fn is_graph_arn(arn: &str, region: &str, account_id: &str) -> bool {
 
 #[tokio::test]
 async fn create_graph_is_idempotent_per_account_and_region() {
-    let emulator = start_emulator().await;
-    let url = emulator.endpoint_url();
-    let admin = detective_client(&url, ADMIN, REGION);
+    let (emulator, url, admin) = admin_emulator().await;
 
     let arn = create_graph(&admin).await;
     assert!(is_graph_arn(&arn, REGION, ADMIN), "{arn}");
@@ -99,9 +97,7 @@ async fn create_graph_is_idempotent_per_account_and_region() {
 
 #[tokio::test]
 async fn delete_graph_removes_members_and_invitations() {
-    let emulator = start_emulator().await;
-    let url = emulator.endpoint_url();
-    let admin = detective_client(&url, ADMIN, REGION);
+    let (emulator, url, admin) = admin_emulator().await;
     let member_client = detective_client(&url, MEMBER, REGION);
     let graph = create_graph(&admin).await;
     invite(&admin, &graph, MEMBER, MEMBER_EMAIL).await;
@@ -238,9 +234,7 @@ async fn invite_accept_and_disassociate_between_two_accounts() {
 
 #[tokio::test]
 async fn reject_invitation_removes_the_member() {
-    let emulator = start_emulator().await;
-    let url = emulator.endpoint_url();
-    let admin = detective_client(&url, ADMIN, REGION);
+    let (emulator, url, admin) = admin_emulator().await;
     let member_client = detective_client(&url, MEMBER, REGION);
     let graph = create_graph(&admin).await;
     invite(&admin, &graph, MEMBER, MEMBER_EMAIL).await;
@@ -696,8 +690,7 @@ async fn validation_errors_name_the_offending_member() {
 
 #[tokio::test]
 async fn create_graph_rejects_reserved_tag_keys() {
-    let emulator = start_emulator().await;
-    let admin = detective_client(&emulator.endpoint_url(), ADMIN, REGION);
+    let (emulator, _, admin) = admin_emulator().await;
     let err = admin
         .create_graph()
         .tags("aws:reserved", "x")
@@ -713,9 +706,7 @@ async fn create_graph_rejects_reserved_tag_keys() {
 
 #[tokio::test]
 async fn unknown_graphs_are_not_found() {
-    let emulator = start_emulator().await;
-    let url = emulator.endpoint_url();
-    let admin = detective_client(&url, ADMIN, REGION);
+    let (emulator, url, admin) = admin_emulator().await;
 
     let err = admin
         .list_members()
@@ -765,9 +756,7 @@ async fn unknown_graphs_are_not_found() {
 
 #[tokio::test]
 async fn administrator_only_and_member_only_operations_are_enforced() {
-    let emulator = start_emulator().await;
-    let url = emulator.endpoint_url();
-    let admin = detective_client(&url, ADMIN, REGION);
+    let (emulator, url, admin) = admin_emulator().await;
     let member_client = detective_client(&url, MEMBER, REGION);
     let stranger = detective_client(&url, STRANGER, REGION);
     let graph = create_graph(&admin).await;
@@ -1089,17 +1078,8 @@ async fn pagination_over_1200_members_with_the_sdk_paginator() {
 
 #[tokio::test]
 async fn tags_round_trip() {
-    let emulator = start_emulator().await;
-    let admin = detective_client(&emulator.endpoint_url(), ADMIN, REGION);
-    let graph = admin
-        .create_graph()
-        .tags("team", "security")
-        .send()
-        .await
-        .expect("CreateGraph")
-        .graph_arn()
-        .expect("arn")
-        .to_owned();
+    let (emulator, _, admin) = admin_emulator().await;
+    let graph = create_tagged_graph(&admin, &[("team", "security")]).await;
     admin
         .tag_resource()
         .resource_arn(&graph)
@@ -1147,9 +1127,7 @@ async fn tags_round_trip() {
 
 #[tokio::test]
 async fn datasource_packages_of_graphs_and_members() {
-    let emulator = start_emulator().await;
-    let url = emulator.endpoint_url();
-    let admin = detective_client(&url, ADMIN, REGION);
+    let (emulator, url, admin) = admin_emulator().await;
     let member_client = detective_client(&url, MEMBER, REGION);
     let graph = create_graph(&admin).await;
 
@@ -1240,8 +1218,7 @@ async fn datasource_packages_of_graphs_and_members() {
 
 #[tokio::test]
 async fn investigation_operations_say_they_are_not_implemented() {
-    let emulator = start_emulator().await;
-    let admin = detective_client(&emulator.endpoint_url(), ADMIN, REGION);
+    let (emulator, _, admin) = admin_emulator().await;
     let err = admin
         .list_investigations()
         .graph_arn(UNKNOWN_GRAPH)
@@ -1326,8 +1303,7 @@ async fn wire_format_of_errors_and_timestamps() {
 
 #[tokio::test]
 async fn sdk_errors_carry_the_request_id() {
-    let emulator = start_emulator().await;
-    let admin = detective_client(&emulator.endpoint_url(), ADMIN, REGION);
+    let (emulator, _, admin) = admin_emulator().await;
     let err = admin
         .list_members()
         .graph_arn(UNKNOWN_GRAPH)
@@ -1359,8 +1335,7 @@ async fn non_account_access_keys_act_as_the_default_account() {
 
 #[tokio::test]
 async fn calls_count_every_aws_request_including_refused_ones() {
-    let emulator = start_emulator().await;
-    let admin = detective_client(&emulator.endpoint_url(), ADMIN, REGION);
+    let (emulator, _, admin) = admin_emulator().await;
     admin.list_graphs().send().await.expect("ListGraphs");
     let err = admin.list_graphs().max_results(0).send().await.expect_err("invalid");
     assert!(matches!(
@@ -1387,8 +1362,7 @@ async fn calls_count_every_aws_request_including_refused_ones() {
 async fn tag_keys_are_checked_at_the_edges_of_the_service_pattern() {
     use aws_sdk_detective::operation::untag_resource::UntagResourceError;
 
-    let emulator = start_emulator().await;
-    let admin = detective_client(&emulator.endpoint_url(), ADMIN, REGION);
+    let (emulator, _, admin) = admin_emulator().await;
     let refused_keys = [
         "*".to_owned(),           // 0x2A, just below the range
         ">".to_owned(),           // 0x3E, just above it

@@ -8,7 +8,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use aws_sdk_detective::types::MemberStatus;
-use fixtures::{ADMIN, REGION, create_graph, create_members, detective_client, http, invite, member_detail};
+use fixtures::{
+    ADMIN, REGION, create_graph, create_members, create_tagged_graph, detective_client, http, invite, member_detail,
+};
 
 const MEMBER: &str = "222222222222";
 const OTHER: &str = "333333333333";
@@ -98,15 +100,7 @@ async fn state_file_survives_a_restart() {
         config.to_str().expect("UTF-8 path"),
     ]);
     let admin = detective_client(&first.url, ADMIN, REGION);
-    let graph = admin
-        .create_graph()
-        .tags("team", "security")
-        .send()
-        .await
-        .expect("CreateGraph")
-        .graph_arn()
-        .expect("arn")
-        .to_owned();
+    let graph = create_tagged_graph(&admin, &[("team", "security")]).await;
     create_members(
         &admin,
         &graph,

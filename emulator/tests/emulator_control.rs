@@ -4,7 +4,8 @@ mod fixtures;
 
 use aws_sdk_detective::types::MemberStatus;
 use fixtures::{
-    ADMIN, HttpResponse, REGION, create_graph, detective_client, http, invite, member_detail, start_emulator,
+    ADMIN, HttpResponse, REGION, admin_emulator, create_graph, detective_client, http, invite, member_detail,
+    start_emulator,
 };
 use serde_json::json;
 
@@ -65,9 +66,7 @@ async fn world_can_be_replaced_and_merged() {
 
 #[tokio::test]
 async fn state_shows_graphs_and_members_and_can_be_reset() {
-    let emulator = start_emulator().await;
-    let url = emulator.endpoint_url();
-    let admin = detective_client(&url, ADMIN, REGION);
+    let (emulator, url, admin) = admin_emulator().await;
     let graph = graph_with_member(&admin, "member@example.com").await;
 
     let state = http(&url, "GET", "/_emulator/state", None).await.json();
@@ -88,9 +87,7 @@ async fn state_shows_graphs_and_members_and_can_be_reset() {
 
 #[tokio::test]
 async fn calls_are_listed_and_reset() {
-    let emulator = start_emulator().await;
-    let url = emulator.endpoint_url();
-    let admin = detective_client(&url, ADMIN, REGION);
+    let (emulator, url, admin) = admin_emulator().await;
     admin.list_graphs().send().await.expect("ListGraphs");
     admin.list_graphs().send().await.expect("ListGraphs");
     admin.list_invitations().send().await.expect("ListInvitations");
