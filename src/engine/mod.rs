@@ -75,16 +75,24 @@ pub async fn teardown<P: Pipeline>(aws: &AwsAccess, target: P) -> Result<(), Syn
     target.tear_down(&detective).await
 }
 
+/// [`Pipeline::region`] and [`Pipeline::role`] as the target's spec declares them (both specs
+/// have `region()` and `role()`; the CRD types share no trait for them).
+macro_rules! reached_as_spec_declares {
+    () => {
+        fn region(&self) -> Option<&str> {
+            self.spec.region()
+        }
+
+        fn role(&self) -> Option<DeclaredRole<'_>> {
+            self.spec.role()
+        }
+    };
+}
+
 impl Pipeline for Target<'_> {
     type Outcome = Outcome;
 
-    fn region(&self) -> Option<&str> {
-        self.spec.region()
-    }
-
-    fn role(&self) -> Option<DeclaredRole<'_>> {
-        self.spec.role()
-    }
+    reached_as_spec_declares!();
 
     async fn run(self, detective: &SdkDetective, aws: &AwsAccess, mode: Mode, now: Timestamp) -> Outcome {
         graph::reconcile(detective, aws, self, mode, now).await
@@ -112,13 +120,7 @@ impl Pipeline for Target<'_> {
 impl Pipeline for MembershipTarget<'_> {
     type Outcome = MembershipOutcome;
 
-    fn region(&self) -> Option<&str> {
-        self.spec.region()
-    }
-
-    fn role(&self) -> Option<DeclaredRole<'_>> {
-        self.spec.role()
-    }
+    reached_as_spec_declares!();
 
     async fn run(self, detective: &SdkDetective, _aws: &AwsAccess, mode: Mode, now: Timestamp) -> MembershipOutcome {
         membership::reconcile(detective, self, mode, now).await
