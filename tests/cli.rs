@@ -52,6 +52,13 @@ fn members_yaml(ids: &[u64]) -> String {
         .collect()
 }
 
+/// `graph.yaml` of [`graph_yaml`] in a new temporary directory (kept as long as the handle).
+fn graph_file(ids: &[u64], extra_spec: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "graph.yaml", &graph_yaml(ids, extra_spec));
+    (dir, file)
+}
+
 fn graph_yaml(ids: &[u64], extra_spec: &str) -> String {
     format!(
         "apiVersion: detective.operator.dev/v1alpha1\nkind: DetectiveGraph\nmetadata:\n  name: org\n  namespace: security\nspec:\n  region: us-east-1\n{extra_spec}  members:\n{}",
@@ -93,8 +100,7 @@ fn synced(output: &Output) -> String {
 #[tokio::test]
 async fn plan_on_an_empty_graph_lists_every_member_and_writes_nothing() {
     let emulator = emulator().await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "graph.yaml", &graph_yaml(&[101, 102, 103], ""));
+    let (_dir, file) = graph_file(&[101, 102, 103], "");
 
     let output = plan(&emulator, &file, &["--detailed-exitcode"]).await;
     assert_eq!(
@@ -133,8 +139,7 @@ async fn plan_on_an_empty_graph_lists_every_member_and_writes_nothing() {
 #[tokio::test]
 async fn sync_converges_and_the_next_plan_is_empty() {
     let emulator = emulator().await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "graph.yaml", &graph_yaml(&[101, 102, 103], ""));
+    let (dir, file) = graph_file(&[101, 102, 103], "");
 
     let output = operator(&emulator, &["sync", "-f", file.to_str().unwrap()]).await;
     let after = synced(&output);
@@ -164,8 +169,7 @@ async fn sync_converges_and_the_next_plan_is_empty() {
 #[tokio::test]
 async fn removed_members_are_planned_for_deletion_by_pruning_mode() {
     let emulator = emulator().await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "graph.yaml", &graph_yaml(&[101, 102, 103, 104], ""));
+    let (dir, file) = graph_file(&[101, 102, 103, 104], "");
     let after = synced(&operator(&emulator, &["sync", "-f", file.to_str().unwrap()]).await);
     // Someone else invited 999 by hand: not in this resource's inventory.
     let graph_arn = emulator.graphs()[0].arn.clone();
@@ -300,8 +304,7 @@ async fn twelve_hundred_members_converge_within_the_call_budget() {
 #[tokio::test]
 async fn the_standard_endpoint_variables_are_honoured() {
     let emulator = emulator().await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "graph.yaml", &graph_yaml(&[101], ""));
+    let (_dir, file) = graph_file(&[101], "");
     for variable in ["AWS_ENDPOINT_URL_DETECTIVE", "AWS_ENDPOINT_URL"] {
         emulator.reset_calls();
         let output = administrator()
@@ -448,8 +451,7 @@ async fn sync_wait_keeps_reconciling_until_the_resource_is_ready() {
         accepting("000000000302"),
     ]))
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "graph.yaml", &graph_yaml(&[301, 302], ""));
+    let (_dir, file) = graph_file(&[301, 302], "");
 
     let (code, once, stderr) = sync_json(&emulator, &file, &[]).await;
     assert_eq!(code, Some(0), "{stderr}");
@@ -471,12 +473,7 @@ async fn sync_wait_keeps_reconciling_until_the_resource_is_ready() {
 #[tokio::test]
 async fn a_tag_key_outside_the_service_pattern_is_refused_before_any_call() {
     let emulator = emulator().await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(
-        dir.path(),
-        "tagged.yaml",
-        &graph_yaml(&[101], "  tags:\n    \"a,b;c<d=\": fine\n    cost center: finance\n"),
-    );
+    let (_dir, file) = graph_file(&[101], "  tags:\n    \"a,b;c<d=\": fine\n    cost center: finance\n");
     for command in ["plan", "sync"] {
         let output = operator(&emulator, &[command, "-f", file.to_str().unwrap()]).await;
         assert_eq!(output.status.code(), Some(1));
@@ -604,8 +601,7 @@ async fn monitoring_is_started_for_accepted_but_disabled_members_with_backoff() 
         ..AccountConfig::default()
     }]))
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "graph.yaml", &graph_yaml(&[501], ""));
+    let (dir, file) = graph_file(&[501], "");
     let (_, first, stderr) = sync_json(&emulator, &file, &[]).await;
     let mut started = emulator.calls().get("StartMonitoringMember").copied().unwrap_or(0);
     // The next sync reads the status the previous one printed, as the controller does.
@@ -682,14 +678,9 @@ async fn members_beyond_the_graphs_quota_stall_with_quota_exceeded() {
 #[tokio::test]
 async fn assume_role_arn_acts_in_the_roles_account() {
     let emulator = emulator().await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(
-        dir.path(),
-        "graph.yaml",
-        &graph_yaml(
-            &[101],
-            "  assumeRoleArn: arn:aws:iam::444455556666:role/detective-admin\n",
-        ),
+    let (_dir, file) = graph_file(
+        &[101],
+        "  assumeRoleArn: arn:aws:iam::444455556666:role/detective-admin\n",
     );
     // AWS_ENDPOINT_URL, not --endpoint-url (Detective only): STS must reach the emulator too.
     let output = administrator()
