@@ -9,6 +9,7 @@ use aws_sdk_detective::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_detective::types::{
     Account, DatasourcePackage, DatasourcePackageIngestState, InvitationType as SdkInvitationType, MemberDetail,
 };
+use aws_smithy_async::future::pagination_stream::PaginationStream;
 use k8s_openapi::jiff::Timestamp;
 
 use super::AwsError;
@@ -87,18 +88,38 @@ impl SdkDetective {
     }
 }
 
+impl SdkDetective {
+    /// Reads every page of a listing (each call traced), collecting what `items` takes from each.
+    async fn every_page<O, E, R, T, C>(
+        &self,
+        operation: &'static str,
+        mut pages: PaginationStream<Result<O, SdkError<E, R>>>,
+        items: impl Fn(O) -> Vec<T>,
+    ) -> Result<C, AwsError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+        C: Default + Extend<T>,
+    {
+        let mut all = C::default();
+        while let Some(page) = pages.next().await {
+            all.extend(items(self.traced(operation, page)?));
+        }
+        Ok(all)
+    }
+}
+
 impl Detective for SdkDetective {
     async fn list_graphs(&self) -> Result<Vec<GraphSummary>, AwsError> {
-        let mut pages = self.client.list_graphs().into_paginator().page_size(PAGE_SIZE).send();
-        let mut graphs = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = self.traced("ListGraphs", page)?;
-            graphs.extend(page.graph_list().iter().map(|g| GraphSummary {
+        let pages = self.client.list_graphs().into_paginator().page_size(PAGE_SIZE).send();
+        self.every_page("ListGraphs", pages, |page| {
+            let graphs = page.graph_list().iter().map(|g| GraphSummary {
                 arn: g.arn().unwrap_or_default().to_owned(),
                 created_time: timestamp(g.created_time()),
-            }));
-        }
-        Ok(graphs)
+            });
+            graphs.collect::<Vec<_>>()
+        })
+        .await
     }
 
     async fn create_graph(&self, tags: &BTreeMap<String, String>) -> Result<String, AwsError> {
@@ -123,19 +144,12 @@ impl Detective for SdkDetective {
     }
 
     async fn list_members(&self, graph_arn: &str) -> Result<Vec<ObservedMember>, AwsError> {
-        let mut pages = self
-            .client
-            .list_members()
-            .graph_arn(graph_arn)
-            .into_paginator()
-            .page_size(PAGE_SIZE)
-            .send();
-        let mut members = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = self.traced("ListMembers", page)?;
-            members.extend(page.member_details().iter().map(observed));
-        }
-        Ok(members)
+        let request = self.client.list_members().graph_arn(graph_arn);
+        let pages = request.into_paginator().page_size(PAGE_SIZE).send();
+        self.every_page("ListMembers", pages, |page| {
+            page.member_details().iter().map(observed).collect::<Vec<_>>()
+        })
+        .await
     }
 
     async fn create_members(
@@ -208,27 +222,22 @@ impl Detective for SdkDetective {
     }
 
     async fn list_datasource_packages(&self, graph_arn: &str) -> Result<BTreeMap<String, PackageIngest>, AwsError> {
-        let mut pages = self
-            .client
-            .list_datasource_packages()
-            .graph_arn(graph_arn)
-            .into_paginator()
-            .page_size(PAGE_SIZE)
-            .send();
-        let mut packages = BTreeMap::new();
-        while let Some(page) = pages.next().await {
-            let page = self.traced("ListDatasourcePackages", page)?;
-            for (package, detail) in page.datasource_packages().into_iter().flatten() {
+        let request = self.client.list_datasource_packages().graph_arn(graph_arn);
+        let pages = request.into_paginator().page_size(PAGE_SIZE).send();
+        self.every_page("ListDatasourcePackages", pages, |page| {
+            let packages = page.datasource_packages().into_iter().flatten();
+            let ingest = packages.map(|(package, detail)| {
                 let ingest = match detail.datasource_package_ingest_state() {
                     Some(DatasourcePackageIngestState::Started) => PackageIngest::Started,
                     Some(DatasourcePackageIngestState::Stopped) => PackageIngest::Stopped,
                     Some(DatasourcePackageIngestState::Disabled) => PackageIngest::Disabled,
                     _ => PackageIngest::Unknown,
                 };
-                packages.insert(package.as_str().to_owned(), ingest);
-            }
-        }
-        Ok(packages)
+                (package.as_str().to_owned(), ingest)
+            });
+            ingest.collect::<Vec<_>>()
+        })
+        .await
     }
 
     async fn update_datasource_packages(&self, graph_arn: &str, packages: &[String]) -> Result<(), AwsError> {
@@ -267,22 +276,21 @@ impl Detective for SdkDetective {
     }
 
     async fn list_invitations(&self) -> Result<Vec<Invitation>, AwsError> {
-        let mut pages = self
+        let pages = self
             .client
             .list_invitations()
             .into_paginator()
             .page_size(PAGE_SIZE)
             .send();
-        let mut invitations = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = self.traced("ListInvitations", page)?;
-            invitations.extend(page.invitations().iter().map(|detail| Invitation {
+        self.every_page("ListInvitations", pages, |page| {
+            let invitations = page.invitations().iter().map(|detail| Invitation {
                 graph_arn: detail.graph_arn().unwrap_or_default().to_owned(),
                 administrator_account_id: detail.administrator_id().map(str::to_owned),
                 member: observed(detail),
-            }));
-        }
-        Ok(invitations)
+            });
+            invitations.collect::<Vec<_>>()
+        })
+        .await
     }
 
     async fn accept_invitation(&self, graph_arn: &str) -> Result<(), AwsError> {
