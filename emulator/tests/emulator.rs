@@ -7,7 +7,6 @@ use std::collections::BTreeSet;
 use std::pin::Pin;
 use std::time::Duration;
 
-use aws_sdk_detective::Client;
 use aws_sdk_detective::error::ProvideErrorMetadata;
 use aws_sdk_detective::operation::RequestId;
 use aws_sdk_detective::operation::accept_invitation::AcceptInvitationError;
@@ -30,7 +29,7 @@ use aws_sdk_detective::types::{
 use detective_emulator::{self as emulator, AccountConfig, OrganizationConfig, WorldConfig, WorldPatch};
 use fixtures::{
     ADMIN, REGION, account, admin_emulator, admin_graph, create_graph, create_members, create_tagged_graph,
-    detective_client, http, invite, member_detail, start_emulator, start_emulator_with, world_of,
+    detective_client, http, invite, member_detail, start_emulator, start_emulator_with, tags_of, world_of,
 };
 
 const MEMBER: &str = "222222222222";
@@ -1088,13 +1087,7 @@ async fn tags_round_trip() {
         .send()
         .await
         .expect("TagResource");
-    let tags = admin
-        .list_tags_for_resource()
-        .resource_arn(&graph)
-        .send()
-        .await
-        .expect("ListTagsForResource");
-    let tags = tags.tags().expect("tags");
+    let tags = tags_of(&admin, &graph).await;
     assert_eq!(tags.len(), 2);
     assert_eq!(tags.get("team").map(String::as_str), Some("secops"));
     admin
@@ -1105,16 +1098,8 @@ async fn tags_round_trip() {
         .send()
         .await
         .expect("UntagResource");
-    let tags = admin
-        .list_tags_for_resource()
-        .resource_arn(&graph)
-        .send()
-        .await
-        .expect("ListTagsForResource");
-    assert_eq!(
-        tags.tags().map(|t| t.keys().cloned().collect::<Vec<_>>()),
-        Some(vec!["env".to_owned()])
-    );
+    let tags = tags_of(&admin, &graph).await;
+    assert_eq!(tags.keys().collect::<Vec<_>>(), ["env"]);
     let err = admin
         .list_tags_for_resource()
         .resource_arn(UNKNOWN_GRAPH)
@@ -1423,16 +1408,7 @@ async fn tag_keys_are_checked_at_the_edges_of_the_service_pattern() {
             "TagKeys[0]"
         );
     }
-    let listed = |admin: Client, graph: String| async move {
-        let output = admin
-            .list_tags_for_resource()
-            .resource_arn(&graph)
-            .send()
-            .await
-            .expect("ListTagsForResource");
-        output.tags().cloned().unwrap_or_default()
-    };
-    let tags = listed(admin.clone(), graph.clone()).await;
+    let tags = tags_of(&admin, &graph).await;
     let mut expected: BTreeSet<String> = admitted_keys.iter().cloned().collect();
     expected.insert("+".to_owned());
     assert_eq!(
@@ -1447,7 +1423,7 @@ async fn tag_keys_are_checked_at_the_edges_of_the_service_pattern() {
     }
     untag.send().await.expect("UntagResource with every admitted key");
     assert!(
-        listed(admin.clone(), graph.clone()).await.is_empty(),
+        tags_of(&admin, &graph).await.is_empty(),
         "every key, `+` included, was removed"
     );
 
@@ -1496,6 +1472,6 @@ async fn tag_keys_are_checked_at_the_edges_of_the_service_pattern() {
         .await
         .expect("UntagResource");
     many(50).send().await.expect("50 tags");
-    assert_eq!(listed(admin.clone(), graph.clone()).await.len(), 50);
+    assert_eq!(tags_of(&admin, &graph).await.len(), 50);
     emulator.shutdown().await;
 }

@@ -10,6 +10,7 @@ use std::process::{Child, Command, Stdio};
 use aws_sdk_detective::types::MemberStatus;
 use fixtures::{
     ADMIN, REGION, create_graph, create_members, create_tagged_graph, detective_client, http, invite, member_detail,
+    tags_of,
 };
 
 const MEMBER: &str = "222222222222";
@@ -143,16 +144,8 @@ async fn state_file_survives_a_restart() {
             (OTHER, Some(&MemberStatus::AcceptedButDisabled)),
         ]
     );
-    let tags = admin
-        .list_tags_for_resource()
-        .resource_arn(&graph)
-        .send()
-        .await
-        .expect("ListTagsForResource");
-    assert_eq!(
-        tags.tags().and_then(|t| t.get("team")).map(String::as_str),
-        Some("security")
-    );
+    let tags = tags_of(&admin, &graph).await;
+    assert_eq!(tags.get("team").map(String::as_str), Some("security"));
     // The world came back too (no --config this time).
     let world = http(&second.url, "GET", "/_emulator/world", None).await.json();
     assert_eq!(world["accounts"][0]["accountId"], OTHER);
