@@ -261,20 +261,38 @@ fn batch_answer(key: &str, done: Value, unprocessed_accounts: Vec<Value>) -> Rep
 
 /// A read of a batch of accounts: for each distinct account, what `found` answers under `key`,
 /// or the account unprocessed as not a member when it answers nothing.
-fn batch_read<'a>(key: &str, account_ids: Vec<&'a str>, mut found: impl FnMut(&'a str) -> Option<Value>) -> Reply {
+fn batch_read<'a>(key: &str, account_ids: Vec<&'a str>, found: impl FnMut(&'a str) -> Option<Value>) -> Reply {
+    let (answers, unprocessed_accounts) = split_batch(account_ids, found, |id| unprocessed(id, NOT_A_MEMBER));
+    batch_answer(key, Value::Array(answers), unprocessed_accounts)
+}
+
+/// Each distinct id of a batch read (accounts or graphs), split into what `found` answers and
+/// what `not_found` says of the ids it answers nothing for.
+fn split_batch<'a>(
+    ids: Vec<&'a str>,
+    mut found: impl FnMut(&'a str) -> Option<Value>,
+    not_found: impl Fn(&'a str) -> Value,
+) -> (Vec<Value>, Vec<Value>) {
     let mut answers = Vec::new();
-    let mut unprocessed_accounts = Vec::new();
+    let mut unprocessed = Vec::new();
     let mut seen = BTreeSet::new();
-    for account_id in account_ids {
-        if !seen.insert(account_id) {
+    for id in ids {
+        if !seen.insert(id) {
             continue;
         }
-        match found(account_id) {
+        match found(id) {
             Some(answer) => answers.push(answer),
-            None => unprocessed_accounts.push(unprocessed(account_id, NOT_A_MEMBER)),
+            None => unprocessed.push(not_found(id)),
         }
     }
-    batch_answer(key, Value::Array(answers), unprocessed_accounts)
+    (answers, unprocessed)
+}
+
+/// [`ingest_history`] of a member: its data flows from when it was enabled, while it is.
+fn member_ingest_history(graph: &Graph, member: &Member) -> Value {
+    let flowing_since =
+        (member.status == MemberStatus::Enabled).then_some(member.enabled_ms.unwrap_or(member.updated_ms));
+    ingest_history(graph, flowing_since, member.updated_ms)
 }
 
 /// `DatasourcePackageIngestHistory` of one account in one graph: the graph's package history,
@@ -844,11 +862,7 @@ fn graph_member_datasources(ctx: &mut Context<'_>, body: &RequestBody) -> Result
     let graph = ctx.admin_graph(arn)?;
     Ok(batch_read("MemberDatasources", account_ids, |account_id| {
         let history = match graph.members.get(account_id) {
-            Some(member) => ingest_history(
-                graph,
-                (member.status == MemberStatus::Enabled).then_some(member.enabled_ms.unwrap_or(member.updated_ms)),
-                member.updated_ms,
-            ),
+            Some(member) => member_ingest_history(graph, member),
             None if account_id == graph.administrator_id => {
                 ingest_history(graph, Some(graph.created_ms), graph.created_ms)
             }
@@ -869,41 +883,27 @@ fn membership_datasources(ctx: &mut Context<'_>, body: &RequestBody) -> Result<R
             return Err(ApiError::invalid_graph_arn(&format!("GraphArns[{index}]")));
         }
     }
-    let mut datasources = Vec::new();
-    let mut unprocessed_graphs = Vec::new();
-    let mut seen = BTreeSet::new();
-    for arn in arns {
-        if !seen.insert(arn) {
-            continue;
-        }
-        let graph = ctx.graph(arn).ok();
-        let history = graph.and_then(|graph| {
-            if graph.administrator_id == ctx.caller {
-                return Some(ingest_history(graph, Some(graph.created_ms), graph.created_ms));
-            }
-            graph.members.get(ctx.caller).map(|member| {
-                ingest_history(
-                    graph,
-                    (member.status == MemberStatus::Enabled).then_some(member.enabled_ms.unwrap_or(member.updated_ms)),
-                    member.updated_ms,
-                )
-            })
-        });
-        match history {
-            Some(history) => datasources.push(json!({
-                "AccountId": ctx.caller,
-                "GraphArn": arn,
-                "DatasourcePackageIngestHistory": history,
-            })),
-            None => unprocessed_graphs.push(json!({
-                "GraphArn": arn,
-                "Reason": format!(
-                    "Account {} is not a member of this behavior graph in {}",
-                    ctx.caller, ctx.region
-                ),
-            })),
-        }
-    }
+    let ctx = &*ctx;
+    let found = |arn: &str| {
+        let graph = ctx.graph(arn).ok()?;
+        let history = if graph.administrator_id == ctx.caller {
+            ingest_history(graph, Some(graph.created_ms), graph.created_ms)
+        } else {
+            member_ingest_history(graph, graph.members.get(ctx.caller)?)
+        };
+        Some(json!({
+            "AccountId": ctx.caller,
+            "GraphArn": arn,
+            "DatasourcePackageIngestHistory": history,
+        }))
+    };
+    let not_found = |arn: &str| {
+        json!({
+            "GraphArn": arn,
+            "Reason": format!("Account {} is not a member of this behavior graph in {}", ctx.caller, ctx.region),
+        })
+    };
+    let (datasources, unprocessed_graphs) = split_batch(arns, found, not_found);
     Ok(Reply::Json(json!({
         "MembershipDatasources": datasources,
         "UnprocessedGraphs": unprocessed_graphs,
