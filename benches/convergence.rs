@@ -5,9 +5,12 @@
 //! Run: `cargo bench --bench convergence` (add `-- --latency-ms 50` to give every Detective call
 //! a simulated round trip).
 
+#[path = "../emulator/tests/fixtures/mod.rs"]
+mod fixtures;
+
 use std::time::{Duration, Instant};
 
-use detective_emulator::{Emulator, EmulatorConfig, Fault};
+use detective_emulator::{Fault, WorldConfig};
 use detective_operator::api::DetectiveGraphSpec;
 use detective_operator::cli::demo::emulator_access;
 use detective_operator::engine::{self, Mode, Target};
@@ -37,12 +40,7 @@ fn latency_from_args() -> Duration {
 #[tokio::main]
 async fn main() {
     let latency = latency_from_args();
-    let emulator = Emulator::start(EmulatorConfig {
-        default_account: ADMIN.into(),
-        ..EmulatorConfig::default()
-    })
-    .await
-    .expect("the emulator starts");
+    let emulator = fixtures::start_emulator_as(ADMIN, WorldConfig::default()).await;
     if !latency.is_zero() {
         emulator.inject_fault(Fault::latency(latency));
     }
@@ -56,13 +54,7 @@ async fn main() {
         let started = Instant::now();
         let outcome = engine::sync(
             &access,
-            Target {
-                spec: &spec,
-                previous: previous.as_ref(),
-                generation: Some(1),
-                claimed_by: None,
-                progress: None,
-            },
+            Target::new(&spec, previous.as_ref(), Some(1)),
             Mode::Apply,
             Timestamp::now(),
         )

@@ -24,6 +24,8 @@ use futures::{StreamExt, TryStreamExt};
 use kube::api::{DynamicObject, ListParams, PostParams};
 
 // The bench uses part of the e2e harness; the rest is for the e2e cases.
+#[path = "../emulator/tests/fixtures/mod.rs"]
+mod fixtures;
 #[allow(dead_code)]
 #[path = "../tests/e2e/harness/mod.rs"]
 mod harness;

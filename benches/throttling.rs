@@ -11,9 +11,12 @@
 //! Run: `cargo bench --bench throttling` (about 5 minutes; `-- --rate-limit-only` skips the
 //! outages).
 
+#[path = "../emulator/tests/fixtures/mod.rs"]
+mod fixtures;
+
 use std::time::{Duration, Instant};
 
-use detective_emulator::{AccountConfig, Emulator, EmulatorConfig, Fault, WorldConfig};
+use detective_emulator::{AccountConfig, Emulator, Fault, WorldConfig};
 use detective_operator::api::conditions::{READY, RECONCILING};
 use detective_operator::api::{DetectiveGraph, DetectiveGraphSpec, DetectiveGraphStatus};
 use detective_operator::aws::{AwsAccess, AwsSettings, SdkDetective};
@@ -59,13 +62,7 @@ async fn reconcile(
     spec: &DetectiveGraphSpec,
     previous: Option<&DetectiveGraphStatus>,
 ) -> Outcome {
-    let target = Target {
-        spec,
-        previous,
-        generation: Some(1),
-        claimed_by: None,
-        progress: None,
-    };
+    let target = Target::new(spec, previous, Some(1));
     engine::graph::reconcile(detective, access, target, Mode::Apply, Timestamp::now()).await
 }
 
@@ -84,7 +81,7 @@ fn condition_reason(status: &DetectiveGraphStatus, type_: &str) -> String {
 
 async fn rate_limit() {
     const MEMBERS: u64 = 1200;
-    let emulator = start(WorldConfig::default()).await;
+    let emulator = fixtures::start_emulator_as(ADMIN, WorldConfig::default()).await;
     let access = access_to(&emulator).await;
     let detective = access.detective(None, None).await.expect("a client");
     emulator.inject_fault(Fault::rate_limit(RATE_LIMIT));
@@ -115,7 +112,7 @@ async fn rate_limit() {
 /// paces them. Returns the attempts during the fault and the time from its end to Ready.
 async fn outage(name: &str, fault: Fault, length: Duration) -> (u64, Duration) {
     const MEMBERS: u64 = 50;
-    let emulator = start(world(MEMBERS)).await;
+    let emulator = fixtures::start_emulator_as(ADMIN, world(MEMBERS)).await;
     let access = access_to(&emulator).await;
     let detective = access.detective(None, None).await.expect("a client");
     let spec = spec(MEMBERS);
@@ -188,16 +185,6 @@ async fn outage(name: &str, fault: Fault, length: Duration) -> (u64, Duration) {
     );
     emulator.shutdown().await;
     (during, recovered)
-}
-
-async fn start(world: WorldConfig) -> Emulator {
-    Emulator::start(EmulatorConfig {
-        default_account: ADMIN.into(),
-        world,
-        ..EmulatorConfig::default()
-    })
-    .await
-    .expect("the emulator starts")
 }
 
 /// The operator's own AWS configuration (retry mode, attempts, timeouts), pointed at `emulator`.

@@ -2,8 +2,11 @@
 //! the member account assumed with the SDK's real STS credential provider (answered by the
 //! emulator), with bounded concurrency and per-account backoff.
 
-use detective_emulator::{AccountConfig, Emulator, EmulatorConfig, MemberStatus, RoleConfig, WorldConfig};
-use detective_operator::api::{AcceptInvitationsSpec, DetectiveGraphSpec, DetectiveGraphStatus};
+#[path = "../emulator/tests/fixtures/mod.rs"]
+mod fixtures;
+
+use detective_emulator::{AccountConfig, MemberStatus, RoleConfig, WorldConfig};
+use detective_operator::api::{AcceptInvitationsSpec, DetectiveGraphSpec, DetectiveGraphStatus, MemberStatusEntry};
 use detective_operator::aws::AwsAccess;
 use detective_operator::cli::demo::emulator_access;
 use detective_operator::engine::{self, Mode, Outcome, Target};
@@ -52,34 +55,29 @@ fn spec() -> DetectiveGraphSpec {
     spec
 }
 
+/// The status entry of member `n`.
+fn member_entry(outcome: &Outcome, n: u64) -> &MemberStatusEntry {
+    let account = account(n);
+    outcome.status.members.iter().find(|m| m.account_id == account).unwrap()
+}
+
 async fn sync(
     access: &AwsAccess,
     spec: &DetectiveGraphSpec,
     previous: Option<&DetectiveGraphStatus>,
     now: Timestamp,
 ) -> Outcome {
-    let target = Target {
-        spec,
-        previous,
-        generation: Some(1),
-        claimed_by: None,
-        progress: None,
-    };
+    let target = Target::new(spec, previous, Some(1));
     engine::sync(access, target, Mode::Apply, now).await
 }
 
 #[tokio::test]
 async fn invitations_are_accepted_as_each_member_and_failing_roles_block_no_one() {
-    let emulator = Emulator::start(EmulatorConfig {
-        default_account: ADMIN.into(),
-        world: world(),
-        ..EmulatorConfig::default()
-    })
-    .await
-    .unwrap();
+    let emulator = fixtures::start_emulator_as(ADMIN, world()).await;
     let access = emulator_access(&emulator.endpoint_url(), ADMIN, REGION).await;
     let spec = spec();
     let start = Timestamp::now();
+    let after = |secs| start + SignedDuration::from_secs(secs);
 
     // One sync invites all 100 and accepts the 90 whose role can be assumed.
     let first = sync(&access, &spec, None, start).await;
@@ -95,12 +93,7 @@ async fn invitations_are_accepted_as_each_member_and_failing_roles_block_no_one(
     assert_eq!(calls["AssumeRole"], 100, "{calls:?}");
     assert_eq!(calls["AcceptInvitation"], 90);
     for n in 0..10 {
-        let entry = first
-            .status
-            .members
-            .iter()
-            .find(|m| m.account_id == account(n))
-            .unwrap();
+        let entry = member_entry(&first, n);
         assert_eq!(entry.status, "INVITED");
         let error = entry.last_error.as_deref().unwrap();
         assert!(
@@ -114,35 +107,18 @@ async fn invitations_are_accepted_as_each_member_and_failing_roles_block_no_one(
 
     // Within the backoff the failing accounts are not tried again, and their errors stay visible.
     emulator.reset_calls();
-    let second = sync(
-        &access,
-        &spec,
-        Some(&first.status),
-        start + SignedDuration::from_secs(5),
-    )
-    .await;
+    let second = sync(&access, &spec, Some(&first.status), after(5)).await;
     let calls = emulator.calls();
     assert!(
         !calls.contains_key("AssumeRole") && !calls.contains_key("AcceptInvitation"),
         "{calls:?}"
     );
-    let entry = second
-        .status
-        .members
-        .iter()
-        .find(|m| m.account_id == account(0))
-        .unwrap();
+    let entry = member_entry(&second, 0);
     assert!(entry.last_error.is_some());
     assert_eq!(entry.attempts, Some(1));
 
     // After the backoff they are tried again (and fail again: attempts grow).
-    let third = sync(
-        &access,
-        &spec,
-        Some(&second.status),
-        start + SignedDuration::from_secs(120),
-    )
-    .await;
+    let third = sync(&access, &spec, Some(&second.status), after(120)).await;
     let calls = emulator.calls();
     assert_eq!(
         calls.get("AssumeRole"),
@@ -154,12 +130,7 @@ async fn invitations_are_accepted_as_each_member_and_failing_roles_block_no_one(
         None,
         "roles still missing: no call as the member"
     );
-    let entry = third
-        .status
-        .members
-        .iter()
-        .find(|m| m.account_id == account(0))
-        .unwrap();
+    let entry = member_entry(&third, 0);
     assert_eq!(entry.attempts, Some(2));
 
     // Once the role exists, the next attempt accepts.
@@ -168,13 +139,7 @@ async fn invitations_are_accepted_as_each_member_and_failing_roles_block_no_one(
         config.roles = None;
     }
     emulator.set_world(fixed);
-    let fourth = sync(
-        &access,
-        &spec,
-        Some(&third.status),
-        start + SignedDuration::from_secs(600),
-    )
-    .await;
+    let fourth = sync(&access, &spec, Some(&third.status), after(600)).await;
     assert_eq!(
         emulator
             .members(&graph)

@@ -7,7 +7,7 @@ mod fixtures;
 
 use std::collections::BTreeMap;
 
-use detective_operator::aws::{AwsAccess, Detective, RoleToAssume};
+use detective_operator::aws::{AwsAccess, Detective, RoleToAssume, SdkDetective};
 use detective_operator::cli::demo::emulator_access;
 
 /// The account the operator's own credentials belong to.
@@ -27,6 +27,14 @@ fn account(index: u64) -> String {
 
 async fn access(emulator: &detective_emulator::Emulator) -> AwsAccess {
     emulator_access(&emulator.endpoint_url(), OPERATOR, fixtures::REGION).await
+}
+
+/// An emulator, the operator's own client (no role) and the graph it created.
+async fn own_graph() -> (detective_emulator::Emulator, SdkDetective, String) {
+    let emulator = fixtures::start_emulator().await;
+    let detective = access(&emulator).await.detective(None, None).await.expect("a client");
+    let arn = detective.create_graph(&BTreeMap::new()).await.expect("CreateGraph");
+    (emulator, detective, arn)
 }
 
 fn count(calls: &BTreeMap<String, u64>, operation: &str) -> u64 {
@@ -64,10 +72,7 @@ async fn a_hundred_roles_are_each_assumed_once_across_rounds_of_calls() {
 
 #[tokio::test]
 async fn without_a_role_the_operators_own_account_calls_and_sts_is_not_asked() {
-    let emulator = fixtures::start_emulator().await;
-    let access = access(&emulator).await;
-    let detective = access.detective(None, None).await.expect("a client");
-    let arn = detective.create_graph(&BTreeMap::new()).await.expect("CreateGraph");
+    let (emulator, _, arn) = own_graph().await;
     assert!(arn.contains(&format!(":{OPERATOR}:graph:")), "{arn}");
     assert_eq!(count(&emulator.calls(), "AssumeRole"), 0);
     emulator.shutdown().await;
@@ -80,10 +85,7 @@ async fn without_a_role_the_operators_own_account_calls_and_sts_is_not_asked() {
 async fn datasource_packages_are_listed_and_started_through_the_adapter() {
     use detective_operator::aws::{ErrorKind, PackageIngest};
 
-    let emulator = fixtures::start_emulator().await;
-    let access = access(&emulator).await;
-    let detective = access.detective(None, None).await.expect("a client");
-    let arn = detective.create_graph(&BTreeMap::new()).await.expect("CreateGraph");
+    let (emulator, detective, arn) = own_graph().await;
     let packages = detective
         .list_datasource_packages(&arn)
         .await

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use detective_emulator::{AccountConfig, Emulator, MemberStatus, WorldConfig};
+use detective_emulator::{AccountConfig, Emulator, MemberStatus};
 
 const ADMIN: &str = "123456789012";
 
@@ -16,6 +16,12 @@ async fn operator(emulator: &Emulator, args: &[&str]) -> Output {
     let mut command = administrator();
     command.args(args).args(["--endpoint-url", &emulator.endpoint_url()]);
     command.output().await.expect("the binary runs")
+}
+
+/// `plan -f FILE` with `flags`.
+async fn plan(emulator: &Emulator, file: &Path, flags: &[&str]) -> Output {
+    let file = file.to_str().expect("a UTF-8 path");
+    operator(emulator, &[&["plan", "-f", file][..], flags].concat()).await
 }
 
 /// The binary with the administrator's credentials in a clean AWS environment.
@@ -44,6 +50,13 @@ fn members_yaml(ids: &[u64]) -> String {
     ids.iter()
         .map(|id| format!("    - accountId: \"{id:012}\"\n      emailAddress: root+{id}@example.com\n"))
         .collect()
+}
+
+/// `graph.yaml` of [`graph_yaml`] in a new temporary directory (kept as long as the handle).
+fn graph_file(ids: &[u64], extra_spec: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "graph.yaml", &graph_yaml(ids, extra_spec));
+    (dir, file)
 }
 
 fn graph_yaml(ids: &[u64], extra_spec: &str) -> String {
@@ -87,14 +100,9 @@ fn synced(output: &Output) -> String {
 #[tokio::test]
 async fn plan_on_an_empty_graph_lists_every_member_and_writes_nothing() {
     let emulator = emulator().await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "graph.yaml", &graph_yaml(&[101, 102, 103], ""));
+    let (_dir, file) = graph_file(&[101, 102, 103], "");
 
-    let output = operator(
-        &emulator,
-        &["plan", "-f", file.to_str().unwrap(), "--detailed-exitcode"],
-    )
-    .await;
+    let output = plan(&emulator, &file, &["--detailed-exitcode"]).await;
     assert_eq!(
         output.status.code(),
         Some(2),
@@ -112,7 +120,7 @@ async fn plan_on_an_empty_graph_lists_every_member_and_writes_nothing() {
         "plans name accounts, never e-mails: {stdout}"
     );
 
-    let json = operator(&emulator, &["plan", "-f", file.to_str().unwrap(), "-o", "json"]).await;
+    let json = plan(&emulator, &file, &["-o", "json"]).await;
     assert_eq!(
         json.status.code(),
         Some(0),
@@ -131,8 +139,7 @@ async fn plan_on_an_empty_graph_lists_every_member_and_writes_nothing() {
 #[tokio::test]
 async fn sync_converges_and_the_next_plan_is_empty() {
     let emulator = emulator().await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "graph.yaml", &graph_yaml(&[101, 102, 103], ""));
+    let (dir, file) = graph_file(&[101, 102, 103], "");
 
     let output = operator(&emulator, &["sync", "-f", file.to_str().unwrap()]).await;
     let after = synced(&output);
@@ -147,11 +154,7 @@ async fn sync_converges_and_the_next_plan_is_empty() {
     // The printed resource carries its status (graph ARN, inventory): plan it again as-is.
     let again = write(dir.path(), "synced.yaml", &after);
     emulator.reset_calls();
-    let plan = operator(
-        &emulator,
-        &["plan", "-f", again.to_str().unwrap(), "--detailed-exitcode"],
-    )
-    .await;
+    let plan = plan(&emulator, &again, &["--detailed-exitcode"]).await;
     assert_eq!(
         plan.status.code(),
         Some(0),
@@ -166,8 +169,7 @@ async fn sync_converges_and_the_next_plan_is_empty() {
 #[tokio::test]
 async fn removed_members_are_planned_for_deletion_by_pruning_mode() {
     let emulator = emulator().await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "graph.yaml", &graph_yaml(&[101, 102, 103, 104], ""));
+    let (dir, file) = graph_file(&[101, 102, 103, 104], "");
     let after = synced(&operator(&emulator, &["sync", "-f", file.to_str().unwrap()]).await);
     // Someone else invited 999 by hand: not in this resource's inventory.
     let graph_arn = emulator.graphs()[0].arn.clone();
@@ -186,17 +188,13 @@ async fn removed_members_are_planned_for_deletion_by_pruning_mode() {
     assert_ne!(plan_for("Managed"), after, "the edit applies to sync's output");
 
     let managed = write(dir.path(), "managed.yaml", &plan_for("Managed"));
-    let output = operator(&emulator, &["plan", "-f", managed.to_str().unwrap(), "-o", "json"]).await;
+    let output = plan(&emulator, &managed, &["-o", "json"]).await;
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report[0]["remove"], serde_json::json!(["000000000103", "000000000104"]));
     assert_eq!(report[0]["kept"][0]["accountId"], "000000000999");
 
     let authoritative = write(dir.path(), "authoritative.yaml", &plan_for("Authoritative"));
-    let output = operator(
-        &emulator,
-        &["plan", "-f", authoritative.to_str().unwrap(), "-o", "json"],
-    )
-    .await;
+    let output = plan(&emulator, &authoritative, &["-o", "json"]).await;
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(
         report[0]["remove"],
@@ -204,7 +202,7 @@ async fn removed_members_are_planned_for_deletion_by_pruning_mode() {
     );
 
     let disabled = write(dir.path(), "disabled.yaml", &plan_for("Disabled"));
-    let output = operator(&emulator, &["plan", "-f", disabled.to_str().unwrap(), "-o", "json"]).await;
+    let output = plan(&emulator, &disabled, &["-o", "json"]).await;
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report[0]["remove"], serde_json::json!([]));
     assert_eq!(report[0]["kept"].as_array().unwrap().len(), 3);
@@ -237,11 +235,7 @@ async fn a_plan_over_the_deletion_guard_is_refused_and_nothing_is_deleted() {
             .unwrap();
     let emptied = write(dir.path(), "emptied.yaml", &emptied);
 
-    let plan = operator(
-        &emulator,
-        &["plan", "-f", emptied.to_str().unwrap(), "--detailed-exitcode"],
-    )
-    .await;
+    let plan = plan(&emulator, &emptied, &["--detailed-exitcode"]).await;
     assert_eq!(plan.status.code(), Some(1), "{}", text(&plan.stdout));
     assert!(
         text(&plan.stdout).contains("deletion guard: REFUSED"),
@@ -310,8 +304,7 @@ async fn twelve_hundred_members_converge_within_the_call_budget() {
 #[tokio::test]
 async fn the_standard_endpoint_variables_are_honoured() {
     let emulator = emulator().await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "graph.yaml", &graph_yaml(&[101], ""));
+    let (_dir, file) = graph_file(&[101], "");
     for variable in ["AWS_ENDPOINT_URL_DETECTIVE", "AWS_ENDPOINT_URL"] {
         emulator.reset_calls();
         let output = administrator()
@@ -445,13 +438,6 @@ async fn sync_json(emulator: &Emulator, file: &Path, args: &[&str]) -> (Option<i
     (output.status.code(), graph, stderr)
 }
 
-fn world(accounts: Vec<AccountConfig>) -> WorldConfig {
-    WorldConfig {
-        accounts,
-        ..WorldConfig::default()
-    }
-}
-
 #[tokio::test]
 async fn sync_wait_keeps_reconciling_until_the_resource_is_ready() {
     // Both accept 3 s after their invitation: one sync ends before that, `--wait` sees it.
@@ -460,10 +446,12 @@ async fn sync_wait_keeps_reconciling_until_the_resource_is_ready() {
         auto_accept_after_ms: Some(3_000),
         ..AccountConfig::default()
     };
-    let emulator =
-        fixtures::start_emulator_with(world(vec![accepting("000000000301"), accepting("000000000302")])).await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "graph.yaml", &graph_yaml(&[301, 302], ""));
+    let emulator = fixtures::start_emulator_with(fixtures::world_of(vec![
+        accepting("000000000301"),
+        accepting("000000000302"),
+    ]))
+    .await;
+    let (_dir, file) = graph_file(&[301, 302], "");
 
     let (code, once, stderr) = sync_json(&emulator, &file, &[]).await;
     assert_eq!(code, Some(0), "{stderr}");
@@ -485,12 +473,7 @@ async fn sync_wait_keeps_reconciling_until_the_resource_is_ready() {
 #[tokio::test]
 async fn a_tag_key_outside_the_service_pattern_is_refused_before_any_call() {
     let emulator = emulator().await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(
-        dir.path(),
-        "tagged.yaml",
-        &graph_yaml(&[101], "  tags:\n    \"a,b;c<d=\": fine\n    cost center: finance\n"),
-    );
+    let (_dir, file) = graph_file(&[101], "  tags:\n    \"a,b;c<d=\": fine\n    cost center: finance\n");
     for command in ["plan", "sync"] {
         let output = operator(&emulator, &[command, "-f", file.to_str().unwrap()]).await;
         assert_eq!(output.status.code(), Some(1));
@@ -571,7 +554,7 @@ async fn declared_tags_are_made_so_and_an_empty_map_leaves_them_alone() {
 
 #[tokio::test]
 async fn a_member_that_failed_verification_is_reinvited_once_its_email_is_corrected() {
-    let emulator = fixtures::start_emulator_with(world(vec![AccountConfig {
+    let emulator = fixtures::start_emulator_with(fixtures::world_of(vec![AccountConfig {
         account_id: "000000000401".into(),
         email: "root+401@example.com".into(),
         ..AccountConfig::default()
@@ -611,15 +594,14 @@ async fn a_member_that_failed_verification_is_reinvited_once_its_email_is_correc
 #[tokio::test]
 async fn monitoring_is_started_for_accepted_but_disabled_members_with_backoff() {
     // Accepts at once but is not enrolled in GuardDuty: it stays ACCEPTED_BUT_DISABLED.
-    let emulator = fixtures::start_emulator_with(world(vec![AccountConfig {
+    let emulator = fixtures::start_emulator_with(fixtures::world_of(vec![AccountConfig {
         account_id: "000000000501".into(),
         auto_accept_after_ms: Some(0),
         guard_duty_enrolled: false,
         ..AccountConfig::default()
     }]))
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "graph.yaml", &graph_yaml(&[501], ""));
+    let (dir, file) = graph_file(&[501], "");
     let (_, first, stderr) = sync_json(&emulator, &file, &[]).await;
     let mut started = emulator.calls().get("StartMonitoringMember").copied().unwrap_or(0);
     // The next sync reads the status the previous one printed, as the controller does.
@@ -696,14 +678,9 @@ async fn members_beyond_the_graphs_quota_stall_with_quota_exceeded() {
 #[tokio::test]
 async fn assume_role_arn_acts_in_the_roles_account() {
     let emulator = emulator().await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = write(
-        dir.path(),
-        "graph.yaml",
-        &graph_yaml(
-            &[101],
-            "  assumeRoleArn: arn:aws:iam::444455556666:role/detective-admin\n",
-        ),
+    let (_dir, file) = graph_file(
+        &[101],
+        "  assumeRoleArn: arn:aws:iam::444455556666:role/detective-admin\n",
     );
     // AWS_ENDPOINT_URL, not --endpoint-url (Detective only): STS must reach the emulator too.
     let output = administrator()

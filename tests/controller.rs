@@ -154,6 +154,14 @@ async fn context_as(account: &str, client: Client, emulator: &Emulator, store: S
     })
 }
 
+/// The condition of this type in a written status.
+fn condition<'a>(status: &'a Value, type_: &str) -> &'a Value {
+    status["conditions"]
+        .as_array()
+        .and_then(|conditions| conditions.iter().find(|c| c["type"] == type_))
+        .unwrap_or_else(|| panic!("no {type_} condition: {status}"))
+}
+
 async fn emulator() -> Emulator {
     fixtures::start_emulator().await
 }
@@ -340,12 +348,7 @@ async fn a_second_resource_on_the_same_graph_is_stalled_naming_the_first() {
         .find(|r| r.path.ends_with("/second/status"))
         .expect("status written")
         .body["status"];
-    let stalled = status["conditions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == "Stalled")
-        .unwrap();
+    let stalled = condition(status, "Stalled");
     assert_eq!(stalled["status"], "True");
     assert_eq!(stalled["reason"], "GraphClaimed");
     assert!(
@@ -411,18 +414,9 @@ async fn a_throttled_aws_is_retried_with_backoff_not_stalled() {
     );
     let requests = recorded.lock().unwrap().clone();
     let status = &requests.iter().find(|r| r.path.ends_with("/status")).unwrap().body["status"];
-    let condition = |t: &str| {
-        status["conditions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["type"] == t)
-            .unwrap()
-            .clone()
-    };
-    assert_eq!(condition("Stalled")["status"], "False");
-    assert_eq!(condition("Reconciling")["status"], "True");
-    assert_eq!(condition("Ready")["reason"], "Throttled");
+    assert_eq!(condition(status, "Stalled")["status"], "False");
+    assert_eq!(condition(status, "Reconciling")["status"], "True");
+    assert_eq!(condition(status, "Ready")["reason"], "Throttled");
 }
 
 #[tokio::test]
@@ -638,12 +632,7 @@ async fn an_organization_member_stays_cannot_leave_until_orphaned() {
         .find(|r| r.path == format!("{MEMBERSHIPS}/joined/status"))
         .expect("the refusal is told in status")
         .body["status"];
-    let stalled = status["conditions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == "Stalled")
-        .unwrap();
+    let stalled = condition(status, "Stalled");
     assert_eq!(stalled["status"], "True", "{status}");
     assert_eq!(stalled["reason"], "CannotLeave", "{status}");
     assert!(

@@ -12,6 +12,11 @@ fn schema_of(
     (value, version)
 }
 
+/// A schema's `pattern` (or any string) found at `at`.
+fn pattern(value: &Value) -> &str {
+    value.as_str().unwrap_or_else(|| panic!("not a string: {value}"))
+}
+
 fn at<'a>(value: &'a Value, pointer: &str) -> &'a Value {
     value
         .pointer(pointer)
@@ -47,30 +52,15 @@ fn graph_spec_field_validation() {
     assert_eq!(members["x-kubernetes-list-type"], "map");
     assert_eq!(members["x-kubernetes-list-map-keys"], serde_json::json!(["accountId"]));
     assert_eq!(at(members, "/items/properties/accountId/pattern"), "^[0-9]{12}$");
-    assert!(
-        at(members, "/items/properties/emailAddress/pattern")
-            .as_str()
-            .unwrap()
-            .contains('@')
-    );
+    assert!(pattern(at(members, "/items/properties/emailAddress/pattern")).contains('@'));
     assert_eq!(at(members, "/items/properties/emailAddress/maxLength"), 64);
     assert_eq!(
         at(members, "/items/required"),
         &serde_json::json!(["accountId", "emailAddress"])
     );
     assert!(at(spec, "/properties/region/pattern").is_string());
-    assert!(
-        at(spec, "/properties/graphArn/pattern")
-            .as_str()
-            .unwrap()
-            .contains(":graph:")
-    );
-    assert!(
-        at(spec, "/properties/assumeRoleArn/pattern")
-            .as_str()
-            .unwrap()
-            .contains(":role/")
-    );
+    assert!(pattern(at(spec, "/properties/graphArn/pattern")).contains(":graph:"));
+    assert!(pattern(at(spec, "/properties/assumeRoleArn/pattern")).contains(":role/"));
     assert_eq!(at(spec, "/properties/invitation/properties/message/minLength"), 1);
     assert_eq!(at(spec, "/properties/invitation/properties/message/maxLength"), 1000);
     assert_eq!(at(spec, "/properties/tags/maxProperties"), 50);

@@ -4,7 +4,7 @@
 #[path = "../emulator/tests/fixtures/mod.rs"]
 mod fixtures;
 
-use detective_emulator::{Emulator, EmulatorConfig, MemberStatus};
+use detective_emulator::{Emulator, MemberStatus, WorldConfig};
 use detective_operator::api::{DesiredInvitationState, DetectiveMembershipSpec, DetectiveMembershipStatus};
 use detective_operator::aws::SdkDetective;
 use detective_operator::cli::demo::emulator_access;
@@ -24,12 +24,7 @@ struct World {
 }
 
 async fn world() -> World {
-    let emulator = Emulator::start(EmulatorConfig {
-        default_account: ADMIN.into(),
-        ..EmulatorConfig::default()
-    })
-    .await
-    .unwrap();
+    let emulator = fixtures::start_emulator_as(ADMIN, WorldConfig::default()).await;
     let admin = fixtures::detective_client(&emulator.endpoint_url(), ADMIN, REGION);
     let graph_arn = fixtures::create_graph(&admin).await;
     let member = emulator_access(&emulator.endpoint_url(), MEMBER, REGION)

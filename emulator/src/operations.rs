@@ -247,6 +247,54 @@ fn unprocessed(account_id: &str, reason: &str) -> Value {
     json!({"AccountId": account_id, "Reason": reason})
 }
 
+/// The reason of an account a graph call cannot find among the graph's members.
+const NOT_A_MEMBER: &str = "The account is not a member of the behavior graph";
+
+/// The answer of a call on a batch of accounts: what it did under `key`, and the accounts it
+/// left unprocessed.
+fn batch_answer(key: &str, done: Value, unprocessed_accounts: Vec<Value>) -> Reply {
+    let mut answer = Map::new();
+    answer.insert(key.to_owned(), done);
+    answer.insert("UnprocessedAccounts".to_owned(), Value::Array(unprocessed_accounts));
+    Reply::Json(Value::Object(answer))
+}
+
+/// A read of a batch of accounts: for each distinct account, what `found` answers under `key`,
+/// or the account unprocessed as not a member when it answers nothing.
+fn batch_read<'a>(key: &str, account_ids: Vec<&'a str>, found: impl FnMut(&'a str) -> Option<Value>) -> Reply {
+    let (answers, unprocessed_accounts) = split_batch(account_ids, found, |id| unprocessed(id, NOT_A_MEMBER));
+    batch_answer(key, Value::Array(answers), unprocessed_accounts)
+}
+
+/// Each distinct id of a batch read (accounts or graphs), split into what `found` answers and
+/// what `not_found` says of the ids it answers nothing for.
+fn split_batch<'a>(
+    ids: Vec<&'a str>,
+    mut found: impl FnMut(&'a str) -> Option<Value>,
+    not_found: impl Fn(&'a str) -> Value,
+) -> (Vec<Value>, Vec<Value>) {
+    let mut answers = Vec::new();
+    let mut unprocessed = Vec::new();
+    let mut seen = BTreeSet::new();
+    for id in ids {
+        if !seen.insert(id) {
+            continue;
+        }
+        match found(id) {
+            Some(answer) => answers.push(answer),
+            None => unprocessed.push(not_found(id)),
+        }
+    }
+    (answers, unprocessed)
+}
+
+/// [`ingest_history`] of a member: its data flows from when it was enabled, while it is.
+fn member_ingest_history(graph: &Graph, member: &Member) -> Value {
+    let flowing_since =
+        (member.status == MemberStatus::Enabled).then_some(member.enabled_ms.unwrap_or(member.updated_ms));
+    ingest_history(graph, flowing_since, member.updated_ms)
+}
+
 /// `DatasourcePackageIngestHistory` of one account in one graph: the graph's package history,
 /// seen from when the account's data started to flow.
 fn ingest_history(graph: &Graph, flowing_since: Option<i64>, disabled_since: i64) -> Value {
@@ -413,10 +461,7 @@ fn create_members(ctx: &mut Context<'_>, body: &RequestBody) -> Result<Reply, Ap
         created.push(member_detail(graph, &member));
         graph.members.insert(account_id.to_owned(), member);
     }
-    Ok(Reply::Json(json!({
-        "Members": created,
-        "UnprocessedAccounts": unprocessed_accounts,
-    })))
+    Ok(batch_answer("Members", Value::Array(created), unprocessed_accounts))
 }
 
 fn delete_members(ctx: &mut Context<'_>, body: &RequestBody) -> Result<Reply, ApiError> {
@@ -435,41 +480,19 @@ fn delete_members(ctx: &mut Context<'_>, body: &RequestBody) -> Result<Reply, Ap
         } else if graph.members.remove(account_id).is_some() {
             deleted.push(account_id);
         } else if !deleted.contains(&account_id) {
-            unprocessed_accounts.push(unprocessed(
-                account_id,
-                "The account is not a member of the behavior graph",
-            ));
+            unprocessed_accounts.push(unprocessed(account_id, NOT_A_MEMBER));
         }
     }
-    Ok(Reply::Json(json!({
-        "AccountIds": deleted,
-        "UnprocessedAccounts": unprocessed_accounts,
-    })))
+    Ok(batch_answer("AccountIds", json!(deleted), unprocessed_accounts))
 }
 
 fn get_members(ctx: &mut Context<'_>, body: &RequestBody) -> Result<Reply, ApiError> {
     let arn = body.graph_arn("GraphArn")?;
     let account_ids = body.account_id_list("AccountIds", 1, 50)?;
     let graph = ctx.admin_graph(arn)?;
-    let mut details = Vec::new();
-    let mut unprocessed_accounts = Vec::new();
-    let mut seen = BTreeSet::new();
-    for account_id in account_ids {
-        if !seen.insert(account_id) {
-            continue;
-        }
-        match graph.members.get(account_id) {
-            Some(member) => details.push(member_detail(graph, member)),
-            None => unprocessed_accounts.push(unprocessed(
-                account_id,
-                "The account is not a member of the behavior graph",
-            )),
-        }
-    }
-    Ok(Reply::Json(json!({
-        "MemberDetails": details,
-        "UnprocessedAccounts": unprocessed_accounts,
-    })))
+    Ok(batch_read("MemberDetails", account_ids, |account_id| {
+        graph.members.get(account_id).map(|member| member_detail(graph, member))
+    }))
 }
 
 fn list_members(ctx: &mut Context<'_>, body: &RequestBody) -> Result<Reply, ApiError> {
@@ -837,39 +860,20 @@ fn graph_member_datasources(ctx: &mut Context<'_>, body: &RequestBody) -> Result
     let arn = body.graph_arn("GraphArn")?;
     let account_ids = body.account_id_list("AccountIds", 1, 200)?;
     let graph = ctx.admin_graph(arn)?;
-    let mut datasources = Vec::new();
-    let mut unprocessed_accounts = Vec::new();
-    let mut seen = BTreeSet::new();
-    for account_id in account_ids {
-        if !seen.insert(account_id) {
-            continue;
-        }
-        match graph.members.get(account_id) {
-            Some(member) => datasources.push(json!({
-                "AccountId": account_id,
-                "GraphArn": graph.arn,
-                "DatasourcePackageIngestHistory": ingest_history(
-                    graph,
-                    (member.status == MemberStatus::Enabled)
-                        .then_some(member.enabled_ms.unwrap_or(member.updated_ms)),
-                    member.updated_ms,
-                ),
-            })),
-            None if account_id == graph.administrator_id => datasources.push(json!({
-                "AccountId": account_id,
-                "GraphArn": graph.arn,
-                "DatasourcePackageIngestHistory": ingest_history(graph, Some(graph.created_ms), graph.created_ms),
-            })),
-            None => unprocessed_accounts.push(unprocessed(
-                account_id,
-                "The account is not a member of the behavior graph",
-            )),
-        }
-    }
-    Ok(Reply::Json(json!({
-        "MemberDatasources": datasources,
-        "UnprocessedAccounts": unprocessed_accounts,
-    })))
+    Ok(batch_read("MemberDatasources", account_ids, |account_id| {
+        let history = match graph.members.get(account_id) {
+            Some(member) => member_ingest_history(graph, member),
+            None if account_id == graph.administrator_id => {
+                ingest_history(graph, Some(graph.created_ms), graph.created_ms)
+            }
+            None => return None,
+        };
+        Some(json!({
+            "AccountId": account_id,
+            "GraphArn": graph.arn,
+            "DatasourcePackageIngestHistory": history,
+        }))
+    }))
 }
 
 fn membership_datasources(ctx: &mut Context<'_>, body: &RequestBody) -> Result<Reply, ApiError> {
@@ -879,41 +883,27 @@ fn membership_datasources(ctx: &mut Context<'_>, body: &RequestBody) -> Result<R
             return Err(ApiError::invalid_graph_arn(&format!("GraphArns[{index}]")));
         }
     }
-    let mut datasources = Vec::new();
-    let mut unprocessed_graphs = Vec::new();
-    let mut seen = BTreeSet::new();
-    for arn in arns {
-        if !seen.insert(arn) {
-            continue;
-        }
-        let graph = ctx.graph(arn).ok();
-        let history = graph.and_then(|graph| {
-            if graph.administrator_id == ctx.caller {
-                return Some(ingest_history(graph, Some(graph.created_ms), graph.created_ms));
-            }
-            graph.members.get(ctx.caller).map(|member| {
-                ingest_history(
-                    graph,
-                    (member.status == MemberStatus::Enabled).then_some(member.enabled_ms.unwrap_or(member.updated_ms)),
-                    member.updated_ms,
-                )
-            })
-        });
-        match history {
-            Some(history) => datasources.push(json!({
-                "AccountId": ctx.caller,
-                "GraphArn": arn,
-                "DatasourcePackageIngestHistory": history,
-            })),
-            None => unprocessed_graphs.push(json!({
-                "GraphArn": arn,
-                "Reason": format!(
-                    "Account {} is not a member of this behavior graph in {}",
-                    ctx.caller, ctx.region
-                ),
-            })),
-        }
-    }
+    let ctx = &*ctx;
+    let found = |arn: &str| {
+        let graph = ctx.graph(arn).ok()?;
+        let history = if graph.administrator_id == ctx.caller {
+            ingest_history(graph, Some(graph.created_ms), graph.created_ms)
+        } else {
+            member_ingest_history(graph, graph.members.get(ctx.caller)?)
+        };
+        Some(json!({
+            "AccountId": ctx.caller,
+            "GraphArn": arn,
+            "DatasourcePackageIngestHistory": history,
+        }))
+    };
+    let not_found = |arn: &str| {
+        json!({
+            "GraphArn": arn,
+            "Reason": format!("Account {} is not a member of this behavior graph in {}", ctx.caller, ctx.region),
+        })
+    };
+    let (datasources, unprocessed_graphs) = split_batch(arns, found, not_found);
     Ok(Reply::Json(json!({
         "MembershipDatasources": datasources,
         "UnprocessedGraphs": unprocessed_graphs,

@@ -39,21 +39,20 @@ impl ApiError {
     /// A request member violates a documented constraint. The message names the member with
     /// its path in the request (`Accounts[3].EmailAddress`).
     pub fn validation(field: &str, reason: impl std::fmt::Display) -> ApiError {
-        let reason = format!("Value at '{field}' failed to satisfy constraint: {reason}");
-        ApiError::new(
-            400,
-            "ValidationException",
-            format!("1 validation error detected: {reason}"),
-        )
-        .with("ErrorCode", json!(INVALID_REQUEST_BODY))
-        .with("ErrorCodeReason", json!(reason))
+        ApiError::constraint_violated(format!("Value at '{field}' failed to satisfy constraint: {reason}"))
     }
 
     /// As [`ApiError::validation`], quoting the rejected value the way the service's validation
     /// messages do (`Value 'x' at 'field' failed to satisfy constraint: ...`): for an
     /// `EmailAddress` the message then carries the address the caller sent.
     pub fn validation_of(field: &str, value: &str, reason: impl std::fmt::Display) -> ApiError {
-        let reason = format!("Value '{value}' at '{field}' failed to satisfy constraint: {reason}");
+        ApiError::constraint_violated(format!(
+            "Value '{value}' at '{field}' failed to satisfy constraint: {reason}"
+        ))
+    }
+
+    /// The service's one-violation ValidationException for `reason`.
+    fn constraint_violated(reason: String) -> ApiError {
         ApiError::new(
             400,
             "ValidationException",
@@ -134,21 +133,21 @@ impl ApiError {
     }
 
     /// The awsJson1_1 form of this error (Organizations): `{"__type": ..., "Message": ...}`.
-    pub fn into_json_1_1_response(self, request_id: &str) -> Response {
-        let mut body = self.extra;
-        body.insert("__type".to_owned(), Value::String(self.error_type.to_owned()));
-        body.insert("Message".to_owned(), Value::String(self.message));
-        let mut response = json_1_1_response(self.status, &Value::Object(body), request_id);
-        response
-            .headers_mut()
-            .insert("x-amzn-ErrorType", HeaderValue::from_static(self.error_type));
-        response
+    pub fn into_json_1_1_response(mut self, request_id: &str) -> Response {
+        let error_type = Value::String(self.error_type.to_owned());
+        self.extra.insert("__type".to_owned(), error_type);
+        self.into_response_with(json_1_1_response, request_id)
     }
 
     pub fn into_response(self, request_id: &str) -> Response {
+        self.into_response_with(json_response, request_id)
+    }
+
+    /// The error as `respond` writes a body, with its `Message` and the `x-amzn-ErrorType` header.
+    fn into_response_with(self, respond: fn(u16, &Value, &str) -> Response, request_id: &str) -> Response {
         let mut body = self.extra;
         body.insert("Message".to_owned(), Value::String(self.message));
-        let mut response = json_response(self.status, &Value::Object(body), request_id);
+        let mut response = respond(self.status, &Value::Object(body), request_id);
         response
             .headers_mut()
             .insert("x-amzn-ErrorType", HeaderValue::from_static(self.error_type));

@@ -207,15 +207,19 @@ impl WorldConfig {
         validate_accounts(&self.organizations, &self.accounts)
     }
 
-    /// Applies a patch: accounts replace same-id accounts or are appended, organizations
-    /// likewise by id.
-    pub fn merge(&mut self, patch: WorldPatch) {
-        let mut positions: HashMap<String, usize> = self
-            .accounts
+    /// Where each account id stands in `accounts`.
+    fn account_positions(&self) -> HashMap<String, usize> {
+        self.accounts
             .iter()
             .enumerate()
             .map(|(position, account)| (account.account_id.clone(), position))
-            .collect();
+            .collect()
+    }
+
+    /// Applies a patch: accounts replace same-id accounts or are appended, organizations
+    /// likewise by id.
+    pub fn merge(&mut self, patch: WorldPatch) {
+        let mut positions = self.account_positions();
         for account in patch.accounts {
             match positions.get(&account.account_id) {
                 Some(&position) => self.accounts[position] = account,
@@ -244,12 +248,7 @@ impl WorldConfig {
     /// accounts without `joinedTimestamp` get the one they had in `before` if they were already
     /// in the same organization there, `now` otherwise.
     pub(crate) fn complete(&mut self, before: &WorldConfig, now: jiff::Timestamp) {
-        let mut known: HashMap<String, usize> = self
-            .accounts
-            .iter()
-            .enumerate()
-            .map(|(position, account)| (account.account_id.clone(), position))
-            .collect();
+        let mut known = self.account_positions();
         for organization in &self.organizations {
             match known.get(&organization.management_account) {
                 Some(&position) => {

@@ -7,7 +7,6 @@ use std::collections::BTreeSet;
 use std::pin::Pin;
 use std::time::Duration;
 
-use aws_sdk_detective::Client;
 use aws_sdk_detective::error::ProvideErrorMetadata;
 use aws_sdk_detective::operation::RequestId;
 use aws_sdk_detective::operation::accept_invitation::AcceptInvitationError;
@@ -25,13 +24,12 @@ use aws_sdk_detective::operation::start_monitoring_member::StartMonitoringMember
 use aws_sdk_detective::operation::tag_resource::TagResourceError;
 use aws_sdk_detective::operation::update_datasource_packages::UpdateDatasourcePackagesError;
 use aws_sdk_detective::types::{
-    DatasourcePackage, DatasourcePackageIngestState, ErrorCode, InvitationType, MemberDetail, MemberDisabledReason,
-    MemberStatus,
+    DatasourcePackage, DatasourcePackageIngestState, ErrorCode, InvitationType, MemberDisabledReason, MemberStatus,
 };
 use detective_emulator::{self as emulator, AccountConfig, OrganizationConfig, WorldConfig, WorldPatch};
 use fixtures::{
-    ADMIN, REGION, account, create_graph, create_members, detective_client, http, invite, start_emulator,
-    start_emulator_with,
+    ADMIN, REGION, account, admin_emulator, admin_graph, create_graph, create_members, create_tagged_graph,
+    detective_client, http, invite, member_detail, start_emulator, start_emulator_with, tags_of, world_of,
 };
 
 const MEMBER: &str = "222222222222";
@@ -55,18 +53,6 @@ macro_rules! expect_validation {
     }};
 }
 
-async fn member(client: &Client, graph: &str, account_id: &str) -> MemberDetail {
-    let output = client
-        .get_members()
-        .graph_arn(graph)
-        .account_ids(account_id)
-        .send()
-        .await
-        .expect("GetMembers");
-    assert!(output.unprocessed_accounts().is_empty(), "{output:?}");
-    output.member_details()[0].clone()
-}
-
 const ACCESS_DENIED: &str = "AccessDeniedException";
 
 /// A call's refusal: the error code it was answered with, `None` if it succeeded.
@@ -81,18 +67,9 @@ fn is_graph_arn(arn: &str, region: &str, account_id: &str) -> bool {
         .is_some_and(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
 }
 
-fn world(accounts: Vec<AccountConfig>) -> WorldConfig {
-    WorldConfig {
-        accounts,
-        ..WorldConfig::default()
-    }
-}
-
 #[tokio::test]
 async fn create_graph_is_idempotent_per_account_and_region() {
-    let emulator = start_emulator().await;
-    let url = emulator.endpoint_url();
-    let admin = detective_client(&url, ADMIN, REGION);
+    let (emulator, url, admin) = admin_emulator().await;
 
     let arn = create_graph(&admin).await;
     assert!(is_graph_arn(&arn, REGION, ADMIN), "{arn}");
@@ -119,9 +96,7 @@ async fn create_graph_is_idempotent_per_account_and_region() {
 
 #[tokio::test]
 async fn delete_graph_removes_members_and_invitations() {
-    let emulator = start_emulator().await;
-    let url = emulator.endpoint_url();
-    let admin = detective_client(&url, ADMIN, REGION);
+    let (emulator, url, admin) = admin_emulator().await;
     let member_client = detective_client(&url, MEMBER, REGION);
     let graph = create_graph(&admin).await;
     invite(&admin, &graph, MEMBER, MEMBER_EMAIL).await;
@@ -155,7 +130,7 @@ async fn delete_graph_removes_members_and_invitations() {
 
 #[tokio::test]
 async fn invite_accept_and_disassociate_between_two_accounts() {
-    let emulator = start_emulator_with(world(vec![AccountConfig::new(MEMBER, MEMBER_EMAIL)])).await;
+    let emulator = start_emulator_with(world_of(vec![AccountConfig::new(MEMBER, MEMBER_EMAIL)])).await;
     let url = emulator.endpoint_url();
     let admin = detective_client(&url, ADMIN, REGION);
     let member_client = detective_client(&url, MEMBER, REGION);
@@ -184,7 +159,7 @@ async fn invite_accept_and_disassociate_between_two_accounts() {
     assert!(detail.invited_time().is_some() && detail.updated_time().is_some());
 
     // With no verification delay, the next read already shows the outcome.
-    let detail = member(&admin, &graph, MEMBER).await;
+    let detail = member_detail(&admin, &graph, MEMBER).await;
     assert_eq!(detail.status(), Some(&MemberStatus::Invited));
 
     let invitations = member_client.list_invitations().send().await.expect("ListInvitations");
@@ -200,7 +175,7 @@ async fn invite_accept_and_disassociate_between_two_accounts() {
         .send()
         .await
         .expect("AcceptInvitation");
-    let detail = member(&admin, &graph, MEMBER).await;
+    let detail = member_detail(&admin, &graph, MEMBER).await;
     assert_eq!(detail.status(), Some(&MemberStatus::Enabled));
     assert_eq!(detail.disabled_reason(), None);
     assert!(detail.updated_time() >= detail.invited_time());
@@ -258,9 +233,7 @@ async fn invite_accept_and_disassociate_between_two_accounts() {
 
 #[tokio::test]
 async fn reject_invitation_removes_the_member() {
-    let emulator = start_emulator().await;
-    let url = emulator.endpoint_url();
-    let admin = detective_client(&url, ADMIN, REGION);
+    let (emulator, url, admin) = admin_emulator().await;
     let member_client = detective_client(&url, MEMBER, REGION);
     let graph = create_graph(&admin).await;
     invite(&admin, &graph, MEMBER, MEMBER_EMAIL).await;
@@ -295,14 +268,14 @@ async fn reject_invitation_removes_the_member() {
 
 #[tokio::test]
 async fn verification_fails_when_the_email_is_not_the_root_email() {
-    let emulator = start_emulator_with(world(vec![AccountConfig::new(MEMBER, "root@example.com")])).await;
+    let emulator = start_emulator_with(world_of(vec![AccountConfig::new(MEMBER, "root@example.com")])).await;
     let url = emulator.endpoint_url();
     let admin = detective_client(&url, ADMIN, REGION);
     let member_client = detective_client(&url, MEMBER, REGION);
     let graph = create_graph(&admin).await;
 
     invite(&admin, &graph, MEMBER, "someone-else@example.com").await;
-    let detail = member(&admin, &graph, MEMBER).await;
+    let detail = member_detail(&admin, &graph, MEMBER).await;
     assert_eq!(detail.status(), Some(&MemberStatus::VerificationFailed));
     // No invitation was sent, so the member sees none and cannot accept.
     let invitations = member_client.list_invitations().send().await.expect("ListInvitations");
@@ -329,7 +302,7 @@ async fn verification_fails_when_the_email_is_not_the_root_email() {
         .expect("DeleteMembers");
     invite(&admin, &graph, MEMBER, "ROOT@example.com").await;
     assert_eq!(
-        member(&admin, &graph, MEMBER).await.status(),
+        member_detail(&admin, &graph, MEMBER).await.status(),
         Some(&MemberStatus::Invited)
     );
     emulator.shutdown().await;
@@ -345,11 +318,11 @@ async fn verification_delay_elapses_on_the_emulator_clock() {
     let admin = detective_client(&emulator.endpoint_url(), ADMIN, REGION);
     let graph = create_graph(&admin).await;
     invite(&admin, &graph, MEMBER, MEMBER_EMAIL).await;
-    let pending = member(&admin, &graph, MEMBER).await;
+    let pending = member_detail(&admin, &graph, MEMBER).await;
     assert_eq!(pending.status(), Some(&MemberStatus::VerificationInProgress));
 
     emulator.advance_clock(Duration::from_secs(61));
-    let detail = member(&admin, &graph, MEMBER).await;
+    let detail = member_detail(&admin, &graph, MEMBER).await;
     assert_eq!(detail.status(), Some(&MemberStatus::Invited));
     let invited = detail.invited_time().expect("InvitedTime").to_millis().expect("ms");
     let updated = detail.updated_time().expect("UpdatedTime").to_millis().expect("ms");
@@ -363,7 +336,7 @@ async fn verification_delay_elapses_on_the_emulator_clock() {
 
 #[tokio::test]
 async fn accepted_but_disabled_until_guardduty_then_start_monitoring() {
-    let emulator = start_emulator_with(world(vec![AccountConfig {
+    let emulator = start_emulator_with(world_of(vec![AccountConfig {
         guard_duty_enrolled: false,
         ..AccountConfig::new(MEMBER, MEMBER_EMAIL)
     }]))
@@ -380,7 +353,7 @@ async fn accepted_but_disabled_until_guardduty_then_start_monitoring() {
         .await
         .expect("AcceptInvitation");
 
-    let detail = member(&admin, &graph, MEMBER).await;
+    let detail = member_detail(&admin, &graph, MEMBER).await;
     assert_eq!(detail.status(), Some(&MemberStatus::AcceptedButDisabled));
     assert_eq!(detail.disabled_reason(), Some(&MemberDisabledReason::VolumeUnknown));
     // Only ENABLED members may leave on their own.
@@ -404,7 +377,7 @@ async fn accepted_but_disabled_until_guardduty_then_start_monitoring() {
         .await
         .expect("StartMonitoringMember");
     assert_eq!(
-        member(&admin, &graph, MEMBER).await.status(),
+        member_detail(&admin, &graph, MEMBER).await.status(),
         Some(&MemberStatus::AcceptedButDisabled)
     );
 
@@ -419,7 +392,7 @@ async fn accepted_but_disabled_until_guardduty_then_start_monitoring() {
         .send()
         .await
         .expect("StartMonitoringMember");
-    let detail = member(&admin, &graph, MEMBER).await;
+    let detail = member_detail(&admin, &graph, MEMBER).await;
     assert_eq!(detail.status(), Some(&MemberStatus::Enabled));
     assert_eq!(detail.disabled_reason(), None);
 
@@ -450,7 +423,7 @@ async fn accepted_but_disabled_until_guardduty_then_start_monitoring() {
 
 #[tokio::test]
 async fn volume_too_high_keeps_the_member_disabled() {
-    let emulator = start_emulator_with(world(vec![AccountConfig {
+    let emulator = start_emulator_with(world_of(vec![AccountConfig {
         volume_too_high: true,
         ..AccountConfig::new(MEMBER, MEMBER_EMAIL)
     }]))
@@ -471,7 +444,7 @@ async fn volume_too_high_keeps_the_member_disabled() {
         snapshot[0].disabled_reason,
         Some(emulator::DisabledReason::VolumeTooHigh)
     );
-    let detail = member(&admin, &graph, MEMBER).await;
+    let detail = member_detail(&admin, &graph, MEMBER).await;
     assert_eq!(detail.disabled_reason(), Some(&MemberDisabledReason::VolumeTooHigh));
     assert!(detail.volume_usage_by_datasource_package().is_none());
     emulator.shutdown().await;
@@ -479,7 +452,7 @@ async fn volume_too_high_keeps_the_member_disabled() {
 
 #[tokio::test]
 async fn a_simulated_member_accepts_after_its_delay() {
-    let emulator = start_emulator_with(world(vec![AccountConfig {
+    let emulator = start_emulator_with(world_of(vec![AccountConfig {
         auto_accept_after_ms: Some(30_000),
         ..AccountConfig::new(MEMBER, MEMBER_EMAIL)
     }]))
@@ -488,12 +461,12 @@ async fn a_simulated_member_accepts_after_its_delay() {
     let graph = create_graph(&admin).await;
     invite(&admin, &graph, MEMBER, MEMBER_EMAIL).await;
     assert_eq!(
-        member(&admin, &graph, MEMBER).await.status(),
+        member_detail(&admin, &graph, MEMBER).await.status(),
         Some(&MemberStatus::Invited)
     );
     emulator.advance_clock(Duration::from_secs(30));
     assert_eq!(
-        member(&admin, &graph, MEMBER).await.status(),
+        member_detail(&admin, &graph, MEMBER).await.status(),
         Some(&MemberStatus::Enabled)
     );
     emulator.shutdown().await;
@@ -501,9 +474,7 @@ async fn a_simulated_member_accepts_after_its_delay() {
 
 #[tokio::test]
 async fn unprocessed_accounts_carry_reasons() {
-    let emulator = start_emulator().await;
-    let admin = detective_client(&emulator.endpoint_url(), ADMIN, REGION);
-    let graph = create_graph(&admin).await;
+    let (emulator, admin, graph) = admin_graph().await;
 
     let output = create_members(
         &admin,
@@ -555,9 +526,7 @@ async fn unprocessed_accounts_carry_reasons() {
 
 #[tokio::test]
 async fn validation_errors_name_the_offending_member() {
-    let emulator = start_emulator().await;
-    let admin = detective_client(&emulator.endpoint_url(), ADMIN, REGION);
-    let graph = create_graph(&admin).await;
+    let (emulator, admin, graph) = admin_graph().await;
 
     expect_validation!(
         admin
@@ -720,8 +689,7 @@ async fn validation_errors_name_the_offending_member() {
 
 #[tokio::test]
 async fn create_graph_rejects_reserved_tag_keys() {
-    let emulator = start_emulator().await;
-    let admin = detective_client(&emulator.endpoint_url(), ADMIN, REGION);
+    let (emulator, _, admin) = admin_emulator().await;
     let err = admin
         .create_graph()
         .tags("aws:reserved", "x")
@@ -737,9 +705,7 @@ async fn create_graph_rejects_reserved_tag_keys() {
 
 #[tokio::test]
 async fn unknown_graphs_are_not_found() {
-    let emulator = start_emulator().await;
-    let url = emulator.endpoint_url();
-    let admin = detective_client(&url, ADMIN, REGION);
+    let (emulator, url, admin) = admin_emulator().await;
 
     let err = admin
         .list_members()
@@ -789,9 +755,7 @@ async fn unknown_graphs_are_not_found() {
 
 #[tokio::test]
 async fn administrator_only_and_member_only_operations_are_enforced() {
-    let emulator = start_emulator().await;
-    let url = emulator.endpoint_url();
-    let admin = detective_client(&url, ADMIN, REGION);
+    let (emulator, url, admin) = admin_emulator().await;
     let member_client = detective_client(&url, MEMBER, REGION);
     let stranger = detective_client(&url, STRANGER, REGION);
     let graph = create_graph(&admin).await;
@@ -865,7 +829,7 @@ async fn organization_accounts_are_enabled_without_an_invitation() {
             empty_first_pages: false,
             page_size_limit: None,
         }],
-        ..world(vec![
+        ..world_of(vec![
             in_org(MANAGEMENT),
             in_org(ORG_ADMIN),
             in_org(ORG_MEMBER),
@@ -898,12 +862,7 @@ async fn organization_accounts_are_enabled_without_an_invitation() {
         EnableOrganizationAdminAccountError::AccessDeniedException(_)
     ));
 
-    management
-        .enable_organization_admin_account()
-        .account_id(ORG_ADMIN)
-        .send()
-        .await
-        .expect("EnableOrganizationAdminAccount");
+    fixtures::enable_organization_admin(&management, ORG_ADMIN).await;
     let admins = management
         .list_organization_admin_accounts()
         .send()
@@ -1018,9 +977,7 @@ async fn organization_accounts_are_enabled_without_an_invitation() {
 
 #[tokio::test]
 async fn pagination_over_1200_members_with_the_sdk_paginator() {
-    let emulator = start_emulator().await;
-    let admin = detective_client(&emulator.endpoint_url(), ADMIN, REGION);
-    let graph = create_graph(&admin).await;
+    let (emulator, admin, graph) = admin_graph().await;
     // Invite in descending id order: listing must come back sorted by account id anyway.
     let ids: Vec<String> = (0..1200u64)
         .rev()
@@ -1120,17 +1077,8 @@ async fn pagination_over_1200_members_with_the_sdk_paginator() {
 
 #[tokio::test]
 async fn tags_round_trip() {
-    let emulator = start_emulator().await;
-    let admin = detective_client(&emulator.endpoint_url(), ADMIN, REGION);
-    let graph = admin
-        .create_graph()
-        .tags("team", "security")
-        .send()
-        .await
-        .expect("CreateGraph")
-        .graph_arn()
-        .expect("arn")
-        .to_owned();
+    let (emulator, _, admin) = admin_emulator().await;
+    let graph = create_tagged_graph(&admin, &[("team", "security")]).await;
     admin
         .tag_resource()
         .resource_arn(&graph)
@@ -1139,13 +1087,7 @@ async fn tags_round_trip() {
         .send()
         .await
         .expect("TagResource");
-    let tags = admin
-        .list_tags_for_resource()
-        .resource_arn(&graph)
-        .send()
-        .await
-        .expect("ListTagsForResource");
-    let tags = tags.tags().expect("tags");
+    let tags = tags_of(&admin, &graph).await;
     assert_eq!(tags.len(), 2);
     assert_eq!(tags.get("team").map(String::as_str), Some("secops"));
     admin
@@ -1156,16 +1098,8 @@ async fn tags_round_trip() {
         .send()
         .await
         .expect("UntagResource");
-    let tags = admin
-        .list_tags_for_resource()
-        .resource_arn(&graph)
-        .send()
-        .await
-        .expect("ListTagsForResource");
-    assert_eq!(
-        tags.tags().map(|t| t.keys().cloned().collect::<Vec<_>>()),
-        Some(vec!["env".to_owned()])
-    );
+    let tags = tags_of(&admin, &graph).await;
+    assert_eq!(tags.keys().collect::<Vec<_>>(), ["env"]);
     let err = admin
         .list_tags_for_resource()
         .resource_arn(UNKNOWN_GRAPH)
@@ -1178,9 +1112,7 @@ async fn tags_round_trip() {
 
 #[tokio::test]
 async fn datasource_packages_of_graphs_and_members() {
-    let emulator = start_emulator().await;
-    let url = emulator.endpoint_url();
-    let admin = detective_client(&url, ADMIN, REGION);
+    let (emulator, url, admin) = admin_emulator().await;
     let member_client = detective_client(&url, MEMBER, REGION);
     let graph = create_graph(&admin).await;
 
@@ -1271,8 +1203,7 @@ async fn datasource_packages_of_graphs_and_members() {
 
 #[tokio::test]
 async fn investigation_operations_say_they_are_not_implemented() {
-    let emulator = start_emulator().await;
-    let admin = detective_client(&emulator.endpoint_url(), ADMIN, REGION);
+    let (emulator, _, admin) = admin_emulator().await;
     let err = admin
         .list_investigations()
         .graph_arn(UNKNOWN_GRAPH)
@@ -1357,8 +1288,7 @@ async fn wire_format_of_errors_and_timestamps() {
 
 #[tokio::test]
 async fn sdk_errors_carry_the_request_id() {
-    let emulator = start_emulator().await;
-    let admin = detective_client(&emulator.endpoint_url(), ADMIN, REGION);
+    let (emulator, _, admin) = admin_emulator().await;
     let err = admin
         .list_members()
         .graph_arn(UNKNOWN_GRAPH)
@@ -1390,8 +1320,7 @@ async fn non_account_access_keys_act_as_the_default_account() {
 
 #[tokio::test]
 async fn calls_count_every_aws_request_including_refused_ones() {
-    let emulator = start_emulator().await;
-    let admin = detective_client(&emulator.endpoint_url(), ADMIN, REGION);
+    let (emulator, _, admin) = admin_emulator().await;
     admin.list_graphs().send().await.expect("ListGraphs");
     let err = admin.list_graphs().max_results(0).send().await.expect_err("invalid");
     assert!(matches!(
@@ -1418,8 +1347,7 @@ async fn calls_count_every_aws_request_including_refused_ones() {
 async fn tag_keys_are_checked_at_the_edges_of_the_service_pattern() {
     use aws_sdk_detective::operation::untag_resource::UntagResourceError;
 
-    let emulator = start_emulator().await;
-    let admin = detective_client(&emulator.endpoint_url(), ADMIN, REGION);
+    let (emulator, _, admin) = admin_emulator().await;
     let refused_keys = [
         "*".to_owned(),           // 0x2A, just below the range
         ">".to_owned(),           // 0x3E, just above it
@@ -1480,16 +1408,7 @@ async fn tag_keys_are_checked_at_the_edges_of_the_service_pattern() {
             "TagKeys[0]"
         );
     }
-    let listed = |admin: Client, graph: String| async move {
-        let output = admin
-            .list_tags_for_resource()
-            .resource_arn(&graph)
-            .send()
-            .await
-            .expect("ListTagsForResource");
-        output.tags().cloned().unwrap_or_default()
-    };
-    let tags = listed(admin.clone(), graph.clone()).await;
+    let tags = tags_of(&admin, &graph).await;
     let mut expected: BTreeSet<String> = admitted_keys.iter().cloned().collect();
     expected.insert("+".to_owned());
     assert_eq!(
@@ -1504,7 +1423,7 @@ async fn tag_keys_are_checked_at_the_edges_of_the_service_pattern() {
     }
     untag.send().await.expect("UntagResource with every admitted key");
     assert!(
-        listed(admin.clone(), graph.clone()).await.is_empty(),
+        tags_of(&admin, &graph).await.is_empty(),
         "every key, `+` included, was removed"
     );
 
@@ -1553,6 +1472,6 @@ async fn tag_keys_are_checked_at_the_edges_of_the_service_pattern() {
         .await
         .expect("UntagResource");
     many(50).send().await.expect("50 tags");
-    assert_eq!(listed(admin.clone(), graph.clone()).await.len(), 50);
+    assert_eq!(tags_of(&admin, &graph).await.len(), 50);
     emulator.shutdown().await;
 }

@@ -8,7 +8,10 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use aws_sdk_detective::types::MemberStatus;
-use fixtures::{ADMIN, REGION, create_graph, create_members, detective_client, http, invite};
+use fixtures::{
+    ADMIN, REGION, create_graph, create_members, create_tagged_graph, detective_client, http, invite, member_detail,
+    tags_of,
+};
 
 const MEMBER: &str = "222222222222";
 const OTHER: &str = "333333333333";
@@ -72,15 +75,9 @@ async fn binary_reports_its_address_and_serves_the_configured_world() {
     let admin = detective_client(&emulator.url, ADMIN, REGION);
     let graph = create_graph(&admin).await;
     invite(&admin, &graph, MEMBER, "wrong@example.com").await;
-    let detail = admin
-        .get_members()
-        .graph_arn(&graph)
-        .account_ids(MEMBER)
-        .send()
-        .await
-        .expect("GetMembers");
+    let detail = member_detail(&admin, &graph, MEMBER).await;
     assert_eq!(
-        detail.member_details()[0].status(),
+        detail.status(),
         Some(&MemberStatus::VerificationFailed),
         "the config file's root e-mail is in force"
     );
@@ -104,15 +101,7 @@ async fn state_file_survives_a_restart() {
         config.to_str().expect("UTF-8 path"),
     ]);
     let admin = detective_client(&first.url, ADMIN, REGION);
-    let graph = admin
-        .create_graph()
-        .tags("team", "security")
-        .send()
-        .await
-        .expect("CreateGraph")
-        .graph_arn()
-        .expect("arn")
-        .to_owned();
+    let graph = create_tagged_graph(&admin, &[("team", "security")]).await;
     create_members(
         &admin,
         &graph,
@@ -155,16 +144,8 @@ async fn state_file_survives_a_restart() {
             (OTHER, Some(&MemberStatus::AcceptedButDisabled)),
         ]
     );
-    let tags = admin
-        .list_tags_for_resource()
-        .resource_arn(&graph)
-        .send()
-        .await
-        .expect("ListTagsForResource");
-    assert_eq!(
-        tags.tags().and_then(|t| t.get("team")).map(String::as_str),
-        Some("security")
-    );
+    let tags = tags_of(&admin, &graph).await;
+    assert_eq!(tags.get("team").map(String::as_str), Some("security"));
     // The world came back too (no --config this time).
     let world = http(&second.url, "GET", "/_emulator/world", None).await.json();
     assert_eq!(world["accounts"][0]["accountId"], OTHER);

@@ -3,10 +3,18 @@
 mod fixtures;
 
 use aws_sdk_detective::types::MemberStatus;
-use fixtures::{ADMIN, REGION, create_graph, detective_client, http, invite, start_emulator};
+use fixtures::{
+    ADMIN, HttpResponse, REGION, admin_emulator, create_graph, detective_client, http, invite, member_detail,
+    start_emulator,
+};
 use serde_json::json;
 
 const MEMBER: &str = "222222222222";
+
+/// Replaces (`PUT`) or merges (`PATCH`) the world through the control API.
+async fn send_world(url: &str, method: &str, body: &str) -> HttpResponse {
+    http(url, method, "/_emulator/world", Some(body)).await
+}
 
 async fn graph_with_member(client: &aws_sdk_detective::Client, email: &str) -> String {
     let graph = create_graph(client).await;
@@ -19,21 +27,14 @@ async fn world_can_be_replaced_and_merged() {
     let emulator = start_emulator().await;
     let url = emulator.endpoint_url();
 
-    let put = http(
+    let put = send_world(
         &url,
         "PUT",
-        "/_emulator/world",
-        Some(r#"{"accounts":[{"accountId":"222222222222","email":"root@example.com"}]}"#),
+        r#"{"accounts":[{"accountId":"222222222222","email":"root@example.com"}]}"#,
     )
     .await;
     assert_eq!(put.status, 200, "{}", put.body);
-    let patched = http(
-        &url,
-        "PATCH",
-        "/_emulator/world",
-        Some(r#"{"accounts":[{"accountId":"333333333333","email":"x@example.com","organization":true}],"verificationDelayMs":5}"#),
-    )
-    .await;
+    let patched = send_world(&url, "PATCH", r#"{"accounts":[{"accountId":"333333333333","email":"x@example.com","organization":true}],"verificationDelayMs":5}"#).await;
     assert_eq!(patched.status, 200, "{}", patched.body);
     let world = http(&url, "GET", "/_emulator/world", None).await.json();
     assert_eq!(world["accounts"].as_array().map(Vec::len), Some(2));
@@ -42,20 +43,14 @@ async fn world_can_be_replaced_and_merged() {
     assert_eq!(world["verificationDelayMs"], 5);
     assert_eq!(emulator.world().accounts[0].email, "root@example.com");
 
-    let refused = http(
-        &url,
-        "PUT",
-        "/_emulator/world",
-        Some(r#"{"accounts":[{"accountId":"12345"}]}"#),
-    )
-    .await;
+    let refused = send_world(&url, "PUT", r#"{"accounts":[{"accountId":"12345"}]}"#).await;
     assert_eq!(refused.status, 400);
     assert!(
         refused.json()["message"]
             .as_str()
             .is_some_and(|m| m.contains("accounts[0].accountId"))
     );
-    let refused = http(&url, "PUT", "/_emulator/world", Some(r#"{"acounts":[]}"#)).await;
+    let refused = send_world(&url, "PUT", r#"{"acounts":[]}"#).await;
     assert_eq!(refused.status, 400, "unknown fields are typos, not ignored");
 
     // The world in force decides verification.
@@ -71,9 +66,7 @@ async fn world_can_be_replaced_and_merged() {
 
 #[tokio::test]
 async fn state_shows_graphs_and_members_and_can_be_reset() {
-    let emulator = start_emulator().await;
-    let url = emulator.endpoint_url();
-    let admin = detective_client(&url, ADMIN, REGION);
+    let (emulator, url, admin) = admin_emulator().await;
     let graph = graph_with_member(&admin, "member@example.com").await;
 
     let state = http(&url, "GET", "/_emulator/state", None).await.json();
@@ -94,9 +87,7 @@ async fn state_shows_graphs_and_members_and_can_be_reset() {
 
 #[tokio::test]
 async fn calls_are_listed_and_reset() {
-    let emulator = start_emulator().await;
-    let url = emulator.endpoint_url();
-    let admin = detective_client(&url, ADMIN, REGION);
+    let (emulator, url, admin) = admin_emulator().await;
     admin.list_graphs().send().await.expect("ListGraphs");
     admin.list_graphs().send().await.expect("ListGraphs");
     admin.list_invitations().send().await.expect("ListInvitations");
@@ -113,13 +104,7 @@ async fn calls_are_listed_and_reset() {
 async fn the_clock_moves_pending_verifications_forward() {
     let emulator = start_emulator().await;
     let url = emulator.endpoint_url();
-    let put = http(
-        &url,
-        "PUT",
-        "/_emulator/world",
-        Some(r#"{"verificationDelayMs":600000}"#),
-    )
-    .await;
+    let put = send_world(&url, "PUT", r#"{"verificationDelayMs":600000}"#).await;
     assert_eq!(put.status, 200);
     let admin = detective_client(&url, ADMIN, REGION);
     let graph = graph_with_member(&admin, "member@example.com").await;
@@ -132,14 +117,8 @@ async fn the_clock_moves_pending_verifications_forward() {
     let advanced = http(&url, "POST", "/_emulator/clock", Some(r#"{"advanceMs":600000}"#)).await;
     assert_eq!(advanced.status, 200);
     assert!(advanced.json()["now"].as_str() > before["now"].as_str());
-    let detail = admin
-        .get_members()
-        .graph_arn(&graph)
-        .account_ids(MEMBER)
-        .send()
-        .await
-        .expect("GetMembers");
-    assert_eq!(detail.member_details()[0].status(), Some(&MemberStatus::Invited));
+    let detail = member_detail(&admin, &graph, MEMBER).await;
+    assert_eq!(detail.status(), Some(&MemberStatus::Invited));
     emulator.shutdown().await;
 }
 

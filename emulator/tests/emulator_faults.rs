@@ -11,13 +11,13 @@ use aws_sdk_detective::operation::create_members::CreateMembersError;
 use aws_sdk_detective::operation::list_members::ListMembersError;
 use detective_emulator::Fault;
 use fixtures::{
-    ADMIN, REGION, account, create_graph, detective_client, detective_client_with_retry, http, start_emulator,
+    ADMIN, REGION, account, admin_emulator, admin_graph, create_graph, detective_client_with_retry, http,
+    start_emulator,
 };
 
 #[tokio::test]
 async fn throttling_is_retried_by_the_sdk_and_every_attempt_is_counted() {
-    let emulator = start_emulator().await;
-    let admin = detective_client(&emulator.endpoint_url(), ADMIN, REGION);
+    let (emulator, _, admin) = admin_emulator().await;
     emulator.inject_fault(Fault::throttle().on("ListGraphs").times(2));
 
     admin.list_graphs().send().await.expect("third attempt succeeds");
@@ -28,9 +28,7 @@ async fn throttling_is_retried_by_the_sdk_and_every_attempt_is_counted() {
 
 #[tokio::test]
 async fn server_errors_beyond_the_retry_budget_surface_then_calls_recover() {
-    let emulator = start_emulator().await;
-    let admin = detective_client(&emulator.endpoint_url(), ADMIN, REGION);
-    let graph = create_graph(&admin).await;
+    let (emulator, admin, graph) = admin_graph().await;
     // The SDK's standard mode makes 3 attempts: 3 failures exhaust it.
     emulator.inject_fault(Fault::internal_error().on("ListMembers").times(3));
 
@@ -58,9 +56,7 @@ async fn server_errors_beyond_the_retry_budget_surface_then_calls_recover() {
 
 #[tokio::test]
 async fn a_faulted_write_changes_nothing() {
-    let emulator = start_emulator().await;
-    let admin = detective_client(&emulator.endpoint_url(), ADMIN, REGION);
-    let graph = create_graph(&admin).await;
+    let (emulator, admin, graph) = admin_graph().await;
     emulator.inject_fault(Fault::internal_error().on("CreateMembers"));
     let err = admin
         .create_members()
@@ -81,8 +77,7 @@ async fn a_faulted_write_changes_nothing() {
 
 #[tokio::test]
 async fn latency_injection_is_observable() {
-    let emulator = start_emulator().await;
-    let admin = detective_client(&emulator.endpoint_url(), ADMIN, REGION);
+    let (emulator, _, admin) = admin_emulator().await;
     // Warm the connection so the measurements below are about the emulator.
     create_graph(&admin).await;
     // The delay is long so that "not delayed" can be checked with a wide margin on a busy
@@ -284,9 +279,7 @@ async fn the_sdk_adaptive_mode_absorbs_a_rate_limit() {
 async fn create_members_requests_are_counted_per_account() {
     const FIRST: &str = "111100000001";
     const SECOND: &str = "111100000002";
-    let emulator = start_emulator().await;
-    let url = emulator.endpoint_url();
-    let admin = detective_client(&url, ADMIN, REGION);
+    let (emulator, url, admin) = admin_emulator().await;
     let graph = create_graph(&admin).await;
     let requests = || emulator.graphs()[0].create_members_requests.clone();
     assert!(requests().is_empty());

@@ -389,12 +389,7 @@ async fn only_the_management_account_and_delegated_administrators_may_list() {
     let security = organizations_client(&url, SECURITY);
     let err = security.list_roots().send().await.expect_err("not yet delegated");
     assert_eq!(err.code(), Some("AccessDeniedException"));
-    detective_client(&url, MANAGEMENT, REGION)
-        .enable_organization_admin_account()
-        .account_id(SECURITY)
-        .send()
-        .await
-        .expect("EnableOrganizationAdminAccount");
+    fixtures::enable_organization_admin(&detective_client(&url, MANAGEMENT, REGION), SECURITY).await;
     security
         .list_roots()
         .send()
@@ -493,12 +488,7 @@ async fn detective_organization_administration_is_for_the_management_account() {
         ListOrganizationAdminAccountsError::AccessDeniedException(_)
     ));
 
-    management
-        .enable_organization_admin_account()
-        .account_id(SECURITY)
-        .send()
-        .await
-        .expect("EnableOrganizationAdminAccount");
+    fixtures::enable_organization_admin(&management, SECURITY).await;
     let admins = management
         .list_organization_admin_accounts()
         .send()
@@ -554,12 +544,7 @@ async fn detective_organization_administration_is_for_the_management_account() {
 async fn accounts_that_join_are_auto_enabled_and_accounts_that_leave_are_removed() {
     let emulator = start_emulator_with(small_world()).await;
     let url = emulator.endpoint_url();
-    detective_client(&url, MANAGEMENT, REGION)
-        .enable_organization_admin_account()
-        .account_id(SECURITY)
-        .send()
-        .await
-        .expect("EnableOrganizationAdminAccount");
+    fixtures::enable_organization_admin(&detective_client(&url, MANAGEMENT, REGION), SECURITY).await;
     let security = detective_client(&url, SECURITY, REGION);
     let graph = create_graph(&security).await;
     fixtures::create_members(&security, &graph, &[(WEB_1, &format!("root+{WEB_1}@example.com"))]).await;

@@ -5,9 +5,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aws_sdk_detective::Client;
+use aws_sdk_detective::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_detective::types::{
     Account, DatasourcePackage, DatasourcePackageIngestState, InvitationType as SdkInvitationType, MemberDetail,
 };
+use aws_smithy_async::future::pagination_stream::PaginationStream;
 use k8s_openapi::jiff::Timestamp;
 
 use super::AwsError;
@@ -76,8 +78,14 @@ fn unprocessed(items: &[aws_sdk_detective::types::UnprocessedAccount]) -> Vec<Un
 }
 
 impl SdkDetective {
-    /// Counts and logs the outcome of one call (at debug: request details can carry e-mails).
-    fn traced<T>(&self, operation: &'static str, result: Result<T, AwsError>) -> Result<T, AwsError> {
+    /// Classifies the outcome of one call, counts it and logs it (at debug: request details can
+    /// carry e-mails).
+    fn traced<T, E, R>(&self, operation: &'static str, sent: Result<T, SdkError<E, R>>) -> Result<T, AwsError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        let result = sent.map_err(|e| AwsError::from_sdk(operation, e));
         let outcome = match &result {
             Ok(_) => {
                 tracing::debug!(operation, "Detective call succeeded");
@@ -93,18 +101,38 @@ impl SdkDetective {
     }
 }
 
+impl SdkDetective {
+    /// Reads every page of a listing (each call traced), collecting what `items` takes from each.
+    async fn every_page<O, E, R, T, C>(
+        &self,
+        operation: &'static str,
+        mut pages: PaginationStream<Result<O, SdkError<E, R>>>,
+        items: impl Fn(O) -> Vec<T>,
+    ) -> Result<C, AwsError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+        C: Default + Extend<T>,
+    {
+        let mut all = C::default();
+        while let Some(page) = pages.next().await {
+            all.extend(items(self.traced(operation, page)?));
+        }
+        Ok(all)
+    }
+}
+
 impl Detective for SdkDetective {
     async fn list_graphs(&self) -> Result<Vec<GraphSummary>, AwsError> {
-        let mut pages = self.client.list_graphs().into_paginator().page_size(PAGE_SIZE).send();
-        let mut graphs = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = self.traced("ListGraphs", page.map_err(|e| AwsError::from_sdk("ListGraphs", e)))?;
-            graphs.extend(page.graph_list().iter().map(|g| GraphSummary {
+        let pages = self.client.list_graphs().into_paginator().page_size(PAGE_SIZE).send();
+        self.every_page("ListGraphs", pages, |page| {
+            let graphs = page.graph_list().iter().map(|g| GraphSummary {
                 arn: g.arn().unwrap_or_default().to_owned(),
                 created_time: timestamp(g.created_time()),
-            }));
-        }
-        Ok(graphs)
+            });
+            graphs.collect::<Vec<_>>()
+        })
+        .await
     }
 
     async fn create_graph(&self, tags: &BTreeMap<String, String>) -> Result<String, AwsError> {
@@ -112,10 +140,7 @@ impl Detective for SdkDetective {
         if !tags.is_empty() {
             request = request.set_tags(Some(tags.clone().into_iter().collect()));
         }
-        let output = self.traced(
-            "CreateGraph",
-            request.send().await.map_err(|e| AwsError::from_sdk("CreateGraph", e)),
-        )?;
+        let output = self.traced("CreateGraph", request.send().await)?;
         output.graph_arn().map(str::to_owned).ok_or_else(|| {
             AwsError::new(
                 "CreateGraph",
@@ -128,26 +153,16 @@ impl Detective for SdkDetective {
 
     async fn delete_graph(&self, graph_arn: &str) -> Result<(), AwsError> {
         let sent = self.client.delete_graph().graph_arn(graph_arn).send().await;
-        self.traced(
-            "DeleteGraph",
-            sent.map(drop).map_err(|e| AwsError::from_sdk("DeleteGraph", e)),
-        )
+        self.traced("DeleteGraph", sent.map(drop))
     }
 
     async fn list_members(&self, graph_arn: &str) -> Result<Vec<ObservedMember>, AwsError> {
-        let mut pages = self
-            .client
-            .list_members()
-            .graph_arn(graph_arn)
-            .into_paginator()
-            .page_size(PAGE_SIZE)
-            .send();
-        let mut members = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = self.traced("ListMembers", page.map_err(|e| AwsError::from_sdk("ListMembers", e)))?;
-            members.extend(page.member_details().iter().map(observed));
-        }
-        Ok(members)
+        let request = self.client.list_members().graph_arn(graph_arn);
+        let pages = request.into_paginator().page_size(PAGE_SIZE).send();
+        self.every_page("ListMembers", pages, |page| {
+            page.member_details().iter().map(observed).collect::<Vec<_>>()
+        })
+        .await
     }
 
     async fn create_members(
@@ -175,10 +190,7 @@ impl Detective for SdkDetective {
             .set_accounts(Some(accounts))
             .send()
             .await;
-        let output = self.traced(
-            "CreateMembers",
-            sent.map_err(|e| AwsError::from_sdk("CreateMembers", e)),
-        )?;
+        let output = self.traced("CreateMembers", sent)?;
         Ok(CreateOutcome {
             members: output.members().iter().map(observed).collect(),
             unprocessed: unprocessed(output.unprocessed_accounts()),
@@ -193,10 +205,7 @@ impl Detective for SdkDetective {
             .set_account_ids(Some(account_ids.to_vec()))
             .send()
             .await;
-        let output = self.traced(
-            "DeleteMembers",
-            sent.map_err(|e| AwsError::from_sdk("DeleteMembers", e)),
-        )?;
+        let output = self.traced("DeleteMembers", sent)?;
         Ok(DeleteOutcome {
             deleted: output.account_ids().to_vec(),
             unprocessed: unprocessed(output.unprocessed_accounts()),
@@ -211,11 +220,7 @@ impl Detective for SdkDetective {
             .account_id(account_id)
             .send()
             .await;
-        self.traced(
-            "StartMonitoringMember",
-            sent.map(drop)
-                .map_err(|e| AwsError::from_sdk("StartMonitoringMember", e)),
-        )
+        self.traced("StartMonitoringMember", sent.map(drop))
     }
 
     async fn list_tags(&self, graph_arn: &str) -> Result<BTreeMap<String, String>, AwsError> {
@@ -225,35 +230,24 @@ impl Detective for SdkDetective {
             .resource_arn(graph_arn)
             .send()
             .await;
-        let output = self.traced(
-            "ListTagsForResource",
-            sent.map_err(|e| AwsError::from_sdk("ListTagsForResource", e)),
-        )?;
+        let output = self.traced("ListTagsForResource", sent)?;
         Ok(output.tags().cloned().unwrap_or_default().into_iter().collect())
     }
 
     async fn list_datasource_packages(&self, graph_arn: &str) -> Result<PackageStates, AwsError> {
-        let mut pages = self
-            .client
-            .list_datasource_packages()
-            .graph_arn(graph_arn)
-            .into_paginator()
-            .page_size(PAGE_SIZE)
-            .send();
-        let mut packages = BTreeMap::new();
-        while let Some(page) = pages.next().await {
-            let page = self.traced(
-                "ListDatasourcePackages",
-                page.map_err(|e| AwsError::from_sdk("ListDatasourcePackages", e)),
-            )?;
-            for (package, detail) in page.datasource_packages().into_iter().flatten() {
+        let request = self.client.list_datasource_packages().graph_arn(graph_arn);
+        let pages = request.into_paginator().page_size(PAGE_SIZE).send();
+        self.every_page("ListDatasourcePackages", pages, |page| {
+            let packages = page.datasource_packages().into_iter().flatten();
+            let states = packages.map(|(package, detail)| {
                 let state = detail
                     .datasource_package_ingest_state()
                     .map_or(PackageIngest::Unknown, ingest);
-                packages.insert(package.as_str().to_owned(), state);
-            }
-        }
-        Ok(packages)
+                (package.as_str().to_owned(), state)
+            });
+            states.collect::<Vec<_>>()
+        })
+        .await
     }
 
     async fn update_datasource_packages(&self, graph_arn: &str, packages: &[String]) -> Result<(), AwsError> {
@@ -266,11 +260,7 @@ impl Detective for SdkDetective {
             ))
             .send()
             .await;
-        self.traced(
-            "UpdateDatasourcePackages",
-            sent.map(drop)
-                .map_err(|e| AwsError::from_sdk("UpdateDatasourcePackages", e)),
-        )
+        self.traced("UpdateDatasourcePackages", sent.map(drop))
     }
 
     async fn membership_datasources(&self, graph_arn: &str) -> Result<Option<MembershipIngest>, AwsError> {
@@ -280,10 +270,7 @@ impl Detective for SdkDetective {
             .graph_arns(graph_arn)
             .send()
             .await;
-        let output = self.traced(
-            "BatchGetMembershipDatasources",
-            sent.map_err(|e| AwsError::from_sdk("BatchGetMembershipDatasources", e)),
-        )?;
+        let output = self.traced("BatchGetMembershipDatasources", sent)?;
         let Some(found) = output
             .membership_datasources()
             .iter()
@@ -315,10 +302,7 @@ impl Detective for SdkDetective {
             .set_tags(Some(tags.clone().into_iter().collect()))
             .send()
             .await;
-        self.traced(
-            "TagResource",
-            sent.map(drop).map_err(|e| AwsError::from_sdk("TagResource", e)),
-        )
+        self.traced("TagResource", sent.map(drop))
     }
 
     async fn untag_resource(&self, graph_arn: &str, keys: &[String]) -> Result<(), AwsError> {
@@ -329,57 +313,40 @@ impl Detective for SdkDetective {
             .set_tag_keys(Some(keys.to_vec()))
             .send()
             .await;
-        self.traced(
-            "UntagResource",
-            sent.map(drop).map_err(|e| AwsError::from_sdk("UntagResource", e)),
-        )
+        self.traced("UntagResource", sent.map(drop))
     }
 
     async fn list_invitations(&self) -> Result<Vec<Invitation>, AwsError> {
-        let mut pages = self
+        let pages = self
             .client
             .list_invitations()
             .into_paginator()
             .page_size(PAGE_SIZE)
             .send();
-        let mut invitations = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = self.traced(
-                "ListInvitations",
-                page.map_err(|e| AwsError::from_sdk("ListInvitations", e)),
-            )?;
-            invitations.extend(page.invitations().iter().map(|detail| Invitation {
+        self.every_page("ListInvitations", pages, |page| {
+            let invitations = page.invitations().iter().map(|detail| Invitation {
                 graph_arn: detail.graph_arn().unwrap_or_default().to_owned(),
                 administrator_account_id: detail.administrator_id().map(str::to_owned),
                 member: observed(detail),
-            }));
-        }
-        Ok(invitations)
+            });
+            invitations.collect::<Vec<_>>()
+        })
+        .await
     }
 
     async fn accept_invitation(&self, graph_arn: &str) -> Result<(), AwsError> {
         let sent = self.client.accept_invitation().graph_arn(graph_arn).send().await;
-        self.traced(
-            "AcceptInvitation",
-            sent.map(drop).map_err(|e| AwsError::from_sdk("AcceptInvitation", e)),
-        )
+        self.traced("AcceptInvitation", sent.map(drop))
     }
 
     async fn reject_invitation(&self, graph_arn: &str) -> Result<(), AwsError> {
         let sent = self.client.reject_invitation().graph_arn(graph_arn).send().await;
-        self.traced(
-            "RejectInvitation",
-            sent.map(drop).map_err(|e| AwsError::from_sdk("RejectInvitation", e)),
-        )
+        self.traced("RejectInvitation", sent.map(drop))
     }
 
     async fn disassociate_membership(&self, graph_arn: &str) -> Result<(), AwsError> {
         let sent = self.client.disassociate_membership().graph_arn(graph_arn).send().await;
-        self.traced(
-            "DisassociateMembership",
-            sent.map(drop)
-                .map_err(|e| AwsError::from_sdk("DisassociateMembership", e)),
-        )
+        self.traced("DisassociateMembership", sent.map(drop))
     }
 
     async fn describe_organization_configuration(&self, graph_arn: &str) -> Result<bool, AwsError> {
@@ -389,10 +356,7 @@ impl Detective for SdkDetective {
             .graph_arn(graph_arn)
             .send()
             .await;
-        let output = self.traced(
-            "DescribeOrganizationConfiguration",
-            sent.map_err(|e| AwsError::from_sdk("DescribeOrganizationConfiguration", e)),
-        )?;
+        let output = self.traced("DescribeOrganizationConfiguration", sent)?;
         Ok(output.auto_enable())
     }
 
@@ -404,11 +368,7 @@ impl Detective for SdkDetective {
             .auto_enable(auto_enable)
             .send()
             .await;
-        self.traced(
-            "UpdateOrganizationConfiguration",
-            sent.map(drop)
-                .map_err(|e| AwsError::from_sdk("UpdateOrganizationConfiguration", e)),
-        )
+        self.traced("UpdateOrganizationConfiguration", sent.map(drop))
     }
 }
 
@@ -423,7 +383,7 @@ impl OrganizationAdmins for SdkDetective {
             .send();
         let mut admins = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = self.traced(OPERATION, page.map_err(|e| AwsError::from_sdk(OPERATION, e)))?;
+            let page = self.traced(OPERATION, page)?;
             admins.extend(page.administrators().iter().map(|admin| OrganizationAdmin {
                 account_id: admin.account_id().unwrap_or_default().to_owned(),
                 graph_arn: admin.graph_arn().map(str::to_owned),
@@ -441,12 +401,12 @@ impl OrganizationAdmins for SdkDetective {
             .account_id(account_id)
             .send()
             .await;
-        self.traced(OPERATION, sent.map(drop).map_err(|e| AwsError::from_sdk(OPERATION, e)))
+        self.traced(OPERATION, sent.map(drop))
     }
 
     async fn disable_organization_admin_account(&self) -> Result<(), AwsError> {
         const OPERATION: &str = "DisableOrganizationAdminAccount";
         let sent = self.client.disable_organization_admin_account().send().await;
-        self.traced(OPERATION, sent.map(drop).map_err(|e| AwsError::from_sdk(OPERATION, e)))
+        self.traced(OPERATION, sent.map(drop))
     }
 }

@@ -387,31 +387,38 @@ spec:
         assert!(error.contains("spec.members[0].accountId"), "{error}");
     }
 
+    /// A spec edit and the path its refusal names: a wrong type, unknown fields (at the top and
+    /// nested), an unknown enum value.
     #[test]
-    fn a_wrong_type_is_named_by_its_path() {
-        let text = GOOD.replace(
-            "region: us-east-1",
-            "region: us-east-1\n  deletionGuard: {maxDeletions: lots}",
-        );
-        let error = parse(&text).unwrap_err().to_string();
-        assert!(error.contains("spec.deletionGuard.maxDeletions"), "{error}");
-    }
-
-    #[test]
-    fn an_unknown_field_is_refused() {
-        let text = GOOD.replace("region: us-east-1", "region: us-east-1\n  prunning: Disabled");
-        let error = parse(&text).unwrap_err().to_string();
-        assert!(error.contains("spec.prunning: unknown field"), "{error}");
-        let nested = GOOD.replace("emailAddress: a@example.com", "emailAddress: a@example.com, email: x");
-        let error = parse(&nested).unwrap_err().to_string();
-        assert!(error.contains("spec.members[0].email: unknown field"), "{error}");
-    }
-
-    #[test]
-    fn an_unknown_enum_value_is_refused() {
-        let text = GOOD.replace("region: us-east-1", "region: us-east-1\n  pruning: Aggressive");
-        let error = parse(&text).unwrap_err().to_string();
-        assert!(error.contains("spec.pruning"), "{error}");
+    fn a_refused_field_is_named_by_its_path() {
+        let cases = [
+            (
+                "region: us-east-1",
+                "region: us-east-1\n  deletionGuard: {maxDeletions: lots}",
+                "spec.deletionGuard.maxDeletions",
+            ),
+            (
+                "region: us-east-1",
+                "region: us-east-1\n  prunning: Disabled",
+                "spec.prunning: unknown field",
+            ),
+            (
+                "emailAddress: a@example.com",
+                "emailAddress: a@example.com, email: x",
+                "spec.members[0].email: unknown field",
+            ),
+            (
+                "region: us-east-1",
+                "region: us-east-1\n  pruning: Aggressive",
+                "spec.pruning",
+            ),
+        ];
+        for (from, to, path) in cases {
+            let text = GOOD.replace(from, to);
+            assert_ne!(text, GOOD, "the edit {to:?} applies");
+            let error = parse(&text).unwrap_err().to_string();
+            assert!(error.contains(path), "{to:?}: {error}");
+        }
     }
 
     #[test]

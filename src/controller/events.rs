@@ -33,10 +33,35 @@ impl Notice {
     fn warning(reason: &'static str, action: &'static str, note: String) -> Self {
         Self {
             warning: true,
-            reason,
-            action,
-            note,
+            ..Self::normal(reason, action, note)
         }
+    }
+}
+
+/// The batches of one kind of member write in a sync, summed into one event.
+#[derive(Default)]
+struct Batches {
+    accounts: usize,
+    unprocessed: usize,
+    calls: usize,
+}
+
+impl Batches {
+    fn add(&mut self, accounts: usize, unprocessed: usize) {
+        self.accounts += accounts;
+        self.unprocessed += unprocessed;
+        self.calls += 1;
+    }
+
+    /// "`done` N `what` in C `operation` calls (U not processed)", once a call was made.
+    fn notice(&self, reason: &'static str, operation: &'static str, done: &str, what: &str) -> Option<Notice> {
+        (self.calls > 0).then(|| {
+            let note = format!(
+                "{done} {} {what} in {} {operation} calls ({} not processed)",
+                self.accounts, self.calls, self.unprocessed
+            );
+            Notice::normal(reason, operation, note)
+        })
     }
 }
 
@@ -44,8 +69,8 @@ impl Notice {
 /// worth attention (compared with the previous status).
 pub fn notices(previous: Option<&DetectiveGraphStatus>, outcome: &Outcome) -> Vec<Notice> {
     let mut notices = Vec::new();
-    let mut invited = (0, 0, 0);
-    let mut removed = (0, 0, 0);
+    let mut invited = Batches::default();
+    let mut removed = Batches::default();
     let mut monitoring = Vec::new();
     let mut accepted = (0, 0);
     for applied in &outcome.applied {
@@ -55,12 +80,8 @@ pub fn notices(previous: Option<&DetectiveGraphStatus>, outcome: &Outcome) -> Ve
                 "CreateGraph",
                 format!("created behavior graph {arn}"),
             )),
-            Applied::Invited { accounts, unprocessed } => {
-                invited = (invited.0 + accounts, invited.1 + unprocessed, invited.2 + 1);
-            }
-            Applied::Deleted { accounts, unprocessed } => {
-                removed = (removed.0 + accounts, removed.1 + unprocessed, removed.2 + 1);
-            }
+            Applied::Invited { accounts, unprocessed } => invited.add(*accounts, *unprocessed),
+            Applied::Deleted { accounts, unprocessed } => removed.add(*accounts, *unprocessed),
             Applied::MonitoringStarted(account) => monitoring.push(account.as_str()),
             Applied::Accepted { accounts, failed } => accepted = (accepted.0 + accounts, accepted.1 + failed),
             Applied::Tagged { set, removed } => notices.push(Notice::normal(
@@ -83,37 +104,10 @@ pub fn notices(previous: Option<&DetectiveGraphStatus>, outcome: &Outcome) -> Ve
     if let Some(note) = newly_undeclared_packages(previous, outcome) {
         notices.push(Notice::warning("UndeclaredDatasourcePackages", "Observe", note));
     }
-    if invited.2 > 0 {
-        notices.push(Notice::normal(
-            "MembersInvited",
-            "CreateMembers",
-            format!(
-                "invited {} accounts in {} CreateMembers calls ({} not processed)",
-                invited.0, invited.2, invited.1
-            ),
-        ));
-    }
-    if removed.2 > 0 {
-        notices.push(Notice::normal(
-            "MembersRemoved",
-            "DeleteMembers",
-            format!(
-                "removed {} members in {} DeleteMembers calls ({} not processed)",
-                removed.0, removed.2, removed.1
-            ),
-        ));
-    }
-    if !monitoring.is_empty() {
-        notices.push(Notice::normal(
-            "MonitoringStarted",
-            "StartMonitoringMember",
-            format!(
-                "started monitoring {} members ({})",
-                monitoring.len(),
-                abbreviated(&monitoring)
-            ),
-        ));
-    }
+    notices.extend(invited.notice("MembersInvited", "CreateMembers", "invited", "accounts"));
+    notices.extend(removed.notice("MembersRemoved", "DeleteMembers", "removed", "members"));
+    let started = listing(&monitoring, |n| format!("started monitoring {n} members"));
+    notices.extend(started.map(|note| Notice::normal("MonitoringStarted", "StartMonitoringMember", note)));
     if accepted != (0, 0) {
         let note = format!(
             "accepted {} invitations as the members; {} could not be accepted (see status.members[].lastError)",
@@ -153,18 +147,10 @@ pub fn notices(previous: Option<&DetectiveGraphStatus>, outcome: &Outcome) -> Ve
             .map(|m| m.account_id.as_str())
             .collect()
     };
-    let failed = newly(&MemberStatus::VerificationFailed);
-    if !failed.is_empty() {
-        notices.push(Notice::warning(
-            "VerificationFailed",
-            "Verify",
-            format!(
-                "{} members failed verification: account id and root e-mail do not match ({})",
-                failed.len(),
-                abbreviated(&failed)
-            ),
-        ));
-    }
+    let failed = listing(&newly(&MemberStatus::VerificationFailed), |n| {
+        format!("{n} members failed verification: account id and root e-mail do not match")
+    });
+    notices.extend(failed.map(|note| Notice::warning("VerificationFailed", "Verify", note)));
     // Without a previous status (a resource's first reconcile) members already ENABLED when the
     // resource arrived are no news; the ones this reconcile invited, accepted or started are.
     let acted_on: Vec<&str> = outcome
@@ -179,18 +165,14 @@ pub fn notices(previous: Option<&DetectiveGraphStatus>, outcome: &Outcome) -> Ve
         .into_iter()
         .filter(|account| previous.is_some() || acted_on.contains(account))
         .collect();
-    if !enabled.is_empty() {
-        notices.push(Notice::normal(
-            "MembersEnabled",
-            "Observe",
-            format!(
-                "{} members now contribute data ({})",
-                enabled.len(),
-                abbreviated(&enabled)
-            ),
-        ));
-    }
+    let enabled = listing(&enabled, |n| format!("{n} members now contribute data"));
+    notices.extend(enabled.map(|note| Notice::normal("MembersEnabled", "Observe", note)));
     notices
+}
+
+/// "`summary` (the accounts, abbreviated)", with the count for the summary; none without accounts.
+fn listing(accounts: &[&str], summary: impl FnOnce(usize) -> String) -> Option<String> {
+    (!accounts.is_empty()).then(|| format!("{} ({})", summary(accounts.len()), abbreviated(accounts)))
 }
 
 /// The events of one membership reconcile: the answer it wrote, and a failure that needs a human.

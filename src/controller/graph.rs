@@ -1,14 +1,12 @@
 //! What is the `DetectiveGraph`'s own in its reconcile: the claim check (one owner per behavior
 //! graph), its events, its member and deletion-guard metrics, and `deletionPolicy: Delete`.
 
-use std::time::Duration;
-
 use k8s_openapi::jiff::Timestamp;
 use kube::api::Api;
 use kube::{Resource, ResourceExt};
 
 use super::claims::{Claimant, other_owner};
-use super::reconciler::Managed;
+use super::reconciler::{Managed, scheduled_by_spec};
 use super::{Context, Error, events};
 use crate::api::{DetectiveGraph, DetectiveGraphStatus};
 use crate::engine::{self, Mode, Outcome, Target};
@@ -18,21 +16,7 @@ impl Managed for DetectiveGraph {
     const KIND: &'static str = "DetectiveGraph";
     type Outcome = Outcome;
 
-    fn suspended(&self) -> bool {
-        self.spec.suspend
-    }
-
-    fn current_status(&self) -> Option<&DetectiveGraphStatus> {
-        self.status.as_ref()
-    }
-
-    fn replace_status(&mut self, status: DetectiveGraphStatus) {
-        self.status = Some(status);
-    }
-
-    fn resync_interval(&self) -> Duration {
-        self.spec.resync_interval()
-    }
+    scheduled_by_spec!();
 
     fn graph_arn(&self) -> Option<&str> {
         self.status.as_ref().and_then(|s| s.graph_arn.as_deref())

@@ -1,16 +1,14 @@
 //! What is the `DetectiveMembership`'s own in its reconcile: its events and
 //! `deletionPolicy: Disassociate` (which an organization member cannot apply).
 
-use std::time::Duration;
-
 use k8s_openapi::jiff::Timestamp;
 use kube::api::Api;
 use kube::{Resource, ResourceExt};
 use tracing::warn;
 
-use super::reconciler::{Managed, ORPHAN_ANNOTATION};
+use super::reconciler::{Managed, ORPHAN_ANNOTATION, scheduled_by_spec};
 use super::{Context, Error, events, status};
-use crate::api::{DetectiveMembership, DetectiveMembershipStatus};
+use crate::api::DetectiveMembership;
 use crate::engine::{self, MembershipOutcome, MembershipTarget, Mode, SyncError};
 
 /// `namespace/name`, for messages.
@@ -26,21 +24,7 @@ impl Managed for DetectiveMembership {
     const KIND: &'static str = "DetectiveMembership";
     type Outcome = MembershipOutcome;
 
-    fn suspended(&self) -> bool {
-        self.spec.suspend
-    }
-
-    fn current_status(&self) -> Option<&DetectiveMembershipStatus> {
-        self.status.as_ref()
-    }
-
-    fn replace_status(&mut self, status: DetectiveMembershipStatus) {
-        self.status = Some(status);
-    }
-
-    fn resync_interval(&self) -> Duration {
-        self.spec.resync_interval()
-    }
+    scheduled_by_spec!();
 
     fn graph_arn(&self) -> Option<&str> {
         Some(&self.spec.graph_arn)

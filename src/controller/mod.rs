@@ -310,6 +310,7 @@ fn watch<K: Managed>(
     let orphan = |resource: &K| orphan_state(resource.annotations(), resource.meta().deletion_timestamp.is_some());
     let stream = watcher(api, watcher::Config::default().any_semantic())
         .default_backoff()
+        .modify(forget_unread_metadata)
         .reflect(writer)
         .inspect(move |event| synced.observe(index, event))
         .applied_objects()
@@ -339,6 +340,20 @@ async fn control<K: Managed>(
 async fn log_result<T, E: std::fmt::Display>(result: Result<T, E>) {
     if let Err(error) = result {
         tracing::debug!(%error, "reconcile did not complete");
+    }
+}
+
+/// The annotation `kubectl apply` writes: a second copy of the whole spec.
+const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Drops what the controller never reads before the watch cache stores a resource: its
+/// `managedFields` (an entry per field manager, each listing every member key) and kubectl's
+/// last-applied copy of the spec. Together they are about as large as the spec and status.
+fn forget_unread_metadata<K: kube::Resource>(resource: &mut K) {
+    let meta = resource.meta_mut();
+    meta.managed_fields = None;
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove(LAST_APPLIED_ANNOTATION);
     }
 }
 
@@ -406,4 +421,34 @@ fn identity(configured: Option<&str>) -> String {
     std::process::id().hash(&mut hasher);
     std::time::SystemTime::now().hash(&mut hasher);
     format!("{base}-{:08x}", hasher.finish() as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_watch_cache_keeps_what_the_controller_reads_and_drops_the_rest() {
+        let mut graph: DetectiveGraph = serde_json::from_value(serde_json::json!({
+            "apiVersion": "detective.operator.dev/v1alpha1",
+            "kind": "DetectiveGraph",
+            "metadata": {
+                "name": "g",
+                "managedFields": [{"manager": "kubectl", "operation": "Apply", "fieldsType": "FieldsV1"}],
+                "annotations": {
+                    LAST_APPLIED_ANNOTATION: "{\"spec\":{}}",
+                    ORPHAN_ANNOTATION: "true",
+                    "team": "security",
+                },
+            },
+            "spec": {"members": []},
+        }))
+        .expect("a DetectiveGraph");
+
+        forget_unread_metadata(&mut graph);
+
+        assert_eq!(graph.metadata.managed_fields, None);
+        let kept: Vec<&str> = graph.annotations().keys().map(String::as_str).collect();
+        assert_eq!(kept, [ORPHAN_ANNOTATION, "team"]);
+    }
 }

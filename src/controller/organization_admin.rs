@@ -1,36 +1,20 @@
 //! What is the `DetectiveOrganizationAdmin`'s own in its reconcile: its events and
 //! `deletionPolicy: Disable`.
 
-use std::time::Duration;
-
 use k8s_openapi::jiff::Timestamp;
 use kube::Resource;
 use kube::api::Api;
 
-use super::reconciler::Managed;
+use super::reconciler::{Managed, scheduled_by_spec};
 use super::{Context, Error, events};
-use crate::api::{DetectiveOrganizationAdmin, DetectiveOrganizationAdminStatus};
+use crate::api::DetectiveOrganizationAdmin;
 use crate::engine::{self, Mode, OrganizationAdminOutcome, OrganizationAdminTarget};
 
 impl Managed for DetectiveOrganizationAdmin {
     const KIND: &'static str = "DetectiveOrganizationAdmin";
     type Outcome = OrganizationAdminOutcome;
 
-    fn suspended(&self) -> bool {
-        self.spec.suspend
-    }
-
-    fn current_status(&self) -> Option<&DetectiveOrganizationAdminStatus> {
-        self.status.as_ref()
-    }
-
-    fn replace_status(&mut self, status: DetectiveOrganizationAdminStatus) {
-        self.status = Some(status);
-    }
-
-    fn resync_interval(&self) -> Duration {
-        self.spec.resync_interval()
-    }
+    scheduled_by_spec!();
 
     /// The resource spans Regions and graphs: the span names none.
     fn graph_arn(&self) -> Option<&str> {

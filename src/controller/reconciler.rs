@@ -16,6 +16,7 @@ use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::Api;
+use kube::core::object::HasStatus;
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::runtime::reflector::ObjectRef;
@@ -55,15 +56,14 @@ pub trait Managed:
     + Debug
     + Send
     + Sync
+    + HasStatus<Status: Serialize + DeserializeOwned + Send + Sync>
     + 'static
 {
     /// The `kind` label of the metrics.
     const KIND: &'static str;
-    type Outcome: Reported + Send;
+    type Outcome: Reported<Status = Self::Status> + Send;
 
     fn suspended(&self) -> bool;
-    fn current_status(&self) -> Option<&<Self::Outcome as Reported>::Status>;
-    fn replace_status(&mut self, status: <Self::Outcome as Reported>::Status);
     /// When to look again after a failure that needs a human.
     fn resync_interval(&self) -> Duration;
     /// The behavior graph the resource is about, when known (for the span).
@@ -75,6 +75,21 @@ pub trait Managed:
     /// Applies the deletion policy in AWS.
     fn tear_down(&self, api: &Api<Self>, ctx: &Context) -> impl Future<Output = Result<(), Error>> + Send;
 }
+
+/// [`Managed::suspended`] and [`Managed::resync_interval`] from the spec's `suspend` and
+/// `resync_interval()`, which both kinds' specs have (the CRD derive gives them no common trait).
+macro_rules! scheduled_by_spec {
+    () => {
+        fn suspended(&self) -> bool {
+            self.spec.suspend
+        }
+
+        fn resync_interval(&self) -> std::time::Duration {
+            self.spec.resync_interval()
+        }
+    };
+}
+pub(super) use scheduled_by_spec;
 
 /// The backoff key of a resource.
 fn key<K: Managed>(resource: &K) -> ObjectRef<kube::api::DynamicObject> {
@@ -95,12 +110,12 @@ pub async fn reconcile<K: Managed>(resource: Arc<K>, ctx: Arc<Context>) -> Resul
         span.record("graph", arn);
     }
     // A status computed by an earlier reconcile whose write failed is where this one starts.
-    let unwritten = ctx.unwritten.take_over(&key(&*resource), resource.current_status());
+    let unwritten = ctx.unwritten.take_over(&key(&*resource), resource.status());
     let restored = unwritten.is_some();
     let resource = match unwritten {
         Some(status) => {
             let mut resource = K::clone(&resource);
-            resource.replace_status(status);
+            *resource.status_mut() = Some(status);
             Arc::new(resource)
         }
         None => resource,
@@ -154,7 +169,7 @@ async fn apply<K: Managed>(
     if let Some(arn) = outcome.graph_arn() {
         tracing::Span::current().record("graph", arn);
     }
-    let written = if restored || status::changed(resource.current_status(), outcome.status()) {
+    let written = if restored || status::changed(resource.status(), outcome.status()) {
         status::apply(
             api,
             &resource.name_any(),
@@ -169,9 +184,7 @@ async fn apply<K: Managed>(
     match &written {
         Ok(()) => ctx.unwritten.forget(&key(resource)),
         // Kept for the next reconcile, which starts from it and writes it.
-        Err(_) => ctx
-            .unwritten
-            .keep(&key(resource), resource.current_status(), outcome.status()),
+        Err(_) => ctx.unwritten.keep(&key(resource), resource.status(), outcome.status()),
     }
     // The AWS writes happened whether or not the status could be written: told once, now.
     resource.announce(&outcome, ctx).await;

@@ -55,10 +55,19 @@ pub struct Target<'a> {
 impl<'a> Target<'a> {
     /// A resource's spec, status and generation; no claim check, no progress.
     pub fn of(graph: &'a DetectiveGraph) -> Self {
+        Self::new(&graph.spec, graph.status.as_ref(), graph.metadata.generation)
+    }
+
+    /// A spec, the previous status and the generation; no claim check, no progress.
+    pub fn new(
+        spec: &'a DetectiveGraphSpec,
+        previous: Option<&'a DetectiveGraphStatus>,
+        generation: Option<i64>,
+    ) -> Self {
         Self {
-            spec: &graph.spec,
-            previous: graph.status.as_ref(),
-            generation: graph.metadata.generation,
+            spec,
+            previous,
+            generation,
             claimed_by: None,
             progress: None,
         }

@@ -99,39 +99,33 @@ mod tests {
     fn decisions() {
         use DesiredInvitationState::{Accepted, Rejected};
         use InvitationType::{Invitation as Invited, Organization};
-        assert_eq!(decide(Accepted, None), Decision::Wait);
-        assert_eq!(decide(Rejected, None), Decision::Settled);
-        assert_eq!(
-            decide(Accepted, Some(&invitation(MemberStatus::Invited, Invited))),
-            Decision::Accept
-        );
-        assert_eq!(
-            decide(Rejected, Some(&invitation(MemberStatus::Invited, Invited))),
-            Decision::Reject
-        );
-        assert_eq!(
-            decide(Accepted, Some(&invitation(MemberStatus::Enabled, Invited))),
-            Decision::Settled
-        );
-        assert_eq!(
-            decide(Accepted, Some(&invitation(MemberStatus::AcceptedButDisabled, Invited))),
-            Decision::Settled
-        );
-        assert_eq!(
-            decide(Rejected, Some(&invitation(MemberStatus::Enabled, Invited))),
-            Decision::Disassociate
-        );
+        // (desired, the invitation found as (status, type), the decision)
+        let cases = [
+            (Accepted, None, Decision::Wait),
+            (Rejected, None, Decision::Settled),
+            (Accepted, Some((MemberStatus::Invited, Invited)), Decision::Accept),
+            (Rejected, Some((MemberStatus::Invited, Invited)), Decision::Reject),
+            (Accepted, Some((MemberStatus::Enabled, Invited)), Decision::Settled),
+            (
+                Accepted,
+                Some((MemberStatus::AcceptedButDisabled, Invited)),
+                Decision::Settled,
+            ),
+            (Rejected, Some((MemberStatus::Enabled, Invited)), Decision::Disassociate),
+            (
+                Accepted,
+                Some((MemberStatus::VerificationInProgress, Invited)),
+                Decision::Wait,
+            ),
+        ];
+        for (desired, found, decision) in cases {
+            let found = found.map(|(status, kind)| invitation(status, kind));
+            assert_eq!(decide(desired, found.as_ref()), decision, "{desired:?}, {found:?}");
+        }
         assert!(matches!(
             decide(Rejected, Some(&invitation(MemberStatus::Enabled, Organization))),
             Decision::Impossible(_)
         ));
-        assert_eq!(
-            decide(
-                Accepted,
-                Some(&invitation(MemberStatus::VerificationInProgress, Invited))
-            ),
-            Decision::Wait
-        );
     }
 
     #[test]

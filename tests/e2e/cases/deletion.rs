@@ -10,13 +10,7 @@ use std::time::Duration;
 use detective_emulator::Fault;
 
 use crate::fixtures::{create_graph, detective_client, invite};
-use crate::harness::{ADMIN, Env, OperatorOptions, emulator, eventually, graph_manifest};
-
-fn ids(list: &serde_json::Value) -> BTreeSet<String> {
-    list.as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
-        .unwrap_or_default()
-}
+use crate::harness::{ADMIN, Env, OperatorOptions, emulator, eventually, graph_manifest, ids};
 
 /// Scenario 5: `Delete` removes the inventory's members, and the graph only if the resource
 /// created it; `Retain` leaves graph and members; either way the finalizer goes and the object is

@@ -9,7 +9,7 @@ use detective_emulator::MemberStatus;
 
 use crate::fixtures::detective_client;
 use crate::harness::{
-    ADMIN, Env, OperatorOptions, REGION, accepting_world, emulator, eventually, graph_manifest, has_condition,
+    ADMIN, Env, OperatorOptions, REGION, accepting_world, emulator, eventually, graph_manifest, has_condition, ids,
     is_ready, member_status, repo_path,
 };
 
@@ -20,12 +20,6 @@ const EXAMPLE_MEMBERS: [&str; 5] = [
     "444444444444",
     "555555555555",
 ];
-
-fn ids(list: &serde_json::Value) -> BTreeSet<String> {
-    list.as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
-        .unwrap_or_default()
-}
 
 /// Scenario 1: `examples/graph.yaml` with every account accepting → `kubectl wait
 /// --for=condition=Ready` succeeds; status (summary, members, inventory) agrees with the

@@ -56,18 +56,25 @@ async fn the_chart_installs_upgrades_and_uninstalls() {
     let chart = repo_path("charts/detective-operator");
     let chart = chart.to_str().expect("UTF-8 path");
     let release = format!("op-{}", env.ns);
-    let common = ["--namespace", env.ns.as_str(), "--take-ownership"];
+    // `helm install` / `helm upgrade` of the release, with one value set.
+    let release_with = |verb: &str, value: &str| {
+        let done = helm(
+            &env,
+            &[
+                verb,
+                release.as_str(),
+                chart,
+                "--namespace",
+                env.ns.as_str(),
+                "--take-ownership",
+                "--set",
+                value,
+            ],
+        );
+        assert!(done.is_ok(), "helm {verb}: {done:?}");
+    };
 
-    let installed = helm(
-        &env,
-        &[
-            &["install", release.as_str(), chart][..],
-            &common[..],
-            &["--set", "aws.region=eu-west-1"][..],
-        ]
-        .concat(),
-    );
-    assert!(installed.is_ok(), "helm install: {installed:?}");
+    release_with("install", "aws.region=eu-west-1");
     let args = deployment(&env, "spec.template.spec.containers[0].args").await;
     assert!(args.contains("run"), "the Deployment runs the operator: {args}");
     let role = env.kubectl(&["get", "clusterrole", "-o", "name"]).await.ok();
@@ -78,16 +85,7 @@ async fn the_chart_installs_upgrades_and_uninstalls() {
         assert_eq!(crd_release(&env, crd).await, release, "the release installed {crd}");
     }
 
-    let upgraded = helm(
-        &env,
-        &[
-            &["upgrade", release.as_str(), chart][..],
-            &common[..],
-            &["--set", "replicas=2"][..],
-        ]
-        .concat(),
-    );
-    assert!(upgraded.is_ok(), "helm upgrade: {upgraded:?}");
+    release_with("upgrade", "replicas=2");
     assert_eq!(deployment(&env, "spec.replicas").await.trim(), "2");
     let args = deployment(&env, "spec.template.spec.containers[0].args").await;
     assert!(args.contains("--leader-elect=true"), "{args}");

@@ -134,6 +134,12 @@ async fn wait_ready(container: &Container) -> std::net::SocketAddr {
 }
 
 /// A figure for CI's log and the README, written past libtest's capture.
+/// The operator's image and a test environment, or `None` (skipped loudly) without either.
+async fn image_and_env(name: &str) -> Option<(String, Env)> {
+    let image = container::image_or_skip()?;
+    Some((image, Env::new(name).await?))
+}
+
 fn figure(line: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "FIGURE image: {line}");
@@ -228,10 +234,9 @@ async fn image_holds_only_the_static_operator_and_the_ca_bundle() {
 /// a graph Ready, `/metrics`, and on SIGTERM (`docker stop`) a clean exit that releases the Lease.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn image_reconciles_over_tls_and_stops_cleanly() {
-    let Some(image) = container::image_or_skip() else {
+    let Some((image, env)) = image_and_env("image").await else {
         return;
     };
-    let Some(env) = Env::new("image").await else { return };
     let pki = tls::issue(&env.dir, "trusted").expect("test certificates");
     let emulator = https_emulator(&pki, accepting_world(MEMBERS.map(|(id, _)| id))).await;
     // By name: the static binary resolves it (from the /etc/hosts the engine provides).
@@ -291,10 +296,9 @@ async fn image_reconciles_over_tls_and_stops_cleanly() {
 /// reaches the emulator and the Ready condition names the certificate error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn image_refuses_a_certificate_from_another_ca() {
-    let Some(image) = container::image_or_skip() else {
+    let Some((image, env)) = image_and_env("image-ca").await else {
         return;
     };
-    let Some(env) = Env::new("image-ca").await else { return };
     let trusted = tls::issue(&env.dir, "trusted").expect("test certificates");
     let other = tls::issue(&env.dir, "other").expect("other certificates");
     let emulator = https_emulator(&other, accepting_world(MEMBERS.map(|(id, _)| id))).await;

@@ -34,6 +34,20 @@ async fn elect(env: &Env, endpoint: &str, lease: &str) -> (Operator, Operator) {
     }
 }
 
+/// Waits until the Lease names a holder other than `old_holder`, and checks that it is `standby`.
+async fn standby_holds_the_lease(env: &Env, lease: &str, old_holder: &str, standby: &Operator) {
+    let new_holder = eventually(Duration::from_secs(60), "the standby to hold the Lease", || async {
+        let id = env.lease_holder(lease).await?;
+        if id != old_holder {
+            Ok(id)
+        } else {
+            Err(format!("still {id}"))
+        }
+    })
+    .await;
+    assert!(new_holder.starts_with(&format!("{}-", standby.name)), "{new_holder}");
+}
+
 fn members(ids: &[&'static str]) -> Vec<(&'static str, &'static str)> {
     ids.iter().map(|id| (*id, "ops@example.com")).collect()
 }
@@ -73,16 +87,7 @@ async fn standby_takes_over_when_the_leader_is_killed() {
     // A change made after the kill, for the standby to reconcile.
     env.apply(&graph_manifest("ha", &env.ns, &members(&accounts), "region: us-east-1"))
         .await;
-    let new_holder = eventually(Duration::from_secs(60), "the standby to hold the Lease", || async {
-        let id = env.lease_holder(&lease).await?;
-        if id != old_holder {
-            Ok(id)
-        } else {
-            Err(format!("still {id}"))
-        }
-    })
-    .await;
-    assert!(new_holder.starts_with(&format!("{}-", standby.name)), "{new_holder}");
+    standby_holds_the_lease(&env, &lease, &old_holder, &standby).await;
     let graph = env
         .wait_graph("ha", Duration::from_secs(60), "Ready with the third member", |g| {
             is_ready(g)?;
@@ -134,16 +139,7 @@ async fn terminated_leader_releases_the_lease() {
         after_exit.as_ref().is_err() || after_exit.as_ref().is_ok_and(|id| id != &old_holder),
         "the Lease still names the stopped leader ({duration}s Lease): {after_exit:?}"
     );
-    let new_holder = eventually(Duration::from_secs(60), "the standby to hold the Lease", || async {
-        let id = env.lease_holder(&lease).await?;
-        if id != old_holder {
-            Ok(id)
-        } else {
-            Err(format!("still {id}"))
-        }
-    })
-    .await;
-    assert!(new_holder.starts_with(&format!("{}-", standby.name)), "{new_holder}");
+    standby_holds_the_lease(&env, &lease, &old_holder, &standby).await;
     eprintln!(
         "takeover after SIGTERM: {:.1?} after the leader exited ({duration}s Lease)",
         exited.elapsed()

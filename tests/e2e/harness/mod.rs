@@ -17,7 +17,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use detective_emulator::{AccountConfig, Emulator, EmulatorConfig, WorldConfig};
+use detective_emulator::{AccountConfig, Emulator, WorldConfig};
 use kube::api::{Api, ApiResource, DynamicObject};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use serde_json::Value;
@@ -145,13 +145,7 @@ where
 
 /// An emulator on a free loopback port whose default caller is [`ADMIN`].
 pub async fn emulator(world: WorldConfig) -> Emulator {
-    Emulator::start(EmulatorConfig {
-        default_account: ADMIN.to_owned(),
-        world,
-        ..EmulatorConfig::default()
-    })
-    .await
-    .expect("emulator starts")
+    crate::fixtures::start_emulator_as(ADMIN, world).await
 }
 
 /// A world where each of `accounts` accepts its invitation at once and is GuardDuty-enrolled,
@@ -426,6 +420,13 @@ pub fn has_condition(object: &Value, kind: &str, status: &str) -> Result<(), Str
         )),
         None => Err(format!("no {kind} condition")),
     }
+}
+
+/// The strings of a JSON list (e.g. `status.inventory`) as a set; none when it is not a list.
+pub fn ids(list: &Value) -> std::collections::BTreeSet<String> {
+    list.as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
 }
 
 /// `Ok` when the status is Ready for the current generation (and `status.observedGeneration`
