@@ -10,11 +10,15 @@ use aws_sdk_detective::types::{
 };
 use k8s_openapi::jiff::Timestamp;
 
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
 use super::AwsError;
 use super::port::{
     CreateOutcome, DeleteOutcome, Detective, GraphSummary, Invitation, MembershipIngest, OrganizationAdmin,
     OrganizationAdmins, PackageIngest, PackageStates,
 };
+use super::traced::all_pages;
 use crate::api::{InvitationSpec, MemberSpec};
 use crate::member::{InvitationType, MemberStatus, ObservedMember, UnprocessedAccount};
 use crate::metrics::Metrics;
@@ -76,35 +80,24 @@ fn unprocessed(items: &[aws_sdk_detective::types::UnprocessedAccount]) -> Vec<Un
 }
 
 impl SdkDetective {
-    /// Counts and logs the outcome of one call (at debug: request details can carry e-mails).
-    fn traced<T>(&self, operation: &'static str, result: Result<T, AwsError>) -> Result<T, AwsError> {
-        let outcome = match &result {
-            Ok(_) => {
-                tracing::debug!(operation, "Detective call succeeded");
-                "ok"
-            }
-            Err(error) => {
-                tracing::debug!(operation, kind = error.kind.as_str(), code = %error.code, "Detective call failed");
-                error.kind.label()
-            }
-        };
-        self.metrics.observe_aws_call(operation, outcome);
-        result
+    /// One call's (or page's) result, classified, counted and logged ([`super::traced`]).
+    fn traced<T, E, R>(&self, operation: &'static str, sent: Result<T, SdkError<E, R>>) -> Result<T, AwsError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        super::traced::traced(&self.metrics, "Detective", operation, sent)
     }
 }
 
 impl Detective for SdkDetective {
     async fn list_graphs(&self) -> Result<Vec<GraphSummary>, AwsError> {
-        let mut pages = self.client.list_graphs().into_paginator().page_size(PAGE_SIZE).send();
-        let mut graphs = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = self.traced("ListGraphs", page.map_err(|e| AwsError::from_sdk("ListGraphs", e)))?;
-            graphs.extend(page.graph_list().iter().map(|g| GraphSummary {
+        all_pages!(self, "ListGraphs", self.client.list_graphs(), |page| {
+            page.graph_list().iter().map(|g| GraphSummary {
                 arn: g.arn().unwrap_or_default().to_owned(),
                 created_time: timestamp(g.created_time()),
-            }));
-        }
-        Ok(graphs)
+            })
+        })
     }
 
     async fn create_graph(&self, tags: &BTreeMap<String, String>) -> Result<String, AwsError> {
@@ -112,10 +105,7 @@ impl Detective for SdkDetective {
         if !tags.is_empty() {
             request = request.set_tags(Some(tags.clone().into_iter().collect()));
         }
-        let output = self.traced(
-            "CreateGraph",
-            request.send().await.map_err(|e| AwsError::from_sdk("CreateGraph", e)),
-        )?;
+        let output = self.traced("CreateGraph", request.send().await)?;
         output.graph_arn().map(str::to_owned).ok_or_else(|| {
             AwsError::new(
                 "CreateGraph",
@@ -128,26 +118,15 @@ impl Detective for SdkDetective {
 
     async fn delete_graph(&self, graph_arn: &str) -> Result<(), AwsError> {
         let sent = self.client.delete_graph().graph_arn(graph_arn).send().await;
-        self.traced(
-            "DeleteGraph",
-            sent.map(drop).map_err(|e| AwsError::from_sdk("DeleteGraph", e)),
-        )
+        self.traced("DeleteGraph", sent.map(drop))
     }
 
     async fn list_members(&self, graph_arn: &str) -> Result<Vec<ObservedMember>, AwsError> {
-        let mut pages = self
-            .client
-            .list_members()
-            .graph_arn(graph_arn)
-            .into_paginator()
-            .page_size(PAGE_SIZE)
-            .send();
-        let mut members = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = self.traced("ListMembers", page.map_err(|e| AwsError::from_sdk("ListMembers", e)))?;
-            members.extend(page.member_details().iter().map(observed));
-        }
-        Ok(members)
+        let request = self.client.list_members().graph_arn(graph_arn);
+        all_pages!(self, "ListMembers", request, |page| page
+            .member_details()
+            .iter()
+            .map(observed))
     }
 
     async fn create_members(
@@ -175,10 +154,7 @@ impl Detective for SdkDetective {
             .set_accounts(Some(accounts))
             .send()
             .await;
-        let output = self.traced(
-            "CreateMembers",
-            sent.map_err(|e| AwsError::from_sdk("CreateMembers", e)),
-        )?;
+        let output = self.traced("CreateMembers", sent)?;
         Ok(CreateOutcome {
             members: output.members().iter().map(observed).collect(),
             unprocessed: unprocessed(output.unprocessed_accounts()),
@@ -193,10 +169,7 @@ impl Detective for SdkDetective {
             .set_account_ids(Some(account_ids.to_vec()))
             .send()
             .await;
-        let output = self.traced(
-            "DeleteMembers",
-            sent.map_err(|e| AwsError::from_sdk("DeleteMembers", e)),
-        )?;
+        let output = self.traced("DeleteMembers", sent)?;
         Ok(DeleteOutcome {
             deleted: output.account_ids().to_vec(),
             unprocessed: unprocessed(output.unprocessed_accounts()),
@@ -211,11 +184,7 @@ impl Detective for SdkDetective {
             .account_id(account_id)
             .send()
             .await;
-        self.traced(
-            "StartMonitoringMember",
-            sent.map(drop)
-                .map_err(|e| AwsError::from_sdk("StartMonitoringMember", e)),
-        )
+        self.traced("StartMonitoringMember", sent.map(drop))
     }
 
     async fn list_tags(&self, graph_arn: &str) -> Result<BTreeMap<String, String>, AwsError> {
@@ -225,35 +194,23 @@ impl Detective for SdkDetective {
             .resource_arn(graph_arn)
             .send()
             .await;
-        let output = self.traced(
-            "ListTagsForResource",
-            sent.map_err(|e| AwsError::from_sdk("ListTagsForResource", e)),
-        )?;
+        let output = self.traced("ListTagsForResource", sent)?;
         Ok(output.tags().cloned().unwrap_or_default().into_iter().collect())
     }
 
     async fn list_datasource_packages(&self, graph_arn: &str) -> Result<PackageStates, AwsError> {
-        let mut pages = self
-            .client
-            .list_datasource_packages()
-            .graph_arn(graph_arn)
-            .into_paginator()
-            .page_size(PAGE_SIZE)
-            .send();
-        let mut packages = BTreeMap::new();
-        while let Some(page) = pages.next().await {
-            let page = self.traced(
-                "ListDatasourcePackages",
-                page.map_err(|e| AwsError::from_sdk("ListDatasourcePackages", e)),
-            )?;
-            for (package, detail) in page.datasource_packages().into_iter().flatten() {
-                let state = detail
-                    .datasource_package_ingest_state()
-                    .map_or(PackageIngest::Unknown, ingest);
-                packages.insert(package.as_str().to_owned(), state);
-            }
-        }
-        Ok(packages)
+        let request = self.client.list_datasource_packages().graph_arn(graph_arn);
+        all_pages!(self, "ListDatasourcePackages", request, |page| {
+            page.datasource_packages()
+                .into_iter()
+                .flatten()
+                .map(|(package, detail)| {
+                    let state = detail
+                        .datasource_package_ingest_state()
+                        .map_or(PackageIngest::Unknown, ingest);
+                    (package.as_str().to_owned(), state)
+                })
+        })
     }
 
     async fn update_datasource_packages(&self, graph_arn: &str, packages: &[String]) -> Result<(), AwsError> {
@@ -266,11 +223,7 @@ impl Detective for SdkDetective {
             ))
             .send()
             .await;
-        self.traced(
-            "UpdateDatasourcePackages",
-            sent.map(drop)
-                .map_err(|e| AwsError::from_sdk("UpdateDatasourcePackages", e)),
-        )
+        self.traced("UpdateDatasourcePackages", sent.map(drop))
     }
 
     async fn membership_datasources(&self, graph_arn: &str) -> Result<Option<MembershipIngest>, AwsError> {
@@ -280,10 +233,7 @@ impl Detective for SdkDetective {
             .graph_arns(graph_arn)
             .send()
             .await;
-        let output = self.traced(
-            "BatchGetMembershipDatasources",
-            sent.map_err(|e| AwsError::from_sdk("BatchGetMembershipDatasources", e)),
-        )?;
+        let output = self.traced("BatchGetMembershipDatasources", sent)?;
         let Some(found) = output
             .membership_datasources()
             .iter()
@@ -315,10 +265,7 @@ impl Detective for SdkDetective {
             .set_tags(Some(tags.clone().into_iter().collect()))
             .send()
             .await;
-        self.traced(
-            "TagResource",
-            sent.map(drop).map_err(|e| AwsError::from_sdk("TagResource", e)),
-        )
+        self.traced("TagResource", sent.map(drop))
     }
 
     async fn untag_resource(&self, graph_arn: &str, keys: &[String]) -> Result<(), AwsError> {
@@ -329,57 +276,32 @@ impl Detective for SdkDetective {
             .set_tag_keys(Some(keys.to_vec()))
             .send()
             .await;
-        self.traced(
-            "UntagResource",
-            sent.map(drop).map_err(|e| AwsError::from_sdk("UntagResource", e)),
-        )
+        self.traced("UntagResource", sent.map(drop))
     }
 
     async fn list_invitations(&self) -> Result<Vec<Invitation>, AwsError> {
-        let mut pages = self
-            .client
-            .list_invitations()
-            .into_paginator()
-            .page_size(PAGE_SIZE)
-            .send();
-        let mut invitations = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = self.traced(
-                "ListInvitations",
-                page.map_err(|e| AwsError::from_sdk("ListInvitations", e)),
-            )?;
-            invitations.extend(page.invitations().iter().map(|detail| Invitation {
+        all_pages!(self, "ListInvitations", self.client.list_invitations(), |page| {
+            page.invitations().iter().map(|detail| Invitation {
                 graph_arn: detail.graph_arn().unwrap_or_default().to_owned(),
                 administrator_account_id: detail.administrator_id().map(str::to_owned),
                 member: observed(detail),
-            }));
-        }
-        Ok(invitations)
+            })
+        })
     }
 
     async fn accept_invitation(&self, graph_arn: &str) -> Result<(), AwsError> {
         let sent = self.client.accept_invitation().graph_arn(graph_arn).send().await;
-        self.traced(
-            "AcceptInvitation",
-            sent.map(drop).map_err(|e| AwsError::from_sdk("AcceptInvitation", e)),
-        )
+        self.traced("AcceptInvitation", sent.map(drop))
     }
 
     async fn reject_invitation(&self, graph_arn: &str) -> Result<(), AwsError> {
         let sent = self.client.reject_invitation().graph_arn(graph_arn).send().await;
-        self.traced(
-            "RejectInvitation",
-            sent.map(drop).map_err(|e| AwsError::from_sdk("RejectInvitation", e)),
-        )
+        self.traced("RejectInvitation", sent.map(drop))
     }
 
     async fn disassociate_membership(&self, graph_arn: &str) -> Result<(), AwsError> {
         let sent = self.client.disassociate_membership().graph_arn(graph_arn).send().await;
-        self.traced(
-            "DisassociateMembership",
-            sent.map(drop)
-                .map_err(|e| AwsError::from_sdk("DisassociateMembership", e)),
-        )
+        self.traced("DisassociateMembership", sent.map(drop))
     }
 
     async fn describe_organization_configuration(&self, graph_arn: &str) -> Result<bool, AwsError> {
@@ -389,10 +311,7 @@ impl Detective for SdkDetective {
             .graph_arn(graph_arn)
             .send()
             .await;
-        let output = self.traced(
-            "DescribeOrganizationConfiguration",
-            sent.map_err(|e| AwsError::from_sdk("DescribeOrganizationConfiguration", e)),
-        )?;
+        let output = self.traced("DescribeOrganizationConfiguration", sent)?;
         Ok(output.auto_enable())
     }
 
@@ -404,33 +323,21 @@ impl Detective for SdkDetective {
             .auto_enable(auto_enable)
             .send()
             .await;
-        self.traced(
-            "UpdateOrganizationConfiguration",
-            sent.map(drop)
-                .map_err(|e| AwsError::from_sdk("UpdateOrganizationConfiguration", e)),
-        )
+        self.traced("UpdateOrganizationConfiguration", sent.map(drop))
     }
 }
 
 impl OrganizationAdmins for SdkDetective {
     async fn list_organization_admin_accounts(&self) -> Result<Vec<OrganizationAdmin>, AwsError> {
         const OPERATION: &str = "ListOrganizationAdminAccounts";
-        let mut pages = self
-            .client
-            .list_organization_admin_accounts()
-            .into_paginator()
-            .page_size(PAGE_SIZE)
-            .send();
-        let mut admins = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = self.traced(OPERATION, page.map_err(|e| AwsError::from_sdk(OPERATION, e)))?;
-            admins.extend(page.administrators().iter().map(|admin| OrganizationAdmin {
+        let request = self.client.list_organization_admin_accounts();
+        all_pages!(self, OPERATION, request, |page| {
+            page.administrators().iter().map(|admin| OrganizationAdmin {
                 account_id: admin.account_id().unwrap_or_default().to_owned(),
                 graph_arn: admin.graph_arn().map(str::to_owned),
                 delegation_time: timestamp(admin.delegation_time()),
-            }));
-        }
-        Ok(admins)
+            })
+        })
     }
 
     async fn enable_organization_admin_account(&self, account_id: &str) -> Result<(), AwsError> {
@@ -441,12 +348,12 @@ impl OrganizationAdmins for SdkDetective {
             .account_id(account_id)
             .send()
             .await;
-        self.traced(OPERATION, sent.map(drop).map_err(|e| AwsError::from_sdk(OPERATION, e)))
+        self.traced(OPERATION, sent.map(drop))
     }
 
     async fn disable_organization_admin_account(&self) -> Result<(), AwsError> {
         const OPERATION: &str = "DisableOrganizationAdminAccount";
         let sent = self.client.disable_organization_admin_account().send().await;
-        self.traced(OPERATION, sent.map(drop).map_err(|e| AwsError::from_sdk(OPERATION, e)))
+        self.traced(OPERATION, sent.map(drop))
     }
 }
