@@ -101,37 +101,28 @@ mod tests {
         use InvitationType::{Invitation as Invited, Organization};
         assert_eq!(decide(Accepted, None), Decision::Wait);
         assert_eq!(decide(Rejected, None), Decision::Settled);
-        assert_eq!(
-            decide(Accepted, Some(&invitation(MemberStatus::Invited, Invited))),
-            Decision::Accept
-        );
-        assert_eq!(
-            decide(Rejected, Some(&invitation(MemberStatus::Invited, Invited))),
-            Decision::Reject
-        );
-        assert_eq!(
-            decide(Accepted, Some(&invitation(MemberStatus::Enabled, Invited))),
-            Decision::Settled
-        );
-        assert_eq!(
-            decide(Accepted, Some(&invitation(MemberStatus::AcceptedButDisabled, Invited))),
-            Decision::Settled
-        );
-        assert_eq!(
-            decide(Rejected, Some(&invitation(MemberStatus::Enabled, Invited))),
-            Decision::Disassociate
-        );
-        assert!(matches!(
-            decide(Rejected, Some(&invitation(MemberStatus::Enabled, Organization))),
-            Decision::Impossible(_)
-        ));
-        assert_eq!(
-            decide(
-                Accepted,
-                Some(&invitation(MemberStatus::VerificationInProgress, Invited))
+        let cases = [
+            (Accepted, MemberStatus::Invited, Invited, Decision::Accept),
+            (Rejected, MemberStatus::Invited, Invited, Decision::Reject),
+            (Accepted, MemberStatus::Enabled, Invited, Decision::Settled),
+            (Accepted, MemberStatus::AcceptedButDisabled, Invited, Decision::Settled),
+            (Rejected, MemberStatus::Enabled, Invited, Decision::Disassociate),
+            (
+                Rejected,
+                MemberStatus::Enabled,
+                Organization,
+                Decision::Impossible(ORGANIZATION_MEMBER.into()),
             ),
-            Decision::Wait
-        );
+            (Accepted, MemberStatus::VerificationInProgress, Invited, Decision::Wait),
+        ];
+        for (desired, status, kind, expected) in cases {
+            let seen = invitation(status.clone(), kind);
+            assert_eq!(
+                decide(desired, Some(&seen)),
+                expected,
+                "{desired:?} of {status:?} ({kind:?})"
+            );
+        }
     }
 
     #[test]
