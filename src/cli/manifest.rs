@@ -388,30 +388,38 @@ spec:
     }
 
     #[test]
-    fn a_wrong_type_is_named_by_its_path() {
-        let text = GOOD.replace(
-            "region: us-east-1",
-            "region: us-east-1\n  deletionGuard: {maxDeletions: lots}",
-        );
-        let error = parse(&text).unwrap_err().to_string();
-        assert!(error.contains("spec.deletionGuard.maxDeletions"), "{error}");
-    }
-
-    #[test]
-    fn an_unknown_field_is_refused() {
-        let text = GOOD.replace("region: us-east-1", "region: us-east-1\n  prunning: Disabled");
-        let error = parse(&text).unwrap_err().to_string();
-        assert!(error.contains("spec.prunning: unknown field"), "{error}");
-        let nested = GOOD.replace("emailAddress: a@example.com", "emailAddress: a@example.com, email: x");
-        let error = parse(&nested).unwrap_err().to_string();
-        assert!(error.contains("spec.members[0].email: unknown field"), "{error}");
-    }
-
-    #[test]
-    fn an_unknown_enum_value_is_refused() {
-        let text = GOOD.replace("region: us-east-1", "region: us-east-1\n  pruning: Aggressive");
-        let error = parse(&text).unwrap_err().to_string();
-        assert!(error.contains("spec.pruning"), "{error}");
+    fn a_wrong_type_an_unknown_field_or_value_is_named_by_its_path() {
+        let cases = [
+            (
+                "region: us-east-1",
+                "region: us-east-1\n  deletionGuard: {maxDeletions: lots}",
+                "spec.deletionGuard.maxDeletions",
+            ),
+            (
+                "region: us-east-1",
+                "region: us-east-1\n  prunning: Disabled",
+                "spec.prunning: unknown field",
+            ),
+            (
+                "emailAddress: a@example.com",
+                "emailAddress: a@example.com, email: x",
+                "spec.members[0].email: unknown field",
+            ),
+            (
+                "region: us-east-1",
+                "region: us-east-1\n  pruning: Aggressive",
+                "spec.pruning",
+            ),
+            (
+                "region: us-east-1",
+                "region: us-east-1\n  externalID: x",
+                "spec.externalID: unknown field",
+            ),
+        ];
+        for (line, replacement, named) in cases {
+            let error = parse(&GOOD.replace(line, replacement)).unwrap_err().to_string();
+            assert!(error.contains(named), "{replacement}: {error}");
+        }
     }
 
     #[test]
