@@ -426,15 +426,13 @@ mod tests {
         let declared = plan(&spec(&[("222222222222", "y@example.com")]), observe(&[org], &inventory));
         assert!(declared.is_empty(), "{declared:?}");
         // Undeclared: each pruning mode treats it as it treats an invited member.
-        let mut wanted = spec(&[]);
-        let managed = plan(&wanted, observe(&observed, &inventory));
+        let [managed, authoritative, disabled] = plan_each_pruning(&observed, &inventory);
         assert_eq!(managed.remove, vec!["222222222222".to_owned()]);
         assert_eq!(managed.kept[0].reason, KeptReason::NotInInventory);
-        wanted.pruning = Pruning::Authoritative;
-        assert_eq!(plan(&wanted, observe(&observed, &inventory)).remove.len(), 2);
-        wanted.pruning = Pruning::Disabled;
-        assert!(plan(&wanted, observe(&observed, &inventory)).remove.is_empty());
+        assert_eq!(authoritative.remove.len(), 2);
+        assert!(disabled.remove.is_empty());
         // And the deletion guard counts them.
+        let mut wanted = spec(&[]);
         wanted.pruning = Pruning::Authoritative;
         wanted.deletion_guard.max_deletions = 1;
         let refused = plan(&wanted, observe(&observed, &inventory));
@@ -448,16 +446,21 @@ mod tests {
             member("222222222222", "b@example.com", MemberStatus::Invited),
         ];
         let inventory = BTreeSet::from(["111111111111".to_owned()]);
-        let mut wanted = spec(&[]);
-        let managed = plan(&wanted, observe(&observed, &inventory));
+        let [managed, authoritative, disabled] = plan_each_pruning(&observed, &inventory);
         assert_eq!(managed.remove, vec!["111111111111".to_owned()]);
         assert_eq!(managed.kept[0].reason, KeptReason::NotInInventory);
-        wanted.pruning = Pruning::Authoritative;
-        assert_eq!(plan(&wanted, observe(&observed, &inventory)).remove.len(), 2);
-        wanted.pruning = Pruning::Disabled;
-        let disabled = plan(&wanted, observe(&observed, &inventory));
+        assert_eq!(authoritative.remove.len(), 2);
         assert!(disabled.remove.is_empty());
         assert_eq!(disabled.kept.len(), 2);
+    }
+
+    /// The plans of an empty `members` over `observed` under `Managed`, `Authoritative` and
+    /// `Disabled` pruning.
+    fn plan_each_pruning(observed: &[ObservedMember], inventory: &BTreeSet<String>) -> [Plan; 3] {
+        [Pruning::Managed, Pruning::Authoritative, Pruning::Disabled].map(|pruning| {
+            let wanted = DetectiveGraphSpec { pruning, ..spec(&[]) };
+            plan(&wanted, observe(observed, inventory))
+        })
     }
 
     #[test]

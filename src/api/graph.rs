@@ -11,18 +11,19 @@ use serde::{Deserialize, Serialize};
 use super::constraints::{
     ACCOUNT_ID_PATTERN, DURATION_MAX_LENGTH, DURATION_PATTERN, EMAIL_MAX_LENGTH, EMAIL_PATTERN, EXTERNAL_ID_MAX_LENGTH,
     EXTERNAL_ID_PATTERN, GRAPH_ARN_MAX_LENGTH, GRAPH_ARN_PATTERN, MAX_DELETIONS_LIMIT, MAX_MEMBERS, MAX_TAGS,
-    MESSAGE_MAX_LENGTH, REGION_MAX_LENGTH, REGION_PATTERN, ROLE_ARN_MAX_LENGTH, ROLE_ARN_PATTERN, ROLE_NAME_PATTERN,
-    SESSION_NAME_PATTERN, TAG_KEY_MAX_LENGTH, TAG_KEY_PATTERN, TAG_KEY_RESERVED_PREFIX, TAG_VALUE_MAX_LENGTH,
+    MESSAGE_MAX_LENGTH, REGION_MAX_LENGTH, REGION_PATTERN, ROLE_NAME_PATTERN, SESSION_NAME_PATTERN, TAG_KEY_MAX_LENGTH,
+    TAG_KEY_PATTERN, TAG_KEY_RESERVED_PREFIX, TAG_VALUE_MAX_LENGTH,
 };
 use super::constraints::{DEFAULT_REFRESH_INTERVAL, DEFAULT_RESYNC_INTERVAL, parse_duration};
 use super::constraints::{MAX_ORGANIZATIONAL_UNITS, PARENT_ID_PATTERN};
-use super::role::DeclaredRole;
+use super::role::{AssumeRoleSpec, DeclaredRole};
 
 /// The member accounts an Amazon Detective behavior graph should have, kept true by the operator.
 ///
 /// The operator adopts (or creates) the administrator account's behavior graph in `region`,
 /// invites the listed accounts, removes the ones no longer listed (see `pruning`), starts
 /// monitoring for accepted-but-disabled members, and reports every member's state in `status`.
+/// `assumeRoleArn` names a role in the administrator account.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "detective.operator.dev",
@@ -55,11 +56,7 @@ use super::role::DeclaredRole;
     validation = Rule::new("!has(self.graphArn) || !has(self.region) || self.graphArn.contains(':detective:' + self.region + ':')")
         .message("graphArn names a different Region than region")
         .field_path(".graphArn")
-        .reason(Reason::FieldValueInvalid),
-    validation = Rule::new("!has(self.externalId) || has(self.assumeRoleArn)")
-        .message("externalId is only used together with assumeRoleArn")
-        .field_path(".externalId")
-        .reason(Reason::FieldValueForbidden)
+        .reason(Reason::FieldValueInvalid)
 )]
 #[serde(rename_all = "camelCase")]
 pub struct DetectiveGraphSpec {
@@ -76,16 +73,8 @@ pub struct DetectiveGraphSpec {
     #[schemars(regex(pattern = GRAPH_ARN_PATTERN), length(max = GRAPH_ARN_MAX_LENGTH))]
     pub graph_arn: Option<String>,
 
-    /// Act as the administrator account by assuming this IAM role through STS. Without it the
-    /// operator's own credentials (IRSA, EKS Pod Identity, environment) are used.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = ROLE_ARN_PATTERN), length(max = ROLE_ARN_MAX_LENGTH))]
-    pub assume_role_arn: Option<String>,
-
-    /// The external id to present when assuming `assumeRoleArn`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = EXTERNAL_ID_PATTERN), length(max = EXTERNAL_ID_MAX_LENGTH))]
-    pub external_id: Option<String>,
+    #[serde(flatten)]
+    pub assume_role: AssumeRoleSpec,
 
     /// Tags of the behavior graph: set when the graph is created and kept in step afterwards.
     /// At most 50; values at most 256 characters; keys 1–128 characters matching Detective's
@@ -181,14 +170,11 @@ pub struct MembersFromSpec {
 
 /// Members from AWS Organizations: the ACTIVE accounts under the listed roots or OUs (child OUs
 /// included), minus `excludeAccounts`; each with the e-mail address Organizations reports. An
-/// entry of `members` for the same account wins.
+/// entry of `members` for the same account wins. `assumeRoleArn` names a role allowed to list the
+/// organization (in the management account, or in a delegated administrator); without it the
+/// graph's own role or credentials list it, enough when the graph's account is the delegated
+/// Detective administrator.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
-#[x_kube(
-    validation = Rule::new("!has(self.externalId) || has(self.assumeRoleArn)")
-        .message("externalId is only used together with assumeRoleArn")
-        .field_path(".externalId")
-        .reason(Reason::FieldValueForbidden)
-)]
 #[serde(rename_all = "camelCase")]
 pub struct OrganizationMembersSpec {
     /// Root (`r-...`) or OU (`ou-...`) ids whose accounts are members, child OUs included.
@@ -204,17 +190,8 @@ pub struct OrganizationMembersSpec {
     #[x_kube(merge_strategy = ListMerge::Set)]
     pub exclude_accounts: Vec<String>,
 
-    /// A role allowed to list the organization (in the management account, or in a delegated
-    /// administrator). Not needed when the graph's account is the delegated Detective
-    /// administrator: it may list the organization itself.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = ROLE_ARN_PATTERN), length(max = ROLE_ARN_MAX_LENGTH))]
-    pub assume_role_arn: Option<String>,
-
-    /// The external id to present when assuming `assumeRoleArn`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = EXTERNAL_ID_PATTERN), length(max = EXTERNAL_ID_MAX_LENGTH))]
-    pub external_id: Option<String>,
+    #[serde(flatten)]
+    pub assume_role: AssumeRoleSpec,
 
     /// How often the organization is listed again, e.g. `10m` (default). A resync in between
     /// uses the accounts resolved last time (`status.organization.resolved`).
@@ -230,7 +207,7 @@ fn default_refresh_interval() -> String {
 impl OrganizationMembersSpec {
     /// The role that lists the organization, if the spec names one.
     pub fn role(&self) -> Option<DeclaredRole<'_>> {
-        DeclaredRole::of(self.assume_role_arn.as_ref(), self.external_id.as_ref())
+        self.assume_role.role()
     }
 
     /// `refreshInterval` as a duration.
@@ -580,7 +557,7 @@ fn tags_schema(_: &mut SchemaGenerator) -> Schema {
 impl DetectiveGraphSpec {
     /// The role the administrator account is reached through, if the spec names one.
     pub fn role(&self) -> Option<DeclaredRole<'_>> {
-        DeclaredRole::of(self.assume_role_arn.as_ref(), self.external_id.as_ref())
+        self.assume_role.role()
     }
 
     /// The declared Region, if any (else the operator's default).

@@ -9,16 +9,16 @@ use std::time::Duration;
 
 use super::constraints::{DEFAULT_RESYNC_INTERVAL, parse_duration};
 use super::constraints::{
-    DURATION_MAX_LENGTH, DURATION_PATTERN, EXTERNAL_ID_MAX_LENGTH, EXTERNAL_ID_PATTERN, GRAPH_ARN_MAX_LENGTH,
-    GRAPH_ARN_PATTERN, REGION_MAX_LENGTH, REGION_PATTERN, ROLE_ARN_MAX_LENGTH, ROLE_ARN_PATTERN,
+    DURATION_MAX_LENGTH, DURATION_PATTERN, GRAPH_ARN_MAX_LENGTH, GRAPH_ARN_PATTERN, REGION_MAX_LENGTH, REGION_PATTERN,
 };
-use super::role::DeclaredRole;
+use super::role::{AssumeRoleSpec, DeclaredRole};
 
 /// A member account's membership in another account's behavior graph, for clusters that run with
 /// the member account's credentials (or assume a role into it).
 ///
 /// The operator finds the graph's invitation (ListInvitations), accepts or rejects it as declared,
 /// and on deletion disassociates from the graph when `deletionPolicy` is `Disassociate`.
+/// `assumeRoleArn` names a role in the member account.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "detective.operator.dev",
@@ -45,11 +45,7 @@ use super::role::DeclaredRole;
     validation = Rule::new("!has(self.region) || self.graphArn.contains(':detective:' + self.region + ':')")
         .message("graphArn names a different Region than region")
         .field_path(".graphArn")
-        .reason(Reason::FieldValueInvalid),
-    validation = Rule::new("!has(self.externalId) || has(self.assumeRoleArn)")
-        .message("externalId is only used together with assumeRoleArn")
-        .field_path(".externalId")
-        .reason(Reason::FieldValueForbidden)
+        .reason(Reason::FieldValueInvalid)
 )]
 #[serde(rename_all = "camelCase")]
 pub struct DetectiveMembershipSpec {
@@ -63,15 +59,8 @@ pub struct DetectiveMembershipSpec {
     #[schemars(regex(pattern = REGION_PATTERN), length(max = REGION_MAX_LENGTH))]
     pub region: Option<String>,
 
-    /// Act as the member account by assuming this IAM role through STS.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = ROLE_ARN_PATTERN), length(max = ROLE_ARN_MAX_LENGTH))]
-    pub assume_role_arn: Option<String>,
-
-    /// The external id to present when assuming `assumeRoleArn`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = EXTERNAL_ID_PATTERN), length(max = EXTERNAL_ID_MAX_LENGTH))]
-    pub external_id: Option<String>,
+    #[serde(flatten)]
+    pub assume_role: AssumeRoleSpec,
 
     /// `Accepted` (default) accepts the invitation; `Rejected` rejects it.
     #[serde(default)]
@@ -174,7 +163,7 @@ pub struct MembershipPackageStatus {
 impl DetectiveMembershipSpec {
     /// The role the member account is reached through, if the spec names one.
     pub fn role(&self) -> Option<DeclaredRole<'_>> {
-        DeclaredRole::of(self.assume_role_arn.as_ref(), self.external_id.as_ref())
+        self.assume_role.role()
     }
 
     /// The declared Region, else the graph ARN's.

@@ -29,7 +29,7 @@ pub use organization_admin::{
     DelegationRemoval, DelegationState, DetectiveOrganizationAdmin, DetectiveOrganizationAdminSpec,
     DetectiveOrganizationAdminStatus, RegionDelegation,
 };
-pub use role::DeclaredRole;
+pub use role::{AssumeRoleSpec, DeclaredRole};
 
 /// The API group of every resource of this operator.
 pub const GROUP: &str = "detective.operator.dev";

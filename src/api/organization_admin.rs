@@ -9,12 +9,11 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::constraints::{
-    ACCOUNT_ID_PATTERN, DEFAULT_RESYNC_INTERVAL, DURATION_MAX_LENGTH, DURATION_PATTERN, EXTERNAL_ID_MAX_LENGTH,
-    EXTERNAL_ID_PATTERN, MAX_REGIONS, REGION_MAX_LENGTH, REGION_PATTERN, ROLE_ARN_MAX_LENGTH, ROLE_ARN_PATTERN,
-    parse_duration,
+    ACCOUNT_ID_PATTERN, DEFAULT_RESYNC_INTERVAL, DURATION_MAX_LENGTH, DURATION_PATTERN, MAX_REGIONS, REGION_MAX_LENGTH,
+    REGION_PATTERN, parse_duration,
 };
 use super::graph::default_resync_interval;
-use super::role::DeclaredRole;
+use super::role::{AssumeRoleSpec, DeclaredRole};
 
 /// The organization's delegated Amazon Detective administrator account, per Region, kept as
 /// declared from the organization's management account.
@@ -23,7 +22,9 @@ use super::role::DeclaredRole;
 /// that already names `accountId`, delegates where there is none (EnableOrganizationAdminAccount)
 /// and never replaces another account's delegation: that Region is reported Stalled instead.
 /// Disabling a delegation deletes the organization's behavior graph in that Region, so it only
-/// happens where `regionRemoval` or `deletionPolicy` say `Disable`.
+/// happens where `regionRemoval` or `deletionPolicy` say `Disable`. `assumeRoleArn` names a role in
+/// the organization's management account; without it the operator's own credentials must be the
+/// management account's.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "detective.operator.dev",
@@ -44,12 +45,6 @@ use super::role::DeclaredRole;
     printcolumn = r#"{"name": "Status", "type": "string", "priority": 1, "jsonPath": ".status.conditions[?(@.type==\"Ready\")].message"}"#,
     printcolumn = r#"{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}"#
 )]
-#[x_kube(
-    validation = Rule::new("!has(self.externalId) || has(self.assumeRoleArn)")
-        .message("externalId is only used together with assumeRoleArn")
-        .field_path(".externalId")
-        .reason(Reason::FieldValueForbidden)
-)]
 #[serde(rename_all = "camelCase")]
 pub struct DetectiveOrganizationAdminSpec {
     /// The account to delegate as the organization's Detective administrator (12 digits). AWS
@@ -62,16 +57,8 @@ pub struct DetectiveOrganizationAdminSpec {
     #[x_kube(merge_strategy = ListMerge::Set)]
     pub regions: Vec<String>,
 
-    /// Act as the organization's management account by assuming this IAM role through STS.
-    /// Without it the operator's own credentials are used (they must be the management account's).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = ROLE_ARN_PATTERN), length(max = ROLE_ARN_MAX_LENGTH))]
-    pub assume_role_arn: Option<String>,
-
-    /// The external id to present when assuming `assumeRoleArn`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = EXTERNAL_ID_PATTERN), length(max = EXTERNAL_ID_MAX_LENGTH))]
-    pub external_id: Option<String>,
+    #[serde(flatten)]
+    pub assume_role: AssumeRoleSpec,
 
     /// What removing a Region from `regions` does: `Retain` (default) keeps its delegation;
     /// `Disable` disables it (DisableOrganizationAdminAccount, which deletes the organization's
@@ -176,7 +163,7 @@ pub enum DelegationState {
 impl DetectiveOrganizationAdminSpec {
     /// The role the management account is reached through, if the spec names one.
     pub fn role(&self) -> Option<DeclaredRole<'_>> {
-        DeclaredRole::of(self.assume_role_arn.as_ref(), self.external_id.as_ref())
+        self.assume_role.role()
     }
 
     /// `resyncInterval` as a duration.

@@ -14,6 +14,7 @@ use super::constraints::*;
 use super::graph::{DetectiveGraphSpec, OrganizationMembersSpec};
 use super::membership::DetectiveMembershipSpec;
 use super::organization_admin::DetectiveOrganizationAdminSpec;
+use super::role::AssumeRoleSpec;
 
 static ACCOUNT_ID: LazyLock<Regex> = LazyLock::new(|| compiled(ACCOUNT_ID_PATTERN));
 static EMAIL: LazyLock<Regex> = LazyLock::new(|| compiled(EMAIL_PATTERN));
@@ -109,12 +110,7 @@ impl DetectiveGraphSpec {
     pub fn validate(&self) -> Result<(), FieldErrors> {
         let mut errors = FieldErrors::default();
         check_graph_and_region(&mut errors, self.graph_arn.as_deref(), self.region.as_deref());
-        check_role(
-            &mut errors,
-            "spec",
-            self.assume_role_arn.as_deref(),
-            self.external_id.as_deref(),
-        );
+        check_role(&mut errors, "spec", &self.assume_role);
         check_tags(&mut errors, &self.tags);
         check_datasource_packages(&mut errors, self.datasource_packages.as_deref().unwrap_or_default());
         if self.members.len() > MAX_MEMBERS {
@@ -228,7 +224,7 @@ fn check_organization_members(errors: &mut FieldErrors, spec: &OrganizationMembe
             }
         }
     }
-    check_role(errors, AT, spec.assume_role_arn.as_deref(), spec.external_id.as_deref());
+    check_role(errors, AT, &spec.assume_role);
     check_duration(errors, &format!("{AT}.refreshInterval"), &spec.refresh_interval);
 }
 
@@ -237,12 +233,7 @@ impl DetectiveMembershipSpec {
     pub fn validate(&self) -> Result<(), FieldErrors> {
         let mut errors = FieldErrors::default();
         check_graph_and_region(&mut errors, Some(&self.graph_arn), self.region.as_deref());
-        check_role_and_resync(
-            &mut errors,
-            self.assume_role_arn.as_deref(),
-            self.external_id.as_deref(),
-            &self.resync_interval,
-        );
+        check_role_and_resync(&mut errors, &self.assume_role, &self.resync_interval);
         errors.into_result()
     }
 }
@@ -272,20 +263,15 @@ impl DetectiveOrganizationAdminSpec {
                 errors.push(field, format!("duplicate Region {region:?}"));
             }
         }
-        check_role_and_resync(
-            &mut errors,
-            self.assume_role_arn.as_deref(),
-            self.external_id.as_deref(),
-            &self.resync_interval,
-        );
+        check_role_and_resync(&mut errors, &self.assume_role, &self.resync_interval);
         errors.into_result()
     }
 }
 
 /// What the member-side and management-side kinds share: `spec.assumeRoleArn`,
 /// `spec.externalId` and `spec.resyncInterval`.
-fn check_role_and_resync(errors: &mut FieldErrors, role_arn: Option<&str>, external_id: Option<&str>, resync: &str) {
-    check_role(errors, "spec", role_arn, external_id);
+fn check_role_and_resync(errors: &mut FieldErrors, role: &AssumeRoleSpec, resync: &str) {
+    check_role(errors, "spec", role);
     check_duration(errors, "spec.resyncInterval", resync);
 }
 
@@ -337,8 +323,8 @@ fn check_duration(errors: &mut FieldErrors, field: &str, value: &str) {
     }
 }
 
-fn check_role(errors: &mut FieldErrors, at: &str, role_arn: Option<&str>, external_id: Option<&str>) {
-    if let Some(arn) = role_arn {
+fn check_role(errors: &mut FieldErrors, at: &str, role: &AssumeRoleSpec) {
+    if let Some(arn) = &role.assume_role_arn {
         errors.check_bounded(
             &format!("{at}.assumeRoleArn"),
             arn,
@@ -346,9 +332,9 @@ fn check_role(errors: &mut FieldErrors, at: &str, role_arn: Option<&str>, extern
             "an IAM role ARN",
         );
     }
-    if let Some(external_id) = external_id {
+    if let Some(external_id) = &role.external_id {
         check_external_id(errors, &format!("{at}.externalId"), external_id);
-        if role_arn.is_none() {
+        if role.assume_role_arn.is_none() {
             errors.push(format!("{at}.externalId"), "is only used together with assumeRoleArn");
         }
     }

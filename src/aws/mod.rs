@@ -9,6 +9,7 @@ pub mod error;
 pub mod organizations;
 pub mod port;
 pub mod sdk;
+mod traced;
 
 pub use access::AwsAccess;
 pub use credentials::{AwsSettings, RoleToAssume};

@@ -11,9 +11,13 @@ use std::future::Future;
 use std::sync::Arc;
 
 use aws_sdk_organizations::Client;
-use aws_sdk_organizations::types::{Account, AccountState, AccountStatus};
+use aws_sdk_organizations::types::{Account, AccountState, AccountStatus, OrganizationalUnit, Root};
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use super::AwsError;
+use super::traced::all_pages;
 use crate::metrics::Metrics;
 
 /// The Organizations page limit (MaxResults is 1–20).
@@ -86,26 +90,13 @@ impl SdkOrganizations {
         Self { client, metrics }
     }
 
-    /// Counts and logs one page's outcome, as the Detective adapter does.
-    fn traced<T, E, R>(
-        &self,
-        operation: &'static str,
-        page: Result<T, aws_smithy_runtime_api::client::result::SdkError<E, R>>,
-    ) -> Result<T, AwsError>
+    /// One page's result, classified, counted and logged ([`super::traced`]).
+    fn traced<T, E, R>(&self, operation: &'static str, page: Result<T, SdkError<E, R>>) -> Result<T, AwsError>
     where
-        E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,
     {
-        let result = page.map_err(|e| AwsError::from_sdk(operation, e));
-        let outcome = match &result {
-            Ok(_) => "ok",
-            Err(error) => {
-                tracing::debug!(operation, kind = error.kind.as_str(), code = %error.code, "Organizations call failed");
-                error.kind.label()
-            }
-        };
-        self.metrics.observe_aws_call(operation, outcome);
-        result
+        super::traced::traced(&self.metrics, "Organizations", operation, page)
     }
 }
 
@@ -123,81 +114,38 @@ fn account(account: &Account) -> OrganizationAccount {
     }
 }
 
-/// Drains a paginator: `$pages` yields SDK pages, `$items` maps one page to its items.
-macro_rules! all_pages {
-    ($self:ident, $operation:literal, $pages:expr, $items:expr) => {{
-        let mut pages = $pages;
-        let mut items = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = $self.traced($operation, page)?;
-            items.extend($items(&page));
-        }
-        Ok(items)
-    }};
-}
-
 impl Organizations for SdkOrganizations {
     async fn list_roots(&self) -> Result<Vec<String>, AwsError> {
-        all_pages!(
-            self,
-            "ListRoots",
-            self.client.list_roots().into_paginator().page_size(PAGE_SIZE).send(),
-            |page: &aws_sdk_organizations::operation::list_roots::ListRootsOutput| page
-                .roots()
-                .iter()
-                .filter_map(|r| r.id().map(str::to_owned))
-                .collect::<Vec<_>>()
-        )
+        let request = self.client.list_roots();
+        all_pages!(self, "ListRoots", request, |page| ids(page.roots(), Root::id))
     }
 
     async fn list_accounts(&self) -> Result<Vec<OrganizationAccount>, AwsError> {
-        all_pages!(
-            self,
-            "ListAccounts",
-            self.client.list_accounts().into_paginator().page_size(PAGE_SIZE).send(),
-            |page: &aws_sdk_organizations::operation::list_accounts::ListAccountsOutput| page
-                .accounts()
-                .iter()
-                .map(account)
-                .collect::<Vec<_>>()
-        )
+        let request = self.client.list_accounts();
+        all_pages!(self, "ListAccounts", request, |page| accounts(page.accounts()))
     }
 
     async fn list_accounts_for_parent(&self, parent_id: &str) -> Result<Vec<OrganizationAccount>, AwsError> {
-        all_pages!(
-            self,
-            "ListAccountsForParent",
-            self.client
-                .list_accounts_for_parent()
-                .parent_id(parent_id)
-                .into_paginator()
-                .page_size(PAGE_SIZE)
-                .send(),
-            |page: &aws_sdk_organizations::operation::list_accounts_for_parent::ListAccountsForParentOutput| page
-                .accounts()
-                .iter()
-                .map(account)
-                .collect::<Vec<_>>()
-        )
+        let request = self.client.list_accounts_for_parent().parent_id(parent_id);
+        all_pages!(self, "ListAccountsForParent", request, |page| accounts(page.accounts()))
     }
 
     async fn list_organizational_units_for_parent(&self, parent_id: &str) -> Result<Vec<String>, AwsError> {
-        all_pages!(
-            self,
-            "ListOrganizationalUnitsForParent",
-            self.client
-                .list_organizational_units_for_parent()
-                .parent_id(parent_id)
-                .into_paginator()
-                .page_size(PAGE_SIZE)
-                .send(),
-            |page: &aws_sdk_organizations::operation::list_organizational_units_for_parent::ListOrganizationalUnitsForParentOutput| page
-                .organizational_units()
-                .iter()
-                .filter_map(|u| u.id().map(str::to_owned))
-                .collect::<Vec<_>>()
-        )
+        let request = self.client.list_organizational_units_for_parent().parent_id(parent_id);
+        all_pages!(self, "ListOrganizationalUnitsForParent", request, |page| {
+            ids(page.organizational_units(), OrganizationalUnit::id)
+        })
     }
+}
+
+/// A page's accounts.
+fn accounts(items: &[Account]) -> impl Iterator<Item = OrganizationAccount> + '_ {
+    items.iter().map(account)
+}
+
+/// The ids of a page's roots or OUs (an entry without one is skipped).
+fn ids<T>(items: &[T], id: fn(&T) -> Option<&str>) -> impl Iterator<Item = String> + '_ {
+    items.iter().filter_map(move |item| id(item).map(str::to_owned))
 }
 
 #[cfg(test)]

@@ -9,7 +9,6 @@ use aws_sdk_detective::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_detective::types::{
     Account, DatasourcePackage, DatasourcePackageIngestState, InvitationType as SdkInvitationType, MemberDetail,
 };
-use aws_smithy_async::future::pagination_stream::PaginationStream;
 use k8s_openapi::jiff::Timestamp;
 
 use super::AwsError;
@@ -17,6 +16,7 @@ use super::port::{
     CreateOutcome, DeleteOutcome, Detective, GraphSummary, Invitation, MembershipIngest, OrganizationAdmin,
     OrganizationAdmins, PackageIngest, PackageStates,
 };
+use super::traced::all_pages;
 use crate::api::{InvitationSpec, MemberSpec};
 use crate::member::{InvitationType, MemberStatus, ObservedMember, UnprocessedAccount};
 use crate::metrics::Metrics;
@@ -78,61 +78,24 @@ fn unprocessed(items: &[aws_sdk_detective::types::UnprocessedAccount]) -> Vec<Un
 }
 
 impl SdkDetective {
-    /// Classifies the outcome of one call, counts it and logs it (at debug: request details can
-    /// carry e-mails).
+    /// One call's (or page's) result, classified, counted and logged ([`super::traced`]).
     fn traced<T, E, R>(&self, operation: &'static str, sent: Result<T, SdkError<E, R>>) -> Result<T, AwsError>
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,
     {
-        let result = sent.map_err(|e| AwsError::from_sdk(operation, e));
-        let outcome = match &result {
-            Ok(_) => {
-                tracing::debug!(operation, "Detective call succeeded");
-                "ok"
-            }
-            Err(error) => {
-                tracing::debug!(operation, kind = error.kind.as_str(), code = %error.code, "Detective call failed");
-                error.kind.label()
-            }
-        };
-        self.metrics.observe_aws_call(operation, outcome);
-        result
-    }
-}
-
-impl SdkDetective {
-    /// Reads every page of a listing (each call traced), collecting what `items` takes from each.
-    async fn every_page<O, E, R, T, C>(
-        &self,
-        operation: &'static str,
-        mut pages: PaginationStream<Result<O, SdkError<E, R>>>,
-        items: impl Fn(O) -> Vec<T>,
-    ) -> Result<C, AwsError>
-    where
-        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: std::fmt::Debug + Send + Sync + 'static,
-        C: Default + Extend<T>,
-    {
-        let mut all = C::default();
-        while let Some(page) = pages.next().await {
-            all.extend(items(self.traced(operation, page)?));
-        }
-        Ok(all)
+        super::traced::traced(&self.metrics, "Detective", operation, sent)
     }
 }
 
 impl Detective for SdkDetective {
     async fn list_graphs(&self) -> Result<Vec<GraphSummary>, AwsError> {
-        let pages = self.client.list_graphs().into_paginator().page_size(PAGE_SIZE).send();
-        self.every_page("ListGraphs", pages, |page| {
-            let graphs = page.graph_list().iter().map(|g| GraphSummary {
+        all_pages!(self, "ListGraphs", self.client.list_graphs(), |page| {
+            page.graph_list().iter().map(|g| GraphSummary {
                 arn: g.arn().unwrap_or_default().to_owned(),
                 created_time: timestamp(g.created_time()),
-            });
-            graphs.collect::<Vec<_>>()
+            })
         })
-        .await
     }
 
     async fn create_graph(&self, tags: &BTreeMap<String, String>) -> Result<String, AwsError> {
@@ -158,11 +121,10 @@ impl Detective for SdkDetective {
 
     async fn list_members(&self, graph_arn: &str) -> Result<Vec<ObservedMember>, AwsError> {
         let request = self.client.list_members().graph_arn(graph_arn);
-        let pages = request.into_paginator().page_size(PAGE_SIZE).send();
-        self.every_page("ListMembers", pages, |page| {
-            page.member_details().iter().map(observed).collect::<Vec<_>>()
-        })
-        .await
+        all_pages!(self, "ListMembers", request, |page| page
+            .member_details()
+            .iter()
+            .map(observed))
     }
 
     async fn create_members(
@@ -236,18 +198,17 @@ impl Detective for SdkDetective {
 
     async fn list_datasource_packages(&self, graph_arn: &str) -> Result<PackageStates, AwsError> {
         let request = self.client.list_datasource_packages().graph_arn(graph_arn);
-        let pages = request.into_paginator().page_size(PAGE_SIZE).send();
-        self.every_page("ListDatasourcePackages", pages, |page| {
-            let packages = page.datasource_packages().into_iter().flatten();
-            let states = packages.map(|(package, detail)| {
-                let state = detail
-                    .datasource_package_ingest_state()
-                    .map_or(PackageIngest::Unknown, ingest);
-                (package.as_str().to_owned(), state)
-            });
-            states.collect::<Vec<_>>()
+        all_pages!(self, "ListDatasourcePackages", request, |page| {
+            page.datasource_packages()
+                .into_iter()
+                .flatten()
+                .map(|(package, detail)| {
+                    let state = detail
+                        .datasource_package_ingest_state()
+                        .map_or(PackageIngest::Unknown, ingest);
+                    (package.as_str().to_owned(), state)
+                })
         })
-        .await
     }
 
     async fn update_datasource_packages(&self, graph_arn: &str, packages: &[String]) -> Result<(), AwsError> {
@@ -317,21 +278,13 @@ impl Detective for SdkDetective {
     }
 
     async fn list_invitations(&self) -> Result<Vec<Invitation>, AwsError> {
-        let pages = self
-            .client
-            .list_invitations()
-            .into_paginator()
-            .page_size(PAGE_SIZE)
-            .send();
-        self.every_page("ListInvitations", pages, |page| {
-            let invitations = page.invitations().iter().map(|detail| Invitation {
+        all_pages!(self, "ListInvitations", self.client.list_invitations(), |page| {
+            page.invitations().iter().map(|detail| Invitation {
                 graph_arn: detail.graph_arn().unwrap_or_default().to_owned(),
                 administrator_account_id: detail.administrator_id().map(str::to_owned),
                 member: observed(detail),
-            });
-            invitations.collect::<Vec<_>>()
+            })
         })
-        .await
     }
 
     async fn accept_invitation(&self, graph_arn: &str) -> Result<(), AwsError> {
@@ -375,22 +328,14 @@ impl Detective for SdkDetective {
 impl OrganizationAdmins for SdkDetective {
     async fn list_organization_admin_accounts(&self) -> Result<Vec<OrganizationAdmin>, AwsError> {
         const OPERATION: &str = "ListOrganizationAdminAccounts";
-        let mut pages = self
-            .client
-            .list_organization_admin_accounts()
-            .into_paginator()
-            .page_size(PAGE_SIZE)
-            .send();
-        let mut admins = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = self.traced(OPERATION, page)?;
-            admins.extend(page.administrators().iter().map(|admin| OrganizationAdmin {
+        let request = self.client.list_organization_admin_accounts();
+        all_pages!(self, OPERATION, request, |page| {
+            page.administrators().iter().map(|admin| OrganizationAdmin {
                 account_id: admin.account_id().unwrap_or_default().to_owned(),
                 graph_arn: admin.graph_arn().map(str::to_owned),
                 delegation_time: timestamp(admin.delegation_time()),
-            }));
-        }
-        Ok(admins)
+            })
+        })
     }
 
     async fn enable_organization_admin_account(&self, account_id: &str) -> Result<(), AwsError> {

@@ -412,6 +412,11 @@ spec:
                 "region: us-east-1\n  pruning: Aggressive",
                 "spec.pruning",
             ),
+            (
+                "region: us-east-1",
+                "region: us-east-1\n  externalID: x",
+                "spec.externalID: unknown field",
+            ),
         ];
         for (from, to, path) in cases {
             let text = GOOD.replace(from, to);

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::AwsTarget;
 use super::manifest::OrganizationAdminDocument;
-use super::render::render_conditions;
+use super::render::render_table;
 use crate::api::DetectiveOrganizationAdmin;
 use crate::engine::organization_admin::{Decision, RegionOutcome};
 use crate::engine::{self, Mode, OrganizationAdminOutcome, OrganizationAdminTarget};
@@ -129,21 +129,16 @@ pub fn render_regions(admin: &DetectiveOrganizationAdmin) -> String {
     let Some(status) = &admin.status else {
         return String::new();
     };
-    let mut out = format!(
-        "  {:<16} {:<14} {:<10} {}\n",
-        "REGION", "ADMINISTRATOR", "STATE", "GRAPH"
-    );
-    for entry in &status.regions {
-        out.push_str(&format!(
-            "  {:<16} {:<14} {:<10} {}\n",
-            entry.region,
-            entry.administrator_account_id.as_deref().unwrap_or("-"),
+    let rows = status.regions.iter().map(|entry| {
+        [
+            entry.region.clone(),
+            entry.administrator_account_id.clone().unwrap_or_else(|| "-".to_owned()),
             format!("{:?}", entry.state),
-            entry.graph_arn.as_deref().unwrap_or("-")
-        ));
-    }
-    out.push_str(&render_conditions(&status.conditions));
-    out
+            entry.graph_arn.clone().unwrap_or_else(|| "-".to_owned()),
+        ]
+    });
+    let header = ["REGION", "ADMINISTRATOR", "STATE", "GRAPH"];
+    render_table(&[16, 14, 10], header, rows, &status.conditions)
 }
 
 /// One run of the engine on a document.

@@ -229,26 +229,46 @@ pub fn render_text(report: &PlanReport) -> String {
     out
 }
 
-/// A member table, as `kubectl get` prints them.
+/// A member table, as `kubectl get` prints them, then the conditions.
 pub fn render_members(graph: &DetectiveGraph) -> String {
     let Some(status) = &graph.status else {
         return String::new();
     };
-    let mut out = format!(
-        "  {:<14} {:<26} {:<16} {:<13} {}\n",
-        "ACCOUNT", "STATUS", "DISABLED", "TYPE", "DECLARED"
-    );
-    for member in &status.members {
-        out.push_str(&format!(
-            "  {:<14} {:<26} {:<16} {:<13} {}\n",
-            member.account_id,
-            member.status,
+    let rows = status.members.iter().map(|member| {
+        [
+            member.account_id.as_str(),
+            &member.status,
             member.disabled_reason.as_deref().unwrap_or("-"),
             member.invitation_type.as_deref().unwrap_or("-"),
-            if member.declared { "yes" } else { "no" }
-        ));
+            if member.declared { "yes" } else { "no" },
+        ]
+        .map(str::to_owned)
+    });
+    let header = ["ACCOUNT", "STATUS", "DISABLED", "TYPE", "DECLARED"];
+    render_table(&[14, 26, 16, 13], header, rows, &status.conditions)
+}
+
+/// A table as `kubectl get` prints one (each column but the last padded to its width), then the
+/// resource's conditions.
+pub fn render_table<const N: usize>(
+    widths: &[usize],
+    header: [&str; N],
+    rows: impl Iterator<Item = [String; N]>,
+    conditions: &[Condition],
+) -> String {
+    let line = |cells: &[&str]| {
+        let mut line = " ".to_owned();
+        for (i, cell) in cells.iter().enumerate() {
+            let width = widths.get(i).copied().unwrap_or(0);
+            line.push_str(&format!(" {cell:<width$}"));
+        }
+        line + "\n"
+    };
+    let mut out = line(&header);
+    for row in rows {
+        out.push_str(&line(&row.each_ref().map(String::as_str)));
     }
-    out.push_str(&render_conditions(&status.conditions));
+    out.push_str(&render_conditions(conditions));
     out
 }
 
@@ -305,4 +325,29 @@ pub fn fold_repeated(lines: &[String]) -> String {
         .map(|(line, n)| if n > 1 { format!("{line} ×{n}") } else { line })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_table_pads_every_column_but_the_last_then_lists_the_conditions() {
+        let rows = [["111111111111", "ENABLED", "yes"], ["2", "INVITED", "no"]].map(|row| row.map(str::to_owned));
+        let ready = Condition {
+            type_: "Ready".into(),
+            status: "True".into(),
+            reason: "Synced".into(),
+            message: String::new(),
+            last_transition_time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
+            ),
+            observed_generation: None,
+        };
+        let table = render_table(&[14, 9], ["ACCOUNT", "STATUS", "DECLARED"], rows.into_iter(), &[ready]);
+        assert_eq!(
+            table,
+            "  ACCOUNT        STATUS    DECLARED\n  111111111111   ENABLED   yes\n  2              INVITED   no\n  Ready=True (Synced)\n"
+        );
+    }
 }

@@ -12,6 +12,7 @@
 pub mod graph;
 pub mod membership;
 pub mod organization_admin;
+pub mod target;
 
 use std::future::Future;
 use std::time::Duration;

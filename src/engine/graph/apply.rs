@@ -33,6 +33,15 @@ pub struct Writes {
     pub error: Option<AwsError>,
 }
 
+impl Writes {
+    /// Drops `accounts` from the predicted members: a write removed them, or replaced them with
+    /// what its response reports.
+    fn forget<'a>(&mut self, accounts: impl IntoIterator<Item = &'a str>) {
+        let gone: BTreeSet<&str> = accounts.into_iter().collect();
+        self.members.retain(|m| !gone.contains(m.account_id.as_str()));
+    }
+}
+
 /// Applies the work in order; stops at the first failed call, keeping what landed.
 /// `progress` sees each write as it lands.
 pub async fn apply<D: Detective>(
@@ -66,8 +75,7 @@ async fn write_all<D: Detective>(
         match step {
             Step::DeleteMembers(accounts) => {
                 let outcome = detective.delete_members(graph_arn, &accounts).await?;
-                let deleted: BTreeSet<&str> = outcome.deleted.iter().map(String::as_str).collect();
-                writes.members.retain(|m| !deleted.contains(m.account_id.as_str()));
+                writes.forget(outcome.deleted.iter().map(String::as_str));
                 let applied = Applied::Deleted {
                     accounts: outcome.deleted.len(),
                     unprocessed: outcome.unprocessed.len(),
@@ -79,8 +87,7 @@ async fn write_all<D: Detective>(
                 let outcome = detective
                     .create_members(graph_arn, &accounts, &work.spec.invitation)
                     .await?;
-                let created: BTreeSet<&str> = outcome.members.iter().map(|m| m.account_id.as_str()).collect();
-                writes.members.retain(|m| !created.contains(m.account_id.as_str()));
+                writes.forget(outcome.members.iter().map(|m| m.account_id.as_str()));
                 let applied = Applied::Invited {
                     accounts: outcome.members.len(),
                     unprocessed: outcome.unprocessed.len(),

@@ -17,9 +17,10 @@ use std::time::Duration;
 use k8s_openapi::jiff::Timestamp;
 use tracing::warn;
 
+use super::target::ResourceTarget;
 use super::{Mode, SyncError};
 use crate::api::conditions::{self, READY, STALLED};
-use crate::api::{DetectiveMembership, DetectiveMembershipSpec, DetectiveMembershipStatus, MembershipPackageStatus};
+use crate::api::{DetectiveMembership, DetectiveMembershipStatus, MembershipPackageStatus};
 use crate::aws::Detective;
 
 pub use decide::{Answer, Decision, decide};
@@ -28,23 +29,7 @@ pub use schedule::INVITATION_RECHECK;
 pub use teardown::leave;
 
 /// What one reconcile reads besides AWS.
-#[derive(Clone, Copy, Debug)]
-pub struct MembershipTarget<'a> {
-    pub spec: &'a DetectiveMembershipSpec,
-    pub previous: Option<&'a DetectiveMembershipStatus>,
-    pub generation: Option<i64>,
-}
-
-impl<'a> MembershipTarget<'a> {
-    /// A resource's spec, status and generation.
-    pub fn of(membership: &'a DetectiveMembership) -> Self {
-        Self {
-            spec: &membership.spec,
-            previous: membership.status.as_ref(),
-            generation: membership.metadata.generation,
-        }
-    }
-}
+pub type MembershipTarget<'a> = ResourceTarget<'a, DetectiveMembership>;
 
 /// Everything one membership reconcile decided and did.
 #[derive(Debug)]

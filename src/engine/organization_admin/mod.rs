@@ -17,6 +17,7 @@ use std::time::Duration;
 use k8s_openapi::jiff::Timestamp;
 use tracing::{Instrument, info, info_span};
 
+use super::target::ResourceTarget;
 use super::{Mode, SHORT_REQUEUE, SyncError};
 use crate::api::conditions::{self, READY, RECONCILING, STALLED};
 use crate::api::{DetectiveOrganizationAdmin, DetectiveOrganizationAdminSpec, DetectiveOrganizationAdminStatus};
@@ -27,23 +28,9 @@ pub use report::report;
 pub use teardown::disable_declared;
 
 /// What one reconcile reads besides AWS.
-#[derive(Clone, Copy, Debug)]
-pub struct OrganizationAdminTarget<'a> {
-    pub spec: &'a DetectiveOrganizationAdminSpec,
-    pub previous: Option<&'a DetectiveOrganizationAdminStatus>,
-    pub generation: Option<i64>,
-}
+pub type OrganizationAdminTarget<'a> = ResourceTarget<'a, DetectiveOrganizationAdmin>;
 
-impl<'a> OrganizationAdminTarget<'a> {
-    /// A resource's spec, status and generation.
-    pub fn of(admin: &'a DetectiveOrganizationAdmin) -> Self {
-        Self {
-            spec: &admin.spec,
-            previous: admin.status.as_ref(),
-            generation: admin.metadata.generation,
-        }
-    }
-
+impl OrganizationAdminTarget<'_> {
     /// The Regions this reconcile reads, each with whether it is declared.
     pub fn regions(&self) -> Vec<(String, bool)> {
         regions_in_view(self.spec, self.previous)
