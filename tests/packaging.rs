@@ -1244,6 +1244,21 @@ fn argocd_health_check_maps_kstatus_conditions() {
         })
     };
     let members = json!({"members": [{"accountId": "111111111111", "emailAddress": "a@example.com"}]});
+    // A status about generation 2 with the three kstatus conditions; an empty message is False.
+    let kstatus = |ready: (&str, &str), reconciling: &str, stalled: &str| {
+        let flag = |message: &str| if message.is_empty() { "False" } else { "True" };
+        let conditions = [
+            condition("Ready", ready.0, ready.1),
+            condition("Reconciling", flag(reconciling), reconciling),
+            condition("Stalled", flag(stalled), stalled),
+        ];
+        graph(
+            2,
+            members.clone(),
+            json!({"observedGeneration": 2, "conditions": conditions}),
+        )
+    };
+    let guard = "the deletion guard refused 12 removals";
     let cases = [
         (
             "no status yet",
@@ -1254,15 +1269,7 @@ fn argocd_health_check_maps_kstatus_conditions() {
         ),
         (
             "ready",
-            graph(
-                2,
-                members.clone(),
-                json!({"observedGeneration": 2, "conditions": [
-                    condition("Ready", "True", "1 of 1 members enabled"),
-                    condition("Reconciling", "False", ""),
-                    condition("Stalled", "False", ""),
-                ]}),
-            ),
+            kstatus(("True", "1 of 1 members enabled"), "", ""),
             "Healthy",
             "1 of 1 members enabled",
         ),
@@ -1278,43 +1285,19 @@ fn argocd_health_check_maps_kstatus_conditions() {
         ),
         (
             "stalled",
-            graph(
-                2,
-                members.clone(),
-                json!({"observedGeneration": 2, "conditions": [
-                    condition("Ready", "False", "the deletion guard refused 12 removals"),
-                    condition("Reconciling", "False", ""),
-                    condition("Stalled", "True", "the deletion guard refused 12 removals"),
-                ]}),
-            ),
+            kstatus(("False", guard), "", guard),
             "Degraded",
             "deletion guard",
         ),
         (
             "reconciling",
-            graph(
-                2,
-                members.clone(),
-                json!({"observedGeneration": 2, "conditions": [
-                    condition("Ready", "False", "2 invitations pending"),
-                    condition("Reconciling", "True", "2 invitations pending"),
-                    condition("Stalled", "False", ""),
-                ]}),
-            ),
+            kstatus(("False", "2 invitations pending"), "2 invitations pending", ""),
             "Progressing",
             "invitations pending",
         ),
         (
             "not ready with nothing in flight",
-            graph(
-                2,
-                members.clone(),
-                json!({"observedGeneration": 2, "conditions": [
-                    condition("Ready", "False", "verification failed: 111111111111"),
-                    condition("Reconciling", "False", ""),
-                    condition("Stalled", "False", ""),
-                ]}),
-            ),
+            kstatus(("False", "verification failed: 111111111111"), "", ""),
             "Degraded",
             "verification failed",
         ),
