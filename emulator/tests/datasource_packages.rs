@@ -8,9 +8,8 @@ mod fixtures;
 use std::collections::BTreeMap;
 
 use aws_sdk_detective::Client;
-use aws_sdk_detective::error::ProvideErrorMetadata;
 use aws_sdk_detective::types::{DatasourcePackage, DatasourcePackageIngestState as State};
-use fixtures::{ADMIN, REGION, create_graph, detective_client, http, invite, start_emulator};
+use fixtures::{ADMIN, REGION, assert_refused, create_graph, detective_client, http, invite, start_emulator};
 
 const MEMBER: &str = "222222222222";
 const INVITED: &str = "333333333333";
@@ -130,31 +129,37 @@ async fn a_graph_from_before_the_defaults_starts_only_what_is_named() {
         graph_packages(&admin, &graph).await,
         states(State::Started, State::Started, State::Stopped)
     );
-    let empty = admin
-        .update_datasource_packages()
-        .graph_arn(&graph)
-        .set_datasource_packages(Some(Vec::new()))
-        .send()
-        .await
-        .expect_err("at least one package");
-    assert_eq!(empty.code(), Some("ValidationException"));
-    let unknown = admin
-        .update_datasource_packages()
-        .graph_arn(&graph)
-        .datasource_packages(DatasourcePackage::from("S3_DATA_EVENTS"))
-        .send()
-        .await
-        .expect_err("an unknown package");
-    assert_eq!(unknown.code(), Some("ValidationException"));
+    assert_refused(
+        admin
+            .update_datasource_packages()
+            .graph_arn(&graph)
+            .set_datasource_packages(Some(Vec::new()))
+            .send(),
+        "ValidationException",
+        "at least one package",
+    )
+    .await;
+    assert_refused(
+        admin
+            .update_datasource_packages()
+            .graph_arn(&graph)
+            .datasource_packages(DatasourcePackage::from("S3_DATA_EVENTS"))
+            .send(),
+        "ValidationException",
+        "an unknown package",
+    )
+    .await;
     let member = detective_client(&url, MEMBER, REGION);
-    let stranger = member
-        .update_datasource_packages()
-        .graph_arn(&graph)
-        .datasource_packages(Asff)
-        .send()
-        .await
-        .expect_err("only the administrator");
-    assert_eq!(stranger.code(), Some("AccessDeniedException"));
+    assert_refused(
+        member
+            .update_datasource_packages()
+            .graph_arn(&graph)
+            .datasource_packages(Asff)
+            .send(),
+        "AccessDeniedException",
+        "only the administrator",
+    )
+    .await;
     emulator.shutdown().await;
 }
 
