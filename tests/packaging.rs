@@ -20,6 +20,8 @@ use serde_json::{Value, json};
 
 #[path = "observability/mod.rs"]
 mod observability;
+#[path = "e2e/harness/prerequisite.rs"]
+mod prerequisite;
 
 const CHART: &str = "charts/detective-operator";
 const RELEASE: &str = "detective-operator";
@@ -60,21 +62,20 @@ fn helm_bin() -> &'static Result<PathBuf, String> {
     static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     BIN.get_or_init(|| {
         let home = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let output = Command::new(repo("tests/e2e/setup-helm.sh"))
-            .env("HELM_CACHE_HOME", home.path().join("cache"))
-            .env("HELM_CONFIG_HOME", home.path().join("config"))
-            .env("HELM_DATA_HOME", home.path().join("data"))
-            .stderr(Stdio::inherit())
-            .output()
-            .map_err(|e| format!("tests/e2e/setup-helm.sh: {e}"))?;
-        if !output.status.success() {
-            return Err(format!("tests/e2e/setup-helm.sh failed ({})", output.status));
-        }
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let dir = stdout.lines().last().ok_or("tests/e2e/setup-helm.sh printed nothing")?;
-        let bin = Path::new(dir).join("helm");
+        let dir = prerequisite::setup_script(
+            "tests/e2e/setup-helm.sh",
+            &[
+                ("HELM_CACHE_HOME", home.path().join("cache")),
+                ("HELM_CONFIG_HOME", home.path().join("config")),
+                ("HELM_DATA_HOME", home.path().join("data")),
+            ],
+        )?;
+        let bin = dir.join("helm");
         if !bin.is_file() {
-            return Err(format!("tests/e2e/setup-helm.sh printed {dir}, which holds no helm"));
+            return Err(format!(
+                "tests/e2e/setup-helm.sh printed {}, which holds no helm",
+                dir.display()
+            ));
         }
         Ok(bin)
     })
@@ -88,14 +89,10 @@ fn helm() -> Option<Helm> {
             home: tempfile::tempdir().expect("temporary directory"),
         }),
         Err(reason) => {
-            if std::env::var_os("CI").is_some() {
-                panic!("helm is needed by the packaging tests and CI is set: {reason}");
-            }
-            // Past libtest's capture, so that a skipped (passing) test is still seen.
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n*** packaging test SKIPPED: no helm ({reason})\n*** run tests/e2e/setup-helm.sh \
-                 (see tests/e2e/README.md); with CI set this is a failure ***\n"
+            prerequisite::fail_or_skip(
+                "packaging test",
+                &format!("no helm ({reason})"),
+                "run tests/e2e/setup-helm.sh (see tests/e2e/README.md)",
             );
             None
         }
@@ -950,21 +947,23 @@ fn dockerfile_is_one_scratch_stage_running_the_operator_as_non_root() {
         "entrypoint: the operator binary"
     );
     assert!(instructions.contains(&"CMD [\"run\"]"), "default command: run");
-    for label in ["source", "version", "revision"] {
-        assert!(
-            dockerfile.contains(&format!("org.opencontainers.image.{label}=")),
-            "OCI label {label}"
-        );
-    }
-    // The build script builds exactly this: the static operator without the emulator.
+    // Its OCI labels; and the build script builds exactly this: the static operator without the
+    // emulator.
     let script = read("deploy/build-image.sh");
-    for expected in [
-        "cargo auditable build --profile image --locked",
-        "--no-default-features",
-        "target-feature=+crt-static",
-        "deploy/Dockerfile",
+    for (file, text, expected) in [
+        ("deploy/Dockerfile", &dockerfile, "org.opencontainers.image.source="),
+        ("deploy/Dockerfile", &dockerfile, "org.opencontainers.image.version="),
+        ("deploy/Dockerfile", &dockerfile, "org.opencontainers.image.revision="),
+        (
+            "deploy/build-image.sh",
+            &script,
+            "cargo auditable build --profile image --locked",
+        ),
+        ("deploy/build-image.sh", &script, "--no-default-features"),
+        ("deploy/build-image.sh", &script, "target-feature=+crt-static"),
+        ("deploy/build-image.sh", &script, "deploy/Dockerfile"),
     ] {
-        assert!(script.contains(expected), "deploy/build-image.sh: {expected}");
+        assert!(text.contains(expected), "{file} lacks {expected}");
     }
 
     // The chart runs the image as the same user.
@@ -1221,14 +1220,10 @@ fn argocd_health(lua: &str, script: &str, obj: &Value) -> (String, String) {
 #[test]
 fn argocd_health_check_maps_kstatus_conditions() {
     let Some(lua) = lua_interpreter() else {
-        // The one rule for skips: a failure under CI, loud outside it.
-        if std::env::var_os("CI").is_some() {
-            panic!("no Lua interpreter (lua5.1 or lua) and CI is set: .ci/run installs lua5.1");
-        }
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n*** argocd_health_check_maps_kstatus_conditions SKIPPED: no Lua interpreter \
-             (apt-get install lua5.1 to run it); with CI set this is a failure ***\n"
+        prerequisite::fail_or_skip(
+            "argocd_health_check_maps_kstatus_conditions",
+            "no Lua interpreter (lua5.1 or lua)",
+            "apt-get install lua5.1 to run it (.ci/run does)",
         );
         return;
     };
@@ -1437,13 +1432,10 @@ fn promtool() -> Option<PathBuf> {
                 Ok(output) => format!("`{} --version` failed ({})", bin.display(), output.status),
                 Err(e) => format!("{}: {e}", bin.display()),
             };
-            if std::env::var_os("CI").is_some() {
-                panic!("promtool is needed by the alert tests and CI is set: {reason}");
-            }
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n*** alert/dashboard test SKIPPED: no promtool ({reason})\n*** install Debian's \
-                 `prometheus` package (or set PROMTOOL); with CI set this is a failure ***\n"
+            prerequisite::fail_or_skip(
+                "alert/dashboard test",
+                &format!("no promtool ({reason})"),
+                "install Debian's `prometheus` package (or set PROMTOOL)",
             );
             None
         }
