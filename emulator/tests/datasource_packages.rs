@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 
 use aws_sdk_detective::Client;
 use aws_sdk_detective::types::{DatasourcePackage, DatasourcePackageIngestState as State};
-use fixtures::{ADMIN, REGION, assert_refused, create_graph, detective_client, http, invite, start_emulator};
+use fixtures::{
+    ADMIN, REGION, accept_invitation, assert_refused, create_graph, detective_client, http, invite, start_emulator,
+};
 
 const MEMBER: &str = "222222222222";
 const INVITED: &str = "333333333333";
@@ -172,12 +174,7 @@ async fn members_report_what_of_theirs_is_ingested_on_both_sides() {
     let graph = emulator.create_graph_at(ADMIN, REGION, "2022-01-01T00:00:00Z".parse().expect("a timestamp"));
     invite(&admin, &graph, MEMBER, "member@example.com").await;
     invite(&admin, &graph, INVITED, "invited@example.com").await;
-    member
-        .accept_invitation()
-        .graph_arn(&graph)
-        .send()
-        .await
-        .expect("AcceptInvitation");
+    accept_invitation(&member, &graph).await;
 
     // An enabled member ingests what the graph ingests; an invited one nothing.
     assert_eq!(

@@ -21,9 +21,9 @@ use aws_sdk_detective::types::{
 };
 use detective_emulator::{self as emulator, AccountConfig, OrganizationConfig, WorldConfig, WorldPatch};
 use fixtures::{
-    ADMIN, REGION, account, admin_emulator, admin_graph, assert_refused, create_graph, create_members,
-    create_tagged_graph, detective_client, http, invite, member_detail, start_emulator, start_emulator_with, tags_of,
-    world_of,
+    ADMIN, REGION, accept_invitation, account, admin_emulator, admin_graph, assert_refused, create_graph,
+    create_members, create_tagged_graph, detective_client, disassociate_membership, http, invite, member_detail,
+    start_emulator, start_emulator_with, tags_of, world_of,
 };
 
 const MEMBER: &str = "222222222222";
@@ -159,12 +159,7 @@ async fn invite_accept_and_disassociate_between_two_accounts() {
     assert_eq!(invitation.status(), Some(&MemberStatus::Invited));
     assert_eq!(invitation.administrator_id(), Some(ADMIN));
 
-    member_client
-        .accept_invitation()
-        .graph_arn(&graph)
-        .send()
-        .await
-        .expect("AcceptInvitation");
+    accept_invitation(&member_client, &graph).await;
     let detail = member_detail(&admin, &graph, MEMBER).await;
     assert_eq!(detail.status(), Some(&MemberStatus::Enabled));
     assert_eq!(detail.disabled_reason(), None);
@@ -198,12 +193,7 @@ async fn invite_accept_and_disassociate_between_two_accounts() {
     let invitations = member_client.list_invitations().send().await.expect("ListInvitations");
     assert_eq!(invitations.invitations()[0].status(), Some(&MemberStatus::Enabled));
 
-    member_client
-        .disassociate_membership()
-        .graph_arn(&graph)
-        .send()
-        .await
-        .expect("DisassociateMembership");
+    disassociate_membership(&member_client, &graph).await;
     let listed = admin
         .list_members()
         .graph_arn(&graph)
@@ -324,12 +314,7 @@ async fn accepted_but_disabled_until_guardduty_then_start_monitoring() {
     let member_client = detective_client(&url, MEMBER, REGION);
     let graph = create_graph(&admin).await;
     invite(&admin, &graph, MEMBER, MEMBER_EMAIL).await;
-    member_client
-        .accept_invitation()
-        .graph_arn(&graph)
-        .send()
-        .await
-        .expect("AcceptInvitation");
+    accept_invitation(&member_client, &graph).await;
 
     let detail = member_detail(&admin, &graph, MEMBER).await;
     assert_eq!(detail.status(), Some(&MemberStatus::AcceptedButDisabled));
@@ -404,12 +389,7 @@ async fn volume_too_high_keeps_the_member_disabled() {
     let admin = detective_client(&url, ADMIN, REGION);
     let graph = create_graph(&admin).await;
     invite(&admin, &graph, MEMBER, MEMBER_EMAIL).await;
-    detective_client(&url, MEMBER, REGION)
-        .accept_invitation()
-        .graph_arn(&graph)
-        .send()
-        .await
-        .expect("AcceptInvitation");
+    accept_invitation(&detective_client(&url, MEMBER, REGION), &graph).await;
     let snapshot = emulator.members(&graph);
     assert_eq!(snapshot[0].status, emulator::MemberStatus::AcceptedButDisabled);
     assert_eq!(
@@ -1115,12 +1095,7 @@ async fn datasource_packages_of_graphs_and_members() {
         .expect("UpdateDatasourcePackages");
 
     invite(&admin, &graph, MEMBER, MEMBER_EMAIL).await;
-    member_client
-        .accept_invitation()
-        .graph_arn(&graph)
-        .send()
-        .await
-        .expect("AcceptInvitation");
+    accept_invitation(&member_client, &graph).await;
     let by_graph = admin
         .batch_get_graph_member_datasources()
         .graph_arn(&graph)

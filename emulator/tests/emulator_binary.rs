@@ -9,8 +9,8 @@ use std::process::{Child, Command, Stdio};
 
 use aws_sdk_detective::types::MemberStatus;
 use fixtures::{
-    ADMIN, REGION, create_graph, create_members, create_tagged_graph, detective_client, http, invite, member_detail,
-    tags_of,
+    ADMIN, REGION, accept_invitation, create_graph, create_members, create_tagged_graph, detective_client, http,
+    invite, member_detail, tags_of,
 };
 
 const MEMBER: &str = "222222222222";
@@ -109,12 +109,7 @@ async fn state_file_survives_a_restart() {
     )
     .await;
     for id in [MEMBER, OTHER] {
-        detective_client(&first.url, id, REGION)
-            .accept_invitation()
-            .graph_arn(&graph)
-            .send()
-            .await
-            .expect("AcceptInvitation");
+        accept_invitation(&detective_client(&first.url, id, REGION), &graph).await;
     }
     // Killed, not shut down: the file is written after every change.
     drop(first);
