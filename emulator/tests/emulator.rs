@@ -22,8 +22,8 @@ use aws_sdk_detective::types::{
 use detective_emulator::{self as emulator, AccountConfig, OrganizationConfig, WorldConfig, WorldPatch};
 use fixtures::{
     ADMIN, REGION, accept_invitation, account, admin_emulator, admin_graph, assert_refused, create_graph,
-    create_members, create_tagged_graph, detective_client, disassociate_membership, http, invite, member_detail,
-    start_emulator, start_emulator_with, tags_of, world_of,
+    create_members, create_tagged_graph, detective_client, http, invite, member_detail, start_emulator,
+    start_emulator_with, tags_of, world_of,
 };
 
 const MEMBER: &str = "222222222222";
@@ -193,7 +193,12 @@ async fn invite_accept_and_disassociate_between_two_accounts() {
     let invitations = member_client.list_invitations().send().await.expect("ListInvitations");
     assert_eq!(invitations.invitations()[0].status(), Some(&MemberStatus::Enabled));
 
-    disassociate_membership(&member_client, &graph).await;
+    member_client
+        .disassociate_membership()
+        .graph_arn(&graph)
+        .send()
+        .await
+        .expect("DisassociateMembership");
     let listed = admin
         .list_members()
         .graph_arn(&graph)

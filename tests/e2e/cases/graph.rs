@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use detective_emulator::MemberStatus;
 
-use crate::fixtures::{accept_invitation, detective_client, disassociate_membership};
+use crate::fixtures::{accept_invitation, detective_client};
 use crate::harness::{
     ADMIN, Env, OperatorOptions, REGION, accepting_world, emulator, eventually, graph_manifest, has_condition, ids,
     is_ready, member_status, repo_path,
@@ -301,7 +301,12 @@ async fn drift_is_repaired() {
         .await
         .expect("DeleteMembers as the administrator");
     assert_eq!(answer.account_ids(), [deleted]);
-    disassociate_membership(&detective_client(&emulator.endpoint_url(), left, REGION), &arn).await;
+    detective_client(&emulator.endpoint_url(), left, REGION)
+        .disassociate_membership()
+        .graph_arn(&arn)
+        .send()
+        .await
+        .expect("DisassociateMembership as the member");
     let remaining: Vec<String> = emulator.members(&arn).into_iter().map(|m| m.account_id).collect();
     assert_eq!(remaining, [accounts[2]], "both drifts are in place");
 
