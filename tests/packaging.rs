@@ -145,6 +145,14 @@ impl Helm {
         yaml_documents(&self.template_text(args), &format!("helm template {args:?}"))
     }
 
+    /// The chart rendered with its default values and with the all-enabled values, each named.
+    fn both_value_sets(&self) -> [(&'static str, Vec<Value>); 2] {
+        [
+            ("default values", self.template(&[])),
+            ("all-enabled values", self.template(&["--values", ALL_ENABLED])),
+        ]
+    }
+
     /// `helm template` that must fail; its stderr.
     fn template_error(&self, args: &[&str]) -> String {
         let mut all = vec!["template", RELEASE, CHART, "--namespace", NAMESPACE];
@@ -508,11 +516,7 @@ fn assert_restricted(deployment: &Value, what: &str) {
 #[test]
 fn deployment_passes_the_restricted_pod_security_profile() {
     let helm = helm_or_skip!();
-    for (what, values) in [
-        ("default values", vec![]),
-        ("all-enabled values", vec!["--values", ALL_ENABLED]),
-    ] {
-        let objects = helm.template(&values);
+    for (what, objects) in helm.both_value_sets() {
         assert_restricted(one(&objects, "Deployment"), what);
     }
 }
@@ -560,11 +564,7 @@ fn deployment_probes_identity_and_service_account_fit_the_binary() {
 #[test]
 fn rendered_args_are_accepted_by_the_operator_binary() {
     let helm = helm_or_skip!();
-    for (what, values) in [
-        ("default values", vec![]),
-        ("all-enabled values", vec!["--values", ALL_ENABLED]),
-    ] {
-        let objects = helm.template(&values);
+    for (what, objects) in helm.both_value_sets() {
         let mut args = args(one(&objects, "Deployment"));
         // Same flag, a port that is always free, should the binary ever bind before failing.
         for arg in &mut args {
