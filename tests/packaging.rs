@@ -734,14 +734,9 @@ fn namespaced_mode_renders_a_role_and_no_cluster_role() {
         (NAMESPACE, vec!["--set", "rbac.namespaced=true"]),
     ] {
         let objects = helm.template(&values);
-        assert!(
-            of_kind(&objects, "ClusterRole").is_empty(),
-            "namespaced mode: no ClusterRole"
-        );
-        assert!(
-            of_kind(&objects, "ClusterRoleBinding").is_empty(),
-            "namespaced mode: no ClusterRoleBinding"
-        );
+        for kind in ["ClusterRole", "ClusterRoleBinding"] {
+            assert!(of_kind(&objects, kind).is_empty(), "namespaced mode: no {kind}");
+        }
         let account = one(&objects, "ServiceAccount");
         let role = of_kind(&objects, "Role")
             .into_iter()
@@ -1473,14 +1468,10 @@ fn anchor(heading: &str) -> String {
 fn alerts_and_dashboard_are_off_by_default_and_rendered_by_their_switches() {
     let helm = helm_or_skip!();
     let objects = helm.template(&[]);
-    assert!(
-        of_kind(&objects, "PrometheusRule").is_empty(),
-        "no PrometheusRule by default"
-    );
-    assert!(
-        of_kind(&objects, "ConfigMap").is_empty(),
-        "no dashboard ConfigMap by default"
-    );
+    // The dashboard is the chart's only ConfigMap.
+    for kind in ["PrometheusRule", "ConfigMap"] {
+        assert!(of_kind(&objects, kind).is_empty(), "no {kind} by default");
+    }
 
     let objects = helm.template(&observability::SWITCHES_ON);
     let rule = one(&objects, "PrometheusRule");
