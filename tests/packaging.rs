@@ -981,6 +981,16 @@ fn statements(policy: &Value, what: &str) -> Vec<Value> {
     statements.clone()
 }
 
+/// Every action the statements allow.
+fn actions_of(statements: &[Value]) -> BTreeSet<String> {
+    statements.iter().flat_map(|s| one_or_many(&s["Action"])).collect()
+}
+
+/// Detective's `operations`, as a policy names them.
+fn detective_actions(operations: &[&str]) -> BTreeSet<String> {
+    operations.iter().map(|a| format!("detective:{a}")).collect()
+}
+
 /// A string or a list of strings.
 fn one_or_many(value: &Value) -> Vec<String> {
     match value {
@@ -1013,8 +1023,7 @@ fn iam_policies_parse_and_grant_least_privilege() {
         &json_file("examples/iam/administrator-policy.json"),
         "administrator policy",
     );
-    let all: BTreeSet<String> = admin.iter().flat_map(|s| one_or_many(&s["Action"])).collect();
-    let expected: BTreeSet<String> = [
+    let expected = detective_actions(&[
         "ListGraphs",
         "CreateGraph",
         "DeleteGraph",
@@ -1027,11 +1036,8 @@ fn iam_policies_parse_and_grant_least_privilege() {
         "ListTagsForResource",
         "ListDatasourcePackages",
         "UpdateDatasourcePackages",
-    ]
-    .iter()
-    .map(|a| format!("detective:{a}"))
-    .collect();
-    assert_eq!(all, expected, "administrator-policy.json actions");
+    ]);
+    assert_eq!(actions_of(&admin), expected, "administrator-policy.json actions");
     for statement in &admin {
         let resources = one_or_many(&statement["Resource"]);
         let actions = one_or_many(&statement["Action"]);
@@ -1055,18 +1061,14 @@ fn iam_policies_parse_and_grant_least_privilege() {
 
     // The member account's accept role, and its trust: the operator's role, with an external id.
     let member = statements(&json_file("examples/iam/member-accept-role-policy.json"), "accept role");
-    let member_actions: BTreeSet<String> = member.iter().flat_map(|s| one_or_many(&s["Action"])).collect();
-    let expected: BTreeSet<String> = [
+    let expected = detective_actions(&[
         "AcceptInvitation",
         "ListInvitations",
         "RejectInvitation",
         "DisassociateMembership",
         "BatchGetMembershipDatasources",
-    ]
-    .iter()
-    .map(|a| format!("detective:{a}"))
-    .collect();
-    assert_eq!(member_actions, expected, "member-accept-role-policy.json actions");
+    ]);
+    assert_eq!(actions_of(&member), expected, "member-accept-role-policy.json actions");
     let trust = statements(
         &json_file("examples/iam/member-accept-role-trust-policy.json"),
         "accept role trust",
