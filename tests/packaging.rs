@@ -10,7 +10,6 @@
 //! message and pass, unless `CI` is set.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -1187,20 +1186,7 @@ fn argocd_health(lua: &str, script: &str, obj: &Value) -> (String, String) {
         "obj = {}\nlocal hs = (function()\n{script}\nend)()\nio.write(hs.status, \"\\n\", hs.message or \"\", \"\\n\")\n",
         lua_literal(obj)
     );
-    let mut child = Command::new(lua)
-        .arg("-")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("lua runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(program.as_bytes())
-        .expect("write the program");
-    let output = child.wait_with_output().expect("lua output");
+    let output = Command::new(lua).arg("-e").arg(&program).output().expect("lua runs");
     assert!(
         output.status.success(),
         "health.lua failed on {obj}:\n{}",
