@@ -414,6 +414,17 @@ pub fn has_condition(object: &Value, kind: &str, status: &str) -> Result<(), Str
     }
 }
 
+/// `Ok` when the Ready condition is `status` and its message says each of `words`.
+pub fn ready_says(object: &Value, status: &str, words: &[&str]) -> Result<(), String> {
+    let ready = condition(object, "Ready").ok_or("no Ready condition")?;
+    let message = ready["message"].as_str().unwrap_or_default();
+    if ready["status"] == status && words.iter().all(|word| message.contains(word)) {
+        Ok(())
+    } else {
+        Err(format!("Ready {}: {message}", ready["status"]))
+    }
+}
+
 /// The strings of a JSON list (e.g. `status.inventory`) as a set; none when it is not a list.
 pub fn ids(list: &Value) -> std::collections::BTreeSet<String> {
     list.as_array()
