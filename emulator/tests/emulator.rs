@@ -22,7 +22,7 @@ use aws_sdk_detective::types::{
 use detective_emulator::{self as emulator, AccountConfig, OrganizationConfig, WorldConfig, WorldPatch};
 use fixtures::{
     ADMIN, REGION, accept_invitation, account, admin_emulator, admin_graph, assert_refused, create_graph,
-    create_members, create_tagged_graph, detective_client, http, invite, member_detail, start_emulator,
+    create_members, create_tagged_graph, detective_client, http, invite, listed_members, member_detail, start_emulator,
     start_emulator_with, tags_of, world_of,
 };
 
@@ -199,13 +199,7 @@ async fn invite_accept_and_disassociate_between_two_accounts() {
         .send()
         .await
         .expect("DisassociateMembership");
-    let listed = admin
-        .list_members()
-        .graph_arn(&graph)
-        .send()
-        .await
-        .expect("ListMembers");
-    assert!(listed.member_details().is_empty());
+    assert!(listed_members(&admin, &graph).await.is_empty());
     let invitations = member_client.list_invitations().send().await.expect("ListInvitations");
     assert!(invitations.invitations().is_empty());
     assert!(emulator.members(&graph).is_empty());
