@@ -657,39 +657,35 @@ async fn create_graph_rejects_reserved_tag_keys() {
 async fn unknown_graphs_are_not_found() {
     let (emulator, url, admin) = admin_emulator().await;
 
-    assert_refused(
-        admin.list_members().graph_arn(UNKNOWN_GRAPH).send(),
-        "ResourceNotFoundException",
-        "unknown graph",
-    )
-    .await;
-    assert_refused(
-        admin.delete_graph().graph_arn(UNKNOWN_GRAPH).send(),
-        "ResourceNotFoundException",
-        "unknown graph",
-    )
-    .await;
-    assert_refused(
-        detective_client(&url, MEMBER, REGION)
-            .accept_invitation()
-            .graph_arn(UNKNOWN_GRAPH)
-            .send(),
-        "ResourceNotFoundException",
-        "unknown graph",
-    )
-    .await;
-
     // Graphs are regional: another Region's endpoint does not know this one.
     let graph = create_graph(&admin).await;
-    assert_refused(
-        detective_client(&url, ADMIN, "eu-west-1")
-            .list_members()
-            .graph_arn(&graph)
-            .send(),
-        "ResourceNotFoundException",
-        "other Region",
-    )
-    .await;
+    let member = detective_client(&url, MEMBER, REGION);
+    let cases: [(&str, Refusal); 4] = [
+        (
+            "ListMembers, unknown graph",
+            error_code(admin.list_members().graph_arn(UNKNOWN_GRAPH).send()),
+        ),
+        (
+            "DeleteGraph, unknown graph",
+            error_code(admin.delete_graph().graph_arn(UNKNOWN_GRAPH).send()),
+        ),
+        (
+            "AcceptInvitation, unknown graph",
+            error_code(member.accept_invitation().graph_arn(UNKNOWN_GRAPH).send()),
+        ),
+        (
+            "ListMembers in another Region",
+            error_code(
+                detective_client(&url, ADMIN, "eu-west-1")
+                    .list_members()
+                    .graph_arn(&graph)
+                    .send(),
+            ),
+        ),
+    ];
+    for (case, call) in cases {
+        assert_eq!(call.await.as_deref(), Some("ResourceNotFoundException"), "{case}");
+    }
     emulator.shutdown().await;
 }
 
