@@ -56,6 +56,19 @@ fn error_code<T, E: ProvideErrorMetadata>(call: impl Future<Output = Result<T, E
     Box::pin(async move { call.await.err().and_then(|err| err.code().map(str::to_owned)) })
 }
 
+/// An emulator whose world holds `member` (the account [`MEMBER`], as configured), its URL, the
+/// administrator's client, and the administrator's graph with [`MEMBER`] invited.
+async fn member_invited(
+    member: AccountConfig,
+) -> (detective_emulator::Emulator, String, aws_sdk_detective::Client, String) {
+    let emulator = start_emulator_with(world_of(vec![member])).await;
+    let url = emulator.endpoint_url();
+    let admin = detective_client(&url, ADMIN, REGION);
+    let graph = create_graph(&admin).await;
+    invite(&admin, &graph, MEMBER, MEMBER_EMAIL).await;
+    (emulator, url, admin, graph)
+}
+
 fn is_graph_arn(arn: &str, region: &str, account_id: &str) -> bool {
     arn.strip_prefix(&format!("arn:aws:detective:{region}:{account_id}:graph:"))
         .is_some_and(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
@@ -303,16 +316,12 @@ async fn verification_delay_elapses_on_the_emulator_clock() {
 
 #[tokio::test]
 async fn accepted_but_disabled_until_guardduty_then_start_monitoring() {
-    let emulator = start_emulator_with(world_of(vec![AccountConfig {
+    let (emulator, url, admin, graph) = member_invited(AccountConfig {
         guard_duty_enrolled: false,
         ..AccountConfig::new(MEMBER, MEMBER_EMAIL)
-    }]))
+    })
     .await;
-    let url = emulator.endpoint_url();
-    let admin = detective_client(&url, ADMIN, REGION);
     let member_client = detective_client(&url, MEMBER, REGION);
-    let graph = create_graph(&admin).await;
-    invite(&admin, &graph, MEMBER, MEMBER_EMAIL).await;
     accept_invitation(&member_client, &graph).await;
 
     let detail = member_detail(&admin, &graph, MEMBER).await;
@@ -379,15 +388,11 @@ async fn accepted_but_disabled_until_guardduty_then_start_monitoring() {
 
 #[tokio::test]
 async fn volume_too_high_keeps_the_member_disabled() {
-    let emulator = start_emulator_with(world_of(vec![AccountConfig {
+    let (emulator, url, admin, graph) = member_invited(AccountConfig {
         volume_too_high: true,
         ..AccountConfig::new(MEMBER, MEMBER_EMAIL)
-    }]))
+    })
     .await;
-    let url = emulator.endpoint_url();
-    let admin = detective_client(&url, ADMIN, REGION);
-    let graph = create_graph(&admin).await;
-    invite(&admin, &graph, MEMBER, MEMBER_EMAIL).await;
     accept_invitation(&detective_client(&url, MEMBER, REGION), &graph).await;
     let snapshot = emulator.members(&graph);
     assert_eq!(snapshot[0].status, emulator::MemberStatus::AcceptedButDisabled);
@@ -403,14 +408,11 @@ async fn volume_too_high_keeps_the_member_disabled() {
 
 #[tokio::test]
 async fn a_simulated_member_accepts_after_its_delay() {
-    let emulator = start_emulator_with(world_of(vec![AccountConfig {
+    let (emulator, _, admin, graph) = member_invited(AccountConfig {
         auto_accept_after_ms: Some(30_000),
         ..AccountConfig::new(MEMBER, MEMBER_EMAIL)
-    }]))
+    })
     .await;
-    let admin = detective_client(&emulator.endpoint_url(), ADMIN, REGION);
-    let graph = create_graph(&admin).await;
-    invite(&admin, &graph, MEMBER, MEMBER_EMAIL).await;
     assert_eq!(
         member_detail(&admin, &graph, MEMBER).await.status(),
         Some(&MemberStatus::Invited)
