@@ -56,11 +56,13 @@ fn error_code<T, E: ProvideErrorMetadata>(call: impl Future<Output = Result<T, E
     Box::pin(async move { call.await.err().and_then(|err| err.code().map(str::to_owned)) })
 }
 
-/// An emulator whose world holds `member` (the account [`MEMBER`], as configured), its URL, the
+/// An emulator whose world holds the account [`MEMBER`] as `configure` leaves it, its URL, the
 /// administrator's client, and the administrator's graph with [`MEMBER`] invited.
 async fn member_invited(
-    member: AccountConfig,
+    configure: impl FnOnce(&mut AccountConfig),
 ) -> (detective_emulator::Emulator, String, aws_sdk_detective::Client, String) {
+    let mut member = AccountConfig::new(MEMBER, MEMBER_EMAIL);
+    configure(&mut member);
     let emulator = start_emulator_with(world_of(vec![member])).await;
     let url = emulator.endpoint_url();
     let admin = detective_client(&url, ADMIN, REGION);
@@ -316,11 +318,7 @@ async fn verification_delay_elapses_on_the_emulator_clock() {
 
 #[tokio::test]
 async fn accepted_but_disabled_until_guardduty_then_start_monitoring() {
-    let (emulator, url, admin, graph) = member_invited(AccountConfig {
-        guard_duty_enrolled: false,
-        ..AccountConfig::new(MEMBER, MEMBER_EMAIL)
-    })
-    .await;
+    let (emulator, url, admin, graph) = member_invited(|member| member.guard_duty_enrolled = false).await;
     let member_client = detective_client(&url, MEMBER, REGION);
     accept_invitation(&member_client, &graph).await;
 
@@ -388,11 +386,7 @@ async fn accepted_but_disabled_until_guardduty_then_start_monitoring() {
 
 #[tokio::test]
 async fn volume_too_high_keeps_the_member_disabled() {
-    let (emulator, url, admin, graph) = member_invited(AccountConfig {
-        volume_too_high: true,
-        ..AccountConfig::new(MEMBER, MEMBER_EMAIL)
-    })
-    .await;
+    let (emulator, url, admin, graph) = member_invited(|member| member.volume_too_high = true).await;
     accept_invitation(&detective_client(&url, MEMBER, REGION), &graph).await;
     let snapshot = emulator.members(&graph);
     assert_eq!(snapshot[0].status, emulator::MemberStatus::AcceptedButDisabled);
@@ -408,11 +402,7 @@ async fn volume_too_high_keeps_the_member_disabled() {
 
 #[tokio::test]
 async fn a_simulated_member_accepts_after_its_delay() {
-    let (emulator, _, admin, graph) = member_invited(AccountConfig {
-        auto_accept_after_ms: Some(30_000),
-        ..AccountConfig::new(MEMBER, MEMBER_EMAIL)
-    })
-    .await;
+    let (emulator, _, admin, graph) = member_invited(|member| member.auto_accept_after_ms = Some(30_000)).await;
     assert_eq!(
         member_detail(&admin, &graph, MEMBER).await.status(),
         Some(&MemberStatus::Invited)
