@@ -68,33 +68,29 @@ async fn main() {
     println!(
         "membersFrom.organization: 1,200 accounts in 40 OUs (+ the management account; the administrator is one of them)"
     );
-    let mut whole = graph(serde_json::json!({}));
-    round(&emulator, &mut whole, "whole organization: converge from empty", now).await;
-    round(
-        &emulator,
-        &mut whole,
-        "resync inside refreshInterval (5 min later)",
-        now + SignedDuration::from_mins(5),
-    )
-    .await;
-    round(
-        &emulator,
-        &mut whole,
-        "refresh (11 min later), nothing to change",
-        now + SignedDuration::from_mins(11),
-    )
-    .await;
-
     // The five top-level OUs, whose walk finds the 35 below them.
     let top: Vec<String> = (0..5).map(|i| seed.unit_id(i)).collect();
-    let mut units = graph(serde_json::json!({"organizationalUnits": top}));
-    round(&emulator, &mut units, "5 top-level OUs (40 walked): first sync", now).await;
-    round(
-        &emulator,
-        &mut units,
-        "5 top-level OUs: resync inside the interval",
-        now + SignedDuration::from_mins(5),
-    )
-    .await;
+    let (whole, units) = (0, 1);
+    let mut graphs = [
+        graph(serde_json::json!({})),
+        graph(serde_json::json!({"organizationalUnits": top})),
+    ];
+    // (the graph, what the round is, minutes after the first sync)
+    let rounds = [
+        (whole, "whole organization: converge from empty", 0),
+        (whole, "resync inside refreshInterval (5 min later)", 5),
+        (whole, "refresh (11 min later), nothing to change", 11),
+        (units, "5 top-level OUs (40 walked): first sync", 0),
+        (units, "5 top-level OUs: resync inside the interval", 5),
+    ];
+    for (graph, what, minutes) in rounds {
+        round(
+            &emulator,
+            &mut graphs[graph],
+            what,
+            now + SignedDuration::from_mins(minutes),
+        )
+        .await;
+    }
     emulator.shutdown().await;
 }

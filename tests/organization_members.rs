@@ -48,6 +48,14 @@ async fn delegate(emulator: &Emulator) {
         .expect("the management account delegates the administrator");
 }
 
+/// An emulator holding the organization of `seed`, whose administrator [`ADMIN`] is delegated.
+async fn delegated_organization(seed: &OrganizationSeed) -> Emulator {
+    let emulator = emulator().await;
+    emulator.seed_organization(seed);
+    delegate(&emulator).await;
+    emulator
+}
+
 fn graph(organization: serde_json::Value, extra: serde_json::Value) -> DetectiveGraph {
     let mut spec = json!({
         "region": REGION,
@@ -106,15 +114,19 @@ fn seed(accounts: u32) -> OrganizationSeed {
     OrganizationSeed::new("o-benchmark01", MANAGEMENT, 40, accounts, ADMIN)
 }
 
-#[tokio::test]
-async fn twelve_hundred_organization_accounts_converge_in_one_sync_and_a_resync_lists_nothing() {
-    let emulator = emulator().await;
-    emulator.seed_organization(&seed(1200));
-    delegate(&emulator).await;
+/// A graph declaring the whole organization of `accounts` seeded accounts, after its first sync at
+/// the returned time.
+async fn whole_organization_synced(accounts: u32) -> (Emulator, DetectiveGraph, Timestamp, Outcome) {
+    let emulator = delegated_organization(&seed(accounts)).await;
     let mut graph = graph(json!({}), json!({}));
     let now = Timestamp::now();
-
     let outcome = sync(&emulator, &mut graph, now).await;
+    (emulator, graph, now, outcome)
+}
+
+#[tokio::test]
+async fn twelve_hundred_organization_accounts_converge_in_one_sync_and_a_resync_lists_nothing() {
+    let (emulator, mut graph, now, outcome) = whole_organization_synced(1200).await;
     assert!(outcome.is_ready(), "{:?}", outcome.status.conditions);
     let calls = emulator.calls();
     // 1,201 accounts in the organization (1,200 seeded, the management account), less the
@@ -153,10 +165,8 @@ async fn twelve_hundred_organization_accounts_converge_in_one_sync_and_a_resync_
 
 #[tokio::test]
 async fn a_refresh_of_forty_ous_lists_each_ou_once() {
-    let emulator = emulator().await;
     let seed = seed(1200);
-    emulator.seed_organization(&seed);
-    delegate(&emulator).await;
+    let emulator = delegated_organization(&seed).await;
     // The five top-level OUs: the walk finds the other 35 below them.
     let top: Vec<String> = (0..5).map(|i| seed.unit_id(i)).collect();
     let mut graph = graph(json!({"organizationalUnits": top}), json!({}));
@@ -183,12 +193,7 @@ async fn a_refresh_of_forty_ous_lists_each_ou_once() {
 
 #[tokio::test]
 async fn more_than_twelve_hundred_resolved_accounts_stall_with_the_count() {
-    let emulator = emulator().await;
-    emulator.seed_organization(&seed(1300));
-    delegate(&emulator).await;
-    let mut graph = graph(json!({}), json!({}));
-    let now = Timestamp::now();
-    let outcome = sync(&emulator, &mut graph, now).await;
+    let (emulator, mut graph, now, outcome) = whole_organization_synced(1300).await;
     assert!(outcome.is_stalled());
     let message = outcome.error.as_ref().map(ToString::to_string).unwrap_or_default();
     assert!(

@@ -10,7 +10,6 @@
 //! message and pass, unless `CI` is set.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -20,6 +19,8 @@ use serde_json::{Value, json};
 
 #[path = "observability/mod.rs"]
 mod observability;
+#[path = "e2e/harness/prerequisite.rs"]
+mod prerequisite;
 
 const CHART: &str = "charts/detective-operator";
 const RELEASE: &str = "detective-operator";
@@ -60,21 +61,20 @@ fn helm_bin() -> &'static Result<PathBuf, String> {
     static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     BIN.get_or_init(|| {
         let home = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let output = Command::new(repo("tests/e2e/setup-helm.sh"))
-            .env("HELM_CACHE_HOME", home.path().join("cache"))
-            .env("HELM_CONFIG_HOME", home.path().join("config"))
-            .env("HELM_DATA_HOME", home.path().join("data"))
-            .stderr(Stdio::inherit())
-            .output()
-            .map_err(|e| format!("tests/e2e/setup-helm.sh: {e}"))?;
-        if !output.status.success() {
-            return Err(format!("tests/e2e/setup-helm.sh failed ({})", output.status));
-        }
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        let dir = stdout.lines().last().ok_or("tests/e2e/setup-helm.sh printed nothing")?;
-        let bin = Path::new(dir).join("helm");
+        let dir = prerequisite::setup_script(
+            "tests/e2e/setup-helm.sh",
+            &[
+                ("HELM_CACHE_HOME", home.path().join("cache")),
+                ("HELM_CONFIG_HOME", home.path().join("config")),
+                ("HELM_DATA_HOME", home.path().join("data")),
+            ],
+        )?;
+        let bin = dir.join("helm");
         if !bin.is_file() {
-            return Err(format!("tests/e2e/setup-helm.sh printed {dir}, which holds no helm"));
+            return Err(format!(
+                "tests/e2e/setup-helm.sh printed {}, which holds no helm",
+                dir.display()
+            ));
         }
         Ok(bin)
     })
@@ -88,14 +88,10 @@ fn helm() -> Option<Helm> {
             home: tempfile::tempdir().expect("temporary directory"),
         }),
         Err(reason) => {
-            if std::env::var_os("CI").is_some() {
-                panic!("helm is needed by the packaging tests and CI is set: {reason}");
-            }
-            // Past libtest's capture, so that a skipped (passing) test is still seen.
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n*** packaging test SKIPPED: no helm ({reason})\n*** run tests/e2e/setup-helm.sh \
-                 (see tests/e2e/README.md); with CI set this is a failure ***\n"
+            prerequisite::fail_or_skip(
+                "packaging test",
+                &format!("no helm ({reason})"),
+                "run tests/e2e/setup-helm.sh (see tests/e2e/README.md)",
             );
             None
         }
@@ -146,6 +142,14 @@ impl Helm {
     /// The rendered objects.
     fn template(&self, args: &[&str]) -> Vec<Value> {
         yaml_documents(&self.template_text(args), &format!("helm template {args:?}"))
+    }
+
+    /// The chart rendered with its default values and with the all-enabled values, each named.
+    fn both_value_sets(&self) -> [(&'static str, Vec<Value>); 2] {
+        [
+            ("default values", self.template(&[])),
+            ("all-enabled values", self.template(&["--values", ALL_ENABLED])),
+        ]
     }
 
     /// `helm template` that must fail; its stderr.
@@ -511,11 +515,7 @@ fn assert_restricted(deployment: &Value, what: &str) {
 #[test]
 fn deployment_passes_the_restricted_pod_security_profile() {
     let helm = helm_or_skip!();
-    for (what, values) in [
-        ("default values", vec![]),
-        ("all-enabled values", vec!["--values", ALL_ENABLED]),
-    ] {
-        let objects = helm.template(&values);
+    for (what, objects) in helm.both_value_sets() {
         assert_restricted(one(&objects, "Deployment"), what);
     }
 }
@@ -563,11 +563,7 @@ fn deployment_probes_identity_and_service_account_fit_the_binary() {
 #[test]
 fn rendered_args_are_accepted_by_the_operator_binary() {
     let helm = helm_or_skip!();
-    for (what, values) in [
-        ("default values", vec![]),
-        ("all-enabled values", vec!["--values", ALL_ENABLED]),
-    ] {
-        let objects = helm.template(&values);
+    for (what, objects) in helm.both_value_sets() {
         let mut args = args(one(&objects, "Deployment"));
         // Same flag, a port that is always free, should the binary ever bind before failing.
         for arg in &mut args {
@@ -737,14 +733,9 @@ fn namespaced_mode_renders_a_role_and_no_cluster_role() {
         (NAMESPACE, vec!["--set", "rbac.namespaced=true"]),
     ] {
         let objects = helm.template(&values);
-        assert!(
-            of_kind(&objects, "ClusterRole").is_empty(),
-            "namespaced mode: no ClusterRole"
-        );
-        assert!(
-            of_kind(&objects, "ClusterRoleBinding").is_empty(),
-            "namespaced mode: no ClusterRoleBinding"
-        );
+        for kind in ["ClusterRole", "ClusterRoleBinding"] {
+            assert!(of_kind(&objects, kind).is_empty(), "namespaced mode: no {kind}");
+        }
         let account = one(&objects, "ServiceAccount");
         let role = of_kind(&objects, "Role")
             .into_iter()
@@ -950,21 +941,23 @@ fn dockerfile_is_one_scratch_stage_running_the_operator_as_non_root() {
         "entrypoint: the operator binary"
     );
     assert!(instructions.contains(&"CMD [\"run\"]"), "default command: run");
-    for label in ["source", "version", "revision"] {
-        assert!(
-            dockerfile.contains(&format!("org.opencontainers.image.{label}=")),
-            "OCI label {label}"
-        );
-    }
-    // The build script builds exactly this: the static operator without the emulator.
+    // Its OCI labels; and the build script builds exactly this: the static operator without the
+    // emulator.
     let script = read("deploy/build-image.sh");
-    for expected in [
-        "cargo auditable build --profile image --locked",
-        "--no-default-features",
-        "target-feature=+crt-static",
-        "deploy/Dockerfile",
+    for (file, text, expected) in [
+        ("deploy/Dockerfile", &dockerfile, "org.opencontainers.image.source="),
+        ("deploy/Dockerfile", &dockerfile, "org.opencontainers.image.version="),
+        ("deploy/Dockerfile", &dockerfile, "org.opencontainers.image.revision="),
+        (
+            "deploy/build-image.sh",
+            &script,
+            "cargo auditable build --profile image --locked",
+        ),
+        ("deploy/build-image.sh", &script, "--no-default-features"),
+        ("deploy/build-image.sh", &script, "target-feature=+crt-static"),
+        ("deploy/build-image.sh", &script, "deploy/Dockerfile"),
     ] {
-        assert!(script.contains(expected), "deploy/build-image.sh: {expected}");
+        assert!(text.contains(expected), "{file} lacks {expected}");
     }
 
     // The chart runs the image as the same user.
@@ -985,6 +978,16 @@ fn statements(policy: &Value, what: &str) -> Vec<Value> {
         assert_eq!(statement["Effect"], "Allow", "{what}: only Allow statements");
     }
     statements.clone()
+}
+
+/// Every action the statements allow.
+fn actions_of(statements: &[Value]) -> BTreeSet<String> {
+    statements.iter().flat_map(|s| one_or_many(&s["Action"])).collect()
+}
+
+/// Detective's `operations`, as a policy names them.
+fn detective_actions(operations: &[&str]) -> BTreeSet<String> {
+    operations.iter().map(|a| format!("detective:{a}")).collect()
 }
 
 /// A string or a list of strings.
@@ -1019,8 +1022,7 @@ fn iam_policies_parse_and_grant_least_privilege() {
         &json_file("examples/iam/administrator-policy.json"),
         "administrator policy",
     );
-    let all: BTreeSet<String> = admin.iter().flat_map(|s| one_or_many(&s["Action"])).collect();
-    let expected: BTreeSet<String> = [
+    let expected = detective_actions(&[
         "ListGraphs",
         "CreateGraph",
         "DeleteGraph",
@@ -1033,11 +1035,8 @@ fn iam_policies_parse_and_grant_least_privilege() {
         "ListTagsForResource",
         "ListDatasourcePackages",
         "UpdateDatasourcePackages",
-    ]
-    .iter()
-    .map(|a| format!("detective:{a}"))
-    .collect();
-    assert_eq!(all, expected, "administrator-policy.json actions");
+    ]);
+    assert_eq!(actions_of(&admin), expected, "administrator-policy.json actions");
     for statement in &admin {
         let resources = one_or_many(&statement["Resource"]);
         let actions = one_or_many(&statement["Action"]);
@@ -1061,18 +1060,14 @@ fn iam_policies_parse_and_grant_least_privilege() {
 
     // The member account's accept role, and its trust: the operator's role, with an external id.
     let member = statements(&json_file("examples/iam/member-accept-role-policy.json"), "accept role");
-    let member_actions: BTreeSet<String> = member.iter().flat_map(|s| one_or_many(&s["Action"])).collect();
-    let expected: BTreeSet<String> = [
+    let expected = detective_actions(&[
         "AcceptInvitation",
         "ListInvitations",
         "RejectInvitation",
         "DisassociateMembership",
         "BatchGetMembershipDatasources",
-    ]
-    .iter()
-    .map(|a| format!("detective:{a}"))
-    .collect();
-    assert_eq!(member_actions, expected, "member-accept-role-policy.json actions");
+    ]);
+    assert_eq!(actions_of(&member), expected, "member-accept-role-policy.json actions");
     let trust = statements(
         &json_file("examples/iam/member-accept-role-trust-policy.json"),
         "accept role trust",
@@ -1191,20 +1186,7 @@ fn argocd_health(lua: &str, script: &str, obj: &Value) -> (String, String) {
         "obj = {}\nlocal hs = (function()\n{script}\nend)()\nio.write(hs.status, \"\\n\", hs.message or \"\", \"\\n\")\n",
         lua_literal(obj)
     );
-    let mut child = Command::new(lua)
-        .arg("-")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("lua runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(program.as_bytes())
-        .expect("write the program");
-    let output = child.wait_with_output().expect("lua output");
+    let output = Command::new(lua).arg("-e").arg(&program).output().expect("lua runs");
     assert!(
         output.status.success(),
         "health.lua failed on {obj}:\n{}",
@@ -1221,14 +1203,10 @@ fn argocd_health(lua: &str, script: &str, obj: &Value) -> (String, String) {
 #[test]
 fn argocd_health_check_maps_kstatus_conditions() {
     let Some(lua) = lua_interpreter() else {
-        // The one rule for skips: a failure under CI, loud outside it.
-        if std::env::var_os("CI").is_some() {
-            panic!("no Lua interpreter (lua5.1 or lua) and CI is set: .ci/run installs lua5.1");
-        }
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n*** argocd_health_check_maps_kstatus_conditions SKIPPED: no Lua interpreter \
-             (apt-get install lua5.1 to run it); with CI set this is a failure ***\n"
+        prerequisite::fail_or_skip(
+            "argocd_health_check_maps_kstatus_conditions",
+            "no Lua interpreter (lua5.1 or lua)",
+            "apt-get install lua5.1 to run it (.ci/run does)",
         );
         return;
     };
@@ -1244,6 +1222,21 @@ fn argocd_health_check_maps_kstatus_conditions() {
         })
     };
     let members = json!({"members": [{"accountId": "111111111111", "emailAddress": "a@example.com"}]});
+    // A status about generation 2 with the three kstatus conditions; an empty message is False.
+    let kstatus = |ready: (&str, &str), reconciling: &str, stalled: &str| {
+        let flag = |message: &str| if message.is_empty() { "False" } else { "True" };
+        let conditions = [
+            condition("Ready", ready.0, ready.1),
+            condition("Reconciling", flag(reconciling), reconciling),
+            condition("Stalled", flag(stalled), stalled),
+        ];
+        graph(
+            2,
+            members.clone(),
+            json!({"observedGeneration": 2, "conditions": conditions}),
+        )
+    };
+    let guard = "the deletion guard refused 12 removals";
     let cases = [
         (
             "no status yet",
@@ -1254,15 +1247,7 @@ fn argocd_health_check_maps_kstatus_conditions() {
         ),
         (
             "ready",
-            graph(
-                2,
-                members.clone(),
-                json!({"observedGeneration": 2, "conditions": [
-                    condition("Ready", "True", "1 of 1 members enabled"),
-                    condition("Reconciling", "False", ""),
-                    condition("Stalled", "False", ""),
-                ]}),
-            ),
+            kstatus(("True", "1 of 1 members enabled"), "", ""),
             "Healthy",
             "1 of 1 members enabled",
         ),
@@ -1278,43 +1263,19 @@ fn argocd_health_check_maps_kstatus_conditions() {
         ),
         (
             "stalled",
-            graph(
-                2,
-                members.clone(),
-                json!({"observedGeneration": 2, "conditions": [
-                    condition("Ready", "False", "the deletion guard refused 12 removals"),
-                    condition("Reconciling", "False", ""),
-                    condition("Stalled", "True", "the deletion guard refused 12 removals"),
-                ]}),
-            ),
+            kstatus(("False", guard), "", guard),
             "Degraded",
             "deletion guard",
         ),
         (
             "reconciling",
-            graph(
-                2,
-                members.clone(),
-                json!({"observedGeneration": 2, "conditions": [
-                    condition("Ready", "False", "2 invitations pending"),
-                    condition("Reconciling", "True", "2 invitations pending"),
-                    condition("Stalled", "False", ""),
-                ]}),
-            ),
+            kstatus(("False", "2 invitations pending"), "2 invitations pending", ""),
             "Progressing",
             "invitations pending",
         ),
         (
             "not ready with nothing in flight",
-            graph(
-                2,
-                members.clone(),
-                json!({"observedGeneration": 2, "conditions": [
-                    condition("Ready", "False", "verification failed: 111111111111"),
-                    condition("Reconciling", "False", ""),
-                    condition("Stalled", "False", ""),
-                ]}),
-            ),
+            kstatus(("False", "verification failed: 111111111111"), "", ""),
             "Degraded",
             "verification failed",
         ),
@@ -1454,13 +1415,10 @@ fn promtool() -> Option<PathBuf> {
                 Ok(output) => format!("`{} --version` failed ({})", bin.display(), output.status),
                 Err(e) => format!("{}: {e}", bin.display()),
             };
-            if std::env::var_os("CI").is_some() {
-                panic!("promtool is needed by the alert tests and CI is set: {reason}");
-            }
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n*** alert/dashboard test SKIPPED: no promtool ({reason})\n*** install Debian's \
-                 `prometheus` package (or set PROMTOOL); with CI set this is a failure ***\n"
+            prerequisite::fail_or_skip(
+                "alert/dashboard test",
+                &format!("no promtool ({reason})"),
+                "install Debian's `prometheus` package (or set PROMTOOL)",
             );
             None
         }
@@ -1498,14 +1456,10 @@ fn anchor(heading: &str) -> String {
 fn alerts_and_dashboard_are_off_by_default_and_rendered_by_their_switches() {
     let helm = helm_or_skip!();
     let objects = helm.template(&[]);
-    assert!(
-        of_kind(&objects, "PrometheusRule").is_empty(),
-        "no PrometheusRule by default"
-    );
-    assert!(
-        of_kind(&objects, "ConfigMap").is_empty(),
-        "no dashboard ConfigMap by default"
-    );
+    // The dashboard is the chart's only ConfigMap.
+    for kind in ["PrometheusRule", "ConfigMap"] {
+        assert!(of_kind(&objects, kind).is_empty(), "no {kind} by default");
+    }
 
     let objects = helm.template(&observability::SWITCHES_ON);
     let rule = one(&objects, "PrometheusRule");

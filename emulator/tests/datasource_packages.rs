@@ -8,9 +8,10 @@ mod fixtures;
 use std::collections::BTreeMap;
 
 use aws_sdk_detective::Client;
-use aws_sdk_detective::error::ProvideErrorMetadata;
 use aws_sdk_detective::types::{DatasourcePackage, DatasourcePackageIngestState as State};
-use fixtures::{ADMIN, REGION, create_graph, detective_client, http, invite, start_emulator};
+use fixtures::{
+    ADMIN, REGION, accept_invitation, admin_emulator, assert_refused, create_graph, detective_client, http, invite,
+};
 
 const MEMBER: &str = "222222222222";
 const INVITED: &str = "333333333333";
@@ -73,8 +74,7 @@ fn states(core: State, eks: State, asff: State) -> BTreeMap<String, State> {
 
 #[tokio::test]
 async fn a_graph_created_today_starts_every_package_by_itself() {
-    let emulator = start_emulator().await;
-    let admin = detective_client(&emulator.endpoint_url(), ADMIN, REGION);
+    let (emulator, _, admin) = admin_emulator().await;
     let graph = create_graph(&admin).await;
     // The Detective User Guide: EKS audit logs "enabled by default for new behavior graphs
     // created after July 26, 2022", AWS security findings "after May 16, 2023".
@@ -87,9 +87,7 @@ async fn a_graph_created_today_starts_every_package_by_itself() {
 
 #[tokio::test]
 async fn a_graph_from_before_the_defaults_starts_only_what_is_named() {
-    let emulator = start_emulator().await;
-    let url = emulator.endpoint_url();
-    let admin = detective_client(&url, ADMIN, REGION);
+    let (emulator, url, admin) = admin_emulator().await;
     // Seeded through the control endpoint: a graph made in January 2022.
     let seed = || {
         let body =
@@ -130,49 +128,32 @@ async fn a_graph_from_before_the_defaults_starts_only_what_is_named() {
         graph_packages(&admin, &graph).await,
         states(State::Started, State::Started, State::Stopped)
     );
-    let empty = admin
-        .update_datasource_packages()
-        .graph_arn(&graph)
-        .set_datasource_packages(Some(Vec::new()))
-        .send()
-        .await
-        .expect_err("at least one package");
-    assert_eq!(empty.code(), Some("ValidationException"));
-    let unknown = admin
-        .update_datasource_packages()
-        .graph_arn(&graph)
-        .datasource_packages(DatasourcePackage::from("S3_DATA_EVENTS"))
-        .send()
-        .await
-        .expect_err("an unknown package");
-    assert_eq!(unknown.code(), Some("ValidationException"));
     let member = detective_client(&url, MEMBER, REGION);
-    let stranger = member
-        .update_datasource_packages()
-        .graph_arn(&graph)
-        .datasource_packages(Asff)
-        .send()
-        .await
-        .expect_err("only the administrator");
-    assert_eq!(stranger.code(), Some("AccessDeniedException"));
+    // (the case, who asks, the packages named, the error code)
+    for (case, client, packages, code) in [
+        ("at least one package", &admin, vec![], "ValidationException"),
+        (
+            "an unknown package",
+            &admin,
+            vec![DatasourcePackage::from("S3_DATA_EVENTS")],
+            "ValidationException",
+        ),
+        ("only the administrator", &member, vec![Asff], "AccessDeniedException"),
+    ] {
+        let update = client.update_datasource_packages().graph_arn(&graph);
+        assert_refused(update.set_datasource_packages(Some(packages)).send(), code, case).await;
+    }
     emulator.shutdown().await;
 }
 
 #[tokio::test]
 async fn members_report_what_of_theirs_is_ingested_on_both_sides() {
-    let emulator = start_emulator().await;
-    let url = emulator.endpoint_url();
-    let admin = detective_client(&url, ADMIN, REGION);
+    let (emulator, url, admin) = admin_emulator().await;
     let member = detective_client(&url, MEMBER, REGION);
     let graph = emulator.create_graph_at(ADMIN, REGION, "2022-01-01T00:00:00Z".parse().expect("a timestamp"));
     invite(&admin, &graph, MEMBER, "member@example.com").await;
     invite(&admin, &graph, INVITED, "invited@example.com").await;
-    member
-        .accept_invitation()
-        .graph_arn(&graph)
-        .send()
-        .await
-        .expect("AcceptInvitation");
+    accept_invitation(&member, &graph).await;
 
     // An enabled member ingests what the graph ingests; an invited one nothing.
     assert_eq!(
@@ -190,12 +171,16 @@ async fn members_report_what_of_theirs_is_ingested_on_both_sides() {
     );
 
     // The member account's own view: per package, when it entered each state.
-    let own = member
-        .batch_get_membership_datasources()
-        .graph_arns(&graph)
-        .send()
-        .await
-        .expect("BatchGetMembershipDatasources");
+    // BatchGetMembershipDatasources for this graph as `client`, which must succeed.
+    let membership_datasources = async |client: &Client| {
+        let answer = client
+            .batch_get_membership_datasources()
+            .graph_arns(&graph)
+            .send()
+            .await;
+        answer.expect("BatchGetMembershipDatasources")
+    };
+    let own = membership_datasources(&member).await;
     assert!(own.unprocessed_graphs().is_empty());
     let [datasources] = own.membership_datasources() else {
         panic!("one graph: {own:?}")
@@ -216,13 +201,7 @@ async fn members_report_what_of_theirs_is_ingested_on_both_sides() {
     assert_eq!(latest, states(State::Started, State::Started, State::Stopped));
 
     // A graph the caller is not a member of comes back unprocessed, with a reason.
-    let other = detective_client(&url, "444444444444", REGION);
-    let elsewhere = other
-        .batch_get_membership_datasources()
-        .graph_arns(&graph)
-        .send()
-        .await
-        .expect("BatchGetMembershipDatasources");
+    let elsewhere = membership_datasources(&detective_client(&url, "444444444444", REGION)).await;
     assert!(elsewhere.membership_datasources().is_empty());
     assert_eq!(elsewhere.unprocessed_graphs()[0].graph_arn(), Some(graph.as_str()));
     assert!(elsewhere.unprocessed_graphs()[0].reason().is_some());

@@ -9,17 +9,10 @@ use std::time::Duration;
 
 use aws_sdk_detective::error::ProvideErrorMetadata;
 use aws_sdk_detective::operation::RequestId;
-use aws_sdk_detective::operation::accept_invitation::AcceptInvitationError;
 use aws_sdk_detective::operation::create_members::CreateMembersError;
-use aws_sdk_detective::operation::delete_graph::DeleteGraphError;
 use aws_sdk_detective::operation::delete_members::DeleteMembersError;
-use aws_sdk_detective::operation::describe_organization_configuration::DescribeOrganizationConfigurationError;
-use aws_sdk_detective::operation::disassociate_membership::DisassociateMembershipError;
-use aws_sdk_detective::operation::enable_organization_admin_account::EnableOrganizationAdminAccountError;
 use aws_sdk_detective::operation::get_members::GetMembersError;
-use aws_sdk_detective::operation::list_graphs::ListGraphsError;
 use aws_sdk_detective::operation::list_members::ListMembersError;
-use aws_sdk_detective::operation::reject_invitation::RejectInvitationError;
 use aws_sdk_detective::operation::start_monitoring_member::StartMonitoringMemberError;
 use aws_sdk_detective::operation::tag_resource::TagResourceError;
 use aws_sdk_detective::operation::update_datasource_packages::UpdateDatasourcePackagesError;
@@ -28,8 +21,9 @@ use aws_sdk_detective::types::{
 };
 use detective_emulator::{self as emulator, AccountConfig, OrganizationConfig, WorldConfig, WorldPatch};
 use fixtures::{
-    ADMIN, REGION, account, admin_emulator, admin_graph, create_graph, create_members, create_tagged_graph,
-    detective_client, http, invite, member_detail, start_emulator, start_emulator_with, tags_of, world_of,
+    ADMIN, REGION, accept_invitation, account, admin_emulator, admin_graph, assert_refused, create_graph,
+    create_members, create_tagged_graph, detective_client, http, invite, listed_members, member_detail, start_emulator,
+    start_emulator_with, tags_of, world_of,
 };
 
 const MEMBER: &str = "222222222222";
@@ -60,6 +54,21 @@ type Refusal = Pin<Box<dyn Future<Output = Option<String>>>>;
 
 fn error_code<T, E: ProvideErrorMetadata>(call: impl Future<Output = Result<T, E>> + 'static) -> Refusal {
     Box::pin(async move { call.await.err().and_then(|err| err.code().map(str::to_owned)) })
+}
+
+/// An emulator whose world holds the account [`MEMBER`] as `configure` leaves it, its URL, the
+/// administrator's client, and the administrator's graph with [`MEMBER`] invited.
+async fn member_invited(
+    configure: impl FnOnce(&mut AccountConfig),
+) -> (detective_emulator::Emulator, String, aws_sdk_detective::Client, String) {
+    let mut member = AccountConfig::new(MEMBER, MEMBER_EMAIL);
+    configure(&mut member);
+    let emulator = start_emulator_with(world_of(vec![member])).await;
+    let url = emulator.endpoint_url();
+    let admin = detective_client(&url, ADMIN, REGION);
+    let graph = create_graph(&admin).await;
+    invite(&admin, &graph, MEMBER, MEMBER_EMAIL).await;
+    (emulator, url, admin, graph)
 }
 
 fn is_graph_arn(arn: &str, region: &str, account_id: &str) -> bool {
@@ -111,16 +120,12 @@ async fn delete_graph_removes_members_and_invitations() {
         .expect("DeleteGraph");
     let invitations = member_client.list_invitations().send().await.expect("ListInvitations");
     assert!(invitations.invitations().is_empty());
-    let err = admin
-        .list_members()
-        .graph_arn(&graph)
-        .send()
-        .await
-        .expect_err("graph is gone");
-    assert!(matches!(
-        err.into_service_error(),
-        ListMembersError::ResourceNotFoundException(_)
-    ));
+    assert_refused(
+        admin.list_members().graph_arn(&graph).send(),
+        "ResourceNotFoundException",
+        "graph is gone",
+    )
+    .await;
     let listed = admin.list_graphs().send().await.expect("ListGraphs");
     assert!(listed.graph_list().is_empty());
     let recreated = create_graph(&admin).await;
@@ -169,12 +174,7 @@ async fn invite_accept_and_disassociate_between_two_accounts() {
     assert_eq!(invitation.status(), Some(&MemberStatus::Invited));
     assert_eq!(invitation.administrator_id(), Some(ADMIN));
 
-    member_client
-        .accept_invitation()
-        .graph_arn(&graph)
-        .send()
-        .await
-        .expect("AcceptInvitation");
+    accept_invitation(&member_client, &graph).await;
     let detail = member_detail(&admin, &graph, MEMBER).await;
     assert_eq!(detail.status(), Some(&MemberStatus::Enabled));
     assert_eq!(detail.disabled_reason(), None);
@@ -198,16 +198,12 @@ async fn invite_accept_and_disassociate_between_two_accounts() {
     assert_eq!(snapshot[0].invitation_type, emulator::InvitationType::Invitation);
 
     // Accepting twice is a conflict, not a silent success.
-    let err = member_client
-        .accept_invitation()
-        .graph_arn(&graph)
-        .send()
-        .await
-        .expect_err("already accepted");
-    assert!(matches!(
-        err.into_service_error(),
-        AcceptInvitationError::ConflictException(_)
-    ));
+    assert_refused(
+        member_client.accept_invitation().graph_arn(&graph).send(),
+        "ConflictException",
+        "already accepted",
+    )
+    .await;
     // The accepted invitation is still listed.
     let invitations = member_client.list_invitations().send().await.expect("ListInvitations");
     assert_eq!(invitations.invitations()[0].status(), Some(&MemberStatus::Enabled));
@@ -218,13 +214,7 @@ async fn invite_accept_and_disassociate_between_two_accounts() {
         .send()
         .await
         .expect("DisassociateMembership");
-    let listed = admin
-        .list_members()
-        .graph_arn(&graph)
-        .send()
-        .await
-        .expect("ListMembers");
-    assert!(listed.member_details().is_empty());
+    assert!(listed_members(&admin, &graph).await.is_empty());
     let invitations = member_client.list_invitations().send().await.expect("ListInvitations");
     assert!(invitations.invitations().is_empty());
     assert!(emulator.members(&graph).is_empty());
@@ -253,16 +243,12 @@ async fn reject_invitation_removes_the_member() {
         .expect("GetMembers");
     assert!(output.member_details().is_empty());
     assert_eq!(output.unprocessed_accounts()[0].account_id(), Some(MEMBER));
-    let err = member_client
-        .reject_invitation()
-        .graph_arn(&graph)
-        .send()
-        .await
-        .expect_err("nothing left to reject");
-    assert!(matches!(
-        err.into_service_error(),
-        RejectInvitationError::ResourceNotFoundException(_)
-    ));
+    assert_refused(
+        member_client.reject_invitation().graph_arn(&graph).send(),
+        "ResourceNotFoundException",
+        "nothing left to reject",
+    )
+    .await;
     emulator.shutdown().await;
 }
 
@@ -280,16 +266,12 @@ async fn verification_fails_when_the_email_is_not_the_root_email() {
     // No invitation was sent, so the member sees none and cannot accept.
     let invitations = member_client.list_invitations().send().await.expect("ListInvitations");
     assert!(invitations.invitations().is_empty());
-    let err = member_client
-        .accept_invitation()
-        .graph_arn(&graph)
-        .send()
-        .await
-        .expect_err("verification failed");
-    assert!(matches!(
-        err.into_service_error(),
-        AcceptInvitationError::ConflictException(_)
-    ));
+    assert_refused(
+        member_client.accept_invitation().graph_arn(&graph).send(),
+        "ConflictException",
+        "verification failed",
+    )
+    .await;
     // It stays listed until deleted; re-inviting with the right e-mail (any case) passes.
     let again = invite(&admin, &graph, MEMBER, "root@example.com").await;
     assert_eq!(again.unprocessed_accounts().len(), 1);
@@ -336,37 +318,20 @@ async fn verification_delay_elapses_on_the_emulator_clock() {
 
 #[tokio::test]
 async fn accepted_but_disabled_until_guardduty_then_start_monitoring() {
-    let emulator = start_emulator_with(world_of(vec![AccountConfig {
-        guard_duty_enrolled: false,
-        ..AccountConfig::new(MEMBER, MEMBER_EMAIL)
-    }]))
-    .await;
-    let url = emulator.endpoint_url();
-    let admin = detective_client(&url, ADMIN, REGION);
+    let (emulator, url, admin, graph) = member_invited(|member| member.guard_duty_enrolled = false).await;
     let member_client = detective_client(&url, MEMBER, REGION);
-    let graph = create_graph(&admin).await;
-    invite(&admin, &graph, MEMBER, MEMBER_EMAIL).await;
-    member_client
-        .accept_invitation()
-        .graph_arn(&graph)
-        .send()
-        .await
-        .expect("AcceptInvitation");
+    accept_invitation(&member_client, &graph).await;
 
     let detail = member_detail(&admin, &graph, MEMBER).await;
     assert_eq!(detail.status(), Some(&MemberStatus::AcceptedButDisabled));
     assert_eq!(detail.disabled_reason(), Some(&MemberDisabledReason::VolumeUnknown));
     // Only ENABLED members may leave on their own.
-    let err = member_client
-        .disassociate_membership()
-        .graph_arn(&graph)
-        .send()
-        .await
-        .expect_err("not enabled");
-    assert!(matches!(
-        err.into_service_error(),
-        DisassociateMembershipError::ConflictException(_)
-    ));
+    assert_refused(
+        member_client.disassociate_membership().graph_arn(&graph).send(),
+        "ConflictException",
+        "not enabled",
+    )
+    .await;
 
     // The cause is still there: StartMonitoringMember succeeds but the member stays disabled.
     admin
@@ -396,48 +361,33 @@ async fn accepted_but_disabled_until_guardduty_then_start_monitoring() {
     assert_eq!(detail.status(), Some(&MemberStatus::Enabled));
     assert_eq!(detail.disabled_reason(), None);
 
-    let err = admin
-        .start_monitoring_member()
-        .graph_arn(&graph)
-        .account_id(MEMBER)
-        .send()
-        .await
-        .expect_err("already enabled");
-    assert!(matches!(
-        err.into_service_error(),
-        StartMonitoringMemberError::ConflictException(_)
-    ));
-    let err = admin
-        .start_monitoring_member()
-        .graph_arn(&graph)
-        .account_id(STRANGER)
-        .send()
-        .await
-        .expect_err("not a member");
-    assert!(matches!(
-        err.into_service_error(),
-        StartMonitoringMemberError::ResourceNotFoundException(_)
-    ));
+    assert_refused(
+        admin
+            .start_monitoring_member()
+            .graph_arn(&graph)
+            .account_id(MEMBER)
+            .send(),
+        "ConflictException",
+        "already enabled",
+    )
+    .await;
+    assert_refused(
+        admin
+            .start_monitoring_member()
+            .graph_arn(&graph)
+            .account_id(STRANGER)
+            .send(),
+        "ResourceNotFoundException",
+        "not a member",
+    )
+    .await;
     emulator.shutdown().await;
 }
 
 #[tokio::test]
 async fn volume_too_high_keeps_the_member_disabled() {
-    let emulator = start_emulator_with(world_of(vec![AccountConfig {
-        volume_too_high: true,
-        ..AccountConfig::new(MEMBER, MEMBER_EMAIL)
-    }]))
-    .await;
-    let url = emulator.endpoint_url();
-    let admin = detective_client(&url, ADMIN, REGION);
-    let graph = create_graph(&admin).await;
-    invite(&admin, &graph, MEMBER, MEMBER_EMAIL).await;
-    detective_client(&url, MEMBER, REGION)
-        .accept_invitation()
-        .graph_arn(&graph)
-        .send()
-        .await
-        .expect("AcceptInvitation");
+    let (emulator, url, admin, graph) = member_invited(|member| member.volume_too_high = true).await;
+    accept_invitation(&detective_client(&url, MEMBER, REGION), &graph).await;
     let snapshot = emulator.members(&graph);
     assert_eq!(snapshot[0].status, emulator::MemberStatus::AcceptedButDisabled);
     assert_eq!(
@@ -452,14 +402,7 @@ async fn volume_too_high_keeps_the_member_disabled() {
 
 #[tokio::test]
 async fn a_simulated_member_accepts_after_its_delay() {
-    let emulator = start_emulator_with(world_of(vec![AccountConfig {
-        auto_accept_after_ms: Some(30_000),
-        ..AccountConfig::new(MEMBER, MEMBER_EMAIL)
-    }]))
-    .await;
-    let admin = detective_client(&emulator.endpoint_url(), ADMIN, REGION);
-    let graph = create_graph(&admin).await;
-    invite(&admin, &graph, MEMBER, MEMBER_EMAIL).await;
+    let (emulator, _, admin, graph) = member_invited(|member| member.auto_accept_after_ms = Some(30_000)).await;
     assert_eq!(
         member_detail(&admin, &graph, MEMBER).await.status(),
         Some(&MemberStatus::Invited)
@@ -690,13 +633,12 @@ async fn validation_errors_name_the_offending_member() {
 #[tokio::test]
 async fn create_graph_rejects_reserved_tag_keys() {
     let (emulator, _, admin) = admin_emulator().await;
-    let err = admin
-        .create_graph()
-        .tags("aws:reserved", "x")
-        .send()
-        .await
-        .expect_err("reserved prefix");
-    assert_eq!(err.code(), Some("ValidationException"));
+    let err = assert_refused(
+        admin.create_graph().tags("aws:reserved", "x").send(),
+        "ValidationException",
+        "reserved prefix",
+    )
+    .await;
     assert!(err.message().is_some_and(|m| m.contains("Tags.aws:reserved")));
     let graphs = admin.list_graphs().send().await.expect("ListGraphs");
     assert!(graphs.graph_list().is_empty(), "refused request created nothing");
@@ -707,49 +649,35 @@ async fn create_graph_rejects_reserved_tag_keys() {
 async fn unknown_graphs_are_not_found() {
     let (emulator, url, admin) = admin_emulator().await;
 
-    let err = admin
-        .list_members()
-        .graph_arn(UNKNOWN_GRAPH)
-        .send()
-        .await
-        .expect_err("unknown graph");
-    assert!(matches!(
-        err.into_service_error(),
-        ListMembersError::ResourceNotFoundException(_)
-    ));
-    let err = admin
-        .delete_graph()
-        .graph_arn(UNKNOWN_GRAPH)
-        .send()
-        .await
-        .expect_err("unknown graph");
-    assert!(matches!(
-        err.into_service_error(),
-        DeleteGraphError::ResourceNotFoundException(_)
-    ));
-    let err = detective_client(&url, MEMBER, REGION)
-        .accept_invitation()
-        .graph_arn(UNKNOWN_GRAPH)
-        .send()
-        .await
-        .expect_err("unknown graph");
-    assert!(matches!(
-        err.into_service_error(),
-        AcceptInvitationError::ResourceNotFoundException(_)
-    ));
-
     // Graphs are regional: another Region's endpoint does not know this one.
     let graph = create_graph(&admin).await;
-    let err = detective_client(&url, ADMIN, "eu-west-1")
-        .list_members()
-        .graph_arn(&graph)
-        .send()
-        .await
-        .expect_err("other Region");
-    assert!(matches!(
-        err.into_service_error(),
-        ListMembersError::ResourceNotFoundException(_)
-    ));
+    let member = detective_client(&url, MEMBER, REGION);
+    let cases: [(&str, Refusal); 4] = [
+        (
+            "ListMembers, unknown graph",
+            error_code(admin.list_members().graph_arn(UNKNOWN_GRAPH).send()),
+        ),
+        (
+            "DeleteGraph, unknown graph",
+            error_code(admin.delete_graph().graph_arn(UNKNOWN_GRAPH).send()),
+        ),
+        (
+            "AcceptInvitation, unknown graph",
+            error_code(member.accept_invitation().graph_arn(UNKNOWN_GRAPH).send()),
+        ),
+        (
+            "ListMembers in another Region",
+            error_code(
+                detective_client(&url, ADMIN, "eu-west-1")
+                    .list_members()
+                    .graph_arn(&graph)
+                    .send(),
+            ),
+        ),
+    ];
+    for (case, call) in cases {
+        assert_eq!(call.await.as_deref(), Some("ResourceNotFoundException"), "{case}");
+    }
     emulator.shutdown().await;
 }
 
@@ -841,26 +769,24 @@ async fn organization_accounts_are_enabled_without_an_invitation() {
     let management = detective_client(&url, MANAGEMENT, REGION);
     let org_admin = detective_client(&url, ORG_ADMIN, REGION);
 
-    let err = management
-        .enable_organization_admin_account()
-        .account_id(OUTSIDER)
-        .send()
-        .await
-        .expect_err("not in the organization");
-    assert!(matches!(
-        err.into_service_error(),
-        EnableOrganizationAdminAccountError::ValidationException(_)
-    ));
-    let err = detective_client(&url, OUTSIDER, REGION)
-        .enable_organization_admin_account()
-        .account_id(OUTSIDER)
-        .send()
-        .await
-        .expect_err("no organization");
-    assert!(matches!(
-        err.into_service_error(),
-        EnableOrganizationAdminAccountError::AccessDeniedException(_)
-    ));
+    assert_refused(
+        management
+            .enable_organization_admin_account()
+            .account_id(OUTSIDER)
+            .send(),
+        "ValidationException",
+        "not in the organization",
+    )
+    .await;
+    assert_refused(
+        detective_client(&url, OUTSIDER, REGION)
+            .enable_organization_admin_account()
+            .account_id(OUTSIDER)
+            .send(),
+        "AccessDeniedException",
+        "no organization",
+    )
+    .await;
 
     fixtures::enable_organization_admin(&management, ORG_ADMIN).await;
     let admins = management
@@ -907,16 +833,12 @@ async fn organization_accounts_are_enabled_without_an_invitation() {
     let org_member = detective_client(&url, ORG_MEMBER, REGION);
     let invitations = org_member.list_invitations().send().await.expect("ListInvitations");
     assert!(invitations.invitations().is_empty(), "no invitation was sent");
-    let err = org_member
-        .disassociate_membership()
-        .graph_arn(&graph)
-        .send()
-        .await
-        .expect_err("organization accounts cannot leave");
-    assert!(matches!(
-        err.into_service_error(),
-        DisassociateMembershipError::ConflictException(_)
-    ));
+    assert_refused(
+        org_member.disassociate_membership().graph_arn(&graph).send(),
+        "ConflictException",
+        "organization accounts cannot leave",
+    )
+    .await;
 
     org_admin
         .update_organization_configuration()
@@ -947,16 +869,15 @@ async fn organization_accounts_are_enabled_without_an_invitation() {
 
     // A graph whose administrator is not delegated has no organization configuration.
     let plain = create_graph(&detective_client(&url, ADMIN, REGION)).await;
-    let err = detective_client(&url, ADMIN, REGION)
-        .describe_organization_configuration()
-        .graph_arn(&plain)
-        .send()
-        .await
-        .expect_err("not an organization graph");
-    assert!(matches!(
-        err.into_service_error(),
-        DescribeOrganizationConfigurationError::AccessDeniedException(_)
-    ));
+    assert_refused(
+        detective_client(&url, ADMIN, REGION)
+            .describe_organization_configuration()
+            .graph_arn(&plain)
+            .send(),
+        "AccessDeniedException",
+        "not an organization graph",
+    )
+    .await;
 
     // Removing the delegated administrator deletes the organization behavior graph.
     management
@@ -1100,13 +1021,12 @@ async fn tags_round_trip() {
         .expect("UntagResource");
     let tags = tags_of(&admin, &graph).await;
     assert_eq!(tags.keys().collect::<Vec<_>>(), ["env"]);
-    let err = admin
-        .list_tags_for_resource()
-        .resource_arn(UNKNOWN_GRAPH)
-        .send()
-        .await
-        .expect_err("unknown");
-    assert_eq!(err.code(), Some("ResourceNotFoundException"));
+    assert_refused(
+        admin.list_tags_for_resource().resource_arn(UNKNOWN_GRAPH).send(),
+        "ResourceNotFoundException",
+        "unknown",
+    )
+    .await;
     emulator.shutdown().await;
 }
 
@@ -1162,12 +1082,7 @@ async fn datasource_packages_of_graphs_and_members() {
         .expect("UpdateDatasourcePackages");
 
     invite(&admin, &graph, MEMBER, MEMBER_EMAIL).await;
-    member_client
-        .accept_invitation()
-        .graph_arn(&graph)
-        .send()
-        .await
-        .expect("AcceptInvitation");
+    accept_invitation(&member_client, &graph).await;
     let by_graph = admin
         .batch_get_graph_member_datasources()
         .graph_arn(&graph)
@@ -1204,13 +1119,12 @@ async fn datasource_packages_of_graphs_and_members() {
 #[tokio::test]
 async fn investigation_operations_say_they_are_not_implemented() {
     let (emulator, _, admin) = admin_emulator().await;
-    let err = admin
-        .list_investigations()
-        .graph_arn(UNKNOWN_GRAPH)
-        .send()
-        .await
-        .expect_err("not emulated");
-    assert_eq!(err.code(), Some("NotImplementedException"));
+    let err = assert_refused(
+        admin.list_investigations().graph_arn(UNKNOWN_GRAPH).send(),
+        "NotImplementedException",
+        "not emulated",
+    )
+    .await;
     assert!(err.message().is_some_and(|m| m.contains("emulator")));
     assert_eq!(
         emulator.calls().get("ListInvestigations"),
@@ -1322,11 +1236,12 @@ async fn non_account_access_keys_act_as_the_default_account() {
 async fn calls_count_every_aws_request_including_refused_ones() {
     let (emulator, _, admin) = admin_emulator().await;
     admin.list_graphs().send().await.expect("ListGraphs");
-    let err = admin.list_graphs().max_results(0).send().await.expect_err("invalid");
-    assert!(matches!(
-        err.into_service_error(),
-        ListGraphsError::ValidationException(_)
-    ));
+    assert_refused(
+        admin.list_graphs().max_results(0).send(),
+        "ValidationException",
+        "invalid",
+    )
+    .await;
     create_graph(&admin).await;
     let calls = emulator.calls();
     assert_eq!(calls.get("ListGraphs"), Some(&2));

@@ -9,8 +9,8 @@ use std::process::{Child, Command, Stdio};
 
 use aws_sdk_detective::types::MemberStatus;
 use fixtures::{
-    ADMIN, REGION, create_graph, create_members, create_tagged_graph, detective_client, http, invite, member_detail,
-    tags_of,
+    ADMIN, REGION, accept_invitation, create_graph, create_members, create_tagged_graph, detective_client, http,
+    invite, listed_members, member_detail, tags_of,
 };
 
 const MEMBER: &str = "222222222222";
@@ -109,12 +109,7 @@ async fn state_file_survives_a_restart() {
     )
     .await;
     for id in [MEMBER, OTHER] {
-        detective_client(&first.url, id, REGION)
-            .accept_invitation()
-            .graph_arn(&graph)
-            .send()
-            .await
-            .expect("AcceptInvitation");
+        accept_invitation(&detective_client(&first.url, id, REGION), &graph).await;
     }
     // Killed, not shut down: the file is written after every change.
     drop(first);
@@ -126,14 +121,8 @@ async fn state_file_survives_a_restart() {
     let graphs = admin.list_graphs().send().await.expect("ListGraphs");
     assert_eq!(graphs.graph_list().len(), 1);
     assert_eq!(graphs.graph_list()[0].arn(), Some(graph.as_str()));
-    let members = admin
-        .list_members()
-        .graph_arn(&graph)
-        .send()
-        .await
-        .expect("ListMembers");
+    let members = listed_members(&admin, &graph).await;
     let statuses: Vec<(&str, Option<&MemberStatus>)> = members
-        .member_details()
         .iter()
         .map(|m| (m.account_id().unwrap_or_default(), m.status()))
         .collect();

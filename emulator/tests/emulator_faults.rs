@@ -7,12 +7,10 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_detective::config::retry::RetryConfig;
 use aws_sdk_detective::error::ProvideErrorMetadata;
-use aws_sdk_detective::operation::create_members::CreateMembersError;
-use aws_sdk_detective::operation::list_members::ListMembersError;
 use detective_emulator::Fault;
 use fixtures::{
-    ADMIN, REGION, account, admin_emulator, admin_graph, create_graph, detective_client_with_retry, http,
-    start_emulator,
+    ADMIN, REGION, account, admin_emulator, admin_graph, assert_refused, create_graph, detective_client_with_retry,
+    http, listed_members, start_emulator,
 };
 
 #[tokio::test]
@@ -32,24 +30,16 @@ async fn server_errors_beyond_the_retry_budget_surface_then_calls_recover() {
     // The SDK's standard mode makes 3 attempts: 3 failures exhaust it.
     emulator.inject_fault(Fault::internal_error().on("ListMembers").times(3));
 
-    let err = admin
-        .list_members()
-        .graph_arn(&graph)
-        .send()
-        .await
-        .expect_err("every attempt fails");
-    assert!(matches!(
-        err.into_service_error(),
-        ListMembersError::InternalServerException(_)
-    ));
+    assert_refused(
+        admin.list_members().graph_arn(&graph).send(),
+        "InternalServerException",
+        "every attempt fails",
+    )
+    .await;
     assert_eq!(emulator.calls().get("ListMembers"), Some(&3));
 
-    admin
-        .list_members()
-        .graph_arn(&graph)
-        .send()
-        .await
-        .expect("the fault is spent");
+    // The fault is spent: the next call succeeds.
+    listed_members(&admin, &graph).await;
     assert_eq!(emulator.calls().get("ListMembers"), Some(&4));
     emulator.shutdown().await;
 }
@@ -58,17 +48,16 @@ async fn server_errors_beyond_the_retry_budget_surface_then_calls_recover() {
 async fn a_faulted_write_changes_nothing() {
     let (emulator, admin, graph) = admin_graph().await;
     emulator.inject_fault(Fault::internal_error().on("CreateMembers"));
-    let err = admin
-        .create_members()
-        .graph_arn(&graph)
-        .accounts(account("222222222222", "member@example.com"))
-        .send()
-        .await
-        .expect_err("always failing");
-    assert!(matches!(
-        err.into_service_error(),
-        CreateMembersError::InternalServerException(_)
-    ));
+    assert_refused(
+        admin
+            .create_members()
+            .graph_arn(&graph)
+            .accounts(account("222222222222", "member@example.com"))
+            .send(),
+        "InternalServerException",
+        "always failing",
+    )
+    .await;
     assert!(emulator.members(&graph).is_empty());
     emulator.clear_faults();
     assert!(emulator.faults().is_empty());
@@ -156,8 +145,7 @@ async fn faults_can_be_set_and_cleared_over_http() {
     .await;
     assert_eq!(added.status, 200, "{}", added.body);
     assert_eq!(added.json().as_array().map(Vec::len), Some(2));
-    let err = client.list_graphs().send().await.expect_err("injected");
-    assert_eq!(err.code(), Some("InternalServerException"));
+    assert_refused(client.list_graphs().send(), "InternalServerException", "injected").await;
     client.list_graphs().send().await.expect("count was 1");
     let listed = http(&url, "GET", "/_emulator/faults", None).await.json();
     assert_eq!(listed, serde_json::json!([{"kind": "latency", "latencyMs": 1}]));

@@ -5,9 +5,8 @@
 
 mod fixtures;
 
-use aws_sdk_detective::operation::list_organization_admin_accounts::ListOrganizationAdminAccountsError;
 use detective_emulator::OrganizationSeed;
-use fixtures::{detective_client, start_emulator};
+use fixtures::{assert_refused, detective_client, start_emulator};
 
 const MANAGEMENT: &str = "900000000000";
 const SECURITY: &str = "900000000001";
@@ -77,14 +76,11 @@ async fn delegations_are_per_region() {
 async fn a_caller_in_no_organization_is_refused() {
     let emulator = start_emulator().await;
     let outsider = detective_client(&emulator.endpoint_url(), OUTSIDER, EAST);
-    let error = outsider
-        .list_organization_admin_accounts()
-        .send()
-        .await
-        .expect_err("an account in no organization");
-    assert!(matches!(
-        error.into_service_error(),
-        ListOrganizationAdminAccountsError::AccessDeniedException(_)
-    ));
+    assert_refused(
+        outsider.list_organization_admin_accounts().send(),
+        "AccessDeniedException",
+        "an account in no organization",
+    )
+    .await;
     emulator.shutdown().await;
 }

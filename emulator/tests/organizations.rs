@@ -8,23 +8,16 @@ mod fixtures;
 use std::time::{Duration, Instant};
 
 use aws_credential_types::Credentials;
-use aws_sdk_detective::operation::describe_organization_configuration::DescribeOrganizationConfigurationError;
-use aws_sdk_detective::operation::disable_organization_admin_account::DisableOrganizationAdminAccountError;
-use aws_sdk_detective::operation::enable_organization_admin_account::EnableOrganizationAdminAccountError;
-use aws_sdk_detective::operation::list_organization_admin_accounts::ListOrganizationAdminAccountsError;
 use aws_sdk_organizations::config::retry::RetryConfig;
 use aws_sdk_organizations::config::{BehaviorVersion, Region};
-use aws_sdk_organizations::error::ProvideErrorMetadata;
-use aws_sdk_organizations::operation::describe_organizational_unit::DescribeOrganizationalUnitError;
 use aws_sdk_organizations::operation::list_accounts::ListAccountsError;
 use aws_sdk_organizations::operation::list_accounts_for_parent::ListAccountsForParentError;
-use aws_sdk_organizations::operation::list_roots::ListRootsError;
 use aws_sdk_organizations::types::{AccountState, AccountStatus, ChildType, InvalidInputExceptionReason, ParentType};
 use detective_emulator::{
     AccountConfig, AccountState as WorldAccountState, Emulator, Fault, InvitationType, MemberStatus,
     OrganizationConfig, OrganizationSeed, OrganizationalUnitConfig, WorldConfig, WorldPatch,
 };
-use fixtures::{REGION, create_graph, detective_client, http, start_emulator, start_emulator_with};
+use fixtures::{REGION, assert_refused, create_graph, detective_client, http, start_emulator, start_emulator_with};
 
 const ORGANIZATION: &str = "o-exampleorg01";
 const ROOT: &str = "r-exampleorg01";
@@ -224,29 +217,24 @@ async fn the_management_account_walks_roots_units_and_accounts() {
         }
         other => panic!("expected InvalidInputException, got {other:?}"),
     }
-    let err = client
-        .list_accounts_for_parent()
-        .parent_id("ou-exampleorg01-99999999")
-        .send()
-        .await
-        .expect_err("unknown OU");
-    assert!(
-        matches!(
-            err.into_service_error(),
-            ListAccountsForParentError::ParentNotFoundException(_)
-        ),
-        "ParentNotFoundException"
-    );
-    let err = client
-        .describe_organizational_unit()
-        .organizational_unit_id("ou-exampleorg01-99999999")
-        .send()
-        .await
-        .expect_err("unknown OU");
-    assert!(matches!(
-        err.into_service_error(),
-        DescribeOrganizationalUnitError::OrganizationalUnitNotFoundException(_)
-    ));
+    assert_refused(
+        client
+            .list_accounts_for_parent()
+            .parent_id("ou-exampleorg01-99999999")
+            .send(),
+        "ParentNotFoundException",
+        "unknown OU",
+    )
+    .await;
+    assert_refused(
+        client
+            .describe_organizational_unit()
+            .organizational_unit_id("ou-exampleorg01-99999999")
+            .send(),
+        "OrganizationalUnitNotFoundException",
+        "unknown OU",
+    )
+    .await;
     emulator.shutdown().await;
 }
 
@@ -359,24 +347,21 @@ async fn only_the_management_account_and_delegated_administrators_may_list() {
         .await
         .expect("DescribeOrganization");
     assert_eq!(described.organization().and_then(|o| o.id()), Some(ORGANIZATION));
-    let err = ordinary.list_roots().send().await.expect_err("ordinary member");
-    assert!(matches!(
-        err.into_service_error(),
-        ListRootsError::AccessDeniedException(_)
-    ));
-    let err = ordinary.list_accounts().send().await.expect_err("ordinary member");
-    assert_eq!(err.code(), Some("AccessDeniedException"));
+    assert_refused(ordinary.list_roots().send(), "AccessDeniedException", "ordinary member").await;
+    assert_refused(
+        ordinary.list_accounts().send(),
+        "AccessDeniedException",
+        "ordinary member",
+    )
+    .await;
 
     // An account in no organization.
-    let err = organizations_client(&url, OUTSIDER)
-        .list_accounts()
-        .send()
-        .await
-        .expect_err("not in an organization");
-    assert!(matches!(
-        err.into_service_error(),
-        ListAccountsError::AwsOrganizationsNotInUseException(_)
-    ));
+    assert_refused(
+        organizations_client(&url, OUTSIDER).list_accounts().send(),
+        "AWSOrganizationsNotInUseException",
+        "not in an organization",
+    )
+    .await;
 
     // A delegated administrator of another service.
     organizations_client(&url, AUDIT)
@@ -387,8 +372,12 @@ async fn only_the_management_account_and_delegated_administrators_may_list() {
 
     // The Detective administrator qualifies once the management account delegated it.
     let security = organizations_client(&url, SECURITY);
-    let err = security.list_roots().send().await.expect_err("not yet delegated");
-    assert_eq!(err.code(), Some("AccessDeniedException"));
+    assert_refused(
+        security.list_roots().send(),
+        "AccessDeniedException",
+        "not yet delegated",
+    )
+    .await;
     fixtures::enable_organization_admin(&detective_client(&url, MANAGEMENT, REGION), SECURITY).await;
     security
         .list_roots()
@@ -468,25 +457,18 @@ async fn detective_organization_administration_is_for_the_management_account() {
     let management = detective_client(&url, MANAGEMENT, REGION);
     let member = detective_client(&url, WEB_1, REGION);
 
-    let err = member
-        .enable_organization_admin_account()
-        .account_id(SECURITY)
-        .send()
-        .await
-        .expect_err("a member account");
-    assert!(matches!(
-        err.into_service_error(),
-        EnableOrganizationAdminAccountError::AccessDeniedException(_)
-    ));
-    let err = member
-        .list_organization_admin_accounts()
-        .send()
-        .await
-        .expect_err("a member account");
-    assert!(matches!(
-        err.into_service_error(),
-        ListOrganizationAdminAccountsError::AccessDeniedException(_)
-    ));
+    assert_refused(
+        member.enable_organization_admin_account().account_id(SECURITY).send(),
+        "AccessDeniedException",
+        "a member account",
+    )
+    .await;
+    assert_refused(
+        member.list_organization_admin_accounts().send(),
+        "AccessDeniedException",
+        "a member account",
+    )
+    .await;
 
     fixtures::enable_organization_admin(&management, SECURITY).await;
     let admins = management
@@ -497,16 +479,15 @@ async fn detective_organization_administration_is_for_the_management_account() {
     let graph = admins.administrators()[0].graph_arn().expect("GraphArn").to_owned();
 
     // The organization configuration belongs to the delegated administrator, not the management account.
-    let err = management
-        .describe_organization_configuration()
-        .graph_arn(&graph)
-        .send()
-        .await
-        .expect_err("management account");
-    assert!(matches!(
-        err.into_service_error(),
-        DescribeOrganizationConfigurationError::AccessDeniedException(_)
-    ));
+    assert_refused(
+        management
+            .describe_organization_configuration()
+            .graph_arn(&graph)
+            .send(),
+        "AccessDeniedException",
+        "management account",
+    )
+    .await;
     let security = detective_client(&url, SECURITY, REGION);
     security
         .describe_organization_configuration()
@@ -517,15 +498,12 @@ async fn detective_organization_administration_is_for_the_management_account() {
 
     // Even the delegated administrator cannot remove itself; a member cannot either.
     for client in [&member, &security] {
-        let err = client
-            .disable_organization_admin_account()
-            .send()
-            .await
-            .expect_err("not the management account");
-        assert!(matches!(
-            err.into_service_error(),
-            DisableOrganizationAdminAccountError::AccessDeniedException(_)
-        ));
+        assert_refused(
+            client.disable_organization_admin_account().send(),
+            "AccessDeniedException",
+            "not the management account",
+        )
+        .await;
     }
     assert_eq!(emulator.graphs().len(), 1, "the organization graph is still there");
     management

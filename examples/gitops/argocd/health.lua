@@ -4,8 +4,6 @@
 --
 -- Order: suspended > stale (status not yet about the current spec) > Stalled (Degraded)
 --        > Ready (Healthy) > Reconciling (Progressing) > Ready=False otherwise (Degraded).
-local hs = {}
-
 local function condition(conditions, type)
   if conditions == nil then
     return nil
@@ -25,55 +23,38 @@ local function message(c, fallback)
   return fallback
 end
 
+local function verdict(status, msg)
+  return { status = status, message = msg }
+end
+
 if obj.spec ~= nil and obj.spec.suspend == true then
-  hs.status = "Suspended"
-  hs.message = "spec.suspend is true: the operator makes no AWS calls for this resource"
-  return hs
+  return verdict("Suspended", "spec.suspend is true: the operator makes no AWS calls for this resource")
 end
 
 if obj.status == nil then
-  hs.status = "Progressing"
-  hs.message = "Waiting for the operator to report status"
-  return hs
+  return verdict("Progressing", "Waiting for the operator to report status")
 end
 
 local generation = obj.metadata.generation
 local observed = obj.status.observedGeneration
 if generation ~= nil and (observed == nil or observed < generation) then
-  hs.status = "Progressing"
-  hs.message = "Waiting for the operator to observe generation " .. tostring(generation)
-  return hs
+  return verdict("Progressing", "Waiting for the operator to observe generation " .. tostring(generation))
 end
 
-local conditions = obj.status.conditions
-local stalled = condition(conditions, "Stalled")
-if stalled ~= nil and stalled.status == "True" then
-  hs.status = "Degraded"
-  hs.message = message(stalled, "Stalled")
-  return hs
+-- The first rule whose condition has the given status decides: condition type, its status, the
+-- health, and the message when the condition carries none. The last rule is Ready=False with
+-- nothing in flight and nothing stalled: e.g. a member whose verification failed.
+local rules = {
+  { "Stalled", "True", "Degraded", "Stalled" },
+  { "Ready", "True", "Healthy", "Ready" },
+  { "Reconciling", "True", "Progressing", "Reconciling" },
+  { "Ready", "False", "Degraded", "Not ready" },
+}
+for _, rule in ipairs(rules) do
+  local c = condition(obj.status.conditions, rule[1])
+  if c ~= nil and c.status == rule[2] then
+    return verdict(rule[3], message(c, rule[4]))
+  end
 end
 
-local ready = condition(conditions, "Ready")
-if ready ~= nil and ready.status == "True" then
-  hs.status = "Healthy"
-  hs.message = message(ready, "Ready")
-  return hs
-end
-
-local reconciling = condition(conditions, "Reconciling")
-if reconciling ~= nil and reconciling.status == "True" then
-  hs.status = "Progressing"
-  hs.message = message(reconciling, "Reconciling")
-  return hs
-end
-
-if ready ~= nil and ready.status == "False" then
-  -- Not ready, nothing in flight, not stalled: e.g. a member whose verification failed.
-  hs.status = "Degraded"
-  hs.message = message(ready, "Not ready")
-  return hs
-end
-
-hs.status = "Progressing"
-hs.message = "Waiting for the Ready condition"
-return hs
+return verdict("Progressing", "Waiting for the Ready condition")

@@ -70,6 +70,17 @@ fn around(usual: Vec<Value>, edges: Vec<Value>) -> BoxedStrategy<Value> {
     prop_oneof![6 => pick(usual), 1 => pick(edges)].boxed()
 }
 
+/// A text of at most `limit` characters: mostly `usual`, sometimes the empty text, text at and one
+/// past the limit (in one- and in two-byte characters), null, or one of the `more` edges.
+fn text_up_to(limit: usize, usual: &str, more: &[&str]) -> BoxedStrategy<Value> {
+    let mut edges = vec![json!(""), json!(null)];
+    for c in ["a", "é"] {
+        edges.extend([json!(c.repeat(limit)), json!(c.repeat(limit + 1))]);
+    }
+    edges.extend(more.iter().map(|edge| json!(edge)));
+    around(vec![json!(usual)], edges)
+}
+
 fn region() -> BoxedStrategy<Value> {
     around(
         strings(["us-east-1", "eu-west-1", "us-gov-west-1"].map(String::from)),
@@ -260,16 +271,7 @@ fn members() -> BoxedStrategy<Value> {
 
 fn tags() -> BoxedStrategy<Value> {
     // Keys stay plain (`t0`..): tag-key rules are not this test's subject.
-    let values = around(
-        vec![json!("v")],
-        vec![
-            json!(""),
-            json!("a".repeat(256)),
-            json!("a".repeat(257)),
-            json!("é".repeat(256)),
-            json!(null),
-        ],
-    );
+    let values = text_up_to(256, "v", &[]);
     (proptest::sample::select(vec![0usize, 1, 3, 50, 51]), values)
         .prop_map(|(count, edge)| {
             let mut tags = Map::new();
@@ -285,18 +287,7 @@ fn tags() -> BoxedStrategy<Value> {
 }
 
 fn invitation() -> BoxedStrategy<Value> {
-    let message = around(
-        vec![json!("Please join our behavior graph")],
-        vec![
-            json!(""),
-            json!("a".repeat(1000)),
-            json!("a".repeat(1001)),
-            json!("é".repeat(1000)),
-            json!("é".repeat(1001)),
-            json!("\n"),
-            json!(null),
-        ],
-    );
+    let message = text_up_to(1000, "Please join our behavior graph", &["\n"]);
     (optional(message), optional(boolean()))
         .prop_map(|(message, disable)| object([("message", message), ("disableEmailNotification", disable)]))
         .boxed()

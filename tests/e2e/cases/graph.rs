@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use detective_emulator::MemberStatus;
 
-use crate::fixtures::detective_client;
+use crate::fixtures::{accept_invitation, detective_client};
 use crate::harness::{
     ADMIN, Env, OperatorOptions, REGION, accepting_world, emulator, eventually, graph_manifest, has_condition, ids,
     is_ready, member_status, repo_path,
@@ -135,22 +135,18 @@ async fn spec_edits_converge() {
     let _operator = env
         .operator(OperatorOptions::new("operator", ADMIN, &emulator.endpoint_url()))
         .await;
-    let member = |id: &'static str| (id, "ops@example.com");
     let ns = env.ns.clone();
-    let manifest = |members: &[(&str, &str)], message: &str| {
+    // The graph "edits" with three of the accounts (by index), all at one address, and `message`.
+    let manifest = |members: [usize; 3], message: &str| {
         graph_manifest(
             "edits",
             &ns,
-            members,
+            &members.map(|i| (accounts[i], "ops@example.com")),
             &format!("region: {REGION}\ninvitation:\n  message: \"{message}\""),
         )
     };
 
-    env.apply(&manifest(
-        &[member(accounts[0]), member(accounts[1]), member(accounts[2])],
-        "hello",
-    ))
-    .await;
+    env.apply(&manifest([0, 1, 2], "hello")).await;
     let first = env
         .wait_graph("edits", Duration::from_secs(60), "Ready", is_ready)
         .await;
@@ -158,11 +154,7 @@ async fn spec_edits_converge() {
     let arn = first["status"]["graphArn"].as_str().expect("graphArn").to_owned();
 
     // Remove the third, add the fourth.
-    env.apply(&manifest(
-        &[member(accounts[0]), member(accounts[1]), member(accounts[3])],
-        "hello",
-    ))
-    .await;
+    env.apply(&manifest([0, 1, 3], "hello")).await;
     let want: BTreeSet<String> = [accounts[0], accounts[1], accounts[3]].map(String::from).into();
     let edited = env
         .wait_graph(
@@ -192,11 +184,7 @@ async fn spec_edits_converge() {
 
     // A new message only: converges (generation 3) without any membership write.
     emulator.reset_calls();
-    env.apply(&manifest(
-        &[member(accounts[0]), member(accounts[1]), member(accounts[3])],
-        "a new message",
-    ))
-    .await;
+    env.apply(&manifest([0, 1, 3], "a new message")).await;
     let third = env
         .wait_graph("edits", Duration::from_secs(30), "Ready for generation 3", is_ready)
         .await;
@@ -243,12 +231,7 @@ async fn member_acceptance_shows_in_status() {
         .await;
     let arn = invited["status"]["graphArn"].as_str().expect("graphArn").to_owned();
 
-    detective_client(&emulator.endpoint_url(), accounts[0], REGION)
-        .accept_invitation()
-        .graph_arn(&arn)
-        .send()
-        .await
-        .expect("the first member accepts");
+    accept_invitation(&detective_client(&emulator.endpoint_url(), accounts[0], REGION), &arn).await;
     // Only the requeue for members waiting in INVITED (a quarter of the invitation's age, at
     // least 10 s) brings the operator back: no Kubernetes event. The ceilings are generous (a
     // loaded machine ages the invitations) and far below the 5 min resync that would otherwise
@@ -262,12 +245,7 @@ async fn member_acceptance_shows_in_status() {
     })
     .await;
 
-    detective_client(&emulator.endpoint_url(), accounts[1], REGION)
-        .accept_invitation()
-        .graph_arn(&arn)
-        .send()
-        .await
-        .expect("the second member accepts");
+    accept_invitation(&detective_client(&emulator.endpoint_url(), accounts[1], REGION), &arn).await;
     let ready = env
         .wait_graph(
             "accept",

@@ -14,7 +14,8 @@ use crate::harness::operator::admin_address_in;
 use crate::harness::rbac::{self, lease_name};
 use crate::harness::tls::{self, TestPki};
 use crate::harness::{
-    ADMIN, Env, REGION, accepting_world, condition, eventually, graph_manifest, http_get, is_ready, run_checked,
+    ADMIN, Env, REGION, accepting_world, condition, eventually, graph_manifest, http_get, is_ready, ready_says,
+    run_checked,
 };
 
 /// Where the image's CA bundle is (deploy/Dockerfile; `SSL_CERT_FILE` points there).
@@ -323,15 +324,7 @@ async fn image_refuses_a_certificate_from_another_ca() {
             "image-graph",
             Duration::from_secs(60),
             "the certificate error in the Ready condition",
-            |graph| {
-                let ready = condition(graph, "Ready").ok_or("no Ready condition")?;
-                let message = ready["message"].as_str().unwrap_or_default();
-                if ready["status"] == "False" && message.contains("invalid peer certificate: UnknownIssuer") {
-                    Ok(())
-                } else {
-                    Err(format!("Ready {}: {message}", ready["status"]))
-                }
-            },
+            |graph| ready_says(graph, "False", &["invalid peer certificate: UnknownIssuer"]),
         )
         .await;
     assert_eq!(condition(&graph, "Ready").expect("Ready")["reason"], "AwsUnavailable");

@@ -25,27 +25,25 @@ async fn operator_rbac_is_what_the_chart_grants() {
     let chart = rbac::chart_rbac(env.plane);
     let ns = env.ns.as_str();
 
-    // What it needs.
-    for (verb, resource, scope) in [
-        ("list", "detectivegraphs.detective.operator.dev", "--all-namespaces"),
-        ("watch", "detectivegraphs.detective.operator.dev", "--all-namespaces"),
-        (
-            "watch",
-            "detectivememberships.detective.operator.dev",
-            "--all-namespaces",
-        ),
-        ("patch", "detectivegraphs.detective.operator.dev", "--all-namespaces"),
-        ("create", "events.events.k8s.io", "--all-namespaces"),
-        ("patch", "events.events.k8s.io", "--all-namespaces"),
+    // What it needs, in every namespace.
+    const GRAPHS: &str = "detectivegraphs.detective.operator.dev";
+    const MEMBERSHIPS: &str = "detectivememberships.detective.operator.dev";
+    for (verb, resource) in [
+        ("list", GRAPHS),
+        ("watch", GRAPHS),
+        ("watch", MEMBERSHIPS),
+        ("patch", GRAPHS),
+        ("create", "events.events.k8s.io"),
+        ("patch", "events.events.k8s.io"),
     ] {
         assert!(
-            can_i(&env, &[verb, resource, scope]).await,
+            can_i(&env, &[verb, resource, "--all-namespaces"]).await,
             "the operator can {verb} {resource}"
         );
     }
     for resource in [
-        "detectivegraphs.detective.operator.dev",
-        "detectivememberships.detective.operator.dev",
+        GRAPHS,
+        MEMBERSHIPS,
         "detectiveorganizationadmins.detective.operator.dev",
     ] {
         assert!(
@@ -58,15 +56,17 @@ async fn operator_rbac_is_what_the_chart_grants() {
         .lease_name
         .as_ref()
         .expect("the chart's lease Role names its Lease in resourceNames");
-    assert!(can_i(&env, &["create", "leases.coordination.k8s.io", "-n", ns]).await);
-    assert!(can_i(&env, &["get", &format!("leases.coordination.k8s.io/{lease}"), "-n", ns]).await);
-    assert!(
-        can_i(
-            &env,
-            &["patch", &format!("leases.coordination.k8s.io/{lease}"), "-n", ns]
-        )
-        .await
-    );
+    let named_lease = format!("leases.coordination.k8s.io/{lease}");
+    for (verb, resource) in [
+        ("create", "leases.coordination.k8s.io"),
+        ("get", named_lease.as_str()),
+        ("patch", named_lease.as_str()),
+    ] {
+        assert!(
+            can_i(&env, &[verb, resource, "-n", ns]).await,
+            "the operator can {verb} {resource} in its namespace"
+        );
+    }
     // The lease Role is namespaced: no leases elsewhere.
     assert!(!can_i(&env, &["create", "leases.coordination.k8s.io", "-n", "kube-system"]).await);
 
@@ -77,8 +77,8 @@ async fn operator_rbac_is_what_the_chart_grants() {
         ("watch", "secrets"),
         ("get", "configmaps"),
         ("create", "pods"),
-        ("delete", "detectivegraphs.detective.operator.dev"),
-        ("create", "detectivegraphs.detective.operator.dev"),
+        ("delete", GRAPHS),
+        ("create", GRAPHS),
         ("update", "customresourcedefinitions.apiextensions.k8s.io"),
         ("create", "clusterrolebindings.rbac.authorization.k8s.io"),
         ("impersonate", "users"),

@@ -6,7 +6,7 @@ use std::time::Duration;
 use detective_emulator::{AccountConfig, WorldConfig};
 use serde_json::Value;
 
-use crate::fixtures::detective_client;
+use crate::fixtures::{accept_invitation, detective_client};
 use crate::harness::{
     ADMIN, Env, Operator, OperatorOptions, REGION, condition, emulator, eventually, graph_manifest, member_status,
 };
@@ -85,12 +85,7 @@ async fn metrics_events_and_logs_tell_what_happened() {
         .await;
     let arn = graph["status"]["graphArn"].as_str().expect("graphArn").to_owned();
     // The member accepts in AWS: a transition the operator sees and tells (MembersEnabled).
-    detective_client(&emulator.endpoint_url(), ENROLLED, REGION)
-        .accept_invitation()
-        .graph_arn(&arn)
-        .send()
-        .await
-        .expect("the member accepts");
+    accept_invitation(&detective_client(&emulator.endpoint_url(), ENROLLED, REGION), &arn).await;
     env.wait_graph(
         "watched",
         Duration::from_secs(120),

@@ -13,6 +13,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use super::prerequisite::setup_script;
 use super::process::{self, Guarded, Janitor};
 use super::{fail_or_skip, repo_path, run_checked};
 
@@ -114,8 +115,8 @@ impl ControlPlane {
 
     fn start() -> Result<ControlPlane, StartError> {
         let prerequisite = StartError::Prerequisite;
-        let bin_dir = setup_script("tests/e2e/setup-apiserver.sh").map_err(prerequisite)?;
-        let helm = setup_script("tests/e2e/setup-helm.sh")
+        let bin_dir = setup_script("tests/e2e/setup-apiserver.sh", &[]).map_err(prerequisite)?;
+        let helm = setup_script("tests/e2e/setup-helm.sh", &[])
             .map_err(prerequisite)?
             .join("helm");
         for (tool, version) in [("kubectl", ["version", "--client"]), ("openssl", ["version", "-v"])] {
@@ -224,27 +225,6 @@ fn install_crds(kubeconfig: &Path) -> Result<(), String> {
         .map_err(|e| format!("installing crds/: {e}"))?;
     }
     Ok(())
-}
-
-/// Runs a setup script and returns the bin directory it prints last.
-pub fn setup_script(script: &str) -> Result<PathBuf, String> {
-    let output = Command::new(repo_path(script))
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("{script}: {e}"))?;
-    if !output.status.success() {
-        return Err(format!("{script} failed ({})", output.status));
-    }
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let dir = stdout
-        .lines()
-        .last()
-        .map(PathBuf::from)
-        .ok_or_else(|| format!("{script} printed no bin directory"))?;
-    if !dir.is_dir() {
-        return Err(format!("{script} printed {}, which is not a directory", dir.display()));
-    }
-    Ok(dir)
 }
 
 /// Three distinct free loopback ports (held together while picked, so they differ).
