@@ -65,13 +65,18 @@ chmod 0755 "$context/detective-operator"
 chmod 0644 "$context/ca-certificates.crt"
 
 staged="$context/detective-operator"
-if readelf -lW "$staged" | grep -q 'program interpreter'; then
+# Each readelf listing is read whole before it is searched: with pipefail, `readelf | grep -q`
+# fails at random when grep stops at its first match and readelf then dies of SIGPIPE.
+program_headers=$(readelf -lW "$staged")
+dynamic_section=$(readelf -dW "$staged")
+section_headers=$(readelf -SW "$staged")
+if grep -q 'program interpreter' <<< "$program_headers"; then
   fail "$binary is dynamically linked (it has a program interpreter)"
 fi
-if readelf -dW "$staged" | grep -q '(NEEDED)'; then
-  fail "$binary needs shared libraries: $(readelf -dW "$staged" | grep '(NEEDED)')"
+if grep -q '(NEEDED)' <<< "$dynamic_section"; then
+  fail "$binary needs shared libraries: $(grep '(NEEDED)' <<< "$dynamic_section")"
 fi
-readelf -SW "$staged" | grep -q '\.dep-v0' || fail "no .dep-v0 section: the dependency list is missing"
+grep -q '\.dep-v0' <<< "$section_headers" || fail "no .dep-v0 section: the dependency list is missing"
 version=$("$staged" --version | awk '{print $2}')
 [[ -n "$version" ]] || fail "$binary --version printed nothing"
 
