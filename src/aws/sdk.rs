@@ -115,8 +115,8 @@ impl Detective for SdkDetective {
     }
 
     async fn delete_graph(&self, graph_arn: &str) -> Result<(), AwsError> {
-        let sent = self.client.delete_graph().graph_arn(graph_arn).send().await;
-        self.traced("DeleteGraph", sent.map(drop))
+        let request = self.client.delete_graph().graph_arn(graph_arn);
+        self.traced("DeleteGraph", request.send().await.map(drop))
     }
 
     async fn list_members(&self, graph_arn: &str) -> Result<Vec<ObservedMember>, AwsError> {
@@ -143,16 +143,14 @@ impl Detective for SdkDetective {
             })
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| AwsError::new("CreateMembers", super::ErrorKind::Invalid, "BuildError", e.to_string()))?;
-        let sent = self
+        let request = self
             .client
             .create_members()
             .graph_arn(graph_arn)
             .set_message(invitation.message.clone())
             .disable_email_notification(invitation.disable_email_notification)
-            .set_accounts(Some(accounts))
-            .send()
-            .await;
-        let output = self.traced("CreateMembers", sent)?;
+            .set_accounts(Some(accounts));
+        let output = self.traced("CreateMembers", request.send().await)?;
         Ok(CreateOutcome {
             members: output.members().iter().map(observed).collect(),
             unprocessed: unprocessed(output.unprocessed_accounts()),
@@ -160,14 +158,12 @@ impl Detective for SdkDetective {
     }
 
     async fn delete_members(&self, graph_arn: &str, account_ids: &[String]) -> Result<DeleteOutcome, AwsError> {
-        let sent = self
+        let request = self
             .client
             .delete_members()
             .graph_arn(graph_arn)
-            .set_account_ids(Some(account_ids.to_vec()))
-            .send()
-            .await;
-        let output = self.traced("DeleteMembers", sent)?;
+            .set_account_ids(Some(account_ids.to_vec()));
+        let output = self.traced("DeleteMembers", request.send().await)?;
         Ok(DeleteOutcome {
             deleted: output.account_ids().to_vec(),
             unprocessed: unprocessed(output.unprocessed_accounts()),
@@ -175,24 +171,17 @@ impl Detective for SdkDetective {
     }
 
     async fn start_monitoring_member(&self, graph_arn: &str, account_id: &str) -> Result<(), AwsError> {
-        let sent = self
+        let request = self
             .client
             .start_monitoring_member()
             .graph_arn(graph_arn)
-            .account_id(account_id)
-            .send()
-            .await;
-        self.traced("StartMonitoringMember", sent.map(drop))
+            .account_id(account_id);
+        self.traced("StartMonitoringMember", request.send().await.map(drop))
     }
 
     async fn list_tags(&self, graph_arn: &str) -> Result<BTreeMap<String, String>, AwsError> {
-        let sent = self
-            .client
-            .list_tags_for_resource()
-            .resource_arn(graph_arn)
-            .send()
-            .await;
-        let output = self.traced("ListTagsForResource", sent)?;
+        let request = self.client.list_tags_for_resource().resource_arn(graph_arn);
+        let output = self.traced("ListTagsForResource", request.send().await)?;
         Ok(output.tags().cloned().unwrap_or_default().into_iter().collect())
     }
 
@@ -212,26 +201,19 @@ impl Detective for SdkDetective {
     }
 
     async fn update_datasource_packages(&self, graph_arn: &str, packages: &[String]) -> Result<(), AwsError> {
-        let sent = self
+        let request = self
             .client
             .update_datasource_packages()
             .graph_arn(graph_arn)
             .set_datasource_packages(Some(
                 packages.iter().map(|p| DatasourcePackage::from(p.as_str())).collect(),
-            ))
-            .send()
-            .await;
-        self.traced("UpdateDatasourcePackages", sent.map(drop))
+            ));
+        self.traced("UpdateDatasourcePackages", request.send().await.map(drop))
     }
 
     async fn membership_datasources(&self, graph_arn: &str) -> Result<Option<MembershipIngest>, AwsError> {
-        let sent = self
-            .client
-            .batch_get_membership_datasources()
-            .graph_arns(graph_arn)
-            .send()
-            .await;
-        let output = self.traced("BatchGetMembershipDatasources", sent)?;
+        let request = self.client.batch_get_membership_datasources().graph_arns(graph_arn);
+        let output = self.traced("BatchGetMembershipDatasources", request.send().await)?;
         let Some(found) = output
             .membership_datasources()
             .iter()
@@ -256,25 +238,21 @@ impl Detective for SdkDetective {
     }
 
     async fn tag_resource(&self, graph_arn: &str, tags: &BTreeMap<String, String>) -> Result<(), AwsError> {
-        let sent = self
+        let request = self
             .client
             .tag_resource()
             .resource_arn(graph_arn)
-            .set_tags(Some(tags.clone().into_iter().collect()))
-            .send()
-            .await;
-        self.traced("TagResource", sent.map(drop))
+            .set_tags(Some(tags.clone().into_iter().collect()));
+        self.traced("TagResource", request.send().await.map(drop))
     }
 
     async fn untag_resource(&self, graph_arn: &str, keys: &[String]) -> Result<(), AwsError> {
-        let sent = self
+        let request = self
             .client
             .untag_resource()
             .resource_arn(graph_arn)
-            .set_tag_keys(Some(keys.to_vec()))
-            .send()
-            .await;
-        self.traced("UntagResource", sent.map(drop))
+            .set_tag_keys(Some(keys.to_vec()));
+        self.traced("UntagResource", request.send().await.map(drop))
     }
 
     async fn list_invitations(&self) -> Result<Vec<Invitation>, AwsError> {
@@ -288,40 +266,33 @@ impl Detective for SdkDetective {
     }
 
     async fn accept_invitation(&self, graph_arn: &str) -> Result<(), AwsError> {
-        let sent = self.client.accept_invitation().graph_arn(graph_arn).send().await;
-        self.traced("AcceptInvitation", sent.map(drop))
+        let request = self.client.accept_invitation().graph_arn(graph_arn);
+        self.traced("AcceptInvitation", request.send().await.map(drop))
     }
 
     async fn reject_invitation(&self, graph_arn: &str) -> Result<(), AwsError> {
-        let sent = self.client.reject_invitation().graph_arn(graph_arn).send().await;
-        self.traced("RejectInvitation", sent.map(drop))
+        let request = self.client.reject_invitation().graph_arn(graph_arn);
+        self.traced("RejectInvitation", request.send().await.map(drop))
     }
 
     async fn disassociate_membership(&self, graph_arn: &str) -> Result<(), AwsError> {
-        let sent = self.client.disassociate_membership().graph_arn(graph_arn).send().await;
-        self.traced("DisassociateMembership", sent.map(drop))
+        let request = self.client.disassociate_membership().graph_arn(graph_arn);
+        self.traced("DisassociateMembership", request.send().await.map(drop))
     }
 
     async fn describe_organization_configuration(&self, graph_arn: &str) -> Result<bool, AwsError> {
-        let sent = self
-            .client
-            .describe_organization_configuration()
-            .graph_arn(graph_arn)
-            .send()
-            .await;
-        let output = self.traced("DescribeOrganizationConfiguration", sent)?;
+        let request = self.client.describe_organization_configuration().graph_arn(graph_arn);
+        let output = self.traced("DescribeOrganizationConfiguration", request.send().await)?;
         Ok(output.auto_enable())
     }
 
     async fn update_organization_configuration(&self, graph_arn: &str, auto_enable: bool) -> Result<(), AwsError> {
-        let sent = self
+        let request = self
             .client
             .update_organization_configuration()
             .graph_arn(graph_arn)
-            .auto_enable(auto_enable)
-            .send()
-            .await;
-        self.traced("UpdateOrganizationConfiguration", sent.map(drop))
+            .auto_enable(auto_enable);
+        self.traced("UpdateOrganizationConfiguration", request.send().await.map(drop))
     }
 }
 
@@ -340,18 +311,13 @@ impl OrganizationAdmins for SdkDetective {
 
     async fn enable_organization_admin_account(&self, account_id: &str) -> Result<(), AwsError> {
         const OPERATION: &str = "EnableOrganizationAdminAccount";
-        let sent = self
-            .client
-            .enable_organization_admin_account()
-            .account_id(account_id)
-            .send()
-            .await;
-        self.traced(OPERATION, sent.map(drop))
+        let request = self.client.enable_organization_admin_account().account_id(account_id);
+        self.traced(OPERATION, request.send().await.map(drop))
     }
 
     async fn disable_organization_admin_account(&self) -> Result<(), AwsError> {
         const OPERATION: &str = "DisableOrganizationAdminAccount";
-        let sent = self.client.disable_organization_admin_account().send().await;
-        self.traced(OPERATION, sent.map(drop))
+        let request = self.client.disable_organization_admin_account();
+        self.traced(OPERATION, request.send().await.map(drop))
     }
 }
