@@ -5,7 +5,7 @@ use futures::StreamExt;
 use k8s_openapi::jiff::Timestamp;
 
 use super::Applied;
-use super::schedule::attempt_due;
+use super::schedule::{Attempts, attempt_due};
 use crate::api::{AcceptInvitationsSpec, DetectiveGraphStatus};
 use crate::aws::credentials::DEFAULT_SESSION_NAME;
 use crate::aws::{AssumeRole, Detective, RoleToAssume};
@@ -19,10 +19,8 @@ const ACCEPT_CONCURRENCY: usize = 8;
 pub struct Acceptance {
     /// `None` when no invitation was due.
     pub applied: Option<Applied>,
-    /// Accounts whose acceptance was attempted: their backoff counts.
-    pub attempted: Vec<String>,
-    /// Accounts whose acceptance failed, with the reason.
-    pub unprocessed: Vec<UnprocessedAccount>,
+    /// Accounts whose acceptance was attempted, and those where it failed (with the reason).
+    pub attempts: Attempts,
     /// Accounts whose backoff has not elapsed.
     pub deferred: Vec<String>,
 }
@@ -55,9 +53,9 @@ pub async fn accept_invited<R: AssumeRole>(
     let results = accept_all(roles, graph_arn, accepting, &accounts).await;
     let accepted = results.iter().filter(|(_, r)| r.is_ok()).count();
     for (account, result) in results {
-        acceptance.attempted.push(account.clone());
+        acceptance.attempts.attempted.push(account.clone());
         if let Err(reason) = result {
-            acceptance.unprocessed.push(UnprocessedAccount {
+            acceptance.attempts.unprocessed.push(UnprocessedAccount {
                 account_id: account,
                 reason,
             });

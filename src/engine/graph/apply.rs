@@ -3,9 +3,10 @@
 use std::collections::BTreeSet;
 
 use super::Applied;
+use super::schedule::Attempts;
 use crate::api::DetectiveGraphSpec;
 use crate::aws::{AwsError, Detective};
-use crate::member::{ObservedMember, UnprocessedAccount};
+use crate::member::ObservedMember;
 use crate::plan::{PackageChanges, Plan, Step, TagChanges};
 
 /// What to write to one graph.
@@ -25,10 +26,8 @@ pub struct Writes {
     pub applied: Vec<Applied>,
     /// The members as the responses predict them (before the graph is read back).
     pub members: Vec<ObservedMember>,
-    /// Accounts a batch call did not process, with AWS's reason.
-    pub unprocessed: Vec<UnprocessedAccount>,
-    /// Members whose repeated action (StartMonitoringMember) was attempted: their backoff counts.
-    pub attempted: Vec<String>,
+    /// The StartMonitoringMember calls made, and the accounts a batch call did not process.
+    pub attempts: Attempts,
     /// The call that stopped the apply; the writes before it landed.
     pub error: Option<AwsError>,
 }
@@ -81,7 +80,7 @@ async fn write_all<D: Detective>(
                     unprocessed: outcome.unprocessed.len(),
                 };
                 record(writes, applied);
-                writes.unprocessed.extend(outcome.unprocessed);
+                writes.attempts.unprocessed.extend(outcome.unprocessed);
             }
             Step::CreateMembers(accounts) => {
                 let outcome = detective
@@ -94,14 +93,14 @@ async fn write_all<D: Detective>(
                 };
                 record(writes, applied);
                 writes.members.extend(outcome.members);
-                writes.unprocessed.extend(outcome.unprocessed);
+                writes.attempts.unprocessed.extend(outcome.unprocessed);
             }
             Step::StartMonitoring(account) => {
                 if !work.monitoring_due.contains(&account) {
                     continue;
                 }
                 detective.start_monitoring_member(graph_arn, &account).await?;
-                writes.attempted.push(account.clone());
+                writes.attempts.attempted.push(account.clone());
                 record(writes, Applied::MonitoringStarted(account));
             }
         }

@@ -270,8 +270,7 @@ pub async fn reconcile<D: Detective, R: AssumeRole + ReachOrganizations>(
         .partition(|account| schedule::attempt_due(&previous, account, now));
     outcome.deferred = deferred;
 
-    let mut unprocessed = Vec::new();
-    let mut attempted = Vec::new();
+    let mut attempts = schedule::Attempts::default();
     if mode == Mode::Apply
         && plan.refusal.is_none()
         && let Some(graph_arn) = observation.graph_arn.clone()
@@ -294,8 +293,7 @@ pub async fn reconcile<D: Detective, R: AssumeRole + ReachOrganizations>(
         observation.members = writes.members;
         outcome.applied.extend(writes.applied);
         outcome.error = writes.error.map(SyncError::from);
-        unprocessed = writes.unprocessed;
-        attempted = writes.attempted;
+        attempts = writes.attempts;
         record_started(&outcome.applied, observation.packages.as_mut());
         let wrote_members = outcome.applied.iter().any(|a| {
             !matches!(
@@ -316,11 +314,10 @@ pub async fn reconcile<D: Detective, R: AssumeRole + ReachOrganizations>(
             let invited = plan_of(&observation.members).accept;
             let acceptance = accept::accept_invited(roles, &graph_arn, accepting, invited, &previous, now).await;
             outcome.deferred.extend(acceptance.deferred.iter().cloned());
-            attempted.extend(acceptance.attempted.iter().cloned());
             if acceptance.accepted_any() {
                 observe::reread(detective, &graph_arn, &mut observation.members).await;
             }
-            unprocessed.extend(acceptance.unprocessed);
+            attempts.extend(acceptance.attempts);
             if let Some(applied) = acceptance.applied {
                 progress(&applied);
                 outcome.applied.push(applied);
@@ -341,7 +338,7 @@ pub async fn reconcile<D: Detective, R: AssumeRole + ReachOrganizations>(
     }
     let mut status = report(&target, &outcome, &inventory_after, now);
     status.organization = organization.status;
-    schedule::record_attempts(&mut status, &previous, &attempted, &unprocessed, now);
+    schedule::record_attempts(&mut status, &previous, &attempts, now);
     outcome.requeue_after = schedule::requeue_after(&status, target.spec, !outcome.applied.is_empty(), now);
     if let Some(refresh) = organization::until_refresh(target.spec, &status, now) {
         outcome.requeue_after = outcome.requeue_after.min(refresh.max(SHORT_REQUEUE));

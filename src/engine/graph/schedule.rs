@@ -34,15 +34,33 @@ fn attempt_backoff(attempts: i32) -> Duration {
     (ATTEMPT_BACKOFF_BASE * 2u32.pow(doublings)).min(ATTEMPT_BACKOFF_CAP)
 }
 
+/// What the per-member writes of one reconcile leave for the backoff records in status.
+#[derive(Debug, Default)]
+pub struct Attempts {
+    /// Members whose repeated action (StartMonitoringMember, AcceptInvitation) was attempted:
+    /// their backoff counts.
+    pub attempted: Vec<String>,
+    /// Accounts a write did not process, with the reason (AWS's, or the failed acceptance's).
+    pub unprocessed: Vec<UnprocessedAccount>,
+}
+
+impl Attempts {
+    /// Adds what a later step attempted.
+    pub fn extend(&mut self, later: Attempts) {
+        self.attempted.extend(later.attempted);
+        self.unprocessed.extend(later.unprocessed);
+    }
+}
+
 /// Carries action attempts (kept while a member stays in the same state) and per-member errors
 /// into the new status.
 pub fn record_attempts(
     status: &mut DetectiveGraphStatus,
     previous: &DetectiveGraphStatus,
-    attempted: &[String],
-    unprocessed: &[UnprocessedAccount],
+    made: &Attempts,
     now: Timestamp,
 ) {
+    let Attempts { attempted, unprocessed } = made;
     for entry in &mut status.members {
         let before = previous
             .members
