@@ -21,7 +21,7 @@ use detective_operator::api::conditions::{READY, RECONCILING};
 use detective_operator::api::{DetectiveGraph, DetectiveGraphSpec, DetectiveGraphStatus};
 use detective_operator::aws::{AwsAccess, AwsSettings, SdkDetective};
 use detective_operator::controller::backoff::Backoff;
-use detective_operator::engine::{self, Mode, Outcome, Target};
+use detective_operator::engine::{self, Mode, Outcome, Reported, Target};
 use k8s_openapi::jiff::Timestamp;
 
 const ADMIN: &str = "123456789012";

@@ -9,7 +9,7 @@ use detective_emulator::{AccountConfig, MemberStatus, RoleConfig, WorldConfig};
 use detective_operator::api::{AcceptInvitationsSpec, DetectiveGraphSpec, DetectiveGraphStatus, MemberStatusEntry};
 use detective_operator::aws::AwsAccess;
 use detective_operator::cli::demo::emulator_access;
-use detective_operator::engine::{self, Mode, Outcome, Target};
+use detective_operator::engine::{self, Mode, Outcome, Reported, Target};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
 const ADMIN: &str = "123456789012";

@@ -8,8 +8,8 @@ use detective_emulator::{Emulator, MemberStatus, WorldConfig};
 use detective_operator::api::{DesiredInvitationState, DetectiveMembershipSpec, DetectiveMembershipStatus};
 use detective_operator::aws::SdkDetective;
 use detective_operator::cli::demo::emulator_access;
-use detective_operator::engine::Mode;
 use detective_operator::engine::membership::{self, Answer, Decision, MembershipTarget};
+use detective_operator::engine::{self, Mode, Reported};
 use k8s_openapi::jiff::Timestamp;
 
 const ADMIN: &str = "123456789012";
@@ -71,7 +71,9 @@ impl World {
             previous,
             generation: Some(1),
         };
-        membership::reconcile(&self.member, target, Mode::Apply, Timestamp::now()).await
+        // Through the engine's door, as the controller: the spec is checked there.
+        let access = emulator_access(&self.emulator.endpoint_url(), MEMBER, REGION).await;
+        engine::sync(&access, target, Mode::Apply, Timestamp::now()).await
     }
 }
 

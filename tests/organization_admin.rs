@@ -13,7 +13,7 @@ use detective_operator::api::{
 };
 use detective_operator::aws::AwsAccess;
 use detective_operator::cli::demo::emulator_access;
-use detective_operator::engine::{self, Mode, OrganizationAdminOutcome, OrganizationAdminTarget};
+use detective_operator::engine::{self, Mode, OrganizationAdminOutcome, OrganizationAdminTarget, Reported};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use k8s_openapi::jiff::Timestamp;
 

@@ -15,7 +15,7 @@ use detective_emulator::{
 };
 use detective_operator::api::{DetectiveGraph, DetectiveGraphSpec, ResolvedOrganization};
 use detective_operator::cli::demo::{self, emulator_access};
-use detective_operator::engine::{self, Mode, Outcome, Target};
+use detective_operator::engine::{self, Mode, Outcome, Reported, Target};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 

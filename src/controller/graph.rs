@@ -1,15 +1,15 @@
 //! What is the `DetectiveGraph`'s own in its reconcile: the claim check (one owner per behavior
-//! graph), its events, its member and deletion-guard metrics, and `deletionPolicy: Delete`.
+//! graph), its events, and its member and deletion-guard metrics (`deletionPolicy: Delete` is the
+//! engine's).
 
 use k8s_openapi::jiff::Timestamp;
-use kube::api::Api;
 use kube::{Resource, ResourceExt};
 
 use super::claims::{Claimant, other_owner};
 use super::reconciler::{Managed, scheduled_by_spec};
-use super::{Context, Error, events};
+use super::{Context, events};
 use crate::api::{DetectiveGraph, DetectiveGraphStatus};
-use crate::engine::{self, Mode, Outcome, Target};
+use crate::engine::{self, Mode, Outcome, Pipeline, Target};
 use crate::member::MemberStatus;
 
 impl Managed for DetectiveGraph {
@@ -22,6 +22,11 @@ impl Managed for DetectiveGraph {
         self.status.as_ref().and_then(|s| s.graph_arn.as_deref())
     }
 
+    fn target(&self) -> impl Pipeline<Outcome = Outcome> + '_ {
+        Target::of(self)
+    }
+
+    /// With the claim check: one owner per behavior graph.
     async fn sync(&self, ctx: &Context) -> Outcome {
         let key = self.key();
         let claimants = claimants(ctx);
@@ -44,15 +49,6 @@ impl Managed for DetectiveGraph {
         if outcome.plan.as_ref().is_some_and(|p| p.refusal.is_some()) {
             ctx.metrics.deletion_guard_tripped(&namespace, &name);
         }
-    }
-
-    async fn tear_down(&self, _api: &Api<Self>, ctx: &Context) -> Result<(), Error> {
-        engine::teardown(&ctx.aws, Target::of(self))
-            .await
-            .map_err(|source| Error::Teardown {
-                resource: self.key(),
-                source,
-            })
     }
 }
 

@@ -1,24 +1,15 @@
-//! What is the `DetectiveMembership`'s own in its reconcile: its events and
-//! `deletionPolicy: Disassociate` (which an organization member cannot apply).
+//! What is the `DetectiveMembership`'s own in its reconcile: its events, and what it tells when
+//! `deletionPolicy: Disassociate` cannot be applied (an organization member cannot leave).
 
 use k8s_openapi::jiff::Timestamp;
+use kube::Resource;
 use kube::api::Api;
-use kube::{Resource, ResourceExt};
 use tracing::warn;
 
-use super::reconciler::{Managed, ORPHAN_ANNOTATION, scheduled_by_spec};
-use super::{Context, Error, events, status};
+use super::reconciler::{Managed, ORPHAN_ANNOTATION, scheduled_by_spec, write_status};
+use super::{Context, Error, events};
 use crate::api::DetectiveMembership;
-use crate::engine::{self, MembershipOutcome, MembershipTarget, Mode, SyncError};
-
-/// `namespace/name`, for messages.
-fn key(membership: &DetectiveMembership) -> String {
-    format!(
-        "{}/{}",
-        membership.namespace().unwrap_or_default(),
-        membership.name_any()
-    )
-}
+use crate::engine::{MembershipOutcome, MembershipTarget, Pipeline, SyncError};
 
 impl Managed for DetectiveMembership {
     const KIND: &'static str = "DetectiveMembership";
@@ -30,8 +21,8 @@ impl Managed for DetectiveMembership {
         Some(&self.spec.graph_arn)
     }
 
-    async fn sync(&self, ctx: &Context) -> MembershipOutcome {
-        engine::sync(&ctx.aws, MembershipTarget::of(self), Mode::Apply, Timestamp::now()).await
+    fn target(&self) -> impl Pipeline<Outcome = MembershipOutcome> + '_ {
+        MembershipTarget::of(self)
     }
 
     async fn announce(&self, outcome: &MembershipOutcome, ctx: &Context) {
@@ -41,36 +32,18 @@ impl Managed for DetectiveMembership {
         }
     }
 
-    async fn tear_down(&self, api: &Api<Self>, ctx: &Context) -> Result<(), Error> {
-        match engine::teardown(&ctx.aws, MembershipTarget::of(self)).await {
-            Ok(()) => Ok(()),
-            Err(error @ SyncError::Refused(_)) => {
-                // Say why in status; the finalizer stays until a human decides (orphan annotation).
-                let message = format!(
-                    "{error}. Annotate {ORPHAN_ANNOTATION}=true to delete this resource and keep the membership"
-                );
-                let refused = SyncError::Refused(message);
-                let outcome = engine::membership::failed(MembershipTarget::of(self), refused, Timestamp::now());
-                status::apply(
-                    api,
-                    &self.name_any(),
-                    &Self::api_version(&()),
-                    &Self::kind(&()),
-                    &outcome.status,
-                )
-                .await
-                .map_err(Error::Kube)?;
-                let source = outcome.error.expect("a failed outcome keeps its error");
-                warn!(error = %source, "cannot disassociate");
-                Err(Error::Teardown {
-                    resource: key(self),
-                    source,
-                })
-            }
-            Err(source) => Err(Error::Teardown {
-                resource: key(self),
-                source,
-            }),
-        }
+    /// A membership that cannot leave (an organization member) says why in status; the finalizer
+    /// stays until a human decides (the orphan annotation).
+    async fn teardown_failed(&self, api: &Api<Self>, error: SyncError) -> Result<SyncError, Error> {
+        let SyncError::Refused(_) = error else {
+            return Ok(error);
+        };
+        let message =
+            format!("{error}. Annotate {ORPHAN_ANNOTATION}=true to delete this resource and keep the membership");
+        let outcome = self.target().failed(SyncError::Refused(message), Timestamp::now());
+        write_status(api, self, &outcome.status).await.map_err(Error::Kube)?;
+        let refused = outcome.error.expect("a failed outcome keeps its error");
+        warn!(error = %refused, "cannot disassociate");
+        Ok(refused)
     }
 }

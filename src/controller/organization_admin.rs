@@ -1,14 +1,12 @@
-//! What is the `DetectiveOrganizationAdmin`'s own in its reconcile: its events and
-//! `deletionPolicy: Disable`.
+//! What is the `DetectiveOrganizationAdmin`'s own in its reconcile: its events
+//! (`deletionPolicy: Disable` is the engine's).
 
-use k8s_openapi::jiff::Timestamp;
 use kube::Resource;
-use kube::api::Api;
 
 use super::reconciler::{Managed, scheduled_by_spec};
-use super::{Context, Error, events};
+use super::{Context, events};
 use crate::api::DetectiveOrganizationAdmin;
-use crate::engine::{self, Mode, OrganizationAdminOutcome, OrganizationAdminTarget};
+use crate::engine::{OrganizationAdminOutcome, OrganizationAdminTarget, Pipeline};
 
 impl Managed for DetectiveOrganizationAdmin {
     const KIND: &'static str = "DetectiveOrganizationAdmin";
@@ -21,14 +19,8 @@ impl Managed for DetectiveOrganizationAdmin {
         None
     }
 
-    async fn sync(&self, ctx: &Context) -> OrganizationAdminOutcome {
-        engine::sync(
-            &ctx.aws,
-            OrganizationAdminTarget::of(self),
-            Mode::Apply,
-            Timestamp::now(),
-        )
-        .await
+    fn target(&self) -> impl Pipeline<Outcome = OrganizationAdminOutcome> + '_ {
+        OrganizationAdminTarget::of(self)
     }
 
     async fn announce(&self, outcome: &OrganizationAdminOutcome, ctx: &Context) {
@@ -36,14 +28,5 @@ impl Managed for DetectiveOrganizationAdmin {
         if !notices.is_empty() {
             events::publish(&ctx.recorder, &self.object_ref(&()), notices).await;
         }
-    }
-
-    async fn tear_down(&self, _api: &Api<Self>, ctx: &Context) -> Result<(), Error> {
-        engine::teardown(&ctx.aws, OrganizationAdminTarget::of(self))
-            .await
-            .map_err(|source| Error::Teardown {
-                resource: self.key(),
-                source,
-            })
     }
 }

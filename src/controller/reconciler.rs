@@ -13,7 +13,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use k8s_openapi::NamespaceResourceScope;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::Api;
 use kube::core::object::HasStatus;
@@ -26,26 +25,16 @@ use serde::de::DeserializeOwned;
 use tracing::{Instrument, field, info, info_span, warn};
 
 use super::{Context, Error, status};
-use crate::engine::{MembershipOutcome, OrganizationAdminOutcome, Outcome, SyncError};
+use crate::api::key_of;
+use crate::engine::{self, Mode, Pipeline, SyncError};
+
+pub use crate::engine::Reported;
 
 /// The finalizer that lets the operator apply `deletionPolicy` before the resource goes.
 pub const FINALIZER: &str = "detective.operator.dev/cleanup";
 
 /// The annotation that releases a resource without touching AWS.
 pub const ORPHAN_ANNOTATION: &str = "detective.operator.dev/orphan";
-
-/// An engine outcome, as the reconciler reads it.
-pub trait Reported {
-    type Status: Serialize + DeserializeOwned + Send + Sync;
-    fn status(&self) -> &Self::Status;
-    fn conditions(&self) -> &[Condition];
-    fn graph_arn(&self) -> Option<&str>;
-    fn error(&self) -> Option<&SyncError>;
-    fn take_error(&mut self) -> Option<SyncError>;
-    fn is_ready(&self) -> bool;
-    fn is_stalled(&self) -> bool;
-    fn requeue_after(&self) -> Duration;
-}
 
 /// A resource kind the operator reconciles: what is its own.
 pub trait Managed:
@@ -68,12 +57,26 @@ pub trait Managed:
     fn resync_interval(&self) -> Duration;
     /// The behavior graph the resource is about, when known (for the span).
     fn graph_arn(&self) -> Option<&str>;
+    /// The resource as the engine reads it, outside of what the controller adds.
+    fn target(&self) -> impl Pipeline<Outcome = Self::Outcome> + '_;
+
     /// One engine run.
-    fn sync(&self, ctx: &Context) -> impl Future<Output = Self::Outcome> + Send;
+    fn sync(&self, ctx: &Context) -> impl Future<Output = Self::Outcome> + Send {
+        engine::sync(&ctx.aws, self.target(), Mode::Apply, Timestamp::now())
+    }
+
     /// Events and the kind's own metrics after a run.
     fn announce(&self, outcome: &Self::Outcome, ctx: &Context) -> impl Future<Output = ()> + Send;
-    /// Applies the deletion policy in AWS.
-    fn tear_down(&self, api: &Api<Self>, ctx: &Context) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// What a failed teardown tells besides the error it returns (the one retried with
+    /// backoff); by default nothing.
+    fn teardown_failed(
+        &self,
+        _api: &Api<Self>,
+        error: SyncError,
+    ) -> impl Future<Output = Result<SyncError, Error>> + Send {
+        std::future::ready(Ok(error))
+    }
 }
 
 /// [`Managed::suspended`] and [`Managed::resync_interval`] from the spec's `suspend` and
@@ -170,14 +173,7 @@ async fn apply<K: Managed>(
         tracing::Span::current().record("graph", arn);
     }
     let written = if restored || status::changed(resource.status(), outcome.status()) {
-        status::apply(
-            api,
-            &resource.name_any(),
-            &K::api_version(&()),
-            &K::kind(&()),
-            outcome.status(),
-        )
-        .await
+        write_status(api, resource, outcome.status()).await
     } else {
         Ok(())
     };
@@ -213,6 +209,11 @@ async fn apply<K: Managed>(
     }
 }
 
+/// Writes `status` as the resource's status subresource.
+pub(super) async fn write_status<K: Managed>(api: &Api<K>, resource: &K, status: &K::Status) -> kube::Result<()> {
+    status::apply(api, &resource.name_any(), &K::api_version(&()), &K::kind(&()), status).await
+}
+
 /// Whether the orphan annotation releases the resource without touching AWS.
 pub fn orphaned<K: Resource>(resource: &K) -> bool {
     resource
@@ -227,13 +228,25 @@ async fn cleanup<K: Managed>(api: &Api<K>, resource: &K, ctx: &Context) -> Resul
     if orphaned(resource) {
         info!("orphan annotation set: releasing without touching AWS");
     } else {
-        resource.tear_down(api, ctx).await?;
+        tear_down(api, resource, ctx).await?;
     }
     ctx.metrics
         .forget(K::KIND, &resource.namespace().unwrap_or_default(), &resource.name_any());
     ctx.backoff.reset(&key(resource));
     ctx.unwritten.forget(&key(resource));
     Ok(Action::await_change())
+}
+
+/// Applies the resource's deletion policy in AWS; on failure the finalizer stays.
+async fn tear_down<K: Managed>(api: &Api<K>, resource: &K, ctx: &Context) -> Result<(), Error> {
+    let Err(error) = engine::teardown(&ctx.aws, resource.target()).await else {
+        return Ok(());
+    };
+    let source = resource.teardown_failed(api, error).await?;
+    Err(Error::Teardown {
+        resource: key_of(resource.meta()),
+        source,
+    })
 }
 
 /// Requeue policy for failed reconciles: exponential backoff per resource.
@@ -243,56 +256,3 @@ pub fn error_policy<K: Managed>(resource: Arc<K>, error: &Error, ctx: Arc<Contex
     warn!(%error, resource = %key, retry_in = ?delay, "reconcile error");
     Action::requeue(delay)
 }
-
-/// [`Reported`] for an engine outcome with public `status`, `error` and `requeue_after` fields
-/// and `is_ready`/`is_stalled` methods; `$graph` reads the graph ARN of `$status`.
-macro_rules! reported {
-    ($outcome:ty, $status:ty, |$s:ident| $graph:expr) => {
-        impl Reported for $outcome {
-            type Status = $status;
-
-            fn status(&self) -> &Self::Status {
-                &self.status
-            }
-
-            fn conditions(&self) -> &[Condition] {
-                &self.status.conditions
-            }
-
-            fn graph_arn(&self) -> Option<&str> {
-                let $s = &self.status;
-                $graph
-            }
-
-            fn error(&self) -> Option<&SyncError> {
-                self.error.as_ref()
-            }
-
-            fn take_error(&mut self) -> Option<SyncError> {
-                self.error.take()
-            }
-
-            fn is_ready(&self) -> bool {
-                <$outcome>::is_ready(self)
-            }
-
-            fn is_stalled(&self) -> bool {
-                <$outcome>::is_stalled(self)
-            }
-
-            fn requeue_after(&self) -> Duration {
-                self.requeue_after
-            }
-        }
-    };
-}
-
-reported!(Outcome, crate::api::DetectiveGraphStatus, |status| status
-    .graph_arn
-    .as_deref());
-reported!(MembershipOutcome, crate::api::DetectiveMembershipStatus, |_status| None);
-reported!(
-    OrganizationAdminOutcome,
-    crate::api::DetectiveOrganizationAdminStatus,
-    |_status| None
-);

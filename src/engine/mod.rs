@@ -12,6 +12,7 @@
 pub mod graph;
 pub mod membership;
 pub mod organization_admin;
+pub mod outcome;
 pub mod target;
 
 use std::future::Future;
@@ -27,20 +28,23 @@ use crate::aws::{AwsAccess, AwsError, ErrorKind, RoleToAssume, SdkDetective};
 pub use graph::{Applied, ClaimCheck, GraphSource, Observation, Outcome, Target, administrator_of, failed, report};
 pub use membership::{MembershipOutcome, MembershipTarget};
 pub use organization_admin::{OrganizationAdminOutcome, OrganizationAdminTarget};
+pub use outcome::Reported;
 
 /// How soon to look again while members are in transit or work is pending.
 pub const SHORT_REQUEUE: Duration = Duration::from_secs(10);
 
 /// A resource the engine reconciles: where its AWS clients come from and its pipeline.
 pub trait Pipeline: Copy + Send + Sync {
-    type Outcome: Send;
+    type Outcome: Reported + Send;
     /// The AWS clients the pipeline runs with: one Region's, or one per declared Region.
     type Clients: Send + Sync;
 
+    /// Whether the spec can be acted on at all (checked before any AWS call).
+    fn validate(&self) -> Result<(), FieldErrors>;
     /// The resource's clients (its Regions, as its role).
     fn connect(&self, aws: &AwsAccess) -> impl Future<Output = Result<Self::Clients, SyncError>> + Send;
-    /// Runs the pipeline through `clients`; `aws` reaches other accounts when the pipeline acts
-    /// as them.
+    /// Runs the pipeline of a valid spec through `clients`; `aws` reaches other accounts when
+    /// the pipeline acts as them.
     fn run(
         self,
         clients: &Self::Clients,
@@ -66,9 +70,29 @@ pub(crate) async fn regional_client(
     Ok(aws.detective(region, role.as_ref()).await?)
 }
 
-/// One reconcile of a resource: get its AWS clients, then run its pipeline, or report why the
-/// clients could not be had. The controller and the command line both come through here.
+/// [`Pipeline::validate`], [`Pipeline::Clients`] and [`Pipeline::connect`] of a kind that runs
+/// in one Region, read off its spec: `validate()`, `region()` (else the operator's default) and
+/// `role()` (the CRD derive gives the specs no common trait).
+macro_rules! in_one_region_by_spec {
+    () => {
+        type Clients = SdkDetective;
+
+        fn validate(&self) -> Result<(), FieldErrors> {
+            self.spec.validate()
+        }
+
+        async fn connect(&self, aws: &AwsAccess) -> Result<SdkDetective, SyncError> {
+            regional_client(aws, self.spec.region(), self.spec.role()).await
+        }
+    };
+}
+
+/// One reconcile of a resource: check its spec, get its AWS clients, then run its pipeline, or
+/// report why it could not start. The controller and the command line both come through here.
 pub async fn sync<P: Pipeline>(aws: &AwsAccess, target: P, mode: Mode, now: Timestamp) -> P::Outcome {
+    if let Err(errors) = target.validate() {
+        return target.failed(SyncError::InvalidSpec(errors), now);
+    }
     match target.connect(aws).await {
         Ok(clients) => target.run(&clients, aws, mode, now).await,
         Err(error) => target.failed(error, now),
@@ -87,11 +111,7 @@ pub async fn teardown<P: Pipeline>(aws: &AwsAccess, target: P) -> Result<(), Syn
 
 impl Pipeline for Target<'_> {
     type Outcome = Outcome;
-    type Clients = SdkDetective;
-
-    async fn connect(&self, aws: &AwsAccess) -> Result<SdkDetective, SyncError> {
-        regional_client(aws, self.spec.region(), self.spec.role()).await
-    }
+    in_one_region_by_spec!();
 
     async fn run(self, detective: &SdkDetective, aws: &AwsAccess, mode: Mode, now: Timestamp) -> Outcome {
         graph::reconcile(detective, aws, self, mode, now).await
@@ -118,11 +138,7 @@ impl Pipeline for Target<'_> {
 
 impl Pipeline for MembershipTarget<'_> {
     type Outcome = MembershipOutcome;
-    type Clients = SdkDetective;
-
-    async fn connect(&self, aws: &AwsAccess) -> Result<SdkDetective, SyncError> {
-        regional_client(aws, self.spec.region(), self.spec.role()).await
-    }
+    in_one_region_by_spec!();
 
     async fn run(self, detective: &SdkDetective, _aws: &AwsAccess, mode: Mode, now: Timestamp) -> MembershipOutcome {
         membership::reconcile(detective, self, mode, now).await
@@ -147,6 +163,10 @@ impl Pipeline for OrganizationAdminTarget<'_> {
     type Outcome = OrganizationAdminOutcome;
     /// One management-account client per Region the resource reads.
     type Clients = Vec<(String, SdkDetective)>;
+
+    fn validate(&self) -> Result<(), FieldErrors> {
+        self.spec.validate()
+    }
 
     async fn connect(&self, aws: &AwsAccess) -> Result<Self::Clients, SyncError> {
         let mut clients = Vec::new();

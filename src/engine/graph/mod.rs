@@ -24,7 +24,6 @@ use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
 
-use crate::api::conditions::{self, READY, STALLED};
 use crate::api::{DetectiveGraph, DetectiveGraphSpec, DetectiveGraphStatus};
 use crate::aws::{AssumeRole, Detective, PackageIngest, PackageStates, ReachOrganizations};
 use crate::member::ObservedMember;
@@ -171,15 +170,6 @@ impl Outcome {
             requeue_after: SHORT_REQUEUE,
         }
     }
-
-    /// Whether the resource ended needing a human (the controller does not retry on its own).
-    pub fn is_stalled(&self) -> bool {
-        conditions::is_true(&self.status.conditions, STALLED)
-    }
-
-    pub fn is_ready(&self) -> bool {
-        conditions::is_true(&self.status.conditions, READY)
-    }
 }
 
 /// The outcome of a reconcile that could not start (e.g. no credentials for the resource's role):
@@ -194,8 +184,8 @@ pub fn failed(target: Target<'_>, error: SyncError, now: Timestamp) -> Outcome {
     outcome
 }
 
-/// Runs one reconcile through `detective` (the administrator account); `roles` reaches the
-/// member accounts for `spec.acceptInvitations`.
+/// Runs one reconcile of a valid spec ([`super::sync`] checks it) through `detective` (the
+/// administrator account); `roles` reaches the member accounts for `spec.acceptInvitations`.
 pub async fn reconcile<D: Detective, R: AssumeRole + ReachOrganizations>(
     detective: &D,
     roles: &R,
@@ -210,10 +200,6 @@ pub async fn reconcile<D: Detective, R: AssumeRole + ReachOrganizations>(
             progress(applied);
         }
     };
-
-    if let Err(errors) = target.spec.validate() {
-        return failed(target, SyncError::InvalidSpec(errors), now);
-    }
 
     let mut observation = match observe::observe(detective, target.spec, &previous, mode, &mut progress).await {
         Ok(observation) => observation,

@@ -19,7 +19,6 @@ use tracing::warn;
 
 use super::target::ResourceTarget;
 use super::{Mode, SyncError};
-use crate::api::conditions::{self, READY, STALLED};
 use crate::api::{DetectiveMembership, DetectiveMembershipStatus, MembershipPackageStatus};
 use crate::aws::Detective;
 
@@ -45,16 +44,6 @@ pub struct MembershipOutcome {
     pub requeue_after: Duration,
 }
 
-impl MembershipOutcome {
-    pub fn is_ready(&self) -> bool {
-        conditions::is_true(&self.status.conditions, READY)
-    }
-
-    pub fn is_stalled(&self) -> bool {
-        conditions::is_true(&self.status.conditions, STALLED)
-    }
-}
-
 /// The outcome of a reconcile that could not start (e.g. no credentials for the resource's role):
 /// the status keeps what the previous one knew and reports the error.
 pub fn failed(target: MembershipTarget<'_>, error: SyncError, now: Timestamp) -> MembershipOutcome {
@@ -71,16 +60,14 @@ pub fn failed(target: MembershipTarget<'_>, error: SyncError, now: Timestamp) ->
     outcome
 }
 
-/// Runs one reconcile of a membership through `detective` (the member account).
+/// Runs one reconcile of a valid membership spec ([`super::sync`] checks it) through `detective`
+/// (the member account).
 pub async fn reconcile<D: Detective>(
     detective: &D,
     target: MembershipTarget<'_>,
     mode: Mode,
     now: Timestamp,
 ) -> MembershipOutcome {
-    if let Err(errors) = target.spec.validate() {
-        return failed(target, SyncError::InvalidSpec(errors), now);
-    }
     let graph_arn = &target.spec.graph_arn;
     let invitation = match observe::find(detective, graph_arn).await {
         Ok(invitation) => invitation,

@@ -18,8 +18,7 @@ use k8s_openapi::jiff::Timestamp;
 use tracing::{Instrument, info, info_span};
 
 use super::target::ResourceTarget;
-use super::{Mode, SHORT_REQUEUE, SyncError};
-use crate::api::conditions::{self, READY, RECONCILING, STALLED};
+use super::{Mode, Reported, SHORT_REQUEUE, SyncError};
 use crate::api::{DetectiveOrganizationAdmin, DetectiveOrganizationAdminSpec, DetectiveOrganizationAdminStatus};
 use crate::aws::{AwsError, OrganizationAdmin, OrganizationAdmins};
 
@@ -61,21 +60,6 @@ pub struct OrganizationAdminOutcome {
     pub requeue_after: Duration,
 }
 
-impl OrganizationAdminOutcome {
-    pub fn is_ready(&self) -> bool {
-        conditions::is_true(&self.status.conditions, READY)
-    }
-
-    pub fn is_stalled(&self) -> bool {
-        conditions::is_true(&self.status.conditions, STALLED)
-    }
-
-    /// Whether writes are in flight or planned (a short requeue, or changes in a plan).
-    pub fn is_reconciling(&self) -> bool {
-        conditions::is_true(&self.status.conditions, RECONCILING)
-    }
-}
-
 /// The outcome of a reconcile that could not start or read nothing: the status keeps what the
 /// previous one knew and reports the error.
 pub fn failed(target: OrganizationAdminTarget<'_>, error: SyncError, now: Timestamp) -> OrganizationAdminOutcome {
@@ -88,17 +72,14 @@ pub fn failed(target: OrganizationAdminTarget<'_>, error: SyncError, now: Timest
     }
 }
 
-/// Runs one reconcile through `clients`: one management-account client per Region the target
-/// reads ([`OrganizationAdminTarget::regions`]).
+/// Runs one reconcile of a valid spec ([`super::sync`] checks it) through `clients`: one
+/// management-account client per Region the target reads ([`OrganizationAdminTarget::regions`]).
 pub async fn reconcile<D: OrganizationAdmins>(
     clients: &[(String, D)],
     target: OrganizationAdminTarget<'_>,
     mode: Mode,
     now: Timestamp,
 ) -> OrganizationAdminOutcome {
-    if let Err(errors) = target.spec.validate() {
-        return failed(target, SyncError::InvalidSpec(errors), now);
-    }
     let mut regions = Vec::new();
     for (region, declared) in target.regions() {
         let Some((_, client)) = clients.iter().find(|(r, _)| *r == region) else {
