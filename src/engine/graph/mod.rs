@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
 
-use crate::api::conditions::{self, READY, STALLED};
+use crate::api::conditions::{READY, STALLED};
 use crate::api::{DetectiveGraph, DetectiveGraphSpec, DetectiveGraphStatus};
 use crate::aws::{AssumeRole, Detective, PackageIngest, PackageStates, ReachOrganizations};
 use crate::member::ObservedMember;
@@ -174,11 +174,11 @@ impl Outcome {
 
     /// Whether the resource ended needing a human (the controller does not retry on its own).
     pub fn is_stalled(&self) -> bool {
-        conditions::is_true(&self.status.conditions, STALLED)
+        self.status.sync.is_true(STALLED)
     }
 
     pub fn is_ready(&self) -> bool {
-        conditions::is_true(&self.status.conditions, READY)
+        self.status.sync.is_true(READY)
     }
 }
 

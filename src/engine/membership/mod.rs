@@ -19,7 +19,7 @@ use tracing::warn;
 
 use super::target::ResourceTarget;
 use super::{Mode, SyncError};
-use crate::api::conditions::{self, READY, STALLED};
+use crate::api::conditions::{READY, STALLED};
 use crate::api::{DetectiveMembership, DetectiveMembershipStatus, MembershipPackageStatus};
 use crate::aws::Detective;
 
@@ -47,11 +47,11 @@ pub struct MembershipOutcome {
 
 impl MembershipOutcome {
     pub fn is_ready(&self) -> bool {
-        conditions::is_true(&self.status.conditions, READY)
+        self.status.sync.is_true(READY)
     }
 
     pub fn is_stalled(&self) -> bool {
-        conditions::is_true(&self.status.conditions, STALLED)
+        self.status.sync.is_true(STALLED)
     }
 }
 

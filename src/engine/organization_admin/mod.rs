@@ -19,7 +19,7 @@ use tracing::{Instrument, info, info_span};
 
 use super::target::ResourceTarget;
 use super::{Mode, SHORT_REQUEUE, SyncError};
-use crate::api::conditions::{self, READY, RECONCILING, STALLED};
+use crate::api::conditions::{READY, RECONCILING, STALLED};
 use crate::api::{DetectiveOrganizationAdmin, DetectiveOrganizationAdminSpec, DetectiveOrganizationAdminStatus};
 use crate::aws::{AwsError, OrganizationAdmin, OrganizationAdmins};
 
@@ -63,16 +63,16 @@ pub struct OrganizationAdminOutcome {
 
 impl OrganizationAdminOutcome {
     pub fn is_ready(&self) -> bool {
-        conditions::is_true(&self.status.conditions, READY)
+        self.status.sync.is_true(READY)
     }
 
     pub fn is_stalled(&self) -> bool {
-        conditions::is_true(&self.status.conditions, STALLED)
+        self.status.sync.is_true(STALLED)
     }
 
     /// Whether writes are in flight or planned (a short requeue, or changes in a plan).
     pub fn is_reconciling(&self) -> bool {
-        conditions::is_true(&self.status.conditions, RECONCILING)
+        self.status.sync.is_true(RECONCILING)
     }
 }
 
