@@ -1,13 +1,13 @@
-//! Field constraints of the contract, stated once: patterns and limits.
+//! Field constraints of the contract, stated once: patterns and limits, the CEL rules the specs'
+//! `#[x_kube]` attributes build ([`cel_rule`]) and the bounded `resyncInterval` ([`ResyncInterval`]).
 //!
 //! The patterns are written in the RE2 subset that both the API server (Go `regexp`) and the
 //! `regex` crate understand, so the CRD schema (`graph.rs`, `membership.rs`) and the Rust-side
 //! checks (`validation.rs`) read the same constants. A leaf: it imports nothing from `api`.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 use std::time::Duration;
-
-use std::borrow::Cow;
 
 use kube::core::{Reason, Rule};
 use regex::Regex;
@@ -74,8 +74,9 @@ pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(600);
 /// The `resyncInterval` of a resource that declares none.
 pub const DEFAULT_RESYNC_INTERVAL: Duration = Duration::from_secs(300);
 /// The longest `resyncInterval`: drift made outside the operator is found within a day at the
-/// latest. Written as the API server's CEL `duration()` reads it.
+/// latest.
 pub const MAX_RESYNC_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+/// [`MAX_RESYNC_INTERVAL`] as the CRD's CEL rule (`duration('24h')`) and the messages write it.
 pub const MAX_RESYNC_INTERVAL_TEXT: &str = "24h";
 
 /// A `resyncInterval`: how often a resource is read again to find drift made outside the
