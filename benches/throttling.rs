@@ -72,9 +72,9 @@ fn total(emulator: &Emulator) -> u64 {
 
 fn condition_reason(status: &DetectiveGraphStatus, type_: &str) -> String {
     status
-        .conditions
-        .iter()
-        .find(|c| c.type_ == type_ && c.status == "True")
+        .sync
+        .condition(type_)
+        .filter(|c| c.status == "True")
         .map(|c| c.reason.clone())
         .unwrap_or_else(|| "-".into())
 }

@@ -148,6 +148,6 @@ async fn invitations_are_accepted_as_each_member_and_failing_roles_block_no_one(
             .count(),
         100
     );
-    assert!(fourth.is_ready(), "{:?}", fourth.status.conditions);
+    assert!(fourth.is_ready(), "{:?}", fourth.status.sync.conditions);
     assert!(fourth.status.members.iter().all(|m| m.last_error.is_none()));
 }

@@ -161,7 +161,7 @@ async fn a_started_package_that_is_not_declared_is_reported_and_never_written() 
     let (emulator, graph) = legacy_graph().await;
     let access = emulator_access(&emulator.endpoint_url(), ADMIN, REGION).await;
     let first = sync(&access, &spec(Some(&["EKS_AUDIT", "ASFF_SECURITYHUB_FINDING"])), None).await;
-    assert!(first.error.is_none(), "{:?}", first.status.conditions);
+    assert!(first.error.is_none(), "{:?}", first.status.sync.conditions);
     assert_eq!(
         package_states(&emulator, &graph)
             .get("ASFF_SECURITYHUB_FINDING")
@@ -184,12 +184,7 @@ async fn a_started_package_that_is_not_declared_is_reported_and_never_written() 
             package(&outcome.status, "ASFF_SECURITYHUB_FINDING").declared,
             Some(false)
         );
-        let ready = outcome
-            .status
-            .conditions
-            .iter()
-            .find(|c| c.type_ == "Ready")
-            .expect("Ready");
+        let ready = outcome.status.sync.condition("Ready").expect("Ready");
         assert!(
             ready.message.contains("ASFF_SECURITYHUB_FINDING") && ready.message.contains("Detective console"),
             "{}",

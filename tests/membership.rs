@@ -81,7 +81,7 @@ fn condition<'a>(
     status: &'a DetectiveMembershipStatus,
     type_: &str,
 ) -> &'a k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
-    status.conditions.iter().find(|c| c.type_ == type_).unwrap()
+    status.sync.condition(type_).unwrap()
 }
 
 #[tokio::test]

@@ -97,7 +97,7 @@ impl World {
 }
 
 fn stalled(outcome: &OrganizationAdminOutcome) -> &Condition {
-    let stalled = outcome.status.conditions.iter().find(|c| c.type_ == "Stalled");
+    let stalled = outcome.status.sync.conditions.iter().find(|c| c.type_ == "Stalled");
     stalled.expect("a Stalled condition")
 }
 
@@ -122,7 +122,7 @@ async fn delegates_in_two_regions_then_adopts_without_a_write() {
     );
 
     let first = world.sync(&spec, None, Mode::Apply).await;
-    assert!(first.is_ready(), "{:?}", first.status.conditions);
+    assert!(first.is_ready(), "{:?}", first.status.sync.conditions);
     assert!(first.error.is_none());
     assert_eq!(
         states(&first.status),
@@ -205,7 +205,7 @@ async fn a_removed_region_is_disabled_only_when_asked() {
 
     let mut east_only = spec(&[EAST]);
     let retained = world.sync(&east_only, Some(&both.status), Mode::Apply).await;
-    assert!(retained.is_ready(), "{:?}", retained.status.conditions);
+    assert!(retained.is_ready(), "{:?}", retained.status.sync.conditions);
     assert_eq!(
         states(&retained.status),
         [(EAST, DelegationState::Delegated), (WEST, DelegationState::Retained)]

@@ -127,7 +127,7 @@ async fn whole_organization_synced(accounts: u32) -> (Emulator, DetectiveGraph, 
 #[tokio::test]
 async fn twelve_hundred_organization_accounts_converge_in_one_sync_and_a_resync_lists_nothing() {
     let (emulator, mut graph, now, outcome) = whole_organization_synced(1200).await;
-    assert!(outcome.is_ready(), "{:?}", outcome.status.conditions);
+    assert!(outcome.is_ready(), "{:?}", outcome.status.sync.conditions);
     let calls = emulator.calls();
     // 1,201 accounts in the organization (1,200 seeded, the management account), less the
     // administrator: 1,200 members.
@@ -171,7 +171,7 @@ async fn a_refresh_of_forty_ous_lists_each_ou_once() {
     let top: Vec<String> = (0..5).map(|i| seed.unit_id(i)).collect();
     let mut graph = graph(json!({"organizationalUnits": top}), json!({}));
     let outcome = sync(&emulator, &mut graph, Timestamp::now()).await;
-    assert!(outcome.is_ready(), "{:?}", outcome.status.conditions);
+    assert!(outcome.is_ready(), "{:?}", outcome.status.sync.conditions);
     let calls = emulator.calls();
     let resolved = resolved(&graph);
     // Every seeded account sits in an OU (the management account in the root is not selected).
@@ -283,7 +283,7 @@ async fn exclusions_suspended_accounts_moves_and_the_guard() {
     );
     let start = Timestamp::now();
     let outcome = sync(&emulator, &mut graph, start).await;
-    assert!(outcome.is_ready(), "{:?}", outcome.status.conditions);
+    assert!(outcome.is_ready(), "{:?}", outcome.status.sync.conditions);
     // A and its child A1; not the suspended account, not the excluded one, not B.
     assert_eq!(
         enabled(&emulator),
@@ -307,7 +307,7 @@ async fn exclusions_suspended_accounts_moves_and_the_guard() {
         within.applied
     );
     let refreshed = sync(&emulator, &mut graph, start + SignedDuration::from_mins(2)).await;
-    assert!(refreshed.is_ready(), "{:?}", refreshed.status.conditions);
+    assert!(refreshed.is_ready(), "{:?}", refreshed.status.sync.conditions);
     assert_eq!(
         enabled(&emulator),
         ["100000000001", "100000000003", "100000000004", "100000000006"]
@@ -321,7 +321,7 @@ async fn exclusions_suspended_accounts_moves_and_the_guard() {
         ..WorldPatch::default()
     });
     let guarded = sync(&emulator, &mut graph, start + SignedDuration::from_mins(4)).await;
-    assert!(guarded.is_stalled(), "{:?}", guarded.status.conditions);
+    assert!(guarded.is_stalled(), "{:?}", guarded.status.sync.conditions);
     assert_eq!(enabled(&emulator).len(), 4, "the guard removed nothing");
     emulator.shutdown().await;
 }
@@ -333,7 +333,7 @@ async fn a_graph_account_that_is_not_the_delegated_administrator_stalls_without_
     // No delegation.
     let mut graph = graph(json!({}), json!({}));
     let outcome = sync(&emulator, &mut graph, Timestamp::now()).await;
-    assert!(outcome.is_stalled(), "{:?}", outcome.status.conditions);
+    assert!(outcome.is_stalled(), "{:?}", outcome.status.sync.conditions);
     let error = outcome.error.as_ref().expect("an error");
     assert_eq!(error.reason(), "NotDelegatedAdministrator");
     assert!(!error.is_retryable());
@@ -498,7 +498,7 @@ async fn an_account_that_may_not_list_the_organization_stalls_with_the_way_out()
     emulator.merge_world(small_organization());
     let mut graph = graph(json!({}), json!({"organization": {}}));
     let outcome = sync(&emulator, &mut graph, Timestamp::now()).await;
-    assert!(outcome.is_stalled(), "{:?}", outcome.status.conditions);
+    assert!(outcome.is_stalled(), "{:?}", outcome.status.sync.conditions);
     let error = outcome.error.as_ref().expect("an error");
     assert_eq!(error.reason(), "OrganizationAccessDenied");
     assert!(error.to_string().contains("assumeRoleArn"), "{error}");

@@ -141,21 +141,16 @@ impl Fault {
 }
 
 /// The flat JSON form of [`Fault`].
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct FaultSpec {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     operation: Option<String>,
     kind: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     latency_ms: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     count: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     rate: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     seed: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     requests_per_second: Option<u32>,
 }
 

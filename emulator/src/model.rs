@@ -90,23 +90,21 @@ impl std::fmt::Display for MemberStatus {
 }
 
 /// One member account of one graph. Times are epoch milliseconds of the emulator clock.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Member {
     pub account_id: String,
     pub email_address: String,
     pub status: MemberStatus,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled_reason: Option<DisabledReason>,
     pub invitation_type: InvitationType,
     pub invited_ms: i64,
     pub updated_ms: i64,
     /// When the member last became ENABLED (data sources report ingestion from then on).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled_ms: Option<i64>,
     /// Set while VERIFICATION_IN_PROGRESS: when verification ends and how. Decided at
     /// CreateMembers time against the world model, as the service checks what it was given.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<PendingVerification>,
 }
 

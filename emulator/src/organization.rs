@@ -18,6 +18,7 @@ use super::validate;
 pub(crate) const MAX_PAGE_SIZE: u32 = 20;
 
 /// One organization. Serialized in camelCase inside the world model's `organizations`.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OrganizationConfig {
@@ -28,7 +29,6 @@ pub struct OrganizationConfig {
     pub management_account: String,
     /// `r-` and 4–32 lowercase letters or digits. Absent: `r-` plus the first characters of
     /// the organization id after `o-` (at least 4, padded with `0`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub root_id: Option<String>,
     /// The OU tree, parents before or after children in any order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -45,11 +45,11 @@ pub struct OrganizationConfig {
     pub empty_first_pages: bool,
     /// Pages hold at most this many items even when MaxResults asks for more (1–20): "a page may
     /// hold fewer than asked".
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size_limit: Option<u32>,
 }
 
 /// One organizational unit.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OrganizationalUnitConfig {
@@ -58,7 +58,6 @@ pub struct OrganizationalUnitConfig {
     /// 1–128 characters.
     pub name: String,
     /// The root or another OU of the same organization. Absent: the root.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_id: Option<String>,
 }
 

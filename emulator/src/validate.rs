@@ -334,41 +334,18 @@ mod tests {
 
     #[test]
     fn emails_follow_the_documented_pattern() {
-        for valid in [
-            "a@example.com",
-            "first.last+tag@mail.example.co.uk",
-            "x@a.io",
-            "we@ird@example.com",
-            "a@x-y.example.org",
-            "a@1.example.museum",
-            "ünïcode@example.com",
-        ] {
-            assert!(is_email(valid), "{valid} should be valid");
+        let cases: Vec<serde_json::Value> =
+            serde_saphyr::from_str(include_str!("../tests/data/root_emails.yaml")).expect("a YAML list");
+        assert!(cases.len() > 20, "the whole table was read");
+        for case in &cases {
+            let address = case["address"].as_str().expect("an address");
+            assert_eq!(
+                Some(is_email(address)),
+                case["detective"].as_bool(),
+                "{address:?}: {}",
+                case["why"]
+            );
         }
-        for invalid in [
-            "",
-            "@example.com",
-            "a@",
-            "a@example",
-            "a@-example.com",
-            "a@example-.com",
-            "a@exa_mple.com",
-            "a@example.c",
-            "a@example.c0m",
-            "a@.example.com",
-            "a@example..com",
-            "a\n@example.com",
-            "a@example.com.",
-            "no-at-sign.example.com",
-        ] {
-            assert!(!is_email(invalid), "{invalid:?} should be invalid");
-        }
-        let long_local = format!("{}@example.com", "a".repeat(52));
-        assert_eq!(long_local.len(), 64);
-        assert!(is_email(&long_local));
-        assert!(!is_email(&format!("a{long_local}")));
-        let long_label = format!("a@{}.com", "b".repeat(64));
-        assert!(!is_email(&long_label));
     }
 
     #[test]

@@ -39,6 +39,7 @@ pub struct WorldConfig {
 }
 
 /// One simulated AWS account.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AccountConfig {
@@ -56,25 +57,17 @@ pub struct AccountConfig {
     pub volume_too_high: bool,
     /// Organization the account belongs to. In files, `true` means [`DEFAULT_ORGANIZATION`],
     /// `false` or absent means none, a string names the organization.
-    #[serde(
-        default,
-        deserialize_with = "organization_id",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "organization_id")]
     pub organization: Option<String>,
     /// Simulates a member who accepts: this long after the account's invitation reaches
     /// INVITED, it is accepted as if the account had called AcceptInvitation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_accept_after_ms: Option<u64>,
     /// The IAM roles STS AssumeRole may assume in this account. Absent: any role name can be
     /// assumed by anyone; present: only these, as each one's trust says.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub roles: Option<Vec<RoleConfig>>,
     /// Account name in its organization (1–50 characters). Absent: `account-<id>`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// The root or OU of its organization the account sits in. Absent: the root.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_id: Option<String>,
     /// State in its organization: ACTIVE (default), SUSPENDED or PENDING_CLOSURE.
     #[serde(default, skip_serializing_if = "AccountState::is_active")]
@@ -84,17 +77,16 @@ pub struct AccountConfig {
     pub joined_method: JoinedMethod,
     /// When the account joined its organization. Absent: stamped with the emulator clock when
     /// the account first appears in the organization (kept while it stays there).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub joined_timestamp: Option<jiff::Timestamp>,
 }
 
 /// A role in an account, as STS AssumeRole sees it.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RoleConfig {
     pub name: String,
     /// The external id the trust policy requires, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
     /// Accounts allowed to assume the role; empty: any account.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -105,13 +97,12 @@ pub struct RoleConfig {
 /// accounts are upserted by account id, the other fields replace the current value when present.
 ///
 /// [`Emulator::merge_world`]: super::Emulator::merge_world
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct WorldPatch {
     pub accounts: Vec<AccountConfig>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub verification_delay_ms: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub default_account: Option<String>,
     /// Organizations upserted by id.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -511,6 +502,41 @@ mod tests {
         };
         let err = world.validate().expect_err("short account id");
         assert!(err.starts_with("accounts[0].accountId"), "{err}");
+    }
+
+    /// The world's types omit an absent optional field rather than write `null`, and read an
+    /// omitted one back as absent: a written world (or state file) reads back equal.
+    #[test]
+    fn absent_optional_facts_are_omitted_and_read_back() {
+        let bare = AccountConfig::new("111111111111", "a@example.com");
+        let full = AccountConfig {
+            organization: Some("o-abc".into()),
+            auto_accept_after_ms: Some(10),
+            roles: Some(vec![RoleConfig {
+                name: "accept".into(),
+                external_id: Some("ext-1".into()),
+                trusted_accounts: Vec::new(),
+            }]),
+            name: Some("audit".into()),
+            parent_id: Some("r-abcd".into()),
+            joined_timestamp: Some(jiff::Timestamp::UNIX_EPOCH),
+            ..AccountConfig::new("222222222222", "b@example.com")
+        };
+        let world = WorldConfig {
+            accounts: vec![bare, full],
+            ..WorldConfig::default()
+        };
+        let json = serde_json::to_value(&world).expect("serializes");
+        assert_eq!(
+            json["accounts"][0],
+            serde_json::json!({ "accountId": "111111111111", "email": "a@example.com", "guardDutyEnrolled": true, "volumeTooHigh": false }),
+        );
+        assert!(!json.to_string().contains("null"), "{json}");
+        assert_eq!(serde_json::from_value::<WorldConfig>(json).expect("reads back"), world);
+        let patch = WorldPatch::default();
+        let json = serde_json::to_value(&patch).expect("serializes");
+        assert_eq!(json, serde_json::json!({ "accounts": [] }));
+        assert_eq!(serde_json::from_value::<WorldPatch>(json).expect("reads back"), patch);
     }
 
     #[test]

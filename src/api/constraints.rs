@@ -1,13 +1,18 @@
-//! Field constraints of the contract, stated once: patterns and limits.
+//! Field constraints of the contract, stated once: patterns and limits, the CEL rules the specs'
+//! `#[x_kube]` attributes build ([`cel_rule`]) and the bounded `resyncInterval` ([`ResyncInterval`]).
 //!
 //! The patterns are written in the RE2 subset that both the API server (Go `regexp`) and the
 //! `regex` crate understand, so the CRD schema (`graph.rs`, `membership.rs`) and the Rust-side
 //! checks (`validation.rs`) read the same constants. A leaf: it imports nothing from `api`.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 use std::time::Duration;
 
+use kube::core::{Reason, Rule};
 use regex::Regex;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::{Deserialize, Serialize};
 
 /// The most member accounts one behavior graph can hold (a Detective quota).
 pub const MAX_MEMBERS: usize = 1200;
@@ -66,8 +71,90 @@ pub const MAX_ORGANIZATIONAL_UNITS: usize = 100;
 /// The `membersFrom.organization.refreshInterval` used when the declared one cannot be read.
 pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(600);
 
-/// The `resyncInterval` used when the declared one cannot be read (the schema's default is `5m`).
+/// The `resyncInterval` of a resource that declares none.
 pub const DEFAULT_RESYNC_INTERVAL: Duration = Duration::from_secs(300);
+/// The longest `resyncInterval`: drift made outside the operator is found within a day at the
+/// latest.
+pub const MAX_RESYNC_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+/// [`MAX_RESYNC_INTERVAL`] as the CRD's CEL rule (`duration('24h')`) and the messages write it.
+pub const MAX_RESYNC_INTERVAL_TEXT: &str = "24h";
+
+/// A `resyncInterval`: how often a resource is read again to find drift made outside the
+/// operator, as written (`30s`, `5m`, `1h30m`), from 0 to [`MAX_RESYNC_INTERVAL`]. The schema,
+/// the default and the parsing of the three kinds' `resyncInterval`, stated once; each kind's
+/// field documents what it reads again.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct ResyncInterval(String);
+
+impl Default for ResyncInterval {
+    fn default() -> Self {
+        Self("5m".to_owned())
+    }
+}
+
+impl ResyncInterval {
+    /// As declared.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The declared interval, when it is well-formed and at most [`MAX_RESYNC_INTERVAL`].
+    pub fn declared(&self) -> Option<Duration> {
+        parse_duration(&self.0).filter(|interval| *interval <= MAX_RESYNC_INTERVAL)
+    }
+
+    /// The interval to requeue at. One out of range (an object stored before the schema's
+    /// bound, or a file given to the CLI) is refused by the resource's validation, which names
+    /// the field and stalls the resource; the default only paces the retries until it is fixed.
+    pub fn duration(&self) -> Duration {
+        self.declared().unwrap_or(DEFAULT_RESYNC_INTERVAL)
+    }
+}
+
+impl JsonSchema for ResyncInterval {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        "ResyncInterval".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        // The pattern holds first, so the CEL rule reads only well-formed durations (and says
+        // nothing more about a malformed one).
+        json_schema!({
+            "type": "string",
+            "pattern": DURATION_PATTERN,
+            "maxLength": DURATION_MAX_LENGTH,
+            "x-kubernetes-validations": [{
+                "rule": format!(
+                    "!self.matches('{DURATION_PATTERN}') || duration(self) <= duration('{MAX_RESYNC_INTERVAL_TEXT}')"
+                ),
+                "message": format!("must be at most {MAX_RESYNC_INTERVAL_TEXT}"),
+            }],
+        })
+    }
+}
+
+/// A CEL rule of the schema (`x-kubernetes-validations`): while `rule` does not hold, the API
+/// server refuses the object with `message`, naming `field_path` and `reason`. In a `#[x_kube]`
+/// attribute: `validation = cel_rule(..)`.
+pub(crate) fn cel_rule(rule: &str, message: &str, field_path: &str, reason: Reason) -> Rule {
+    Rule::new(rule).message(message).field_path(field_path).reason(reason)
+}
+
+/// The CEL rule that the optional `field` of the object keeps its value once set (it may not be
+/// removed either).
+pub(crate) fn immutable_once_set(field: &str, message: &str) -> Rule {
+    cel_rule(
+        &format!("!has(oldSelf.{field}) || (has(self.{field}) && self.{field} == oldSelf.{field})"),
+        message,
+        &format!(".{field}"),
+        Reason::FieldValueInvalid,
+    )
+}
 
 /// Compiles one of the patterns above.
 pub(crate) fn compiled(pattern: &'static str) -> Regex {

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::{CustomResource, KubeSchema};
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
@@ -14,9 +14,11 @@ use super::constraints::{
     MESSAGE_MAX_LENGTH, REGION_MAX_LENGTH, REGION_PATTERN, ROLE_NAME_PATTERN, SESSION_NAME_PATTERN, TAG_KEY_MAX_LENGTH,
     TAG_KEY_PATTERN, TAG_KEY_RESERVED_PREFIX, TAG_VALUE_MAX_LENGTH,
 };
-use super::constraints::{DEFAULT_REFRESH_INTERVAL, DEFAULT_RESYNC_INTERVAL, parse_duration};
+use super::constraints::{DEFAULT_REFRESH_INTERVAL, ResyncInterval, parse_duration};
 use super::constraints::{MAX_ORGANIZATIONAL_UNITS, PARENT_ID_PATTERN};
+use super::constraints::{cel_rule, immutable_once_set};
 use super::role::{AssumeRoleSpec, DeclaredRole};
+use super::sync_status::SyncStatus;
 
 /// The member accounts an Amazon Detective behavior graph should have, kept true by the operator.
 ///
@@ -24,6 +26,7 @@ use super::role::{AssumeRoleSpec, DeclaredRole};
 /// invites the listed accounts, removes the ones no longer listed (see `pruning`), starts
 /// monitoring for accepted-but-disabled members, and reports every member's state in `status`.
 /// `assumeRoleArn` names a role in the administrator account.
+#[serde_with::skip_serializing_none]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "detective.operator.dev",
@@ -45,31 +48,23 @@ use super::role::{AssumeRoleSpec, DeclaredRole};
     printcolumn = r#"{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}"#
 )]
 #[x_kube(
-    validation = Rule::new("!has(oldSelf.region) || (has(self.region) && self.region == oldSelf.region)")
-        .message("region is immutable once set: create a new DetectiveGraph for another Region")
-        .field_path(".region")
-        .reason(Reason::FieldValueInvalid),
-    validation = Rule::new("!has(oldSelf.graphArn) || (has(self.graphArn) && self.graphArn == oldSelf.graphArn)")
-        .message("graphArn is immutable once set: create a new DetectiveGraph to manage another graph")
-        .field_path(".graphArn")
-        .reason(Reason::FieldValueInvalid),
-    validation = Rule::new("!has(self.graphArn) || !has(self.region) || self.graphArn.contains(':detective:' + self.region + ':')")
-        .message("graphArn names a different Region than region")
-        .field_path(".graphArn")
-        .reason(Reason::FieldValueInvalid)
+    validation = immutable_once_set("region", "region is immutable once set: create a new DetectiveGraph for another Region"),
+    validation = immutable_once_set("graphArn", "graphArn is immutable once set: create a new DetectiveGraph to manage another graph"),
+    validation = cel_rule(
+        "!has(self.graphArn) || !has(self.region) || self.graphArn.contains(':detective:' + self.region + ':')",
+        "graphArn names a different Region than region", ".graphArn", Reason::FieldValueInvalid,
+    ),
 )]
 #[serde(rename_all = "camelCase")]
 pub struct DetectiveGraphSpec {
     /// The AWS Region of the behavior graph, e.g. `us-east-1`. Defaults to the Region of the
     /// operator's AWS configuration. Immutable once set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = REGION_PATTERN), length(max = REGION_MAX_LENGTH))]
     pub region: Option<String>,
 
     /// Adopt this behavior graph. Without it the operator adopts the administrator account's graph
     /// in the Region if one exists (ListGraphs), and creates one otherwise (CreateGraph).
     /// Immutable once set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = GRAPH_ARN_PATTERN), length(max = GRAPH_ARN_MAX_LENGTH))]
     pub graph_arn: Option<String>,
 
@@ -99,7 +94,6 @@ pub struct DetectiveGraphSpec {
     pub monitoring: MonitoringSpec,
 
     /// Accept invitations on the members' behalf by assuming a role in each invited account.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accept_invitations: Option<AcceptInvitationsSpec>,
 
     /// The optional datasource packages the graph must ingest besides the core one (CloudTrail,
@@ -109,7 +103,9 @@ pub struct DetectiveGraphSpec {
     /// a started package that is not listed is reported (condition message, one Event), never
     /// stopped; stop it in the Detective console (Settings, General, Source packages). Unset (the
     /// default): packages are neither read nor started. `[]`: none declared, started ones reported.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    // `default` keeps the field optional in the schema: behind `schema_with`, schemars no longer
+    // sees that the type is an `Option`.
+    #[serde(default)]
     #[schemars(schema_with = "datasource_packages_schema")]
     pub datasource_packages: Option<Vec<DatasourcePackage>>,
 
@@ -129,10 +125,9 @@ pub struct DetectiveGraphSpec {
     #[serde(default)]
     pub deletion_policy: GraphDeletionPolicy,
 
-    /// How often the graph is read again to find drift made outside the operator, e.g. `5m`.
-    #[serde(default = "default_resync_interval")]
-    #[schemars(regex(pattern = DURATION_PATTERN), length(max = DURATION_MAX_LENGTH))]
-    pub resync_interval: String,
+    /// How often the graph is read again to find drift made outside the operator, e.g. `5m`; at most `24h`.
+    #[serde(default)]
+    pub resync_interval: ResyncInterval,
 
     /// Stops every AWS call for this resource until set back to false.
     #[serde(default)]
@@ -140,31 +135,29 @@ pub struct DetectiveGraphSpec {
 
     /// The organization configuration of the graph, when its account is the organization's
     /// delegated Detective administrator in this Region.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<GraphOrganizationSpec>,
 
     /// Members drawn from another source, declared together with `members`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members_from: Option<MembersFromSpec>,
 }
 
 /// The organization configuration of the delegated administrator's behavior graph.
+#[serde_with::skip_serializing_none]
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct GraphOrganizationSpec {
     /// Whether accounts that join the organization later become members on their own
     /// (UpdateOrganizationConfiguration `AutoEnable`). Absent: left as it is. Existing accounts
     /// are enabled through `membersFrom.organization` or `members`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_enable: Option<bool>,
 }
 
 /// Other sources of declared members.
+#[serde_with::skip_serializing_none]
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct MembersFromSpec {
     /// The ACTIVE accounts of AWS Organizations OUs (with their child OUs).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<OrganizationMembersSpec>,
 }
 
@@ -217,16 +210,15 @@ impl OrganizationMembersSpec {
 }
 
 /// What the operator last saw of the graph's organization side.
+#[serde_with::skip_serializing_none]
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct GraphOrganizationStatus {
     /// The graph's `AutoEnable` as last read (DescribeOrganizationConfiguration), when
     /// `spec.organization.autoEnable` is set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_enable: Option<bool>,
 
     /// The accounts `spec.membersFrom.organization` resolved at the last refresh.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved: Option<ResolvedOrganization>,
 }
 
@@ -268,11 +260,11 @@ pub struct MemberSpec {
 }
 
 /// The invitation sent to new members.
+#[serde_with::skip_serializing_none]
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct InvitationSpec {
     /// A custom message for the invitation e-mail (1–1000 characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = MESSAGE_MAX_LENGTH))]
     pub message: Option<String>,
 
@@ -297,6 +289,7 @@ impl Default for MonitoringSpec {
 }
 
 /// Accepting invitations in member accounts by role assumption.
+#[serde_with::skip_serializing_none]
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct AcceptInvitationsSpec {
@@ -305,12 +298,10 @@ pub struct AcceptInvitationsSpec {
     pub role_name: String,
 
     /// The external id the members' role trust policies require.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = EXTERNAL_ID_PATTERN), length(max = EXTERNAL_ID_MAX_LENGTH))]
     pub external_id: Option<String>,
 
     /// The role session name (default `detective-operator`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = SESSION_NAME_PATTERN))]
     pub session_name: Option<String>,
 }
@@ -357,28 +348,25 @@ pub enum GraphDeletionPolicy {
 }
 
 /// What the operator last saw of the graph.
+#[serde_with::skip_serializing_none]
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = SyncStatus::described(
+    "kstatus conditions: `Ready`, `Reconciling`, `Stalled`, and `MembersHealthy`.",
+    "When the graph was last read and reconciled."
+))]
 pub struct DetectiveGraphStatus {
-    /// The `metadata.generation` this status describes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed_generation: Option<i64>,
+    #[serde(flatten)]
+    pub sync: SyncStatus,
 
     /// The behavior graph this resource manages.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub graph_arn: Option<String>,
 
     /// Whether this resource created the graph (and so may delete it under `deletionPolicy: Delete`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub graph_created: bool,
 
-    /// kstatus conditions: `Ready`, `Reconciling`, `Stalled`, and `MembersHealthy`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
-    pub conditions: Vec<Condition>,
-
     /// Member counts by state.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<MemberSummary>,
 
     /// Every member of the graph, declared or not, as Detective reports it.
@@ -398,12 +386,7 @@ pub struct DetectiveGraphStatus {
     #[x_kube(merge_strategy = ListMerge::Map(vec!["package".into()]))]
     pub datasource_packages: Vec<DatasourcePackageStatus>,
 
-    /// When the graph was last read and reconciled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_sync_time: Option<Time>,
-
     /// The organization side: `AutoEnable` and the members resolved from AWS Organizations.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<GraphOrganizationStatus>,
 }
 
@@ -425,6 +408,7 @@ pub struct MemberSummary {
 }
 
 /// One member account as Detective reports it.
+#[serde_with::skip_serializing_none]
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct MemberStatusEntry {
@@ -432,26 +416,19 @@ pub struct MemberStatusEntry {
     /// INVITED, VERIFICATION_IN_PROGRESS, VERIFICATION_FAILED, ENABLED or ACCEPTED_BUT_DISABLED.
     pub status: String,
     /// VOLUME_TOO_HIGH or VOLUME_UNKNOWN, for ACCEPTED_BUT_DISABLED members.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled_reason: Option<String>,
     /// INVITATION or ORGANIZATION.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invitation_type: Option<String>,
     /// Whether the account is listed in `spec.members`.
     pub declared: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invited_time: Option<Time>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_time: Option<Time>,
     /// Calls made for this member in its current state (StartMonitoringMember while
     /// ACCEPTED_BUT_DISABLED, AcceptInvitation while INVITED); the next waits 1, 2, 4, ... minutes
     /// (at most an hour) after the last.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attempts: Option<i32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_attempt_time: Option<Time>,
     /// The last error of an action on this member (e.g. an invitation Detective did not process).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
     /// The datasource packages whose data of this member is not ingested (its
     /// `DatasourcePackageIngestStates` other than STARTED); absent when every package is.
@@ -500,6 +477,7 @@ impl DatasourcePackage {
 }
 
 /// One datasource package of the graph, as the last reconcile saw it.
+#[serde_with::skip_serializing_none]
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct DatasourcePackageStatus {
@@ -507,11 +485,9 @@ pub struct DatasourcePackageStatus {
     pub package: String,
     /// The graph's ingest state: STARTED, STOPPED or DISABLED (ListDatasourcePackages, read only
     /// when `spec.datasourcePackages` is set).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
     /// Whether the package is listed in `spec.datasourcePackages` (optional packages, when the
     /// field is set). A STARTED package that is not declared is reported, never stopped.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub declared: Option<bool>,
     /// Members whose data of this package is ingested (STARTED in ListMembers).
     pub ingesting_members: i32,
@@ -523,10 +499,6 @@ fn default_true() -> bool {
 
 fn default_max_deletions() -> i32 {
     10
-}
-
-pub(super) fn default_resync_interval() -> String {
-    "5m".to_owned()
 }
 
 /// Tags as TagResource accepts them. A map's keys have no schema of their own, so the key rules
@@ -567,7 +539,7 @@ impl DetectiveGraphSpec {
 
     /// `resyncInterval` as a duration.
     pub fn resync_interval(&self) -> Duration {
-        parse_duration(&self.resync_interval).unwrap_or(DEFAULT_RESYNC_INTERVAL)
+        self.resync_interval.duration()
     }
 }
 

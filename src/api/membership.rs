@@ -1,17 +1,16 @@
 //! `DetectiveMembership`: the member side: one member account's answer to one graph's invitation.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use std::time::Duration;
 
-use super::constraints::{DEFAULT_RESYNC_INTERVAL, parse_duration};
-use super::constraints::{
-    DURATION_MAX_LENGTH, DURATION_PATTERN, GRAPH_ARN_MAX_LENGTH, GRAPH_ARN_PATTERN, REGION_MAX_LENGTH, REGION_PATTERN,
-};
+use super::constraints::{GRAPH_ARN_MAX_LENGTH, GRAPH_ARN_PATTERN, REGION_MAX_LENGTH, REGION_PATTERN};
+use super::constraints::{ResyncInterval, cel_rule, immutable_once_set};
 use super::role::{AssumeRoleSpec, DeclaredRole};
+use super::sync_status::SyncStatus;
 
 /// A member account's membership in another account's behavior graph, for clusters that run with
 /// the member account's credentials (or assume a role into it).
@@ -19,6 +18,7 @@ use super::role::{AssumeRoleSpec, DeclaredRole};
 /// The operator finds the graph's invitation (ListInvitations), accepts or rejects it as declared,
 /// and on deletion disassociates from the graph when `deletionPolicy` is `Disassociate`.
 /// `assumeRoleArn` names a role in the member account.
+#[serde_with::skip_serializing_none]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "detective.operator.dev",
@@ -38,14 +38,11 @@ use super::role::{AssumeRoleSpec, DeclaredRole};
     printcolumn = r#"{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}"#
 )]
 #[x_kube(
-    validation = Rule::new("!has(oldSelf.region) || (has(self.region) && self.region == oldSelf.region)")
-        .message("region is immutable once set")
-        .field_path(".region")
-        .reason(Reason::FieldValueInvalid),
-    validation = Rule::new("!has(self.region) || self.graphArn.contains(':detective:' + self.region + ':')")
-        .message("graphArn names a different Region than region")
-        .field_path(".graphArn")
-        .reason(Reason::FieldValueInvalid)
+    validation = immutable_once_set("region", "region is immutable once set"),
+    validation = cel_rule(
+        "!has(self.region) || self.graphArn.contains(':detective:' + self.region + ':')",
+        "graphArn names a different Region than region", ".graphArn", Reason::FieldValueInvalid,
+    ),
 )]
 #[serde(rename_all = "camelCase")]
 pub struct DetectiveMembershipSpec {
@@ -55,7 +52,6 @@ pub struct DetectiveMembershipSpec {
     pub graph_arn: String,
 
     /// The AWS Region of the graph; defaults to the Region in `graphArn`. Immutable once set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = REGION_PATTERN), length(max = REGION_MAX_LENGTH))]
     pub region: Option<String>,
 
@@ -71,10 +67,9 @@ pub struct DetectiveMembershipSpec {
     #[serde(default)]
     pub deletion_policy: MembershipDeletionPolicy,
 
-    /// How often the invitation is read again, e.g. `5m`.
-    #[serde(default = "default_resync_interval")]
-    #[schemars(regex(pattern = DURATION_PATTERN), length(max = DURATION_MAX_LENGTH))]
-    pub resync_interval: String,
+    /// How often the invitation is read again, e.g. `5m`; at most `24h`.
+    #[serde(default)]
+    pub resync_interval: ResyncInterval,
 
     /// Stops every AWS call for this resource until set back to false.
     #[serde(default)]
@@ -100,20 +95,18 @@ pub enum MembershipDeletionPolicy {
 }
 
 /// What the operator last saw of the invitation.
+#[serde_with::skip_serializing_none]
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = SyncStatus::described(
+    "kstatus conditions: `Ready`, `Reconciling`, `Stalled`.",
+    "When the invitation was last read."
+))]
 pub struct DetectiveMembershipStatus {
-    /// The `metadata.generation` this status describes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed_generation: Option<i64>,
-
-    /// kstatus conditions: `Ready`, `Reconciling`, `Stalled`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
-    pub conditions: Vec<Condition>,
+    #[serde(flatten)]
+    pub sync: SyncStatus,
 
     /// The invitation as ListInvitations reports it; absent while no invitation has arrived.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invitation: Option<InvitationStatus>,
 
     /// Whether the graph ingests this account's data of each datasource package
@@ -121,33 +114,26 @@ pub struct DetectiveMembershipStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["package".into()]))]
     pub datasource_packages: Vec<MembershipPackageStatus>,
-
-    /// When the invitation was last read.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_sync_time: Option<Time>,
 }
 
 /// The invitation as the member account sees it.
+#[serde_with::skip_serializing_none]
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct InvitationStatus {
     /// The administrator account that owns the graph.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub administrator_account_id: Option<String>,
     /// INVITED, ENABLED, ACCEPTED_BUT_DISABLED, ...
     pub status: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled_reason: Option<String>,
     /// INVITATION or ORGANIZATION.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invitation_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invited_time: Option<Time>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_time: Option<Time>,
 }
 
 /// The member account's own ingest state of one datasource package.
+#[serde_with::skip_serializing_none]
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct MembershipPackageStatus {
@@ -156,7 +142,6 @@ pub struct MembershipPackageStatus {
     /// STARTED (this account's data of the package is ingested), STOPPED or DISABLED.
     pub state: String,
     /// When the package entered that state for this account.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<Time>,
 }
 
@@ -173,10 +158,6 @@ impl DetectiveMembershipSpec {
 
     /// `resyncInterval` as a duration.
     pub fn resync_interval(&self) -> Duration {
-        parse_duration(&self.resync_interval).unwrap_or(DEFAULT_RESYNC_INTERVAL)
+        self.resync_interval.duration()
     }
-}
-
-fn default_resync_interval() -> String {
-    "5m".to_owned()
 }

@@ -10,6 +10,7 @@ pub mod graph;
 pub mod membership;
 pub mod organization_admin;
 pub mod role;
+pub mod sync_status;
 pub mod validation;
 
 pub use graph::{
@@ -30,6 +31,7 @@ pub use organization_admin::{
     DetectiveOrganizationAdminStatus, RegionDelegation,
 };
 pub use role::{AssumeRoleSpec, DeclaredRole};
+pub use sync_status::SyncStatus;
 
 /// The API group of every resource of this operator.
 pub const GROUP: &str = "detective.operator.dev";

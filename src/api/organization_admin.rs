@@ -3,17 +3,14 @@
 
 use std::time::Duration;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::constraints::{
-    ACCOUNT_ID_PATTERN, DEFAULT_RESYNC_INTERVAL, DURATION_MAX_LENGTH, DURATION_PATTERN, MAX_REGIONS, REGION_MAX_LENGTH,
-    REGION_PATTERN, parse_duration,
-};
-use super::graph::default_resync_interval;
+use super::constraints::{ACCOUNT_ID_PATTERN, MAX_REGIONS, REGION_MAX_LENGTH, REGION_PATTERN, ResyncInterval};
 use super::role::{AssumeRoleSpec, DeclaredRole};
+use super::sync_status::SyncStatus;
 
 /// The organization's delegated Amazon Detective administrator account, per Region, kept as
 /// declared from the organization's management account.
@@ -72,10 +69,9 @@ pub struct DetectiveOrganizationAdminSpec {
     #[serde(default)]
     pub deletion_policy: DelegationRemoval,
 
-    /// How often the delegations are read again, e.g. `5m`.
-    #[serde(default = "default_resync_interval")]
-    #[schemars(regex(pattern = DURATION_PATTERN), length(max = DURATION_MAX_LENGTH))]
-    pub resync_interval: String,
+    /// How often the delegations are read again, e.g. `5m`; at most `24h`.
+    #[serde(default)]
+    pub resync_interval: ResyncInterval,
 
     /// Stops every AWS call for this resource until set back to false.
     #[serde(default)]
@@ -95,15 +91,13 @@ pub enum DelegationRemoval {
 /// What the operator last saw of the delegations.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = SyncStatus::described(
+    "kstatus conditions over all Regions: `Ready`, `Reconciling`, `Stalled`.",
+    "When the delegations were last read."
+))]
 pub struct DetectiveOrganizationAdminStatus {
-    /// The `metadata.generation` this status describes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed_generation: Option<i64>,
-
-    /// kstatus conditions over all Regions: `Ready`, `Reconciling`, `Stalled`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
-    pub conditions: Vec<Condition>,
+    #[serde(flatten)]
+    pub sync: SyncStatus,
 
     /// One entry per declared Region, and per Region removed from `regions` whose delegation to
     /// `accountId` is kept (`Retained`): how a removed Region is still known.
@@ -118,28 +112,21 @@ pub struct DetectiveOrganizationAdminStatus {
     /// Regions in `spec.regions`.
     #[serde(default)]
     pub declared_regions: i32,
-
-    /// When the delegations were last read.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_sync_time: Option<Time>,
 }
 
 /// The delegation in one Region, as ListOrganizationAdminAccounts reports it.
+#[serde_with::skip_serializing_none]
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct RegionDelegation {
     pub region: String,
     /// The organization's Detective administrator account there; absent when there is none.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub administrator_account_id: Option<String>,
     /// The administrator's (organization) behavior graph.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub graph_arn: Option<String>,
     /// When the administrator was delegated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delegation_time: Option<Time>,
     pub state: DelegationState,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
 
@@ -168,7 +155,7 @@ impl DetectiveOrganizationAdminSpec {
 
     /// `resyncInterval` as a duration.
     pub fn resync_interval(&self) -> Duration {
-        parse_duration(&self.resync_interval).unwrap_or(DEFAULT_RESYNC_INTERVAL)
+        self.resync_interval.duration()
     }
 }
 

@@ -437,7 +437,8 @@ spec: {accountId: '111111111111', regions: [us-east-1, eu-west-1]}
         parse_documents("admin.yaml", &format!("{GOOD}---\n{admin}"), &mut manifests).unwrap();
         assert_eq!((manifests.graphs.len(), manifests.organization_admins.len()), (1, 1));
         assert_eq!(
-            manifests.organization_admins[0].admin.spec.resync_interval, "5m",
+            manifests.organization_admins[0].admin.spec.resync_interval.as_str(),
+            "5m",
             "defaults apply"
         );
         for (bad, field) in [

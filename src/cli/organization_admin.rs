@@ -138,7 +138,7 @@ pub fn render_regions(admin: &DetectiveOrganizationAdmin) -> String {
         ]
     });
     let header = ["REGION", "ADMINISTRATOR", "STATE", "GRAPH"];
-    render_table(&[16, 14, 10], header, rows, &status.conditions)
+    render_table(&[16, 14, 10], header, rows, &status.sync.conditions)
 }
 
 /// One run of the engine on a document.

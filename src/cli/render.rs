@@ -245,7 +245,7 @@ pub fn render_members(graph: &DetectiveGraph) -> String {
         .map(str::to_owned)
     });
     let header = ["ACCOUNT", "STATUS", "DISABLED", "TYPE", "DECLARED"];
-    render_table(&[14, 26, 16, 13], header, rows, &status.conditions)
+    render_table(&[14, 26, 16, 13], header, rows, &status.sync.conditions)
 }
 
 /// A table as `kubectl get` prints one (each column but the last padded to its width), then the

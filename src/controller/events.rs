@@ -265,6 +265,7 @@ fn newly_undeclared_packages(previous: Option<&DetectiveGraphStatus>, outcome: &
 fn already_reconciling(previous: Option<&DetectiveGraphStatus>, reason: &str) -> bool {
     previous.is_some_and(|status| {
         status
+            .sync
             .conditions
             .iter()
             .any(|c| c.type_ == RECONCILING && c.status == "True" && c.reason == reason)
@@ -306,8 +307,8 @@ mod tests {
         let error = SyncError::Aws(AwsError::new("ListMembers", kind, code, "m"));
         let verdict = error.verdict();
         let mut status = previous.cloned().unwrap_or_default();
-        status.conditions = crate::api::conditions::merge(
-            &status.conditions,
+        status.sync.conditions = crate::api::conditions::merge(
+            &status.sync.conditions,
             &verdict.states(),
             Some(1),
             k8s_openapi::jiff::Timestamp::UNIX_EPOCH,

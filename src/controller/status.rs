@@ -91,21 +91,24 @@ impl Unwritten {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::DetectiveGraphStatus;
+    use crate::api::{DetectiveGraphStatus, SyncStatus};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
     use k8s_openapi::jiff::Timestamp;
 
     #[test]
     fn a_new_sync_time_alone_is_no_change() {
         let before = DetectiveGraphStatus {
-            observed_generation: Some(1),
-            last_sync_time: Some(Time(Timestamp::from_second(1).unwrap())),
+            sync: SyncStatus {
+                observed_generation: Some(1),
+                last_sync_time: Some(Time(Timestamp::from_second(1).unwrap())),
+                ..Default::default()
+            },
             ..Default::default()
         };
         let mut after = before.clone();
-        after.last_sync_time = Some(Time(Timestamp::from_second(99).unwrap()));
+        after.sync.last_sync_time = Some(Time(Timestamp::from_second(99).unwrap()));
         assert!(!changed(Some(&before), &after));
-        after.observed_generation = Some(2);
+        after.sync.observed_generation = Some(2);
         assert!(changed(Some(&before), &after));
         assert!(changed(None, &after));
     }

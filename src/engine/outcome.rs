@@ -49,7 +49,7 @@ macro_rules! reported {
             }
 
             fn conditions(&self) -> &[Condition] {
-                &self.status.conditions
+                &self.status.sync.conditions
             }
 
             fn graph_arn(&self) -> Option<&str> {

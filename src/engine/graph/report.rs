@@ -7,10 +7,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
 use super::{GraphSource, Observation, Outcome, Target, administrator_of};
-use crate::api::conditions::{self, ConditionState, MEMBERS_HEALTHY, Verdict};
+use crate::api::conditions::{ConditionState, MEMBERS_HEALTHY, Verdict};
 use crate::api::{
     DatasourcePackage, DatasourcePackageStatus, DetectiveGraphSpec, DetectiveGraphStatus, MemberStatusEntry,
-    MemberSummary,
+    MemberSummary, SyncStatus,
 };
 use crate::engine::abbreviated;
 use crate::member::{InvitationType, MemberStatus, ObservedMember, PackageIngest};
@@ -66,19 +66,13 @@ pub fn report(
     let graph_created = previous.graph_created || observation.is_some_and(|o| o.source == GraphSource::Created);
     let states = condition_states(spec, outcome, observation, &declared);
     DetectiveGraphStatus {
-        observed_generation: target.generation,
+        sync: SyncStatus::after(&previous.sync, &states, target.generation, now, observation.is_some()),
         graph_arn,
         graph_created,
-        conditions: conditions::merge(&previous.conditions, &states, target.generation, now),
         summary,
         members,
         inventory: inventory.iter().cloned().collect(),
         datasource_packages,
-        last_sync_time: if observation.is_some() {
-            Some(Time(now))
-        } else {
-            previous.last_sync_time.clone()
-        },
         // The organization step sets what it saw; until then the last known stays.
         organization: previous.organization.clone(),
     }
@@ -284,6 +278,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+    use crate::api::conditions;
     use crate::plan::plan_packages;
 
     const ARN: &str = "arn:aws:detective:us-east-1:123456789012:graph:0123456789abcdef0123456789abcdef";
@@ -377,7 +372,7 @@ mod tests {
             ],
             "a member that reports no states is not said to miss any"
         );
-        assert!(conditions::is_true(&status.conditions, conditions::READY));
+        assert!(status.sync.is_true(conditions::READY));
     }
 
     #[test]
@@ -405,7 +400,7 @@ mod tests {
             ("ASFF_SECURITYHUB_FINDING".to_owned(), Started),
         ]);
         let status = status_of(&spec(serde_json::json!(["EKS_AUDIT"]), &[]), Vec::new(), Some(graph));
-        let ready = status.conditions.iter().find(|c| c.type_ == conditions::READY).unwrap();
+        let ready = status.sync.condition(conditions::READY).unwrap();
         assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("True", "Synced"));
         assert!(
             ready
@@ -421,7 +416,7 @@ mod tests {
     fn a_package_to_start_keeps_a_dry_run_reconciling() {
         let graph = PackageStates::from([("EKS_AUDIT".to_owned(), Stopped)]);
         let status = status_of(&spec(serde_json::json!(["EKS_AUDIT"]), &[]), Vec::new(), Some(graph));
-        let ready = status.conditions.iter().find(|c| c.type_ == conditions::READY).unwrap();
+        let ready = status.sync.condition(conditions::READY).unwrap();
         assert_eq!(ready.status, "False");
         assert!(
             ready.message.contains("datasource packages to start (EKS_AUDIT)"),

@@ -7,8 +7,10 @@ use k8s_openapi::jiff::Timestamp;
 use super::decide::Decision;
 use super::schedule::INVITATION_RECHECK;
 use super::{MembershipOutcome, MembershipTarget};
-use crate::api::conditions::{self, Verdict};
-use crate::api::{DesiredInvitationState, DetectiveMembershipStatus, InvitationStatus, MembershipPackageStatus};
+use crate::api::conditions::Verdict;
+use crate::api::{
+    DesiredInvitationState, DetectiveMembershipStatus, InvitationStatus, MembershipPackageStatus, SyncStatus,
+};
 use crate::aws::{Invitation, MembershipIngest};
 
 pub fn invitation_status(invitation: &Invitation) -> InvitationStatus {
@@ -69,10 +71,8 @@ pub fn report(
     let states = verdict.states();
     let read = outcome.decision.is_some();
     DetectiveMembershipStatus {
-        observed_generation: target.generation,
-        conditions: conditions::merge(&previous.conditions, &states, target.generation, now),
+        sync: SyncStatus::after(&previous.sync, &states, target.generation, now, read),
         invitation: if read { invitation } else { previous.invitation.clone() },
         datasource_packages: outcome.packages.clone().unwrap_or(previous.datasource_packages),
-        last_sync_time: if read { Some(Time(now)) } else { previous.last_sync_time },
     }
 }

@@ -6,8 +6,8 @@ use k8s_openapi::jiff::Timestamp;
 
 use super::decide::{Change, Decision};
 use super::{OrganizationAdminTarget, RegionOutcome};
-use crate::api::conditions::{self, Verdict};
-use crate::api::{DelegationState, DetectiveOrganizationAdminStatus, RegionDelegation};
+use crate::api::conditions::Verdict;
+use crate::api::{DelegationState, DetectiveOrganizationAdminStatus, RegionDelegation, SyncStatus};
 use crate::aws::ErrorKind;
 use crate::engine::{Mode, SyncError};
 
@@ -50,16 +50,10 @@ pub fn report(
         .filter(|e| e.state == DelegationState::Delegated)
         .count();
     DetectiveOrganizationAdminStatus {
-        observed_generation: target.generation,
-        conditions: conditions::merge(&previous.conditions, &states, target.generation, now),
+        sync: SyncStatus::after(&previous.sync, &states, target.generation, now, failed.is_none()),
         delegated_regions: i32::try_from(delegated).unwrap_or(i32::MAX),
         declared_regions: i32::try_from(target.spec.regions.len()).unwrap_or(i32::MAX),
         regions: entries,
-        last_sync_time: if failed.is_some() {
-            previous.last_sync_time
-        } else {
-            Some(Time(now))
-        },
     }
 }
 
@@ -243,11 +237,7 @@ mod tests {
     }
 
     fn condition(status: &DetectiveOrganizationAdminStatus, type_: &str) -> (String, String, String) {
-        let c = status
-            .conditions
-            .iter()
-            .find(|c| c.type_ == type_)
-            .expect("the condition");
+        let c = status.sync.condition(type_).expect("the condition");
         (c.status.clone(), c.reason.clone(), c.message.clone())
     }
 
@@ -270,7 +260,7 @@ mod tests {
                 .iter()
                 .all(|e| e.state == DelegationState::Delegated && e.graph_arn.is_some() && e.delegation_time.is_some())
         );
-        assert_eq!(status.observed_generation, Some(3));
+        assert_eq!(status.sync.observed_generation, Some(3));
     }
 
     #[test]

@@ -200,7 +200,7 @@ async fn unknown_or_repeated_packages_are_refused_at_admission() {
 async fn the_largest_graph_fits_the_object_limit() {
     use detective_operator::api::{
         DatasourcePackageStatus, DetectiveGraphStatus, GraphOrganizationStatus, MemberStatusEntry, MemberSummary,
-        ResolvedOrganization,
+        ResolvedOrganization, SyncStatus,
     };
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
@@ -235,12 +235,15 @@ async fn the_largest_graph_fits_the_object_limit() {
         observed_generation: Some(1),
     };
     let status = DetectiveGraphStatus {
-        observed_generation: Some(1),
+        sync: SyncStatus {
+            observed_generation: Some(1),
+            conditions: ["Ready", "Reconciling", "Stalled", "MembersHealthy"]
+                .map(condition)
+                .to_vec(),
+            last_sync_time: Some(at.clone()),
+        },
         graph_arn: Some("arn:aws:detective:us-east-1:123456789012:graph:0123456789abcdef0123456789abcdef".into()),
         graph_created: true,
-        conditions: ["Ready", "Reconciling", "Stalled", "MembersHealthy"]
-            .map(condition)
-            .to_vec(),
         summary: Some(MemberSummary {
             desired: 1200,
             accepted_but_disabled: 1200,
@@ -285,7 +288,6 @@ async fn the_largest_graph_fits_the_object_limit() {
                 accounts: accounts.clone(),
             }),
         }),
-        last_sync_time: Some(at.clone()),
     };
     let status_size = serde_json::to_string(&status).expect("status JSON").len();
     detective_operator::controller::status::apply(
