@@ -1,5 +1,5 @@
 //! Field constraints of the contract, stated once: patterns and limits, the CEL rules the specs'
-//! `#[x_kube]` attributes build ([`cel_rule`]) and the bounded `resyncInterval` ([`ResyncInterval`]).
+//! `#[x_kube]` attributes build ([`cel_rule`]) and the bounded `resyncInterval` ([`Interval`]).
 //!
 //! The patterns are written in the RE2 subset that both the API server (Go `regexp`) and the
 //! `regex` crate understand, so the CRD schema (`graph.rs`, `membership.rs`) and the Rust-side
@@ -68,57 +68,66 @@ pub const PARENT_ID_PATTERN: &str = r"^(?:r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[a-
 /// The most roots and OUs `membersFrom.organization` may list (an organization has at most
 /// 1,000 OUs by default; listing more than a few dozen means "the whole organization").
 pub const MAX_ORGANIZATIONAL_UNITS: usize = 100;
-/// The `membersFrom.organization.refreshInterval` used when the declared one cannot be read.
-pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(600);
-
 /// The `resyncInterval` of a resource that declares none.
 pub const DEFAULT_RESYNC_INTERVAL: Duration = Duration::from_secs(300);
-/// The longest `resyncInterval`: drift made outside the operator is found within a day at the
-/// latest.
-pub const MAX_RESYNC_INTERVAL: Duration = Duration::from_secs(24 * 3600);
-/// [`MAX_RESYNC_INTERVAL`] as the CRD's CEL rule (`duration('24h')`) and the messages write it.
-pub const MAX_RESYNC_INTERVAL_TEXT: &str = "24h";
+/// The `membersFrom.organization.refreshInterval` of a graph that declares none.
+pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(600);
+/// The longest `resyncInterval` or `refreshInterval`: drift made outside the operator, and an
+/// account that joined the organization, are found within a day at the latest.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+/// [`MAX_INTERVAL`] as the CRD's CEL rule (`duration('24h')`) and the messages write it.
+pub const MAX_INTERVAL_TEXT: &str = "24h";
 
-/// A `resyncInterval`: how often a resource is read again to find drift made outside the
-/// operator, as written (`30s`, `5m`, `1h30m`), from 0 to [`MAX_RESYNC_INTERVAL`]. The schema,
-/// the default and the parsing of the three kinds' `resyncInterval`, stated once; each kind's
-/// field documents what it reads again.
+/// How often something is read again (a `resyncInterval`, or `membersFrom.organization.
+/// refreshInterval`), as written (`30s`, `5m`, `1h30m`), from 0 to [`MAX_INTERVAL`]. The schema,
+/// the bound and the parsing stated once; each field documents what it reads again and gives its
+/// default.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(transparent)]
-pub struct ResyncInterval(String);
+pub struct Interval(String);
 
-impl Default for ResyncInterval {
-    fn default() -> Self {
+impl Interval {
+    /// The default `resyncInterval`.
+    pub fn default_resync() -> Self {
         Self("5m".to_owned())
     }
-}
 
-impl ResyncInterval {
+    /// The default `membersFrom.organization.refreshInterval`.
+    pub fn default_refresh() -> Self {
+        Self("10m".to_owned())
+    }
+
     /// As declared.
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
-    /// The declared interval, when it is well-formed and at most [`MAX_RESYNC_INTERVAL`].
+    /// The declared interval, when it is well-formed and at most [`MAX_INTERVAL`].
     pub fn declared(&self) -> Option<Duration> {
-        parse_duration(&self.0).filter(|interval| *interval <= MAX_RESYNC_INTERVAL)
+        parse_duration(&self.0).filter(|interval| *interval <= MAX_INTERVAL)
     }
 
-    /// The interval to requeue at. One out of range (an object stored before the schema's
-    /// bound, or a file given to the CLI) is refused by the resource's validation, which names
-    /// the field and stalls the resource; the default only paces the retries until it is fixed.
-    pub fn duration(&self) -> Duration {
-        self.declared().unwrap_or(DEFAULT_RESYNC_INTERVAL)
+    /// The interval to wait. One out of range (an object stored before the schema's bound, or a
+    /// file given to the CLI) is refused by the resource's validation, which names the field and
+    /// stalls the resource; `default` only paces the retries until it is fixed.
+    pub fn duration_or(&self, default: Duration) -> Duration {
+        self.declared().unwrap_or(default)
     }
 }
 
-impl JsonSchema for ResyncInterval {
+impl From<&str> for Interval {
+    fn from(value: &str) -> Self {
+        Self(value.to_owned())
+    }
+}
+
+impl JsonSchema for Interval {
     fn inline_schema() -> bool {
         true
     }
 
     fn schema_name() -> Cow<'static, str> {
-        "ResyncInterval".into()
+        "Interval".into()
     }
 
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
@@ -130,9 +139,9 @@ impl JsonSchema for ResyncInterval {
             "maxLength": DURATION_MAX_LENGTH,
             "x-kubernetes-validations": [{
                 "rule": format!(
-                    "!self.matches('{DURATION_PATTERN}') || duration(self) <= duration('{MAX_RESYNC_INTERVAL_TEXT}')"
+                    "!self.matches('{DURATION_PATTERN}') || duration(self) <= duration('{MAX_INTERVAL_TEXT}')"
                 ),
-                "message": format!("must be at most {MAX_RESYNC_INTERVAL_TEXT}"),
+                "message": format!("must be at most {MAX_INTERVAL_TEXT}"),
             }],
         })
     }

@@ -9,12 +9,12 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 
 use super::constraints::{
-    ACCOUNT_ID_PATTERN, DURATION_MAX_LENGTH, DURATION_PATTERN, EMAIL_MAX_LENGTH, EMAIL_PATTERN, EXTERNAL_ID_MAX_LENGTH,
-    EXTERNAL_ID_PATTERN, GRAPH_ARN_MAX_LENGTH, GRAPH_ARN_PATTERN, MAX_DELETIONS_LIMIT, MAX_MEMBERS, MAX_TAGS,
-    MESSAGE_MAX_LENGTH, REGION_MAX_LENGTH, REGION_PATTERN, ROLE_NAME_PATTERN, SESSION_NAME_PATTERN, TAG_KEY_MAX_LENGTH,
-    TAG_KEY_PATTERN, TAG_KEY_RESERVED_PREFIX, TAG_VALUE_MAX_LENGTH,
+    ACCOUNT_ID_PATTERN, EMAIL_MAX_LENGTH, EMAIL_PATTERN, EXTERNAL_ID_MAX_LENGTH, EXTERNAL_ID_PATTERN,
+    GRAPH_ARN_MAX_LENGTH, GRAPH_ARN_PATTERN, MAX_DELETIONS_LIMIT, MAX_MEMBERS, MAX_TAGS, MESSAGE_MAX_LENGTH,
+    REGION_MAX_LENGTH, REGION_PATTERN, ROLE_NAME_PATTERN, SESSION_NAME_PATTERN, TAG_KEY_MAX_LENGTH, TAG_KEY_PATTERN,
+    TAG_KEY_RESERVED_PREFIX, TAG_VALUE_MAX_LENGTH,
 };
-use super::constraints::{DEFAULT_REFRESH_INTERVAL, ResyncInterval, parse_duration};
+use super::constraints::{DEFAULT_REFRESH_INTERVAL, DEFAULT_RESYNC_INTERVAL, Interval};
 use super::constraints::{MAX_ORGANIZATIONAL_UNITS, PARENT_ID_PATTERN};
 use super::constraints::{cel_rule, immutable_once_set};
 use super::role::{AssumeRoleSpec, DeclaredRole};
@@ -126,8 +126,8 @@ pub struct DetectiveGraphSpec {
     pub deletion_policy: GraphDeletionPolicy,
 
     /// How often the graph is read again to find drift made outside the operator, e.g. `5m`; at most `24h`.
-    #[serde(default)]
-    pub resync_interval: ResyncInterval,
+    #[serde(default = "Interval::default_resync")]
+    pub resync_interval: Interval,
 
     /// Stops every AWS call for this resource until set back to false.
     #[serde(default)]
@@ -186,15 +186,10 @@ pub struct OrganizationMembersSpec {
     #[serde(flatten)]
     pub assume_role: AssumeRoleSpec,
 
-    /// How often the organization is listed again, e.g. `10m` (default). A resync in between
-    /// uses the accounts resolved last time (`status.organization.resolved`).
-    #[serde(default = "default_refresh_interval")]
-    #[schemars(regex(pattern = DURATION_PATTERN), length(max = DURATION_MAX_LENGTH))]
-    pub refresh_interval: String,
-}
-
-fn default_refresh_interval() -> String {
-    "10m".to_owned()
+    /// How often the organization is listed again, e.g. `10m` (default); at most `24h`. A resync
+    /// in between uses the accounts resolved last time (`status.organization.resolved`).
+    #[serde(default = "Interval::default_refresh")]
+    pub refresh_interval: Interval,
 }
 
 impl OrganizationMembersSpec {
@@ -205,7 +200,7 @@ impl OrganizationMembersSpec {
 
     /// `refreshInterval` as a duration.
     pub fn refresh_interval(&self) -> Duration {
-        parse_duration(&self.refresh_interval).unwrap_or(DEFAULT_REFRESH_INTERVAL)
+        self.refresh_interval.duration_or(DEFAULT_REFRESH_INTERVAL)
     }
 }
 
@@ -539,7 +534,7 @@ impl DetectiveGraphSpec {
 
     /// `resyncInterval` as a duration.
     pub fn resync_interval(&self) -> Duration {
-        self.resync_interval.duration()
+        self.resync_interval.duration_or(DEFAULT_RESYNC_INTERVAL)
     }
 }
 

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use std::time::Duration;
 
+use super::constraints::{DEFAULT_RESYNC_INTERVAL, Interval, cel_rule, immutable_once_set};
 use super::constraints::{GRAPH_ARN_MAX_LENGTH, GRAPH_ARN_PATTERN, REGION_MAX_LENGTH, REGION_PATTERN};
-use super::constraints::{ResyncInterval, cel_rule, immutable_once_set};
 use super::role::{AssumeRoleSpec, DeclaredRole};
 use super::sync_status::SyncStatus;
 
@@ -68,8 +68,8 @@ pub struct DetectiveMembershipSpec {
     pub deletion_policy: MembershipDeletionPolicy,
 
     /// How often the invitation is read again, e.g. `5m`; at most `24h`.
-    #[serde(default)]
-    pub resync_interval: ResyncInterval,
+    #[serde(default = "Interval::default_resync")]
+    pub resync_interval: Interval,
 
     /// Stops every AWS call for this resource until set back to false.
     #[serde(default)]
@@ -158,6 +158,6 @@ impl DetectiveMembershipSpec {
 
     /// `resyncInterval` as a duration.
     pub fn resync_interval(&self) -> Duration {
-        self.resync_interval.duration()
+        self.resync_interval.duration_or(DEFAULT_RESYNC_INTERVAL)
     }
 }

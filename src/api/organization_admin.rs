@@ -8,7 +8,8 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::constraints::{ACCOUNT_ID_PATTERN, MAX_REGIONS, REGION_MAX_LENGTH, REGION_PATTERN, ResyncInterval};
+use super::constraints::{ACCOUNT_ID_PATTERN, MAX_REGIONS, REGION_MAX_LENGTH, REGION_PATTERN};
+use super::constraints::{DEFAULT_RESYNC_INTERVAL, Interval};
 use super::role::{AssumeRoleSpec, DeclaredRole};
 use super::sync_status::SyncStatus;
 
@@ -70,8 +71,8 @@ pub struct DetectiveOrganizationAdminSpec {
     pub deletion_policy: DelegationRemoval,
 
     /// How often the delegations are read again, e.g. `5m`; at most `24h`.
-    #[serde(default)]
-    pub resync_interval: ResyncInterval,
+    #[serde(default = "Interval::default_resync")]
+    pub resync_interval: Interval,
 
     /// Stops every AWS call for this resource until set back to false.
     #[serde(default)]
@@ -155,7 +156,7 @@ impl DetectiveOrganizationAdminSpec {
 
     /// `resyncInterval` as a duration.
     pub fn resync_interval(&self) -> Duration {
-        self.resync_interval.duration()
+        self.resync_interval.duration_or(DEFAULT_RESYNC_INTERVAL)
     }
 }
 

@@ -180,7 +180,7 @@ impl DetectiveGraphSpec {
                 format!("must be 0 to {MAX_DELETIONS_LIMIT}"),
             );
         }
-        check_resync_interval(&mut errors, &self.resync_interval);
+        check_interval(&mut errors, "spec.resyncInterval", &self.resync_interval);
         if let Some(organization) = self.members_from.as_ref().and_then(|from| from.organization.as_ref()) {
             check_organization_members(&mut errors, organization);
         }
@@ -225,7 +225,7 @@ fn check_organization_members(errors: &mut FieldErrors, spec: &OrganizationMembe
         }
     }
     check_role(errors, AT, &spec.assume_role);
-    check_duration(errors, &format!("{AT}.refreshInterval"), &spec.refresh_interval);
+    check_interval(errors, &format!("{AT}.refreshInterval"), &spec.refresh_interval);
 }
 
 impl DetectiveMembershipSpec {
@@ -270,9 +270,9 @@ impl DetectiveOrganizationAdminSpec {
 
 /// What the member-side and management-side kinds share: `spec.assumeRoleArn`,
 /// `spec.externalId` and `spec.resyncInterval`.
-fn check_role_and_resync(errors: &mut FieldErrors, role: &AssumeRoleSpec, resync: &ResyncInterval) {
+fn check_role_and_resync(errors: &mut FieldErrors, role: &AssumeRoleSpec, resync: &Interval) {
     check_role(errors, "spec", role);
-    check_resync_interval(errors, resync);
+    check_interval(errors, "spec.resyncInterval", resync);
 }
 
 fn check_external_id(errors: &mut FieldErrors, field: &str, value: &str) {
@@ -323,14 +323,13 @@ fn check_duration(errors: &mut FieldErrors, field: &str, value: &str) -> bool {
     well_formed
 }
 
-/// `spec.resyncInterval`: a duration, of at most [`MAX_RESYNC_INTERVAL`] (the schema's CEL rule;
-/// a value too large to represent is more than that too).
-fn check_resync_interval(errors: &mut FieldErrors, interval: &ResyncInterval) {
-    const FIELD: &str = "spec.resyncInterval";
-    if check_duration(errors, FIELD, interval.as_str()) && interval.declared().is_none() {
+/// A `resyncInterval` or `refreshInterval`: a duration, of at most [`MAX_INTERVAL`] (the
+/// schema's CEL rule; a value too large to represent is more than that too).
+fn check_interval(errors: &mut FieldErrors, field: &str, interval: &Interval) {
+    if check_duration(errors, field, interval.as_str()) && interval.declared().is_none() {
         errors.push(
-            FIELD,
-            format!("{:?} must be at most {MAX_RESYNC_INTERVAL_TEXT}", interval.as_str()),
+            field,
+            format!("{:?} must be at most {MAX_INTERVAL_TEXT}", interval.as_str()),
         );
     }
 }
@@ -484,7 +483,7 @@ mod tests {
     // The schema's CEL rule reads durations as Go does: a value too large to represent is
     // refused like any other above the bound, never taken for the default.
     #[test]
-    fn resync_intervals_above_a_day_are_refused_in_every_kind() {
+    fn intervals_above_a_day_are_refused_in_every_kind() {
         let arn = "arn:aws:detective:us-east-1:123456789012:graph:0123456789abcdef0123456789abcdef";
         let graph = |interval: &str| {
             refused(
@@ -500,6 +499,11 @@ mod tests {
             let spec = serde_json::json!({ "accountId": "123456789012", "regions": ["us-east-1"], "resyncInterval": interval });
             refused(spec, DetectiveOrganizationAdminSpec::validate)
         };
+        let refresh = |interval: &str| {
+            let organization = serde_json::json!({ "organizationalUnits": ["r-abcd"], "refreshInterval": interval });
+            let spec = serde_json::json!({ "membersFrom": { "organization": organization } });
+            refused(spec, DetectiveGraphSpec::validate)
+        };
         let cases = [
             ("24h", true, "the bound itself"),
             ("23h59m60s", true, "the bound, written in parts"),
@@ -511,12 +515,17 @@ mod tests {
             ("9999999999h", false, "too large even for the digits' type"),
         ];
         for (interval, accepted, why) in cases {
-            let expected: &[&str] = if accepted { &[] } else { &["spec.resyncInterval"] };
-            for (kind, fields) in [
-                ("graph", graph(interval)),
-                ("membership", membership(interval)),
-                ("admin", admin(interval)),
+            for (kind, field, fields) in [
+                ("graph", "spec.resyncInterval", graph(interval)),
+                ("membership", "spec.resyncInterval", membership(interval)),
+                ("admin", "spec.resyncInterval", admin(interval)),
+                (
+                    "refresh",
+                    "spec.membersFrom.organization.refreshInterval",
+                    refresh(interval),
+                ),
             ] {
+                let expected: &[&str] = if accepted { &[] } else { &[field] };
                 assert_eq!(fields, expected, "{kind} {interval:?}: {why}");
             }
         }
@@ -524,9 +533,9 @@ mod tests {
         let message = spec.validate().expect_err("above the bound").to_string();
         assert_eq!(
             message,
-            format!("spec.resyncInterval: \"25h\" must be at most {MAX_RESYNC_INTERVAL_TEXT}")
+            format!("spec.resyncInterval: \"25h\" must be at most {MAX_INTERVAL_TEXT}")
         );
-        assert_eq!(parse_duration(MAX_RESYNC_INTERVAL_TEXT), Some(MAX_RESYNC_INTERVAL));
+        assert_eq!(parse_duration(MAX_INTERVAL_TEXT), Some(MAX_INTERVAL));
     }
 
     #[test]
