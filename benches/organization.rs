@@ -5,12 +5,15 @@
 //!
 //! `cargo bench --bench organization`
 
+#[path = "../emulator/tests/fixtures/mod.rs"]
+mod fixtures;
+
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 use detective_emulator::{Emulator, EmulatorConfig, OrganizationSeed};
 use detective_operator::api::{DetectiveGraph, DetectiveGraphSpec};
-use detective_operator::cli::demo::{self, emulator_access};
+use detective_operator::cli::demo::emulator_access;
 use detective_operator::engine::{self, Mode, Target};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
@@ -60,9 +63,7 @@ async fn main() {
     .expect("the emulator starts");
     let seed = OrganizationSeed::new("o-benchmark01", MANAGEMENT, 40, 1200, ADMIN);
     emulator.seed_organization(&seed);
-    demo::delegate(&emulator.endpoint_url(), MANAGEMENT, ADMIN, REGION)
-        .await
-        .expect("the management account delegates the administrator");
+    fixtures::delegate(&emulator.endpoint_url(), MANAGEMENT, ADMIN, REGION).await;
     let now = Timestamp::now();
 
     println!(

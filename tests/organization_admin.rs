@@ -70,12 +70,7 @@ impl World {
 
     /// Delegates `account` in `region` behind the operator's back.
     async fn delegate(&self, account: &str, region: &str) {
-        fixtures::detective_client(&self.emulator.endpoint_url(), MANAGEMENT, region)
-            .enable_organization_admin_account()
-            .account_id(account)
-            .send()
-            .await
-            .expect("EnableOrganizationAdminAccount");
+        fixtures::delegate(&self.emulator.endpoint_url(), MANAGEMENT, account, region).await;
     }
 
     /// Region → administrator, as the emulator holds them.

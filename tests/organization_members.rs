@@ -14,7 +14,7 @@ use detective_emulator::{
     OrganizationalUnitConfig, WorldPatch,
 };
 use detective_operator::api::{DetectiveGraph, DetectiveGraphSpec, ResolvedOrganization};
-use detective_operator::cli::demo::{self, emulator_access};
+use detective_operator::cli::demo::emulator_access;
 use detective_operator::engine::{self, Mode, Outcome, Reported, Target};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use serde_json::json;
@@ -43,9 +43,7 @@ async fn emulator() -> Emulator {
 
 /// The management account delegates [`ADMIN`] as the Detective administrator in [`REGION`].
 async fn delegate(emulator: &Emulator) {
-    demo::delegate(&emulator.endpoint_url(), MANAGEMENT, ADMIN, REGION)
-        .await
-        .expect("the management account delegates the administrator");
+    fixtures::delegate(&emulator.endpoint_url(), MANAGEMENT, ADMIN, REGION).await;
 }
 
 /// An emulator holding the organization of `seed`, whose administrator [`ADMIN`] is delegated.

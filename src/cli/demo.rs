@@ -10,7 +10,18 @@ use detective_emulator::{
     WorldPatch,
 };
 
+#[cfg(feature = "emulator")]
+use k8s_openapi::jiff::Timestamp;
+
+#[cfg(feature = "emulator")]
+use super::manifest::{DocumentError, organization_admin_from_document};
+#[cfg(feature = "emulator")]
+use super::render::render_conditions;
+#[cfg(feature = "emulator")]
+use crate::api::{DetectiveOrganizationAdmin, DetectiveOrganizationAdminStatus, GROUP, VERSION};
 use crate::aws::AwsAccess;
+#[cfg(feature = "emulator")]
+use crate::engine::{self, Mode, OrganizationAdminTarget, Reported, SyncError};
 
 /// The administrator account of the demo world (the emulator's default caller).
 pub const ADMINISTRATOR: &str = "123456789012";
@@ -112,25 +123,74 @@ pub fn organization() -> WorldPatch {
     }
 }
 
+/// Why the demo world could not be set up.
+#[cfg(feature = "emulator")]
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("could not start the embedded Detective emulator: {0}")]
+    Start(#[source] std::io::Error),
+    /// The embedded [`organization_admin`] document does not pass the checks a user's would.
+    #[error("the demo's DetectiveOrganizationAdmin: {0}")]
+    Document(#[source] DocumentError),
+    /// The demo's `DetectiveOrganizationAdmin` did not end Ready.
+    #[error(
+        "the demo organization's management account could not delegate {ADMINISTRATOR}{}\n{}",
+        .source.as_ref().map(|e| format!(": {e}")).unwrap_or_default(),
+        render_conditions(&.status.sync.conditions)
+    )]
+    NotDelegated {
+        status: Box<DetectiveOrganizationAdminStatus>,
+        #[source]
+        source: Option<SyncError>,
+    },
+}
+
+/// The `DetectiveOrganizationAdmin` the demo organization's management account has run when the
+/// documents' graphs use the organization fields: the demo administrator delegated in
+/// [`ORGANIZATION_REGIONS`], so that each graph can be shown on its own. Checked as a user's
+/// document is.
+#[cfg(feature = "emulator")]
+pub fn organization_admin() -> Result<DetectiveOrganizationAdmin, DocumentError> {
+    organization_admin_from_document(serde_json::json!({
+        "apiVersion": format!("{GROUP}/{VERSION}"),
+        "kind": "DetectiveOrganizationAdmin",
+        "metadata": {"name": "demo-organization", "namespace": "demo"},
+        "spec": {"accountId": ADMINISTRATOR, "regions": ORGANIZATION_REGIONS},
+    }))
+}
+
 /// Starts the emulator on a free loopback port and an AWS configuration that talks to it as the
 /// demo administrator, in the demo organization (so a `DetectiveOrganizationAdmin` can delegate
 /// it). With `organization` (the documents' graphs use the organization fields), the management
-/// account has already delegated the demo administrator in [`ORGANIZATION_REGIONS`] (the step a
-/// `DetectiveOrganizationAdmin` takes, done beforehand so each graph can be shown on its own).
+/// account has first run [`organization_admin`] through the engine, as `sync` would; the calls
+/// of that setup are not counted with the documents'.
 #[cfg(feature = "emulator")]
-pub async fn start(region: Option<&str>, organization: bool) -> Result<(Emulator, AwsAccess), String> {
+pub async fn start(region: Option<&str>, organization: bool) -> Result<(Emulator, AwsAccess), DemoError> {
     let emulator = Emulator::start(EmulatorConfig {
         default_account: ADMINISTRATOR.to_owned(),
         world: world(),
         ..EmulatorConfig::default()
     })
     .await
-    .map_err(|e| format!("could not start the embedded Detective emulator: {e}"))?;
+    .map_err(DemoError::Start)?;
     emulator.merge_world(self::organization());
     if organization {
-        for region in ORGANIZATION_REGIONS {
-            delegate(&emulator.endpoint_url(), MANAGEMENT, ADMINISTRATOR, region).await?;
+        let admin = organization_admin().map_err(DemoError::Document)?;
+        let management = emulator_access(&emulator.endpoint_url(), MANAGEMENT, DEFAULT_REGION).await;
+        let outcome = engine::sync(
+            &management,
+            OrganizationAdminTarget::of(&admin),
+            Mode::Apply,
+            Timestamp::now(),
+        )
+        .await;
+        if !outcome.is_ready() {
+            return Err(DemoError::NotDelegated {
+                status: Box::new(outcome.status),
+                source: outcome.error,
+            });
         }
+        emulator.reset_calls();
     }
     let access = emulator_access(
         &emulator.endpoint_url(),
@@ -139,25 +199,6 @@ pub async fn start(region: Option<&str>, organization: bool) -> Result<(Emulator
     )
     .await;
     Ok((emulator, access))
-}
-
-/// The organization's management account delegates `administrator` as the Detective
-/// administrator in `region` of the emulator at `endpoint_url` (EnableOrganizationAdminAccount):
-/// the demo's, the tests' and the benchmark's organization setup.
-pub async fn delegate(endpoint_url: &str, management: &str, administrator: &str, region: &str) -> Result<(), String> {
-    let management_config = config(endpoint_url, management, region).await;
-    aws_sdk_detective::Client::new(&management_config)
-        .enable_organization_admin_account()
-        .account_id(administrator)
-        .send()
-        .await
-        .map(drop)
-        .map_err(|e| {
-            format!(
-                "{management} could not delegate {administrator} in {region}: {}",
-                aws_smithy_types::error::display::DisplayErrorContext(e)
-            )
-        })
 }
 
 /// An AWS configuration whose every call (Detective, Organizations, and STS for role

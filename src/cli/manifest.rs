@@ -59,8 +59,8 @@ impl GraphDocument {
 }
 
 impl Manifests {
-    /// Whether a graph uses `spec.organization` or `spec.membersFrom` (the embedded emulator then
-    /// delegates its demo administrator beforehand).
+    /// Whether a graph uses `spec.organization` or `spec.membersFrom` (the embedded emulator's
+    /// management account then runs the demo's `DetectiveOrganizationAdmin` first).
     pub fn use_organization(&self) -> bool {
         self.graphs.iter().any(GraphDocument::uses_organization)
     }

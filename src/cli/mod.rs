@@ -119,6 +119,21 @@ pub enum SyncOutput {
     Json,
 }
 
+/// Why a command could not reach its AWS side.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[cfg(feature = "emulator")]
+    #[error(transparent)]
+    Demo(#[from] demo::DemoError),
+    /// The flag stays so that command lines read the same for every build; the image's binary is
+    /// built without the emulator, and says so.
+    #[error(
+        "--emulator: this detective-operator binary was built without the `emulator` feature \
+         (cargo build --no-default-features); build it with default features to use the embedded emulator"
+    )]
+    EmulatorNotBuilt,
+}
+
 /// The AWS side of a command: the real one, or an embedded emulator that lives as long as this.
 pub struct AwsTarget {
     pub access: AwsAccess,
@@ -129,7 +144,7 @@ pub struct AwsTarget {
 impl AwsTarget {
     /// `organization`: whether the documents use the organization fields (the embedded emulator
     /// then adds its demo organization).
-    pub async fn connect(args: &AwsArgs, organization: bool) -> Result<Self, String> {
+    pub async fn connect(args: &AwsArgs, organization: bool) -> Result<Self, ConnectError> {
         if args.emulator {
             return Self::embedded_emulator(args.region.as_deref(), organization).await;
         }
@@ -146,7 +161,7 @@ impl AwsTarget {
     }
 
     #[cfg(feature = "emulator")]
-    async fn embedded_emulator(region: Option<&str>, organization: bool) -> Result<Self, String> {
+    async fn embedded_emulator(region: Option<&str>, organization: bool) -> Result<Self, ConnectError> {
         let (emulator, access) = demo::start(region, organization).await?;
         Ok(Self {
             access,
@@ -154,15 +169,9 @@ impl AwsTarget {
         })
     }
 
-    /// The flag stays so that command lines read the same for every build; the image's binary is
-    /// built without the emulator, and says so.
     #[cfg(not(feature = "emulator"))]
-    async fn embedded_emulator(_region: Option<&str>, _organization: bool) -> Result<Self, String> {
-        Err(
-            "--emulator: this detective-operator binary was built without the `emulator` feature \
-             (cargo build --no-default-features); build it with default features to use the embedded emulator"
-                .to_owned(),
-        )
+    async fn embedded_emulator(_region: Option<&str>, _organization: bool) -> Result<Self, ConnectError> {
+        Err(ConnectError::EmulatorNotBuilt)
     }
 
     /// Whether the calls go to the embedded emulator (which moves instantly).

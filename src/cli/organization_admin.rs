@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::AwsTarget;
 use super::manifest::OrganizationAdminDocument;
-use super::render::render_table;
+use super::render::{PlanVerdict, render_table};
 use crate::api::DetectiveOrganizationAdmin;
 use crate::engine::organization_admin::{Decision, RegionOutcome};
 use crate::engine::{self, Mode, OrganizationAdminOutcome, OrganizationAdminTarget};
@@ -16,14 +16,11 @@ use crate::engine::{self, Mode, OrganizationAdminOutcome, OrganizationAdminTarge
 #[serde(rename_all = "camelCase")]
 pub struct OrganizationAdminPlan {
     pub kind: &'static str,
-    pub resource: String,
-    pub origin: String,
+    /// `refused` names the Regions administered by another account: a sync would stall there.
+    #[serde(flatten)]
+    pub verdict: PlanVerdict,
     pub account_id: String,
     pub regions: Vec<RegionPlan>,
-    pub error: Option<String>,
-    /// A Region administered by another account: a sync would stall there.
-    pub refused: Option<String>,
-    pub changes: bool,
 }
 
 /// One Region's line of a plan.
@@ -79,12 +76,12 @@ pub fn report(document: &OrganizationAdminDocument, outcome: &OrganizationAdminO
         .collect();
     OrganizationAdminPlan {
         kind: "DetectiveOrganizationAdmin",
-        resource: document.admin.key(),
-        origin: document.origin.to_string(),
+        verdict: PlanVerdict {
+            changes: regions.iter().any(|r| matches!(r.action, "enable" | "disable")),
+            refused: (!conflicts.is_empty()).then(|| conflicts.join("; ")),
+            ..PlanVerdict::new(document.admin.key(), &document.origin, outcome.error.as_ref())
+        },
         account_id: document.admin.spec.account_id.clone(),
-        changes: regions.iter().any(|r| matches!(r.action, "enable" | "disable")),
-        refused: (!conflicts.is_empty()).then(|| conflicts.join("; ")),
-        error: outcome.error.as_ref().map(ToString::to_string),
         regions,
     }
 }
@@ -93,9 +90,9 @@ pub fn report(document: &OrganizationAdminDocument, outcome: &OrganizationAdminO
 pub fn render_text(plan: &OrganizationAdminPlan) -> String {
     let mut out = format!(
         "DetectiveOrganizationAdmin {} ({}): Detective administrator {}\n",
-        plan.resource, plan.origin, plan.account_id
+        plan.verdict.resource, plan.verdict.origin, plan.account_id
     );
-    if let (Some(error), true) = (&plan.error, plan.regions.is_empty()) {
+    if let (Some(error), true) = (&plan.verdict.error, plan.regions.is_empty()) {
         out.push_str(&format!("  error: {error}\n"));
         return out;
     }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use k8s_openapi::jiff::Timestamp;
 
 use super::manifest::read_manifests;
-use super::render::{render_text, report};
+use super::render::{PlanVerdict, render_text, report};
 use super::{AwsTarget, PlanArgs, PlanOutput, organization_admin};
 use crate::engine::{self, Mode, Target};
 
@@ -68,9 +68,13 @@ pub async fn run(args: &PlanArgs) -> ExitCode {
             );
         }
     }
-    let failed = reports.iter().any(|r| r.error.is_some() || r.refused.is_some())
-        || admin_plans.iter().any(|p| p.error.is_some() || p.refused.is_some());
-    let changes = reports.iter().any(|r| r.changes) || admin_plans.iter().any(|p| p.changes);
+    let verdicts: Vec<&PlanVerdict> = reports
+        .iter()
+        .map(|r| &r.verdict)
+        .chain(admin_plans.iter().map(|p| &p.verdict))
+        .collect();
+    let failed = verdicts.iter().any(|v| v.failed());
+    let changes = verdicts.iter().any(|v| v.changes);
     match (failed, changes, args.detailed_exitcode) {
         (true, _, _) => ExitCode::from(EXIT_ERROR),
         (false, true, true) => ExitCode::from(EXIT_CHANGES),

@@ -1,23 +1,62 @@
 //! How the command line shows what the engine did: plans (`plan`, and `sync` before it writes),
 //! progress lines, member tables.
 
+use std::collections::BTreeSet;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use serde::Serialize;
 
-use super::manifest::GraphDocument;
+use super::manifest::{GraphDocument, Origin};
 use crate::api::{DetectiveGraph, DetectiveGraphSpec, Pruning};
-use crate::engine::{Applied, GraphSource, Outcome};
+use crate::engine::{Applied, GraphSource, Outcome, SyncError};
+use crate::member::InvitationType;
 use crate::plan::{IgnoredReason, KeptReason};
 
-/// The plan of one resource, as `-o json` prints it.
+/// What the plan of a resource of any kind says first: which resource, from where, whether a sync
+/// would change anything, and what would stop it (`plan`'s exit code reads these).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanVerdict {
+    pub resource: String,
+    pub origin: String,
+    /// What a sync would refuse to do: the deletion guard's refusal, Regions another account
+    /// administers.
+    pub refused: Option<String>,
+    pub error: Option<String>,
+    pub changes: bool,
+}
+
+impl PlanVerdict {
+    /// The verdict before the plan is read: no change, nothing refused.
+    pub fn new(resource: String, origin: &Origin, error: Option<&SyncError>) -> Self {
+        Self {
+            resource,
+            origin: origin.to_string(),
+            refused: None,
+            error: error.map(ToString::to_string),
+            changes: false,
+        }
+    }
+
+    /// Whether a sync would fail or be refused.
+    pub fn failed(&self) -> bool {
+        self.error.is_some() || self.refused.is_some()
+    }
+}
+
+/// The plan of one `DetectiveGraph`, as `-o json` prints it.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PlanReport {
-    pub resource: String,
-    pub origin: String,
+    #[serde(flatten)]
+    pub verdict: PlanVerdict,
     pub graph_arn: Option<String>,
     /// `declared`, `discovered`, or `create` when the sync would create the graph.
     pub graph: &'static str,
+    /// Accounts of the organization to add (from `membersFrom.organization`, or known as
+    /// organization members): CreateMembers enables them, with no invitation.
+    pub enable: Vec<String>,
+    /// The other accounts to add: CreateMembers invites them.
     pub invite: Vec<String>,
     pub reinvite: Vec<String>,
     pub remove: Vec<String>,
@@ -32,11 +71,7 @@ pub struct PlanReport {
     pub start_packages: Vec<String>,
     /// Started packages that are not declared: reported, never stopped (the API cannot).
     pub undeclared_packages: Vec<String>,
-    /// The deletion guard's refusal, when the plan removes too many members.
-    pub refused: Option<String>,
     pub notes: Vec<String>,
-    pub error: Option<String>,
-    pub changes: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -50,8 +85,7 @@ pub struct KeptReport {
 pub fn report(document: &GraphDocument, outcome: &Outcome) -> PlanReport {
     let spec = &document.graph.spec;
     let mut report = PlanReport {
-        resource: document.graph.key(),
-        origin: document.origin.to_string(),
+        verdict: PlanVerdict::new(document.graph.key(), &document.origin, outcome.error.as_ref()),
         graph_arn: outcome.observation.as_ref().and_then(|o| o.graph_arn.clone()),
         graph: match outcome.observation.as_ref().map(|o| &o.source) {
             Some(GraphSource::WouldCreate) => "create",
@@ -59,6 +93,7 @@ pub fn report(document: &GraphDocument, outcome: &Outcome) -> PlanReport {
             Some(GraphSource::Created) => "created",
             _ => "declared",
         },
+        enable: Vec::new(),
         invite: Vec::new(),
         reinvite: Vec::new(),
         remove: Vec::new(),
@@ -75,13 +110,22 @@ pub fn report(document: &GraphDocument, outcome: &Outcome) -> PlanReport {
             .iter()
             .map(|p| p.as_str().to_owned())
             .collect(),
-        refused: None,
         notes: Vec::new(),
-        error: outcome.error.as_ref().map(ToString::to_string),
-        changes: false,
     };
     if let Some(plan) = &outcome.plan {
-        report.invite = plan.invite.iter().map(|m| m.account_id.clone()).collect();
+        let organization = organization_accounts(document, outcome);
+        (report.enable, report.invite) = plan
+            .invite
+            .iter()
+            .map(|m| m.account_id.clone())
+            .partition(|account| organization.contains(account.as_str()));
+        if !report.invite.is_empty() && document.uses_organization() {
+            report.notes.push(
+                "in the organization's behavior graph, an account of the organization among those to invite is \
+                 enabled instead, without an invitation"
+                    .to_owned(),
+            );
+        }
         report.reinvite = plan.reinvite.iter().map(|m| m.account_id.clone()).collect();
         report.remove = plan.remove.clone();
         report.start_monitoring = plan.start_monitoring.clone();
@@ -109,7 +153,7 @@ pub fn report(document: &GraphDocument, outcome: &Outcome) -> PlanReport {
                 }
             })
             .collect();
-        report.refused = plan.refusal.as_ref().map(ToString::to_string);
+        report.verdict.refused = plan.refusal.as_ref().map(ToString::to_string);
         let inventory_empty = document.graph.status.as_ref().is_none_or(|s| s.inventory.is_empty());
         let unmanaged = plan
             .kept
@@ -129,11 +173,34 @@ pub fn report(document: &GraphDocument, outcome: &Outcome) -> PlanReport {
             ));
         }
         report.notes.extend(outcome.package_changes.undeclared_note());
-        report.changes = !plan.is_empty() || !outcome.tag_changes.is_empty() || !outcome.package_changes.is_empty();
+        report.verdict.changes =
+            !plan.is_empty() || !outcome.tag_changes.is_empty() || !outcome.package_changes.is_empty();
     }
-    report.changes |= organization_notes(spec, outcome, &mut report.notes);
-    report.changes |= report.graph == "create";
+    report.verdict.changes |= organization_notes(spec, outcome, &mut report.notes);
+    report.verdict.changes |= report.graph == "create";
     report
+}
+
+/// The accounts known to be the organization's: those `membersFrom.organization` resolved, and
+/// members the document's status shows with InvitationType ORGANIZATION. CreateMembers enables
+/// them rather than inviting them.
+fn organization_accounts<'a>(document: &'a GraphDocument, outcome: &'a Outcome) -> BTreeSet<&'a str> {
+    let resolved = outcome
+        .status
+        .organization
+        .iter()
+        .flat_map(|o| &o.resolved)
+        .flat_map(|r| &r.accounts);
+    let members = document
+        .graph
+        .status
+        .iter()
+        .flat_map(|s| &s.members)
+        .filter(|m| m.invitation_type.as_deref() == Some(InvitationType::Organization.as_str()));
+    resolved
+        .map(String::as_str)
+        .chain(members.map(|m| m.account_id.as_str()))
+        .collect()
 }
 
 /// What the organization steps saw: the resolved accounts, and an `autoEnable` to change (in a
@@ -164,13 +231,14 @@ fn organization_notes(spec: &DetectiveGraphSpec, outcome: &Outcome, notes: &mut 
 
 /// Human-readable lines of one plan.
 pub fn render_text(report: &PlanReport) -> String {
-    let mut out = format!("DetectiveGraph {} ({})\n", report.resource, report.origin);
+    let verdict = &report.verdict;
+    let mut out = format!("DetectiveGraph {} ({})\n", verdict.resource, verdict.origin);
     match (&report.graph_arn, report.graph) {
         (_, "create") => out.push_str("  graph: none in this account and Region yet: + create one\n"),
         (Some(arn), how) => out.push_str(&format!("  graph: {arn} ({how})\n")),
         (None, _) => {}
     }
-    if let Some(error) = &report.error {
+    if let Some(error) = &verdict.error {
         out.push_str(&format!("  error: {error}\n"));
         return out;
     }
@@ -183,6 +251,11 @@ pub fn render_text(report: &PlanReport) -> String {
             ));
         }
     };
+    group(
+        "+",
+        "enable (accounts of the organization, no invitation)",
+        &report.enable,
+    );
     group("+", "invite", &report.invite);
     group(
         "~",
@@ -204,13 +277,18 @@ pub fn render_text(report: &PlanReport) -> String {
     for note in &report.notes {
         out.push_str(&format!("  note: {note}\n"));
     }
-    match &report.refused {
+    match &verdict.refused {
         Some(refusal) => out.push_str(&format!("  deletion guard: REFUSED: {refusal}\n")),
         None if !report.remove.is_empty() => out.push_str("  deletion guard: allowed\n"),
         None => {}
     }
     out.push_str(&format!(
-        "Plan: {} to invite, {} to re-invite, {} to remove, {} to start monitoring{}{}.\n",
+        "Plan: {}{} to invite, {} to re-invite, {} to remove, {} to start monitoring{}{}.\n",
+        if report.enable.is_empty() {
+            String::new()
+        } else {
+            format!("{} to enable, ", report.enable.len())
+        },
         report.invite.len(),
         report.reinvite.len(),
         report.remove.len(),

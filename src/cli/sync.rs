@@ -14,7 +14,7 @@ use super::render::{describe, fold_repeated, render_members, render_text, report
 use super::{AwsTarget, SyncArgs, SyncOutput, organization_admin};
 use crate::api::validation::parse_duration;
 use crate::api::{DetectiveGraph, DetectiveOrganizationAdmin};
-use crate::controller::reconciler::Reported;
+use crate::engine::Reported;
 use crate::engine::{self, Applied, Mode, Outcome, Target};
 
 /// How often `--wait` looks again when the emulator (which moves instantly) is the target.

@@ -28,7 +28,7 @@ use super::{Context, Error, status};
 use crate::api::key_of;
 use crate::engine::{self, Mode, Pipeline, SyncError};
 
-pub use crate::engine::Reported;
+use crate::engine::Reported;
 
 /// The finalizer that lets the operator apply `deletionPolicy` before the resource goes.
 pub const FINALIZER: &str = "detective.operator.dev/cleanup";

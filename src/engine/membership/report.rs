@@ -13,6 +13,10 @@ use crate::api::{
 };
 use crate::aws::{Invitation, MembershipIngest};
 
+/// What to do about a declared `state: Rejected` that cannot be reached.
+const CANNOT_LEAVE_REMEDY: &str = "spec.state Rejected cannot be reached: declare state: Accepted, or have the \
+     organization's Detective administrator remove this account from its graph";
+
 pub fn invitation_status(invitation: &Invitation) -> InvitationStatus {
     let member = &invitation.member;
     InvitationStatus {
@@ -48,7 +52,9 @@ pub fn report(
     let graph = &target.spec.graph_arn;
     let verdict = match (&outcome.error, &outcome.decision) {
         (Some(error), _) => error.verdict(),
-        (None, Some(Decision::Impossible(reason))) => Verdict::stalled("CannotLeave", reason.clone()),
+        (None, Some(Decision::Impossible(reason))) => {
+            Verdict::stalled("CannotLeave", format!("{reason}. {CANNOT_LEAVE_REMEDY}"))
+        }
         (None, Some(Decision::Wait)) => Verdict::progressing(
             "AwaitingInvitation",
             format!(
@@ -74,5 +80,83 @@ pub fn report(
         sync: SyncStatus::after(&previous.sync, &states, target.generation, now, read),
         invitation: if read { invitation } else { previous.invitation.clone() },
         datasource_packages: outcome.packages.clone().unwrap_or(previous.datasource_packages),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::api::DetectiveMembership;
+    use crate::engine::membership::decide;
+    use crate::engine::membership::observe::organization_membership;
+
+    const GRAPH: &str = "arn:aws:detective:us-east-1:123456789012:graph:0123456789abcdef0123456789abcdef";
+
+    /// The conditions of `status` as the API server stores them: `type` → (status, reason, message).
+    fn conditions(status: &DetectiveMembershipStatus) -> Vec<(String, String, String, String)> {
+        let json = serde_json::to_value(status).expect("a status serializes");
+        let listed = json["conditions"].as_array().cloned().unwrap_or_default();
+        let field = |c: &serde_json::Value, name: &str| c[name].as_str().unwrap_or_default().to_owned();
+        listed
+            .iter()
+            .map(|c| {
+                (
+                    field(c, "type"),
+                    field(c, "status"),
+                    field(c, "reason"),
+                    field(c, "message"),
+                )
+            })
+            .collect()
+    }
+
+    /// An organization member declared `Rejected`: the state cannot be reached, so the status is
+    /// Stalled, naming why and what to do; `Accepted` is Ready.
+    #[test]
+    fn an_organization_member_declared_rejected_is_stalled_saying_why_and_what_to_do() {
+        let organization = organization_membership(GRAPH);
+        let cases = [
+            (DesiredInvitationState::Rejected, ("Stalled", "CannotLeave")),
+            (DesiredInvitationState::Accepted, ("Ready", "Accepted")),
+        ];
+        for (state, (type_, reason)) in cases {
+            let spec = serde_json::from_value(serde_json::json!({"graphArn": GRAPH, "state": state}));
+            let membership = DetectiveMembership::new("organization-member", spec.expect("a spec"));
+            let outcome = MembershipOutcome {
+                decision: Some(decide(state, Some(&organization))),
+                applied: None,
+                packages: None,
+                status: DetectiveMembershipStatus::default(),
+                error: None,
+                requeue_after: Duration::ZERO,
+            };
+            let shown = Some(invitation_status(&organization));
+            let status = report(
+                &MembershipTarget::of(&membership),
+                &outcome,
+                shown,
+                Timestamp::UNIX_EPOCH,
+            );
+            let conditions = conditions(&status);
+            let true_ones: Vec<_> = conditions.iter().filter(|c| c.1 == "True").collect();
+            assert_eq!(true_ones.len(), 1, "{state:?}: {conditions:?}");
+            let (found_type, _, found_reason, message) = true_ones[0];
+            assert_eq!(
+                (found_type.as_str(), found_reason.as_str()),
+                (type_, reason),
+                "{state:?}: {message}"
+            );
+            if state == DesiredInvitationState::Rejected {
+                for says in ["cannot leave", "declare state: Accepted"] {
+                    assert!(message.contains(says), "{says}: {message}");
+                }
+            }
+            assert_eq!(
+                status.invitation.and_then(|i| i.invitation_type).as_deref(),
+                Some("ORGANIZATION")
+            );
+        }
     }
 }

@@ -12,7 +12,7 @@ use detective_operator::cli::manifest::organization_admin_from_document;
 use kube::api::{Api, DynamicObject};
 use serde_json::Value;
 
-use crate::fixtures::detective_client;
+use crate::fixtures::delegate;
 use crate::harness::{Env, OperatorOptions, eventually, has_condition, resource, try_get};
 
 const MANAGEMENT: &str = "270000000000";
@@ -89,12 +89,7 @@ async fn organization_admin_delegates_stalls_on_another_administrator_and_honour
     emulator.seed_organization(&OrganizationSeed::new("o-e2eorgadmin", MANAGEMENT, 2, 3, SECURITY));
     let url = emulator.endpoint_url();
     // Another account already administers ap-southeast-2.
-    detective_client(&url, MANAGEMENT, "ap-southeast-2")
-        .enable_organization_admin_account()
-        .account_id(OTHER)
-        .send()
-        .await
-        .expect("EnableOrganizationAdminAccount");
+    delegate(&url, MANAGEMENT, OTHER, "ap-southeast-2").await;
     let _operator = env.operator(OperatorOptions::new("operator", MANAGEMENT, &url)).await;
 
     // Delegated in two Regions, and Ready.

@@ -44,9 +44,7 @@ async fn organization_accounts_are_enabled_moved_out_guarded_and_joined() {
     };
     let emulator = emulator(WorldConfig::default()).await;
     emulator.merge_world(demo::organization());
-    demo::delegate(&emulator.endpoint_url(), demo::MANAGEMENT, ADMIN, REGION)
-        .await
-        .expect("the management account delegates the administrator");
+    crate::fixtures::delegate(&emulator.endpoint_url(), demo::MANAGEMENT, ADMIN, REGION).await;
     let _operator = env
         .operator(OperatorOptions::new("operator", ADMIN, &emulator.endpoint_url()))
         .await;

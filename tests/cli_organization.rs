@@ -1,0 +1,223 @@
+//! `plan` and `sync` of the organization's resources, run as the binary against its embedded
+//! emulator (the demo world's organization). A `DetectiveOrganizationAdmin`: the per-Region plan,
+//! the delegation it makes, and bad input refused before any call with the field named. The
+//! administrator's `DetectiveGraph`: the demo delegates it first on its own, and the plan tells
+//! the accounts it enables (the organization's) from those it invites.
+
+use std::process::Output;
+
+const EXAMPLE: &str = "examples/organization/admin.yaml";
+
+async fn detective_operator(args: &[&str], stdin: Option<&str>) -> Output {
+    use tokio::io::AsyncWriteExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_detective-operator"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let mut input = child.stdin.take().expect("stdin");
+    input
+        .write_all(stdin.unwrap_or_default().as_bytes())
+        .await
+        .expect("stdin written");
+    drop(input);
+    child.wait_with_output().await.expect("the binary ends")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test]
+async fn plan_shows_each_region_and_changes_nothing() {
+    let output = detective_operator(&["plan", "--emulator", "-f", EXAMPLE, "--detailed-exitcode"], None).await;
+    let stdout = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "changes: {stdout}{}",
+        text(&output.stderr)
+    );
+    for region in ["us-east-1", "eu-west-1", "ap-southeast-2"] {
+        assert!(
+            stdout.contains(&format!("+ {region}: enable (administrator now: none)")),
+            "{stdout}"
+        );
+    }
+    assert!(stdout.contains("Plan: 3 Regions to delegate, 0 to disable"), "{stdout}");
+
+    let json = detective_operator(&["plan", "--emulator", "-f", EXAMPLE, "-o", "json"], None).await;
+    let plans: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON plans");
+    assert_eq!(plans[0]["kind"], "DetectiveOrganizationAdmin");
+    assert_eq!(plans[0]["regions"][1]["action"], "enable");
+    assert_eq!(plans[0]["changes"], true);
+}
+
+#[tokio::test]
+async fn sync_delegates_every_region_and_reports_ready() {
+    let output = detective_operator(&["sync", "--emulator", "-f", EXAMPLE, "-o", "json"], None).await;
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let admin: serde_json::Value = serde_json::from_slice(&output.stdout).expect("the resource as JSON");
+    let status = &admin["status"];
+    assert_eq!(status["delegatedRegions"], 3, "{status}");
+    let ready = status["conditions"]
+        .as_array()
+        .expect("conditions")
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .expect("Ready");
+    assert_eq!(ready["status"], "True");
+    for entry in status["regions"].as_array().expect("regions") {
+        assert_eq!(entry["state"], "Delegated");
+        assert_eq!(entry["administratorAccountId"], "123456789012");
+    }
+    assert!(
+        stderr.contains("EnableOrganizationAdminAccount 3, ListOrganizationAdminAccounts"),
+        "one Enable per Region: {stderr}"
+    );
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_before_any_call_naming_the_field() {
+    let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/organization/admin.yaml"))
+        .expect("the example");
+    let cases = [
+        ("- eu-west-1", "- us-east-1", "spec.regions[1]"),
+        ("- eu-west-1", "- Europe", "spec.regions[1]"),
+        ("accountId: \"123456789012\"", "accountId: \"1234\"", "spec.accountId"),
+        ("regionRemoval: Retain", "regionRemoval: Delete", "spec.regionRemoval"),
+    ];
+    for (from, to, field) in cases {
+        let broken = example.replacen(from, to, 1);
+        assert_ne!(broken, example, "{from} is in the example");
+        for command in ["plan", "sync"] {
+            let output = detective_operator(&[command, "--emulator", "-f", "-"], Some(&broken)).await;
+            let stderr = text(&output.stderr);
+            assert_eq!(output.status.code(), Some(1), "{command} {to}: {stderr}");
+            assert!(
+                stderr.contains("stdin, document 1") && stderr.contains(field),
+                "{command} {to}: {stderr}"
+            );
+            assert!(!stderr.contains("Detective calls made"), "no call: {stderr}");
+        }
+    }
+}
+
+/// (input, stdin, lines the plan prints, lines it must not print)
+type PlanCase<'a> = (&'a str, Option<&'a str>, &'a [&'a str], &'a [&'a str]);
+
+/// The plan of a graph tells what CreateMembers will do: enable the organization's accounts
+/// (those `membersFrom.organization` resolves, or members the status shows with InvitationType
+/// ORGANIZATION), invite the others.
+#[tokio::test]
+async fn plan_enables_the_organization_accounts_and_invites_the_others() {
+    let organization_graph = "examples/organization/graph-us-east-1.yaml";
+    // A member enabled as an organization account, removed since (the status is a sync's).
+    let removed_member = "apiVersion: detective.operator.dev/v1alpha1
+kind: DetectiveGraph
+metadata: {name: organization, namespace: security}
+spec:
+  region: us-east-1
+  organization: {autoEnable: true}
+  members: [{accountId: '610000000001', emailAddress: aws+shop-prod@example.com}]
+status:
+  members: [{accountId: '610000000001', status: ENABLED, invitationType: ORGANIZATION, declared: true}]
+";
+    let note = "an account of the organization among those to invite is enabled instead";
+    let cases: [PlanCase; 3] = [
+        (
+            organization_graph,
+            None,
+            &[
+                "+ enable (accounts of the organization, no invitation) 4: 610000000001, 610000000002, 620000000001, 630000000001\n",
+                "+ invite 1: 640000000001\n",
+                note,
+                "Plan: 4 to enable, 1 to invite, 0 to re-invite",
+            ],
+            &[],
+        ),
+        (
+            "-",
+            Some(removed_member),
+            &[
+                "+ enable (accounts of the organization, no invitation) 1: 610000000001\n",
+                "Plan: 1 to enable, 0 to invite",
+            ],
+            &["+ invite", note],
+        ),
+        (
+            "examples/graph.yaml",
+            None,
+            &[
+                "+ invite 5: 111111111111, 222222222222, 333333333333, 444444444444, 555555555555\n",
+                "Plan: 5 to invite",
+            ],
+            &["enable", note],
+        ),
+    ];
+    for (file, stdin, says, never) in cases {
+        let output = detective_operator(&["plan", "--emulator", "-f", file], stdin).await;
+        let stdout = text(&output.stdout);
+        assert!(output.status.success(), "{file}: {stdout}{}", text(&output.stderr));
+        for line in says {
+            assert!(stdout.contains(line), "{file}: {line:?} in {stdout}");
+        }
+        for line in never {
+            assert!(!stdout.contains(line), "{file}: no {line:?} in {stdout}");
+        }
+    }
+
+    let json = detective_operator(&["plan", "--emulator", "-f", organization_graph, "-o", "json"], None).await;
+    let plans: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON plans");
+    assert_eq!(plans[0]["enable"].as_array().map(Vec::len), Some(4), "{plans}");
+    assert_eq!(plans[0]["invite"], serde_json::json!(["640000000001"]));
+    assert_eq!(
+        (&plans[0]["changes"], &plans[0]["error"]),
+        (&serde_json::json!(true), &serde_json::Value::Null)
+    );
+}
+
+/// A graph with organization fields and no `DetectiveOrganizationAdmin`: the demo's management
+/// account has delegated the demo administrator first (its own `DetectiveOrganizationAdmin`,
+/// through the engine), so the graph converges on its own; that setup's calls are not counted
+/// with the document's.
+#[tokio::test]
+async fn sync_of_an_organization_graph_alone_finds_its_administrator_delegated() {
+    let output = detective_operator(
+        &[
+            "sync",
+            "--emulator",
+            "-f",
+            "examples/organization/graph-eu-west-1.yaml",
+            "-o",
+            "json",
+        ],
+        None,
+    )
+    .await;
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let graph: serde_json::Value = serde_json::from_slice(&output.stdout).expect("the resource as JSON");
+    let members = graph["status"]["members"].as_array().expect("members");
+    assert_eq!(members.len(), 5, "{graph}");
+    for member in members {
+        assert_eq!(
+            (&member["status"], &member["invitationType"]),
+            (&"ENABLED".into(), &"ORGANIZATION".into())
+        );
+    }
+    assert_eq!(graph["status"]["organization"]["autoEnable"], true);
+    let calls = stderr
+        .lines()
+        .find(|l| l.starts_with("Detective calls made:"))
+        .expect("the calls");
+    assert!(calls.contains("CreateMembers 1"), "{calls}");
+    assert!(
+        !calls.contains("OrganizationAdminAccount"),
+        "the setup is not counted: {calls}"
+    );
+}
