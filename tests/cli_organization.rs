@@ -217,6 +217,10 @@ async fn sync_of_an_organization_graph_alone_finds_its_administrator_delegated()
         .expect("the calls");
     assert!(calls.contains("CreateMembers 1"), "{calls}");
     assert!(
+        stderr.contains("applied: enabled 5 accounts of the organization (0 not processed)"),
+        "organization accounts are enabled, not invited: {stderr}"
+    );
+    assert!(
         !calls.contains("OrganizationAdminAccount"),
         "the setup is not counted: {calls}"
     );

@@ -376,8 +376,19 @@ pub fn describe(applied: &Applied) -> String {
         Applied::Deleted { accounts, unprocessed } => {
             format!("removed {accounts} members ({unprocessed} not processed)")
         }
-        Applied::Invited { accounts, unprocessed } => {
-            format!("invited {accounts} accounts ({unprocessed} not processed)")
+        Applied::MembersCreated {
+            invited,
+            enabled,
+            unprocessed,
+        } => {
+            let invitations = format!("invited {invited} accounts");
+            let organization = format!("enabled {enabled} accounts of the organization");
+            let done = match (invited, enabled) {
+                (_, 0) => invitations,
+                (0, _) => organization,
+                _ => format!("{invitations}, {organization}"),
+            };
+            format!("{done} ({unprocessed} not processed)")
         }
         Applied::MonitoringStarted(account) => format!("started monitoring {account}"),
         Applied::Accepted { accounts, failed } => {

@@ -70,6 +70,7 @@ impl Batches {
 pub fn notices(previous: Option<&DetectiveGraphStatus>, outcome: &Outcome) -> Vec<Notice> {
     let mut notices = Vec::new();
     let mut invited = Batches::default();
+    let mut enabled = Batches::default();
     let mut removed = Batches::default();
     let mut monitoring = Vec::new();
     let mut accepted = (0, 0);
@@ -80,7 +81,20 @@ pub fn notices(previous: Option<&DetectiveGraphStatus>, outcome: &Outcome) -> Ve
                 "CreateGraph",
                 format!("created behavior graph {arn}"),
             )),
-            Applied::Invited { accounts, unprocessed } => invited.add(*accounts, *unprocessed),
+            Applied::MembersCreated {
+                invited: invitations,
+                enabled: organization,
+                unprocessed,
+            } => {
+                // The response does not say which kind an unprocessed account was: a call that
+                // invited counts them with the invitations.
+                if *invitations > 0 || *organization == 0 {
+                    invited.add(*invitations, *unprocessed);
+                }
+                if *organization > 0 {
+                    enabled.add(*organization, if *invitations > 0 { 0 } else { *unprocessed });
+                }
+            }
             Applied::Deleted { accounts, unprocessed } => removed.add(*accounts, *unprocessed),
             Applied::MonitoringStarted(account) => monitoring.push(account.as_str()),
             Applied::Accepted { accounts, failed } => accepted = (accepted.0 + accounts, accepted.1 + failed),
@@ -105,6 +119,12 @@ pub fn notices(previous: Option<&DetectiveGraphStatus>, outcome: &Outcome) -> Ve
         notices.push(Notice::warning("UndeclaredDatasourcePackages", "Observe", note));
     }
     notices.extend(invited.notice("MembersInvited", "CreateMembers", "invited", "accounts"));
+    notices.extend(enabled.notice(
+        "OrganizationAccountsEnabled",
+        "CreateMembers",
+        "enabled",
+        "accounts of the organization",
+    ));
     notices.extend(removed.notice("MembersRemoved", "DeleteMembers", "removed", "members"));
     let started = listing(&monitoring, |n| format!("started monitoring {n} members"));
     notices.extend(started.map(|note| Notice::normal("MonitoringStarted", "StartMonitoringMember", note)));
@@ -385,6 +405,46 @@ mod tests {
             !notices(None, &outcome).iter().any(|n| n.reason == "MembersEnabled"),
             "an adopted graph's enabled members are no news"
         );
+    }
+
+    #[test]
+    fn accounts_of_the_organization_are_told_enabled_not_invited() {
+        let created = |invited, enabled, unprocessed| Applied::MembersCreated {
+            invited,
+            enabled,
+            unprocessed,
+        };
+        // (the calls' results, the CreateMembers events told)
+        let cases = [
+            (
+                vec![created(3, 0, 1)],
+                vec!["MembersInvited: invited 3 accounts in 1 CreateMembers calls (1 not processed)"],
+            ),
+            (
+                vec![created(0, 50, 1), created(0, 20, 0)],
+                vec![
+                    "OrganizationAccountsEnabled: enabled 70 accounts of the organization in 2 CreateMembers calls (1 not processed)",
+                ],
+            ),
+            (
+                vec![created(1, 4, 2)],
+                vec![
+                    "MembersInvited: invited 1 accounts in 1 CreateMembers calls (2 not processed)",
+                    "OrganizationAccountsEnabled: enabled 4 accounts of the organization in 1 CreateMembers calls (0 not processed)",
+                ],
+            ),
+        ];
+        for (applied, expected) in cases {
+            let mut outcome = failed(ErrorKind::Other, "x", None);
+            outcome.error = None;
+            outcome.applied = applied;
+            let told: Vec<String> = notices(None, &outcome)
+                .into_iter()
+                .filter(|n| n.action == "CreateMembers")
+                .map(|n| format!("{}: {}", n.reason, n.note))
+                .collect();
+            assert_eq!(told, expected, "{:?}", outcome.applied);
+        }
     }
 
     #[test]

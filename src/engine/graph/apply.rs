@@ -6,7 +6,7 @@ use super::Applied;
 use super::schedule::Attempts;
 use crate::api::DetectiveGraphSpec;
 use crate::aws::{AwsError, Detective};
-use crate::member::ObservedMember;
+use crate::member::{InvitationType, ObservedMember};
 use crate::plan::{PackageChanges, Plan, Step, TagChanges};
 
 /// What to write to one graph.
@@ -87,8 +87,14 @@ async fn write_all<D: Detective>(
                     .create_members(graph_arn, &accounts, &work.spec.invitation)
                     .await?;
                 writes.forget(outcome.members.iter().map(|m| m.account_id.as_str()));
-                let applied = Applied::Invited {
-                    accounts: outcome.members.len(),
+                let enabled = outcome
+                    .members
+                    .iter()
+                    .filter(|member| member.invitation_type == InvitationType::Organization)
+                    .count();
+                let applied = Applied::MembersCreated {
+                    invited: outcome.members.len() - enabled,
+                    enabled,
                     unprocessed: outcome.unprocessed.len(),
                 };
                 record(writes, applied);

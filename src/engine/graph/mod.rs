@@ -120,8 +120,11 @@ pub enum Applied {
         accounts: usize,
         unprocessed: usize,
     },
-    Invited {
-        accounts: usize,
+    /// CreateMembers: accounts invited, and accounts of the organization enabled without an
+    /// invitation (the response tells them apart by their invitation type).
+    MembersCreated {
+        invited: usize,
+        enabled: usize,
         unprocessed: usize,
     },
     MonitoringStarted(String),

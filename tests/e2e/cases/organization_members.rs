@@ -96,6 +96,19 @@ spec:
     assert_eq!(organization["autoEnable"], true, "{organization}");
     assert_eq!(organization["resolved"]["count"], 5, "{organization}");
     assert!(emulator.graphs().iter().all(|g| g.auto_enable), "AutoEnable set in AWS");
+    let reasons = env
+        .kubectl(&[
+            "get",
+            "events",
+            "-o",
+            "jsonpath={range .items[*]}{.reason}{\"\\n\"}{end}",
+        ])
+        .await
+        .ok();
+    assert!(
+        reasons.lines().any(|r| r == "OrganizationAccountsEnabled") && !reasons.lines().any(|r| r == "MembersInvited"),
+        "accounts of the organization are told enabled, not invited; events: {reasons}"
+    );
 
     // 620000000001 moves to the security OU (not chosen): removed at the next refresh.
     emulator.merge_world(WorldPatch {
