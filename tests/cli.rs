@@ -366,6 +366,8 @@ async fn the_demo_accepts_invitations_as_the_members_through_their_roles() {
     assert!(stdout.contains("reason: Synced"), "{stdout}");
 }
 
+// The demo world is compiled in with the emulator (the default feature), not in the image.
+#[cfg(feature = "emulator")]
 #[tokio::test]
 async fn the_demo_world_gives_each_example_account_its_story() {
     // The world `--emulator` seeds matches the accounts examples/graph.yaml declares...

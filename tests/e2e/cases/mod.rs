@@ -17,6 +17,8 @@ mod membership;
 mod observability;
 mod operator;
 mod organization_admin;
+// It seeds the demo organization, which is compiled in with the emulator (the default feature).
+#[cfg(feature = "emulator")]
 mod organization_members;
 mod rbac;
 mod reporting;
