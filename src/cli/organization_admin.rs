@@ -6,8 +6,8 @@ use serde::Serialize;
 
 use super::AwsTarget;
 use super::manifest::OrganizationAdminDocument;
-use super::render::{PlanVerdict, render_table};
-use crate::api::DetectiveOrganizationAdmin;
+use super::render::{Column, PlanVerdict, or_dash, render_table};
+use crate::api::{DetectiveOrganizationAdmin, RegionDelegation};
 use crate::engine::organization_admin::{Decision, RegionOutcome};
 use crate::engine::{self, Mode, OrganizationAdminOutcome, OrganizationAdminTarget};
 
@@ -121,21 +121,22 @@ pub fn render_text(plan: &OrganizationAdminPlan) -> String {
     out
 }
 
-/// The Regions of a resource's status, as `kubectl get` prints tables, then its conditions.
+/// The Region table's columns, as `kubectl get` prints them.
+const REGION_COLUMNS: &[Column<RegionDelegation>] = &[
+    Column::new("REGION", 16, |entry| entry.region.clone()),
+    Column::new("ADMINISTRATOR", 14, |entry| {
+        or_dash(entry.administrator_account_id.as_deref())
+    }),
+    Column::new("STATE", 10, |entry| format!("{:?}", entry.state)),
+    Column::new("GRAPH", 0, |entry| or_dash(entry.graph_arn.as_deref())),
+];
+
+/// The Regions of a resource's status, then its conditions.
 pub fn render_regions(admin: &DetectiveOrganizationAdmin) -> String {
     let Some(status) = &admin.status else {
         return String::new();
     };
-    let rows = status.regions.iter().map(|entry| {
-        [
-            entry.region.clone(),
-            entry.administrator_account_id.clone().unwrap_or_else(|| "-".to_owned()),
-            format!("{:?}", entry.state),
-            entry.graph_arn.clone().unwrap_or_else(|| "-".to_owned()),
-        ]
-    });
-    let header = ["REGION", "ADMINISTRATOR", "STATE", "GRAPH"];
-    render_table(&[16, 14, 10], header, rows, &status.sync.conditions)
+    render_table(&status.regions, REGION_COLUMNS, &status.sync.conditions)
 }
 
 /// One run of the engine on a document.

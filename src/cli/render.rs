@@ -7,7 +7,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use serde::Serialize;
 
 use super::manifest::{GraphDocument, Origin};
-use crate::api::{DetectiveGraph, DetectiveGraphSpec, Pruning};
+use crate::api::{DetectiveGraph, DetectiveGraphSpec, MemberStatusEntry, Pruning};
 use crate::engine::{Applied, GraphSource, Outcome, SyncError};
 use crate::member::InvitationType;
 use crate::plan::{IgnoredReason, KeptReason};
@@ -307,44 +307,57 @@ pub fn render_text(report: &PlanReport) -> String {
     out
 }
 
-/// A member table, as `kubectl get` prints them, then the conditions.
+/// The member table's columns, as `kubectl get` prints them.
+const MEMBER_COLUMNS: &[Column<MemberStatusEntry>] = &[
+    Column::new("ACCOUNT", 14, |member| member.account_id.clone()),
+    Column::new("STATUS", 26, |member| member.status.clone()),
+    Column::new("DISABLED", 16, |member| or_dash(member.disabled_reason.as_deref())),
+    Column::new("TYPE", 13, |member| or_dash(member.invitation_type.as_deref())),
+    Column::new("DECLARED", 0, |member| {
+        if member.declared { "yes" } else { "no" }.to_owned()
+    }),
+];
+
+/// A graph's member table, then its conditions.
 pub fn render_members(graph: &DetectiveGraph) -> String {
     let Some(status) = &graph.status else {
         return String::new();
     };
-    let rows = status.members.iter().map(|member| {
-        [
-            member.account_id.as_str(),
-            &member.status,
-            member.disabled_reason.as_deref().unwrap_or("-"),
-            member.invitation_type.as_deref().unwrap_or("-"),
-            if member.declared { "yes" } else { "no" },
-        ]
-        .map(str::to_owned)
-    });
-    let header = ["ACCOUNT", "STATUS", "DISABLED", "TYPE", "DECLARED"];
-    render_table(&[14, 26, 16, 13], header, rows, &status.sync.conditions)
+    render_table(&status.members, MEMBER_COLUMNS, &status.sync.conditions)
 }
 
-/// A table as `kubectl get` prints one (each column but the last padded to its width), then the
-/// resource's conditions.
-pub fn render_table<const N: usize>(
-    widths: &[usize],
-    header: [&str; N],
-    rows: impl Iterator<Item = [String; N]>,
-    conditions: &[Condition],
-) -> String {
-    let line = |cells: &[&str]| {
+/// One column of a status table: its header, its width (the cells are padded to it; the last
+/// column's is 0) and what its cell shows of an entry.
+pub struct Column<T> {
+    header: &'static str,
+    width: usize,
+    cell: fn(&T) -> String,
+}
+
+impl<T> Column<T> {
+    pub const fn new(header: &'static str, width: usize, cell: fn(&T) -> String) -> Self {
+        Self { header, width, cell }
+    }
+}
+
+/// An absent value as `kubectl get` prints one.
+pub fn or_dash(value: Option<&str>) -> String {
+    value.unwrap_or("-").to_owned()
+}
+
+/// A table as `kubectl get` prints one, a row an entry, then the resource's conditions.
+pub fn render_table<T>(entries: &[T], columns: &[Column<T>], conditions: &[Condition]) -> String {
+    let line = |cell: &dyn Fn(&Column<T>) -> String| {
         let mut line = " ".to_owned();
-        for (i, cell) in cells.iter().enumerate() {
-            let width = widths.get(i).copied().unwrap_or(0);
-            line.push_str(&format!(" {cell:<width$}"));
+        for column in columns {
+            let width = column.width;
+            line.push_str(&format!(" {:<width$}", cell(column)));
         }
         line + "\n"
     };
-    let mut out = line(&header);
-    for row in rows {
-        out.push_str(&line(&row.each_ref().map(String::as_str)));
+    let mut out = line(&|column| column.header.to_owned());
+    for entry in entries {
+        out.push_str(&line(&|column| (column.cell)(entry)));
     }
     out.push_str(&render_conditions(conditions));
     out
@@ -422,7 +435,12 @@ mod tests {
 
     #[test]
     fn a_table_pads_every_column_but_the_last_then_lists_the_conditions() {
-        let rows = [["111111111111", "ENABLED", "yes"], ["2", "INVITED", "no"]].map(|row| row.map(str::to_owned));
+        let rows = [("111111111111", "ENABLED", true), ("2", "INVITED", false)];
+        let columns: [Column<(&str, &str, bool)>; 3] = [
+            Column::new("ACCOUNT", 14, |row| row.0.to_owned()),
+            Column::new("STATUS", 9, |row| row.1.to_owned()),
+            Column::new("DECLARED", 0, |row| if row.2 { "yes" } else { "no" }.to_owned()),
+        ];
         let ready = Condition {
             type_: "Ready".into(),
             status: "True".into(),
@@ -433,7 +451,7 @@ mod tests {
             ),
             observed_generation: None,
         };
-        let table = render_table(&[14, 9], ["ACCOUNT", "STATUS", "DECLARED"], rows.into_iter(), &[ready]);
+        let table = render_table(&rows, &columns, &[ready]);
         assert_eq!(
             table,
             "  ACCOUNT        STATUS    DECLARED\n  111111111111   ENABLED   yes\n  2              INVITED   no\n  Ready=True (Synced)\n"
