@@ -23,15 +23,8 @@ fn package<'a>(graph: &'a Value, package: &str) -> Option<&'a Value> {
 
 /// The events about DetectiveGraph `name` with `reason`.
 async fn events(env: &Env, name: &str, reason: &str) -> Vec<Value> {
-    let out = env.kubectl(&["get", "events.events.k8s.io", "-o", "json"]).await.ok();
-    let list: Value = serde_json::from_str(&out).expect("events JSON");
-    list["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|e| e["regarding"]["name"] == name && e["reason"] == reason)
-        .cloned()
-        .collect()
+    let events = env.events_about(name).await;
+    events.into_iter().filter(|e| e["reason"] == reason).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -107,19 +107,11 @@ async fn example_graph_becomes_ready() {
     assert!(wide.lines().next().is_some_and(|h| h.contains("STATUS")), "{wide}");
 
     // Aggregated events, one per batch kind.
-    let reasons = env
-        .kubectl(&[
-            "get",
-            "events",
-            "-o",
-            "jsonpath={range .items[*]}{.reason}{\"\\n\"}{end}",
-        ])
-        .await
-        .ok();
+    let reasons = env.event_reasons("org-graph").await;
     for reason in ["GraphCreated", "MembersInvited"] {
         assert!(
-            reasons.lines().any(|r| r == reason),
-            "no {reason} event; events: {reasons}"
+            reasons.iter().any(|r| r == reason),
+            "no {reason} event; events: {reasons:?}"
         );
     }
 }

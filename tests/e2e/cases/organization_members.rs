@@ -10,7 +10,9 @@ use std::time::Duration;
 use detective_emulator::{AccountConfig, MemberStatus, WorldConfig, WorldPatch};
 use detective_operator::cli::demo;
 
-use crate::harness::{ADMIN, Env, OperatorOptions, REGION, emulator, has_condition, is_ready, member_status};
+use crate::harness::{
+    ADMIN, Env, OperatorOptions, REGION, emulator, eventually, has_condition, is_ready, member_status,
+};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -96,19 +98,17 @@ spec:
     assert_eq!(organization["autoEnable"], true, "{organization}");
     assert_eq!(organization["resolved"]["count"], 5, "{organization}");
     assert!(emulator.graphs().iter().all(|g| g.auto_enable), "AutoEnable set in AWS");
-    let reasons = env
-        .kubectl(&[
-            "get",
-            "events",
-            "-o",
-            "jsonpath={range .items[*]}{.reason}{\"\\n\"}{end}",
-        ])
-        .await
-        .ok();
-    assert!(
-        reasons.lines().any(|r| r == "OrganizationAccountsEnabled") && !reasons.lines().any(|r| r == "MembersInvited"),
-        "accounts of the organization are told enabled, not invited; events: {reasons}"
-    );
+    // Events are published after the status is written.
+    eventually(WAIT, "the CreateMembers event", || async {
+        let reasons = env.event_reasons("organization").await;
+        let told = |reason: &str| reasons.iter().any(|r| r == reason);
+        match (told("OrganizationAccountsEnabled"), told("MembersInvited")) {
+            (true, false) => Ok(()),
+            (_, true) => panic!("accounts of the organization are told enabled, not invited: {reasons:?}"),
+            (false, false) => Err(format!("{reasons:?}")),
+        }
+    })
+    .await;
 
     // 620000000001 moves to the security OU (not chosen): removed at the next refresh.
     emulator.merge_world(WorldPatch {

@@ -23,20 +23,6 @@ async fn sample(operator: &Operator, series: &str) -> Option<f64> {
         .and_then(|line| line.rsplit(' ').next()?.parse().ok())
 }
 
-/// The reasons of the events about DetectiveGraph `name`.
-async fn event_reasons(env: &Env, name: &str) -> (Vec<String>, String) {
-    let out = env.kubectl(&["get", "events.events.k8s.io", "-o", "json"]).await.ok();
-    let list: Value = serde_json::from_str(&out).expect("events JSON");
-    let reasons = list["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|e| e["regarding"]["name"] == name)
-        .filter_map(|e| e["reason"].as_str().map(str::to_owned))
-        .collect();
-    (reasons, out)
-}
-
 /// The README's promises about metrics (`reconciles_total`, `graph_members`,
 /// `deletion_guard_trips_total`), events (TagsUpdated, VerificationFailed, MembersEnabled,
 /// DeletionGuard), and e-mail addresses (never in events, status or logs above debug).
@@ -168,7 +154,12 @@ async fn metrics_events_and_logs_tell_what_happened() {
     .await;
 
     let (reasons, events) = eventually(Duration::from_secs(30), "the events", || async {
-        let (reasons, events) = event_reasons(&env, "watched").await;
+        let events = env.events_about("watched").await;
+        let reasons: Vec<String> = events
+            .iter()
+            .filter_map(|e| e["reason"].as_str().map(str::to_owned))
+            .collect();
+        let events = Value::from(events).to_string();
         let missing: Vec<&str> = [
             "GraphCreated",
             "MembersInvited",

@@ -210,6 +210,28 @@ impl Env {
         }
     }
 
+    /// The events (events.k8s.io) about the object `name` in this namespace.
+    pub async fn events_about(&self, name: &str) -> Vec<Value> {
+        let out = self.kubectl(&["get", "events.events.k8s.io", "-o", "json"]).await.ok();
+        let list: Value = serde_json::from_str(&out).expect("events JSON");
+        list["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|event| event["regarding"]["name"] == name)
+            .cloned()
+            .collect()
+    }
+
+    /// The reasons of the events about the object `name`, in the order they were listed.
+    pub async fn event_reasons(&self, name: &str) -> Vec<String> {
+        let events = self.events_about(name).await;
+        events
+            .iter()
+            .filter_map(|event| event["reason"].as_str().map(str::to_owned))
+            .collect()
+    }
+
     /// kubectl as the admin user, in this namespace.
     pub async fn kubectl(&self, args: &[&str]) -> Output {
         let mut all = vec!["--namespace", self.ns.as_str()];
