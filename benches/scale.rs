@@ -145,7 +145,8 @@ impl RssSamples {
 }
 
 /// The operator's Detective calls per resource (of `operation`, or all), from its log between two
-/// byte offsets: the `Detective call ...` debug lines inside each `reconcile{... name=...}` span.
+/// byte offsets: the `AWS call ...` debug lines of the Detective client (`aws::traced`) inside each
+/// `reconcile{... name=...}` span.
 fn calls_per_resource(log: &Path, from: usize, to: usize, operation: Option<&str>) -> BTreeMap<String, u64> {
     let text = std::fs::read(log).expect("the operator's log");
     let text = String::from_utf8_lossy(&text[from.min(text.len())..to.min(text.len())]).into_owned();
@@ -153,7 +154,7 @@ fn calls_per_resource(log: &Path, from: usize, to: usize, operation: Option<&str
     let mut counts = BTreeMap::new();
     for line in text
         .lines()
-        .filter(|l| l.contains("Detective call") && l.contains(&wanted))
+        .filter(|l| l.contains("AWS call") && l.contains("service=\"Detective\"") && l.contains(&wanted))
     {
         let name = line
             .split([' ', '{', '}'])
@@ -265,6 +266,15 @@ async fn main() {
     let reads = calls_per_resource(&operator.log_path, quiet_log_from, quiet_log_to, Some("ListMembers"));
     let convergence_per_graph = calls_per_resource(&operator.log_path, convergence_log_from, quiet_log_from, None);
     let most_convergence_calls = convergence_per_graph.values().copied().max().unwrap_or(0);
+    // The per-graph figures come from the log: a log line that changed shape must not pass for
+    // "no calls".
+    assert!(
+        convergence_per_graph.values().sum::<u64>() > 0,
+        "no Detective call found in the operator's log ({}), while the emulator counted {:?}: \
+         the `AWS call` debug line changed",
+        operator.log_path.display(),
+        convergence_calls
+    );
 
     let graphs = settings.graphs as u64;
     let detective_calls = total(&convergence_calls) - convergence_calls.get("AssumeRole").copied().unwrap_or(0);
