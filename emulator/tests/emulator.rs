@@ -789,13 +789,9 @@ async fn organization_accounts_are_enabled_without_an_invitation() {
     .await;
 
     fixtures::enable_organization_admin(&management, ORG_ADMIN).await;
-    let admins = management
-        .list_organization_admin_accounts()
-        .send()
-        .await
-        .expect("ListOrganizationAdminAccounts");
-    assert_eq!(admins.administrators().len(), 1);
-    let delegated = &admins.administrators()[0];
+    let admins = fixtures::organization_admins(&management).await;
+    assert_eq!(admins.len(), 1);
+    let delegated = &admins[0];
     assert_eq!(delegated.account_id(), Some(ORG_ADMIN));
     assert!(delegated.delegation_time().is_some());
     // Delegation enabled Detective for the administrator.
@@ -887,12 +883,7 @@ async fn organization_accounts_are_enabled_without_an_invitation() {
         .expect("DisableOrganizationAdminAccount");
     let graphs = org_admin.list_graphs().send().await.expect("ListGraphs");
     assert!(graphs.graph_list().is_empty());
-    let admins = management
-        .list_organization_admin_accounts()
-        .send()
-        .await
-        .expect("ListOrganizationAdminAccounts");
-    assert!(admins.administrators().is_empty());
+    assert!(fixtures::organization_admins(&management).await.is_empty());
     emulator.shutdown().await;
 }
 

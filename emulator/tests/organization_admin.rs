@@ -15,12 +15,8 @@ const EAST: &str = "us-east-1";
 const WEST: &str = "eu-west-1";
 
 async fn administrators(client: &aws_sdk_detective::Client) -> Vec<(String, Option<String>)> {
-    client
-        .list_organization_admin_accounts()
-        .send()
+    fixtures::organization_admins(client)
         .await
-        .expect("ListOrganizationAdminAccounts")
-        .administrators()
         .iter()
         .map(|a| {
             (

@@ -471,12 +471,8 @@ async fn detective_organization_administration_is_for_the_management_account() {
     .await;
 
     fixtures::enable_organization_admin(&management, SECURITY).await;
-    let admins = management
-        .list_organization_admin_accounts()
-        .send()
-        .await
-        .expect("ListOrganizationAdminAccounts");
-    let graph = admins.administrators()[0].graph_arn().expect("GraphArn").to_owned();
+    let admins = fixtures::organization_admins(&management).await;
+    let graph = admins[0].graph_arn().expect("GraphArn").to_owned();
 
     // The organization configuration belongs to the delegated administrator, not the management account.
     assert_refused(
