@@ -79,11 +79,20 @@ async fn rejected_is_stalled_and_accepted_is_ready_for_an_organization_member() 
         assert!(!emulator.calls().contains_key(write), "{write}: {:?}", emulator.calls());
     }
 
+    emulator.reset_calls();
     let accepted = reconcile(&url, MEMBER, &graph_arn, DesiredInvitationState::Accepted).await;
     assert_eq!(accepted.decision, Some(Decision::Settled));
     assert!(accepted.is_ready(), "{:?}", accepted.status);
     assert_eq!(condition(&accepted, "Ready").1, "Accepted");
     assert_eq!(accepted.applied, None);
+    // The read that found the membership is the ingest state the status shows: read once.
+    assert_eq!(
+        emulator.calls().get("BatchGetMembershipDatasources").copied(),
+        Some(1),
+        "{:?}",
+        emulator.calls()
+    );
+    assert!(!accepted.status.datasource_packages.is_empty(), "{:?}", accepted.status);
     emulator.shutdown().await;
 }
 

@@ -69,11 +69,11 @@ pub async fn reconcile<D: Detective>(
     now: Timestamp,
 ) -> MembershipOutcome {
     let graph_arn = &target.spec.graph_arn;
-    let invitation = match observe::find(detective, graph_arn).await {
-        Ok(invitation) => invitation,
+    let found = match observe::find(detective, graph_arn).await {
+        Ok(found) => found,
         Err(error) => return failed(target, error, now),
     };
-    let decision = decide(target.spec.state, invitation.as_ref());
+    let decision = decide(target.spec.state, found.invitation.as_ref());
     let mut outcome = MembershipOutcome {
         decision: Some(decision.clone()),
         applied: None,
@@ -82,7 +82,7 @@ pub async fn reconcile<D: Detective>(
         error: None,
         requeue_after: Duration::ZERO,
     };
-    let mut seen = invitation;
+    let mut seen = found;
     if let (Some(answer), Mode::Apply) = (decision.answer(), mode) {
         match apply::apply(detective, graph_arn, answer).await {
             Ok(()) => {
@@ -98,12 +98,12 @@ pub async fn reconcile<D: Detective>(
     }
     // Informational: a failed read (say, a role without BatchGetMembershipDatasources) is logged
     // and keeps the previous state; it never holds up the invitation's answer.
-    match observe::ingest(detective, graph_arn, seen.as_ref()).await {
+    match observe::ingest(detective, graph_arn, &seen).await {
         Ok(ingest) => outcome.packages = Some(ingest.as_ref().map(report::package_statuses).unwrap_or_default()),
         Err(error) => warn!(%error, "could not read this account's datasource ingest state"),
     }
     outcome.requeue_after = schedule::requeue_after(target.spec, Some(&decision), outcome.error.is_some());
-    let invitation_status = seen.as_ref().map(report::invitation_status);
+    let invitation_status = seen.invitation.as_ref().map(report::invitation_status);
     outcome.status = report(&target, &outcome, invitation_status, now);
     outcome
 }

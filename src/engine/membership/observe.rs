@@ -6,23 +6,42 @@ use crate::aws::{Detective, Invitation, MembershipIngest};
 use crate::engine::{SyncError, administrator_of};
 use crate::member::{InvitationType, MemberStatus, ObservedMember, PackageIngest};
 
+/// What [`find`] saw of this account in a graph.
+#[derive(Debug, Default)]
+pub struct Found {
+    /// The invitation, or the membership.
+    pub invitation: Option<Invitation>,
+    /// This account's ingest state, when looking for an organization membership read it (so
+    /// that [`ingest`] does not read it again).
+    pub ingest: Option<MembershipIngest>,
+}
+
 /// The invitation (or membership) of `graph_arn`, as ListInvitations shows it; else the
 /// account's organization membership of it, which is no invitation and which ListInvitations
 /// never shows. Only then is this account's ingest state read (BatchGetMembershipDatasources):
 /// data flows only from a joined member, and a joined member without an invitation is an
 /// organization member. (One whose data does not flow yet, ACCEPTED_BUT_DISABLED, is not told
 /// apart from an account that is no member.)
-pub async fn find<D: Detective>(detective: &D, graph_arn: &str) -> Result<Option<Invitation>, SyncError> {
+pub async fn find<D: Detective>(detective: &D, graph_arn: &str) -> Result<Found, SyncError> {
     let listed = detective.list_invitations().await?;
     if let Some(invitation) = listed.into_iter().find(|i| i.graph_arn == graph_arn) {
-        return Ok(Some(invitation));
+        return Ok(Found {
+            invitation: Some(invitation),
+            ingest: None,
+        });
     }
     match detective.membership_datasources(graph_arn).await {
-        Ok(ingest) => Ok(ingest.filter(flowing).map(|_| organization_membership(graph_arn))),
+        Ok(ingest) => {
+            let ingest = ingest.filter(flowing);
+            Ok(Found {
+                invitation: ingest.as_ref().map(|_| organization_membership(graph_arn)),
+                ingest,
+            })
+        }
         // As for the ingest state itself: a role without the read keeps the invitation's view.
         Err(error) => {
             warn!(%error, "could not read this account's ingest state to look for an organization membership");
-            Ok(None)
+            Ok(Found::default())
         }
     }
 }
@@ -53,13 +72,17 @@ pub fn organization_membership(graph_arn: &str) -> Invitation {
 }
 
 /// This account's own ingest state in `graph_arn` (BatchGetMembershipDatasources), read only once
-/// the account has accepted: before that no data of it flows. `Ok(None)`: nothing to read.
+/// the account has accepted (before that no data of it flows), and only if [`find`] did not read
+/// it already. `Ok(None)`: nothing to read.
 pub async fn ingest<D: Detective>(
     detective: &D,
     graph_arn: &str,
-    invitation: Option<&Invitation>,
+    found: &Found,
 ) -> Result<Option<MembershipIngest>, SyncError> {
-    let accepted = invitation.is_some_and(|i| {
+    if found.ingest.is_some() {
+        return Ok(found.ingest.clone());
+    }
+    let accepted = found.invitation.as_ref().is_some_and(|i| {
         matches!(
             i.member.status,
             MemberStatus::Enabled | MemberStatus::AcceptedButDisabled

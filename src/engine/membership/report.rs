@@ -94,24 +94,6 @@ mod tests {
 
     const GRAPH: &str = "arn:aws:detective:us-east-1:123456789012:graph:0123456789abcdef0123456789abcdef";
 
-    /// The conditions of `status` as the API server stores them: `type` → (status, reason, message).
-    fn conditions(status: &DetectiveMembershipStatus) -> Vec<(String, String, String, String)> {
-        let json = serde_json::to_value(status).expect("a status serializes");
-        let listed = json["conditions"].as_array().cloned().unwrap_or_default();
-        let field = |c: &serde_json::Value, name: &str| c[name].as_str().unwrap_or_default().to_owned();
-        listed
-            .iter()
-            .map(|c| {
-                (
-                    field(c, "type"),
-                    field(c, "status"),
-                    field(c, "reason"),
-                    field(c, "message"),
-                )
-            })
-            .collect()
-    }
-
     /// An organization member declared `Rejected`: the state cannot be reached, so the status is
     /// Stalled, naming why and what to do; `Accepted` is Ready.
     #[test]
@@ -139,12 +121,12 @@ mod tests {
                 shown,
                 Timestamp::UNIX_EPOCH,
             );
-            let conditions = conditions(&status);
-            let true_ones: Vec<_> = conditions.iter().filter(|c| c.1 == "True").collect();
+            let conditions = &status.sync.conditions;
+            let true_ones: Vec<_> = conditions.iter().filter(|c| c.status == "True").collect();
             assert_eq!(true_ones.len(), 1, "{state:?}: {conditions:?}");
-            let (found_type, _, found_reason, message) = true_ones[0];
+            let message = &true_ones[0].message;
             assert_eq!(
-                (found_type.as_str(), found_reason.as_str()),
+                (true_ones[0].type_.as_str(), true_ones[0].reason.as_str()),
                 (type_, reason),
                 "{state:?}: {message}"
             );

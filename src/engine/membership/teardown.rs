@@ -9,8 +9,8 @@ use crate::engine::SyncError;
 /// Leaves the graph (or rejects its open invitation); `Ok(false)` when there was nothing to
 /// leave. An organization member cannot leave: [`SyncError::Refused`].
 pub async fn leave<D: Detective>(detective: &D, spec: &DetectiveMembershipSpec) -> Result<bool, SyncError> {
-    let Some(invitation) = find(detective, &spec.graph_arn).await? else {
-        // An organization membership is no invitation: ListInvitations never shows it. Only
+    let Some(invitation) = find(detective, &spec.graph_arn).await?.invitation else {
+        // An organization membership whose data does not flow yet is not found either. Only
         // DisassociateMembership tells: it refuses an organization account (ConflictException)
         // and answers ResourceNotFoundException to an account that is no member.
         return match detective.disassociate_membership(&spec.graph_arn).await {
