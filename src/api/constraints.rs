@@ -115,12 +115,6 @@ impl Interval {
     }
 }
 
-impl From<&str> for Interval {
-    fn from(value: &str) -> Self {
-        Self(value.to_owned())
-    }
-}
-
 impl JsonSchema for Interval {
     fn inline_schema() -> bool {
         true

@@ -55,11 +55,6 @@ impl SyncStatus {
         self.conditions.iter().find(|c| c.type_ == type_)
     }
 
-    /// Whether the condition of this type is present and `True`.
-    pub fn is_true(&self, type_: &str) -> bool {
-        conditions::is_true(&self.conditions, type_)
-    }
-
     /// A schema transform for the status that flattens this: the kind's own descriptions of
     /// `conditions` and `lastSyncTime` (which conditions, what "sync" reads), in place of the
     /// generic ones above. Used as `#[schemars(transform = SyncStatus::described(..))]`.
@@ -145,6 +140,6 @@ mod tests {
                 .map(|c| c.last_transition_time.clone()),
             Some(Time(at(100)))
         );
-        assert!(!unread.is_true(conditions::READY));
+        assert!(!conditions::is_true(&unread.conditions, conditions::READY));
     }
 }

@@ -122,7 +122,6 @@ impl DetectiveGraphSpec {
                 ),
             );
         }
-        let mut seen = BTreeSet::new();
         for (i, member) in self.members.iter().enumerate() {
             let field = format!("spec.members[{i}]");
             errors.check_pattern(
@@ -141,10 +140,12 @@ impl DetectiveGraphSpec {
                     ),
                 );
             }
-            // Named as the API server names a repeated list-map key: by the entry.
-            if !seen.insert(member.account_id.as_str()) {
-                errors.push(field, format!("duplicate account id {:?}", member.account_id));
-            }
+        }
+        for (i, account_id) in repeated(self.members.iter().map(|m| &m.account_id)) {
+            errors.push(
+                format!("spec.members[{i}]"),
+                format!("duplicate account id {account_id:?}"),
+            );
         }
         if let Some(message) = &self.invitation.message {
             let length = message.chars().count();
@@ -215,13 +216,11 @@ fn check_organization_members(errors: &mut FieldErrors, spec: &OrganizationMembe
                 format!("{} entries; at most {max}", values.len()),
             );
         }
-        let mut seen = BTreeSet::new();
         for (i, value) in values.iter().enumerate() {
-            let field = format!("{AT}.{name}[{i}]");
-            errors.check_pattern(field.as_str(), value, pattern, what);
-            if !seen.insert(value.as_str()) {
-                errors.push(field, format!("duplicate entry {value:?}"));
-            }
+            errors.check_pattern(format!("{AT}.{name}[{i}]"), value, pattern, what);
+        }
+        for (i, value) in repeated(values) {
+            errors.push(format!("{AT}.{name}[{i}]"), format!("duplicate entry {value:?}"));
         }
     }
     check_role(errors, AT, &spec.assume_role);
@@ -254,14 +253,12 @@ impl DetectiveOrganizationAdminSpec {
                 format!("declare 1 to {MAX_REGIONS} Regions, got {}", self.regions.len()),
             );
         }
-        let mut seen = BTreeSet::new();
         for (i, region) in self.regions.iter().enumerate() {
             let field = format!("spec.regions[{i}]");
             errors.check_bounded(&field, region, (&REGION, REGION_MAX_LENGTH), "an AWS Region name");
-            // Named as the API server names a repeated item of a set: by the entry.
-            if !seen.insert(region.as_str()) {
-                errors.push(field, format!("duplicate Region {region:?}"));
-            }
+        }
+        for (i, region) in repeated(&self.regions) {
+            errors.push(format!("spec.regions[{i}]"), format!("duplicate Region {region:?}"));
         }
         check_role_and_resync(&mut errors, &self.assume_role, &self.resync_interval);
         errors.into_result()
@@ -372,15 +369,27 @@ fn check_tags(errors: &mut FieldErrors, tags: &std::collections::BTreeMap<String
 /// named by its entry, as the API server names it. Unknown names are refused when the document
 /// is read (the enum).
 fn check_datasource_packages(errors: &mut FieldErrors, packages: &[super::graph::DatasourcePackage]) {
+    for (i, package) in repeated(packages) {
+        errors.push(
+            format!("spec.datasourcePackages[{i}]"),
+            format!("duplicate value {:?}", package.as_str()),
+        );
+    }
+}
+
+/// The entries of a list (a list-map's keys, or a set) that repeat an earlier one, with their
+/// index: the API server names a repeated entry by its own index.
+fn repeated<T: Ord>(entries: impl IntoIterator<Item = T>) -> Vec<(usize, T)> {
     let mut seen = BTreeSet::new();
-    for (i, package) in packages.iter().enumerate() {
-        if !seen.insert(package) {
-            errors.push(
-                format!("spec.datasourcePackages[{i}]"),
-                format!("duplicate value {:?}", package.as_str()),
-            );
+    let mut repeated = Vec::new();
+    for (i, entry) in entries.into_iter().enumerate() {
+        if seen.contains(&entry) {
+            repeated.push((i, entry));
+        } else {
+            seen.insert(entry);
         }
     }
+    repeated
 }
 
 /// Why Detective would refuse `key` as a tag key, if it would.
@@ -406,6 +415,12 @@ mod tests {
     // The e-mail cases the emulator's model of Detective is tested against: the schema's pattern
     // (and so this check) gives Detective's verdict, but where a case says the schema differs.
     // Every case the check judges otherwise is listed at once.
+    #[test]
+    fn a_repeated_entry_is_named_by_its_own_index() {
+        assert_eq!(repeated(["a", "b", "a", "c", "b", "a"]), [(2, "a"), (4, "b"), (5, "a")]);
+        assert!(repeated(Vec::<&str>::new()).is_empty());
+    }
+
     #[test]
     fn email_pattern_matches_the_documented_one() {
         let table = include_str!("../../emulator/tests/data/root_emails.yaml");
@@ -536,6 +551,9 @@ mod tests {
             format!("spec.resyncInterval: \"25h\" must be at most {MAX_INTERVAL_TEXT}")
         );
         assert_eq!(parse_duration(MAX_INTERVAL_TEXT), Some(MAX_INTERVAL));
+        // The schema's defaults and the durations the operator falls back to say the same.
+        assert_eq!(Interval::default_resync().declared(), Some(DEFAULT_RESYNC_INTERVAL));
+        assert_eq!(Interval::default_refresh().declared(), Some(DEFAULT_REFRESH_INTERVAL));
     }
 
     #[test]

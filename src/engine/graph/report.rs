@@ -372,7 +372,7 @@ mod tests {
             ],
             "a member that reports no states is not said to miss any"
         );
-        assert!(status.sync.is_true(conditions::READY));
+        assert!(conditions::is_true(&status.sync.conditions, conditions::READY));
     }
 
     #[test]
