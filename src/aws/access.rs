@@ -87,16 +87,21 @@ impl AwsAccess {
         self.base.region().map(|r| r.as_ref())
     }
 
-    /// The Detective port for `region` (or the default), as `role` when given.
-    pub async fn detective(&self, region: Option<&str>, role: Option<&RoleToAssume>) -> Result<SdkDetective, AwsError> {
-        let region = region.or(self.default_region()).ok_or_else(|| {
+    /// `region`, else the operator's default Region.
+    fn region_or_default<'a>(&'a self, region: Option<&'a str>) -> Result<&'a str, AwsError> {
+        region.or(self.default_region()).ok_or_else(|| {
             AwsError::new(
                 "Configure",
                 ErrorKind::Invalid,
                 "NoRegion",
                 "no AWS Region: set spec.region, or AWS_REGION / --region for the operator",
             )
-        })?;
+        })
+    }
+
+    /// The Detective port for `region` (or the default), as `role` when given.
+    pub async fn detective(&self, region: Option<&str>, role: Option<&RoleToAssume>) -> Result<SdkDetective, AwsError> {
+        let region = self.region_or_default(region)?;
         let key = (region.to_owned(), role.cloned());
         if let Some(client) = self.clients.lock().expect("client cache lock").get(&key) {
             return Ok(client.clone());
@@ -145,7 +150,12 @@ impl ReachOrganizations for AwsAccess {
     /// The Organizations client of the partition of `region` (its global endpoint), as `role`
     /// when given. The endpoint is the SDK's (or `AWS_ENDPOINT_URL_ORGANIZATIONS`): the
     /// `--endpoint-url` override is Detective's only.
-    async fn organizations(&self, region: &str, role: Option<&RoleToAssume>) -> Result<SdkOrganizations, AwsError> {
+    async fn organizations(
+        &self,
+        region: Option<&str>,
+        role: Option<&RoleToAssume>,
+    ) -> Result<SdkOrganizations, AwsError> {
+        let region = self.region_or_default(region)?;
         let home = organizations::home_region(region);
         let key = (home.to_owned(), role.cloned());
         if let Some(client) = self.organizations.lock().expect("client cache lock").get(&key) {

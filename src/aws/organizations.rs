@@ -54,10 +54,11 @@ pub trait Organizations: Send + Sync {
 /// Organizations as a principal, for the engine: the AWS access gives one per (Region, role).
 pub trait ReachOrganizations: Send + Sync {
     type Client: Organizations;
-    /// The Organizations client of the partition of `region`, as `role` when given.
+    /// The Organizations client of the partition of `region` (else the operator's default
+    /// Region), as `role` when given.
     fn organizations(
         &self,
-        region: &str,
+        region: Option<&str>,
         role: Option<&super::RoleToAssume>,
     ) -> impl Future<Output = Result<Self::Client, AwsError>> + Send;
 }

@@ -255,12 +255,12 @@ async fn resolve<R: ReachOrganizations>(
     from: &OrganizationMembersSpec,
     observation: &Observation,
 ) -> Result<Listing, AwsError> {
+    // The graph's Region (else the operator's default, as for its Detective client).
     let region = observation
         .graph_arn
         .as_deref()
         .and_then(|arn| arn.split(':').nth(3))
-        .or(spec.region())
-        .unwrap_or("us-east-1");
+        .or(spec.region());
     let role = from.role().or_else(|| spec.role()).map(RoleToAssume::from);
     let organizations = reach.organizations(region, role.as_ref()).await?;
     let listing = list(&organizations, &from.organizational_units).await?;
