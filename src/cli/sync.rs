@@ -163,7 +163,8 @@ async fn sync_organization_admin(
     let mut first = true;
     let outcome = until_settled(target, wait, async || {
         if first {
-            // The plan first, read-only, as for graphs.
+            // The plan first, read-only: its Region lines name the administrator before any
+            // write (one more ListOrganizationAdminAccounts per Region, on the first pass only).
             let plan = organization_admin::run(target, &document.admin, Mode::DryRun).await;
             eprint!(
                 "{}",

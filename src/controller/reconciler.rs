@@ -1,6 +1,6 @@
 //! What the reconcilers share, written once: the finalizer, the suspend check, the status
 //! write, the metrics of a reconcile, the backoff and the error policy. A kind says what is its
-//! own through [`Managed`] (`graph.rs`, `membership.rs`).
+//! own through [`Managed`] (`graph.rs`, `membership.rs`, `organization_admin.rs`).
 //!
 //! Deletion: the finalizer stays until the kind's deletion policy is applied in AWS
 //! ([`crate::engine::teardown`]); when AWS cannot be reached it is retried with backoff. The
@@ -26,9 +26,7 @@ use tracing::{Instrument, field, info, info_span, warn};
 
 use super::{Context, Error, status};
 use crate::api::key_of;
-use crate::engine::{self, Mode, Pipeline, SyncError};
-
-use crate::engine::Reported;
+use crate::engine::{self, Mode, Pipeline, Reported, SyncError};
 
 /// The finalizer that lets the operator apply `deletionPolicy` before the resource goes.
 pub const FINALIZER: &str = "detective.operator.dev/cleanup";
