@@ -1123,13 +1123,14 @@ fn iam_policies_parse_and_grant_least_privilege() {
 // ---------------------------------------------------------------------------------------------
 // examples/gitops
 
-const ARGOCD_KEYS: [&str; 2] = [
+const ARGOCD_KEYS: [&str; 3] = [
     "resource.customizations.health.detective.operator.dev_DetectiveGraph",
     "resource.customizations.health.detective.operator.dev_DetectiveMembership",
+    "resource.customizations.health.detective.operator.dev_DetectiveOrganizationAdmin",
 ];
 
 #[test]
-fn argocd_config_map_embeds_the_health_check_for_both_kinds() {
+fn argocd_config_map_embeds_the_health_check_for_every_kind() {
     let script = read("examples/gitops/argocd/health.lua");
     let config = &yaml_documents(&read("examples/gitops/argocd/argocd-cm.yaml"), "argocd-cm.yaml")[0];
     assert_eq!(config["kind"], "ConfigMap");

@@ -1,4 +1,5 @@
--- Argo CD health check for DetectiveGraph and DetectiveMembership (detective.operator.dev).
+-- Argo CD health check for DetectiveGraph, DetectiveMembership and DetectiveOrganizationAdmin
+-- (detective.operator.dev).
 -- The same script is embedded in argocd-cm.yaml; tests/packaging.rs checks that the two agree
 -- and runs this file against sample resources when a Lua interpreter is installed.
 --
