@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use detective_emulator::{Fault, WorldConfig};
 use detective_operator::api::DetectiveGraphSpec;
 use detective_operator::cli::demo::emulator_access;
-use detective_operator::engine::{self, Mode, Target};
+use detective_operator::engine::{self, GraphTarget, Mode};
 use k8s_openapi::jiff::Timestamp;
 
 const ADMIN: &str = "123456789012";
@@ -54,7 +54,7 @@ async fn main() {
         let started = Instant::now();
         let outcome = engine::sync(
             &access,
-            Target::new(&spec, previous.as_ref(), Some(1)),
+            GraphTarget::new(&spec, previous.as_ref(), Some(1)),
             Mode::Apply,
             Timestamp::now(),
         )

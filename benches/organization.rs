@@ -14,7 +14,7 @@ use std::time::Instant;
 use detective_emulator::{Emulator, EmulatorConfig, OrganizationSeed};
 use detective_operator::api::{DetectiveGraph, DetectiveGraphSpec};
 use detective_operator::cli::demo::emulator_access;
-use detective_operator::engine::{self, Mode, Target};
+use detective_operator::engine::{self, GraphTarget, Mode};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
 const MANAGEMENT: &str = "900000000000";
@@ -35,7 +35,7 @@ async fn round(emulator: &Emulator, graph: &mut DetectiveGraph, label: &str, now
     let access = emulator_access(&emulator.endpoint_url(), ADMIN, REGION).await;
     emulator.reset_calls();
     let started = Instant::now();
-    let outcome = engine::sync(&access, Target::of(graph), Mode::Apply, now).await;
+    let outcome = engine::sync(&access, GraphTarget::of(graph), Mode::Apply, now).await;
     let took = started.elapsed();
     assert!(outcome.error.is_none(), "{:?}", outcome.error);
     graph.status = Some(outcome.status);

@@ -21,7 +21,7 @@ use detective_operator::api::conditions::{READY, RECONCILING};
 use detective_operator::api::{DetectiveGraph, DetectiveGraphSpec, DetectiveGraphStatus};
 use detective_operator::aws::{AwsAccess, AwsSettings, SdkDetective};
 use detective_operator::controller::backoff::Backoff;
-use detective_operator::engine::{self, Mode, Outcome, Reported, Target};
+use detective_operator::engine::{self, GraphOutcome, GraphTarget, Mode, Reported};
 use k8s_openapi::jiff::Timestamp;
 
 const ADMIN: &str = "123456789012";
@@ -61,8 +61,8 @@ async fn reconcile(
     access: &AwsAccess,
     spec: &DetectiveGraphSpec,
     previous: Option<&DetectiveGraphStatus>,
-) -> Outcome {
-    let target = Target::new(spec, previous, Some(1));
+) -> GraphOutcome {
+    let target = GraphTarget::new(spec, previous, Some(1));
     engine::graph::reconcile(detective, access, target, Mode::Apply, Timestamp::now()).await
 }
 

@@ -9,7 +9,7 @@ use detective_emulator::{AccountConfig, MemberStatus, RoleConfig, WorldConfig};
 use detective_operator::api::{AcceptInvitationsSpec, DetectiveGraphSpec, DetectiveGraphStatus, MemberStatusEntry};
 use detective_operator::aws::AwsAccess;
 use detective_operator::cli::demo::emulator_access;
-use detective_operator::engine::{self, Mode, Outcome, Reported, Target};
+use detective_operator::engine::{self, GraphOutcome, GraphTarget, Mode, Reported};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
 const ADMIN: &str = "123456789012";
@@ -56,7 +56,7 @@ fn spec() -> DetectiveGraphSpec {
 }
 
 /// The status entry of member `n`.
-fn member_entry(outcome: &Outcome, n: u64) -> &MemberStatusEntry {
+fn member_entry(outcome: &GraphOutcome, n: u64) -> &MemberStatusEntry {
     let account = account(n);
     outcome.status.members.iter().find(|m| m.account_id == account).unwrap()
 }
@@ -66,8 +66,8 @@ async fn sync(
     spec: &DetectiveGraphSpec,
     previous: Option<&DetectiveGraphStatus>,
     now: Timestamp,
-) -> Outcome {
-    let target = Target::new(spec, previous, Some(1));
+) -> GraphOutcome {
+    let target = GraphTarget::new(spec, previous, Some(1));
     engine::sync(access, target, Mode::Apply, now).await
 }
 

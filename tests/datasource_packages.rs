@@ -10,7 +10,7 @@ use detective_operator::api::{DatasourcePackageStatus, DetectiveGraph, Detective
 use detective_operator::aws::AwsAccess;
 use detective_operator::cli::demo::emulator_access;
 use detective_operator::engine::membership::{self, MembershipTarget};
-use detective_operator::engine::{self, Mode, Outcome, Target};
+use detective_operator::engine::{self, GraphOutcome, GraphTarget, Mode};
 use k8s_openapi::jiff::Timestamp;
 
 const ADMIN: &str = "123456789012";
@@ -54,10 +54,10 @@ fn spec(packages: Option<&[&str]>) -> DetectiveGraphSpec {
     serde_json::from_value(spec).expect("a valid spec")
 }
 
-async fn sync(access: &AwsAccess, spec: &DetectiveGraphSpec, previous: Option<&DetectiveGraphStatus>) -> Outcome {
+async fn sync(access: &AwsAccess, spec: &DetectiveGraphSpec, previous: Option<&DetectiveGraphStatus>) -> GraphOutcome {
     let mut graph = DetectiveGraph::new("org", spec.clone());
     graph.status = previous.cloned();
-    engine::sync(access, Target::of(&graph), Mode::Apply, Timestamp::now()).await
+    engine::sync(access, GraphTarget::of(&graph), Mode::Apply, Timestamp::now()).await
 }
 
 fn package_states(emulator: &Emulator, graph: &str) -> BTreeMap<String, String> {
@@ -260,7 +260,7 @@ async fn plan_shows_package_changes_like_member_changes() {
     let access = emulator_access(&emulator.endpoint_url(), "999999999999", REGION).await;
     let outcome = engine::sync(
         &access,
-        Target::of(&DetectiveGraph::new("x", spec(Some(&[])))),
+        GraphTarget::of(&DetectiveGraph::new("x", spec(Some(&[])))),
         Mode::DryRun,
         Timestamp::now(),
     )

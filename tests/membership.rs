@@ -8,7 +8,7 @@ use detective_emulator::{Emulator, MemberStatus, WorldConfig};
 use detective_operator::api::{DesiredInvitationState, DetectiveMembershipSpec, DetectiveMembershipStatus};
 use detective_operator::aws::SdkDetective;
 use detective_operator::cli::demo::emulator_access;
-use detective_operator::engine::membership::{self, Answer, Decision, MembershipTarget};
+use detective_operator::engine::membership::{self, Decision, MembershipTarget, MembershipWrite};
 use detective_operator::engine::{self, Mode, Reported};
 use k8s_openapi::jiff::Timestamp;
 
@@ -92,7 +92,7 @@ async fn an_invited_member_accepts_and_the_administrator_sees_it_enabled() {
 
     let spec = world.spec(DesiredInvitationState::Accepted);
     let outcome = world.reconcile(&spec, None).await;
-    assert_eq!(outcome.applied, Some(Answer::Accept));
+    assert_eq!(outcome.applied, Some(MembershipWrite::Accept));
     assert!(outcome.is_ready(), "{:?}", outcome.status);
     assert_eq!(world.status_of_member(), Some(MemberStatus::Enabled));
     let invitation = outcome.status.invitation.as_ref().unwrap();
@@ -116,7 +116,7 @@ async fn a_membership_declared_rejected_rejects_the_invitation() {
     let outcome = world
         .reconcile(&world.spec(DesiredInvitationState::Rejected), None)
         .await;
-    assert_eq!(outcome.applied, Some(Answer::Reject));
+    assert_eq!(outcome.applied, Some(MembershipWrite::Reject));
     assert!(outcome.is_ready());
     assert_eq!(
         world.status_of_member(),
@@ -143,7 +143,7 @@ async fn an_invitation_that_arrives_later_is_waited_for_then_accepted() {
 
     world.invite().await;
     let accepted = world.reconcile(&spec, Some(&waiting.status)).await;
-    assert_eq!(accepted.applied, Some(Answer::Accept));
+    assert_eq!(accepted.applied, Some(MembershipWrite::Accept));
     assert!(accepted.is_ready());
     assert_eq!(world.status_of_member(), Some(MemberStatus::Enabled));
 }
@@ -167,7 +167,7 @@ async fn leaving_on_deletion_disassociates_and_a_reinvitation_is_accepted_again(
     // The administrator invites again; the same declaration accepts again.
     world.invite().await;
     let outcome = world.reconcile(&spec, None).await;
-    assert_eq!(outcome.applied, Some(Answer::Accept));
+    assert_eq!(outcome.applied, Some(MembershipWrite::Accept));
     assert_eq!(world.status_of_member(), Some(MemberStatus::Enabled));
 }
 

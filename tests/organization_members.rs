@@ -15,7 +15,7 @@ use detective_emulator::{
 };
 use detective_operator::api::{DetectiveGraph, DetectiveGraphSpec, ResolvedOrganization};
 use detective_operator::cli::demo::emulator_access;
-use detective_operator::engine::{self, Mode, Outcome, Reported, Target};
+use detective_operator::engine::{self, GraphOutcome, GraphTarget, Mode, Reported};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 
@@ -70,9 +70,9 @@ fn graph(organization: serde_json::Value, extra: serde_json::Value) -> Detective
 }
 
 /// One sync at `now` (the previous status is the graph's); the graph keeps the new status.
-async fn sync(emulator: &Emulator, graph: &mut DetectiveGraph, now: Timestamp) -> Outcome {
+async fn sync(emulator: &Emulator, graph: &mut DetectiveGraph, now: Timestamp) -> GraphOutcome {
     let access = emulator_access(&emulator.endpoint_url(), ADMIN, REGION).await;
-    let outcome = engine::sync(&access, Target::of(graph), Mode::Apply, now).await;
+    let outcome = engine::sync(&access, GraphTarget::of(graph), Mode::Apply, now).await;
     graph.status = Some(outcome.status.clone());
     outcome
 }
@@ -114,7 +114,7 @@ fn seed(accounts: u32) -> OrganizationSeed {
 
 /// A graph declaring the whole organization of `accounts` seeded accounts, after its first sync at
 /// the returned time.
-async fn whole_organization_synced(accounts: u32) -> (Emulator, DetectiveGraph, Timestamp, Outcome) {
+async fn whole_organization_synced(accounts: u32) -> (Emulator, DetectiveGraph, Timestamp, GraphOutcome) {
     let emulator = delegated_organization(&seed(accounts)).await;
     let mut graph = graph(json!({}), json!({}));
     let now = Timestamp::now();

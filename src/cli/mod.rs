@@ -135,13 +135,13 @@ pub enum ConnectError {
 }
 
 /// The AWS side of a command: the real one, or an embedded emulator that lives as long as this.
-pub struct AwsTarget {
+pub struct AwsBackend {
     pub access: AwsAccess,
     #[cfg(feature = "emulator")]
     pub emulator: Option<Emulator>,
 }
 
-impl AwsTarget {
+impl AwsBackend {
     /// `organization`: whether the documents use the organization fields (the embedded emulator
     /// then adds its demo organization).
     pub async fn connect(args: &AwsArgs, organization: bool) -> Result<Self, ConnectError> {

@@ -4,7 +4,7 @@
 use k8s_openapi::jiff::Timestamp;
 use serde::Serialize;
 
-use super::AwsTarget;
+use super::AwsBackend;
 use super::manifest::OrganizationAdminDocument;
 use super::render::{Column, PlanVerdict, or_dash, render_table};
 use crate::api::{DetectiveOrganizationAdmin, RegionDelegation};
@@ -140,9 +140,9 @@ pub fn render_regions(admin: &DetectiveOrganizationAdmin) -> String {
 }
 
 /// One run of the engine on a document.
-pub async fn run(target: &AwsTarget, admin: &DetectiveOrganizationAdmin, mode: Mode) -> OrganizationAdminOutcome {
+pub async fn run(backend: &AwsBackend, admin: &DetectiveOrganizationAdmin, mode: Mode) -> OrganizationAdminOutcome {
     engine::sync(
-        &target.access,
+        &backend.access,
         OrganizationAdminTarget::of(admin),
         mode,
         Timestamp::now(),

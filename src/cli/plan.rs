@@ -6,8 +6,8 @@ use k8s_openapi::jiff::Timestamp;
 
 use super::manifest::read_manifests;
 use super::render::{PlanVerdict, render_text, report};
-use super::{AwsTarget, PlanArgs, PlanOutput, organization_admin};
-use crate::engine::{self, Mode, Target};
+use super::{AwsBackend, PlanArgs, PlanOutput, organization_admin};
+use crate::engine::{self, GraphTarget, Mode};
 
 /// Exit codes of `--detailed-exitcode`, as Terraform users know them.
 const EXIT_NO_CHANGES: u8 = 0;
@@ -26,8 +26,8 @@ pub async fn run(args: &PlanArgs) -> ExitCode {
     for other in &manifests.skipped {
         eprintln!("skipped (not a DetectiveGraph or DetectiveOrganizationAdmin): {other}");
     }
-    let target = match AwsTarget::connect(&args.aws, manifests.use_organization()).await {
-        Ok(target) => target,
+    let backend = match AwsBackend::connect(&args.aws, manifests.use_organization()).await {
+        Ok(backend) => backend,
         Err(error) => {
             eprintln!("error: {error}");
             return ExitCode::from(EXIT_ERROR);
@@ -36,8 +36,8 @@ pub async fn run(args: &PlanArgs) -> ExitCode {
     let mut reports = Vec::new();
     for document in &manifests.graphs {
         let outcome = engine::sync(
-            &target.access,
-            Target::of(&document.graph),
+            &backend.access,
+            GraphTarget::of(&document.graph),
             Mode::DryRun,
             Timestamp::now(),
         )
@@ -46,10 +46,10 @@ pub async fn run(args: &PlanArgs) -> ExitCode {
     }
     let mut admin_plans = Vec::new();
     for document in &manifests.organization_admins {
-        let outcome = organization_admin::run(&target, &document.admin, Mode::DryRun).await;
+        let outcome = organization_admin::run(&backend, &document.admin, Mode::DryRun).await;
         admin_plans.push(organization_admin::report(document, &outcome));
     }
-    target.shutdown().await;
+    backend.shutdown().await;
 
     match args.output {
         PlanOutput::Text => {

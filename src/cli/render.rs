@@ -8,9 +8,9 @@ use serde::Serialize;
 
 use super::manifest::{GraphDocument, Origin};
 use crate::api::{DetectiveGraph, DetectiveGraphSpec, MemberStatusEntry, Pruning};
-use crate::engine::{Applied, GraphSource, Outcome, SyncError};
+use crate::engine::graph::decide::{IgnoredReason, KeptReason};
+use crate::engine::{GraphOutcome, GraphSource, GraphWrite, SyncError};
 use crate::member::InvitationType;
-use crate::plan::{IgnoredReason, KeptReason};
 
 /// What the plan of a resource of any kind says first: which resource, from where, whether a sync
 /// would change anything, and what would stop it (`plan`'s exit code reads these).
@@ -82,7 +82,7 @@ pub struct KeptReport {
 }
 
 /// Summarizes an engine outcome as a plan.
-pub fn report(document: &GraphDocument, outcome: &Outcome) -> PlanReport {
+pub fn report(document: &GraphDocument, outcome: &GraphOutcome) -> PlanReport {
     let spec = &document.graph.spec;
     let mut report = PlanReport {
         verdict: PlanVerdict::new(document.graph.key(), &document.origin, outcome.error.as_ref()),
@@ -184,7 +184,7 @@ pub fn report(document: &GraphDocument, outcome: &Outcome) -> PlanReport {
 /// The accounts known to be the organization's: those `membersFrom.organization` resolved, and
 /// members the document's status shows with InvitationType ORGANIZATION. CreateMembers enables
 /// them rather than inviting them.
-fn organization_accounts<'a>(document: &'a GraphDocument, outcome: &'a Outcome) -> BTreeSet<&'a str> {
+fn organization_accounts<'a>(document: &'a GraphDocument, outcome: &'a GraphOutcome) -> BTreeSet<&'a str> {
     let resolved = outcome
         .status
         .organization
@@ -205,7 +205,7 @@ fn organization_accounts<'a>(document: &'a GraphDocument, outcome: &'a Outcome) 
 
 /// What the organization steps saw: the resolved accounts, and an `autoEnable` to change (in a
 /// plan; a sync has changed it). Returns whether `autoEnable` is to change.
-fn organization_notes(spec: &DetectiveGraphSpec, outcome: &Outcome, notes: &mut Vec<String>) -> bool {
+fn organization_notes(spec: &DetectiveGraphSpec, outcome: &GraphOutcome, notes: &mut Vec<String>) -> bool {
     let Some(organization) = &outcome.status.organization else {
         return false;
     };
@@ -383,13 +383,13 @@ pub fn render_conditions(conditions: &[Condition]) -> String {
         .collect()
 }
 
-pub fn describe(applied: &Applied) -> String {
+pub fn describe(applied: &GraphWrite) -> String {
     match applied {
-        Applied::GraphCreated(arn) => format!("created behavior graph {arn}"),
-        Applied::Deleted { accounts, unprocessed } => {
+        GraphWrite::GraphCreated(arn) => format!("created behavior graph {arn}"),
+        GraphWrite::Deleted { accounts, unprocessed } => {
             format!("removed {accounts} members ({unprocessed} not processed)")
         }
-        Applied::MembersCreated {
+        GraphWrite::MembersCreated {
             invited,
             enabled,
             unprocessed,
@@ -403,13 +403,13 @@ pub fn describe(applied: &Applied) -> String {
             };
             format!("{done} ({unprocessed} not processed)")
         }
-        Applied::MonitoringStarted(account) => format!("started monitoring {account}"),
-        Applied::Accepted { accounts, failed } => {
+        GraphWrite::MonitoringStarted(account) => format!("started monitoring {account}"),
+        GraphWrite::Accepted { accounts, failed } => {
             format!("accepted {accounts} invitations as the members ({failed} failed)")
         }
-        Applied::Tagged { set, removed } => format!("tags: {set} set, {removed} removed"),
-        Applied::PackagesStarted(packages) => format!("started datasource packages {}", packages.join(", ")),
-        Applied::AutoEnableSet(on) => format!("organization autoEnable set to {on}"),
+        GraphWrite::Tagged { set, removed } => format!("tags: {set} set, {removed} removed"),
+        GraphWrite::PackagesStarted(packages) => format!("started datasource packages {}", packages.join(", ")),
+        GraphWrite::AutoEnableSet(on) => format!("organization autoEnable set to {on}"),
     }
 }
 

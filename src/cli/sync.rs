@@ -11,11 +11,11 @@ use k8s_openapi::jiff::Timestamp;
 
 use super::manifest::{GraphDocument, OrganizationAdminDocument, read_manifests};
 use super::render::{describe, fold_repeated, render_members, render_text, report};
-use super::{AwsTarget, SyncArgs, SyncOutput, organization_admin};
+use super::{AwsBackend, SyncArgs, SyncOutput, organization_admin};
 use crate::api::validation::parse_duration;
 use crate::api::{DetectiveGraph, DetectiveOrganizationAdmin};
 use crate::engine::Reported;
-use crate::engine::{self, Applied, Mode, Outcome, Target};
+use crate::engine::{self, GraphOutcome, GraphTarget, GraphWrite, Mode};
 
 /// How often `--wait` looks again when the emulator (which moves instantly) is the target.
 const EMULATOR_POLL: Duration = Duration::from_millis(500);
@@ -40,15 +40,15 @@ pub async fn run(args: &SyncArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let target = match AwsTarget::connect(&args.aws, manifests.use_organization()).await {
-        Ok(target) => target,
+    let backend = match AwsBackend::connect(&args.aws, manifests.use_organization()).await {
+        Ok(backend) => backend,
         Err(error) => {
             eprintln!("error: {error}");
             return ExitCode::FAILURE;
         }
     };
     #[cfg(feature = "emulator")]
-    if let Some(emulator) = &target.emulator {
+    if let Some(emulator) = &backend.emulator {
         eprintln!(
             "embedded Detective emulator at {} (demo world)",
             emulator.endpoint_url()
@@ -67,24 +67,24 @@ pub async fn run(args: &SyncArgs) -> ExitCode {
     // The management-account side first: an organization graph needs its delegation.
     let mut admins = Vec::new();
     for document in manifests.organization_admins {
-        let (admin, outcome) = sync_organization_admin(&target, document, wait).await;
+        let (admin, outcome) = sync_organization_admin(&backend, document, wait).await;
         eprint!("{}", organization_admin::render_regions(&admin));
         report_failure(outcome.is_stalled(), outcome.error.as_ref());
         admins.push(admin);
     }
     for document in manifests.graphs {
-        let (graph, outcome) = sync_one(&target, document, wait).await;
+        let (graph, outcome) = sync_one(&backend, document, wait).await;
         eprint!("{}", render_members(&graph));
         report_failure(outcome.is_stalled(), outcome.error.as_ref());
         results.push(graph);
     }
     #[cfg(feature = "emulator")]
-    if let Some(emulator) = &target.emulator {
+    if let Some(emulator) = &backend.emulator {
         let calls = emulator.calls();
         let listed: Vec<String> = calls.iter().map(|(op, n)| format!("{op} {n}")).collect();
         eprintln!("Detective calls made: {}", listed.join(", "));
     }
-    target.shutdown().await;
+    backend.shutdown().await;
 
     match args.output {
         SyncOutput::Yaml => {
@@ -118,22 +118,22 @@ pub async fn run(args: &SyncArgs) -> ExitCode {
 
 /// Reconciles one graph (repeatedly with `--wait`), returning it with its new status.
 async fn sync_one(
-    target: &AwsTarget,
+    backend: &AwsBackend,
     mut document: GraphDocument,
     wait: Option<Duration>,
-) -> (DetectiveGraph, Outcome) {
+) -> (DetectiveGraph, GraphOutcome) {
     let on_terminal = std::io::stderr().is_terminal();
     let name = document.graph.key();
     let mut first = true;
-    let outcome = until_settled(target, wait, async || {
-        let progress = |applied: &Applied| {
+    let outcome = until_settled(backend, wait, async || {
+        let progress = |applied: &GraphWrite| {
             if on_terminal {
                 eprintln!("  {name}: {}", describe(applied));
             }
         };
         let outcome = engine::sync(
-            &target.access,
-            Target::of(&document.graph).with_progress(&progress),
+            &backend.access,
+            GraphTarget::of(&document.graph).with_progress(&progress),
             Mode::Apply,
             Timestamp::now(),
         )
@@ -156,23 +156,23 @@ async fn sync_one(
 /// Reconciles one `DetectiveOrganizationAdmin` (repeatedly with `--wait`), returning it with its
 /// new status.
 async fn sync_organization_admin(
-    target: &AwsTarget,
+    backend: &AwsBackend,
     mut document: OrganizationAdminDocument,
     wait: Option<Duration>,
 ) -> (DetectiveOrganizationAdmin, engine::OrganizationAdminOutcome) {
     let mut first = true;
-    let outcome = until_settled(target, wait, async || {
+    let outcome = until_settled(backend, wait, async || {
         if first {
             // The plan first, read-only: its Region lines name the administrator before any
             // write (one more ListOrganizationAdminAccounts per Region, on the first pass only).
-            let plan = organization_admin::run(target, &document.admin, Mode::DryRun).await;
+            let plan = organization_admin::run(backend, &document.admin, Mode::DryRun).await;
             eprint!(
                 "{}",
                 organization_admin::render_text(&organization_admin::report(&document, &plan))
             );
             first = false;
         }
-        let outcome = organization_admin::run(target, &document.admin, Mode::Apply).await;
+        let outcome = organization_admin::run(backend, &document.admin, Mode::Apply).await;
         for region in outcome.regions.iter().filter(|r| r.applied.is_some()) {
             let change = region.applied.map(|c| c.operation()).unwrap_or_default();
             eprintln!("  applied: {change} in {}", region.region);
@@ -186,7 +186,11 @@ async fn sync_organization_admin(
 
 /// Runs `once` until its outcome is Ready, Stalled or failed, or until `wait` is over (once
 /// without `--wait`); the last outcome.
-async fn until_settled<O: Reported>(target: &AwsTarget, wait: Option<Duration>, mut once: impl AsyncFnMut() -> O) -> O {
+async fn until_settled<O: Reported>(
+    backend: &AwsBackend,
+    wait: Option<Duration>,
+    mut once: impl AsyncFnMut() -> O,
+) -> O {
     let started = Instant::now();
     loop {
         let outcome = once().await;
@@ -194,7 +198,7 @@ async fn until_settled<O: Reported>(target: &AwsTarget, wait: Option<Duration>, 
         let requeue_after = outcome.requeue_after();
         match wait {
             Some(limit) if !settled && started.elapsed() < limit => {
-                let pause = if target.is_emulated() {
+                let pause = if backend.is_emulated() {
                     EMULATOR_POLL
                 } else {
                     requeue_after

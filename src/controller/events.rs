@@ -7,8 +7,8 @@ use kube::runtime::events::{Event, EventType, Recorder};
 
 use crate::api::conditions::RECONCILING;
 use crate::api::{DelegationState, DetectiveGraphStatus, DetectiveOrganizationAdminStatus};
-use crate::engine::organization_admin::{Change, Decision};
-use crate::engine::{Applied, MembershipOutcome, OrganizationAdminOutcome, Outcome, abbreviated};
+use crate::engine::organization_admin::{Decision, OrganizationAdminWrite};
+use crate::engine::{GraphOutcome, GraphWrite, MembershipOutcome, OrganizationAdminOutcome, abbreviated};
 use crate::member::MemberStatus;
 
 /// An event to publish, before it meets the Events API.
@@ -67,7 +67,7 @@ impl Batches {
 
 /// The events one reconcile deserves: the writes it made, aggregated, and the member transitions
 /// worth attention (compared with the previous status).
-pub fn notices(previous: Option<&DetectiveGraphStatus>, outcome: &Outcome) -> Vec<Notice> {
+pub fn notices(previous: Option<&DetectiveGraphStatus>, outcome: &GraphOutcome) -> Vec<Notice> {
     let mut notices = Vec::new();
     let mut invited = Batches::default();
     let mut enabled = Batches::default();
@@ -76,12 +76,12 @@ pub fn notices(previous: Option<&DetectiveGraphStatus>, outcome: &Outcome) -> Ve
     let mut accepted = (0, 0);
     for applied in &outcome.applied {
         match applied {
-            Applied::GraphCreated(arn) => notices.push(Notice::normal(
+            GraphWrite::GraphCreated(arn) => notices.push(Notice::normal(
                 "GraphCreated",
                 "CreateGraph",
                 format!("created behavior graph {arn}"),
             )),
-            Applied::MembersCreated {
+            GraphWrite::MembersCreated {
                 invited: invitations,
                 enabled: organization,
                 unprocessed,
@@ -95,20 +95,20 @@ pub fn notices(previous: Option<&DetectiveGraphStatus>, outcome: &Outcome) -> Ve
                     enabled.add(*organization, if *invitations > 0 { 0 } else { *unprocessed });
                 }
             }
-            Applied::Deleted { accounts, unprocessed } => removed.add(*accounts, *unprocessed),
-            Applied::MonitoringStarted(account) => monitoring.push(account.as_str()),
-            Applied::Accepted { accounts, failed } => accepted = (accepted.0 + accounts, accepted.1 + failed),
-            Applied::Tagged { set, removed } => notices.push(Notice::normal(
+            GraphWrite::Deleted { accounts, unprocessed } => removed.add(*accounts, *unprocessed),
+            GraphWrite::MonitoringStarted(account) => monitoring.push(account.as_str()),
+            GraphWrite::Accepted { accounts, failed } => accepted = (accepted.0 + accounts, accepted.1 + failed),
+            GraphWrite::Tagged { set, removed } => notices.push(Notice::normal(
                 "TagsUpdated",
                 "TagResource",
                 format!("graph tags: {set} set, {removed} removed"),
             )),
-            Applied::PackagesStarted(packages) => notices.push(Notice::normal(
+            GraphWrite::PackagesStarted(packages) => notices.push(Notice::normal(
                 "DatasourcePackagesStarted",
                 "UpdateDatasourcePackages",
                 format!("started datasource packages {}", packages.join(", ")),
             )),
-            Applied::AutoEnableSet(on) => notices.push(Notice::normal(
+            GraphWrite::AutoEnableSet(on) => notices.push(Notice::normal(
                 "OrganizationConfigured",
                 "UpdateOrganizationConfiguration",
                 format!("organization autoEnable set to {on}"),
@@ -222,18 +222,18 @@ pub fn organization_admin_notices(
     for region in &outcome.regions {
         let account = region.administrator.as_ref().map(|a| a.account_id.as_str());
         match region.applied {
-            Some(Change::Enable) => notices.push(Notice::normal(
+            Some(OrganizationAdminWrite::Enable) => notices.push(Notice::normal(
                 "AdministratorDelegated",
-                Change::Enable.operation(),
+                OrganizationAdminWrite::Enable.operation(),
                 format!(
                     "delegated Detective administrator account {} in {}",
                     account.unwrap_or("(not listed yet)"),
                     region.region
                 ),
             )),
-            Some(Change::Disable) => notices.push(Notice::warning(
+            Some(OrganizationAdminWrite::Disable) => notices.push(Notice::warning(
                 "DelegationDisabled",
-                Change::Disable.operation(),
+                OrganizationAdminWrite::Disable.operation(),
                 format!(
                     "disabled the organization's Detective administrator in {}: its organization behavior graph there is deleted",
                     region.region
@@ -265,7 +265,7 @@ pub fn organization_admin_notices(
 
 /// Told once: when a started package that is not declared first shows in status (the status
 /// keeps it, so later resyncs, restarts included, see it as known), not at every resync.
-fn newly_undeclared_packages(previous: Option<&DetectiveGraphStatus>, outcome: &Outcome) -> Option<String> {
+fn newly_undeclared_packages(previous: Option<&DetectiveGraphStatus>, outcome: &GraphOutcome) -> Option<String> {
     let undeclared = |status: &DetectiveGraphStatus| -> Vec<String> {
         status
             .datasource_packages
@@ -320,10 +320,10 @@ pub async fn publish(
 mod tests {
     use super::*;
     use crate::aws::{AwsError, ErrorKind};
+    use crate::engine::graph::decide::TagChanges;
     use crate::engine::{SHORT_REQUEUE, SyncError};
-    use crate::plan::TagChanges;
 
-    fn failed(kind: ErrorKind, code: &str, previous: Option<&DetectiveGraphStatus>) -> Outcome {
+    fn failed(kind: ErrorKind, code: &str, previous: Option<&DetectiveGraphStatus>) -> GraphOutcome {
         let error = SyncError::Aws(AwsError::new("ListMembers", kind, code, "m"));
         let verdict = error.verdict();
         let mut status = previous.cloned().unwrap_or_default();
@@ -333,7 +333,7 @@ mod tests {
             Some(1),
             k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
         );
-        Outcome {
+        GraphOutcome {
             observation: None,
             plan: None,
             tag_changes: TagChanges::default(),
@@ -382,7 +382,7 @@ mod tests {
         let mut outcome = failed(ErrorKind::Other, "x", None);
         outcome.error = None;
         outcome.status.members = vec![enabled("000000000101"), enabled("000000000102")];
-        outcome.plan = Some(crate::plan::Plan {
+        outcome.plan = Some(crate::engine::graph::decide::Plan {
             invite: vec![MemberSpec {
                 account_id: "000000000101".into(),
                 email_address: "root@example.com".into(),
@@ -400,7 +400,7 @@ mod tests {
         );
         assert!(!told[0].note.contains("000000000102"), "already enabled: {told:?}");
 
-        outcome.plan = Some(crate::plan::Plan::default());
+        outcome.plan = Some(crate::engine::graph::decide::Plan::default());
         assert!(
             !notices(None, &outcome).iter().any(|n| n.reason == "MembersEnabled"),
             "an adopted graph's enabled members are no news"
@@ -409,7 +409,7 @@ mod tests {
 
     #[test]
     fn accounts_of_the_organization_are_told_enabled_not_invited() {
-        let created = |invited, enabled, unprocessed| Applied::MembersCreated {
+        let created = |invited, enabled, unprocessed| GraphWrite::MembersCreated {
             invited,
             enabled,
             unprocessed,

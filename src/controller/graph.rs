@@ -9,12 +9,12 @@ use super::claims::{Claimant, other_owner};
 use super::reconciler::{Managed, scheduled_by_spec};
 use super::{Context, events};
 use crate::api::{DetectiveGraph, DetectiveGraphStatus};
-use crate::engine::{self, Mode, Outcome, Pipeline, Target};
+use crate::engine::{self, GraphOutcome, GraphTarget, Mode, Pipeline};
 use crate::member::MemberStatus;
 
 impl Managed for DetectiveGraph {
     const KIND: &'static str = "DetectiveGraph";
-    type Outcome = Outcome;
+    type Outcome = GraphOutcome;
 
     scheduled_by_spec!();
 
@@ -22,20 +22,20 @@ impl Managed for DetectiveGraph {
         self.status.as_ref().and_then(|s| s.graph_arn.as_deref())
     }
 
-    fn target(&self) -> impl Pipeline<Outcome = Outcome> + '_ {
-        Target::of(self)
+    fn target(&self) -> impl Pipeline<Outcome = GraphOutcome> + '_ {
+        GraphTarget::of(self)
     }
 
     /// With the claim check: one owner per behavior graph.
-    async fn sync(&self, ctx: &Context) -> Outcome {
+    async fn sync(&self, ctx: &Context) -> GraphOutcome {
         let key = self.key();
         let claimants = claimants(ctx);
         let claimed_by = |graph_arn: &str| other_owner(graph_arn, &key, &claimants);
-        let target = Target::of(self).with_claim_check(&claimed_by);
+        let target = GraphTarget::of(self).with_claim_check(&claimed_by);
         engine::sync(&ctx.aws, target, Mode::Apply, Timestamp::now()).await
     }
 
-    async fn announce(&self, outcome: &Outcome, ctx: &Context) {
+    async fn announce(&self, outcome: &GraphOutcome, ctx: &Context) {
         let notices = events::notices(self.status.as_ref(), outcome);
         if !notices.is_empty() {
             events::publish(&ctx.recorder, &self.object_ref(&()), notices).await;

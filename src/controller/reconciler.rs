@@ -127,7 +127,7 @@ pub async fn reconcile<K: Managed>(resource: Arc<K>, ctx: Arc<Context>) -> Resul
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
     let reconciled = finalizer(&api, FINALIZER, resource, |event| async {
         let (action, label) = match event {
-            FinalizerEvent::Apply(resource) => apply(&api, &resource, restored, &ctx).await?,
+            FinalizerEvent::Apply(resource) => sync_once(&api, &resource, restored, &ctx).await?,
             FinalizerEvent::Cleanup(resource) => (cleanup(&api, &resource, &ctx).await?, "deleted"),
         };
         *result.lock().expect("result lock") = Some(label);
@@ -156,7 +156,7 @@ fn result_label(outcome: &impl Reported) -> &'static str {
 }
 
 /// One sync; `restored` says the resource carries a status that is not written yet.
-async fn apply<K: Managed>(
+async fn sync_once<K: Managed>(
     api: &Api<K>,
     resource: &K,
     restored: bool,
@@ -209,7 +209,7 @@ async fn apply<K: Managed>(
 
 /// Writes `status` as the resource's status subresource.
 pub(super) async fn write_status<K: Managed>(api: &Api<K>, resource: &K, status: &K::Status) -> kube::Result<()> {
-    status::apply(api, &resource.name_any(), &K::api_version(&()), &K::kind(&()), status).await
+    status::patch(api, &resource.name_any(), &K::api_version(&()), &K::kind(&()), status).await
 }
 
 /// Whether the orphan annotation releases the resource without touching AWS.

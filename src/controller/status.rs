@@ -32,7 +32,7 @@ pub fn changed<S: Serialize>(current: Option<&S>, new: &S) -> bool {
 }
 
 /// Applies `status` to the status subresource of `name`.
-pub async fn apply<K, S>(api: &Api<K>, name: &str, api_version: &str, kind: &str, status: &S) -> kube::Result<()>
+pub async fn patch<K, S>(api: &Api<K>, name: &str, api_version: &str, kind: &str, status: &S) -> kube::Result<()>
 where
     K: Clone + DeserializeOwned + std::fmt::Debug,
     S: Serialize,

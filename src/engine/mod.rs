@@ -1,6 +1,6 @@
 //! The reconcile pipelines, shared by the controller and the command line so that what a pull
 //! request's plan shows is what the controller does:
-//! - [`graph`]: a `DetectiveGraph`: observe → plan → apply → accept → report;
+//! - [`graph`]: a `DetectiveGraph`: observe → declare → decide → apply → accept → report;
 //! - [`membership`]: a `DetectiveMembership`: observe → decide → apply → report;
 //! - [`organization_admin`]: a `DetectiveOrganizationAdmin`, per Region: observe → decide →
 //!   apply → report.
@@ -25,9 +25,11 @@ use crate::api::validation::FieldErrors;
 use crate::api::{DeclaredRole, DelegationRemoval, GraphDeletionPolicy, MembershipDeletionPolicy};
 use crate::aws::{AwsAccess, AwsError, ErrorKind, RoleToAssume, SdkDetective};
 
-pub use graph::{Applied, ClaimCheck, GraphSource, Observation, Outcome, Target, administrator_of, failed, report};
-pub use membership::{MembershipOutcome, MembershipTarget};
-pub use organization_admin::{OrganizationAdminOutcome, OrganizationAdminTarget};
+pub use graph::{
+    ClaimCheck, GraphObservation, GraphOutcome, GraphSource, GraphTarget, GraphWrite, administrator_of, failed, report,
+};
+pub use membership::{MembershipOutcome, MembershipTarget, MembershipWrite};
+pub use organization_admin::{OrganizationAdminOutcome, OrganizationAdminTarget, OrganizationAdminWrite};
 pub use outcome::Reported;
 
 /// How soon to look again while members are in transit or work is pending.
@@ -109,15 +111,15 @@ pub async fn teardown<P: Pipeline>(aws: &AwsAccess, target: P) -> Result<(), Syn
     target.tear_down(&clients).await
 }
 
-impl Pipeline for Target<'_> {
-    type Outcome = Outcome;
+impl Pipeline for GraphTarget<'_> {
+    type Outcome = GraphOutcome;
     in_one_region_by_spec!();
 
-    async fn run(self, detective: &SdkDetective, aws: &AwsAccess, mode: Mode, now: Timestamp) -> Outcome {
+    async fn run(self, detective: &SdkDetective, aws: &AwsAccess, mode: Mode, now: Timestamp) -> GraphOutcome {
         graph::reconcile(detective, aws, self, mode, now).await
     }
 
-    fn failed(self, error: SyncError, now: Timestamp) -> Outcome {
+    fn failed(self, error: SyncError, now: Timestamp) -> GraphOutcome {
         graph::failed(self, error, now)
     }
 
@@ -223,9 +225,12 @@ pub enum SyncError {
     Refused(String),
     #[error("behavior graph {graph} is already managed by DetectiveGraph {owner}; delete one of the two resources")]
     GraphClaimed { graph: String, owner: String },
-    /// `spec.organization` or `spec.membersFrom.organization` could not be carried out.
+    /// `spec.organization.autoEnable` could not be carried out.
     #[error(transparent)]
-    Organization(#[from] graph::organization::OrganizationError),
+    AutoEnable(#[from] graph::auto_enable::AutoEnableError),
+    /// `spec.membersFrom.organization` could not be resolved.
+    #[error(transparent)]
+    MembersFrom(#[from] graph::members_from::MembersFromError),
 }
 
 impl SyncError {
@@ -234,7 +239,8 @@ impl SyncError {
         match self {
             Self::InvalidSpec(_) | Self::GraphClaimed { .. } | Self::Refused(_) => false,
             Self::Aws(error) => error.is_retryable(),
-            Self::Organization(error) => error.is_retryable(),
+            Self::AutoEnable(error) => error.is_retryable(),
+            Self::MembersFrom(error) => error.is_retryable(),
         }
     }
 
@@ -256,7 +262,8 @@ impl SyncError {
             Self::GraphClaimed { .. } => "GraphClaimed",
             // The README's and runbooks' reason for a membership that cannot leave its graph.
             Self::Refused(_) => "CannotLeave",
-            Self::Organization(error) => error.reason(),
+            Self::AutoEnable(error) => error.reason(),
+            Self::MembersFrom(error) => error.reason(),
             Self::Aws(error) => match error.kind {
                 ErrorKind::Throttled => "Throttled",
                 ErrorKind::Unavailable => "AwsUnavailable",

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
-use super::{MembershipOutcome, OrganizationAdminOutcome, Outcome, SyncError};
+use super::{GraphOutcome, MembershipOutcome, OrganizationAdminOutcome, SyncError};
 use crate::api::conditions::{self, READY, RECONCILING, STALLED};
 use crate::api::{DetectiveGraphStatus, DetectiveMembershipStatus, DetectiveOrganizationAdminStatus};
 
@@ -72,7 +72,7 @@ macro_rules! reported {
     };
 }
 
-reported!(Outcome, DetectiveGraphStatus, |status| status.graph_arn.as_deref());
+reported!(GraphOutcome, DetectiveGraphStatus, |status| status.graph_arn.as_deref());
 reported!(MembershipOutcome, DetectiveMembershipStatus, |_status| None);
 reported!(OrganizationAdminOutcome, DetectiveOrganizationAdminStatus, |_status| {
     None

@@ -4,12 +4,14 @@
 use futures::StreamExt;
 use k8s_openapi::jiff::Timestamp;
 
-use super::Applied;
+use super::GraphWrite;
+use super::decide::accepted_as_member;
+use super::desired::DesiredGraph;
 use super::schedule::{Attempts, attempt_due};
 use crate::api::{AcceptInvitationsSpec, DetectiveGraphStatus};
 use crate::aws::credentials::DEFAULT_SESSION_NAME;
 use crate::aws::{AssumeRole, Detective, RoleToAssume};
-use crate::member::UnprocessedAccount;
+use crate::member::{ObservedMember, UnprocessedAccount};
 
 /// How many member roles are assumed and used at the same time.
 const ACCEPT_CONCURRENCY: usize = 8;
@@ -18,7 +20,7 @@ const ACCEPT_CONCURRENCY: usize = 8;
 #[derive(Debug, Default)]
 pub struct Acceptance {
     /// `None` when no invitation was due.
-    pub applied: Option<Applied>,
+    pub applied: Option<GraphWrite>,
     /// Accounts whose acceptance was attempted, and those where it failed (with the reason).
     pub attempts: Attempts,
     /// Accounts whose backoff has not elapsed.
@@ -28,8 +30,19 @@ pub struct Acceptance {
 impl Acceptance {
     /// Whether at least one invitation was accepted (the graph is worth reading again).
     pub fn accepted_any(&self) -> bool {
-        matches!(self.applied, Some(Applied::Accepted { accounts, .. }) if accounts > 0)
+        matches!(self.applied, Some(GraphWrite::Accepted { accounts, .. }) if accounts > 0)
     }
+}
+
+/// The declared members whose invitation is accepted as them, read off `members` as the graph
+/// stands now (after this sync's invitations).
+pub fn invited(desired: &DesiredGraph<'_>, members: &[ObservedMember]) -> Vec<String> {
+    let declared = desired.declared();
+    members
+        .iter()
+        .filter(|m| declared.contains_key(m.account_id.as_str()) && accepted_as_member(desired, m))
+        .map(|m| m.account_id.clone())
+        .collect()
 }
 
 /// Accepts the invitations of the `invited` accounts whose backoff has elapsed.
@@ -61,7 +74,7 @@ pub async fn accept_invited<R: AssumeRole>(
             });
         }
     }
-    acceptance.applied = Some(Applied::Accepted {
+    acceptance.applied = Some(GraphWrite::Accepted {
         accounts: accepted,
         failed: accounts.len() - accepted,
     });

@@ -2,17 +2,17 @@
 
 use std::collections::BTreeSet;
 
-use super::Applied;
+use super::GraphWrite;
+use super::decide::{PackageChanges, Plan, Step, TagChanges};
+use super::desired::DesiredGraph;
 use super::schedule::Attempts;
-use crate::api::DetectiveGraphSpec;
 use crate::aws::{AwsError, Detective};
 use crate::member::{InvitationType, ObservedMember};
-use crate::plan::{PackageChanges, Plan, Step, TagChanges};
 
 /// What to write to one graph.
 pub struct Work<'a> {
     pub graph_arn: &'a str,
-    pub spec: &'a DetectiveGraphSpec,
+    pub desired: &'a DesiredGraph<'a>,
     pub plan: &'a Plan,
     /// The StartMonitoringMember calls whose backoff has elapsed.
     pub monitoring_due: &'a [String],
@@ -23,7 +23,7 @@ pub struct Work<'a> {
 /// What the writes did.
 #[derive(Debug, Default)]
 pub struct Writes {
-    pub applied: Vec<Applied>,
+    pub applied: Vec<GraphWrite>,
     /// The members as the responses predict them (before the graph is read back).
     pub members: Vec<ObservedMember>,
     /// The StartMonitoringMember calls made, and the accounts a batch call did not process.
@@ -47,7 +47,7 @@ pub async fn apply<D: Detective>(
     detective: &D,
     work: &Work<'_>,
     members: Vec<ObservedMember>,
-    progress: &mut (dyn FnMut(&Applied) + Send),
+    progress: &(dyn Fn(&GraphWrite) + Send + Sync),
 ) -> Writes {
     let mut writes = Writes {
         members,
@@ -63,10 +63,10 @@ async fn write_all<D: Detective>(
     detective: &D,
     work: &Work<'_>,
     writes: &mut Writes,
-    progress: &mut (dyn FnMut(&Applied) + Send),
+    progress: &(dyn Fn(&GraphWrite) + Send + Sync),
 ) -> Result<(), AwsError> {
     let graph_arn = work.graph_arn;
-    let mut record = |writes: &mut Writes, applied: Applied| {
+    let record = |writes: &mut Writes, applied: GraphWrite| {
         progress(&applied);
         writes.applied.push(applied);
     };
@@ -75,7 +75,7 @@ async fn write_all<D: Detective>(
             Step::DeleteMembers(accounts) => {
                 let outcome = detective.delete_members(graph_arn, &accounts).await?;
                 writes.forget(outcome.deleted.iter().map(String::as_str));
-                let applied = Applied::Deleted {
+                let applied = GraphWrite::Deleted {
                     accounts: outcome.deleted.len(),
                     unprocessed: outcome.unprocessed.len(),
                 };
@@ -84,7 +84,7 @@ async fn write_all<D: Detective>(
             }
             Step::CreateMembers(accounts) => {
                 let outcome = detective
-                    .create_members(graph_arn, &accounts, &work.spec.invitation)
+                    .create_members(graph_arn, &accounts, work.desired.invitation)
                     .await?;
                 writes.forget(outcome.members.iter().map(|m| m.account_id.as_str()));
                 let enabled = outcome
@@ -92,7 +92,7 @@ async fn write_all<D: Detective>(
                     .iter()
                     .filter(|member| member.invitation_type == InvitationType::Organization)
                     .count();
-                let applied = Applied::MembersCreated {
+                let applied = GraphWrite::MembersCreated {
                     invited: outcome.members.len() - enabled,
                     enabled,
                     unprocessed: outcome.unprocessed.len(),
@@ -107,7 +107,7 @@ async fn write_all<D: Detective>(
                 }
                 detective.start_monitoring_member(graph_arn, &account).await?;
                 writes.attempts.attempted.push(account.clone());
-                record(writes, Applied::MonitoringStarted(account));
+                record(writes, GraphWrite::MonitoringStarted(account));
             }
         }
     }
@@ -119,7 +119,7 @@ async fn write_all<D: Detective>(
         if !tags.remove.is_empty() {
             detective.untag_resource(graph_arn, &tags.remove).await?;
         }
-        let applied = Applied::Tagged {
+        let applied = GraphWrite::Tagged {
             set: tags.set.len(),
             removed: tags.remove.len(),
         };
@@ -128,7 +128,7 @@ async fn write_all<D: Detective>(
     if !work.packages.is_empty() {
         let start = work.packages.start_names();
         detective.update_datasource_packages(graph_arn, &start).await?;
-        record(writes, Applied::PackagesStarted(start));
+        record(writes, GraphWrite::PackagesStarted(start));
     }
     Ok(())
 }

@@ -1,10 +1,12 @@
-//! One reconcile of a `DetectiveGraph`: observe → plan → apply → accept → report.
+//! One reconcile of a `DetectiveGraph`: observe → declare → decide → apply → accept → report.
 //!
-//! This file is the orchestration; each step is its own module:
-//! - [`observe`]: find (or create) the graph, read members and tags — AWS reads;
-//! - [`organization`]: `spec.organization.autoEnable`, and the members `spec.membersFrom`
-//!   resolves from AWS Organizations (declared with `spec.members`) — AWS reads, one write;
-//! - the plan: [`crate::plan`] — pure;
+//! This file is the orchestration ([`reconcile`] calls one step after the other); each step is its
+//! own module:
+//! - [`observe`]: find (or create) the graph, read members, tags and packages — AWS reads;
+//! - declare: [`auto_enable`] (`spec.organization.autoEnable` — an AWS read, one write) and
+//!   [`members_from`] (the accounts `spec.membersFrom` resolves from AWS Organizations — reads),
+//!   which make the [`desired`] state every later step reads;
+//! - [`decide`]: the plan, the tag and package changes — pure;
 //! - [`apply`]: the plan's writes — AWS writes, returned as [`apply::Writes`];
 //! - [`accept`]: invitations accepted as the members (`spec.acceptInvitations`);
 //! - [`report`]: the status, conditions and verdict — pure;
@@ -13,8 +15,11 @@
 
 pub mod accept;
 pub mod apply;
+pub mod auto_enable;
+pub mod decide;
+pub mod desired;
+pub mod members_from;
 pub mod observe;
-pub mod organization;
 pub mod report;
 pub mod schedule;
 pub mod teardown;
@@ -24,10 +29,12 @@ use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
 
-use crate::api::{DetectiveGraph, DetectiveGraphSpec, DetectiveGraphStatus};
+use crate::api::{DetectiveGraph, DetectiveGraphSpec, DetectiveGraphStatus, GraphOrganizationStatus};
 use crate::aws::{AssumeRole, Detective, PackageIngest, PackageStates, ReachOrganizations};
 use crate::member::ObservedMember;
-use crate::plan::{self, Observed, PackageChanges, Plan, TagChanges};
+use decide::{Observed, PackageChanges, Plan, TagChanges};
+use desired::DesiredGraph;
+use schedule::Attempts;
 
 use super::{Mode, SHORT_REQUEUE, SyncError};
 
@@ -37,11 +44,11 @@ pub use report::report;
 pub type ClaimCheck<'a> = &'a (dyn Fn(&str) -> Option<String> + Send + Sync);
 
 /// Sees each write as it lands (the CLI's progress lines).
-pub type Progress<'a> = &'a (dyn Fn(&Applied) + Send + Sync);
+pub type Progress<'a> = &'a (dyn Fn(&GraphWrite) + Send + Sync);
 
-/// What one reconcile reads besides AWS.
+/// The resource as one reconcile reads it, besides AWS.
 #[derive(Clone, Copy)]
-pub struct Target<'a> {
+pub struct GraphTarget<'a> {
     pub spec: &'a DetectiveGraphSpec,
     /// The status written by the previous reconcile (graph ARN, inventory, backoff records).
     pub previous: Option<&'a DetectiveGraphStatus>,
@@ -51,7 +58,7 @@ pub struct Target<'a> {
     pub progress: Option<Progress<'a>>,
 }
 
-impl<'a> Target<'a> {
+impl<'a> GraphTarget<'a> {
     /// A resource's spec, status and generation; no claim check, no progress.
     pub fn of(graph: &'a DetectiveGraph) -> Self {
         Self::new(&graph.spec, graph.status.as_ref(), graph.metadata.generation)
@@ -102,7 +109,7 @@ pub enum GraphSource {
 
 /// What the reconcile saw before it wrote anything.
 #[derive(Clone, Debug)]
-pub struct Observation {
+pub struct GraphObservation {
     pub graph_arn: Option<String>,
     pub source: GraphSource,
     pub members: Vec<ObservedMember>,
@@ -112,9 +119,9 @@ pub struct Observation {
     pub packages: Option<PackageStates>,
 }
 
-/// One write the apply made, for progress lines, events and metrics.
+/// One write the reconcile made, for progress lines, events and metrics.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Applied {
+pub enum GraphWrite {
     GraphCreated(String),
     Deleted {
         accounts: usize,
@@ -145,12 +152,12 @@ pub enum Applied {
 
 /// Everything one reconcile decided and did.
 #[derive(Debug)]
-pub struct Outcome {
-    pub observation: Option<Observation>,
+pub struct GraphOutcome {
+    pub observation: Option<GraphObservation>,
     pub plan: Option<Plan>,
     pub tag_changes: TagChanges,
     pub package_changes: PackageChanges,
-    pub applied: Vec<Applied>,
+    pub applied: Vec<GraphWrite>,
     /// Members whose StartMonitoringMember or AcceptInvitation the backoff postponed.
     pub deferred: Vec<String>,
     pub status: DetectiveGraphStatus,
@@ -158,7 +165,7 @@ pub struct Outcome {
     pub requeue_after: Duration,
 }
 
-impl Outcome {
+impl GraphOutcome {
     /// An outcome before anything was observed or applied.
     fn starting(error: Option<SyncError>) -> Self {
         Self {
@@ -177,159 +184,271 @@ impl Outcome {
 
 /// The outcome of a reconcile that could not start (e.g. no credentials for the resource's role):
 /// no AWS state is known, the status keeps what the previous one knew and reports the error.
-pub fn failed(target: Target<'_>, error: SyncError, now: Timestamp) -> Outcome {
+pub fn failed(target: GraphTarget<'_>, error: SyncError, now: Timestamp) -> GraphOutcome {
     let inventory: BTreeSet<String> = target
         .previous
         .map(|s| s.inventory.iter().cloned().collect())
         .unwrap_or_default();
-    let mut outcome = Outcome::starting(Some(error));
-    outcome.status = report(&target, &outcome, &inventory, now);
+    let mut outcome = GraphOutcome::starting(Some(error));
+    outcome.status = report(&target, &DesiredGraph::of(target.spec), &outcome, &inventory, now);
     outcome
 }
 
 /// Runs one reconcile of a valid spec ([`super::sync`] checks it) through `detective` (the
-/// administrator account); `roles` reaches the member accounts for `spec.acceptInvitations`.
+/// administrator account); `roles` reaches the member accounts for `spec.acceptInvitations` and
+/// AWS Organizations for `spec.membersFrom`.
 pub async fn reconcile<D: Detective, R: AssumeRole + ReachOrganizations>(
     detective: &D,
     roles: &R,
-    target: Target<'_>,
+    target: GraphTarget<'_>,
     mode: Mode,
     now: Timestamp,
-) -> Outcome {
+) -> GraphOutcome {
     let previous = target.previous.cloned().unwrap_or_default();
-    let inventory: BTreeSet<String> = previous.inventory.iter().cloned().collect();
-    let mut progress = |applied: &Applied| {
+    let progress = |write: &GraphWrite| {
         if let Some(progress) = target.progress {
-            progress(applied);
+            progress(write);
         }
     };
 
-    let mut observation = match observe::observe(detective, target.spec, &previous, mode, &mut progress).await {
+    let observation = match observe::observe(detective, target.spec, &previous, mode, &progress).await {
         Ok(observation) => observation,
         Err(error) => return failed(target, error, now),
     };
-    if let (Some(graph), Some(claimed_by)) = (observation.graph_arn.as_deref(), target.claimed_by)
-        && let Some(owner) = claimed_by(graph)
-    {
-        let graph = graph.to_owned();
-        return failed(target, SyncError::GraphClaimed { graph, owner }, now);
+    if let Some(error) = claimed_elsewhere(&target, &observation) {
+        return failed(target, error, now);
     }
-    let organization = organization::prepare(detective, roles, target.spec, &observation, &previous, mode, now).await;
-    if let Some(error) = organization.error {
-        let mut outcome = failed(target, SyncError::Organization(error), now);
-        // Keep what was resolved, so that the next resync within the interval lists nothing.
-        outcome.status.organization = organization.status;
-        return outcome;
-    }
-    // From here on the declared members are `spec.members` ∪ the resolved accounts.
-    let target = Target {
-        spec: organization.spec.as_ref().unwrap_or(target.spec),
-        ..target
+    let declared = declare(detective, roles, target.spec, &observation, &previous, mode, now).await;
+    let desired = match declared.desired {
+        Ok(desired) => desired,
+        Err(error) => {
+            let mut outcome = failed(target, error, now);
+            // Keep what was resolved, so that the next resync within the interval lists nothing.
+            outcome.status.organization = declared.organization;
+            return outcome;
+        }
     };
+    let mut outcome = decide(&desired, observation, &previous, now);
+    let attempts = match mode {
+        Mode::Apply => write(detective, roles, &desired, &mut outcome, &previous, now, &progress).await,
+        Mode::DryRun => Attempts::default(),
+    };
+    if let Some(write) = declared.write {
+        progress(&write);
+        outcome.applied.push(write);
+    }
+    finish(&target, &desired, outcome, declared.organization, &attempts, mode, now)
+}
+
+/// The claim check: another resource already manages the observed graph.
+fn claimed_elsewhere(target: &GraphTarget<'_>, observation: &GraphObservation) -> Option<SyncError> {
+    let graph = observation.graph_arn.as_deref()?;
+    let owner = (target.claimed_by?)(graph)?;
+    Some(SyncError::GraphClaimed {
+        graph: graph.to_owned(),
+        owner,
+    })
+}
+
+/// What the organization steps leave: the desired graph (or why there is none), what
+/// `status.organization` records, and the write auto-enable made.
+struct Declared<'a> {
+    desired: Result<DesiredGraph<'a>, SyncError>,
+    organization: Option<GraphOrganizationStatus>,
+    write: Option<GraphWrite>,
+}
+
+/// The declare step: `spec.organization.autoEnable` first (a graph whose account is not the
+/// delegated administrator resolves nothing), then the members `spec.membersFrom` resolves.
+async fn declare<'a, D: Detective, R: ReachOrganizations>(
+    detective: &D,
+    reach: &R,
+    spec: &'a DetectiveGraphSpec,
+    observation: &GraphObservation,
+    previous: &DetectiveGraphStatus,
+    mode: Mode,
+    now: Timestamp,
+) -> Declared<'a> {
+    let mut declared = Declared {
+        desired: Ok(DesiredGraph::of(spec)),
+        organization: None,
+        write: None,
+    };
+    let members_from = spec.members_from.as_ref().and_then(|from| from.organization.as_ref());
+    let wanted_auto_enable = spec.organization.as_ref().and_then(|o| o.auto_enable);
+    if members_from.is_none() && wanted_auto_enable.is_none() {
+        return declared;
+    }
+    let known = previous.organization.clone().unwrap_or_default();
+    let mut status = GraphOrganizationStatus {
+        auto_enable: wanted_auto_enable.and(known.auto_enable),
+        resolved: members_from.and(known.resolved),
+    };
+    if let (Some(wanted), Some(graph_arn)) = (wanted_auto_enable, observation.graph_arn.as_deref()) {
+        let administrator = administrator_of(graph_arn).unwrap_or_default();
+        match auto_enable::auto_enable(detective, graph_arn, &administrator, wanted, mode).await {
+            Ok(done) => {
+                status.auto_enable = Some(done.auto_enable);
+                declared.write = done.write;
+            }
+            Err(error) => {
+                declared.desired = Err(error.into());
+                declared.organization = Some(status);
+                return declared;
+            }
+        }
+    }
+    if let Some(from) = members_from {
+        let resolved =
+            members_from::resolve_members(reach, spec, from, observation, status.resolved.as_ref(), now).await;
+        status.resolved = resolved.resolved;
+        declared.desired = resolved
+            .members
+            .map(|members| DesiredGraph::of(spec).with_members(members))
+            .map_err(SyncError::from);
+    }
+    declared.organization = Some(status);
+    declared
+}
+
+/// The decide step: the plan for the observed graph, its tag and package changes, and which
+/// StartMonitoringMember calls the backoff postpones. Pure.
+fn decide(
+    desired: &DesiredGraph<'_>,
+    observation: GraphObservation,
+    previous: &DetectiveGraphStatus,
+    now: Timestamp,
+) -> GraphOutcome {
+    let inventory: BTreeSet<String> = previous.inventory.iter().cloned().collect();
     let administrator = observation.graph_arn.as_deref().and_then(administrator_of);
-    let plan_of = |members: &[ObservedMember]| {
-        plan::plan(
-            target.spec,
-            Observed {
-                members,
-                inventory: &inventory,
-                administrator_account: administrator.as_deref(),
-            },
-        )
-    };
-    let plan = plan_of(&observation.members);
-    let mut outcome = Outcome::starting(None);
+    let plan = decide::plan(
+        desired,
+        Observed {
+            members: &observation.members,
+            inventory: &inventory,
+            administrator_account: administrator.as_deref(),
+        },
+    );
+    let mut outcome = GraphOutcome::starting(None);
     if let GraphSource::Created = observation.source {
-        outcome
-            .applied
-            .push(Applied::GraphCreated(observation.graph_arn.clone().unwrap_or_default()));
+        let created = observation.graph_arn.clone().unwrap_or_default();
+        outcome.applied.push(GraphWrite::GraphCreated(created));
     }
-    outcome.tag_changes = match &observation.tags {
-        Some(tags) => plan::plan_tags(&target.spec.tags, tags),
-        None => TagChanges::default(),
-    };
-    outcome.package_changes = match (&target.spec.datasource_packages, &observation.packages) {
-        (Some(declared), Some(observed)) => plan::plan_packages(declared, observed),
-        _ => PackageChanges::default(),
-    };
-    let (due, deferred): (Vec<String>, Vec<String>) = plan
+    if let Some(tags) = &observation.tags {
+        outcome.tag_changes = decide::plan_tags(desired.tags, tags);
+    }
+    if let (Some(declared), Some(observed)) = (desired.datasource_packages, &observation.packages) {
+        outcome.package_changes = decide::plan_packages(declared, observed);
+    }
+    outcome.deferred = plan
         .start_monitoring
         .iter()
+        .filter(|account| !schedule::attempt_due(previous, account, now))
         .cloned()
-        .partition(|account| schedule::attempt_due(&previous, account, now));
-    outcome.deferred = deferred;
+        .collect();
+    outcome.plan = Some(plan);
+    outcome.observation = Some(observation);
+    outcome
+}
 
-    let mut attempts = schedule::Attempts::default();
-    if mode == Mode::Apply
-        && plan.refusal.is_none()
-        && let Some(graph_arn) = observation.graph_arn.clone()
-    {
-        let work = apply::Work {
-            graph_arn: &graph_arn,
-            spec: target.spec,
-            plan: &plan,
-            monitoring_due: &due,
-            tags: &outcome.tag_changes,
-            packages: &outcome.package_changes,
-        };
-        let writes = apply::apply(
-            detective,
-            &work,
-            std::mem::take(&mut observation.members),
-            &mut progress,
+/// The apply and accept steps: the plan's writes as the administrator, then the invitations
+/// accepted as the members; the observation is read back after writes that moved members.
+/// Returns the member actions attempted, for their backoff.
+async fn write<D: Detective, R: AssumeRole>(
+    detective: &D,
+    roles: &R,
+    desired: &DesiredGraph<'_>,
+    outcome: &mut GraphOutcome,
+    previous: &DetectiveGraphStatus,
+    now: Timestamp,
+    progress: &(dyn Fn(&GraphWrite) + Send + Sync),
+) -> Attempts {
+    let (Some(plan), Some(observation)) = (&outcome.plan, &mut outcome.observation) else {
+        return Attempts::default();
+    };
+    let Some(graph_arn) = observation.graph_arn.clone() else {
+        return Attempts::default();
+    };
+    if plan.refusal.is_some() {
+        return Attempts::default();
+    }
+    let monitoring_due: Vec<String> = plan
+        .start_monitoring
+        .iter()
+        .filter(|account| !outcome.deferred.contains(account))
+        .cloned()
+        .collect();
+    let work = apply::Work {
+        graph_arn: &graph_arn,
+        desired,
+        plan,
+        monitoring_due: &monitoring_due,
+        tags: &outcome.tag_changes,
+        packages: &outcome.package_changes,
+    };
+    let writes = apply::apply(detective, &work, std::mem::take(&mut observation.members), progress).await;
+    observation.members = writes.members;
+    outcome.applied.extend(writes.applied);
+    outcome.error = writes.error.map(SyncError::from);
+    let mut attempts = writes.attempts;
+    record_started(&outcome.applied, observation.packages.as_mut());
+    let wrote_members = outcome.applied.iter().any(|write| {
+        !matches!(
+            write,
+            GraphWrite::GraphCreated(_) | GraphWrite::Tagged { .. } | GraphWrite::AutoEnableSet(_)
         )
-        .await;
-        observation.members = writes.members;
-        outcome.applied.extend(writes.applied);
-        outcome.error = writes.error.map(SyncError::from);
-        attempts = writes.attempts;
-        record_started(&outcome.applied, observation.packages.as_mut());
-        let wrote_members = outcome.applied.iter().any(|a| {
-            !matches!(
-                a,
-                Applied::GraphCreated(_) | Applied::Tagged { .. } | Applied::AutoEnableSet(_)
-            )
-        });
-        if wrote_members {
-            // Read the graph back so the status shows where the writes landed (verification is
-            // usually quick; a started package shows in each member's ingest states), rather than
-            // the state predicted from the responses.
+    });
+    if wrote_members {
+        // Read the graph back so the status shows where the writes landed (verification is
+        // usually quick; a started package shows in each member's ingest states), rather than
+        // the state predicted from the responses.
+        observe::reread(detective, &graph_arn, &mut observation.members).await;
+    }
+    if let Some(accepting) = desired.accept_invitations
+        && outcome.error.is_none()
+    {
+        // Accept what is INVITED now, including the invitations this sync just sent.
+        let invited = accept::invited(desired, &observation.members);
+        let acceptance = accept::accept_invited(roles, &graph_arn, accepting, invited, previous, now).await;
+        outcome.deferred.extend(acceptance.deferred.iter().cloned());
+        if acceptance.accepted_any() {
             observe::reread(detective, &graph_arn, &mut observation.members).await;
         }
-        if let Some(accepting) = &target.spec.accept_invitations
-            && outcome.error.is_none()
-        {
-            // Accept what is INVITED now, including the invitations this sync just sent.
-            let invited = plan_of(&observation.members).accept;
-            let acceptance = accept::accept_invited(roles, &graph_arn, accepting, invited, &previous, now).await;
-            outcome.deferred.extend(acceptance.deferred.iter().cloned());
-            if acceptance.accepted_any() {
-                observe::reread(detective, &graph_arn, &mut observation.members).await;
-            }
-            attempts.extend(acceptance.attempts);
-            if let Some(applied) = acceptance.applied {
-                progress(&applied);
-                outcome.applied.push(applied);
-            }
+        attempts.extend(acceptance.attempts);
+        if let Some(write) = acceptance.applied {
+            progress(&write);
+            outcome.applied.push(write);
         }
     }
+    attempts
+}
 
-    let inventory_after = if mode == Mode::Apply {
-        plan::next_inventory(target.spec, &inventory, &observation.members)
-    } else {
-        inventory.clone()
+/// The report step: the inventory after the writes, the status, and when to look again.
+fn finish(
+    target: &GraphTarget<'_>,
+    desired: &DesiredGraph<'_>,
+    mut outcome: GraphOutcome,
+    organization: Option<GraphOrganizationStatus>,
+    attempts: &Attempts,
+    mode: Mode,
+    now: Timestamp,
+) -> GraphOutcome {
+    let previous = target.previous.cloned().unwrap_or_default();
+    let inventory: BTreeSet<String> = previous.inventory.iter().cloned().collect();
+    let members_now = outcome
+        .observation
+        .as_ref()
+        .map(|o| o.members.as_slice())
+        .unwrap_or_default();
+    let inventory_after = match mode {
+        Mode::Apply => decide::next_inventory(desired, &inventory, members_now),
+        Mode::DryRun => inventory,
     };
-    outcome.observation = Some(observation);
-    outcome.plan = Some(plan);
-    if let Some(applied) = organization.applied {
-        progress(&applied);
-        outcome.applied.push(applied);
-    }
-    let mut status = report(&target, &outcome, &inventory_after, now);
-    status.organization = organization.status;
-    schedule::record_attempts(&mut status, &previous, &attempts, now);
-    outcome.requeue_after = schedule::requeue_after(&status, target.spec, !outcome.applied.is_empty(), now);
-    if let Some(refresh) = organization::until_refresh(target.spec, &status, now) {
+    let mut status = report(target, desired, &outcome, &inventory_after, now);
+    status.organization = organization;
+    schedule::record_attempts(&mut status, &previous, attempts, now);
+    outcome.requeue_after = schedule::requeue_after(&status, desired.resync_interval, !outcome.applied.is_empty(), now);
+    if let Some(refresh) = members_from::until_refresh(target.spec, &status, now) {
         outcome.requeue_after = outcome.requeue_after.min(refresh.max(SHORT_REQUEUE));
     }
     outcome.status = status;
@@ -338,12 +457,12 @@ pub async fn reconcile<D: Detective, R: AssumeRole + ReachOrganizations>(
 
 /// The packages an UpdateDatasourcePackages call started, as the response predicts them (it
 /// has no body: a successful call started what it named).
-fn record_started(applied: &[Applied], packages: Option<&mut PackageStates>) {
+fn record_started(applied: &[GraphWrite], packages: Option<&mut PackageStates>) {
     let Some(packages) = packages else {
         return;
     };
     for applied in applied {
-        if let Applied::PackagesStarted(started) = applied {
+        if let GraphWrite::PackagesStarted(started) = applied {
             for package in started {
                 packages.insert(package.clone(), PackageIngest::Started);
             }

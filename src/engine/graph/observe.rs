@@ -2,7 +2,7 @@
 
 use tracing::{info, warn};
 
-use super::{Applied, GraphSource, Observation};
+use super::{GraphObservation, GraphSource, GraphWrite};
 use crate::api::{DetectiveGraphSpec, DetectiveGraphStatus};
 use crate::aws::Detective;
 use crate::engine::{Mode, SyncError};
@@ -14,8 +14,8 @@ pub async fn observe<D: Detective>(
     spec: &DetectiveGraphSpec,
     previous: &DetectiveGraphStatus,
     mode: Mode,
-    progress: &mut (dyn FnMut(&Applied) + Send),
-) -> Result<Observation, SyncError> {
+    progress: &(dyn Fn(&GraphWrite) + Send + Sync),
+) -> Result<GraphObservation, SyncError> {
     let known = spec.graph_arn.clone().or_else(|| previous.graph_arn.clone());
     let (graph_arn, source) = match known {
         Some(arn) => (Some(arn), GraphSource::Declared),
@@ -25,7 +25,7 @@ pub async fn observe<D: Detective>(
             None => {
                 let arn = detective.create_graph(&spec.tags).await?;
                 info!(graph = %arn, "created behavior graph");
-                progress(&Applied::GraphCreated(arn.clone()));
+                progress(&GraphWrite::GraphCreated(arn.clone()));
                 (Some(arn), GraphSource::Created)
             }
         },
@@ -47,7 +47,7 @@ pub async fn observe<D: Detective>(
         }
         None => (Vec::new(), None, None),
     };
-    Ok(Observation {
+    Ok(GraphObservation {
         graph_arn,
         source,
         members,

@@ -6,29 +6,25 @@ use std::collections::{BTreeMap, BTreeSet};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
-use super::{GraphSource, Observation, Outcome, Target, administrator_of};
+use super::desired::DesiredGraph;
+use super::{GraphObservation, GraphOutcome, GraphSource, GraphTarget, administrator_of};
 use crate::api::conditions::{ConditionState, MEMBERS_HEALTHY, Verdict};
 use crate::api::{
-    DatasourcePackage, DatasourcePackageStatus, DetectiveGraphSpec, DetectiveGraphStatus, MemberStatusEntry,
-    MemberSummary, SyncStatus,
+    DatasourcePackage, DatasourcePackageStatus, DetectiveGraphStatus, MemberStatusEntry, MemberSummary, SyncStatus,
 };
 use crate::engine::abbreviated;
 use crate::member::{InvitationType, MemberStatus, ObservedMember, PackageIngest};
 
 /// The status that describes the outcome. Pure: the clock comes in as `now`.
 pub fn report(
-    target: &Target<'_>,
-    outcome: &Outcome,
+    target: &GraphTarget<'_>,
+    desired: &DesiredGraph<'_>,
+    outcome: &GraphOutcome,
     inventory: &BTreeSet<String>,
     now: Timestamp,
 ) -> DetectiveGraphStatus {
     let previous = target.previous.cloned().unwrap_or_default();
-    let spec = target.spec;
-    let declared: BTreeMap<&str, &str> = spec
-        .members
-        .iter()
-        .map(|m| (m.account_id.as_str(), m.email_address.as_str()))
-        .collect();
+    let declared = desired.declared();
     let observation = outcome.observation.as_ref();
 
     let (members, summary) = match observation {
@@ -56,7 +52,7 @@ pub fn report(
         None => (previous.members.clone(), previous.summary.clone()),
     };
     let datasource_packages = match observation {
-        Some(observation) => package_statuses(spec, observation),
+        Some(observation) => package_statuses(desired, observation),
         None => previous.datasource_packages.clone(),
     };
 
@@ -64,7 +60,7 @@ pub fn report(
         .and_then(|o| o.graph_arn.clone())
         .or_else(|| previous.graph_arn.clone());
     let graph_created = previous.graph_created || observation.is_some_and(|o| o.source == GraphSource::Created);
-    let states = condition_states(spec, outcome, observation, &declared);
+    let states = condition_states(desired, outcome, observation, &declared);
     DetectiveGraphStatus {
         sync: SyncStatus::after(&previous.sync, &states, target.generation, now, observation.is_some()),
         graph_arn,
@@ -90,8 +86,8 @@ fn not_ingesting(member: &ObservedMember) -> Vec<String> {
 
 /// One entry per package that the graph (when read), a member or the spec names: the graph's
 /// state, whether it is declared, and how many members' data of it is ingested.
-fn package_statuses(spec: &DetectiveGraphSpec, observation: &Observation) -> Vec<DatasourcePackageStatus> {
-    let declared = spec.datasource_packages.as_deref();
+fn package_statuses(desired: &DesiredGraph<'_>, observation: &GraphObservation) -> Vec<DatasourcePackageStatus> {
+    let declared = desired.datasource_packages;
     let mut names: BTreeSet<&str> = observation
         .members
         .iter()
@@ -144,12 +140,12 @@ fn count_i32(n: usize) -> i32 {
 
 /// The kstatus conditions for an outcome; see the README's "Status" section for their meaning.
 fn condition_states(
-    spec: &DetectiveGraphSpec,
-    outcome: &Outcome,
-    observation: Option<&Observation>,
+    desired: &DesiredGraph<'_>,
+    outcome: &GraphOutcome,
+    observation: Option<&GraphObservation>,
     declared: &BTreeMap<&str, &str>,
 ) -> Vec<ConditionState> {
-    let mut verdict = verdict(spec, outcome, observation, declared);
+    let mut verdict = verdict(desired, outcome, observation, declared);
     // Whatever else is going on, a started package that is not declared is told (the API cannot
     // stop it, so it never becomes work of the operator's).
     if outcome.error.is_none()
@@ -181,9 +177,9 @@ fn condition_states(
 
 /// Ready / Reconciling / Stalled for an outcome, in order of precedence.
 fn verdict(
-    spec: &DetectiveGraphSpec,
-    outcome: &Outcome,
-    observation: Option<&Observation>,
+    desired: &DesiredGraph<'_>,
+    outcome: &GraphOutcome,
+    observation: Option<&GraphObservation>,
     declared: &BTreeMap<&str, &str>,
 ) -> Verdict {
     if let Some(error) = &outcome.error {
@@ -215,7 +211,7 @@ fn verdict(
             Some((MemberStatus::VerificationInProgress, _)) => verifying.push(account),
             Some((MemberStatus::VerificationFailed, _)) => failed.push(account),
             Some((MemberStatus::Invited, InvitationType::Invitation)) => invited.push(account),
-            Some((MemberStatus::AcceptedButDisabled, _)) if spec.monitoring.auto_start => disabled.push(account),
+            Some((MemberStatus::AcceptedButDisabled, _)) if desired.auto_start_monitoring => disabled.push(account),
             Some(_) => {}
         }
     }
@@ -224,7 +220,7 @@ fn verdict(
         (verifying.as_slice(), "being verified"),
         (
             invited.as_slice(),
-            if spec.accept_invitations.is_some() {
+            if desired.accept_invitations.is_some() {
                 "invited, accepting as the member (spec.acceptInvitations, with backoff)"
             } else {
                 "invited, waiting for the member account to accept"
@@ -278,8 +274,9 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+    use crate::api::DetectiveGraphSpec;
     use crate::api::conditions;
-    use crate::plan::plan_packages;
+    use crate::engine::graph::decide::plan_packages;
 
     const ARN: &str = "arn:aws:detective:us-east-1:123456789012:graph:0123456789abcdef0123456789abcdef";
 
@@ -302,27 +299,33 @@ mod tests {
         members: Vec<ObservedMember>,
         packages: Option<PackageStates>,
     ) -> DetectiveGraphStatus {
-        let target = Target {
+        let target = GraphTarget {
             spec,
             previous: None,
             generation: Some(1),
             claimed_by: None,
             progress: None,
         };
-        let mut outcome = Outcome::starting(None);
+        let mut outcome = GraphOutcome::starting(None);
         outcome.package_changes = match (&spec.datasource_packages, &packages) {
             (Some(declared), Some(observed)) => plan_packages(declared, observed),
             _ => Default::default(),
         };
         outcome.plan = Some(Default::default());
-        outcome.observation = Some(Observation {
+        outcome.observation = Some(GraphObservation {
             graph_arn: Some(ARN.to_owned()),
             source: GraphSource::Declared,
             members,
             tags: None,
             packages,
         });
-        report(&target, &outcome, &BTreeSet::new(), Timestamp::UNIX_EPOCH)
+        report(
+            &target,
+            &DesiredGraph::of(spec),
+            &outcome,
+            &BTreeSet::new(),
+            Timestamp::UNIX_EPOCH,
+        )
     }
 
     use crate::aws::PackageStates;

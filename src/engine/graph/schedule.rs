@@ -7,7 +7,7 @@ use std::time::Duration;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
-use crate::api::{DetectiveGraphSpec, DetectiveGraphStatus};
+use crate::api::DetectiveGraphStatus;
 use crate::engine::SHORT_REQUEUE;
 use crate::member::{MemberStatus, UnprocessedAccount};
 
@@ -82,7 +82,7 @@ pub fn record_attempts(
     }
 }
 
-/// When to reconcile again: soon while something moves, at `resyncInterval` otherwise.
+/// When to reconcile again: soon while something moves, at `resync` (`resyncInterval`) otherwise.
 ///
 /// - members being verified, or writes that just landed (`wrote`): [`SHORT_REQUEUE`];
 /// - declared members waiting in INVITED: a quarter of the youngest invitation's age, so a fresh
@@ -91,13 +91,7 @@ pub fn record_attempts(
 ///   is due;
 ///
 /// each at least [`SHORT_REQUEUE`] and at most `resyncInterval`.
-pub fn requeue_after(
-    status: &DetectiveGraphStatus,
-    spec: &DetectiveGraphSpec,
-    wrote: bool,
-    now: Timestamp,
-) -> Duration {
-    let resync = spec.resync_interval();
+pub fn requeue_after(status: &DetectiveGraphStatus, resync: Duration, wrote: bool, now: Timestamp) -> Duration {
     let clamp = |wait: Duration| wait.clamp(SHORT_REQUEUE.min(resync), resync);
     let in_transit = status
         .members
@@ -140,7 +134,7 @@ mod tests {
 
     #[test]
     fn invited_members_are_looked_at_sooner_the_fresher_their_invitation() {
-        let spec: DetectiveGraphSpec = serde_json::from_value(serde_json::json!({"resyncInterval": "5m"})).unwrap();
+        let resync = Duration::from_secs(300);
         let now = Timestamp::from_second(1_000_000).unwrap();
         let invited = |age_secs: i64| MemberStatusEntry {
             account_id: "111111111111".into(),
@@ -155,19 +149,19 @@ mod tests {
         };
         let idle = false;
         assert_eq!(
-            requeue_after(&status(vec![invited(5)]), &spec, idle, now),
+            requeue_after(&status(vec![invited(5)]), resync, idle, now),
             SHORT_REQUEUE
         );
         assert_eq!(
-            requeue_after(&status(vec![invited(240)]), &spec, idle, now),
+            requeue_after(&status(vec![invited(240)]), resync, idle, now),
             Duration::from_secs(60)
         );
         assert_eq!(
-            requeue_after(&status(vec![invited(7200)]), &spec, idle, now),
+            requeue_after(&status(vec![invited(7200)]), resync, idle, now),
             Duration::from_secs(300)
         );
         assert_eq!(
-            requeue_after(&status(vec![]), &spec, idle, now),
+            requeue_after(&status(vec![]), resync, idle, now),
             Duration::from_secs(300)
         );
         let mut backing_off = invited(7200);
@@ -175,7 +169,7 @@ mod tests {
         backing_off.attempts = Some(2);
         backing_off.last_attempt_time = Some(Time(now - SignedDuration::from_secs(60)));
         assert_eq!(
-            requeue_after(&status(vec![backing_off]), &spec, idle, now),
+            requeue_after(&status(vec![backing_off]), resync, idle, now),
             Duration::from_secs(60),
             "the second attempt waits 2 minutes, 1 is left"
         );

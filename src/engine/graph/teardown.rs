@@ -2,8 +2,8 @@
 
 use tracing::info;
 
+use super::decide::BATCH_SIZE;
 use crate::aws::{AwsError, Detective, ErrorKind};
-use crate::plan::BATCH_SIZE;
 
 /// Removes `inventory` from the graph (in batches of 50), then the graph itself when
 /// `delete_graph`. A graph that is already gone counts as torn down.

@@ -25,13 +25,13 @@ pub enum Decision {
 
 /// The write that answers an invitation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Answer {
+pub enum MembershipWrite {
     Accept,
     Reject,
     Disassociate,
 }
 
-impl Answer {
+impl MembershipWrite {
     /// The Detective operation, as events and metrics name it.
     pub fn operation(self) -> &'static str {
         match self {
@@ -44,11 +44,11 @@ impl Answer {
 
 impl Decision {
     /// The write this decision makes, if any.
-    pub fn answer(&self) -> Option<Answer> {
+    pub fn write(&self) -> Option<MembershipWrite> {
         match self {
-            Self::Accept => Some(Answer::Accept),
-            Self::Reject => Some(Answer::Reject),
-            Self::Disassociate => Some(Answer::Disassociate),
+            Self::Accept => Some(MembershipWrite::Accept),
+            Self::Reject => Some(MembershipWrite::Reject),
+            Self::Disassociate => Some(MembershipWrite::Disassociate),
             Self::Wait | Self::Settled | Self::Impossible(_) => None,
         }
     }
@@ -130,9 +130,9 @@ mod tests {
 
     #[test]
     fn only_answers_write() {
-        assert_eq!(Decision::Disassociate.answer(), Some(Answer::Disassociate));
-        assert_eq!(Decision::Wait.answer(), None);
-        assert_eq!(Decision::Impossible("no".into()).answer(), None);
-        assert_eq!(Answer::Reject.operation(), "RejectInvitation");
+        assert_eq!(Decision::Disassociate.write(), Some(MembershipWrite::Disassociate));
+        assert_eq!(Decision::Wait.write(), None);
+        assert_eq!(Decision::Impossible("no".into()).write(), None);
+        assert_eq!(MembershipWrite::Reject.operation(), "RejectInvitation");
     }
 }

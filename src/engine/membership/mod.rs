@@ -22,7 +22,7 @@ use super::{Mode, SyncError};
 use crate::api::{DetectiveMembership, DetectiveMembershipStatus, MembershipPackageStatus};
 use crate::aws::Detective;
 
-pub use decide::{Answer, Decision, decide};
+pub use decide::{Decision, MembershipWrite, decide};
 pub use report::report;
 pub use schedule::INVITATION_RECHECK;
 pub use teardown::leave;
@@ -35,7 +35,7 @@ pub type MembershipTarget<'a> = ResourceTarget<'a, DetectiveMembership>;
 pub struct MembershipOutcome {
     pub decision: Option<Decision>,
     /// The write made, if any.
-    pub applied: Option<Answer>,
+    pub applied: Option<MembershipWrite>,
     /// The account's own ingest state per package; `None` when it could not be read (the
     /// previous status's is kept).
     pub packages: Option<Vec<MembershipPackageStatus>>,
@@ -83,7 +83,7 @@ pub async fn reconcile<D: Detective>(
         requeue_after: Duration::ZERO,
     };
     let mut seen = found;
-    if let (Some(answer), Mode::Apply) = (decision.answer(), mode) {
+    if let (Some(answer), Mode::Apply) = (decision.write(), mode) {
         match apply::apply(detective, graph_arn, answer).await {
             Ok(()) => {
                 outcome.applied = Some(answer);

@@ -22,7 +22,7 @@ pub async fn leave<D: Detective>(detective: &D, spec: &DetectiveMembershipSpec) 
     };
     match decide(DesiredInvitationState::Rejected, Some(&invitation)) {
         Decision::Impossible(reason) => Err(SyncError::Refused(reason)),
-        decision => match decision.answer() {
+        decision => match decision.write() {
             Some(answer) => {
                 apply(detective, &spec.graph_arn, answer).await?;
                 Ok(true)

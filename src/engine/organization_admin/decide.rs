@@ -26,12 +26,12 @@ pub enum Decision {
 
 /// The write a decision makes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Change {
+pub enum OrganizationAdminWrite {
     Enable,
     Disable,
 }
 
-impl Change {
+impl OrganizationAdminWrite {
     /// The Detective operation, as events and plans name it.
     pub fn operation(self) -> &'static str {
         match self {
@@ -43,10 +43,10 @@ impl Change {
 
 impl Decision {
     /// The write this decision makes, if any.
-    pub fn change(&self) -> Option<Change> {
+    pub fn write(&self) -> Option<OrganizationAdminWrite> {
         match self {
-            Self::Enable => Some(Change::Enable),
-            Self::Disable => Some(Change::Disable),
+            Self::Enable => Some(OrganizationAdminWrite::Enable),
+            Self::Disable => Some(OrganizationAdminWrite::Disable),
             Self::Delegated | Self::Conflict { .. } | Self::Retained | Self::Forget => None,
         }
     }
@@ -133,9 +133,12 @@ mod tests {
                 "declared {declared}, {removal:?}, administrator {administrator:?}"
             );
         }
-        assert_eq!(Decision::Enable.change(), Some(Change::Enable));
-        assert_eq!(Decision::Retained.change(), None);
-        assert_eq!(Change::Disable.operation(), "DisableOrganizationAdminAccount");
+        assert_eq!(Decision::Enable.write(), Some(OrganizationAdminWrite::Enable));
+        assert_eq!(Decision::Retained.write(), None);
+        assert_eq!(
+            OrganizationAdminWrite::Disable.operation(),
+            "DisableOrganizationAdminAccount"
+        );
     }
 
     #[test]
@@ -185,10 +188,10 @@ mod tests {
         ) {
             let decision = decide(&spec(&["us-east-1"], region_removal), declared, administrator.as_deref());
             let ours = administrator.as_deref() == Some(OURS);
-            if decision.change() == Some(Change::Disable) {
+            if decision.write() == Some(OrganizationAdminWrite::Disable) {
                 prop_assert!(!declared && region_removal == DelegationRemoval::Disable && ours);
             }
-            if decision.change() == Some(Change::Enable) {
+            if decision.write() == Some(OrganizationAdminWrite::Enable) {
                 prop_assert!(declared && administrator.is_none());
             }
             let teardown = removal(OURS, region_removal, administrator.as_deref());

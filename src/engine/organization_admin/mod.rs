@@ -22,7 +22,7 @@ use super::{Mode, Reported, SHORT_REQUEUE, SyncError};
 use crate::api::{DetectiveOrganizationAdmin, DetectiveOrganizationAdminSpec, DetectiveOrganizationAdminStatus};
 use crate::aws::{AwsError, OrganizationAdmin, OrganizationAdmins};
 
-pub use decide::{Change, Decision, decide, regions_in_view};
+pub use decide::{Decision, OrganizationAdminWrite, decide, regions_in_view};
 pub use report::report;
 pub use teardown::disable_declared;
 
@@ -46,7 +46,7 @@ pub struct RegionOutcome {
     /// The administrator as last read (after the write, when one was made).
     pub administrator: Option<OrganizationAdmin>,
     /// The write made, if any.
-    pub applied: Option<Change>,
+    pub applied: Option<OrganizationAdminWrite>,
     pub error: Option<AwsError>,
 }
 
@@ -135,7 +135,7 @@ async fn one_region<D: OrganizationAdmins>(
         outcome.administrator.as_ref().map(|a| a.account_id.as_str()),
     );
     outcome.decision = Some(decision.clone());
-    if let (Some(change), Mode::Apply) = (decision.change(), mode) {
+    if let (Some(change), Mode::Apply) = (decision.write(), mode) {
         match apply::apply(client, &spec.account_id, change).await {
             Ok(()) => {
                 info!(operation = change.operation(), account = %spec.account_id, "delegation changed");

@@ -4,7 +4,7 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
-use super::decide::{Change, Decision};
+use super::decide::{Decision, OrganizationAdminWrite};
 use super::{OrganizationAdminTarget, RegionOutcome};
 use crate::api::conditions::Verdict;
 use crate::api::{DelegationState, DetectiveOrganizationAdminStatus, RegionDelegation, SyncStatus};
@@ -84,7 +84,7 @@ fn entry(
     }
     let administrator = outcome.administrator.as_ref();
     let ours = administrator.is_some_and(|a| a.account_id == account);
-    let planned = |change: Change| match mode {
+    let planned = |change: OrganizationAdminWrite| match mode {
         Mode::DryRun => format!("would call {}", change.operation()),
         Mode::Apply => format!("{} made; not listed yet", change.operation()),
     };
@@ -94,7 +94,7 @@ fn entry(
         // The same entry whether this reconcile delegated or adopted: a resync writes nothing.
         Decision::Delegated => (DelegationState::Delegated, None),
         Decision::Enable if ours => (DelegationState::Delegated, None),
-        Decision::Enable => (DelegationState::Pending, Some(planned(Change::Enable))),
+        Decision::Enable => (DelegationState::Pending, Some(planned(OrganizationAdminWrite::Enable))),
         Decision::Conflict { administrator } => (
             DelegationState::Conflict,
             Some(format!(
@@ -111,7 +111,7 @@ fn entry(
             DelegationState::Disabling,
             Some(format!(
                 "removed from spec.regions with regionRemoval: Disable; {}",
-                planned(Change::Disable)
+                planned(OrganizationAdminWrite::Disable)
             )),
         ),
     };

@@ -4,7 +4,7 @@
 use tracing::info;
 
 use super::decide::{Decision, removal};
-use super::{apply::apply, decide::Change, observe::administrator};
+use super::{apply::apply, decide::OrganizationAdminWrite, observe::administrator};
 use crate::api::DetectiveOrganizationAdminSpec;
 use crate::aws::OrganizationAdmins;
 use crate::engine::SyncError;
@@ -20,7 +20,7 @@ pub async fn disable_declared<D: OrganizationAdmins>(
         let current = administrator(client).await?;
         let account = current.as_ref().map(|a| a.account_id.as_str());
         if removal(&spec.account_id, spec.deletion_policy, account) == Decision::Disable {
-            apply(client, &spec.account_id, Change::Disable).await?;
+            apply(client, &spec.account_id, OrganizationAdminWrite::Disable).await?;
             info!(%region, account = %spec.account_id, "deletionPolicy Disable: delegation disabled");
             disabled.push(region.clone());
         }

@@ -283,7 +283,7 @@ async fn the_largest_graph_fits_the_object_limit() {
         }),
     };
     let status_size = serde_json::to_string(&status).expect("status JSON").len();
-    detective_operator::controller::status::apply(
+    detective_operator::controller::status::patch(
         &env.graphs(),
         "largest",
         "detective.operator.dev/v1alpha1",

@@ -1,10 +1,6 @@
-//! The organization steps of a `DetectiveGraph` reconcile, between observe and plan:
-//!
-//! - **auto-enable** (`spec.organization.autoEnable`): DescribeOrganizationConfiguration, and
-//!   UpdateOrganizationConfiguration when it differs — AWS reads and writes;
-//! - **members from AWS Organizations** (`spec.membersFrom.organization`): list the ACTIVE
-//!   accounts of the chosen roots and OUs — AWS Organizations reads, at most once per
-//!   `refreshInterval` — and declare them together with `spec.members`.
+//! Members from AWS Organizations (`spec.membersFrom.organization`): list the ACTIVE accounts of
+//! the chosen roots and OUs — AWS Organizations reads, at most once per `refreshInterval` — and
+//! declare them together with `spec.members`.
 //!
 //! Where the resolved set lives between refreshes: `status.organization.resolved` keeps the
 //! account ids and the refresh time (not the e-mail addresses). Within the interval a sync needs
@@ -22,39 +18,15 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use tracing::{debug, info};
 
-use super::{Applied, Observation};
+use super::GraphObservation;
 use crate::api::constraints::MAX_MEMBERS;
-use crate::api::{
-    DetectiveGraphSpec, DetectiveGraphStatus, GraphOrganizationStatus, MemberSpec, OrganizationMembersSpec,
-    ResolvedOrganization,
-};
-use crate::aws::{
-    AwsError, Detective, ErrorKind, OrganizationAccount, Organizations, ReachOrganizations, RoleToAssume,
-};
-use crate::engine::Mode;
+use crate::api::{DetectiveGraphSpec, DetectiveGraphStatus, MemberSpec, OrganizationMembersSpec, ResolvedOrganization};
+use crate::aws::{AwsError, ErrorKind, OrganizationAccount, Organizations, ReachOrganizations, RoleToAssume};
 use crate::member::ObservedMember;
 
-/// Why the organization steps could not complete.
+/// Why the members could not be resolved from the organization.
 #[derive(Debug, thiserror::Error)]
-pub enum OrganizationError {
-    /// DescribeOrganizationConfiguration was refused: the graph's account is not the
-    /// organization's delegated Detective administrator in this Region.
-    #[error(
-        "account {account} is not the delegated Detective administrator of an organization in this Region, so \
-         spec.organization.autoEnable cannot be applied: delegate it from the management account \
-         (DetectiveOrganizationAdmin), or remove spec.organization"
-    )]
-    NotDelegatedAdministrator {
-        account: String,
-        #[source]
-        source: AwsError,
-    },
-    /// DescribeOrganizationConfiguration or UpdateOrganizationConfiguration failed otherwise.
-    #[error("spec.organization.autoEnable: {source}")]
-    Configuration {
-        #[source]
-        source: AwsError,
-    },
+pub enum MembersFromError {
     /// The organization could not be listed.
     #[error(
         "spec.membersFrom.organization: could not list the organization: {source}{}",
@@ -85,21 +57,18 @@ fn listing_hint(source: &AwsError) -> &'static str {
     }
 }
 
-impl OrganizationError {
+impl MembersFromError {
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Listing { source } | Self::Configuration { source } => source.is_retryable(),
-            Self::NotDelegatedAdministrator { .. } | Self::TooManyMembers { .. } => false,
+            Self::Listing { source } => source.is_retryable(),
+            Self::TooManyMembers { .. } => false,
         }
     }
 
     /// The condition reason.
     pub fn reason(&self) -> &'static str {
         match self {
-            Self::NotDelegatedAdministrator { .. } => "NotDelegatedAdministrator",
             Self::TooManyMembers { .. } => "TooManyMembers",
-            Self::Configuration { source } if source.kind == ErrorKind::Throttled => "Throttled",
-            Self::Configuration { .. } => "OrganizationConfigurationError",
             Self::Listing { source } => match (source.kind, source.code.as_str()) {
                 (_, "AWSOrganizationsNotInUseException") => "OrganizationNotInUse",
                 (_, "ParentNotFoundException") => "OrganizationalUnitNotFound",
@@ -111,149 +80,83 @@ impl OrganizationError {
     }
 }
 
-/// What the organization steps leave for the plan and the status.
-#[derive(Debug, Default)]
-pub struct Prepared {
-    /// The spec whose `members` are the declared union, when `membersFrom` is set.
-    pub spec: Option<DetectiveGraphSpec>,
-    /// `status.organization`, when any organization field is set.
-    pub status: Option<GraphOrganizationStatus>,
-    /// UpdateOrganizationConfiguration, when it was called.
-    pub applied: Option<Applied>,
-    pub error: Option<OrganizationError>,
+/// What the step leaves for the desired graph and the status.
+#[derive(Debug)]
+pub struct MembersFrom {
+    /// What `status.organization.resolved` keeps: this sync's listing, else the previous one.
+    pub resolved: Option<ResolvedOrganization>,
+    /// The declared members (`spec.members` ∪ the resolved accounts), or why there are none.
+    pub members: Result<Vec<MemberSpec>, MembersFromError>,
 }
 
-/// Runs both steps for a graph that was observed.
-pub async fn prepare<D: Detective, R: ReachOrganizations>(
-    detective: &D,
+/// Resolves the declared members of a graph that was observed: lists the organization when a
+/// refresh is due, else declares the accounts `previous` resolved.
+pub async fn resolve_members<R: ReachOrganizations>(
     reach: &R,
     spec: &DetectiveGraphSpec,
-    observation: &Observation,
-    previous: &DetectiveGraphStatus,
-    mode: Mode,
+    from: &OrganizationMembersSpec,
+    observation: &GraphObservation,
+    previous: Option<&ResolvedOrganization>,
     now: Timestamp,
-) -> Prepared {
-    let mut prepared = Prepared::default();
-    let members_from = spec.members_from.as_ref().and_then(|from| from.organization.as_ref());
-    let wanted_auto_enable = spec.organization.as_ref().and_then(|o| o.auto_enable);
-    if members_from.is_none() && wanted_auto_enable.is_none() {
-        return prepared;
-    }
-    let known = previous.organization.clone().unwrap_or_default();
-    let mut status = GraphOrganizationStatus {
-        auto_enable: wanted_auto_enable.and(known.auto_enable),
-        resolved: members_from.and(known.resolved.clone()),
-    };
+) -> MembersFrom {
     let administrator = observation.graph_arn.as_deref().and_then(super::administrator_of);
-
-    if let (Some(wanted), Some(graph_arn)) = (wanted_auto_enable, observation.graph_arn.as_deref()) {
-        match auto_enable(detective, graph_arn, wanted, mode).await {
-            Ok((now_set, applied)) => {
-                status.auto_enable = Some(now_set);
-                prepared.applied = applied;
+    let fresh = if refresh_due(from, previous, &observation.members, administrator.as_deref(), now) {
+        match list_for(reach, spec, from, observation).await {
+            Ok(listing) => Some(listing),
+            Err(source) => {
+                return MembersFrom {
+                    resolved: previous.cloned(),
+                    members: Err(MembersFromError::Listing { source }),
+                };
             }
-            Err(source) if source.kind == ErrorKind::AccessDenied => {
-                prepared.error = Some(OrganizationError::NotDelegatedAdministrator {
-                    account: administrator.clone().unwrap_or_default(),
-                    source,
-                });
-            }
-            Err(source) => prepared.error = Some(OrganizationError::Configuration { source }),
         }
-    }
-
-    if let (Some(from), None) = (members_from, &prepared.error) {
-        let previous_resolution = status.resolved.as_ref();
-        let fresh = if refresh_due(
-            from,
-            previous_resolution,
-            &observation.members,
-            administrator.as_deref(),
-            now,
-        ) {
-            match resolve(reach, spec, from, observation).await {
-                Ok(listing) => Some(listing),
-                Err(source) => {
-                    prepared.status = Some(status);
-                    prepared.error = Some(OrganizationError::Listing { source });
-                    return prepared;
-                }
-            }
-        } else {
-            debug!("organization listed within refreshInterval: using status.organization.resolved");
-            None
-        };
-        let emails: BTreeMap<&str, &str> = match &fresh {
-            Some(listing) => listing
-                .accounts
-                .iter()
-                .map(|a| (a.account_id.as_str(), a.email_address.as_str()))
-                .collect(),
-            None => observation
-                .members
-                .iter()
-                .filter_map(|m| Some((m.account_id.as_str(), m.email_address.as_deref()?)))
-                .collect(),
-        };
-        if let Some(listing) = &fresh {
-            status.resolved = Some(resolution(listing, &from.organizational_units, now));
-        }
-        let resolved: Vec<&str> = status
-            .resolved
-            .as_ref()
-            .map(|r| r.accounts.iter().map(String::as_str).collect())
-            .unwrap_or_default();
-        // The administrator is an account of the organization but never a member of its graph.
-        let excluded: Vec<String> = from
-            .exclude_accounts
+    } else {
+        debug!("organization listed within refreshInterval: using status.organization.resolved");
+        None
+    };
+    let emails: BTreeMap<&str, &str> = match &fresh {
+        Some(listing) => listing
+            .accounts
             .iter()
-            .cloned()
-            .chain(administrator.clone())
-            .collect();
-        // The quota counts every declared account, whether or not its e-mail is at hand.
-        let all = BTreeMap::from_iter(resolved.iter().map(|account| (*account, "")));
-        let declared = declared_members(&spec.members, &resolved, &excluded, &all).len();
-        if declared > MAX_MEMBERS {
-            prepared.error = Some(OrganizationError::TooManyMembers {
-                resolved: resolved.len(),
-                declared,
-            });
-        } else {
-            let members = declared_members(&spec.members, &resolved, &excluded, &emails);
-            prepared.spec = Some(DetectiveGraphSpec {
-                members,
-                ..spec.clone()
-            });
-        }
-    }
-    prepared.status = Some(status);
-    prepared
-}
-
-/// Reads `AutoEnable` and, when applying, sets it to `wanted`; returns the value in force after
-/// the step (the one read, in a dry run).
-async fn auto_enable<D: Detective>(
-    detective: &D,
-    graph_arn: &str,
-    wanted: bool,
-    mode: Mode,
-) -> Result<(bool, Option<Applied>), AwsError> {
-    let current = detective.describe_organization_configuration(graph_arn).await?;
-    if current == wanted || mode == Mode::DryRun {
-        return Ok((current, None));
-    }
-    detective.update_organization_configuration(graph_arn, wanted).await?;
-    info!(auto_enable = wanted, "organization configuration updated");
-    Ok((wanted, Some(Applied::AutoEnableSet(wanted))))
+            .map(|a| (a.account_id.as_str(), a.email_address.as_str()))
+            .collect(),
+        None => observation
+            .members
+            .iter()
+            .filter_map(|m| Some((m.account_id.as_str(), m.email_address.as_deref()?)))
+            .collect(),
+    };
+    let resolved = match &fresh {
+        Some(listing) => Some(resolution(listing, &from.organizational_units, now)),
+        None => previous.cloned(),
+    };
+    let accounts: Vec<&str> = resolved
+        .as_ref()
+        .map(|r| r.accounts.iter().map(String::as_str).collect())
+        .unwrap_or_default();
+    // The administrator is an account of the organization but never a member of its graph.
+    let excluded: Vec<String> = from.exclude_accounts.iter().cloned().chain(administrator).collect();
+    // The quota counts every declared account, whether or not its e-mail is at hand.
+    let all = BTreeMap::from_iter(accounts.iter().map(|account| (*account, "")));
+    let declared = declared_members(&spec.members, &accounts, &excluded, &all).len();
+    let members = if declared > MAX_MEMBERS {
+        Err(MembersFromError::TooManyMembers {
+            resolved: accounts.len(),
+            declared,
+        })
+    } else {
+        Ok(declared_members(&spec.members, &accounts, &excluded, &emails))
+    };
+    MembersFrom { resolved, members }
 }
 
 /// Lists the organization as the role `membersFrom.organization` names (else as the graph's
 /// account), through the Organizations endpoint of the graph's partition.
-async fn resolve<R: ReachOrganizations>(
+async fn list_for<R: ReachOrganizations>(
     reach: &R,
     spec: &DetectiveGraphSpec,
     from: &OrganizationMembersSpec,
-    observation: &Observation,
+    observation: &GraphObservation,
 ) -> Result<Listing, AwsError> {
     // The graph's Region (else the operator's default, as for its Detective client).
     let region = observation
@@ -531,14 +434,14 @@ mod tests {
 
     #[test]
     fn errors_say_what_to_fix() {
-        let too_many = OrganizationError::TooManyMembers {
+        let too_many = MembersFromError::TooManyMembers {
             resolved: 1_250,
             declared: 1_251,
         };
         assert_eq!(too_many.reason(), "TooManyMembers");
         assert!(too_many.to_string().contains("1250 accounts"), "{too_many}");
         assert!(!too_many.is_retryable());
-        let listing = |code: &str, kind| OrganizationError::Listing {
+        let listing = |code: &str, kind| MembersFromError::Listing {
             source: AwsError::new("ListAccounts", kind, code, "m"),
         };
         let denied = listing("AccessDeniedException", ErrorKind::AccessDenied);

@@ -1,4 +1,5 @@
-//! The planner: desired members × observed members → the actions that make them agree.
+//! Decide: the graph's planner. Desired members × observed members → the actions that make them
+//! agree; the tag and datasource-package changes likewise.
 //!
 //! Pure: no I/O, no clock. Everything the rules need comes in as arguments, so the same function
 //! serves the controller, `plan -f` and `sync -f`, and is property-tested on its own.
@@ -18,12 +19,13 @@
 //!   organization members included (re-invitations are not counted: the account is invited
 //!   again in the same sync).
 //!
-//! The declared members are `spec.members`; with `spec.membersFrom`, the engine hands the
-//! planner a spec whose `members` already hold the union (see `engine::graph::organization`).
+//! The declared members are those of the [`DesiredGraph`]: `spec.members`, with `spec.membersFrom`
+//! the union [`super::members_from`] resolved.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::api::{DatasourcePackage, DetectiveGraphSpec, MemberSpec, Pruning};
+use super::desired::DesiredGraph;
+use crate::api::{DatasourcePackage, MemberSpec, Pruning};
 use crate::member::{InvitationType, MemberStatus, ObservedMember, PackageIngest};
 
 /// The most accounts one CreateMembers or DeleteMembers call takes.
@@ -150,11 +152,11 @@ impl Plan {
     }
 }
 
-/// Plans the actions that bring `observed` to `spec`.
-pub fn plan(spec: &DetectiveGraphSpec, observed: Observed<'_>) -> Plan {
+/// Plans the actions that bring `observed` to `desired`.
+pub fn plan(desired: &DesiredGraph<'_>, observed: Observed<'_>) -> Plan {
     let members: BTreeMap<&str, &ObservedMember> =
         observed.members.iter().map(|m| (m.account_id.as_str(), m)).collect();
-    let declared: BTreeMap<&str, &MemberSpec> = spec.members.iter().map(|m| (m.account_id.as_str(), m)).collect();
+    let declared: BTreeMap<&str, &MemberSpec> = desired.members.iter().map(|m| (m.account_id.as_str(), m)).collect();
     let mut plan = Plan::default();
 
     for (&account_id, &wanted) in &declared {
@@ -168,16 +170,10 @@ pub fn plan(spec: &DetectiveGraphSpec, observed: Observed<'_>) -> Plan {
         match members.get(account_id) {
             None => plan.invite.push(wanted.clone()),
             Some(member) if needs_reinvite(member, wanted) => plan.reinvite.push(wanted.clone()),
-            Some(member) if member.status == MemberStatus::AcceptedButDisabled && spec.monitoring.auto_start => {
+            Some(member) if member.status == MemberStatus::AcceptedButDisabled && desired.auto_start_monitoring => {
                 plan.start_monitoring.push(account_id.to_owned())
             }
-            Some(member)
-                if member.status == MemberStatus::Invited
-                    && member.invitation_type == InvitationType::Invitation
-                    && spec.accept_invitations.is_some() =>
-            {
-                plan.accept.push(account_id.to_owned())
-            }
+            Some(member) if accepted_as_member(desired, member) => plan.accept.push(account_id.to_owned()),
             Some(_) => {}
         }
     }
@@ -190,7 +186,7 @@ pub fn plan(spec: &DetectiveGraphSpec, observed: Observed<'_>) -> Plan {
             account_id: account_id.to_owned(),
             reason,
         };
-        match spec.pruning {
+        match desired.pruning {
             Pruning::Disabled => plan.kept.push(kept(KeptReason::PruningDisabled)),
             Pruning::Managed if !observed.inventory.contains(account_id) => {
                 plan.kept.push(kept(KeptReason::NotInInventory))
@@ -199,7 +195,7 @@ pub fn plan(spec: &DetectiveGraphSpec, observed: Observed<'_>) -> Plan {
         }
     }
 
-    let max_deletions = usize::try_from(spec.deletion_guard.max_deletions).unwrap_or(0);
+    let max_deletions = desired.max_deletions;
     if plan.remove.len() > max_deletions {
         plan.refusal = Some(Refusal {
             deletions: plan.remove.len(),
@@ -207,6 +203,15 @@ pub fn plan(spec: &DetectiveGraphSpec, observed: Observed<'_>) -> Plan {
         });
     }
     plan
+}
+
+/// Whether the operator accepts `member`'s invitation as the member account: a declared member in
+/// INVITED by invitation (organization members have none), with `spec.acceptInvitations` set.
+/// The accept step asks this of the members it read back after the writes.
+pub fn accepted_as_member(desired: &DesiredGraph<'_>, member: &ObservedMember) -> bool {
+    member.status == MemberStatus::Invited
+        && member.invitation_type == InvitationType::Invitation
+        && desired.accept_invitations.is_some()
 }
 
 /// Only a failed verification with a corrected e-mail is worth a new invitation; organization
@@ -220,12 +225,12 @@ fn needs_reinvite(member: &ObservedMember, wanted: &MemberSpec) -> bool {
 /// The inventory after a sync: accounts removed leave it; declared accounts that are members now
 /// join it (invited by this resource, or adopted by declaring them).
 pub fn next_inventory(
-    spec: &DetectiveGraphSpec,
+    desired: &DesiredGraph<'_>,
     previous: &BTreeSet<String>,
     members_now: &[ObservedMember],
 ) -> BTreeSet<String> {
     let present: BTreeSet<&str> = members_now.iter().map(|m| m.account_id.as_str()).collect();
-    let declared = spec.members.iter().map(|m| m.account_id.as_str());
+    let declared = desired.members.iter().map(|m| m.account_id.as_str());
     previous
         .iter()
         .map(String::as_str)
@@ -322,7 +327,21 @@ pub fn plan_packages(declared: &[DatasourcePackage], observed: &BTreeMap<String,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::DetectiveGraphSpec;
     use proptest::prelude::*;
+
+    /// The planner on a spec as declared (`spec.members` alone).
+    fn plan(spec: &DetectiveGraphSpec, observed: Observed<'_>) -> Plan {
+        super::plan(&DesiredGraph::of(spec), observed)
+    }
+
+    fn next_inventory(
+        spec: &DetectiveGraphSpec,
+        previous: &BTreeSet<String>,
+        members_now: &[ObservedMember],
+    ) -> BTreeSet<String> {
+        super::next_inventory(&DesiredGraph::of(spec), previous, members_now)
+    }
 
     fn spec(members: &[(&str, &str)]) -> DetectiveGraphSpec {
         DetectiveGraphSpec {

@@ -1,5 +1,6 @@
-//! The admin HTTP server: `/healthz`, `/readyz` (ready once the watch has synced, or while
-//! standing by for the lease), `/metrics` (Prometheus text format).
+//! The operator's own HTTP server, on `--admin-address`: the probes `/healthz` and `/readyz`
+//! (ready once the watches have synced, or while standing by for the lease) and `/metrics`
+//! (Prometheus text format).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use axum::routing::get;
 
 use crate::metrics::Metrics;
 
-/// Readiness shared between the controller and the admin server.
+/// Readiness shared between the controller and the HTTP server.
 #[derive(Clone, Debug, Default)]
 pub struct Readiness(Arc<AtomicBool>);
 
@@ -63,7 +64,7 @@ async fn serve_metrics(State(Shared { metrics, .. }): State<Shared>) -> impl Int
     )
 }
 
-/// Binds the admin server; returns the bound address and the serving future.
+/// Binds the HTTP server; returns the bound address and the serving future.
 pub async fn bind(
     address: SocketAddr,
     readiness: Readiness,

@@ -1,0 +1,168 @@
+//! The watches: one per kind, each feeding its watch cache and letting through only the changes
+//! a reconcile acts on; and readiness, once every watch has delivered its initial list.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use futures::{Stream, StreamExt};
+use kube::api::Api;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{Predicate, WatchStreamExt, predicates, watcher};
+use kube::{Client, ResourceExt};
+
+use super::ORPHAN_ANNOTATION;
+use super::reconciler::Managed;
+use crate::http_server::Readiness;
+
+/// Where the watches look: every namespace, or one.
+#[derive(Clone, Copy)]
+pub struct WatchScope<'a> {
+    pub client: &'a Client,
+    pub namespace: Option<&'a str>,
+}
+
+/// The watch of one kind: the changes its controller reconciles, and its watch cache.
+pub struct Watch<K: Managed> {
+    pub stream: Pin<Box<dyn Stream<Item = Result<K, watcher::Error>> + Send>>,
+    pub store: Store<K>,
+}
+
+impl<K: Managed> Watch<K> {
+    /// Starts watching `K` in `scope`; `initial_list` is told when the first list is complete.
+    pub fn start(scope: WatchScope<'_>, initial_list: InitialList) -> Self {
+        let api: Api<K> = match scope.namespace {
+            Some(namespace) => Api::namespaced(scope.client.clone(), namespace),
+            None => Api::all(scope.client.clone()),
+        };
+        let (store, writer) = reflector::store();
+        // Status writes do not change the generation: filtering on it (and on finalizers and the
+        // deletion timestamp) keeps a status write from triggering another round of AWS reads.
+        let orphan = |resource: &K| orphan_state(resource.annotations(), resource.meta().deletion_timestamp.is_some());
+        let stream = watcher(api, watcher::Config::default().any_semantic())
+            .default_backoff()
+            .modify(forget_unread_metadata)
+            .reflect(writer)
+            .inspect(move |event| {
+                if let Ok(watcher::Event::InitDone) = event {
+                    initial_list.done();
+                }
+            })
+            .applied_objects()
+            .predicate_filter(
+                predicates::generation.combine(predicates::finalizers).combine(orphan),
+                Default::default(),
+            );
+        Self {
+            stream: Box::pin(stream),
+            store,
+        }
+    }
+}
+
+/// The annotation `kubectl apply` writes: a second copy of the whole spec.
+const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Drops what the controller never reads before the watch cache stores a resource: its
+/// `managedFields` (an entry per field manager, each listing every member key) and kubectl's
+/// last-applied copy of the spec. Together they are about as large as the spec and status.
+fn forget_unread_metadata<K: kube::Resource>(resource: &mut K) {
+    let meta = resource.meta_mut();
+    meta.managed_fields = None;
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove(LAST_APPLIED_ANNOTATION);
+    }
+}
+
+/// Hashes what matters on deletion: the orphan annotation and whether deletion started.
+fn orphan_state(annotations: &std::collections::BTreeMap<String, String>, deleting: bool) -> Option<u64> {
+    let mut hasher = DefaultHasher::new();
+    annotations.get(ORPHAN_ANNOTATION).hash(&mut hasher);
+    deleting.hash(&mut hasher);
+    Some(hasher.finish())
+}
+
+/// Marks the operator ready once every watch it expects has delivered its initial list.
+pub struct InitialLists {
+    pending: Arc<AtomicUsize>,
+    readiness: Readiness,
+}
+
+impl InitialLists {
+    pub fn new(readiness: Readiness) -> Self {
+        Self {
+            pending: Arc::new(AtomicUsize::new(0)),
+            readiness,
+        }
+    }
+
+    /// One more watch whose initial list readiness waits for.
+    pub fn expect(&self) -> InitialList {
+        self.pending.fetch_add(1, Ordering::SeqCst);
+        InitialList {
+            done: AtomicBool::new(false),
+            pending: self.pending.clone(),
+            readiness: self.readiness.clone(),
+        }
+    }
+}
+
+/// One watch's share of [`InitialLists`].
+pub struct InitialList {
+    done: AtomicBool,
+    pending: Arc<AtomicUsize>,
+    readiness: Readiness,
+}
+
+impl InitialList {
+    /// The watch listed everything once; a later relist changes nothing.
+    fn done(&self) {
+        if !self.done.swap(true, Ordering::SeqCst) && self.pending.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.readiness.set(true);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::DetectiveGraph;
+
+    #[test]
+    fn the_watch_cache_keeps_what_the_controller_reads_and_drops_the_rest() {
+        let mut graph: DetectiveGraph = serde_json::from_value(serde_json::json!({
+            "apiVersion": "detective.operator.dev/v1alpha1",
+            "kind": "DetectiveGraph",
+            "metadata": {
+                "name": "g",
+                "managedFields": [{"manager": "kubectl", "operation": "Apply", "fieldsType": "FieldsV1"}],
+                "annotations": {
+                    LAST_APPLIED_ANNOTATION: "{\"spec\":{}}",
+                    ORPHAN_ANNOTATION: "true",
+                    "team": "security",
+                },
+            },
+            "spec": {"members": []},
+        }))
+        .expect("a DetectiveGraph");
+
+        forget_unread_metadata(&mut graph);
+
+        assert_eq!(graph.metadata.managed_fields, None);
+        let kept: Vec<&str> = graph.annotations().keys().map(String::as_str).collect();
+        assert_eq!(kept, [ORPHAN_ANNOTATION, "team"]);
+    }
+
+    #[test]
+    fn ready_once_every_expected_watch_has_listed_and_relists_count_once() {
+        let readiness = Readiness::default();
+        let lists = InitialLists::new(readiness.clone());
+        let (graphs, memberships) = (lists.expect(), lists.expect());
+        graphs.done();
+        graphs.done();
+        assert!(!readiness.get(), "one of two watches listed (twice)");
+        memberships.done();
+        assert!(readiness.get());
+    }
+}
