@@ -26,6 +26,7 @@ use kube::runtime::watcher;
 use serde_json::{Value, json};
 
 use support::emulator_access;
+use support::metrics::Readings;
 
 const ADMIN: &str = "123456789012";
 
