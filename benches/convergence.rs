@@ -7,14 +7,17 @@
 
 #[path = "../emulator/tests/fixtures/mod.rs"]
 mod fixtures;
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 use std::time::{Duration, Instant};
 
 use detective_emulator::{Fault, WorldConfig};
 use detective_operator::api::DetectiveGraphSpec;
-use detective_operator::cli::demo::emulator_access;
 use detective_operator::engine::{self, GraphTarget, Mode};
 use k8s_openapi::jiff::Timestamp;
+
+use support::emulator_access;
 
 const ADMIN: &str = "123456789012";
 const MEMBERS: u64 = 1200;

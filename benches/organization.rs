@@ -7,15 +7,18 @@
 
 #[path = "../emulator/tests/fixtures/mod.rs"]
 mod fixtures;
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 use detective_emulator::{Emulator, EmulatorConfig, OrganizationSeed};
 use detective_operator::api::{DetectiveGraph, DetectiveGraphSpec};
-use detective_operator::cli::demo::emulator_access;
 use detective_operator::engine::{self, GraphTarget, Mode};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
+
+use support::emulator_access;
 
 const MANAGEMENT: &str = "900000000000";
 const ADMIN: &str = "900000000001";

@@ -6,7 +6,7 @@
 #
 # Usage:
 #   deploy/render.sh                   regenerate both (run after `cargo run -- crd --output-dir crds`
-#                                      or any chart change; tests/packaging.rs fails until you do)
+#                                      or any chart change; tests/packaging/ fails until you do)
 #   deploy/render.sh --print-manifest  print the plain manifest on stdout, write nothing
 #
 # helm: $HELM if set, else the pinned helm of tests/e2e/setup-helm.sh (the test renders with the

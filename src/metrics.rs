@@ -185,24 +185,10 @@ impl Metrics {
             .observe(took.as_secs_f64());
     }
 
-    /// How many reconciles of `kind` ended with `result`.
-    pub fn reconciles(&self, kind: &'static str, result: &'static str) -> u64 {
-        self.reconciles
-            .get(&ReconcileLabels { kind, result })
-            .map_or(0, |c| c.get())
-    }
-
     pub fn observe_aws_call(&self, operation: &'static str, outcome: &'static str) {
         self.aws_calls
             .get_or_create(&AwsCallLabels { operation, outcome })
             .inc();
-    }
-
-    /// How many calls of `operation` ended with `outcome`.
-    pub fn aws_calls(&self, operation: &'static str, outcome: &'static str) -> u64 {
-        self.aws_calls
-            .get(&AwsCallLabels { operation, outcome })
-            .map_or(0, |c| c.get())
     }
 
     /// Replaces a graph's member gauges with the current counts.
@@ -219,23 +205,10 @@ impl Metrics {
         });
     }
 
-    /// The member gauge of one graph and status, if recorded.
-    pub fn members(&self, namespace: &str, name: &str, status: &str) -> Option<i64> {
-        self.members
-            .get(&member_labels(namespace, name, status))
-            .map(|g| g.get())
-    }
-
     pub fn deletion_guard_tripped(&self, namespace: &str, name: &str) {
         self.deletion_guard_trips
             .get_or_create(&resource_labels(namespace, name))
             .inc();
-    }
-
-    pub fn deletion_guard_trips(&self, namespace: &str, name: &str) -> u64 {
-        self.deletion_guard_trips
-            .get(&resource_labels(namespace, name))
-            .map_or(0, |c| c.get())
     }
 
     /// Sets the condition series of a resource (kube-state-metrics style: for each condition
@@ -263,32 +236,12 @@ impl Metrics {
         }
     }
 
-    /// The condition series of one resource, type and status, if recorded.
-    pub fn condition(
-        &self,
-        kind: &'static str,
-        namespace: &str,
-        name: &str,
-        type_: &str,
-        status: &'static str,
-    ) -> Option<i64> {
-        self.conditions
-            .get(&condition_labels(kind, namespace, name, type_, status))
-            .map(|g| g.get())
-    }
-
     /// Records a reconcile of the resource that ended without error.
     pub fn synced(&self, kind: &'static str, namespace: &str, name: &str, at: Timestamp) {
         self.last_success
             .get_or_create(&kind_labels(kind, namespace, name))
             .set(at.as_second());
         self.with_recorded(kind, namespace, name, |_| ());
-    }
-
-    pub fn last_successful_sync(&self, kind: &'static str, namespace: &str, name: &str) -> Option<i64> {
-        self.last_success
-            .get(&kind_labels(kind, namespace, name))
-            .map(|g| g.get())
     }
 
     /// Removes every series of a resource that is gone.
@@ -419,6 +372,50 @@ impl Drop for ReconcileMeasure<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Readers of the series these tests check. The library has none: the integration tests read
+    /// the encoded text (tests/support/metrics.rs).
+    impl Metrics {
+        /// How many reconciles of `kind` ended with `result`.
+        fn reconciles(&self, kind: &'static str, result: &'static str) -> u64 {
+            self.reconciles
+                .get(&ReconcileLabels { kind, result })
+                .map_or(0, |c| c.get())
+        }
+
+        /// The member gauge of one graph and status, if recorded.
+        fn members(&self, namespace: &str, name: &str, status: &str) -> Option<i64> {
+            self.members
+                .get(&member_labels(namespace, name, status))
+                .map(|g| g.get())
+        }
+
+        fn deletion_guard_trips(&self, namespace: &str, name: &str) -> u64 {
+            self.deletion_guard_trips
+                .get(&resource_labels(namespace, name))
+                .map_or(0, |c| c.get())
+        }
+
+        /// The condition series of one resource, type and status, if recorded.
+        fn condition(
+            &self,
+            kind: &'static str,
+            namespace: &str,
+            name: &str,
+            type_: &str,
+            status: &'static str,
+        ) -> Option<i64> {
+            self.conditions
+                .get(&condition_labels(kind, namespace, name, type_, status))
+                .map(|g| g.get())
+        }
+
+        fn last_successful_sync(&self, kind: &'static str, namespace: &str, name: &str) -> Option<i64> {
+            self.last_success
+                .get(&kind_labels(kind, namespace, name))
+                .map(|g| g.get())
+        }
+    }
 
     fn condition(type_: &str, status: &str) -> Condition {
         Condition {

@@ -4,13 +4,15 @@
 
 #[path = "../emulator/tests/fixtures/mod.rs"]
 mod fixtures;
+mod support;
 
 use detective_emulator::{AccountConfig, MemberStatus, RoleConfig, WorldConfig};
 use detective_operator::api::{AcceptInvitationsSpec, DetectiveGraphSpec, DetectiveGraphStatus, MemberStatusEntry};
 use detective_operator::aws::AwsAccess;
-use detective_operator::cli::demo::emulator_access;
 use detective_operator::engine::{self, GraphOutcome, GraphTarget, Mode, Reported};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
+
+use support::emulator_access;
 
 const ADMIN: &str = "123456789012";
 const REGION: &str = "us-east-1";

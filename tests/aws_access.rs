@@ -4,11 +4,13 @@
 
 #[path = "../emulator/tests/fixtures/mod.rs"]
 mod fixtures;
+mod support;
 
 use std::collections::BTreeMap;
 
 use detective_operator::aws::{AwsAccess, Detective, RoleToAssume, SdkDetective};
-use detective_operator::cli::demo::emulator_access;
+
+use support::emulator_access;
 
 /// The account the operator's own credentials belong to.
 const OPERATOR: &str = "123456789012";

@@ -3,6 +3,7 @@
 
 #[path = "../emulator/tests/fixtures/mod.rs"]
 mod fixtures;
+mod support;
 
 use std::sync::{Arc, Mutex};
 
@@ -10,7 +11,6 @@ use detective_emulator::Emulator;
 use detective_operator::api::{
     DetectiveGraph, DetectiveGraphSpec, DetectiveGraphStatus, DetectiveMembership, GraphDeletionPolicy,
 };
-use detective_operator::cli::demo::emulator_access;
 use detective_operator::controller::backoff::Backoff;
 use detective_operator::controller::{self, Context, FINALIZER};
 use detective_operator::metrics::Metrics;
@@ -24,6 +24,9 @@ use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::watcher;
 use serde_json::{Value, json};
+
+use support::emulator_access;
+use support::metrics::Readings;
 
 const ADMIN: &str = "123456789012";
 

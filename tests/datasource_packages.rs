@@ -3,15 +3,18 @@
 //! not started is started once, a started one that is not declared is reported and never
 //! written, a resync is read-only, and a graph without the field makes the calls it always made.
 
+mod support;
+
 use std::collections::BTreeMap;
 
 use detective_emulator::{AccountConfig, Emulator, EmulatorConfig, WorldConfig};
 use detective_operator::api::{DatasourcePackageStatus, DetectiveGraph, DetectiveGraphSpec, DetectiveGraphStatus};
 use detective_operator::aws::AwsAccess;
-use detective_operator::cli::demo::emulator_access;
 use detective_operator::engine::membership::{self, MembershipTarget};
 use detective_operator::engine::{self, GraphOutcome, GraphTarget, Mode};
 use k8s_openapi::jiff::Timestamp;
+
+use support::emulator_access;
 
 const ADMIN: &str = "123456789012";
 const REGION: &str = "us-east-1";

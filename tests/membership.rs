@@ -3,14 +3,16 @@
 
 #[path = "../emulator/tests/fixtures/mod.rs"]
 mod fixtures;
+mod support;
 
 use detective_emulator::{Emulator, MemberStatus, WorldConfig};
 use detective_operator::api::{DesiredInvitationState, DetectiveMembershipSpec, DetectiveMembershipStatus};
 use detective_operator::aws::SdkDetective;
-use detective_operator::cli::demo::emulator_access;
 use detective_operator::engine::membership::{self, Decision, MembershipTarget, MembershipWrite};
 use detective_operator::engine::{self, Mode, Reported};
 use k8s_openapi::jiff::Timestamp;
+
+use support::emulator_access;
 
 const ADMIN: &str = "123456789012";
 const MEMBER: &str = "111111111111";

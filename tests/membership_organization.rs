@@ -6,13 +6,15 @@
 
 #[path = "../emulator/tests/fixtures/mod.rs"]
 mod fixtures;
+mod support;
 
 use detective_emulator::MemberStatus;
 use detective_operator::api::{DesiredInvitationState, DetectiveMembershipSpec};
-use detective_operator::cli::demo::emulator_access;
 use detective_operator::engine::membership::{self, Decision, MembershipOutcome, MembershipTarget};
 use detective_operator::engine::{Mode, Reported};
 use k8s_openapi::jiff::Timestamp;
+
+use support::emulator_access;
 
 const MANAGEMENT: &str = "900000000001";
 const ADMIN: &str = "123456789012";

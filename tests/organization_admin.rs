@@ -4,6 +4,7 @@
 
 #[path = "../emulator/tests/fixtures/mod.rs"]
 mod fixtures;
+mod support;
 
 use std::collections::BTreeMap;
 
@@ -12,10 +13,11 @@ use detective_operator::api::{
     DelegationRemoval, DelegationState, DetectiveOrganizationAdminSpec, DetectiveOrganizationAdminStatus,
 };
 use detective_operator::aws::AwsAccess;
-use detective_operator::cli::demo::emulator_access;
 use detective_operator::engine::{self, Mode, OrganizationAdminOutcome, OrganizationAdminTarget, Reported};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use k8s_openapi::jiff::Timestamp;
+
+use support::emulator_access;
 
 const MANAGEMENT: &str = "900000000000";
 const SECURITY: &str = "900000000001";

@@ -6,6 +6,7 @@
 
 #[path = "../emulator/tests/fixtures/mod.rs"]
 mod fixtures;
+mod support;
 
 use std::collections::BTreeMap;
 
@@ -14,10 +15,11 @@ use detective_emulator::{
     OrganizationalUnitConfig, WorldPatch,
 };
 use detective_operator::api::{DetectiveGraph, DetectiveGraphSpec, ResolvedOrganization};
-use detective_operator::cli::demo::emulator_access;
 use detective_operator::engine::{self, GraphOutcome, GraphTarget, Mode, Reported};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use serde_json::json;
+
+use support::emulator_access;
 
 const REGION: &str = fixtures::REGION;
 const MANAGEMENT: &str = "900000000000";

@@ -26,7 +26,7 @@ use aws_smithy_runtime_api::client::identity::SharedIdentityCache;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponentsBuilder;
 use aws_smithy_runtime_api::client::runtime_plugin::RuntimePlugin;
 
-use super::credentials::{self, AwsSettings, RoleToAssume};
+use super::credentials::{self, AwsSettings, RoleToAssume, StandIn};
 use super::organizations::{self, ReachOrganizations, SdkOrganizations};
 use super::{AwsError, ErrorKind, SdkDetective};
 use crate::metrics::Metrics;
@@ -60,9 +60,13 @@ impl AwsAccess {
         Self::from_config(base, settings.endpoint_url.clone())
     }
 
-    /// Uses an already built configuration (the embedded emulator, tests); gives it the shared
-    /// HTTP client when it has none.
-    pub fn from_config(base: SdkConfig, endpoint_url: Option<String>) -> Self {
+    /// Sends every call to `stand_in` (the embedded emulator of `--emulator`).
+    pub async fn stand_in(stand_in: &StandIn<'_>) -> Self {
+        Self::from_config(credentials::load_stand_in(stand_in).await, None)
+    }
+
+    /// Uses an already built configuration; gives it the shared HTTP client when it has none.
+    fn from_config(base: SdkConfig, endpoint_url: Option<String>) -> Self {
         let base = match (base.http_client(), default_https_client()) {
             (None, Some(client)) => base.into_builder().http_client(client).build(),
             _ => base,

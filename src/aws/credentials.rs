@@ -5,8 +5,9 @@
 //! (`AWS_CONTAINER_CREDENTIALS_FULL_URI`). Endpoint overrides follow the SDK's own variables
 //! (`AWS_ENDPOINT_URL_DETECTIVE`, `AWS_ENDPOINT_URL`) or the `--endpoint-url` flag. A resource may
 //! name a role to assume: the SDK's [`AssumeRoleProvider`] gets its credentials from STS with the
-//! base credentials. Which client uses which credentials, and how long they are kept, is
-//! [`super::access`]'s.
+//! base credentials. A stand-in for AWS (the embedded emulator) takes the place of the chain with
+//! one endpoint and a fixed access key: [`StandIn`]. Which client uses which credentials, and how
+//! long they are kept, is [`super::access`]'s.
 
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
@@ -29,6 +31,20 @@ pub struct AwsSettings {
     /// Attempts per call, including the first (the SDK retries throttling and 5xx).
     pub max_attempts: Option<u32>,
 }
+
+/// A stand-in for AWS that serves every service the operator calls (Detective, Organizations and
+/// STS) at one endpoint and knows the caller by the access key id alone, as the embedded Detective
+/// emulator does: the configuration then has that key and no credential chain.
+#[derive(Clone, Copy, Debug)]
+pub struct StandIn<'a> {
+    pub endpoint_url: &'a str,
+    pub region: &'a str,
+    /// Whom the stand-in takes the caller for.
+    pub access_key_id: &'a str,
+}
+
+/// A stand-in checks no signature: the secret key only has to be there for the SDK to sign.
+const STAND_IN_SECRET: &str = "stand-in-secret";
 
 /// A role to act through.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -71,6 +87,23 @@ pub(super) async fn load_base(settings: &AwsSettings, http_client: Option<Shared
         loader = loader.http_client(client);
     }
     loader.load().await
+}
+
+/// The configuration that sends every call to `stand_in` as its access key, with the SDK's
+/// default retries and timeouts.
+pub(super) async fn load_stand_in(stand_in: &StandIn<'_>) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(stand_in.region.to_owned()))
+        .credentials_provider(Credentials::new(
+            stand_in.access_key_id,
+            STAND_IN_SECRET,
+            None,
+            None,
+            "stand-in",
+        ))
+        .endpoint_url(stand_in.endpoint_url)
+        .load()
+        .await
 }
 
 /// The credentials of `role`, obtained from STS in `region` with the base configuration's

@@ -12,7 +12,7 @@ pub mod sdk;
 mod traced;
 
 pub use access::AwsAccess;
-pub use credentials::{AwsSettings, RoleToAssume};
+pub use credentials::{AwsSettings, RoleToAssume, StandIn};
 pub use error::{AwsError, ErrorKind};
 pub use organizations::{OrganizationAccount, Organizations, ReachOrganizations, SdkOrganizations};
 pub use port::{

@@ -1,9 +1,7 @@
 //! `--emulator`: an in-process Detective emulator seeded with the accounts `examples/` declares,
 //! so a newcomer sees the whole job with no AWS account and no cluster. The emulator is compiled
-//! in by the `emulator` cargo feature (on by default); [`emulator_access`] needs only its address.
+//! in by the `emulator` cargo feature (on by default).
 
-use aws_config::{BehaviorVersion, Region};
-use aws_credential_types::Credentials;
 #[cfg(feature = "emulator")]
 use detective_emulator::{
     AccountConfig, AccountState, Emulator, EmulatorConfig, OrganizationConfig, OrganizationalUnitConfig, WorldConfig,
@@ -19,7 +17,8 @@ use super::manifest::{DocumentError, organization_admin_from_document};
 use super::render::render_conditions;
 #[cfg(feature = "emulator")]
 use crate::api::{DetectiveOrganizationAdmin, DetectiveOrganizationAdminStatus, GROUP, VERSION};
-use crate::aws::AwsAccess;
+#[cfg(feature = "emulator")]
+use crate::aws::{AwsAccess, StandIn};
 #[cfg(feature = "emulator")]
 use crate::engine::{self, Mode, OrganizationAdminTarget, Reported, SyncError};
 
@@ -201,25 +200,14 @@ pub async fn start(region: Option<&str>, organization: bool) -> Result<(Emulator
     Ok((emulator, access))
 }
 
-/// An AWS configuration whose every call (Detective, Organizations, and STS for role
-/// assumption) goes to the
-/// emulator at `endpoint_url`, as `account_id` (the emulator reads the caller from the key id).
-pub async fn emulator_access(endpoint_url: &str, account_id: &str, region: &str) -> AwsAccess {
-    AwsAccess::from_config(config(endpoint_url, account_id, region).await, None)
-}
-
-/// The SDK configuration behind [`emulator_access`].
-async fn config(endpoint_url: &str, account_id: &str, region: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(region.to_owned()))
-        .credentials_provider(Credentials::new(
-            account_id,
-            "emulator-secret",
-            None,
-            None,
-            "detective-emulator",
-        ))
-        .endpoint_url(endpoint_url)
-        .load()
-        .await
+/// The operator's AWS access to the emulator at `endpoint_url`, as `account_id` (the emulator
+/// takes the access key id for the caller).
+#[cfg(feature = "emulator")]
+async fn emulator_access(endpoint_url: &str, account_id: &str, region: &str) -> AwsAccess {
+    AwsAccess::stand_in(&StandIn {
+        endpoint_url,
+        region,
+        access_key_id: account_id,
+    })
+    .await
 }

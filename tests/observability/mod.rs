@@ -3,8 +3,9 @@
 //! rules file promtool checks, the dashboard's PromQL, and the metric names both select.
 //!
 //! Include with `#[path = "observability/mod.rs"] mod observability;` from an integration test
-//! (tests/packaging.rs checks the rules and queries with promtool, the e2e suite compares their
-//! metric names with a real `/metrics` scrape).
+//! (`../observability/mod.rs` from tests/packaging/main.rs: tests/packaging/alerts.rs checks the
+//! rules and queries with promtool; the e2e suite compares their metric names with a real
+//! `/metrics` scrape).
 
 #![allow(dead_code)] // Each test binary uses its own part.
 

@@ -1,6 +1,6 @@
 -- Argo CD health check for DetectiveGraph, DetectiveMembership and DetectiveOrganizationAdmin
 -- (detective.operator.dev).
--- The same script is embedded in argocd-cm.yaml; tests/packaging.rs checks that the two agree
+-- The same script is embedded in argocd-cm.yaml; tests/packaging/gitops.rs checks that the two agree
 -- and runs this file against sample resources when a Lua interpreter is installed.
 --
 -- Order: suspended > stale (status not yet about the current spec) > Stalled (Degraded)

@@ -1,6 +1,6 @@
 //! The tools a test needs from outside the repository: provided by a setup script of tests/e2e
 //! (kube-apiserver, etcd, helm), or missing. Plain std, so that tests outside the e2e suite
-//! (packaging.rs) include this file alone with `#[path]`.
+//! (tests/packaging/) include this file alone with `#[path]`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

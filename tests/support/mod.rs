@@ -1,0 +1,25 @@
+//! What the operator's integration tests and benchmarks share beyond the emulator's fixtures
+//! (emulator/tests/fixtures): the operator's own AWS access to an emulator, and its metrics read
+//! back as a scrape reads them ([`metrics`]). Test code only: the library exports none of it.
+//!
+//! Include with `mod support;` from a test of tests/, and with
+//! `#[path = "../tests/support/mod.rs"] mod support;` from a benchmark.
+
+// Each test binary uses a different subset.
+#![allow(dead_code)]
+
+pub mod metrics;
+
+use detective_operator::aws::{AwsAccess, StandIn};
+
+/// The operator's AWS access (Detective, Organizations, and STS for role assumption) to the
+/// emulator at `endpoint_url`, as `account_id` (the emulator takes the access key id for the
+/// caller), in `region`.
+pub async fn emulator_access(endpoint_url: &str, account_id: &str, region: &str) -> AwsAccess {
+    AwsAccess::stand_in(&StandIn {
+        endpoint_url,
+        region,
+        access_key_id: account_id,
+    })
+    .await
+}
