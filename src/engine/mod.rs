@@ -13,6 +13,7 @@ pub mod graph;
 pub mod membership;
 pub mod organization_admin;
 pub mod outcome;
+mod port_vocabulary;
 pub mod target;
 
 use std::future::Future;

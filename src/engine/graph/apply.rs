@@ -6,7 +6,7 @@ use super::Applied;
 use super::schedule::Attempts;
 use crate::api::DetectiveGraphSpec;
 use crate::aws::{AwsError, Detective};
-use crate::member::{InvitationType, ObservedMember};
+use crate::member::{InvitationSettings, InvitationType, Invitee, ObservedMember};
 use crate::plan::{PackageChanges, Plan, Step, TagChanges};
 
 /// What to write to one graph.
@@ -83,9 +83,9 @@ async fn write_all<D: Detective>(
                 writes.attempts.unprocessed.extend(outcome.unprocessed);
             }
             Step::CreateMembers(accounts) => {
-                let outcome = detective
-                    .create_members(graph_arn, &accounts, &work.spec.invitation)
-                    .await?;
+                let invitees: Vec<Invitee> = accounts.iter().map(Invitee::from).collect();
+                let invitation = InvitationSettings::from(&work.spec.invitation);
+                let outcome = detective.create_members(graph_arn, &invitees, &invitation).await?;
                 writes.forget(outcome.members.iter().map(|m| m.account_id.as_str()));
                 let enabled = outcome
                     .members
