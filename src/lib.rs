@@ -10,6 +10,7 @@ pub mod aws;
 pub mod cli;
 pub mod controller;
 pub mod engine;
+pub mod graph_arn;
 pub mod member;
 pub mod metrics;
 pub mod plan;

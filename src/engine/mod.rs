@@ -26,7 +26,7 @@ use crate::api::validation::FieldErrors;
 use crate::api::{DeclaredRole, DelegationRemoval, GraphDeletionPolicy, MembershipDeletionPolicy};
 use crate::aws::{AwsAccess, AwsError, ErrorKind, RoleToAssume, SdkDetective};
 
-pub use graph::{Applied, ClaimCheck, GraphSource, Observation, Outcome, Target, administrator_of, failed, report};
+pub use graph::{Applied, ClaimCheck, GraphSource, Observation, Outcome, Target, failed, report};
 pub use membership::{MembershipOutcome, MembershipTarget};
 pub use organization_admin::{OrganizationAdminOutcome, OrganizationAdminTarget};
 pub use outcome::Reported;

@@ -26,6 +26,7 @@ use k8s_openapi::jiff::Timestamp;
 
 use crate::api::{DetectiveGraph, DetectiveGraphSpec, DetectiveGraphStatus};
 use crate::aws::{AssumeRole, Detective, PackageIngest, PackageStates, ReachOrganizations};
+use crate::graph_arn::GraphArn;
 use crate::member::ObservedMember;
 use crate::plan::{self, Observed, PackageChanges, Plan, TagChanges};
 
@@ -226,7 +227,7 @@ pub async fn reconcile<D: Detective, R: AssumeRole + ReachOrganizations>(
         spec: organization.spec.as_ref().unwrap_or(target.spec),
         ..target
     };
-    let administrator = observation.graph_arn.as_deref().and_then(administrator_of);
+    let administrator = observation.administrator().map(str::to_owned);
     let plan_of = |members: &[ObservedMember]| {
         plan::plan(
             target.spec,
@@ -351,9 +352,12 @@ fn record_started(applied: &[Applied], packages: Option<&mut PackageStates>) {
     }
 }
 
-/// The administrator account of a graph: the account field of its ARN.
-pub fn administrator_of(graph_arn: &str) -> Option<String> {
-    graph_arn.split(':').nth(4).filter(|a| !a.is_empty()).map(str::to_owned)
+impl Observation {
+    /// The account that owns the graph found, read off its ARN.
+    pub fn administrator(&self) -> Option<&str> {
+        let arn = GraphArn::parse(self.graph_arn.as_deref()?).ok()?;
+        Some(arn.administrator_account())
+    }
 }
 
 #[cfg(test)]
@@ -362,10 +366,16 @@ mod tests {
 
     #[test]
     fn administrator_comes_from_the_arn() {
-        assert_eq!(
-            administrator_of("arn:aws:detective:us-east-1:123456789012:graph:0123456789abcdef0123456789abcdef"),
-            Some("123456789012".to_owned())
-        );
-        assert_eq!(administrator_of("nonsense"), None);
+        let observed = |graph_arn: Option<&str>| Observation {
+            graph_arn: graph_arn.map(str::to_owned),
+            source: GraphSource::Declared,
+            members: Vec::new(),
+            tags: None,
+            packages: None,
+        };
+        let arn = "arn:aws:detective:us-east-1:123456789012:graph:0123456789abcdef0123456789abcdef";
+        assert_eq!(observed(Some(arn)).administrator(), Some("123456789012"));
+        assert_eq!(observed(Some("nonsense")).administrator(), None);
+        assert_eq!(observed(None).administrator(), None);
     }
 }

@@ -32,6 +32,7 @@ use crate::aws::{
     AwsError, Detective, ErrorKind, OrganizationAccount, Organizations, ReachOrganizations, RoleToAssume,
 };
 use crate::engine::Mode;
+use crate::graph_arn::GraphArn;
 use crate::member::ObservedMember;
 
 /// Why the organization steps could not complete.
@@ -144,7 +145,7 @@ pub async fn prepare<D: Detective, R: ReachOrganizations>(
         auto_enable: wanted_auto_enable.and(known.auto_enable),
         resolved: members_from.and(known.resolved.clone()),
     };
-    let administrator = observation.graph_arn.as_deref().and_then(super::administrator_of);
+    let administrator = observation.administrator().map(str::to_owned);
 
     if let (Some(wanted), Some(graph_arn)) = (wanted_auto_enable, observation.graph_arn.as_deref()) {
         match auto_enable(detective, graph_arn, wanted, mode).await {
@@ -259,7 +260,8 @@ async fn resolve<R: ReachOrganizations>(
     let region = observation
         .graph_arn
         .as_deref()
-        .and_then(|arn| arn.split(':').nth(3))
+        .and_then(|arn| GraphArn::parse(arn).ok())
+        .map(|arn| arn.region())
         .or(spec.region());
     let role = from.role().or_else(|| spec.role()).map(RoleToAssume::from);
     let organizations = reach.organizations(region, role.as_ref()).await?;

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
-use super::{GraphSource, Observation, Outcome, Target, administrator_of};
+use super::{GraphSource, Observation, Outcome, Target};
 use crate::api::conditions::{ConditionState, MEMBERS_HEALTHY, Verdict};
 use crate::api::{
     DatasourcePackage, DatasourcePackageStatus, DetectiveGraphSpec, DetectiveGraphStatus, MemberStatusEntry,
@@ -200,14 +200,14 @@ fn verdict(
     }
     let by_id: BTreeMap<&str, &ObservedMember> =
         observation.members.iter().map(|m| (m.account_id.as_str(), m)).collect();
-    let administrator = observation.graph_arn.as_deref().and_then(administrator_of);
+    let administrator = observation.administrator();
     let mut missing = Vec::new();
     let mut verifying = Vec::new();
     let mut failed = Vec::new();
     let mut invited = Vec::new();
     let mut disabled = Vec::new();
     for &account in declared.keys() {
-        if administrator.as_deref() == Some(account) {
+        if administrator == Some(account) {
             continue;
         }
         match by_id.get(account).map(|m| (&m.status, m.invitation_type)) {
