@@ -9,6 +9,7 @@ pub mod aws;
 pub mod cli;
 pub mod controller;
 pub mod engine;
+pub mod graph_arn;
 pub mod http_server;
 pub mod member;
 pub mod metrics;

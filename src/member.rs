@@ -1,12 +1,32 @@
-//! A member account as Detective reports it, independent of the SDK's types.
+//! A member account in Detective's vocabulary, independent of the SDK's and the CRDs' types: as
+//! the operator invites it ([`Invitee`], [`InvitationSettings`]) and as Detective reports it
+//! ([`ObservedMember`]).
 //!
-//! The planner reads these, the AWS adapter produces them, the status reports them: one
-//! vocabulary for all three.
+//! The planner reads these, the AWS adapter takes and produces them, the status reports them:
+//! one vocabulary for all three.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use k8s_openapi::jiff::Timestamp;
+
+/// An account to invite into a behavior graph (CreateMembers' `Accounts`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invitee {
+    /// The 12-digit AWS account id.
+    pub account_id: String,
+    /// The account's root e-mail address, which Detective verifies against the account.
+    pub email_address: String,
+}
+
+/// How CreateMembers invites: the same for every account of one graph.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InvitationSettings {
+    /// A custom message for the invitation e-mail.
+    pub message: Option<String>,
+    /// Send no invitation e-mail.
+    pub disable_email_notification: bool,
+}
 
 /// A member's state in the behavior graph (Detective's `MemberStatus`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

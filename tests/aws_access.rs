@@ -124,19 +124,19 @@ async fn datasource_packages_are_listed_and_started_through_the_adapter() {
 /// names no address, whether or not the address is well formed.
 #[tokio::test]
 async fn an_e_mail_address_quoted_by_the_service_is_masked_in_the_error() {
-    use detective_operator::api::{InvitationSpec, MemberSpec};
+    use detective_operator::member::{InvitationSettings, Invitee};
     let emulator = fixtures::start_emulator().await;
     let admin = fixtures::detective_client(&emulator.endpoint_url(), OPERATOR, fixtures::REGION);
     let graph_arn = fixtures::create_graph(&admin).await;
     let detective = access(&emulator).await.detective(None, None).await.unwrap();
     let too_long = format!("{}@example.com", "a".repeat(60));
     for address in [too_long.as_str(), "first.last@corp"] {
-        let member = MemberSpec {
+        let invitee = Invitee {
             account_id: account(1),
             email_address: address.to_owned(),
         };
         let error = detective
-            .create_members(&graph_arn, &[member], &InvitationSpec::default())
+            .create_members(&graph_arn, &[invitee], &InvitationSettings::default())
             .await
             .expect_err("the service rejects the address");
         assert_eq!(error.code, "ValidationException", "{error}");

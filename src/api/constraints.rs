@@ -3,7 +3,8 @@
 //!
 //! The patterns are written in the RE2 subset that both the API server (Go `regexp`) and the
 //! `regex` crate understand, so the CRD schema (`graph.rs`, `membership.rs`) and the Rust-side
-//! checks (`validation.rs`) read the same constants. A leaf: it imports nothing from `api`.
+//! checks (`validation.rs`) read the same constants. It imports nothing from `api`; the graph ARN's
+//! rule it hands on from [`crate::graph_arn`], where the type that reads ARNs states it.
 
 use std::borrow::Cow;
 use std::sync::LazyLock;
@@ -29,10 +30,8 @@ pub const REGION_PATTERN: &str = r"^[a-z]{2}(?:-[a-z]+)+-[0-9]+$";
 pub const REGION_MAX_LENGTH: usize = 32;
 /// The most Regions one `DetectiveOrganizationAdmin` declares (AWS has fewer than 40).
 pub const MAX_REGIONS: usize = 64;
-/// A behavior graph ARN: partition, Region, administrator account, 32 lowercase hex digits.
-pub const GRAPH_ARN_PATTERN: &str =
-    r"^arn:aws[-a-z]{0,10}:detective:[a-z]{2}(?:-[a-z]+)+-[0-9]+:[0-9]{12}:graph:[0-9a-f]{32}$";
-pub const GRAPH_ARN_MAX_LENGTH: usize = 128;
+// A behavior graph ARN: stated with the type that reads it, below the API.
+pub use crate::graph_arn::{GRAPH_ARN_MAX_LENGTH, GRAPH_ARN_PATTERN};
 /// An IAM role ARN (the role path may contain slashes).
 pub const ROLE_ARN_PATTERN: &str = r"^arn:aws[-a-z]{0,10}:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]{1,512}$";
 pub const ROLE_ARN_MAX_LENGTH: usize = 2048;

@@ -11,6 +11,7 @@ use super::constraints::{DEFAULT_RESYNC_INTERVAL, Interval, cel_rule, immutable_
 use super::constraints::{GRAPH_ARN_MAX_LENGTH, GRAPH_ARN_PATTERN, REGION_MAX_LENGTH, REGION_PATTERN};
 use super::role::{AssumeRoleSpec, DeclaredRole};
 use super::sync_status::SyncStatus;
+use crate::graph_arn::GraphArn;
 
 /// A member account's membership in another account's behavior graph, for clusters that run with
 /// the member account's credentials (or assume a role into it).
@@ -153,7 +154,9 @@ impl DetectiveMembershipSpec {
 
     /// The declared Region, else the graph ARN's.
     pub fn region(&self) -> Option<&str> {
-        self.region.as_deref().or_else(|| self.graph_arn.split(':').nth(3))
+        self.region
+            .as_deref()
+            .or_else(|| GraphArn::parse(&self.graph_arn).ok().map(|arn| arn.region()))
     }
 
     /// `resyncInterval` as a duration.

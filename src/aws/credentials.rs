@@ -19,8 +19,6 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
-use crate::api::DeclaredRole;
-
 /// How the operator reaches AWS, from flags and environment.
 #[derive(Clone, Debug, Default)]
 pub struct AwsSettings {
@@ -52,16 +50,6 @@ pub struct RoleToAssume {
     pub role_arn: String,
     pub external_id: Option<String>,
     pub session_name: Option<String>,
-}
-
-impl From<DeclaredRole<'_>> for RoleToAssume {
-    fn from(role: DeclaredRole<'_>) -> Self {
-        Self {
-            role_arn: role.role_arn.to_owned(),
-            external_id: role.external_id.map(str::to_owned),
-            session_name: None,
-        }
-    }
 }
 
 /// The session name used when a resource names none.

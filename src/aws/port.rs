@@ -10,9 +10,8 @@ use std::future::Future;
 use k8s_openapi::jiff::Timestamp;
 
 use super::AwsError;
-use crate::api::{InvitationSpec, MemberSpec};
 pub use crate::member::PackageIngest;
-use crate::member::{ObservedMember, UnprocessedAccount};
+use crate::member::{InvitationSettings, Invitee, ObservedMember, UnprocessedAccount};
 
 /// One behavior graph of the calling account (ListGraphs).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,8 +65,8 @@ pub trait Detective: Send + Sync {
     fn create_members(
         &self,
         graph_arn: &str,
-        accounts: &[MemberSpec],
-        invitation: &InvitationSpec,
+        invitees: &[Invitee],
+        invitation: &InvitationSettings,
     ) -> impl Future<Output = Result<CreateOutcome, AwsError>> + Send;
     /// Removes at most 50 members.
     fn delete_members(

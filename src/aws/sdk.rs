@@ -17,8 +17,7 @@ use super::port::{
     OrganizationAdmins, PackageIngest, PackageStates,
 };
 use super::traced::all_pages;
-use crate::api::{InvitationSpec, MemberSpec};
-use crate::member::{InvitationType, MemberStatus, ObservedMember, UnprocessedAccount};
+use crate::member::{InvitationSettings, InvitationType, Invitee, MemberStatus, ObservedMember, UnprocessedAccount};
 use crate::metrics::Metrics;
 
 /// The largest page the list operations allow: 1,200 members in 6 ListMembers calls.
@@ -130,15 +129,15 @@ impl Detective for SdkDetective {
     async fn create_members(
         &self,
         graph_arn: &str,
-        accounts: &[MemberSpec],
-        invitation: &InvitationSpec,
+        invitees: &[Invitee],
+        invitation: &InvitationSettings,
     ) -> Result<CreateOutcome, AwsError> {
-        let accounts = accounts
+        let accounts = invitees
             .iter()
-            .map(|a| {
+            .map(|invitee| {
                 Account::builder()
-                    .account_id(&a.account_id)
-                    .email_address(&a.email_address)
+                    .account_id(&invitee.account_id)
+                    .email_address(&invitee.email_address)
                     .build()
             })
             .collect::<Result<Vec<_>, _>>()

@@ -13,6 +13,7 @@ pub mod graph;
 pub mod membership;
 pub mod organization_admin;
 pub mod outcome;
+mod port_vocabulary;
 pub mod target;
 
 use std::future::Future;
@@ -25,9 +26,7 @@ use crate::api::validation::FieldErrors;
 use crate::api::{DeclaredRole, DelegationRemoval, GraphDeletionPolicy, MembershipDeletionPolicy};
 use crate::aws::{AwsAccess, AwsError, ErrorKind, RoleToAssume, SdkDetective};
 
-pub use graph::{
-    ClaimCheck, GraphObservation, GraphOutcome, GraphSource, GraphTarget, GraphWrite, administrator_of, failed, report,
-};
+pub use graph::{ClaimCheck, GraphObservation, GraphOutcome, GraphSource, GraphTarget, GraphWrite, failed, report};
 pub use membership::{MembershipOutcome, MembershipTarget, MembershipWrite};
 pub use organization_admin::{OrganizationAdminOutcome, OrganizationAdminTarget, OrganizationAdminWrite};
 pub use outcome::Reported;

@@ -11,6 +11,7 @@ use super::schedule::{Attempts, attempt_due};
 use crate::api::{AcceptInvitationsSpec, DetectiveGraphStatus};
 use crate::aws::credentials::DEFAULT_SESSION_NAME;
 use crate::aws::{AssumeRole, Detective, RoleToAssume};
+use crate::graph_arn::GraphArn;
 use crate::member::{ObservedMember, UnprocessedAccount};
 
 /// How many member roles are assumed and used at the same time.
@@ -89,9 +90,14 @@ async fn accept_all<R: AssumeRole>(
     accepting: &AcceptInvitationsSpec,
     accounts: &[String],
 ) -> Vec<(String, Result<(), String>)> {
-    let mut parts = graph_arn.split(':');
-    let partition = parts.nth(1).unwrap_or("aws").to_owned();
-    let region = parts.nth(1).unwrap_or_default().to_owned();
+    let (partition, region) = match GraphArn::parse(graph_arn) {
+        Ok(arn) => (arn.partition(), arn.region()),
+        // No partition to name the roles in, no Region to assume them in: each account fails.
+        Err(malformed) => {
+            let reason = format!("AcceptInvitation: {malformed}");
+            return accounts.iter().map(|a| (a.clone(), Err(reason.clone()))).collect();
+        }
+    };
     let mut calls = Vec::with_capacity(accounts.len());
     for account in accounts {
         let account = account.clone();
@@ -105,9 +111,8 @@ async fn accept_all<R: AssumeRole>(
                     .unwrap_or_else(|| DEFAULT_SESSION_NAME.to_owned()),
             ),
         };
-        let region = region.clone();
         calls.push(async move {
-            let result = match roles.assume(&role, &region).await {
+            let result = match roles.assume(&role, region).await {
                 Ok(member) => member.accept_invitation(graph_arn).await,
                 Err(error) => Err(error),
             };

@@ -7,7 +7,7 @@ use super::decide::{PackageChanges, Plan, Step, TagChanges};
 use super::desired::DesiredGraph;
 use super::schedule::Attempts;
 use crate::aws::{AwsError, Detective};
-use crate::member::{InvitationType, ObservedMember};
+use crate::member::{InvitationSettings, InvitationType, Invitee, ObservedMember};
 
 /// What to write to one graph.
 pub struct Work<'a> {
@@ -83,9 +83,9 @@ async fn write_all<D: Detective>(
                 writes.attempts.unprocessed.extend(outcome.unprocessed);
             }
             Step::CreateMembers(accounts) => {
-                let outcome = detective
-                    .create_members(graph_arn, &accounts, work.desired.invitation)
-                    .await?;
+                let invitees: Vec<Invitee> = accounts.iter().map(Invitee::from).collect();
+                let invitation = InvitationSettings::from(work.desired.invitation);
+                let outcome = detective.create_members(graph_arn, &invitees, &invitation).await?;
                 writes.forget(outcome.members.iter().map(|m| m.account_id.as_str()));
                 let enabled = outcome
                     .members

@@ -22,6 +22,7 @@ use super::GraphObservation;
 use crate::api::constraints::MAX_MEMBERS;
 use crate::api::{DetectiveGraphSpec, DetectiveGraphStatus, MemberSpec, OrganizationMembersSpec, ResolvedOrganization};
 use crate::aws::{AwsError, ErrorKind, OrganizationAccount, Organizations, ReachOrganizations, RoleToAssume};
+use crate::graph_arn::GraphArn;
 use crate::member::ObservedMember;
 
 /// Why the members could not be resolved from the organization.
@@ -99,7 +100,7 @@ pub async fn resolve_members<R: ReachOrganizations>(
     previous: Option<&ResolvedOrganization>,
     now: Timestamp,
 ) -> MembersFrom {
-    let administrator = observation.graph_arn.as_deref().and_then(super::administrator_of);
+    let administrator = observation.administrator().map(str::to_owned);
     let fresh = if refresh_due(from, previous, &observation.members, administrator.as_deref(), now) {
         match list_for(reach, spec, from, observation).await {
             Ok(listing) => Some(listing),
@@ -162,7 +163,8 @@ async fn list_for<R: ReachOrganizations>(
     let region = observation
         .graph_arn
         .as_deref()
-        .and_then(|arn| arn.split(':').nth(3))
+        .and_then(|arn| GraphArn::parse(arn).ok())
+        .map(|arn| arn.region())
         .or(spec.region());
     let role = from.role().or_else(|| spec.role()).map(RoleToAssume::from);
     let organizations = reach.organizations(region, role.as_ref()).await?;

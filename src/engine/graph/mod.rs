@@ -31,6 +31,7 @@ use k8s_openapi::jiff::Timestamp;
 
 use crate::api::{DetectiveGraph, DetectiveGraphSpec, DetectiveGraphStatus, GraphOrganizationStatus};
 use crate::aws::{AssumeRole, Detective, PackageIngest, PackageStates, ReachOrganizations};
+use crate::graph_arn::GraphArn;
 use crate::member::ObservedMember;
 use decide::{Observed, PackageChanges, Plan, TagChanges};
 use desired::DesiredGraph;
@@ -285,8 +286,8 @@ async fn declare<'a, D: Detective, R: ReachOrganizations>(
         resolved: members_from.and(known.resolved),
     };
     if let (Some(wanted), Some(graph_arn)) = (wanted_auto_enable, observation.graph_arn.as_deref()) {
-        let administrator = administrator_of(graph_arn).unwrap_or_default();
-        match auto_enable::auto_enable(detective, graph_arn, &administrator, wanted, mode).await {
+        let administrator = observation.administrator().unwrap_or_default();
+        match auto_enable::auto_enable(detective, graph_arn, administrator, wanted, mode).await {
             Ok(done) => {
                 status.auto_enable = Some(done.auto_enable);
                 declared.write = done.write;
@@ -320,13 +321,13 @@ fn decide(
     now: Timestamp,
 ) -> GraphOutcome {
     let inventory: BTreeSet<String> = previous.inventory.iter().cloned().collect();
-    let administrator = observation.graph_arn.as_deref().and_then(administrator_of);
+    let administrator = observation.administrator();
     let plan = decide::plan(
         desired,
         Observed {
             members: &observation.members,
             inventory: &inventory,
-            administrator_account: administrator.as_deref(),
+            administrator_account: administrator,
         },
     );
     let mut outcome = GraphOutcome::starting(None);
@@ -470,9 +471,12 @@ fn record_started(applied: &[GraphWrite], packages: Option<&mut PackageStates>) 
     }
 }
 
-/// The administrator account of a graph: the account field of its ARN.
-pub fn administrator_of(graph_arn: &str) -> Option<String> {
-    graph_arn.split(':').nth(4).filter(|a| !a.is_empty()).map(str::to_owned)
+impl GraphObservation {
+    /// The account that owns the graph found, read off its ARN.
+    pub fn administrator(&self) -> Option<&str> {
+        let arn = GraphArn::parse(self.graph_arn.as_deref()?).ok()?;
+        Some(arn.administrator_account())
+    }
 }
 
 #[cfg(test)]
@@ -481,10 +485,16 @@ mod tests {
 
     #[test]
     fn administrator_comes_from_the_arn() {
-        assert_eq!(
-            administrator_of("arn:aws:detective:us-east-1:123456789012:graph:0123456789abcdef0123456789abcdef"),
-            Some("123456789012".to_owned())
-        );
-        assert_eq!(administrator_of("nonsense"), None);
+        let observed = |graph_arn: Option<&str>| GraphObservation {
+            graph_arn: graph_arn.map(str::to_owned),
+            source: GraphSource::Declared,
+            members: Vec::new(),
+            tags: None,
+            packages: None,
+        };
+        let arn = "arn:aws:detective:us-east-1:123456789012:graph:0123456789abcdef0123456789abcdef";
+        assert_eq!(observed(Some(arn)).administrator(), Some("123456789012"));
+        assert_eq!(observed(Some("nonsense")).administrator(), None);
+        assert_eq!(observed(None).administrator(), None);
     }
 }

@@ -7,7 +7,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
 use super::desired::DesiredGraph;
-use super::{GraphObservation, GraphOutcome, GraphSource, GraphTarget, administrator_of};
+use super::{GraphObservation, GraphOutcome, GraphSource, GraphTarget};
 use crate::api::conditions::{ConditionState, MEMBERS_HEALTHY, Verdict};
 use crate::api::{
     DatasourcePackage, DatasourcePackageStatus, DetectiveGraphStatus, MemberStatusEntry, MemberSummary, SyncStatus,
@@ -196,14 +196,14 @@ fn verdict(
     }
     let by_id: BTreeMap<&str, &ObservedMember> =
         observation.members.iter().map(|m| (m.account_id.as_str(), m)).collect();
-    let administrator = observation.graph_arn.as_deref().and_then(administrator_of);
+    let administrator = observation.administrator();
     let mut missing = Vec::new();
     let mut verifying = Vec::new();
     let mut failed = Vec::new();
     let mut invited = Vec::new();
     let mut disabled = Vec::new();
     for &account in declared.keys() {
-        if administrator.as_deref() == Some(account) {
+        if administrator == Some(account) {
             continue;
         }
         match by_id.get(account).map(|m| (&m.status, m.invitation_type)) {

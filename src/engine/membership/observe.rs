@@ -3,7 +3,8 @@
 use tracing::warn;
 
 use crate::aws::{Detective, Invitation, MembershipIngest};
-use crate::engine::{SyncError, administrator_of};
+use crate::engine::SyncError;
+use crate::graph_arn::GraphArn;
 use crate::member::{InvitationType, MemberStatus, ObservedMember, PackageIngest};
 
 /// What [`find`] saw of this account in a graph.
@@ -57,7 +58,9 @@ fn flowing(ingest: &MembershipIngest) -> bool {
 pub fn organization_membership(graph_arn: &str) -> Invitation {
     Invitation {
         graph_arn: graph_arn.to_owned(),
-        administrator_account_id: administrator_of(graph_arn),
+        administrator_account_id: GraphArn::parse(graph_arn)
+            .ok()
+            .map(|arn| arn.administrator_account().to_owned()),
         member: ObservedMember {
             account_id: String::new(),
             email_address: None,
