@@ -186,11 +186,8 @@ async fn aws_api(
     let route = Operation::route(method.as_str(), uri.path());
     let operation = route.as_ref().map(|route| route.operation);
     let credential = Credential::from_headers(&headers);
-    let (request_id, faults) = shared.admit(operation.map(Operation::name), &credential);
-    if !faults.delay.is_zero() {
-        tokio::time::sleep(faults.delay).await;
-    }
-    let (result, caller) = match (faults.error, &route) {
+    let (request_id, injected_error) = admit_after_delay(&shared, operation.map(Operation::name), &credential).await;
+    let (result, caller) = match (injected_error, &route) {
         (Some(err), _) => (Err(err), String::new()),
         (None, None) => (
             Err(ApiError::unknown_operation(method.as_str(), uri.path())),
@@ -201,35 +198,18 @@ async fn aws_api(
             Err(err) => (Err(err), String::new()),
         },
     };
-    let name = operation.map_or(UNKNOWN_OPERATION, Operation::name);
+    CallLog {
+        api: "detective",
+        operation: operation.map_or(UNKNOWN_OPERATION, Operation::name),
+        account: &caller,
+        region: Some(&credential.region),
+        request_id: &request_id,
+    }
+    .record(&result);
     match result {
-        Ok(reply) => {
-            tracing::info!(
-                operation = name,
-                account = %caller,
-                region = %credential.region,
-                request_id = %request_id,
-                "detective call succeeded"
-            );
-            match reply {
-                Reply::Json(value) => wire::json_response(200, &value, &request_id),
-                Reply::Empty(status) => wire::empty_response(status, &request_id),
-            }
-        }
-        Err(err) => {
-            // Messages can quote request values; they stay at debug level.
-            tracing::info!(
-                operation = name,
-                account = %caller,
-                region = %credential.region,
-                request_id = %request_id,
-                status = err.status,
-                error = err.error_type,
-                "detective call failed"
-            );
-            tracing::debug!(request_id = %request_id, message = %err.message, "error detail");
-            err.into_response(&request_id)
-        }
+        Ok(Reply::Json(value)) => wire::json_response(200, &value, &request_id),
+        Ok(Reply::Empty(status)) => wire::empty_response(status, &request_id),
+        Err(err) => err.into_response(&request_id),
     }
 }
 
@@ -238,31 +218,79 @@ async fn aws_api(
 async fn organizations_call(shared: &Shared, name: &str, headers: &HeaderMap, body: &[u8]) -> Response {
     let operation = OrganizationsOperation::from_name(name);
     let credential = Credential::from_headers(headers);
-    let (request_id, faults) = shared.admit(operation.map(OrganizationsOperation::name), &credential);
-    if !faults.delay.is_zero() {
-        tokio::time::sleep(faults.delay).await;
-    }
-    let (result, caller) = match (faults.error, operation) {
+    let (request_id, injected_error) =
+        admit_after_delay(shared, operation.map(OrganizationsOperation::name), &credential).await;
+    let (result, caller) = match (injected_error, operation) {
         (Some(err), _) => (Err(err), String::new()),
         (None, None) => (Err(organizations_api::not_implemented(name)), String::new()),
         (None, Some(operation)) => shared.dispatch_organizations(operation, &credential, body),
     };
+    CallLog {
+        api: "organizations",
+        operation: name,
+        account: &caller,
+        region: None,
+        request_id: &request_id,
+    }
+    .record(&result);
     match result {
-        Ok(value) => {
-            tracing::info!(operation = name, account = %caller, request_id = %request_id, "organizations call succeeded");
-            wire::json_1_1_response(200, &value, &request_id)
-        }
-        Err(err) => {
-            tracing::info!(
-                operation = name,
-                account = %caller,
-                request_id = %request_id,
-                status = err.status,
-                error = err.error_type,
-                "organizations call failed"
-            );
-            tracing::debug!(request_id = %request_id, message = %err.message, "error detail");
-            err.into_json_1_1_response(&request_id)
+        Ok(value) => wire::json_1_1_response(200, &value, &request_id),
+        Err(err) => err.into_json_1_1_response(&request_id),
+    }
+}
+
+/// Counts a call and decides its faults ([`Shared::admit`]), then waits out an injected delay
+/// (the lock is not held while it waits): the request id, and the error a fault answers with.
+async fn admit_after_delay(
+    shared: &Shared,
+    operation: Option<&str>,
+    credential: &Credential,
+) -> (String, Option<ApiError>) {
+    let (request_id, faults) = shared.admit(operation, credential);
+    if !faults.delay.is_zero() {
+        tokio::time::sleep(faults.delay).await;
+    }
+    (request_id, faults.error)
+}
+
+/// One AWS API call (Detective or Organizations) as it is logged.
+struct CallLog<'a> {
+    /// The first word of the line: `detective` or `organizations`.
+    api: &'static str,
+    operation: &'a str,
+    account: &'a str,
+    /// The signed Region, for Detective (Organizations is a global service).
+    region: Option<&'a str>,
+    request_id: &'a str,
+}
+
+impl CallLog<'_> {
+    /// One line at info level per call. An error's message can quote request values, so it
+    /// stays at debug level.
+    fn record<T>(&self, result: &Result<T, ApiError>) {
+        let region = self.region.map(tracing::field::display);
+        match result {
+            Ok(_) => tracing::info!(
+                operation = self.operation,
+                account = %self.account,
+                region,
+                request_id = %self.request_id,
+                "{} call succeeded",
+                self.api
+            ),
+            Err(err) => {
+                tracing::info!(
+                    operation = self.operation,
+                    account = %self.account,
+                    region,
+                    request_id = %self.request_id,
+                    status = err.status,
+                    error = err.error_type,
+                    "{} call failed",
+                    self.api
+                );
+                tracing::debug!(request_id = %self.request_id, message = %err.message, "error detail");
+            }
         }
     }
 }
