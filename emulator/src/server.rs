@@ -17,7 +17,7 @@ use super::operations::{self, Context, Reply, Request};
 use super::organizations_api::{self, OrganizationsContext, OrganizationsOperation};
 use super::prng::SplitMix64;
 use super::routes::{Kind, Operation, Route};
-use super::shared::Shared;
+use super::shared::{Inner, Shared};
 use super::sts;
 use super::validate;
 use super::wire::{self, ApiError};
@@ -30,6 +30,13 @@ const UNSIGNED_REGION: &str = "us-east-1";
 
 /// Serving one AWS request from the shared state (here, beside the request types it needs).
 impl Shared {
+    /// The account a request acts as: its 12-digit access key id, or else the default account.
+    fn caller_account(&self, inner: &Inner, credential: &Credential) -> String {
+        credential
+            .account_id()
+            .map_or_else(|| self.effective_default_account(inner), str::to_owned)
+    }
+
     /// Counts the call and decides its faults (`None`: a request that matches no operation).
     fn admit(&self, operation: Option<&str>, credential: &Credential) -> (String, super::faults::FaultOutcome) {
         let mut guard = self.lock();
@@ -37,9 +44,7 @@ impl Shared {
         let name = operation.unwrap_or(UNKNOWN_OPERATION);
         *inner.calls.entry(name.to_owned()).or_default() += 1;
         let request_id = request_id(&mut inner.rng);
-        let account = credential
-            .account_id()
-            .map_or_else(|| self.effective_default_account(inner), str::to_owned);
+        let account = self.caller_account(inner, credential);
         let caller = Caller {
             account: &account,
             region: &credential.region,
@@ -59,9 +64,7 @@ impl Shared {
         body: &[u8],
     ) -> (Result<serde_json::Value, ApiError>, String) {
         let inner = self.lock();
-        let caller = credential
-            .account_id()
-            .map_or_else(|| self.effective_default_account(&inner), str::to_owned);
+        let caller = self.caller_account(&inner, credential);
         let ctx = OrganizationsContext {
             state: &inner.state,
             world: &inner.world,
@@ -83,9 +86,7 @@ impl Shared {
         };
         *inner.calls.entry(name.to_owned()).or_default() += 1;
         let request_id = request_id(&mut inner.rng);
-        let caller = credential
-            .account_id()
-            .map_or_else(|| self.effective_default_account(&inner), str::to_owned);
+        let caller = self.caller_account(&inner, credential);
         let answer = if action == "AssumeRole" {
             sts::assume_role(&inner.world, &caller, &form)
         } else {
@@ -131,9 +132,7 @@ impl Shared {
     ) -> (Result<Reply, ApiError>, String) {
         let mut guard = self.lock();
         let inner = &mut *guard;
-        let caller = credential
-            .account_id()
-            .map_or_else(|| self.effective_default_account(inner), str::to_owned);
+        let caller = self.caller_account(inner, credential);
         let now_ms = inner.state.now_ms();
         inner.state.settle(&inner.world, now_ms);
         let mut ctx = Context {
