@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::prng::SplitMix64;
 use super::validate::DATASOURCE_PACKAGES;
 use super::wire;
 use super::world::{AccountFacts, World};
@@ -226,6 +227,12 @@ const STARTED_BY_DEFAULT_SINCE_MS: [(&str, i64); 2] = [
 ];
 
 impl Graph {
+    /// A new ARN for `administrator_id`'s graph in `region`, with a random graph id (32
+    /// lowercase hex digits).
+    pub fn new_arn(region: &str, administrator_id: &str, rng: &mut SplitMix64) -> String {
+        format!("arn:aws:detective:{region}:{administrator_id}:graph:{}", rng.hex(32))
+    }
+
     /// A graph created at `now_ms`: the core package started, and each optional package started
     /// when the graph is newer than its default (a graph seeded with an older creation time
     /// models one made before the default changed). A package not started is STOPPED.

@@ -8,7 +8,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use super::faults::{Fault, FaultTable};
-use super::model::{GraphSnapshot, ServiceState};
+use super::model::{Graph, GraphSnapshot, ServiceState};
 use super::prng::SplitMix64;
 use super::state_file;
 use super::world::{World, WorldConfig, WorldPatch};
@@ -159,8 +159,8 @@ impl Shared {
                 graph.arn
             ));
         }
-        let arn = format!("arn:aws:detective:{region}:{administrator}:graph:{}", inner.rng.hex(32));
-        let graph = super::model::Graph::new(arn.clone(), region, administrator, created_ms);
+        let arn = Graph::new_arn(region, administrator, &mut inner.rng);
+        let graph = Graph::new(arn.clone(), region, administrator, created_ms);
         inner.state.graphs.insert(arn.clone(), graph);
         self.persist(inner);
         Ok(arn)

@@ -83,15 +83,6 @@ impl Context<'_> {
             ))),
         }
     }
-
-    pub(super) fn new_graph_arn(&mut self) -> String {
-        format!(
-            "arn:aws:detective:{}:{}:graph:{}",
-            self.region,
-            self.caller,
-            self.rng.hex(32)
-        )
-    }
 }
 
 pub(super) fn graph_not_found(arn: &str, region: &str) -> ApiError {

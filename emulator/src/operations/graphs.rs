@@ -16,7 +16,7 @@ pub(super) fn create_graph(ctx: &mut Context<'_>, body: &RequestBody) -> Result<
     if let Some(graph) = ctx.state.graph_of(ctx.caller, ctx.region) {
         return Ok(Reply::Json(json!({"GraphArn": graph.arn})));
     }
-    let arn = ctx.new_graph_arn();
+    let arn = Graph::new_arn(ctx.region, ctx.caller, ctx.rng);
     let mut graph = Graph::new(arn.clone(), ctx.region, ctx.caller, ctx.now_ms);
     graph.tags = tags.unwrap_or_default();
     ctx.state.graphs.insert(arn.clone(), graph);

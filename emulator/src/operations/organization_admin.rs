@@ -48,7 +48,7 @@ pub(super) fn enable_organization_admin(ctx: &mut Context<'_>, body: &RequestBod
     });
     // The service enables Detective for the new administrator if it has no graph yet.
     if ctx.state.graph_of(&account_id, &region).is_none() {
-        let arn = format!("arn:aws:detective:{region}:{account_id}:graph:{}", ctx.rng.hex(32));
+        let arn = Graph::new_arn(&region, &account_id, ctx.rng);
         let graph = Graph::new(arn.clone(), &region, &account_id, ctx.now_ms);
         ctx.state.graphs.insert(arn, graph);
     }
