@@ -133,8 +133,7 @@ impl Shared {
         let mut guard = self.lock();
         let inner = &mut *guard;
         let caller = self.caller_account(inner, credential);
-        let now_ms = inner.state.now_ms();
-        inner.state.settle(&inner.world, now_ms);
+        let now_ms = inner.settle_now();
         let mut ctx = Context {
             state: &mut inner.state,
             world: &inner.world,

@@ -31,6 +31,16 @@ pub(crate) struct Inner {
     pub rng: SplitMix64,
 }
 
+impl Inner {
+    /// Replays the lazy transitions due by the emulator clock's now ([`ServiceState::settle`]),
+    /// as every look at the service must first; answers that instant.
+    pub fn settle_now(&mut self) -> i64 {
+        let now_ms = self.state.now_ms();
+        self.state.settle(&self.world, now_ms);
+        now_ms
+    }
+}
+
 impl Shared {
     pub fn new(
         state: ServiceState,
@@ -92,8 +102,7 @@ impl Shared {
     pub fn set_world(&self, mut world: WorldConfig) {
         let mut guard = self.lock();
         let inner = &mut *guard;
-        let now_ms = inner.state.now_ms();
-        inner.state.settle(&inner.world, now_ms);
+        let now_ms = inner.settle_now();
         world.complete(inner.world.config(), super::wire::jiff_timestamp(now_ms));
         let after = World::new(world);
         inner.state.apply_organization_changes(&inner.world, &after, now_ms);
@@ -122,10 +131,8 @@ impl Shared {
     }
 
     pub fn graphs(&self) -> Vec<GraphSnapshot> {
-        let mut guard = self.lock();
-        let inner = &mut *guard;
-        let now_ms = inner.state.now_ms();
-        inner.state.settle(&inner.world, now_ms);
+        let mut inner = self.lock();
+        inner.settle_now();
         inner.state.snapshot()
     }
 
