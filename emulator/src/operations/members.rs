@@ -74,17 +74,13 @@ pub(super) fn create_members(ctx: &mut Context<'_>, body: &RequestBody) -> Resul
     for (account_id, email) in accepted {
         let facts = world.account(account_id);
         let in_organization = organization.is_some() && facts.organization == organization.as_deref();
-        let mut member = Member {
-            account_id: account_id.to_owned(),
-            email_address: email.to_owned(),
-            status: MemberStatus::VerificationInProgress,
-            disabled_reason: None,
-            invitation_type: InvitationType::Invitation,
-            invited_ms: now_ms,
-            updated_ms: now_ms,
-            enabled_ms: None,
-            verification: None,
-        };
+        let mut member = Member::new(
+            account_id,
+            email,
+            MemberStatus::VerificationInProgress,
+            InvitationType::Invitation,
+            now_ms,
+        );
         if in_organization {
             // Organization accounts skip verification and invitation altogether.
             member.invitation_type = InvitationType::Organization;
