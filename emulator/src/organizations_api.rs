@@ -293,12 +293,8 @@ fn page(
 }
 
 fn listing(member: &str, (page, next): (Vec<Value>, Option<String>)) -> Value {
-    let mut body = Map::new();
-    body.insert(member.to_owned(), Value::Array(page));
-    if let Some(token) = next {
-        body.insert("NextToken".to_owned(), json!(token));
-    }
-    Value::Object(body)
+    let body = Map::from_iter([(member.to_owned(), Value::Array(page))]);
+    paging::with_next_token(Value::Object(body), next)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
-use super::output::{batch_read, split_batch, with_next_token};
+use super::output::{batch_read, split_batch};
 use super::{Context, Reply};
 use crate::model::{Graph, Member, MemberStatus};
-use crate::paging;
+use crate::paging::{self, with_next_token};
 use crate::validate::{self, DATASOURCE_PACKAGES, RequestBody};
 use crate::wire::{self, ApiError};
 

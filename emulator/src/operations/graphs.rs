@@ -2,10 +2,9 @@
 
 use serde_json::json;
 
-use super::output::with_next_token;
 use super::{Context, Reply};
 use crate::model::Graph;
-use crate::paging;
+use crate::paging::{self, with_next_token};
 use crate::validate::RequestBody;
 use crate::wire::{self, ApiError};
 

@@ -6,10 +6,10 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
-use super::output::{NOT_A_MEMBER, batch_answer, batch_read, member_detail, unprocessed, with_next_token};
+use super::output::{NOT_A_MEMBER, batch_answer, batch_read, member_detail, unprocessed};
 use super::{Context, Reply};
 use crate::model::{InvitationType, MEMBER_QUOTA, Member, MemberStatus, PendingVerification};
-use crate::paging;
+use crate::paging::{self, with_next_token};
 use crate::validate::RequestBody;
 use crate::wire::ApiError;
 

@@ -4,10 +4,10 @@
 use serde_json::json;
 
 use super::access::graph_not_found;
-use super::output::{member_detail, with_next_token};
+use super::output::member_detail;
 use super::{Context, Reply};
 use crate::model::{InvitationType, MemberStatus};
-use crate::paging;
+use crate::paging::{self, with_next_token};
 use crate::validate::RequestBody;
 use crate::wire::ApiError;
 

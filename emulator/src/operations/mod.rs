@@ -17,7 +17,7 @@
 //!   BatchGetGraphMemberDatasources, BatchGetMembershipDatasources;
 //! - [`access`]: graph lookup (graphs are regional) and who may call what;
 //! - [`output`]: output members several areas answer with (a member's details, batch answers
-//!   with their unprocessed entries, a page's NextToken).
+//!   with their unprocessed entries).
 //!
 //! This module holds what every operation is given ([`Context`], [`Request`]), what it answers
 //! ([`Reply`]), and [`handle`], which sends each [`Operation`] to its function.

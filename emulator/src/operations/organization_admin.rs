@@ -5,10 +5,9 @@
 
 use serde_json::{Value, json};
 
-use super::output::with_next_token;
 use super::{Context, Reply};
 use crate::model::{Delegation, Graph};
-use crate::paging;
+use crate::paging::{self, with_next_token};
 use crate::validate::RequestBody;
 use crate::wire::{self, ApiError};
 

@@ -1,5 +1,5 @@
-//! Output members that several API areas answer with: a member's details, the answer of a call
-//! on a batch of accounts (with its unprocessed entries), and a page's NextToken.
+//! Output members that several API areas answer with: a member's details, and the answer of a
+//! call on a batch of accounts (with its unprocessed entries).
 
 use std::collections::BTreeSet;
 
@@ -108,11 +108,4 @@ pub(super) fn split_batch<'a>(
         }
     }
     (answers, unprocessed)
-}
-
-pub(super) fn with_next_token(mut body: Value, next_token: Option<String>) -> Value {
-    if let (Value::Object(fields), Some(token)) = (&mut body, next_token) {
-        fields.insert("NextToken".into(), json!(token));
-    }
-    body
 }
