@@ -267,28 +267,20 @@ impl CallLog<'_> {
     /// stays at debug level.
     fn record<T>(&self, result: &Result<T, ApiError>) {
         let region = self.region.map(tracing::field::display);
-        match result {
-            Ok(_) => tracing::info!(
-                operation = self.operation,
-                account = %self.account,
-                region,
-                request_id = %self.request_id,
-                "{} call succeeded",
-                self.api
-            ),
-            Err(err) => {
-                tracing::info!(
-                    operation = self.operation,
-                    account = %self.account,
-                    region,
-                    request_id = %self.request_id,
-                    status = err.status,
-                    error = err.error_type,
-                    "{} call failed",
-                    self.api
-                );
-                tracing::debug!(request_id = %self.request_id, message = %err.message, "error detail");
-            }
+        let error = result.as_ref().err();
+        tracing::info!(
+            operation = self.operation,
+            account = %self.account,
+            region,
+            request_id = %self.request_id,
+            status = error.map(|err| err.status),
+            error = error.map(|err| err.error_type),
+            "{} call {}",
+            self.api,
+            if error.is_some() { "failed" } else { "succeeded" }
+        );
+        if let Some(err) = error {
+            tracing::debug!(request_id = %self.request_id, message = %err.message, "error detail");
         }
     }
 }
