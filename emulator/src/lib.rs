@@ -64,6 +64,7 @@
 mod control;
 mod faults;
 mod model;
+mod operation_enum;
 mod operations;
 mod organization;
 mod organization_seed;

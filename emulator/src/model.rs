@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::prng::SplitMix64;
 use super::validate::DATASOURCE_PACKAGES;
 use super::wire;
 use super::world::{AccountFacts, World};
@@ -178,6 +179,27 @@ pub(crate) fn enablement(facts: AccountFacts<'_>) -> (MemberStatus, Option<Disab
 }
 
 impl Member {
+    /// A member added to a graph at `now_ms`, with nothing pending yet.
+    pub fn new(
+        account_id: &str,
+        email_address: &str,
+        status: MemberStatus,
+        invitation_type: InvitationType,
+        now_ms: i64,
+    ) -> Member {
+        Member {
+            account_id: account_id.to_owned(),
+            email_address: email_address.to_owned(),
+            status,
+            disabled_reason: None,
+            invitation_type,
+            invited_ms: now_ms,
+            updated_ms: now_ms,
+            enabled_ms: None,
+            verification: None,
+        }
+    }
+
     /// Moves an accepted (or organization) member to ENABLED or ACCEPTED_BUT_DISABLED at `at_ms`.
     pub fn enable(&mut self, facts: AccountFacts<'_>, at_ms: i64) {
         let (status, reason) = enablement(facts);
@@ -226,6 +248,12 @@ const STARTED_BY_DEFAULT_SINCE_MS: [(&str, i64); 2] = [
 ];
 
 impl Graph {
+    /// A new ARN for `administrator_id`'s graph in `region`, with a random graph id (32
+    /// lowercase hex digits).
+    pub fn new_arn(region: &str, administrator_id: &str, rng: &mut SplitMix64) -> String {
+        format!("arn:aws:detective:{region}:{administrator_id}:graph:{}", rng.hex(32))
+    }
+
     /// A graph created at `now_ms`: the core package started, and each optional package started
     /// when the graph is newer than its default (a graph seeded with an older creation time
     /// models one made before the default changed). A package not started is STOPPED.
@@ -326,17 +354,13 @@ impl ServiceState {
                     continue;
                 }
                 let facts = after.account(account_id);
-                let mut member = Member {
-                    account_id: account_id.clone(),
-                    email_address: facts.email.unwrap_or_default().to_owned(),
-                    status: MemberStatus::Enabled,
-                    disabled_reason: None,
-                    invitation_type: InvitationType::Organization,
-                    invited_ms: now_ms,
-                    updated_ms: now_ms,
-                    enabled_ms: None,
-                    verification: None,
-                };
+                let mut member = Member::new(
+                    account_id,
+                    facts.email.unwrap_or_default(),
+                    MemberStatus::Enabled,
+                    InvitationType::Organization,
+                    now_ms,
+                );
                 member.enable(facts, now_ms);
                 graph.members.insert(account_id.clone(), member);
             }
@@ -430,15 +454,14 @@ mod tests {
 
     fn invited(account_id: &str, due_ms: i64, passes: bool) -> Member {
         Member {
-            account_id: account_id.to_owned(),
-            email_address: "a@example.com".to_owned(),
-            status: MemberStatus::VerificationInProgress,
-            disabled_reason: None,
-            invitation_type: InvitationType::Invitation,
-            invited_ms: 0,
-            updated_ms: 0,
-            enabled_ms: None,
             verification: Some(PendingVerification { due_ms, passes }),
+            ..Member::new(
+                account_id,
+                "a@example.com",
+                MemberStatus::VerificationInProgress,
+                InvitationType::Invitation,
+                0,
+            )
         }
     }
 

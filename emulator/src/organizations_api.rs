@@ -11,6 +11,7 @@
 use serde_json::{Map, Value, json};
 
 use super::model::ServiceState;
+use super::operation_enum::operations;
 use super::organization::{self, MAX_PAGE_SIZE, Organization};
 use super::paging;
 use super::validate;
@@ -20,41 +21,18 @@ use super::world::World;
 /// The `X-Amz-Target` prefix of the Organizations API.
 pub(crate) const TARGET_PREFIX: &str = "AWSOrganizationsV20161128.";
 
-macro_rules! organizations_operations {
-    ($($name:ident,)*) => {
-        /// An Organizations operation the emulator answers.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-        pub(crate) enum OrganizationsOperation {
-            $($name,)*
-        }
-
-        impl OrganizationsOperation {
-            pub const ALL: &'static [OrganizationsOperation] = &[$(OrganizationsOperation::$name,)*];
-
-            pub fn name(self) -> &'static str {
-                match self {
-                    $(OrganizationsOperation::$name => stringify!($name),)*
-                }
-            }
-        }
-    };
-}
-
-organizations_operations! {
-    DescribeAccount,
-    DescribeOrganization,
-    DescribeOrganizationalUnit,
-    ListAccounts,
-    ListAccountsForParent,
-    ListChildren,
-    ListOrganizationalUnitsForParent,
-    ListParents,
-    ListRoots,
-}
-
-impl OrganizationsOperation {
-    pub fn from_name(name: &str) -> Option<OrganizationsOperation> {
-        OrganizationsOperation::ALL.iter().copied().find(|op| op.name() == name)
+operations! {
+    /// An Organizations operation the emulator answers.
+    pub(crate) enum OrganizationsOperation {
+        DescribeAccount,
+        DescribeOrganization,
+        DescribeOrganizationalUnit,
+        ListAccounts,
+        ListAccountsForParent,
+        ListChildren,
+        ListOrganizationalUnitsForParent,
+        ListParents,
+        ListRoots,
     }
 }
 
@@ -315,12 +293,8 @@ fn page(
 }
 
 fn listing(member: &str, (page, next): (Vec<Value>, Option<String>)) -> Value {
-    let mut body = Map::new();
-    body.insert(member.to_owned(), Value::Array(page));
-    if let Some(token) = next {
-        body.insert("NextToken".to_owned(), json!(token));
-    }
-    Value::Object(body)
+    let body = Map::from_iter([(member.to_owned(), Value::Array(page))]);
+    paging::with_next_token(Value::Object(body), next)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,10 +1,12 @@
-//! Opaque pagination tokens.
+//! Opaque pagination tokens, the pages they continue, and the NextToken member of an answer.
 //!
 //! Pages are keyset-based: a token records the last key returned (an account id, a graph ARN,
 //! a package name), so pages stay stable while members are added or removed between calls,
 //! unlike offsets. The token is bound to the operation and graph it was issued for, checksummed
 //! and scrambled so clients cannot treat it as anything but opaque; a forged, truncated or
 //! foreign token is a ValidationException naming NextToken.
+
+use serde_json::{Value, json};
 
 use super::wire::ApiError;
 
@@ -77,6 +79,14 @@ pub(crate) fn page<T>(
         _ => None,
     };
     (page, next)
+}
+
+/// A listing's answer `body` (an object) with `NextToken` added when there is a next page.
+pub(crate) fn with_next_token(mut body: Value, next_token: Option<String>) -> Value {
+    if let (Value::Object(fields), Some(token)) = (&mut body, next_token) {
+        fields.insert("NextToken".into(), json!(token));
+    }
+    body
 }
 
 /// Resolves an optional request token to the key to continue after.

@@ -2,38 +2,7 @@
 //! `aws-sdk-detective` 1.120. One table, so routing, call counting and fault matching all agree
 //! on operation names.
 
-macro_rules! operations {
-    ($($name:ident = $method:literal $path:literal, $kind:ident;)*) => {
-        /// A Detective API operation the emulator recognizes.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub(crate) enum Operation {
-            $($name,)*
-        }
-
-        impl Operation {
-            pub const ALL: &'static [Operation] = &[$(Operation::$name,)*];
-
-            /// The operation name as in the API reference (`CreateMembers`).
-            pub fn name(self) -> &'static str {
-                match self {
-                    $(Operation::$name => stringify!($name),)*
-                }
-            }
-
-            fn binding(self) -> (&'static str, &'static str) {
-                match self {
-                    $(Operation::$name => ($method, $path),)*
-                }
-            }
-
-            pub fn kind(self) -> Kind {
-                match self {
-                    $(Operation::$name => Kind::$kind,)*
-                }
-            }
-        }
-    };
-}
+use super::operation_enum::operations;
 
 /// Whether an operation can change the service state (and so must be persisted), only reads,
 /// or is outside what the emulator models.
@@ -45,35 +14,40 @@ pub(crate) enum Kind {
 }
 
 operations! {
-    AcceptInvitation = "PUT" "/invitation", Write;
-    BatchGetGraphMemberDatasources = "POST" "/graph/datasources/get", Read;
-    BatchGetMembershipDatasources = "POST" "/membership/datasources/get", Read;
-    CreateGraph = "POST" "/graph", Write;
-    CreateMembers = "POST" "/graph/members", Write;
-    DeleteGraph = "POST" "/graph/removal", Write;
-    DeleteMembers = "POST" "/graph/members/removal", Write;
-    DescribeOrganizationConfiguration = "POST" "/orgs/describeOrganizationConfiguration", Read;
-    DisableOrganizationAdminAccount = "POST" "/orgs/disableAdminAccount", Write;
-    DisassociateMembership = "POST" "/membership/removal", Write;
-    EnableOrganizationAdminAccount = "POST" "/orgs/enableAdminAccount", Write;
-    GetInvestigation = "POST" "/investigations/getInvestigation", NotImplemented;
-    GetMembers = "POST" "/graph/members/get", Read;
-    ListDatasourcePackages = "POST" "/graph/datasources/list", Read;
-    ListGraphs = "POST" "/graphs/list", Read;
-    ListIndicators = "POST" "/investigations/listIndicators", NotImplemented;
-    ListInvestigations = "POST" "/investigations/listInvestigations", NotImplemented;
-    ListInvitations = "POST" "/invitations/list", Read;
-    ListMembers = "POST" "/graph/members/list", Read;
-    ListOrganizationAdminAccounts = "POST" "/orgs/adminAccountslist", Read;
-    ListTagsForResource = "GET" "/tags/", Read;
-    RejectInvitation = "POST" "/invitation/removal", Write;
-    StartInvestigation = "POST" "/investigations/startInvestigation", NotImplemented;
-    StartMonitoringMember = "POST" "/graph/member/monitoringstate", Write;
-    TagResource = "POST" "/tags/", Write;
-    UntagResource = "DELETE" "/tags/", Write;
-    UpdateDatasourcePackages = "POST" "/graph/datasources/update", Write;
-    UpdateInvestigationState = "POST" "/investigations/updateInvestigationState", NotImplemented;
-    UpdateOrganizationConfiguration = "POST" "/orgs/updateOrganizationConfiguration", Write;
+    /// A Detective API operation the emulator recognizes.
+    pub(crate) enum Operation =>
+    /// The operation's restJson1 method and path, as the SDK sends it, and its [`Kind`].
+    fn binding(self) -> (&'static str, &'static str, Kind) {
+        AcceptInvitation => ("PUT", "/invitation", Kind::Write),
+        BatchGetGraphMemberDatasources => ("POST", "/graph/datasources/get", Kind::Read),
+        BatchGetMembershipDatasources => ("POST", "/membership/datasources/get", Kind::Read),
+        CreateGraph => ("POST", "/graph", Kind::Write),
+        CreateMembers => ("POST", "/graph/members", Kind::Write),
+        DeleteGraph => ("POST", "/graph/removal", Kind::Write),
+        DeleteMembers => ("POST", "/graph/members/removal", Kind::Write),
+        DescribeOrganizationConfiguration => ("POST", "/orgs/describeOrganizationConfiguration", Kind::Read),
+        DisableOrganizationAdminAccount => ("POST", "/orgs/disableAdminAccount", Kind::Write),
+        DisassociateMembership => ("POST", "/membership/removal", Kind::Write),
+        EnableOrganizationAdminAccount => ("POST", "/orgs/enableAdminAccount", Kind::Write),
+        GetInvestigation => ("POST", "/investigations/getInvestigation", Kind::NotImplemented),
+        GetMembers => ("POST", "/graph/members/get", Kind::Read),
+        ListDatasourcePackages => ("POST", "/graph/datasources/list", Kind::Read),
+        ListGraphs => ("POST", "/graphs/list", Kind::Read),
+        ListIndicators => ("POST", "/investigations/listIndicators", Kind::NotImplemented),
+        ListInvestigations => ("POST", "/investigations/listInvestigations", Kind::NotImplemented),
+        ListInvitations => ("POST", "/invitations/list", Kind::Read),
+        ListMembers => ("POST", "/graph/members/list", Kind::Read),
+        ListOrganizationAdminAccounts => ("POST", "/orgs/adminAccountslist", Kind::Read),
+        ListTagsForResource => ("GET", "/tags/", Kind::Read),
+        RejectInvitation => ("POST", "/invitation/removal", Kind::Write),
+        StartInvestigation => ("POST", "/investigations/startInvestigation", Kind::NotImplemented),
+        StartMonitoringMember => ("POST", "/graph/member/monitoringstate", Kind::Write),
+        TagResource => ("POST", "/tags/", Kind::Write),
+        UntagResource => ("DELETE", "/tags/", Kind::Write),
+        UpdateDatasourcePackages => ("POST", "/graph/datasources/update", Kind::Write),
+        UpdateInvestigationState => ("POST", "/investigations/updateInvestigationState", Kind::NotImplemented),
+        UpdateOrganizationConfiguration => ("POST", "/orgs/updateOrganizationConfiguration", Kind::Write),
+    }
 }
 
 /// The operation a request is for, plus the (still percent-encoded) `{ResourceArn}` label of
@@ -85,8 +59,9 @@ pub(crate) struct Route {
 }
 
 impl Operation {
-    pub fn from_name(name: &str) -> Option<Operation> {
-        Operation::ALL.iter().copied().find(|op| op.name() == name)
+    pub fn kind(self) -> Kind {
+        let (_, _, kind) = self.binding();
+        kind
     }
 
     /// Matches a request line. Paths ending in `/` in the table take one non-empty label.
@@ -98,7 +73,7 @@ impl Operation {
             path
         };
         Operation::ALL.iter().find_map(|&operation| {
-            let (bound_method, bound_path) = operation.binding();
+            let (bound_method, bound_path, _) = operation.binding();
             if bound_method != method {
                 return None;
             }

@@ -17,7 +17,7 @@ use super::operations::{self, Context, Reply, Request};
 use super::organizations_api::{self, OrganizationsContext, OrganizationsOperation};
 use super::prng::SplitMix64;
 use super::routes::{Kind, Operation, Route};
-use super::shared::Shared;
+use super::shared::{Inner, Shared};
 use super::sts;
 use super::validate;
 use super::wire::{self, ApiError};
@@ -30,6 +30,13 @@ const UNSIGNED_REGION: &str = "us-east-1";
 
 /// Serving one AWS request from the shared state (here, beside the request types it needs).
 impl Shared {
+    /// The account a request acts as: its 12-digit access key id, or else the default account.
+    fn caller_account(&self, inner: &Inner, credential: &Credential) -> String {
+        credential
+            .account_id()
+            .map_or_else(|| self.effective_default_account(inner), str::to_owned)
+    }
+
     /// Counts the call and decides its faults (`None`: a request that matches no operation).
     fn admit(&self, operation: Option<&str>, credential: &Credential) -> (String, super::faults::FaultOutcome) {
         let mut guard = self.lock();
@@ -37,9 +44,7 @@ impl Shared {
         let name = operation.unwrap_or(UNKNOWN_OPERATION);
         *inner.calls.entry(name.to_owned()).or_default() += 1;
         let request_id = request_id(&mut inner.rng);
-        let account = credential
-            .account_id()
-            .map_or_else(|| self.effective_default_account(inner), str::to_owned);
+        let account = self.caller_account(inner, credential);
         let caller = Caller {
             account: &account,
             region: &credential.region,
@@ -59,9 +64,7 @@ impl Shared {
         body: &[u8],
     ) -> (Result<serde_json::Value, ApiError>, String) {
         let inner = self.lock();
-        let caller = credential
-            .account_id()
-            .map_or_else(|| self.effective_default_account(&inner), str::to_owned);
+        let caller = self.caller_account(&inner, credential);
         let ctx = OrganizationsContext {
             state: &inner.state,
             world: &inner.world,
@@ -83,9 +86,7 @@ impl Shared {
         };
         *inner.calls.entry(name.to_owned()).or_default() += 1;
         let request_id = request_id(&mut inner.rng);
-        let caller = credential
-            .account_id()
-            .map_or_else(|| self.effective_default_account(&inner), str::to_owned);
+        let caller = self.caller_account(&inner, credential);
         let answer = if action == "AssumeRole" {
             sts::assume_role(&inner.world, &caller, &form)
         } else {
@@ -131,11 +132,8 @@ impl Shared {
     ) -> (Result<Reply, ApiError>, String) {
         let mut guard = self.lock();
         let inner = &mut *guard;
-        let caller = credential
-            .account_id()
-            .map_or_else(|| self.effective_default_account(inner), str::to_owned);
-        let now_ms = inner.state.now_ms();
-        inner.state.settle(&inner.world, now_ms);
+        let caller = self.caller_account(inner, credential);
+        let now_ms = inner.settle_now();
         let mut ctx = Context {
             state: &mut inner.state,
             world: &inner.world,
@@ -186,11 +184,8 @@ async fn aws_api(
     let route = Operation::route(method.as_str(), uri.path());
     let operation = route.as_ref().map(|route| route.operation);
     let credential = Credential::from_headers(&headers);
-    let (request_id, faults) = shared.admit(operation.map(Operation::name), &credential);
-    if !faults.delay.is_zero() {
-        tokio::time::sleep(faults.delay).await;
-    }
-    let (result, caller) = match (faults.error, &route) {
+    let (request_id, injected_error) = admit_after_delay(&shared, operation.map(Operation::name), &credential).await;
+    let (result, caller) = match (injected_error, &route) {
         (Some(err), _) => (Err(err), String::new()),
         (None, None) => (
             Err(ApiError::unknown_operation(method.as_str(), uri.path())),
@@ -201,35 +196,18 @@ async fn aws_api(
             Err(err) => (Err(err), String::new()),
         },
     };
-    let name = operation.map_or(UNKNOWN_OPERATION, Operation::name);
+    CallLog {
+        api: "detective",
+        operation: operation.map_or(UNKNOWN_OPERATION, Operation::name),
+        account: &caller,
+        region: Some(&credential.region),
+        request_id: &request_id,
+    }
+    .record(&result);
     match result {
-        Ok(reply) => {
-            tracing::info!(
-                operation = name,
-                account = %caller,
-                region = %credential.region,
-                request_id = %request_id,
-                "detective call succeeded"
-            );
-            match reply {
-                Reply::Json(value) => wire::json_response(200, &value, &request_id),
-                Reply::Empty(status) => wire::empty_response(status, &request_id),
-            }
-        }
-        Err(err) => {
-            // Messages can quote request values; they stay at debug level.
-            tracing::info!(
-                operation = name,
-                account = %caller,
-                region = %credential.region,
-                request_id = %request_id,
-                status = err.status,
-                error = err.error_type,
-                "detective call failed"
-            );
-            tracing::debug!(request_id = %request_id, message = %err.message, "error detail");
-            err.into_response(&request_id)
-        }
+        Ok(Reply::Json(value)) => wire::json_response(200, &value, &request_id),
+        Ok(Reply::Empty(status)) => wire::empty_response(status, &request_id),
+        Err(err) => err.into_response(&request_id),
     }
 }
 
@@ -238,31 +216,71 @@ async fn aws_api(
 async fn organizations_call(shared: &Shared, name: &str, headers: &HeaderMap, body: &[u8]) -> Response {
     let operation = OrganizationsOperation::from_name(name);
     let credential = Credential::from_headers(headers);
-    let (request_id, faults) = shared.admit(operation.map(OrganizationsOperation::name), &credential);
-    if !faults.delay.is_zero() {
-        tokio::time::sleep(faults.delay).await;
-    }
-    let (result, caller) = match (faults.error, operation) {
+    let (request_id, injected_error) =
+        admit_after_delay(shared, operation.map(OrganizationsOperation::name), &credential).await;
+    let (result, caller) = match (injected_error, operation) {
         (Some(err), _) => (Err(err), String::new()),
         (None, None) => (Err(organizations_api::not_implemented(name)), String::new()),
         (None, Some(operation)) => shared.dispatch_organizations(operation, &credential, body),
     };
+    CallLog {
+        api: "organizations",
+        operation: name,
+        account: &caller,
+        region: None,
+        request_id: &request_id,
+    }
+    .record(&result);
     match result {
-        Ok(value) => {
-            tracing::info!(operation = name, account = %caller, request_id = %request_id, "organizations call succeeded");
-            wire::json_1_1_response(200, &value, &request_id)
-        }
-        Err(err) => {
-            tracing::info!(
-                operation = name,
-                account = %caller,
-                request_id = %request_id,
-                status = err.status,
-                error = err.error_type,
-                "organizations call failed"
-            );
-            tracing::debug!(request_id = %request_id, message = %err.message, "error detail");
-            err.into_json_1_1_response(&request_id)
+        Ok(value) => wire::json_1_1_response(200, &value, &request_id),
+        Err(err) => err.into_json_1_1_response(&request_id),
+    }
+}
+
+/// Counts a call and decides its faults ([`Shared::admit`]), then waits out an injected delay
+/// (the lock is not held while it waits): the request id, and the error a fault answers with.
+async fn admit_after_delay(
+    shared: &Shared,
+    operation: Option<&str>,
+    credential: &Credential,
+) -> (String, Option<ApiError>) {
+    let (request_id, faults) = shared.admit(operation, credential);
+    if !faults.delay.is_zero() {
+        tokio::time::sleep(faults.delay).await;
+    }
+    (request_id, faults.error)
+}
+
+/// One AWS API call (Detective or Organizations) as it is logged.
+struct CallLog<'a> {
+    /// The first word of the line: `detective` or `organizations`.
+    api: &'static str,
+    operation: &'a str,
+    account: &'a str,
+    /// The signed Region, for Detective (Organizations is a global service).
+    region: Option<&'a str>,
+    request_id: &'a str,
+}
+
+impl CallLog<'_> {
+    /// One line at info level per call. An error's message can quote request values, so it
+    /// stays at debug level.
+    fn record<T>(&self, result: &Result<T, ApiError>) {
+        let region = self.region.map(tracing::field::display);
+        let error = result.as_ref().err();
+        tracing::info!(
+            operation = self.operation,
+            account = %self.account,
+            region,
+            request_id = %self.request_id,
+            status = error.map(|err| err.status),
+            error = error.map(|err| err.error_type),
+            "{} call {}",
+            self.api,
+            if error.is_some() { "failed" } else { "succeeded" }
+        );
+        if let Some(err) = error {
+            tracing::debug!(request_id = %self.request_id, message = %err.message, "error detail");
         }
     }
 }

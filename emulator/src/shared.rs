@@ -8,7 +8,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use super::faults::{Fault, FaultTable};
-use super::model::{GraphSnapshot, ServiceState};
+use super::model::{Graph, GraphSnapshot, ServiceState};
 use super::prng::SplitMix64;
 use super::state_file;
 use super::world::{World, WorldConfig, WorldPatch};
@@ -29,6 +29,16 @@ pub(crate) struct Inner {
     /// Calls answered by an injected error fault, per operation (a subset of `calls`).
     pub faulted: BTreeMap<String, u64>,
     pub rng: SplitMix64,
+}
+
+impl Inner {
+    /// Replays the lazy transitions due by the emulator clock's now ([`ServiceState::settle`]),
+    /// as every look at the service must first; answers that instant.
+    pub fn settle_now(&mut self) -> i64 {
+        let now_ms = self.state.now_ms();
+        self.state.settle(&self.world, now_ms);
+        now_ms
+    }
 }
 
 impl Shared {
@@ -92,8 +102,7 @@ impl Shared {
     pub fn set_world(&self, mut world: WorldConfig) {
         let mut guard = self.lock();
         let inner = &mut *guard;
-        let now_ms = inner.state.now_ms();
-        inner.state.settle(&inner.world, now_ms);
+        let now_ms = inner.settle_now();
         world.complete(inner.world.config(), super::wire::jiff_timestamp(now_ms));
         let after = World::new(world);
         inner.state.apply_organization_changes(&inner.world, &after, now_ms);
@@ -122,10 +131,8 @@ impl Shared {
     }
 
     pub fn graphs(&self) -> Vec<GraphSnapshot> {
-        let mut guard = self.lock();
-        let inner = &mut *guard;
-        let now_ms = inner.state.now_ms();
-        inner.state.settle(&inner.world, now_ms);
+        let mut inner = self.lock();
+        inner.settle_now();
         inner.state.snapshot()
     }
 
@@ -159,8 +166,8 @@ impl Shared {
                 graph.arn
             ));
         }
-        let arn = format!("arn:aws:detective:{region}:{administrator}:graph:{}", inner.rng.hex(32));
-        let graph = super::model::Graph::new(arn.clone(), region, administrator, created_ms);
+        let arn = Graph::new_arn(region, administrator, &mut inner.rng);
+        let graph = Graph::new(arn.clone(), region, administrator, created_ms);
         inner.state.graphs.insert(arn.clone(), graph);
         self.persist(inner);
         Ok(arn)

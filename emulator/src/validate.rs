@@ -19,6 +19,15 @@ pub(crate) fn is_account_id(value: &str) -> bool {
     value.len() == 12 && value.bytes().all(|byte| byte.is_ascii_digit())
 }
 
+/// An account id member: [`is_account_id`], or a ValidationException naming `field`.
+fn check_account_id(field: &str, value: &str) -> Result<(), ApiError> {
+    if is_account_id(value) {
+        Ok(())
+    } else {
+        Err(ApiError::validation(field, "must be exactly 12 digits"))
+    }
+}
+
 /// The documented EmailAddress constraint: 1–64 characters matching
 /// `^.+@(?:(?:(?!-)[A-Za-z0-9-]{1,62})?[A-Za-z0-9]{1}\.)+[A-Za-z]{2,63}$`.
 ///
@@ -180,9 +189,7 @@ impl RequestBody {
 
     pub fn account_id(&self, field: &str) -> Result<&str, ApiError> {
         let value = self.required_str(field)?;
-        if !is_account_id(value) {
-            return Err(ApiError::validation(field, "must be exactly 12 digits"));
-        }
+        check_account_id(field, value)?;
         Ok(value)
     }
 
@@ -240,12 +247,7 @@ impl RequestBody {
     pub fn account_id_list(&self, field: &str, min: usize, max: usize) -> Result<Vec<&str>, ApiError> {
         let ids = self.string_list(field, min, max)?;
         for (index, id) in ids.iter().enumerate() {
-            if !is_account_id(id) {
-                return Err(ApiError::validation(
-                    &format!("{field}[{index}]"),
-                    "must be exactly 12 digits",
-                ));
-            }
+            check_account_id(&format!("{field}[{index}]"), id)?;
         }
         Ok(ids)
     }
@@ -270,12 +272,7 @@ impl RequestBody {
                 }
             };
             let account_id = member("AccountId")?;
-            if !is_account_id(account_id) {
-                return Err(ApiError::validation(
-                    &format!("Accounts[{index}].AccountId"),
-                    "must be exactly 12 digits",
-                ));
-            }
+            check_account_id(&format!("Accounts[{index}].AccountId"), account_id)?;
             let email = member("EmailAddress")?;
             if !is_email(email) {
                 return Err(ApiError::validation_of(

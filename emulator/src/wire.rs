@@ -53,21 +53,14 @@ impl ApiError {
 
     /// The service's one-violation ValidationException for `reason`.
     fn constraint_violated(reason: String) -> ApiError {
-        ApiError::new(
-            400,
-            "ValidationException",
-            format!("1 validation error detected: {reason}"),
-        )
-        .with("ErrorCode", json!(INVALID_REQUEST_BODY))
-        .with("ErrorCodeReason", json!(reason))
+        let message = format!("1 validation error detected: {reason}");
+        ApiError::validation_exception(message, INVALID_REQUEST_BODY, reason)
     }
 
     /// The body is not a JSON object at all.
     pub fn malformed_body(reason: impl std::fmt::Display) -> ApiError {
         let reason = format!("The request body is not valid JSON: {reason}");
-        ApiError::new(400, "ValidationException", reason.clone())
-            .with("ErrorCode", json!(INVALID_REQUEST_BODY))
-            .with("ErrorCodeReason", json!(reason))
+        ApiError::validation_exception(reason.clone(), INVALID_REQUEST_BODY, reason)
     }
 
     pub fn invalid_graph_arn(field: &str) -> ApiError {
@@ -75,8 +68,13 @@ impl ApiError {
             "Value at '{field}' is not a valid behavior graph ARN \
              (arn:aws:detective:<region>:<12-digit account id>:graph:<32 lowercase hex digits>)"
         );
-        ApiError::new(400, "ValidationException", reason.clone())
-            .with("ErrorCode", json!(INVALID_GRAPH_ARN))
+        ApiError::validation_exception(reason.clone(), INVALID_GRAPH_ARN, reason)
+    }
+
+    /// A ValidationException with its `ErrorCode` and the `ErrorCodeReason` beside the message.
+    fn validation_exception(message: String, error_code: &str, reason: String) -> ApiError {
+        ApiError::new(400, "ValidationException", message)
+            .with("ErrorCode", json!(error_code))
             .with("ErrorCodeReason", json!(reason))
     }
 

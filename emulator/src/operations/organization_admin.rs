@@ -1,0 +1,133 @@
+//! Detective in an AWS organization: the management account names, removes and lists the
+//! organization's Detective administrator (Enable/Disable/ListOrganizationAdminAccounts), and
+//! that administrator configures its organization behavior graph
+//! (Describe/UpdateOrganizationConfiguration).
+
+use serde_json::{Value, json};
+
+use super::{Context, Reply};
+use crate::model::{Delegation, Graph};
+use crate::paging::{self, with_next_token};
+use crate::validate::RequestBody;
+use crate::wire::{self, ApiError};
+
+pub(super) fn enable_organization_admin(ctx: &mut Context<'_>, body: &RequestBody) -> Result<Reply, ApiError> {
+    let account_id = body.account_id("AccountId")?.to_owned();
+    let organization = ctx.managed_organization()?;
+    if ctx.world.account(&account_id).organization != Some(organization.as_str()) {
+        return Err(ApiError::validation(
+            "AccountId",
+            format!("account {account_id} is not an account of organization {organization}"),
+        ));
+    }
+    let region = ctx.region.to_owned();
+    if let Some(current) = ctx
+        .state
+        .delegations
+        .iter()
+        .find(|delegation| delegation.organization == organization && delegation.region == region)
+    {
+        if current.account_id == account_id {
+            return Ok(Reply::Empty(200));
+        }
+        return Err(ApiError::validation(
+            "AccountId",
+            format!(
+                "organization {organization} already has Detective administrator account {} in \
+                 {region}; call DisableOrganizationAdminAccount first",
+                current.account_id
+            ),
+        ));
+    }
+    ctx.state.delegations.push(Delegation {
+        organization,
+        region: region.clone(),
+        account_id: account_id.clone(),
+        delegated_ms: ctx.now_ms,
+    });
+    // The service enables Detective for the new administrator if it has no graph yet.
+    if ctx.state.graph_of(&account_id, &region).is_none() {
+        let arn = Graph::new_arn(&region, &account_id, ctx.rng);
+        let graph = Graph::new(arn.clone(), &region, &account_id, ctx.now_ms);
+        ctx.state.graphs.insert(arn, graph);
+    }
+    Ok(Reply::Empty(200))
+}
+
+pub(super) fn disable_organization_admin(ctx: &mut Context<'_>) -> Result<Reply, ApiError> {
+    let organization = ctx.managed_organization()?;
+    let region = ctx.region.to_owned();
+    let Some(position) = ctx
+        .state
+        .delegations
+        .iter()
+        .position(|delegation| delegation.organization == organization && delegation.region == region)
+    else {
+        return Ok(Reply::Empty(200));
+    };
+    let delegation = ctx.state.delegations.remove(position);
+    // Removing the Detective administrator deletes the organization behavior graph.
+    ctx.state
+        .graphs
+        .retain(|_, graph| !(graph.administrator_id == delegation.account_id && graph.region == region));
+    Ok(Reply::Empty(200))
+}
+
+pub(super) fn list_organization_admins(ctx: &mut Context<'_>, body: &RequestBody) -> Result<Reply, ApiError> {
+    let max_results = body.max_results()?;
+    let organization = ctx.managed_organization()?;
+    let scope = format!("ListOrganizationAdminAccounts:{organization}:{}", ctx.region);
+    let after = paging::resume_after(&scope, body.next_token()?)?;
+    let mut admins: Vec<(String, Value)> = ctx
+        .state
+        .delegations
+        .iter()
+        .filter(|delegation| delegation.organization == organization && delegation.region == ctx.region)
+        .map(|delegation| {
+            let mut admin = json!({
+                "AccountId": delegation.account_id,
+                "DelegationTime": wire::timestamp(delegation.delegated_ms),
+            });
+            if let (Some(graph), Value::Object(fields)) = (
+                ctx.state.graph_of(&delegation.account_id, &delegation.region),
+                &mut admin,
+            ) {
+                fields.insert("GraphArn".into(), json!(graph.arn));
+            }
+            (delegation.account_id.clone(), admin)
+        })
+        .collect();
+    admins.sort_by(|a, b| a.0.cmp(&b.0));
+    let (page, next) = paging::page(&scope, admins, after.as_deref(), max_results);
+    Ok(Reply::Json(with_next_token(json!({"Administrators": page}), next)))
+}
+
+/// The caller's graph `arn`, which must be an organization behavior graph.
+fn organization_graph<'c>(ctx: &'c mut Context<'_>, arn: &str) -> Result<&'c mut Graph, ApiError> {
+    let graph = ctx.admin_graph(arn)?;
+    if ctx.organization_of(graph).is_none() {
+        return Err(ApiError::access_denied(format!(
+            "Account {} is not the Detective administrator account of an organization; behavior \
+             graph {arn} has no organization configuration",
+            ctx.caller
+        )));
+    }
+    ctx.admin_graph_mut(arn)
+}
+
+pub(super) fn describe_organization_configuration(
+    ctx: &mut Context<'_>,
+    body: &RequestBody,
+) -> Result<Reply, ApiError> {
+    let arn = body.graph_arn("GraphArn")?;
+    let graph = organization_graph(ctx, arn)?;
+    Ok(Reply::Json(json!({"AutoEnable": graph.auto_enable})))
+}
+
+pub(super) fn update_organization_configuration(ctx: &mut Context<'_>, body: &RequestBody) -> Result<Reply, ApiError> {
+    let arn = body.graph_arn("GraphArn")?;
+    let auto_enable = body.optional_bool("AutoEnable")?.unwrap_or(false);
+    let graph = organization_graph(ctx, arn)?;
+    graph.auto_enable = auto_enable;
+    Ok(Reply::Empty(200))
+}
