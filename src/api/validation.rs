@@ -28,19 +28,9 @@ static DURATION: LazyLock<Regex> = LazyLock::new(|| compiled(DURATION_PATTERN));
 static TAG_KEY: LazyLock<Regex> = LazyLock::new(|| compiled(TAG_KEY_PATTERN));
 static PARENT_ID: LazyLock<Regex> = LazyLock::new(|| compiled(PARENT_ID_PATTERN));
 
-/// Whether `value` is a well-formed AWS account id.
-pub fn is_account_id(value: &str) -> bool {
-    ACCOUNT_ID.is_match(value)
-}
-
 /// Whether `value` is an e-mail address Detective accepts.
 pub fn is_email(value: &str) -> bool {
     value.chars().count() <= EMAIL_MAX_LENGTH && EMAIL.is_match(value)
-}
-
-/// Whether `value` is a well-formed behavior graph ARN.
-pub fn is_graph_arn(value: &str) -> bool {
-    GRAPH_ARN.is_match(value)
 }
 
 /// One violated constraint, named by its path in the object (`spec.members[3].accountId`).
@@ -446,15 +436,6 @@ mod tests {
         assert_eq!(parse_duration("5"), None);
         assert_eq!(parse_duration("5 m"), None);
         assert_eq!(parse_duration(""), None);
-    }
-
-    #[test]
-    fn graph_arn_pattern_accepts_partitions_and_refuses_uppercase() {
-        let arn = "arn:aws:detective:us-east-1:123456789012:graph:0123456789abcdef0123456789abcdef";
-        assert!(is_graph_arn(arn));
-        assert!(is_graph_arn(&arn.replace("arn:aws:", "arn:aws-us-gov:")));
-        assert!(!is_graph_arn(&arn.to_uppercase()));
-        assert!(!is_graph_arn(&arn.replace(":graph:", ":graphs:")));
     }
 
     /// The fields each refusal names, for a spec given as JSON.
