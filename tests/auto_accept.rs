@@ -33,6 +33,7 @@ fn world() -> WorldConfig {
                 name: "detective-member".into(),
                 external_id: Some("ext-123".into()),
                 trusted_accounts: vec![ADMIN.into()],
+                ..RoleConfig::default()
             }]);
         }
         accounts.push(config);

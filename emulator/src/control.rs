@@ -29,6 +29,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/health", get(|| async { ok(json!({"status": "ok"})) }))
         .route("/calls", get(get_calls).delete(reset_calls))
         .route("/calls/faulted", get(get_faulted_calls))
+        .route("/calls/refused", get(get_refused_calls))
         .route("/state", get(get_state).delete(reset_state))
         .route("/graphs", post(seed_graph))
         .route("/world", get(get_world).put(put_world).patch(patch_world))
@@ -66,6 +67,10 @@ async fn get_calls(State(shared): SharedState) -> Response {
 
 async fn get_faulted_calls(State(shared): SharedState) -> Response {
     ok(json!(shared.faulted_calls()))
+}
+
+async fn get_refused_calls(State(shared): SharedState) -> Response {
+    ok(json!(shared.refused_calls()))
 }
 
 async fn reset_calls(State(shared): SharedState) -> Response {

@@ -33,6 +33,7 @@
 //! | `GET /_emulator/health` | `{"status":"ok"}` |
 //! | `GET /_emulator/calls` | `{"<Operation>": count}` of AWS calls since start or reset, rejected and faulted ones included; unmatched requests count as `UnknownOperation` |
 //! | `GET /_emulator/calls/faulted` | `{"<Operation>": count}` of those calls that an injected fault answered with an error (429, 500) |
+//! | `GET /_emulator/calls/refused` | `{"<Operation>": count}` of those calls that IAM enforcement (`enforceIam`) refused with AccessDenied |
 //! | `DELETE /_emulator/calls` | reset both counts |
 //! | `GET /_emulator/state` | every graph with tags, packages, members (status, disabled reason, invitation type, times) and `createMembersRequests` (CreateMembers calls naming each account), organization administrators, the emulator clock |
 //! | `DELETE /_emulator/state` | forget all graphs, members and delegations (world and faults stay) |
@@ -63,6 +64,7 @@
 
 mod control;
 mod faults;
+mod iam;
 mod model;
 mod operation_enum;
 mod operations;
@@ -91,6 +93,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use faults::{Fault, FaultKind, FaultTrigger};
+pub use iam::session_token;
 pub use model::{DisabledReason, GraphSnapshot, InvitationType, MemberSnapshot, MemberStatus};
 pub use organization::{AccountState, JoinedMethod, OrganizationConfig, OrganizationalUnitConfig};
 pub use organization_seed::OrganizationSeed;
@@ -222,7 +225,13 @@ impl Emulator {
         self.shared.faulted_calls()
     }
 
-    /// Resets [`Emulator::calls`] and [`Emulator::faulted_calls`].
+    /// The calls of [`Emulator::calls`] that IAM enforcement (`enforceIam`) refused with
+    /// AccessDenied, per operation name (`AssumeRole` for STS).
+    pub fn refused_calls(&self) -> BTreeMap<String, u64> {
+        self.shared.refused_calls()
+    }
+
+    /// Resets [`Emulator::calls`], [`Emulator::faulted_calls`] and [`Emulator::refused_calls`].
     pub fn reset_calls(&self) {
         self.shared.reset_calls();
     }

@@ -13,6 +13,7 @@ use axum::response::Response;
 
 use super::control;
 use super::faults::Caller;
+use super::iam::{self, authorization, policy::Principal};
 use super::operations::{self, Context, Reply, Request};
 use super::organizations_api::{self, OrganizationsContext, OrganizationsOperation};
 use super::prng::SplitMix64;
@@ -35,6 +36,42 @@ impl Shared {
         credential
             .account_id()
             .map_or_else(|| self.effective_default_account(inner), str::to_owned)
+    }
+
+    /// The caller as IAM sees it: a session of an assumed role, or the account itself.
+    fn principal(&self, inner: &Inner, credential: &Credential) -> Principal {
+        iam::principal(
+            &self.caller_account(inner, credential),
+            credential.session_token.as_deref(),
+        )
+    }
+
+    /// Under `enforceIam`, refuses (and counts under `operation`) a call whose caller's policies
+    /// do not allow `action` on every one of `resources`; `refusal` shapes the protocol's error.
+    fn authorize(
+        &self,
+        credential: &Credential,
+        operation: &str,
+        action: &str,
+        resources: &[String],
+        refusal: fn(String) -> ApiError,
+    ) -> Result<(), ApiError> {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        if !inner.world.iam().enforced() {
+            return Ok(());
+        }
+        let principal = self.principal(inner, credential);
+        let denied = resources
+            .iter()
+            .find_map(|resource| inner.world.iam().authorize(&principal, action, resource).err());
+        match denied {
+            None => Ok(()),
+            Some(message) => {
+                *inner.refused.entry(operation.to_owned()).or_default() += 1;
+                Err(refusal(message))
+            }
+        }
     }
 
     /// Counts the call and decides its faults (`None`: a request that matches no operation).
@@ -87,8 +124,13 @@ impl Shared {
         *inner.calls.entry(name.to_owned()).or_default() += 1;
         let request_id = request_id(&mut inner.rng);
         let caller = self.caller_account(&inner, credential);
+        let principal = self.principal(&inner, credential);
         let answer = if action == "AssumeRole" {
-            sts::assume_role(&inner.world, &caller, &form)
+            let answer = sts::assume_role(&inner.world, &principal, &form);
+            if answer.is_err() && inner.world.iam().enforced() {
+                *inner.refused.entry(name.to_owned()).or_default() += 1;
+            }
+            answer
         } else {
             Err(sts::StsError {
                 status: 400,
@@ -192,7 +234,15 @@ async fn aws_api(
             String::new(),
         ),
         (None, Some(route)) => match decode_request(route, uri.query()) {
-            Ok((query, resource_arn)) => shared.dispatch(route, &credential, &query, resource_arn.as_deref(), &body),
+            Ok((query, resource_arn)) => {
+                let name = route.operation.name();
+                let resources = authorization::detective_resources(resource_arn.as_deref(), &body);
+                let action = format!("detective:{name}");
+                match shared.authorize(&credential, name, &action, &resources, ApiError::access_denied) {
+                    Ok(()) => shared.dispatch(route, &credential, &query, resource_arn.as_deref(), &body),
+                    Err(err) => (Err(err), String::new()),
+                }
+            }
             Err(err) => (Err(err), String::new()),
         },
     };
@@ -221,7 +271,14 @@ async fn organizations_call(shared: &Shared, name: &str, headers: &HeaderMap, bo
     let (result, caller) = match (injected_error, operation) {
         (Some(err), _) => (Err(err), String::new()),
         (None, None) => (Err(organizations_api::not_implemented(name)), String::new()),
-        (None, Some(operation)) => shared.dispatch_organizations(operation, &credential, body),
+        (None, Some(operation)) => {
+            let action = format!("organizations:{}", operation.name());
+            let refusal = |message| ApiError::organizations("AccessDeniedException", message);
+            match shared.authorize(&credential, operation.name(), &action, &["*".to_owned()], refusal) {
+                Ok(()) => shared.dispatch_organizations(operation, &credential, body),
+                Err(err) => (Err(err), String::new()),
+            }
+        }
     };
     CallLog {
         api: "organizations",
@@ -352,6 +409,8 @@ fn request_id(rng: &mut SplitMix64) -> String {
 pub(crate) struct Credential {
     pub access_key_id: Option<String>,
     pub region: String,
+    /// `X-Amz-Security-Token`: present on credentials from AssumeRole.
+    pub session_token: Option<String>,
 }
 
 impl Credential {
@@ -368,7 +427,15 @@ impl Credential {
             .filter(|region| !region.is_empty())
             .unwrap_or(UNSIGNED_REGION)
             .to_owned();
-        Credential { access_key_id, region }
+        let session_token = headers
+            .get("x-amz-security-token")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        Credential {
+            access_key_id,
+            region,
+            session_token,
+        }
     }
 
     /// A 12-digit access key id *is* the account id; any other key is the default account.

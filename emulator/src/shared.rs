@@ -28,6 +28,8 @@ pub(crate) struct Inner {
     pub calls: BTreeMap<String, u64>,
     /// Calls answered by an injected error fault, per operation (a subset of `calls`).
     pub faulted: BTreeMap<String, u64>,
+    /// Calls refused by IAM enforcement (AccessDenied), per operation (a subset of `calls`).
+    pub refused: BTreeMap<String, u64>,
     pub rng: SplitMix64,
 }
 
@@ -57,6 +59,7 @@ impl Shared {
                 faults: FaultTable::default(),
                 calls: BTreeMap::new(),
                 faulted: BTreeMap::new(),
+                refused: BTreeMap::new(),
                 rng: SplitMix64::from_time(),
             }),
             state_file,
@@ -86,11 +89,16 @@ impl Shared {
         self.lock().faulted.clone()
     }
 
-    /// Resets the call counts and the faulted-call counts.
+    pub fn refused_calls(&self) -> BTreeMap<String, u64> {
+        self.lock().refused.clone()
+    }
+
+    /// Resets the call counts, the faulted-call and the refused-call counts.
     pub fn reset_calls(&self) {
         let mut inner = self.lock();
         inner.calls.clear();
         inner.faulted.clear();
+        inner.refused.clear();
     }
 
     pub fn world(&self) -> WorldConfig {

@@ -12,6 +12,7 @@
 
 use std::collections::BTreeMap;
 
+use super::iam::{self, policy::Principal};
 use super::world::World;
 
 /// STS form field values of one request.
@@ -63,8 +64,9 @@ pub(crate) struct Assumed {
     pub session_name: String,
 }
 
-/// Decides an `AssumeRole` by `caller` against the world model.
-pub(crate) fn assume_role(world: &World, caller: &str, form: &Form) -> Result<Assumed, StsError> {
+/// Decides an `AssumeRole` by `caller` against the world model (and, under `enforceIam`, the
+/// caller's identity policies and the role's trust policy).
+pub(crate) fn assume_role(world: &World, caller: &Principal, form: &Form) -> Result<Assumed, StsError> {
     let role_arn = form
         .get("RoleArn")
         .ok_or_else(|| StsError::invalid("1 validation error detected: Value null at 'roleArn' failed to satisfy constraint: Member must not be null".into()))?;
@@ -83,9 +85,30 @@ pub(crate) fn assume_role(world: &World, caller: &str, form: &Form) -> Result<As
     let role_name = role_path.rsplit('/').next().unwrap_or_default().to_owned();
     let denied = || {
         StsError::access_denied(format!(
-            "User: arn:aws:iam::{caller}:root is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
+            "User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
+            caller.arn()
         ))
     };
+    let declared = world
+        .roles(account_id)
+        .and_then(|roles| roles.iter().find(|r| r.name == role_name));
+    if let Some(allowed) = world.iam().may_assume(
+        caller,
+        account_id,
+        declared,
+        role_arn,
+        form.get("ExternalId").map(String::as_str),
+    ) {
+        return match allowed {
+            true => Ok(Assumed {
+                account_id: account_id.to_owned(),
+                role_name,
+                session_name,
+            }),
+            false => Err(denied()),
+        };
+    }
+    let caller = caller.account();
     if let Some(roles) = world.roles(account_id) {
         let role = roles.iter().find(|r| r.name == role_name).ok_or_else(denied)?;
         if !role.trusted_accounts.is_empty() && !role.trusted_accounts.iter().any(|t| t == caller) {
@@ -110,7 +133,7 @@ pub(crate) fn response_xml(assumed: &Assumed, expiration: &str, request_id: &str
 <Credentials>\
 <AccessKeyId>{account}</AccessKeyId>\
 <SecretAccessKey>emulator-secret</SecretAccessKey>\
-<SessionToken>emulator-session-{account}</SessionToken>\
+<SessionToken>{token}</SessionToken>\
 <Expiration>{expiration}</Expiration>\
 </Credentials>\
 <AssumedRoleUser>\
@@ -121,6 +144,11 @@ pub(crate) fn response_xml(assumed: &Assumed, expiration: &str, request_id: &str
 <ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata>\
 </AssumeRoleResponse>",
         account = assumed.account_id,
+        token = escape(&iam::session_token(
+            &assumed.account_id,
+            &assumed.role_name,
+            &assumed.session_name
+        )),
         role = escape(&assumed.role_name),
         session = escape(&assumed.session_name),
     )
@@ -147,6 +175,12 @@ mod tests {
     use super::*;
     use crate::world::{AccountConfig, RoleConfig, WorldConfig};
 
+    fn root(account: &str) -> Principal {
+        Principal::Root {
+            account: account.to_owned(),
+        }
+    }
+
     fn form(pairs: &[(&str, &str)]) -> Form {
         pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
     }
@@ -157,6 +191,7 @@ mod tests {
             name: "accept".into(),
             external_id: Some("ext".into()),
             trusted_accounts: vec!["123456789012".into()],
+            ..RoleConfig::default()
         }]);
         World::new(WorldConfig {
             accounts: vec![locked],
@@ -170,7 +205,7 @@ mod tests {
             ("RoleArn", "arn:aws:iam::111111111111:role/path/accept"),
             ("RoleSessionName", "s"),
         ]);
-        let assumed = assume_role(&world(), "123456789012", &request).unwrap();
+        let assumed = assume_role(&world(), &root("123456789012"), &request).unwrap();
         assert_eq!(assumed.account_id, "111111111111");
         assert_eq!(assumed.role_name, "accept");
         let xml = response_xml(&assumed, "2030-01-01T00:00:00Z", "req-1");
@@ -188,8 +223,8 @@ mod tests {
             form(&pairs)
         };
         let ok = with("arn:aws:iam::222222222222:role/accept", Some("ext"));
-        assert!(assume_role(&world, "123456789012", &ok).is_ok());
-        let denied = |caller: &str, request: &Form| assume_role(&world, caller, request).unwrap_err();
+        assert!(assume_role(&world, &root("123456789012"), &ok).is_ok());
+        let denied = |caller: &str, request: &Form| assume_role(&world, &root(caller), request).unwrap_err();
         assert_eq!(
             denied(
                 "123456789012",

@@ -4,10 +4,11 @@
 //! hard-coding special account ids in the service model.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use super::iam::Iam;
 use super::organization::{AccountState, JoinedMethod, Organization, OrganizationConfig, derived_root_id};
 use super::validate;
 
@@ -36,6 +37,12 @@ pub struct WorldConfig {
     /// too, without OUs or management account.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub organizations: Vec<OrganizationConfig>,
+    /// Enforce IAM for assumed roles: a call with credentials from AssumeRole is allowed only
+    /// when the role's `policyFiles` allow it, and AssumeRole checks the caller's policies and
+    /// the role's trust (`trustPolicyFile`); only declared roles can be assumed. An account's
+    /// own credentials stay unrestricted.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub enforce_iam: bool,
 }
 
 /// One simulated AWS account.
@@ -80,9 +87,9 @@ pub struct AccountConfig {
     pub joined_timestamp: Option<jiff::Timestamp>,
 }
 
-/// A role in an account, as STS AssumeRole sees it.
+/// A role in an account, as STS AssumeRole sees it, and as IAM enforcement does (`enforceIam`).
 #[serde_with::skip_serializing_none]
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RoleConfig {
     pub name: String,
@@ -91,6 +98,13 @@ pub struct RoleConfig {
     /// Accounts allowed to assume the role; empty: any account.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trusted_accounts: Vec<String>,
+    /// IAM identity policies (JSON files) attached to the role, enforced under `enforceIam`.
+    /// A relative path is read from the world file's folder (else the working directory).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policy_files: Vec<PathBuf>,
+    /// The role's trust policy (a JSON file); under `enforceIam` it replaces `trustedAccounts`
+    /// and `externalId`.
+    pub trust_policy_file: Option<PathBuf>,
 }
 
 /// A partial world used by `PATCH /_emulator/world` and [`Emulator::merge_world`]:
@@ -168,8 +182,23 @@ impl WorldConfig {
         } else {
             serde_saphyr::from_str(&text).map_err(|err| format!("{}: {err}", path.display()))?
         };
+        let mut world = world;
+        if let Some(folder) = path.parent() {
+            world.resolve_policy_files(folder);
+        }
         world.validate().map_err(|err| format!("{}: {err}", path.display()))?;
         Ok(world)
+    }
+
+    /// Makes the roles' relative policy paths relative to `folder` (the world file's).
+    fn resolve_policy_files(&mut self, folder: &Path) {
+        for role in self.accounts.iter_mut().flat_map(|a| a.roles.iter_mut().flatten()) {
+            for file in role.policy_files.iter_mut().chain(role.trust_policy_file.as_mut()) {
+                if file.is_relative() {
+                    *file = folder.join(&*file);
+                }
+            }
+        }
     }
 
     /// Checks what the emulator cannot work with: malformed account ids (they could never match
@@ -195,7 +224,8 @@ impl WorldConfig {
         {
             return Err("defaultAccount: must be exactly 12 digits".to_owned());
         }
-        validate_accounts(&self.organizations, &self.accounts)
+        validate_accounts(&self.organizations, &self.accounts)?;
+        Iam::load(self).map(|_| ())
     }
 
     /// Where each account id stands in `accounts`.
@@ -279,6 +309,8 @@ impl WorldConfig {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct World {
     config: WorldConfig,
+    /// The roles' policies, parsed ([`WorldConfig::validate`] refused malformed ones).
+    iam: Iam,
     index: HashMap<String, usize>,
     /// By organization id, declared or named by accounts.
     organizations: HashMap<String, Organization>,
@@ -330,12 +362,24 @@ impl World {
         for organization in organizations.values_mut() {
             organization.finish();
         }
+        // Worlds are validated before they are built (which reads the policy files once); a
+        // file that became unreadable since is logged, and then no role is allowed anything.
+        let iam = Iam::load(&config).unwrap_or_else(|error| {
+            tracing::error!(%error, "IAM policies could not be read: no role is allowed anything");
+            Iam::without_policies(config.enforce_iam)
+        });
         World {
             config,
+            iam,
             index,
             organizations,
             membership,
         }
+    }
+
+    /// The roles' policies and whether they are enforced.
+    pub fn iam(&self) -> &Iam {
+        &self.iam
     }
 
     /// The declared entry of an account, if any.
@@ -515,7 +559,7 @@ mod tests {
             roles: Some(vec![RoleConfig {
                 name: "accept".into(),
                 external_id: Some("ext-1".into()),
-                trusted_accounts: Vec::new(),
+                ..RoleConfig::default()
             }]),
             name: Some("audit".into()),
             parent_id: Some("r-abcd".into()),
@@ -557,5 +601,33 @@ mod tests {
         assert_eq!(world.accounts.len(), 2);
         assert_eq!(world.accounts[0].email, "b@example.com");
         assert_eq!(world.verification_delay_ms, 5);
+    }
+
+    #[test]
+    fn policy_files_are_read_relative_to_the_world_file_and_checked() {
+        let folder = tempfile::tempdir().expect("a temporary folder");
+        std::fs::write(
+            folder.path().join("reader.json"),
+            r#"{"Statement": {"Effect": "Allow", "Action": "detective:List*", "Resource": "*"}}"#,
+        )
+        .expect("write the policy");
+        let file = folder.path().join("world.yaml");
+        let world = |policy: &str| {
+            format!(
+                "enforceIam: true\naccounts:\n  - accountId: \"111122223333\"\n    roles:\n      - name: reader\n        policyFiles: [{policy}]\n"
+            )
+        };
+        std::fs::write(&file, world("reader.json")).expect("write the world");
+        let loaded = WorldConfig::from_file(&file).expect("a valid world");
+        let role = &loaded.accounts[0].roles.as_ref().expect("roles")[0];
+        assert_eq!(role.policy_files, [folder.path().join("reader.json")]);
+        assert!(loaded.enforce_iam);
+
+        std::fs::write(&file, world("missing.json")).expect("write the world");
+        let error = WorldConfig::from_file(&file).expect_err("a missing policy file");
+        assert!(
+            error.contains("accounts[0].roles[0].policyFiles[0]: cannot read"),
+            "{error}"
+        );
     }
 }

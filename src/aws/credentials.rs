@@ -39,6 +39,9 @@ pub struct StandIn<'a> {
     pub region: &'a str,
     /// Whom the stand-in takes the caller for.
     pub access_key_id: &'a str,
+    /// A session token, for credentials of a role session (as IRSA or Pod Identity give the
+    /// operator in a cluster).
+    pub session_token: Option<&'a str>,
 }
 
 /// A stand-in checks no signature: the secret key only has to be there for the SDK to sign.
@@ -85,7 +88,7 @@ pub(super) async fn load_stand_in(stand_in: &StandIn<'_>) -> SdkConfig {
         .credentials_provider(Credentials::new(
             stand_in.access_key_id,
             STAND_IN_SECRET,
-            None,
+            stand_in.session_token.map(str::to_owned),
             None,
             "stand-in",
         ))

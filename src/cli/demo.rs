@@ -208,6 +208,7 @@ async fn emulator_access(endpoint_url: &str, account_id: &str, region: &str) -> 
         endpoint_url,
         region,
         access_key_id: account_id,
+        session_token: None,
     })
     .await
 }

@@ -20,6 +20,20 @@ pub async fn emulator_access(endpoint_url: &str, account_id: &str, region: &str)
         endpoint_url,
         region,
         access_key_id: account_id,
+        session_token: None,
+    })
+    .await
+}
+
+/// Like [`emulator_access`], as a session of `role` in `account_id` (the credentials an operator
+/// running as that role has, as IRSA gives them).
+pub async fn emulator_access_as_role(endpoint_url: &str, account_id: &str, role: &str, region: &str) -> AwsAccess {
+    let token = detective_emulator::session_token(account_id, role, "detective-operator");
+    AwsAccess::stand_in(&StandIn {
+        endpoint_url,
+        region,
+        access_key_id: account_id,
+        session_token: Some(&token),
     })
     .await
 }
