@@ -142,3 +142,68 @@ async fn a_missing_action_stalls_the_graph_naming_the_action_and_the_role() {
         stalled.message
     );
 }
+
+/// `plan -f` as a role that may find the graph but not read its members: exit 1, and the
+/// output names the action and the role.
+#[tokio::test]
+async fn plan_exits_1_naming_the_missing_action_and_the_role() {
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    let policy = folder.path().join("find-only.json");
+    std::fs::write(
+        &policy,
+        r#"{"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "detective:ListGraphs", "Resource": "*"}
+        ]}"#,
+    )
+    .expect("write the policy");
+    let emulator = fixtures::start_emulator_with(world(vec![policy])).await;
+    // The account's own credentials create the graph the role is to plan against.
+    fixtures::create_graph(&fixtures::detective_client(
+        &emulator.endpoint_url(),
+        ADMINISTRATOR,
+        REGION,
+    ))
+    .await;
+    let graph = folder.path().join("graph.yaml");
+    std::fs::write(
+        &graph,
+        format!(
+            "apiVersion: detective.operator.dev/v1alpha1\nkind: DetectiveGraph\nmetadata: {{name: g, namespace: security}}\n\
+             spec:\n  region: {REGION}\n  members:\n    - accountId: \"{MEMBER}\"\n      emailAddress: member@example.com\n"
+        ),
+    )
+    .expect("write the graph");
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_detective-operator"))
+        .args(["plan", "-f", graph.to_str().expect("a UTF-8 path")])
+        .args(["--endpoint-url", &emulator.endpoint_url()])
+        .env("AWS_ACCESS_KEY_ID", ADMINISTRATOR)
+        .env("AWS_SECRET_ACCESS_KEY", "emulator-secret")
+        .env(
+            "AWS_SESSION_TOKEN",
+            detective_emulator::session_token(ADMINISTRATOR, OPERATOR_ROLE, "ci"),
+        )
+        .env("AWS_REGION", REGION)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_ENDPOINT_URL_DETECTIVE")
+        .env_remove("RUST_LOG")
+        .output()
+        .await
+        .expect("the binary runs");
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(output.status.code(), Some(1), "{printed}");
+    assert!(printed.contains("detective:ListMembers"), "{printed}");
+    assert!(
+        printed.contains(&format!("arn:aws:sts::{ADMINISTRATOR}:assumed-role/{OPERATOR_ROLE}/ci")),
+        "{printed}"
+    );
+    assert!(printed.contains("AccessDenied"), "{printed}");
+    assert_eq!(emulator.refused_calls().get("ListMembers"), Some(&1));
+}
