@@ -207,3 +207,54 @@ async fn plan_exits_1_naming_the_missing_action_and_the_role() {
     assert!(printed.contains("AccessDenied"), "{printed}");
     assert_eq!(emulator.refused_calls().get("ListMembers"), Some(&1));
 }
+
+/// `spec.assumeRoleArn` with an external id the role's trust policy does not name: AssumeRole is
+/// refused, and the graph is Stalled (not retried by the engine: a human must fix the spec or
+/// the trust policy), naming the role.
+#[tokio::test]
+async fn a_wrong_external_id_of_the_graphs_own_role_stalls_it_naming_the_role() {
+    const ADMIN_ROLE: &str = "detective-admin";
+    let role_arn = format!("arn:aws:iam::{ADMINISTRATOR}:role/{ADMIN_ROLE}");
+    // The operator's role may assume the administrator role: the trust policy is what refuses.
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    let assume = folder.path().join("assume-admin.json");
+    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn}
+    ]});
+    std::fs::write(&assume, policy.to_string()).expect("write the policy");
+    let mut world = world(vec![assume]);
+    world.accounts[0]
+        .roles
+        .as_mut()
+        .expect("the operator's role")
+        .push(RoleConfig {
+            name: ADMIN_ROLE.into(),
+            policy_files: vec![example("administrator-policy.json")],
+            // Trusts the operator's role with the external id detective-operator-7f3c9a.
+            trust_policy_file: Some(example("member-accept-role-trust-policy.json")),
+            ..RoleConfig::default()
+        });
+    let spec = |external_id: &str| -> DetectiveGraphSpec {
+        serde_json::from_value(serde_json::json!({
+            "region": REGION,
+            "assumeRoleArn": role_arn,
+            "externalId": external_id,
+            "members": [{"accountId": MEMBER, "emailAddress": "member@example.com"}],
+        }))
+        .expect("a valid spec")
+    };
+
+    let (emulator, outcome) = sync(world.clone(), &spec("wrong")).await;
+    assert_eq!(emulator.refused_calls().get("AssumeRole"), Some(&1));
+    assert!(emulator.graphs().is_empty(), "nothing was done as the role");
+    assert!(outcome.is_stalled(), "{:?}", outcome.status.sync.conditions);
+    let error = outcome.error.as_ref().expect("the refusal");
+    assert!(!error.is_retryable(), "not retried in a fast loop: {error}");
+    assert_eq!(error.reason(), "AccessDenied");
+    assert!(error.to_string().contains(&role_arn), "{error}");
+
+    let (emulator, outcome) = sync(world, &spec(EXTERNAL_ID)).await;
+    assert!(outcome.error.is_none(), "{:?}", outcome.error);
+    assert_eq!(emulator.refused_calls(), Default::default());
+    assert_eq!(emulator.graphs().len(), 1, "created as the administrator role");
+}

@@ -104,6 +104,17 @@ impl AwsError {
             SdkError::DispatchFailure(failure) if failure.is_user() => {
                 Self::new(operation, ErrorKind::Invalid, "DispatchFailure", described)
             }
+            // The credentials could not be obtained because STS refused them (a role the caller
+            // may not assume, a wrong external id): terminal, and told in STS's own words, which
+            // name the caller and the role.
+            SdkError::DispatchFailure(_) if let Some((code, message)) = credentials_refusal(&error) => {
+                let kind = match kind_of_code(code) {
+                    ErrorKind::Other => ErrorKind::AccessDenied,
+                    kind => kind,
+                };
+                let message = format!("could not obtain credentials: {}", redact_emails(message));
+                Self::new(operation, kind, code, message)
+            }
             SdkError::DispatchFailure(_) => Self::new(operation, ErrorKind::Unavailable, "DispatchFailure", described),
             SdkError::ResponseError(_) => Self::new(operation, ErrorKind::Unavailable, "ResponseError", described),
             // Building the request failed before anything was sent: in practice credentials that
@@ -125,14 +136,37 @@ pub(crate) fn redact_emails(text: &str) -> String {
     EMAIL.replace_all(text, "<e-mail>").into_owned()
 }
 
+/// When a call failed because its credentials provider was refused by the service it asked (STS
+/// AssumeRole answering AccessDenied, say), that service's error code and message. A provider
+/// that could not reach its service at all is not a refusal: `None`, and the call is retried.
+fn credentials_refusal<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<(&'a str, &'a str)> {
+    let mut source = Some(error);
+    let mut in_provider = false;
+    while let Some(current) = source {
+        in_provider |= current
+            .downcast_ref::<aws_credential_types::provider::error::CredentialsError>()
+            .is_some();
+        if in_provider
+            && let Some(metadata) = current.downcast_ref::<aws_smithy_types::error::ErrorMetadata>()
+            && let Some(code) = metadata.code()
+        {
+            return Some((code, metadata.message().unwrap_or_default()));
+        }
+        source = current.source();
+    }
+    None
+}
+
 fn kind_of_code(code: &str) -> ErrorKind {
     match code {
         "TooManyRequestsException" | "ThrottlingException" | "Throttling" => ErrorKind::Throttled,
         "InternalServerException" | "ServiceUnavailableException" => ErrorKind::Unavailable,
         "ValidationException" => ErrorKind::Invalid,
-        "AccessDeniedException" | "UnrecognizedClientException" | "InvalidClientTokenId" | "ExpiredTokenException" => {
-            ErrorKind::AccessDenied
-        }
+        "AccessDeniedException"
+        | "AccessDenied"
+        | "UnrecognizedClientException"
+        | "InvalidClientTokenId"
+        | "ExpiredTokenException" => ErrorKind::AccessDenied,
         "ResourceNotFoundException" => ErrorKind::NotFound,
         "ConflictException" => ErrorKind::Conflict,
         "ServiceQuotaExceededException" => ErrorKind::QuotaExceeded,
