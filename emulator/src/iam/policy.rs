@@ -423,42 +423,38 @@ mod tests {
             Kind::Identity,
         );
         assert!(error.starts_with("Statement[1] (Broken): Effect"), "{error}");
-        assert!(
-            refused(
+        let cases = [
+            (
                 r#"{"Statement": [{"Effect": "Allow", "Action": "x", "Resource": "*"}]}"#,
-                Kind::Identity
-            )
-            .contains("service prefix")
-        );
-        assert!(
-            refused(
+                Kind::Identity,
+                "service prefix",
+            ),
+            (
                 r#"{"Statement": [{"Effect": "Allow", "Action": "s:A"}]}"#,
-                Kind::Identity
-            )
-            .contains("Resource: required")
-        );
-        assert!(
-            refused(
+                Kind::Identity,
+                "Resource: required",
+            ),
+            (
                 r#"{"Statement": [{"Effect": "Allow", "Action": "s:A", "Resource": "*", "NotResource": "x"}]}"#,
-                Kind::Identity
-            )
-            .contains("NotResource is not supported")
-        );
-        assert!(
-            refused(
+                Kind::Identity,
+                "NotResource is not supported",
+            ),
+            (
                 r#"{"Statement": [{"Effect": "Allow", "Action": "s:A", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "true"}}}]}"#,
-                Kind::Identity
-            )
-            .contains("Condition")
-        );
-        assert!(
-            refused(
+                Kind::Identity,
+                "Condition",
+            ),
+            (
                 r#"{"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole"}]}"#,
-                Kind::Trust
-            )
-            .contains("Principal: required")
-        );
-        assert!(refused("[]", Kind::Identity).contains("JSON object"));
+                Kind::Trust,
+                "Principal: required",
+            ),
+            ("[]", Kind::Identity, "JSON object"),
+        ];
+        for (text, kind, said) in cases {
+            let error = refused(text, kind);
+            assert!(error.contains(said), "{text}: {error}");
+        }
     }
 
     #[test]
