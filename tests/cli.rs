@@ -324,6 +324,7 @@ async fn the_standard_endpoint_variables_are_honoured() {
 }
 
 /// `sync --emulator -f EXAMPLE`, as the README's first command runs it.
+#[cfg(feature = "emulator")]
 async fn demo(example: &str) -> Output {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join(example);
     tokio::process::Command::new(env!("CARGO_BIN_EXE_detective-operator"))
@@ -335,6 +336,8 @@ async fn demo(example: &str) -> Output {
         .unwrap()
 }
 
+// `--emulator`: the embedded emulator is a default feature.
+#[cfg(feature = "emulator")]
 #[tokio::test]
 async fn the_embedded_demo_runs_without_aws_or_a_cluster() {
     let output = demo("examples/graph.yaml").await;
@@ -352,6 +355,8 @@ async fn the_embedded_demo_runs_without_aws_or_a_cluster() {
     assert!(text(&output.stdout).contains("graphArn: arn:aws:detective:us-east-1:123456789012:graph:"));
 }
 
+// `--emulator`: the embedded emulator is a default feature.
+#[cfg(feature = "emulator")]
 #[tokio::test]
 async fn the_demo_accepts_invitations_as_the_members_through_their_roles() {
     let output = demo("examples/auto-accept.yaml").await;
@@ -365,6 +370,28 @@ async fn the_demo_accepts_invitations_as_the_members_through_their_roles() {
     let stdout = text(&output.stdout);
     assert_eq!(stdout.matches("status: ENABLED").count(), 2, "{stdout}");
     assert!(stdout.contains("reason: Synced"), "{stdout}");
+}
+
+/// The image's build (`--no-default-features`) keeps the `--emulator` flag and refuses it, saying
+/// how to get it, before any AWS call.
+#[cfg(not(feature = "emulator"))]
+#[tokio::test]
+async fn emulator_flag_is_refused_by_a_build_without_the_emulator() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/graph.yaml");
+    for command in ["plan", "sync"] {
+        let output = administrator()
+            .args([command, "--emulator", "-f", example.to_str().unwrap()])
+            .output()
+            .await
+            .expect("the binary runs");
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{command}: {stderr}");
+        assert!(
+            stderr.contains("built without the `emulator` feature"),
+            "{command}: {stderr}"
+        );
+        assert!(output.stdout.is_empty(), "{command}: {}", text(&output.stdout));
+    }
 }
 
 // The demo world is compiled in with the emulator (the default feature), not in the image.
@@ -747,6 +774,8 @@ async fn assume_role_arn_acts_in_the_roles_account() {
     assert_eq!(emulator.members(arn).len(), 1);
 }
 
+// `--emulator`: the embedded emulator is a default feature.
+#[cfg(feature = "emulator")]
 #[tokio::test]
 async fn log_format_json_writes_json_lines_without_emails_above_debug() {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/graph.yaml");
