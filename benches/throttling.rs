@@ -8,6 +8,9 @@
 //!   the reconciles follow the controller's own pacing (`controller::backoff::Backoff` after a
 //!   retryable failure, `requeue_after` after a success), as its error policy does.
 //!
+//! `tests/throttling.rs` asserts the same call-count bounds under `cargo test`, pacing the
+//! reconciles by the same `Backoff` without waiting for it.
+//!
 //! Run: `cargo bench --bench throttling` (about 5 minutes; `-- --rate-limit-only` skips the
 //! outages).
 

@@ -154,3 +154,69 @@ async fn invitations_are_accepted_as_each_member_and_failing_roles_block_no_one(
     assert!(fourth.is_ready(), "{:?}", fourth.status.sync.conditions);
     assert!(fourth.status.members.iter().all(|m| m.last_error.is_none()));
 }
+
+/// StartMonitoringMember shares the backoff, at explicit times (the engine takes `now`): an
+/// accepted member that is not enrolled in GuardDuty is started once, held for 1 minute, started
+/// again, then held for 2 minutes, each attempt counted in status.
+#[tokio::test]
+async fn monitoring_is_started_again_only_once_its_backoff_has_elapsed() {
+    let member = account(501);
+    let world = WorldConfig {
+        accounts: vec![AccountConfig {
+            account_id: member.clone(),
+            auto_accept_after_ms: Some(0),
+            guard_duty_enrolled: false,
+            ..AccountConfig::default()
+        }],
+        ..WorldConfig::default()
+    };
+    let emulator = fixtures::start_emulator_as(ADMIN, world).await;
+    let access = emulator_access(&emulator.endpoint_url(), ADMIN, REGION).await;
+    let spec: DetectiveGraphSpec = serde_json::from_value(serde_json::json!({
+        "region": REGION,
+        "members": [{"accountId": member, "emailAddress": "root+501@example.com"}],
+    }))
+    .unwrap();
+    let start = Timestamp::now();
+    let at = |secs| start + SignedDuration::from_secs(secs);
+    let entry = |status: &DetectiveGraphStatus| {
+        status
+            .members
+            .iter()
+            .find(|m| m.account_id == member)
+            .map(|m| (m.status.clone(), m.attempts))
+            .unwrap()
+    };
+
+    // The first sync invites; the member accepts at once; a sync at the same instant starts it.
+    let invited = sync(&access, &spec, None, start).await;
+    let mut previous = invited.status;
+    let mut first_attempt = None;
+    for _ in 0..2 {
+        emulator.reset_calls();
+        let outcome = sync(&access, &spec, Some(&previous), start).await;
+        previous = outcome.status;
+        if emulator.calls().contains_key("StartMonitoringMember") {
+            first_attempt = Some(previous.clone());
+            break;
+        }
+    }
+    let mut previous = first_attempt.expect("StartMonitoringMember once the member accepted");
+    assert_eq!(entry(&previous).1, Some(1));
+
+    // (seconds after the first attempt, whether StartMonitoringMember is called, attempts after)
+    let steps = [(59, false, 1), (60, true, 2), (179, false, 2), (180, true, 3)];
+    for (secs, started, expected) in steps {
+        emulator.reset_calls();
+        let outcome = sync(&access, &spec, Some(&previous), at(secs)).await;
+        let calls = emulator.calls().get("StartMonitoringMember").copied().unwrap_or(0);
+        assert_eq!(calls, u64::from(started), "at +{secs} s: {:?}", emulator.calls());
+        assert_eq!(outcome.deferred.contains(&member), !started, "at +{secs} s");
+        assert_eq!(
+            entry(&outcome.status),
+            ("ACCEPTED_BUT_DISABLED".to_owned(), Some(expected)),
+            "at +{secs} s"
+        );
+        previous = outcome.status;
+    }
+}

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use detective_emulator::{AccountConfig, Emulator, MemberStatus};
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
 const ADMIN: &str = "123456789012";
 
@@ -323,6 +324,7 @@ async fn the_standard_endpoint_variables_are_honoured() {
 }
 
 /// `sync --emulator -f EXAMPLE`, as the README's first command runs it.
+#[cfg(feature = "emulator")]
 async fn demo(example: &str) -> Output {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join(example);
     tokio::process::Command::new(env!("CARGO_BIN_EXE_detective-operator"))
@@ -334,6 +336,8 @@ async fn demo(example: &str) -> Output {
         .unwrap()
 }
 
+// `--emulator`: the embedded emulator is a default feature.
+#[cfg(feature = "emulator")]
 #[tokio::test]
 async fn the_embedded_demo_runs_without_aws_or_a_cluster() {
     let output = demo("examples/graph.yaml").await;
@@ -351,6 +355,8 @@ async fn the_embedded_demo_runs_without_aws_or_a_cluster() {
     assert!(text(&output.stdout).contains("graphArn: arn:aws:detective:us-east-1:123456789012:graph:"));
 }
 
+// `--emulator`: the embedded emulator is a default feature.
+#[cfg(feature = "emulator")]
 #[tokio::test]
 async fn the_demo_accepts_invitations_as_the_members_through_their_roles() {
     let output = demo("examples/auto-accept.yaml").await;
@@ -364,6 +370,28 @@ async fn the_demo_accepts_invitations_as_the_members_through_their_roles() {
     let stdout = text(&output.stdout);
     assert_eq!(stdout.matches("status: ENABLED").count(), 2, "{stdout}");
     assert!(stdout.contains("reason: Synced"), "{stdout}");
+}
+
+/// The image's build (`--no-default-features`) keeps the `--emulator` flag and refuses it, saying
+/// how to get it, before any AWS call.
+#[cfg(not(feature = "emulator"))]
+#[tokio::test]
+async fn emulator_flag_is_refused_by_a_build_without_the_emulator() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/graph.yaml");
+    for command in ["plan", "sync"] {
+        let output = administrator()
+            .args([command, "--emulator", "-f", example.to_str().unwrap()])
+            .output()
+            .await
+            .expect("the binary runs");
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{command}: {stderr}");
+        assert!(
+            stderr.contains("built without the `emulator` feature"),
+            "{command}: {stderr}"
+        );
+        assert!(output.stdout.is_empty(), "{command}: {}", text(&output.stdout));
+    }
 }
 
 // The demo world is compiled in with the emulator (the default feature), not in the image.
@@ -442,15 +470,10 @@ async fn sync_json(emulator: &Emulator, file: &Path, args: &[&str]) -> (Option<i
 
 #[tokio::test]
 async fn sync_wait_keeps_reconciling_until_the_resource_is_ready() {
-    // Both accept 3 s after their invitation: one sync ends before that, `--wait` sees it.
-    let accepting = |id: &str| AccountConfig {
-        account_id: id.to_owned(),
-        auto_accept_after_ms: Some(3_000),
-        ..AccountConfig::default()
-    };
+    // Neither accepts on its own: the test accepts for them once `--wait` has looked.
     let emulator = fixtures::start_emulator_with(fixtures::world_of(vec![
-        accepting("000000000301"),
-        accepting("000000000302"),
+        AccountConfig::new("000000000301", ""),
+        AccountConfig::new("000000000302", ""),
     ]))
     .await;
     let (_dir, file) = graph_file(&[301, 302], "");
@@ -463,11 +486,30 @@ async fn sync_wait_keeps_reconciling_until_the_resource_is_ready() {
         "invitations still pending: {}",
         once["status"]
     );
+    let graph_arn = once["status"]["graphArn"].as_str().expect("a graph ARN").to_owned();
 
-    let (code, waited, stderr) = sync_json(&emulator, &file, &["--wait", "120s"]).await;
+    emulator.reset_calls();
+    let accept_after_a_look = async {
+        // The waiting sync's first reconcile has read the members (both INVITED) before anyone
+        // accepts, so Ready can only come from a later reconcile.
+        while emulator.calls().get("ListMembers").copied().unwrap_or(0) == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        for member in ["000000000301", "000000000302"] {
+            let client = fixtures::detective_client(&emulator.endpoint_url(), member, "us-east-1");
+            fixtures::accept_invitation(&client, &graph_arn).await;
+        }
+    };
+    let ((code, waited, stderr), ()) =
+        tokio::join!(sync_json(&emulator, &file, &["--wait", "300s"]), accept_after_a_look);
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(condition_of(&waited, "Ready").0, "True", "{}", waited["status"]);
     assert_eq!(waited["status"]["summary"]["enabled"], 2, "{}", waited["status"]);
+    assert!(
+        emulator.calls().get("ListMembers").copied().unwrap_or(0) >= 2,
+        "read again after the acceptance: {:?}",
+        emulator.calls()
+    );
 }
 
 /// The service refuses a tag key outside `^(?!aws:)[a-zA-Z+-=._:/]+$`; plan and sync refuse it
@@ -593,6 +635,10 @@ async fn a_member_that_failed_verification_is_reinvited_once_its_email_is_correc
     );
 }
 
+/// The attempts a sync records travel through the status it prints: the next sync, once the
+/// backoff has elapsed since `lastAttemptTime` (the clock moved by rewriting it), retries
+/// StartMonitoringMember and counts the second attempt. The backoff holding is
+/// `tests/auto_accept.rs`'s, at explicit times.
 #[tokio::test]
 async fn monitoring_is_started_for_accepted_but_disabled_members_with_backoff() {
     // Accepts at once but is not enrolled in GuardDuty: it stays ACCEPTED_BUT_DISABLED.
@@ -604,29 +650,44 @@ async fn monitoring_is_started_for_accepted_but_disabled_members_with_backoff() 
     }]))
     .await;
     let (dir, file) = graph_file(&[501], "");
-    let (_, first, stderr) = sync_json(&emulator, &file, &[]).await;
-    let mut started = emulator.calls().get("StartMonitoringMember").copied().unwrap_or(0);
-    // The next sync reads the status the previous one printed, as the controller does.
-    let mut graph = first;
-    for _ in 0..3 {
+    // The first sync invites; a next one, reading the status the previous one printed (as the
+    // controller does), starts monitoring.
+    let (_, mut graph, _) = sync_json(&emulator, &file, &[]).await;
+    for _ in 0..2 {
+        if member_in(&graph, "000000000501")["attempts"] == 1 {
+            break;
+        }
         let synced = write(dir.path(), "synced.json", &graph.to_string());
-        emulator.reset_calls();
-        let (_, next, stderr) = sync_json(&emulator, &synced, &[]).await;
-        started += emulator.calls().get("StartMonitoringMember").copied().unwrap_or(0);
-        assert_eq!(
-            member_in(&next, "000000000501")["status"],
-            "ACCEPTED_BUT_DISABLED",
-            "{stderr}"
-        );
-        graph = next;
+        graph = sync_json(&emulator, &synced, &[]).await.1;
     }
-    assert_eq!(
-        started, 1,
-        "one StartMonitoringMember, then the backoff (1 minute) holds: {stderr}"
-    );
-    let member = member_in(&graph, "000000000501");
+    assert_eq!(emulator.calls().get("StartMonitoringMember"), Some(&1));
+    let member = member_in(&graph, "000000000501").clone();
     assert_eq!(member["attempts"], 1, "{member}");
-    assert!(member["lastAttemptTime"].is_string(), "{member}");
+
+    // The last attempt moved back past the first backoff (1 minute).
+    let last: Timestamp = member["lastAttemptTime"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no lastAttemptTime: {member}"))
+        .parse()
+        .expect("an RFC 3339 time");
+    let moved = last - SignedDuration::from_secs(61);
+    let entry = graph["status"]["members"]
+        .as_array_mut()
+        .and_then(|members| members.iter_mut().find(|m| m["accountId"] == "000000000501"))
+        .expect("the member's entry");
+    entry["lastAttemptTime"] = moved.to_string().into();
+    let synced = write(dir.path(), "synced.json", &graph.to_string());
+    emulator.reset_calls();
+    let (_, next, stderr) = sync_json(&emulator, &synced, &[]).await;
+    assert_eq!(
+        emulator.calls().get("StartMonitoringMember"),
+        Some(&1),
+        "retried once the backoff elapsed: {stderr}"
+    );
+    let member = member_in(&next, "000000000501");
+    assert_eq!(member["status"], "ACCEPTED_BUT_DISABLED", "{member}");
+    assert_eq!(member["attempts"], 2, "{member}");
+    assert_ne!(member["lastAttemptTime"], moved.to_string().as_str(), "{member}");
 }
 
 #[tokio::test]
@@ -663,18 +724,29 @@ async fn a_graph_named_by_arn_is_adopted_and_a_missing_or_foreign_one_stalls() {
 
 #[tokio::test]
 async fn members_beyond_the_graphs_quota_stall_with_quota_exceeded() {
-    // 1,200 declared (the most a spec may declare) on a graph that already holds one more.
+    // 1,200 declared (the most a spec may declare) on a graph that already holds 60 others.
     let emulator = emulator().await;
     let admin = fixtures::detective_client(&emulator.endpoint_url(), ADMIN, "us-east-1");
     let graph_arn = fixtures::create_graph(&admin).await;
-    fixtures::invite(&admin, &graph_arn, "000000000999", "other@example.com").await;
+    let others: Vec<(String, String)> = (900..960)
+        .map(|i| (format!("{i:012}"), format!("other+{i}@example.com")))
+        .collect();
+    let others: Vec<(&str, &str)> = others.iter().map(|(id, email)| (id.as_str(), email.as_str())).collect();
+    for batch in others.chunks(50) {
+        fixtures::create_members(&admin, &graph_arn, batch).await;
+    }
+    emulator.reset_calls();
     let dir = tempfile::tempdir().unwrap();
     let ids: Vec<u64> = (0..1200).map(|i| 300_000_000_000 + i).collect();
     let file = write(dir.path(), "large.yaml", &graph_yaml(&ids, ""));
     let (code, graph, stderr) = sync_json(&emulator, &file, &[]).await;
     assert_eq!(code, Some(1), "{stderr}");
     assert_eq!(condition_of(&graph, "Stalled"), ("True".into(), "QuotaExceeded".into()));
-    assert!(emulator.members(&graph_arn).len() <= 1200);
+    // Batches of 50: the first 22 land (60 + 1,100 members), the 23rd is refused, and the
+    // operator stops there: no retry of the refused batch, no 24th batch.
+    let calls = emulator.calls();
+    assert_eq!(calls.get("CreateMembers"), Some(&23), "{calls:?}");
+    assert_eq!(emulator.members(&graph_arn).len(), 1160);
 }
 
 #[tokio::test]
@@ -702,6 +774,8 @@ async fn assume_role_arn_acts_in_the_roles_account() {
     assert_eq!(emulator.members(arn).len(), 1);
 }
 
+// `--emulator`: the embedded emulator is a default feature.
+#[cfg(feature = "emulator")]
 #[tokio::test]
 async fn log_format_json_writes_json_lines_without_emails_above_debug() {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/graph.yaml");

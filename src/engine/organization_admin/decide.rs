@@ -194,8 +194,13 @@ mod tests {
             if decision.write() == Some(OrganizationAdminWrite::Enable) {
                 prop_assert!(declared && administrator.is_none());
             }
-            let teardown = removal(OURS, region_removal, administrator.as_deref());
-            prop_assert_eq!(teardown == Decision::Disable, region_removal == DelegationRemoval::Disable && ours);
+            // Deleting the resource goes through the same gate: it never enables, and it
+            // disables only the declared account's own delegation, with `Disable` chosen.
+            let teardown = removal(OURS, region_removal, administrator.as_deref()).write();
+            prop_assert_ne!(teardown, Some(OrganizationAdminWrite::Enable));
+            if teardown == Some(OrganizationAdminWrite::Disable) {
+                prop_assert!(region_removal == DelegationRemoval::Disable && ours);
+            }
         }
     }
 }
