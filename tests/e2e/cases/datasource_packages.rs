@@ -202,13 +202,10 @@ async fn the_largest_graph_fits_the_object_limit() {
         return;
     };
     let accounts: Vec<String> = (0..1200).map(|i| format!("{:012}", 296_000_000_000u64 + i)).collect();
+    // 30 + 4 + 1 + 17 + 12 = 64 characters: the longest e-mail Detective accepts.
     let emails: Vec<String> = (0..1200)
         .map(|i| format!("{}{i:04}@{}.example.com", "r".repeat(30), "d".repeat(17)))
         .collect();
-    assert!(
-        emails.iter().all(|e| e.len() == 64),
-        "the longest e-mail Detective accepts"
-    );
     let members: Vec<(&str, &str)> = accounts
         .iter()
         .map(String::as_str)
