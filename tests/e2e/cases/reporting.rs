@@ -27,6 +27,14 @@ async fn sample(operator: &Operator, series: &str) -> Option<f64> {
         .and_then(|line| line.rsplit(' ').next()?.parse().ok())
 }
 
+/// A `wait_graph` check: Stalled for `reason`.
+fn stalled_by(reason: &'static str) -> impl Fn(&Value) -> Result<(), String> {
+    move |g| match condition(g, "Stalled") {
+        Some(c) if c["status"] == "True" && c["reason"] == reason => Ok(()),
+        other => Err(format!("Stalled: {other:?}")),
+    }
+}
+
 /// The README's promises about metrics (`reconciles_total`, `graph_members`,
 /// `deletion_guard_trips_total`), events (TagsUpdated, VerificationFailed, MembersEnabled,
 /// DeletionGuard), and e-mail addresses (never in events, status or logs above debug).
@@ -135,10 +143,7 @@ async fn metrics_events_and_logs_tell_what_happened() {
             "watched",
             Duration::from_secs(60),
             "Stalled by Detective's validation",
-            |g| match condition(g, "Stalled") {
-                Some(c) if c["status"] == "True" && c["reason"] == "AwsValidation" => Ok(()),
-                other => Err(format!("Stalled: {other:?}")),
-            },
+            stalled_by("AwsValidation"),
         )
         .await;
     let message = condition(&refused, "Stalled").expect("Stalled")["message"].to_string();
@@ -160,10 +165,7 @@ async fn metrics_events_and_logs_tell_what_happened() {
         "watched",
         Duration::from_secs(60),
         "Stalled by the deletion guard",
-        |g| match condition(g, "Stalled") {
-            Some(c) if c["status"] == "True" && c["reason"] == "DeletionGuard" => Ok(()),
-            other => Err(format!("Stalled: {other:?}")),
-        },
+        stalled_by("DeletionGuard"),
     )
     .await;
     assert_eq!(emulator.members(&arn).len(), 2, "the guard removed nothing");
