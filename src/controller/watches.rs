@@ -46,7 +46,7 @@ impl<K: Managed> Watch<K> {
             .reflect(writer)
             .inspect(move |event| {
                 if let Ok(watcher::Event::InitDone) = event {
-                    initial_list.done();
+                    initial_list.done(&K::kind(&()));
                 }
             })
             .applied_objects()
@@ -116,9 +116,15 @@ pub struct InitialList {
 }
 
 impl InitialList {
-    /// The watch listed everything once; a later relist changes nothing.
-    fn done(&self) {
-        if !self.done.swap(true, Ordering::SeqCst) && self.pending.fetch_sub(1, Ordering::SeqCst) == 1 {
+    /// The watch of `kind` listed everything once; a later relist changes nothing.
+    fn done(&self, kind: &str) {
+        if self.done.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let remaining = self.pending.fetch_sub(1, Ordering::SeqCst) - 1;
+        // Logged before readiness turns: the log shows which lists readiness waited for.
+        tracing::info!(kind, remaining, "initial list done");
+        if remaining == 0 {
             self.readiness.set(true);
         }
     }
@@ -159,10 +165,10 @@ mod tests {
         let readiness = Readiness::default();
         let lists = InitialLists::new(readiness.clone());
         let (graphs, memberships) = (lists.expect(), lists.expect());
-        graphs.done();
-        graphs.done();
+        graphs.done("DetectiveGraph");
+        graphs.done("DetectiveGraph");
         assert!(!readiness.get(), "one of two watches listed (twice)");
-        memberships.done();
+        memberships.done("DetectiveMembership");
         assert!(readiness.get());
     }
 }

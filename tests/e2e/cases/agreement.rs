@@ -567,10 +567,11 @@ fn disagreement(cli: &Verdict, server: &Verdict) -> Option<String> {
         (Some(_), None) => Some("the CLI refuses, the API server accepts".into()),
         (None, Some(_)) => Some("the API server refuses, the CLI accepts".into()),
         (Some(rust), Some(api)) => {
-            // A side that stopped early names a subset of the other's fields.
+            // A side that stopped early names a subset of the other's fields, and at least one:
+            // an empty set would agree with anything.
             let same = match (cli.first_only, server.first_only) {
-                (true, _) => rust.is_subset(api),
-                (false, true) => api.is_subset(rust),
+                (true, _) => !rust.is_empty() && rust.is_subset(api),
+                (false, true) => !api.is_empty() && api.is_subset(rust),
                 (false, false) => rust == api,
             };
             (!same).then(|| format!("the refusals name different fields: CLI {rust:?}, API server {api:?}"))

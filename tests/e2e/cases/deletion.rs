@@ -28,7 +28,7 @@ async fn deletion_policies_are_applied() {
     let outsider = "240000000099";
     invite(&admin, &existing, outsider, "outsider@example.com").await;
 
-    let _operator = env.operator(OperatorOptions::new("operator", ADMIN, &url)).await;
+    let mut operator = env.operator(OperatorOptions::new("operator", ADMIN, &url)).await;
     // (name, region, policy, members)
     let resources = [
         (
@@ -113,9 +113,7 @@ async fn deletion_policies_are_applied() {
     emulator.inject_fault(Fault::internal_error().on("DeleteMembers"));
     let failed_before = emulator.calls().get("DeleteMembers").copied().unwrap_or(0);
     env.kubectl(&["delete", "dg", "orphaned", "--wait=false"]).await.ok();
-    // One cleanup that failed through all of the SDK's 5 attempts: the operator's next retry is
-    // then 5 s away (its backoff), so a Detective call after the annotation below would come
-    // from the orphan path.
+    // One cleanup that failed through all of the SDK's 5 attempts.
     eventually(
         Duration::from_secs(90),
         "a cleanup failed through its retries",
@@ -136,12 +134,16 @@ async fn deletion_policies_are_applied() {
     assert!(held["metadata"]["deletionTimestamp"].is_string(), "{held}");
     assert_eq!(held["metadata"]["finalizers"][0], "detective.operator.dev/cleanup");
 
-    // The escape hatch: released without a single Detective call.
+    // The escape hatch: released without a single Detective call. The operator that kept
+    // retrying the cleanup is stopped first, so that no retry it had scheduled can come after
+    // the annotation; the next one finds the resource annotated.
+    operator.kill();
     let total_calls = || emulator.calls().values().sum::<u64>();
     let before_annotation = emulator.calls();
     env.kubectl(&["annotate", "dg", "orphaned", "detective.operator.dev/orphan=true"])
         .await
         .ok();
+    let _operator = env.operator(OperatorOptions::new("operator-2", ADMIN, &url)).await;
     env.wait_gone(&env.graphs(), "orphaned", Duration::from_secs(30)).await;
     assert_eq!(
         total_calls(),

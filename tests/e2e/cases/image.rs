@@ -282,12 +282,14 @@ async fn image_reconciles_over_tls_and_stops_cleanly() {
         "AWS calls counted in /metrics:\n{metrics}"
     );
 
-    let stopping = Instant::now();
+    // Stopped by SIGTERM, not by the SIGKILL after the grace period (that would exit 137): the
+    // exit code and the operator's own word say so, no clock needed.
     let exit_code = container.stop(Duration::from_secs(30));
-    assert_eq!(exit_code, 0, "a clean exit on SIGTERM:\n{}", container.logs());
+    let logs = container.logs();
+    assert_eq!(exit_code, 0, "a clean exit on SIGTERM:\n{logs}");
     assert!(
-        stopping.elapsed() < Duration::from_secs(25),
-        "it stopped on SIGTERM, not on the SIGKILL after the grace period"
+        logs.contains("termination signal: finishing in-flight reconciles"),
+        "it stopped on SIGTERM:\n{logs}"
     );
     let after = env.lease_holder(&lease).await;
     assert!(after.is_err(), "the Lease was released on SIGTERM: holder {after:?}");

@@ -3,12 +3,13 @@
 use std::time::Duration;
 
 use crate::harness::gate::ApiGate;
-use crate::harness::operator::STORE_READY;
+use crate::harness::operator::INITIAL_LIST_DONE;
 use crate::harness::{ADMIN, Env, OperatorOptions, emulator, eventually};
 
-/// `/readyz` turns 200 only once both watches (DetectiveGraph, DetectiveMembership) have listed
-/// their objects: while the API server cannot be reached it says not ready (and `/healthz` still
-/// answers), and once it can, it turns ready after both stores are synced. `/metrics` serves
+/// `/readyz` turns 200 only once the three watches (DetectiveGraph, DetectiveMembership,
+/// DetectiveOrganizationAdmin) have listed their objects: while the API server cannot be reached
+/// it says not ready (and `/healthz` still answers), and once it can, it turns ready after each
+/// watch has logged its initial list. `/metrics` serves
 /// OpenMetrics text.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readyz_reports_synced_watches() {
@@ -27,7 +28,11 @@ async fn readyz_reports_synced_watches() {
         assert_eq!(operator.get("/healthz").await.0, 200, "alive while not ready");
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    assert_eq!(operator.log().matches(STORE_READY).count(), 0, "no store synced yet");
+    assert_eq!(
+        operator.log().matches(INITIAL_LIST_DONE).count(),
+        0,
+        "no watch listed yet"
+    );
 
     gate.open();
     eventually(
@@ -41,11 +46,24 @@ async fn readyz_reports_synced_watches() {
         },
     )
     .await;
-    assert!(
-        operator.log().matches(STORE_READY).count() >= 2,
-        "both watches listed their objects before /readyz said so:\n{}",
-        operator.log()
-    );
+    // Read right after the first 200: each watch logs its list before readiness may turn.
+    let log = operator.log();
+    let listed: Vec<&str> = log.lines().filter(|line| line.contains(INITIAL_LIST_DONE)).collect();
+    for kind in ["DetectiveGraph", "DetectiveMembership", "DetectiveOrganizationAdmin"] {
+        let kind = format!("kind=\"{kind}\"");
+        assert_eq!(
+            listed.iter().filter(|line| line.contains(&kind)).count(),
+            1,
+            "{kind} listed its objects once before /readyz said ready:\n{log}"
+        );
+    }
+    // Readiness waited for all three: the lists counted down 2, 1, 0 (it turns at 0).
+    let mut remaining: Vec<&str> = listed
+        .iter()
+        .filter_map(|line| line.split("remaining=").nth(1)?.split_whitespace().next())
+        .collect();
+    remaining.sort_unstable();
+    assert_eq!(remaining, ["0", "1", "2"], "lists awaited:\n{}", listed.join("\n"));
 
     let metrics = operator.get("/metrics").await;
     assert_eq!(metrics.0, 200);

@@ -88,8 +88,10 @@ spec:
         chosen,
         "the suspended, the excluded and the unlisted OUs' accounts are not members"
     );
-    assert!(members.iter().all(|m| m.status == MemberStatus::Enabled), "{members:?}");
-    assert!(!members.iter().any(|m| m.status == MemberStatus::Invited));
+    assert!(
+        members.iter().all(|m| m.status == MemberStatus::Enabled),
+        "none INVITED: {members:?}"
+    );
     for id in chosen {
         let reported = member_status(&graph, id).expect("in status");
         assert_eq!(reported["invitationType"], "ORGANIZATION", "{reported}");

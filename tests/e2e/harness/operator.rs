@@ -9,8 +9,9 @@ use std::time::Duration;
 use super::process::{self, SIGTERM};
 use super::{Env, eventually, tail};
 
-/// What kube-runtime logs (at debug) when a controller's watch has listed everything.
-pub const STORE_READY: &str = "store is ready, starting runner";
+/// What the operator logs (at info, with the `kind`) when one watch has listed everything, before
+/// readiness may turn.
+pub const INITIAL_LIST_DONE: &str = "initial list done";
 
 /// Allocator and runtime settings the scale benchmark compares; the operator runs with a cleared
 /// environment, so each reaches it only when the test's environment has `OPERATOR_<name>`.
