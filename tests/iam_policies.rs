@@ -15,7 +15,8 @@ use std::fmt::Debug;
 use std::path::{Path, PathBuf};
 
 use detective_emulator::{AccountConfig, Emulator, MemberStatus, OrganizationConfig, RoleConfig, WorldConfig};
-use detective_operator::api::{DetectiveGraph, DetectiveGraphSpec};
+use detective_operator::api::{DetectiveGraph, DetectiveGraphSpec, DetectiveMembershipSpec};
+use detective_operator::engine::membership::MembershipTarget;
 use detective_operator::engine::{self, GraphTarget, Mode, Reported, SyncError};
 use futures::future::BoxFuture;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
@@ -64,11 +65,29 @@ const ROWS: &[Row] = &[
         files: &["administrator-policy.json", "administrator-organization-policy.json"],
         flow: |policies| Box::pin(organization_graph_converges(policies)),
     },
+    Row {
+        what: "`acceptInvitations`: each member's `DetectiveInvitationAccepter`",
+        files: &["member-accept-role-policy.json"],
+        flow: |policies| Box::pin(graph_converges_and_is_deleted(policies)),
+    },
+    Row {
+        what: "`DetectiveMembership` (the member account's operator)",
+        files: &["member-accept-role-policy.json"],
+        flow: |policies| Box::pin(memberships_accept_reject_and_leave(policies)),
+    },
 ];
 
 /// Actions a file keeps although no flow of the emulator needs them, each with the AWS-side
 /// need the emulator cannot see: (file, action, reason).
 const EXCEPTIONS: &[(&str, &str, &str)] = &[];
+
+/// Refusals the operator logs rather than reports in the resource's status (so the flow fails,
+/// but what it reports need not name the action): (action, reason).
+const LOGGED_NOT_REPORTED: &[(&str, &str)] = &[(
+    "detective:BatchGetMembershipDatasources",
+    "a DetectiveMembership's ingest state is optional: refused, its status omits \
+     datasourcePackages and the log says why",
+)];
 
 /// The policy files a flow attaches: the examples, or a variant of one of them.
 #[derive(Clone, Debug, Default)]
@@ -145,18 +164,19 @@ fn operator_role(policies: Vec<PathBuf>) -> RoleConfig {
     }
 }
 
-fn accept_role() -> RoleConfig {
+fn accept_role(policies: &Policies) -> RoleConfig {
     RoleConfig {
         name: ACCEPT_ROLE.into(),
-        policy_files: vec![example("member-accept-role-policy.json")],
+        policy_files: policies.paths(&["member-accept-role-policy.json"]),
         trust_policy_file: Some(example("member-accept-role-trust-policy.json")),
         ..RoleConfig::default()
     }
 }
 
 /// An organization world under enforcement: the administrator (whose operator role carries
-/// `operator_policies`) and the members in [`ORGANIZATION`], each member with the accept role.
-fn world(operator_policies: Vec<PathBuf>) -> WorldConfig {
+/// the `operator_files` of `policies`) and the members in [`ORGANIZATION`], each member with the
+/// accept role.
+fn world(policies: &Policies, operator_files: &[&str]) -> WorldConfig {
     let organization: OrganizationConfig = serde_json::from_value(json!({
         "id": ORGANIZATION,
         "managementAccount": MANAGEMENT,
@@ -167,14 +187,14 @@ fn world(operator_policies: Vec<PathBuf>) -> WorldConfig {
     .expect("an organization");
     let mut administrator = AccountConfig::new(ADMINISTRATOR, "");
     administrator.organization = Some(ORGANIZATION.into());
-    administrator.roles = Some(vec![operator_role(operator_policies)]);
+    administrator.roles = Some(vec![operator_role(policies.paths(operator_files))]);
     let mut accounts = vec![administrator];
     // The first member's volume is too high: accepted, it waits for StartMonitoringMember.
     for member in MEMBERS {
         let mut account = AccountConfig::new(member, format!("{member}@example.com"));
         account.organization = Some(ORGANIZATION.into());
         account.parent_id = Some(UNIT.into());
-        account.roles = Some(vec![accept_role()]);
+        account.roles = Some(vec![accept_role(policies)]);
         account.volume_too_high = member == MEMBERS[0];
         accounts.push(account);
     }
@@ -188,8 +208,8 @@ fn world(operator_policies: Vec<PathBuf>) -> WorldConfig {
 
 /// The emulator of [`world`], with [`ADMINISTRATOR`] delegated by the management account (whose
 /// own credentials are unrestricted) in [`ORGANIZATION_REGION`].
-async fn delegated(operator_policies: Vec<PathBuf>) -> Emulator {
-    let emulator = fixtures::start_emulator_with(world(operator_policies)).await;
+async fn delegated(policies: &Policies, operator_files: &[&str]) -> Emulator {
+    let emulator = fixtures::start_emulator_with(world(policies, operator_files)).await;
     fixtures::delegate(&emulator.endpoint_url(), MANAGEMENT, ADMINISTRATOR, ORGANIZATION_REGION).await;
     emulator
 }
@@ -236,7 +256,7 @@ async fn sync_at(
 /// `plan -f` (`engine::sync` in `Mode::DryRun`) of an organization graph (drawing from the root,
 /// and from an OU) and of an invitation graph with tags and `datasourcePackages`, all existing.
 async fn plan(policies: Policies) -> FlowRun {
-    let emulator = delegated(policies.paths(&["plan-readonly-policy.json"])).await;
+    let emulator = delegated(&policies, &["plan-readonly-policy.json"]).await;
     let root = fixtures::detective_client(&emulator.endpoint_url(), ADMINISTRATOR, INVITATION_REGION);
     fixtures::create_tagged_graph(&root, &[("team", "security")]).await;
     let mut run = FlowRun::default();
@@ -276,7 +296,11 @@ async fn plan(policies: Policies) -> FlowRun {
 /// tag dropped (pruned); then deleted with `deletionPolicy: Delete`. And a graph of before the
 /// data source packages were on by default, whose `datasourcePackages` are started.
 async fn graph_converges_and_is_deleted(policies: Policies) -> FlowRun {
-    let emulator = delegated(policies.paths(&["administrator-policy.json", "assume-accept-role-policy.json"])).await;
+    let emulator = delegated(
+        &policies,
+        &["administrator-policy.json", "assume-accept-role-policy.json"],
+    )
+    .await;
     let mut run = FlowRun::default();
     let members = |accounts: &[&str]| -> Vec<Value> {
         accounts
@@ -355,7 +379,7 @@ async fn graph_converges_and_is_deleted(policies: Policies) -> FlowRun {
 /// `organization.autoEnable`, converged.
 async fn organization_graph_converges(policies: Policies) -> FlowRun {
     let files = ["administrator-policy.json", "administrator-organization-policy.json"];
-    let emulator = delegated(policies.paths(&files)).await;
+    let emulator = delegated(&policies, &files).await;
     let mut run = FlowRun::default();
     let mut graph = resource("organization", organization_spec(UNIT));
     sync(
@@ -392,6 +416,60 @@ async fn organization_graph_converges(policies: Policies) -> FlowRun {
     run.expect(
         emulator.calls().contains_key("UpdateOrganizationConfiguration"),
         "autoEnable set",
+    );
+    run.finish(&emulator)
+}
+
+/// Each member account's operator (a role carrying the membership's policy) answers the
+/// administrator's invitation: the first accepts, reads its ingest state and leaves on deletion
+/// (`deletionPolicy: Disassociate`); the second rejects.
+async fn memberships_accept_reject_and_leave(policies: Policies) -> FlowRun {
+    let mut world = world(&policies, &[]);
+    for account in &mut world.accounts[1..] {
+        account.organization = None;
+        account.parent_id = None;
+        account.volume_too_high = false;
+        account.roles = Some(vec![operator_role(policies.paths(&["member-accept-role-policy.json"]))]);
+    }
+    let emulator = fixtures::start_emulator_with(world).await;
+    let url = emulator.endpoint_url();
+    let root = fixtures::detective_client(&url, ADMINISTRATOR, INVITATION_REGION);
+    let graph_arn = fixtures::create_graph(&root).await;
+    for member in MEMBERS {
+        fixtures::invite(&root, &graph_arn, member, &format!("{member}@example.com")).await;
+    }
+    let mut run = FlowRun::default();
+    for (member, state) in MEMBERS.iter().zip(["Accepted", "Rejected"]) {
+        let spec: DetectiveMembershipSpec = serde_json::from_value(json!({
+            "graphArn": graph_arn,
+            "state": state,
+            "deletionPolicy": "Disassociate",
+        }))
+        .expect("a valid membership");
+        let access = emulator_access_as_role(&url, member, OPERATOR_ROLE, INVITATION_REGION).await;
+        let target = MembershipTarget {
+            spec: &spec,
+            previous: None,
+            generation: Some(1),
+        };
+        let outcome = engine::sync(&access, target, Mode::Apply, Timestamp::now()).await;
+        run.outcome(&format!("{state} as {member}"), &outcome);
+        if state == "Accepted" {
+            run.expect(outcome.packages.is_some(), "the member's ingest state read");
+            let deleted = engine::teardown(
+                &access,
+                MembershipTarget {
+                    previous: Some(&outcome.status),
+                    ..target
+                },
+            )
+            .await;
+            run.result("leave", deleted);
+        }
+    }
+    run.expect(
+        emulator.members(&graph_arn).is_empty(),
+        "one member rejected, the other left",
     );
     run.finish(&emulator)
 }
@@ -465,8 +543,8 @@ async fn enough(row: &Row) -> Option<String> {
     })
 }
 
-/// Whether some row carrying `file` is refused `action`, naming it, once the action is removed
-/// from the file.
+/// Whether some row carrying `file` fails, refused `action` and naming it, once the action is
+/// removed from the file.
 async fn needed(file: &'static str, policy: &Value, action: &str) -> bool {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let variant = write_variant(dir.path(), file, &without(policy, action));
@@ -475,7 +553,9 @@ async fn needed(file: &'static str, policy: &Value, action: &str) -> bool {
             variants: BTreeMap::from([(file, variant.clone())]),
         };
         let run = (row.flow)(policies).await;
-        if run.refused.get(operation(action)).is_some_and(|&count| count > 0) && run.names(action) {
+        let refused = run.refused.get(operation(action)).is_some_and(|&count| count > 0);
+        let reported = run.names(action) || LOGGED_NOT_REPORTED.iter().any(|(a, _)| *a == action);
+        if refused && !run.failures.is_empty() && reported {
             return true;
         }
     }
@@ -511,6 +591,9 @@ async fn every_example_policy_is_needed_and_enough() {
     );
     for (file, action, reason) in EXCEPTIONS {
         println!("  {file}: {action}: {reason}");
+    }
+    for (action, reason) in LOGGED_NOT_REPORTED {
+        println!("refused but only logged: {action}: {reason}");
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
