@@ -66,6 +66,11 @@ const ROWS: &[Row] = &[
         flow: |policies| Box::pin(organization_graph_converges(policies)),
     },
     Row {
+        what: "`membersFrom.organization.assumeRoleArn`: the role that lists the organization",
+        files: &["organization-reader-policy.json"],
+        flow: |policies| Box::pin(organization_listed_through_a_reader_role(policies)),
+    },
+    Row {
         what: "`acceptInvitations`: each member's `DetectiveInvitationAccepter`",
         files: &["member-accept-role-policy.json"],
         flow: |policies| Box::pin(graph_converges_and_is_deleted(policies)),
@@ -416,6 +421,80 @@ async fn organization_graph_converges(policies: Policies) -> FlowRun {
     run.expect(
         emulator.calls().contains_key("UpdateOrganizationConfiguration"),
         "autoEnable set",
+    );
+    run.finish(&emulator)
+}
+
+/// The role in the management account that lists the organization for the graph.
+const READER_ROLE: &str = "DetectiveOrganizationReader";
+
+/// The administrator's graph drawing its members from the organization (the OU, then the root)
+/// through a role of the management account carrying the reader policy, which trusts the
+/// administrator account; the operator's role may assume it (a grant the test writes: the
+/// examples name no such role).
+async fn organization_listed_through_a_reader_role(policies: Policies) -> FlowRun {
+    let grants = tempfile::tempdir().expect("a temporary directory");
+    let assume_reader = grants.path().join("assume-reader-role.json");
+    let grant = json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Action": "sts:AssumeRole",
+            "Resource": format!("arn:aws:iam::{MANAGEMENT}:role/{READER_ROLE}"),
+        }],
+    });
+    std::fs::write(&assume_reader, grant.to_string()).expect("the grant written");
+    let mut world = world(&policies, &["administrator-policy.json"]);
+    if let Some(roles) = &mut world.accounts[0].roles {
+        roles[0].policy_files.push(assume_reader);
+    }
+    let mut management = AccountConfig::new(MANAGEMENT, "");
+    management.organization = Some(ORGANIZATION.into());
+    management.roles = Some(vec![RoleConfig {
+        name: READER_ROLE.into(),
+        trusted_accounts: vec![ADMINISTRATOR.into()],
+        policy_files: policies.paths(&["organization-reader-policy.json"]),
+        ..RoleConfig::default()
+    }]);
+    world.accounts.push(management);
+    let emulator = fixtures::start_emulator_with(world).await;
+    let mut run = FlowRun::default();
+    let spec = |unit: &str| {
+        json!({
+            "region": INVITATION_REGION,
+            "membersFrom": {"organization": {
+                "organizationalUnits": [unit],
+                "assumeRoleArn": format!("arn:aws:iam::{MANAGEMENT}:role/{READER_ROLE}"),
+            }},
+        })
+    };
+    let mut graph = resource("listed", spec(UNIT));
+    sync(
+        &emulator,
+        &mut run,
+        "list an OU through the reader role",
+        &mut graph,
+        Mode::Apply,
+    )
+    .await;
+    graph.spec = resource("listed", spec(ROOT)).spec;
+    sync(
+        &emulator,
+        &mut run,
+        "list the root through the reader role",
+        &mut graph,
+        Mode::Apply,
+    )
+    .await;
+    let arn = graph
+        .status
+        .as_ref()
+        .and_then(|s| s.graph_arn.clone())
+        .unwrap_or_default();
+    let members = emulator.members(&arn);
+    run.expect(
+        MEMBERS.iter().all(|id| members.iter().any(|m| m.account_id == *id)),
+        "the organization's accounts invited",
     );
     run.finish(&emulator)
 }
