@@ -166,6 +166,15 @@ async fn organizations_reads_are_authorized_on_star() {
     let organizations = |policy: &str| {
         let mut world = world(&[policy]);
         world.accounts[0].organization = Some(detective_emulator::DEFAULT_ORGANIZATION.into());
+        // A delegated administrator, so that the service itself lets it list the organization.
+        world.organizations = vec![
+            serde_json::from_value(serde_json::json!({
+                "id": detective_emulator::DEFAULT_ORGANIZATION,
+                "managementAccount": "999988887777",
+                "delegatedAdministrators": [ADMINISTRATOR],
+            }))
+            .expect("an organization"),
+        ];
         world
     };
     let client = |emulator: &Emulator| {
@@ -181,10 +190,10 @@ async fn organizations_reads_are_authorized_on_star() {
     };
     let reader = start(organizations("organization-reader-policy.json")).await;
     client(&reader)
-        .describe_organization()
+        .list_roots()
         .send()
         .await
-        .expect("the reader policy allows DescribeOrganization");
+        .expect("the reader policy allows ListRoots");
 
     let planner = start(organizations("plan-readonly-policy.json")).await;
     let refused = client(&planner)

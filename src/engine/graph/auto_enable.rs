@@ -12,11 +12,12 @@ use crate::engine::Mode;
 #[derive(Debug, thiserror::Error)]
 pub enum AutoEnableError {
     /// DescribeOrganizationConfiguration was refused: the graph's account is not the
-    /// organization's delegated Detective administrator in this Region.
+    /// organization's delegated Detective administrator in this Region, or the caller's IAM
+    /// policy lacks the action (AWS's answer, which says which, is in the message).
     #[error(
         "account {account} is not the delegated Detective administrator of an organization in this Region, so \
          spec.organization.autoEnable cannot be applied: delegate it from the management account \
-         (DetectiveOrganizationAdmin), or remove spec.organization"
+         (DetectiveOrganizationAdmin), or remove spec.organization ({source})"
     )]
     NotDelegatedAdministrator {
         account: String,
