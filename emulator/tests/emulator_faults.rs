@@ -84,7 +84,7 @@ async fn latency_injection_is_observable() {
         let admin = admin.clone();
         async move { admin.list_graphs().send().await.map(drop) }
     });
-    while emulator.calls().get("ListGraphs").is_none() {
+    while !emulator.calls().contains_key("ListGraphs") {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     tokio::select! {
