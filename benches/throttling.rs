@@ -16,58 +16,22 @@
 
 #[path = "../emulator/tests/fixtures/mod.rs"]
 mod fixtures;
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 use std::time::{Duration, Instant};
 
-use detective_emulator::{AccountConfig, Emulator, Fault, WorldConfig};
-use detective_operator::api::conditions::{READY, RECONCILING};
-use detective_operator::api::{DetectiveGraph, DetectiveGraphSpec, DetectiveGraphStatus};
-use detective_operator::aws::{AwsAccess, AwsSettings, SdkDetective};
+use detective_emulator::{Emulator, Fault, WorldConfig};
+use detective_operator::api::conditions::RECONCILING;
+use detective_operator::api::{DetectiveGraph, DetectiveGraphStatus};
 use detective_operator::controller::backoff::Backoff;
-use detective_operator::engine::{self, GraphOutcome, GraphTarget, Mode, Reported};
-use k8s_openapi::jiff::Timestamp;
+use detective_operator::engine::Reported;
+use support::faulted_graph::{OperatorAws, spec, world};
 
 const ADMIN: &str = "123456789012";
-const REGION: &str = "us-east-1";
 const RATE_LIMIT: u32 = 5;
 const OUTAGE: Duration = Duration::from_secs(120);
 const STORM: Duration = Duration::from_secs(60);
-
-fn account(i: u64) -> String {
-    format!("{:012}", 200_000_000_000 + i)
-}
-
-fn spec(members: u64) -> DetectiveGraphSpec {
-    let members: Vec<serde_json::Value> = (0..members)
-        .map(|i| serde_json::json!({"accountId": account(i), "emailAddress": format!("root+{i}@example.com")}))
-        .collect();
-    serde_json::from_value(serde_json::json!({"region": REGION, "members": members})).expect("a valid spec")
-}
-
-/// Members who accept their invitations at once, so a graph can become Ready.
-fn world(members: u64) -> WorldConfig {
-    WorldConfig {
-        accounts: (0..members)
-            .map(|i| AccountConfig {
-                account_id: account(i),
-                email: format!("root+{i}@example.com"),
-                auto_accept_after_ms: Some(0),
-                ..AccountConfig::default()
-            })
-            .collect(),
-        ..WorldConfig::default()
-    }
-}
-
-async fn reconcile(
-    detective: &SdkDetective,
-    access: &AwsAccess,
-    spec: &DetectiveGraphSpec,
-    previous: Option<&DetectiveGraphStatus>,
-) -> GraphOutcome {
-    let target = GraphTarget::new(spec, previous, Some(1));
-    engine::graph::reconcile(detective, access, target, Mode::Apply, Timestamp::now()).await
-}
 
 fn total(emulator: &Emulator) -> u64 {
     emulator.calls().values().sum()
@@ -85,12 +49,11 @@ fn condition_reason(status: &DetectiveGraphStatus, type_: &str) -> String {
 async fn rate_limit() {
     const MEMBERS: u64 = 1200;
     let emulator = fixtures::start_emulator_as(ADMIN, WorldConfig::default()).await;
-    let access = access_to(&emulator).await;
-    let detective = access.detective(None, None).await.expect("a client");
+    let aws = OperatorAws::to(&emulator).await;
     emulator.inject_fault(Fault::rate_limit(RATE_LIMIT));
     let spec = spec(MEMBERS);
     let started = Instant::now();
-    let outcome = reconcile(&detective, &access, &spec, None).await;
+    let outcome = aws.reconcile(&spec, None).await;
     let took = started.elapsed();
     let attempts = total(&emulator);
     let throttled: u64 = emulator.faulted_calls().values().sum();
@@ -116,25 +79,9 @@ async fn rate_limit() {
 async fn outage(name: &str, fault: Fault, length: Duration) -> (u64, Duration) {
     const MEMBERS: u64 = 50;
     let emulator = fixtures::start_emulator_as(ADMIN, world(MEMBERS)).await;
-    let access = access_to(&emulator).await;
-    let detective = access.detective(None, None).await.expect("a client");
+    let aws = OperatorAws::to(&emulator).await;
     let spec = spec(MEMBERS);
-    let mut previous: Option<DetectiveGraphStatus> = None;
-    for _ in 0..10 {
-        let outcome = reconcile(&detective, &access, &spec, previous.as_ref()).await;
-        let ready = outcome.is_ready();
-        previous = Some(outcome.status);
-        if ready {
-            break;
-        }
-        emulator.advance_clock(Duration::from_secs(60));
-    }
-    assert!(
-        previous
-            .as_ref()
-            .is_some_and(|status| condition_reason(status, READY) != "-"),
-        "the graph converges first"
-    );
+    let mut previous = Some(aws.converged(&emulator, &spec).await);
 
     let backoff = Backoff::default();
     emulator.reset_calls();
@@ -152,7 +99,7 @@ async fn outage(name: &str, fault: Fault, length: Duration) -> (u64, Duration) {
         .within("bench")
         .erase();
     let recovered = loop {
-        let outcome = reconcile(&detective, &access, &spec, previous.as_ref()).await;
+        let outcome = aws.reconcile(&spec, previous.as_ref()).await;
         reconciles += 1;
         if during.is_none() && Instant::now() >= end {
             end_fault(&mut during);
@@ -188,16 +135,6 @@ async fn outage(name: &str, fault: Fault, length: Duration) -> (u64, Duration) {
     );
     emulator.shutdown().await;
     (during, recovered)
-}
-
-/// The operator's own AWS configuration (retry mode, attempts, timeouts), pointed at `emulator`.
-async fn access_to(emulator: &Emulator) -> AwsAccess {
-    AwsAccess::load(&AwsSettings {
-        region: Some(REGION.into()),
-        endpoint_url: Some(emulator.endpoint_url()),
-        max_attempts: None,
-    })
-    .await
 }
 
 fn main() {

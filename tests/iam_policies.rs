@@ -14,7 +14,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
 use std::path::{Path, PathBuf};
 
-use detective_emulator::{AccountConfig, Emulator, MemberStatus, OrganizationConfig, RoleConfig, WorldConfig};
+use detective_emulator::{
+    AccountConfig, Emulator, MemberSnapshot, MemberStatus, OrganizationConfig, RoleConfig, WorldConfig,
+};
 use detective_operator::api::{DetectiveGraph, DetectiveGraphSpec, DetectiveMembershipSpec};
 use detective_operator::engine::membership::MembershipTarget;
 use detective_operator::engine::{self, GraphTarget, Mode, Reported, SyncError};
@@ -386,30 +388,7 @@ async fn organization_graph_converges(policies: Policies) -> FlowRun {
     let files = ["administrator-policy.json", "administrator-organization-policy.json"];
     let emulator = delegated(&policies, &files).await;
     let mut run = FlowRun::default();
-    let mut graph = resource("organization", organization_spec(UNIT));
-    sync(
-        &emulator,
-        &mut run,
-        "converge organization graph of an OU",
-        &mut graph,
-        Mode::Apply,
-    )
-    .await;
-    graph.spec = resource("organization", organization_spec(ROOT)).spec;
-    sync(
-        &emulator,
-        &mut run,
-        "converge organization graph of the root",
-        &mut graph,
-        Mode::Apply,
-    )
-    .await;
-    let arn = graph
-        .status
-        .as_ref()
-        .and_then(|s| s.graph_arn.clone())
-        .unwrap_or_default();
-    let members = emulator.members(&arn);
+    let members = from_the_unit_then_the_root(&emulator, &mut run, "organization", organization_spec).await;
     run.expect(
         MEMBERS.iter().all(|id| {
             members
@@ -423,6 +402,40 @@ async fn organization_graph_converges(policies: Policies) -> FlowRun {
         "autoEnable set",
     );
     run.finish(&emulator)
+}
+
+/// Converges the graph `name` drawing its members from the OU, then from the root; the members
+/// of its graph after.
+async fn from_the_unit_then_the_root(
+    emulator: &Emulator,
+    run: &mut FlowRun,
+    name: &str,
+    spec_of: impl Fn(&str) -> Value,
+) -> Vec<MemberSnapshot> {
+    let mut graph = resource(name, spec_of(UNIT));
+    sync(
+        emulator,
+        run,
+        &format!("converge {name} from an OU"),
+        &mut graph,
+        Mode::Apply,
+    )
+    .await;
+    graph.spec = resource(name, spec_of(ROOT)).spec;
+    sync(
+        emulator,
+        run,
+        &format!("converge {name} from the root"),
+        &mut graph,
+        Mode::Apply,
+    )
+    .await;
+    let arn = graph
+        .status
+        .as_ref()
+        .and_then(|s| s.graph_arn.clone())
+        .unwrap_or_default();
+    emulator.members(&arn)
 }
 
 /// The role in the management account that lists the organization for the graph.
@@ -468,30 +481,7 @@ async fn organization_listed_through_a_reader_role(policies: Policies) -> FlowRu
             }},
         })
     };
-    let mut graph = resource("listed", spec(UNIT));
-    sync(
-        &emulator,
-        &mut run,
-        "list an OU through the reader role",
-        &mut graph,
-        Mode::Apply,
-    )
-    .await;
-    graph.spec = resource("listed", spec(ROOT)).spec;
-    sync(
-        &emulator,
-        &mut run,
-        "list the root through the reader role",
-        &mut graph,
-        Mode::Apply,
-    )
-    .await;
-    let arn = graph
-        .status
-        .as_ref()
-        .and_then(|s| s.graph_arn.clone())
-        .unwrap_or_default();
-    let members = emulator.members(&arn);
+    let members = from_the_unit_then_the_root(&emulator, &mut run, "listed", spec).await;
     run.expect(
         MEMBERS.iter().all(|id| members.iter().any(|m| m.account_id == *id)),
         "the organization's accounts invited",

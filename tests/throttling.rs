@@ -16,69 +16,21 @@
 
 #[path = "../emulator/tests/fixtures/mod.rs"]
 mod fixtures;
+mod support;
 
 use std::time::Duration;
 
-use detective_emulator::{AccountConfig, Emulator, Fault, WorldConfig};
-use detective_operator::api::{DetectiveGraph, DetectiveGraphSpec, DetectiveGraphStatus};
-use detective_operator::aws::{AwsAccess, AwsSettings, SdkDetective};
+use detective_emulator::{Fault, WorldConfig};
+use detective_operator::api::DetectiveGraph;
 use detective_operator::controller::backoff::Backoff;
-use detective_operator::engine::{self, GraphOutcome, GraphTarget, Mode, Reported};
-use k8s_openapi::jiff::Timestamp;
+use detective_operator::engine::Reported;
+use support::faulted_graph::{OperatorAws, spec, world};
 
 const ADMIN: &str = "123456789012";
-const REGION: &str = "us-east-1";
 /// The benchmark's bound on the calls a resource makes during an outage or a throttle storm.
 const CALLS_DURING_A_FAULT: u64 = 30;
 /// The benchmark's bound on the time from the end of a fault to the next reconcile.
 const BACK_WITHIN: Duration = Duration::from_secs(90);
-
-fn account(i: u64) -> String {
-    format!("{:012}", 200_000_000_000 + i)
-}
-
-fn spec(members: u64) -> DetectiveGraphSpec {
-    let members: Vec<serde_json::Value> = (0..members)
-        .map(|i| serde_json::json!({"accountId": account(i), "emailAddress": format!("root+{i}@example.com")}))
-        .collect();
-    serde_json::from_value(serde_json::json!({"region": REGION, "members": members})).expect("a valid spec")
-}
-
-/// Members who accept their invitations at once, so a graph can become Ready.
-fn world(members: u64) -> WorldConfig {
-    WorldConfig {
-        accounts: (0..members)
-            .map(|i| AccountConfig {
-                account_id: account(i),
-                email: format!("root+{i}@example.com"),
-                auto_accept_after_ms: Some(0),
-                ..AccountConfig::default()
-            })
-            .collect(),
-        ..WorldConfig::default()
-    }
-}
-
-/// The operator's own AWS configuration (retry mode, attempts, timeouts), pointed at `emulator`.
-async fn access_to(emulator: &Emulator) -> (AwsAccess, SdkDetective) {
-    let access = AwsAccess::load(&AwsSettings {
-        region: Some(REGION.into()),
-        endpoint_url: Some(emulator.endpoint_url()),
-        max_attempts: None,
-    })
-    .await;
-    let detective = access.detective(None, None).await.expect("a client");
-    (access, detective)
-}
-
-async fn reconcile(
-    (access, detective): &(AwsAccess, SdkDetective),
-    spec: &DetectiveGraphSpec,
-    previous: Option<&DetectiveGraphStatus>,
-) -> GraphOutcome {
-    let target = GraphTarget::new(spec, previous, Some(1));
-    engine::graph::reconcile(detective, access, target, Mode::Apply, Timestamp::now()).await
-}
 
 fn total(calls: &std::collections::BTreeMap<String, u64>) -> u64 {
     calls.values().sum()
@@ -87,9 +39,9 @@ fn total(calls: &std::collections::BTreeMap<String, u64>) -> u64 {
 async fn rate_limit() {
     const MEMBERS: u64 = 1200;
     let emulator = fixtures::start_emulator_as(ADMIN, WorldConfig::default()).await;
-    let access = access_to(&emulator).await;
+    let aws = OperatorAws::to(&emulator).await;
     emulator.inject_fault(Fault::rate_limit(5));
-    let outcome = reconcile(&access, &spec(MEMBERS), None).await;
+    let outcome = aws.reconcile(&spec(MEMBERS), None).await;
     assert!(
         outcome.error.is_none(),
         "a reconcile error surfaced: {:?}",
@@ -129,29 +81,14 @@ fn paced_reconciles(name: &str, length: Duration) -> (u64, Duration) {
 async fn outage(name: &str, fault: Fault, length: Duration) {
     const MEMBERS: u64 = 10;
     let emulator = fixtures::start_emulator_as(ADMIN, world(MEMBERS)).await;
-    let access = access_to(&emulator).await;
+    let aws = OperatorAws::to(&emulator).await;
     let spec = spec(MEMBERS);
-    let mut previous: Option<DetectiveGraphStatus> = None;
-    for _ in 0..10 {
-        let outcome = reconcile(&access, &spec, previous.as_ref()).await;
-        let ready = outcome.is_ready();
-        previous = Some(outcome.status);
-        if ready {
-            break;
-        }
-        emulator.advance_clock(Duration::from_secs(60));
-    }
-    assert!(
-        previous
-            .as_ref()
-            .is_some_and(|status| status.sync.condition("Ready").is_some_and(|c| c.status == "True")),
-        "{name}: the graph converges first"
-    );
+    let previous = Some(aws.converged(&emulator, &spec).await);
 
     emulator.reset_calls();
     emulator.inject_fault(fault);
     let started = std::time::Instant::now();
-    let failed = reconcile(&access, &spec, previous.as_ref()).await;
+    let failed = aws.reconcile(&spec, previous.as_ref()).await;
     eprintln!("{name}: failing reconcile took {:?}", started.elapsed());
     let error = failed
         .error
@@ -169,7 +106,7 @@ async fn outage(name: &str, fault: Fault, length: Duration) {
     assert!(back_after <= BACK_WITHIN, "{name}: next reconcile {back_after:?} after");
 
     emulator.clear_faults();
-    let recovered = reconcile(&access, &spec, Some(&failed.status)).await;
+    let recovered = aws.reconcile(&spec, Some(&failed.status)).await;
     assert!(recovered.is_ready(), "{name}: {:?}", recovered.status.sync.conditions);
     emulator.shutdown().await;
 }

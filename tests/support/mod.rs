@@ -8,6 +8,7 @@
 // Each test binary uses a different subset.
 #![allow(dead_code)]
 
+pub mod faulted_graph;
 pub mod metrics;
 
 use detective_operator::aws::{AwsAccess, StandIn};
