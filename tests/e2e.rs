@@ -16,3 +16,5 @@ mod cases;
 
 #[path = "observability/mod.rs"]
 mod observability;
+
+mod support;

@@ -11,11 +11,11 @@ mod support;
 use std::path::PathBuf;
 
 use detective_emulator::{AccountConfig, MemberStatus, RoleConfig, WorldConfig};
-use detective_operator::api::DetectiveGraphSpec;
-use detective_operator::engine::{self, GraphOutcome, GraphTarget, Mode, Reported};
+use detective_operator::api::{DetectiveGraphSpec, DetectiveOrganizationAdminSpec};
+use detective_operator::engine::{self, GraphOutcome, GraphTarget, Mode, OrganizationAdminTarget, Reported};
 use k8s_openapi::jiff::Timestamp;
 
-use support::emulator_access_as_role;
+use support::{assume_role_grant, emulator_access_as_role};
 
 /// The administrator account and the roles the example policies name.
 const ADMINISTRATOR: &str = "111122223333";
@@ -116,6 +116,17 @@ async fn a_wrong_external_id_is_refused_by_the_trust_policy_naming_the_role() {
         "names who was refused: {error}"
     );
     assert!(!error.contains('@'), "no e-mail address in a message: {error}");
+    // Every member's role refused: no retry fixes that, a human must (the spec or the trust).
+    assert!(outcome.is_stalled(), "{:?}", outcome.status.sync.conditions);
+    let refusal = outcome.error.as_ref().expect("the graph's error");
+    assert_eq!(refusal.reason(), "AccessDenied");
+    assert!(!refusal.is_retryable(), "not retried in a fast loop: {refusal}");
+    assert!(
+        refusal
+            .to_string()
+            .contains(&format!("arn:aws:iam::{MEMBER}:role/{ACCEPT_ROLE}")),
+        "{refusal}"
+    );
 }
 
 #[tokio::test]
@@ -217,11 +228,7 @@ async fn a_wrong_external_id_of_the_graphs_own_role_stalls_it_naming_the_role() 
     let role_arn = format!("arn:aws:iam::{ADMINISTRATOR}:role/{ADMIN_ROLE}");
     // The operator's role may assume the administrator role: the trust policy is what refuses.
     let folder = tempfile::tempdir().expect("a temporary folder");
-    let assume = folder.path().join("assume-admin.json");
-    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn}
-    ]});
-    std::fs::write(&assume, policy.to_string()).expect("write the policy");
+    let assume = assume_role_grant(folder.path(), &role_arn);
     let mut world = world(vec![assume]);
     world.accounts[0]
         .roles
@@ -257,4 +264,69 @@ async fn a_wrong_external_id_of_the_graphs_own_role_stalls_it_naming_the_role() 
     assert!(outcome.error.is_none(), "{:?}", outcome.error);
     assert_eq!(emulator.refused_calls(), Default::default());
     assert_eq!(emulator.graphs().len(), 1, "created as the administrator role");
+}
+
+/// A DetectiveOrganizationAdmin reaching the management account's role (carrying the example
+/// organization-admin policy and trust policy) with an external id that trust policy does not
+/// name: refused, Stalled `AccessDenied` naming the role, nothing enabled; with the right one,
+/// delegated.
+#[tokio::test]
+async fn a_wrong_external_id_of_the_management_role_stalls_the_delegation_naming_the_role() {
+    const MANAGEMENT: &str = "999988887777";
+    const ORGANIZATION_ADMIN_ROLE: &str = "DetectiveOrganizationAdmin";
+    let role_arn = format!("arn:aws:iam::{MANAGEMENT}:role/{ORGANIZATION_ADMIN_ROLE}");
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    let assume = assume_role_grant(folder.path(), &role_arn);
+    let mut world = world(vec![assume]);
+    let organization = "o-exampleorg01";
+    world.organizations = vec![
+        serde_json::from_value(serde_json::json!({
+            "id": organization, "managementAccount": MANAGEMENT, "rootId": "r-exampleorg01",
+        }))
+        .expect("an organization"),
+    ];
+    world.accounts[0].organization = Some(organization.into());
+    let mut management = AccountConfig::new(MANAGEMENT, "");
+    management.organization = Some(organization.into());
+    management.roles = Some(vec![RoleConfig {
+        name: ORGANIZATION_ADMIN_ROLE.into(),
+        policy_files: vec![example("organization-admin-policy.json")],
+        trust_policy_file: Some(example("organization-admin-role-trust-policy.json")),
+        ..RoleConfig::default()
+    }]);
+    world.accounts.push(management);
+    let spec = |external_id: &str| -> DetectiveOrganizationAdminSpec {
+        serde_json::from_value(serde_json::json!({
+            "accountId": ADMINISTRATOR,
+            "regions": [REGION],
+            "assumeRoleArn": role_arn,
+            "externalId": external_id,
+        }))
+        .expect("a valid spec")
+    };
+    for (external_id, refused) in [("wrong", true), (EXTERNAL_ID, false)] {
+        let emulator = fixtures::start_emulator_with(world.clone()).await;
+        let access = emulator_access_as_role(&emulator.endpoint_url(), ADMINISTRATOR, OPERATOR_ROLE, REGION).await;
+        let spec = spec(external_id);
+        let target = OrganizationAdminTarget {
+            spec: &spec,
+            previous: None,
+            generation: Some(1),
+        };
+        let outcome = engine::sync(&access, target, Mode::Apply, Timestamp::now()).await;
+        if refused {
+            assert_eq!(emulator.refused_calls().get("AssumeRole"), Some(&1));
+            assert!(outcome.is_stalled(), "{:?}", outcome.status.sync.conditions);
+            let error = outcome.error.as_ref().expect("the refusal");
+            assert!(!error.is_retryable(), "not retried in a fast loop: {error}");
+            assert_eq!(error.reason(), "AccessDenied");
+            assert!(error.to_string().contains(&role_arn), "{error}");
+            assert!(!emulator.calls().contains_key("EnableOrganizationAdminAccount"));
+        } else {
+            assert!(outcome.is_ready(), "{:?}", outcome.status.sync.conditions);
+            assert_eq!(emulator.refused_calls(), Default::default());
+            assert_eq!(emulator.calls().get("EnableOrganizationAdminAccount"), Some(&1));
+        }
+        emulator.shutdown().await;
+    }
 }

@@ -77,12 +77,7 @@ impl World {
 
     /// Region → administrator, as the emulator holds them.
     fn delegations(&self) -> BTreeMap<String, String> {
-        self.emulator
-            .graphs()
-            .into_iter()
-            .filter(|g| g.organization.is_some())
-            .map(|g| (g.region, g.administrator_id))
-            .collect()
+        support::delegations(&self.emulator)
     }
 
     /// The calls since the last look, then forgets them.

@@ -13,7 +13,8 @@ use axum::response::Response;
 
 use super::control;
 use super::faults::Caller;
-use super::iam::{self, authorization, policy::Principal};
+use super::iam::authorization::{self, Authorization};
+use super::iam::{self, policy::Principal};
 use super::operations::{self, Context, Reply, Request};
 use super::organizations_api::{self, OrganizationsContext, OrganizationsOperation};
 use super::prng::SplitMix64;
@@ -46,28 +47,27 @@ impl Shared {
         )
     }
 
-    /// Under `enforceIam`, refuses (and counts under `operation`) a call whose caller's policies
-    /// do not allow `action` on every one of `resources`; `refusal` shapes the protocol's error.
+    /// Under `enforceIam`, refuses (and counts under `operation`) a call whose caller does not
+    /// pass every one of the `checks` made for it (from the caller, and whether
+    /// on-behalf checks are on); `refusal` shapes the protocol's error.
     fn authorize(
         &self,
         credential: &Credential,
         operation: &str,
-        action: &str,
-        resources: &[String],
+        checks: impl FnOnce(&Principal, bool) -> Vec<Authorization>,
         refusal: fn(String) -> ApiError,
     ) -> Result<(), ApiError> {
         let mut guard = self.lock();
         let inner = &mut *guard;
-        if !inner.world.iam().enforced() {
+        let iam = inner.world.iam();
+        if !iam.enforced() {
             return Ok(());
         }
         let principal = self.principal(inner, credential);
-        let denied = resources
-            .iter()
-            .find_map(|resource| inner.world.iam().authorize(&principal, action, resource).err());
-        match denied {
-            None => Ok(()),
-            Some(message) => {
+        let checks = checks(&principal, iam.on_behalf_checks());
+        match iam.authorize_all(&principal, &checks) {
+            Ok(()) => Ok(()),
+            Err(message) => {
                 *inner.refused.entry(operation.to_owned()).or_default() += 1;
                 Err(refusal(message))
             }
@@ -236,9 +236,10 @@ async fn aws_api(
         (None, Some(route)) => match decode_request(route, uri.query()) {
             Ok((query, resource_arn)) => {
                 let name = route.operation.name();
-                let resources = authorization::detective_resources(resource_arn.as_deref(), &body);
-                let action = format!("detective:{name}");
-                match shared.authorize(&credential, name, &action, &resources, ApiError::access_denied) {
+                let checks = |caller: &Principal, on_behalf| {
+                    authorization::detective(name, resource_arn.as_deref(), &body, caller.account(), on_behalf)
+                };
+                match shared.authorize(&credential, name, checks, ApiError::access_denied) {
                     Ok(()) => shared.dispatch(route, &credential, &query, resource_arn.as_deref(), &body),
                     Err(err) => (Err(err), String::new()),
                 }
@@ -272,9 +273,9 @@ async fn organizations_call(shared: &Shared, name: &str, headers: &HeaderMap, bo
         (Some(err), _) => (Err(err), String::new()),
         (None, None) => (Err(organizations_api::not_implemented(name)), String::new()),
         (None, Some(operation)) => {
-            let action = format!("organizations:{}", operation.name());
             let refusal = |message| ApiError::organizations("AccessDeniedException", message);
-            match shared.authorize(&credential, operation.name(), &action, &["*".to_owned()], refusal) {
+            let checks = |_: &Principal, _| authorization::organizations(operation.name(), body);
+            match shared.authorize(&credential, operation.name(), checks, refusal) {
                 Ok(()) => shared.dispatch_organizations(operation, &credential, body),
                 Err(err) => (Err(err), String::new()),
             }

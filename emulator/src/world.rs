@@ -43,6 +43,13 @@ pub struct WorldConfig {
     /// own credentials stay unrestricted.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub enforce_iam: bool,
+    /// Under `enforceIam`, whether EnableOrganizationAdminAccount also requires the caller to be
+    /// allowed what Detective does in Organizations and IAM on its behalf
+    /// (`organizations:EnableAWSServiceAccess`, `organizations:RegisterDelegatedAdministrator`
+    /// for another account, `iam:CreateServiceLinkedRole`). Unset: yes (unverified; the stricter
+    /// choice).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_behalf_checks: Option<bool>,
 }
 
 /// One simulated AWS account.

@@ -38,3 +38,25 @@ pub async fn emulator_access_as_role(endpoint_url: &str, account_id: &str, role:
     })
     .await
 }
+
+/// Writes into `dir` an identity policy allowing `sts:AssumeRole` on `role_arn`: the grant a
+/// test gives the operator's role to reach a role the examples do not name on its side.
+pub fn assume_role_grant(dir: &std::path::Path, role_arn: &str) -> std::path::PathBuf {
+    let path = dir.join("assume-role-grant.json");
+    let grant = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn}],
+    });
+    std::fs::write(&path, grant.to_string()).expect("the grant written");
+    path
+}
+
+/// Region → the organization's Detective administrator, as the emulator holds them.
+pub fn delegations(emulator: &detective_emulator::Emulator) -> std::collections::BTreeMap<String, String> {
+    emulator
+        .graphs()
+        .into_iter()
+        .filter(|g| g.organization.is_some())
+        .map(|g| (g.region, g.administrator_id))
+        .collect()
+}

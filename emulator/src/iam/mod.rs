@@ -16,7 +16,8 @@ pub mod policy;
 use std::collections::HashMap;
 use std::path::Path;
 
-use policy::{Kind, PolicyDocument, Principal};
+use authorization::Authorization;
+use policy::{Kind, PolicyDocument, Principal, RequestContext};
 
 use super::world::{RoleConfig, WorldConfig};
 
@@ -28,6 +29,9 @@ const SESSION_TOKEN_PREFIX: &str = "emulator-role:";
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Iam {
     enforced: bool,
+    /// Whether EnableOrganizationAdminAccount is also authorized for what Detective does on the
+    /// caller's behalf ([`authorization`]).
+    on_behalf_checks: bool,
     /// (account id, role name) → its documents.
     roles: HashMap<(String, String), RolePolicies>,
 }
@@ -52,6 +56,7 @@ impl Iam {
         }
         Ok(Iam {
             enforced: config.enforce_iam,
+            on_behalf_checks: config.on_behalf_checks.unwrap_or(true),
             roles,
         })
     }
@@ -60,6 +65,7 @@ impl Iam {
     pub fn without_policies(enforced: bool) -> Iam {
         Iam {
             enforced,
+            on_behalf_checks: true,
             roles: HashMap::new(),
         }
     }
@@ -68,10 +74,28 @@ impl Iam {
         self.enforced
     }
 
-    /// Whether `caller` may perform `action` on `resource`: always for an account's own
-    /// credentials or when not enforced; else as the role's identity policies say. The error is
-    /// the AccessDenied message AWS gives.
-    pub fn authorize(&self, caller: &Principal, action: &str, resource: &str) -> Result<(), String> {
+    pub fn on_behalf_checks(&self) -> bool {
+        self.on_behalf_checks
+    }
+
+    /// Whether `caller` passes every one of `checks` ([`Iam::authorize`]); the first refusal's
+    /// message otherwise.
+    pub fn authorize_all(&self, caller: &Principal, checks: &[Authorization]) -> Result<(), String> {
+        checks
+            .iter()
+            .try_for_each(|check| self.authorize(caller, &check.action, &check.resource, &check.context))
+    }
+
+    /// Whether `caller` may perform `action` on `resource` in a request carrying `context`:
+    /// always for an account's own credentials or when not enforced; else as the role's identity
+    /// policies say. The error is the AccessDenied message AWS gives.
+    pub fn authorize(
+        &self,
+        caller: &Principal,
+        action: &str,
+        resource: &str,
+        context: &RequestContext,
+    ) -> Result<(), String> {
         let Principal::AssumedRole { account, role, .. } = caller else {
             return Ok(());
         };
@@ -83,7 +107,7 @@ impl Iam {
             .get(&(account.clone(), role.clone()))
             .map(|r| r.identity.as_slice())
             .unwrap_or_default();
-        if policy::allows(documents, action, resource) {
+        if policy::allows(documents, action, resource, context) {
             Ok(())
         } else {
             Err(format!(
@@ -108,7 +132,8 @@ impl Iam {
         if !self.enforced {
             return None;
         }
-        if self.authorize(caller, "sts:AssumeRole", role_arn).is_err() {
+        let context = RequestContext::assuming(external_id);
+        if self.authorize(caller, "sts:AssumeRole", role_arn, &context).is_err() {
             return Some(false);
         }
         let Some(role) = role else {

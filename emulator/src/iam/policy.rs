@@ -5,9 +5,12 @@
 //! policies: an explicit `Deny` wins, else an `Allow` that matches allows, else the request is
 //! implicitly denied. `Action`/`NotAction` match case-insensitively (service prefixes and action
 //! names are case-insensitive), `Resource` case-sensitively, both with the `*` and `?`
-//! wildcards. Conditions are evaluated only in trust policies, and only
-//! `StringEquals`/`sts:ExternalId`; any other condition is refused when the file is loaded, so a
-//! policy is never evaluated more kindly than AWS would.
+//! wildcards. Conditions: only the `StringEquals` operator (on any key), whose keys are read from
+//! the request's context ([`RequestContext`]: `sts:ExternalId` for AssumeRole,
+//! `organizations:ServicePrincipal`, `iam:AWSServiceName`); a key the request does not carry
+//! makes the condition false, as the IAM User Guide says for every operator but the `...IfExists`
+//! ones. Any other operator is refused when the file is loaded, so a policy is never evaluated
+//! more kindly than AWS would.
 
 use serde_json::Value;
 
@@ -54,8 +57,51 @@ pub struct Statement {
     pub resources: Vec<String>,
     /// `Principal`, in trust policies.
     pub principals: Vec<TrustedPrincipal>,
-    /// `Condition: {StringEquals: {sts:ExternalId: ..}}`, in trust policies.
-    pub external_id: Option<Vec<String>>,
+    /// `Condition: {StringEquals: {<key>: ..}}`: all must hold.
+    pub conditions: Vec<StringEquals>,
+}
+
+/// One `StringEquals` condition: the request's value of `key` must be one of `values` (exactly:
+/// values are case-sensitive).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StringEquals {
+    /// The condition key, lowercased: IAM's condition key names are case-insensitive.
+    pub key: String,
+    pub values: Vec<String>,
+}
+
+/// The condition keys a request carries, with their values.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RequestContext {
+    keys: Vec<(String, String)>,
+}
+
+impl RequestContext {
+    /// The context with `key` set to `value`.
+    pub fn with(mut self, key: &str, value: &str) -> RequestContext {
+        self.keys.push((key.to_ascii_lowercase(), value.to_owned()));
+        self
+    }
+
+    /// An AssumeRole request's context: `sts:ExternalId` when the caller gave one.
+    pub fn assuming(external_id: Option<&str>) -> RequestContext {
+        match external_id {
+            Some(id) => RequestContext::default().with("sts:ExternalId", id),
+            None => RequestContext::default(),
+        }
+    }
+
+    fn value(&self, key: &str) -> Option<&str> {
+        self.keys.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+}
+
+impl StringEquals {
+    fn holds(&self, context: &RequestContext) -> bool {
+        context
+            .value(&self.key)
+            .is_some_and(|given| self.values.iter().any(|wanted| wanted == given))
+    }
 }
 
 /// Which kind of document a file holds: they differ in what a statement must and may carry.
@@ -122,45 +168,48 @@ impl PolicyDocument {
         Ok(PolicyDocument { statements })
     }
 
-    /// The statements of this document that decide `action` on `resource`.
-    fn matching<'a>(&'a self, action: &'a str, resource: &'a str) -> impl Iterator<Item = &'a Statement> + 'a {
-        self.statements
-            .iter()
-            .filter(move |s| s.actions.cover(action) && s.resources.iter().any(|r| wildcard_match(r, resource, false)))
+    /// The statements of this document that decide `action` on `resource` in `context`.
+    fn matching<'a>(
+        &'a self,
+        action: &'a str,
+        resource: &'a str,
+        context: &'a RequestContext,
+    ) -> impl Iterator<Item = &'a Statement> + 'a {
+        self.statements.iter().filter(move |s| {
+            s.actions.cover(action)
+                && s.resources.iter().any(|r| wildcard_match(r, resource, false))
+                && s.conditions_hold(context)
+        })
     }
 }
 
-/// Whether identity policies `documents` allow `action` on `resource`: an explicit Deny wins,
-/// else any Allow.
-pub fn allows(documents: &[PolicyDocument], action: &str, resource: &str) -> bool {
+/// An explicit Deny among `statements` wins, else any Allow allows.
+fn decide<'a>(statements: impl Iterator<Item = &'a Statement>) -> bool {
     let mut allowed = false;
-    for statement in documents.iter().flat_map(|d| d.matching(action, resource)) {
+    for statement in statements {
         match statement.effect {
             Effect::Deny => return false,
             Effect::Allow => allowed = true,
         }
     }
     allowed
+}
+
+/// Whether identity policies `documents` allow `action` on `resource` for a request carrying
+/// `context`.
+pub fn allows(documents: &[PolicyDocument], action: &str, resource: &str, context: &RequestContext) -> bool {
+    decide(documents.iter().flat_map(|d| d.matching(action, resource, context)))
 }
 
 /// Whether trust policy `trust` lets `caller` assume the role (`sts:AssumeRole`) with
-/// `external_id`.
+/// `external_id` (the request's `sts:ExternalId`).
 pub fn trusts(trust: &PolicyDocument, caller: &Principal, external_id: Option<&str>) -> bool {
-    let applies = |s: &Statement| {
+    let context = RequestContext::assuming(external_id);
+    decide(trust.statements.iter().filter(|s| {
         s.actions.cover("sts:AssumeRole")
             && s.principals.iter().any(|p| p.admits(caller))
-            && s.external_id
-                .as_ref()
-                .is_none_or(|wanted| external_id.is_some_and(|given| wanted.iter().any(|w| w == given)))
-    };
-    let mut allowed = false;
-    for statement in trust.statements.iter().filter(|s| applies(s)) {
-        match statement.effect {
-            Effect::Deny => return false,
-            Effect::Allow => allowed = true,
-        }
-    }
-    allowed
+            && s.conditions_hold(&context)
+    }))
 }
 
 impl TrustedPrincipal {
@@ -206,6 +255,10 @@ impl Actions {
 }
 
 impl Statement {
+    fn conditions_hold(&self, context: &RequestContext) -> bool {
+        self.conditions.iter().all(|condition| condition.holds(context))
+    }
+
     fn parse(value: &Value, index: usize, kind: Kind) -> Result<Statement, String> {
         let object = value
             .as_object()
@@ -255,16 +308,9 @@ impl Statement {
                 return Err(fail("Principal: a permissions policy names no principal".into()));
             }
         };
-        let external_id = match object.get("Condition") {
-            None => None,
-            Some(condition) if kind == Kind::Trust => {
-                Some(external_id(condition).map_err(|m| fail(format!("Condition: {m}")))?)
-            }
-            Some(_) => {
-                return Err(fail(
-                    "Condition: the emulator evaluates conditions only in trust policies (sts:ExternalId)".into(),
-                ));
-            }
+        let conditions = match object.get("Condition") {
+            None => Vec::new(),
+            Some(condition) => conditions(condition).map_err(|m| fail(format!("Condition: {m}")))?,
         };
         Ok(Statement {
             name,
@@ -272,7 +318,7 @@ impl Statement {
             actions,
             resources,
             principals,
-            external_id,
+            conditions,
         })
     }
 }
@@ -313,24 +359,36 @@ fn principals(value: &Value) -> Result<Vec<TrustedPrincipal>, String> {
     }
 }
 
-/// `{"StringEquals": {"sts:ExternalId": "..." | [..]}}`, and nothing else.
-fn external_id(value: &Value) -> Result<Vec<String>, String> {
+/// `{"StringEquals": {<key>: "..." | [..], ..}}`, and no other operator.
+fn conditions(value: &Value) -> Result<Vec<StringEquals>, String> {
     let operators = value.as_object().ok_or("must be an object")?;
-    let mut wanted = None;
+    let mut found = Vec::new();
     for (operator, keys) in operators {
+        if operator != "StringEquals" {
+            return Err(format!(
+                "{operator}: the emulator evaluates only the StringEquals operator (it would evaluate \
+                 {operator} more kindly than AWS does)"
+            ));
+        }
         let keys = keys
             .as_object()
-            .ok_or_else(|| format!("{operator}: must be an object"))?;
+            .ok_or_else(|| format!("{operator}: must be an object of condition keys"))?;
         for (key, values) in keys {
-            if operator != "StringEquals" || !key.eq_ignore_ascii_case("sts:ExternalId") {
+            if !key.contains(':') {
                 return Err(format!(
-                    "{operator} {key}: the emulator evaluates only StringEquals on sts:ExternalId"
+                    "{operator} {key}: a condition key has a service prefix (service:key)"
                 ));
             }
-            wanted = Some(strings(values)?);
+            found.push(StringEquals {
+                key: key.to_ascii_lowercase(),
+                values: strings(values).map_err(|m| format!("{operator} {key}: {m}"))?,
+            });
         }
     }
-    wanted.ok_or_else(|| "names no condition".into())
+    if found.is_empty() {
+        return Err("names no condition".into());
+    }
+    Ok(found)
 }
 
 /// IAM's wildcard match: `*` any run of characters, `?` one character.
@@ -399,10 +457,14 @@ mod tests {
             ]}"#,
         );
         let documents = [policy];
-        assert!(allows(&documents, "detective:ListMembers", GRAPH));
-        assert!(!allows(&documents, "detective:DeleteMembers", GRAPH));
-        assert!(!allows(&documents, "organizations:ListAccounts", "*"));
-        assert!(!allows(&[], "detective:ListMembers", GRAPH), "no policy, no permission");
+        let none = RequestContext::default();
+        assert!(allows(&documents, "detective:ListMembers", GRAPH, &none));
+        assert!(!allows(&documents, "detective:DeleteMembers", GRAPH, &none));
+        assert!(!allows(&documents, "organizations:ListAccounts", "*", &none));
+        assert!(
+            !allows(&[], "detective:ListMembers", GRAPH, &none),
+            "no policy, no permission"
+        );
     }
 
     #[test]
@@ -410,8 +472,43 @@ mod tests {
         let documents = [identity(
             r#"{"Statement": {"Effect": "Allow", "NotAction": "detective:CreateGraph", "Resource": "*"}}"#,
         )];
-        assert!(allows(&documents, "detective:ListGraphs", "*"));
-        assert!(!allows(&documents, "detective:CreateGraph", "*"));
+        let none = RequestContext::default();
+        assert!(allows(&documents, "detective:ListGraphs", "*", &none));
+        assert!(!allows(&documents, "detective:CreateGraph", "*", &none));
+    }
+
+    #[test]
+    fn string_equals_holds_only_for_a_request_carrying_the_key_with_a_listed_value() {
+        let documents = [identity(
+            r#"{"Statement": {"Effect": "Allow", "Action": "organizations:RegisterDelegatedAdministrator",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"Organizations:ServicePrincipal": ["detective.amazonaws.com"]}}}}"#,
+        )];
+        let action = "organizations:RegisterDelegatedAdministrator";
+        let detective = RequestContext::default().with("organizations:ServicePrincipal", "detective.amazonaws.com");
+        assert!(
+            allows(&documents, action, "*", &detective),
+            "key names are case-insensitive"
+        );
+        let guardduty = RequestContext::default().with("organizations:ServicePrincipal", "guardduty.amazonaws.com");
+        assert!(!allows(&documents, action, "*", &guardduty));
+        let shouting = RequestContext::default().with("organizations:ServicePrincipal", "DETECTIVE.amazonaws.com");
+        assert!(!allows(&documents, action, "*", &shouting), "values are case-sensitive");
+        assert!(
+            !allows(&documents, action, "*", &RequestContext::default()),
+            "a key the request lacks fails the condition"
+        );
+        let both = identity(
+            r#"{"Statement": {"Effect": "Allow", "Action": "iam:CreateServiceLinkedRole", "Resource": "*",
+                "Condition": {"StringEquals": {"iam:AWSServiceName": "detective.amazonaws.com", "aws:RequestedRegion": "us-east-1"}}}}"#,
+        );
+        let named = RequestContext::default().with("iam:AWSServiceName", "detective.amazonaws.com");
+        assert!(
+            !allows(std::slice::from_ref(&both), "iam:CreateServiceLinkedRole", "*", &named),
+            "every key must hold"
+        );
+        let in_region = named.with("aws:RequestedRegion", "us-east-1");
+        assert!(allows(&[both], "iam:CreateServiceLinkedRole", "*", &in_region));
     }
 
     #[test]
@@ -442,7 +539,17 @@ mod tests {
             (
                 r#"{"Statement": [{"Effect": "Allow", "Action": "s:A", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "true"}}}]}"#,
                 Kind::Identity,
-                "Condition",
+                "Condition: Bool: the emulator evaluates only the StringEquals operator",
+            ),
+            (
+                r#"{"Statement": [{"Effect": "Allow", "Action": "s:A", "Resource": "*", "Condition": {"StringEqualsIfExists": {"s:k": "v"}}}]}"#,
+                Kind::Identity,
+                "Condition: StringEqualsIfExists",
+            ),
+            (
+                r#"{"Statement": [{"Effect": "Allow", "Action": "s:A", "Resource": "*", "Condition": {"StringEquals": {"k": "v"}}}]}"#,
+                Kind::Identity,
+                "Condition: StringEquals k: a condition key has a service prefix",
             ),
             (
                 r#"{"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole"}]}"#,

@@ -10,7 +10,7 @@ use super::desired::DesiredGraph;
 use super::schedule::{Attempts, attempt_due};
 use crate::api::{AcceptInvitationsSpec, DetectiveGraphStatus};
 use crate::aws::credentials::DEFAULT_SESSION_NAME;
-use crate::aws::{AssumeRole, Detective, RoleToAssume};
+use crate::aws::{AssumeRole, AwsError, Detective, ErrorKind, RoleToAssume};
 use crate::graph_arn::GraphArn;
 use crate::member::{ObservedMember, UnprocessedAccount};
 
@@ -26,6 +26,10 @@ pub struct Acceptance {
     pub attempts: Attempts,
     /// Accounts whose backoff has not elapsed.
     pub deferred: Vec<String>,
+    /// When every attempted account was refused (AccessDenied: a wrong `externalId` or
+    /// `roleName`, a trust policy, a grant or the accept policy missing), the first refusal: no
+    /// retry fixes that, a human must, so the graph is Stalled on it.
+    pub every_account_refused: Option<AwsError>,
 }
 
 impl Acceptance {
@@ -66,12 +70,18 @@ pub async fn accept_invited<R: AssumeRole>(
     }
     let results = accept_all(roles, graph_arn, accepting, &accounts).await;
     let accepted = results.iter().filter(|(_, r)| r.is_ok()).count();
+    let every_account_refused = results
+        .iter()
+        .all(|(_, r)| matches!(r, Err(f) if f.access_denied.is_some()));
     for (account, result) in results {
         acceptance.attempts.attempted.push(account.clone());
-        if let Err(reason) = result {
+        if let Err(failure) = result {
+            if every_account_refused && acceptance.every_account_refused.is_none() {
+                acceptance.every_account_refused = failure.access_denied;
+            }
             acceptance.attempts.unprocessed.push(UnprocessedAccount {
                 account_id: account,
-                reason,
+                reason: failure.reason,
             });
         }
     }
@@ -82,6 +92,15 @@ pub async fn accept_invited<R: AssumeRole>(
     acceptance
 }
 
+/// Why one account's invitation was not accepted.
+struct AcceptFailure {
+    /// For the member's `lastError`.
+    reason: String,
+    /// The refusal, when assuming the account's role or accepting as it was AccessDenied (the
+    /// SDK assumes the role on the first call, so either step can carry STS's refusal).
+    access_denied: Option<AwsError>,
+}
+
 /// Accepts the invitations of `accounts` as each of them, through `role_name` in each account.
 /// One account's failure (a role that cannot be assumed) is its own and blocks no other.
 async fn accept_all<R: AssumeRole>(
@@ -89,13 +108,22 @@ async fn accept_all<R: AssumeRole>(
     graph_arn: &str,
     accepting: &AcceptInvitationsSpec,
     accounts: &[String],
-) -> Vec<(String, Result<(), String>)> {
+) -> Vec<(String, Result<(), AcceptFailure>)> {
     let (partition, region) = match GraphArn::parse(graph_arn) {
         Ok(arn) => (arn.partition(), arn.region()),
         // No partition to name the roles in, no Region to assume them in: each account fails.
         Err(malformed) => {
-            let reason = format!("AcceptInvitation: {malformed}");
-            return accounts.iter().map(|a| (a.clone(), Err(reason.clone()))).collect();
+            let failed = |account: &String| {
+                let reason = format!("AcceptInvitation: {malformed}");
+                (
+                    account.clone(),
+                    Err(AcceptFailure {
+                        reason,
+                        access_denied: None,
+                    }),
+                )
+            };
+            return accounts.iter().map(failed).collect();
         }
     };
     let mut calls = Vec::with_capacity(accounts.len());
@@ -116,10 +144,11 @@ async fn accept_all<R: AssumeRole>(
                 Ok(member) => member.accept_invitation(graph_arn).await,
                 Err(error) => Err(error),
             };
-            (
-                account,
-                result.map_err(|e| format!("AcceptInvitation as {}: {e}", role.role_arn)),
-            )
+            let result = result.map_err(|e| AcceptFailure {
+                reason: format!("AcceptInvitation as {}: {e}", role.role_arn),
+                access_denied: (e.kind == ErrorKind::AccessDenied).then_some(e),
+            });
+            (account, result)
         });
     }
     futures::stream::iter(calls)

@@ -410,8 +410,9 @@ async fn write<D: Detective, R: AssumeRole>(
     {
         // Accept what is INVITED now, including the invitations this sync just sent.
         let invited = accept::invited(desired, &observation.members);
-        let acceptance = accept::accept_invited(roles, &graph_arn, accepting, invited, previous, now).await;
+        let mut acceptance = accept::accept_invited(roles, &graph_arn, accepting, invited, previous, now).await;
         outcome.deferred.extend(acceptance.deferred.iter().cloned());
+        outcome.error = acceptance.every_account_refused.take().map(SyncError::from);
         if acceptance.accepted_any() {
             observe::reread(detective, &graph_arn, &mut observation.members).await;
         }

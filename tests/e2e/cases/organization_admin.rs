@@ -7,13 +7,14 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use detective_emulator::{Emulator, OrganizationSeed};
+use detective_emulator::OrganizationSeed;
 use detective_operator::cli::manifest::organization_admin_from_document;
 use kube::api::{Api, DynamicObject};
 use serde_json::Value;
 
 use crate::fixtures::delegate;
 use crate::harness::{Env, OperatorOptions, eventually, has_condition, resource, try_get};
+use crate::support::delegations;
 
 const MANAGEMENT: &str = "270000000000";
 const SECURITY: &str = "270000000001";
@@ -34,16 +35,6 @@ fn admins(env: &Env) -> Api<DynamicObject> {
         &env.ns,
         &resource("DetectiveOrganizationAdmin", "detectiveorganizationadmins"),
     )
-}
-
-/// Region → the organization's Detective administrator, as the emulator holds them.
-fn delegations(emulator: &Emulator) -> BTreeMap<String, String> {
-    emulator
-        .graphs()
-        .into_iter()
-        .filter(|g| g.organization.is_some())
-        .map(|g| (g.region, g.administrator_id))
-        .collect()
 }
 
 fn delegated(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
