@@ -488,4 +488,110 @@ mod tests {
             "undeclared anew: told anew"
         );
     }
+
+    /// The notices of a reconcile that made `applied` and nothing else: "reason (warning?): note".
+    fn told_for(applied: Vec<GraphWrite>) -> Vec<String> {
+        let mut outcome = failed(ErrorKind::Other, "x", None);
+        outcome.error = None;
+        outcome.applied = applied;
+        notices(None, &outcome)
+            .into_iter()
+            .map(|n| format!("{}{}: {}", n.reason, if n.warning { " (warning)" } else { "" }, n.note))
+            .collect()
+    }
+
+    #[test]
+    fn removals_monitoring_acceptances_and_auto_enable_are_each_told_once_per_reconcile() {
+        let removed = told_for(vec![
+            GraphWrite::Deleted {
+                accounts: 50,
+                unprocessed: 0,
+            },
+            GraphWrite::Deleted {
+                accounts: 7,
+                unprocessed: 1,
+            },
+        ]);
+        assert_eq!(
+            removed,
+            ["MembersRemoved: removed 57 members in 2 DeleteMembers calls (1 not processed)"]
+        );
+        let started = told_for(vec![
+            GraphWrite::MonitoringStarted("000000000101".into()),
+            GraphWrite::MonitoringStarted("000000000102".into()),
+        ]);
+        assert_eq!(started.len(), 1, "one event for every member started: {started:?}");
+        assert!(
+            started[0].starts_with("MonitoringStarted: started monitoring 2 members (000000000101"),
+            "{started:?}"
+        );
+        assert!(started[0].contains("000000000102"), "{started:?}");
+        let accepted = told_for(vec![GraphWrite::Accepted { accounts: 3, failed: 0 }]);
+        assert_eq!(
+            accepted,
+            [
+                "InvitationsAccepted: accepted 3 invitations as the members; 0 could not be accepted (see status.members[].lastError)"
+            ]
+        );
+        let partly = told_for(vec![
+            GraphWrite::Accepted { accounts: 2, failed: 1 },
+            GraphWrite::Accepted { accounts: 0, failed: 1 },
+        ]);
+        assert_eq!(
+            partly,
+            [
+                "InvitationsAccepted (warning): accepted 2 invitations as the members; 2 could not be accepted (see status.members[].lastError)"
+            ],
+            "a failed acceptance is a warning"
+        );
+        assert_eq!(
+            told_for(vec![GraphWrite::AutoEnableSet(true)]),
+            ["OrganizationConfigured: organization autoEnable set to true"]
+        );
+        assert_eq!(
+            told_for(vec![GraphWrite::AutoEnableSet(false)]),
+            ["OrganizationConfigured: organization autoEnable set to false"]
+        );
+        assert!(told_for(Vec::new()).is_empty(), "no write, no event");
+    }
+
+    #[test]
+    fn a_membership_tells_its_answer_and_a_failure_that_needs_a_human() {
+        use crate::engine::membership::MembershipWrite;
+        let graph = "arn:aws:detective:us-east-1:111122223333:graph:0123456789abcdef0123456789abcdef";
+        let outcome = |applied: Option<MembershipWrite>, error: Option<SyncError>| MembershipOutcome {
+            decision: None,
+            applied,
+            packages: None,
+            status: Default::default(),
+            error,
+            requeue_after: SHORT_REQUEUE,
+        };
+        for (write, reason) in [
+            (MembershipWrite::Accept, "AcceptInvitation"),
+            (MembershipWrite::Reject, "RejectInvitation"),
+            (MembershipWrite::Disassociate, "DisassociateMembership"),
+        ] {
+            let told = membership_notices(graph, &outcome(Some(write), None));
+            assert_eq!(told, [Notice::normal(reason, reason, format!("{reason} for {graph}"))]);
+        }
+        let denied = SyncError::Aws(AwsError::new(
+            "AcceptInvitation",
+            ErrorKind::AccessDenied,
+            "AccessDeniedException",
+            "m",
+        ));
+        let told = membership_notices(graph, &outcome(None, Some(denied)));
+        assert_eq!(warnings(&told), ["AccessDenied"]);
+        let throttled = SyncError::Aws(AwsError::new(
+            "ListInvitations",
+            ErrorKind::Throttled,
+            "TooManyRequestsException",
+            "m",
+        ));
+        assert!(
+            membership_notices(graph, &outcome(None, Some(throttled))).is_empty(),
+            "a retryable failure is not a human's to fix"
+        );
+    }
 }
