@@ -220,3 +220,30 @@ async fn monitoring_is_started_again_only_once_its_backoff_has_elapsed() {
         previous = outcome.status;
     }
 }
+
+/// The README's "8 at a time": with every AcceptInvitation held 150 ms, 20 invitations are
+/// accepted with exactly 8 calls in flight at the most (not 1 after the other, not all at once).
+#[tokio::test]
+async fn invitations_are_accepted_eight_at_a_time() {
+    let world = WorldConfig {
+        accounts: (0..20).map(|n| AccountConfig::new(account(700 + n), "")).collect(),
+        ..WorldConfig::default()
+    };
+    let emulator = fixtures::start_emulator_as(ADMIN, world).await;
+    emulator
+        .inject_fault(detective_emulator::Fault::latency(std::time::Duration::from_millis(150)).on("AcceptInvitation"));
+    let access = emulator_access(&emulator.endpoint_url(), ADMIN, REGION).await;
+    let members: Vec<serde_json::Value> = (0..20)
+        .map(|n| serde_json::json!({"accountId": account(700 + n), "emailAddress": format!("root+{n}@example.com")}))
+        .collect();
+    let spec: DetectiveGraphSpec = serde_json::from_value(serde_json::json!({
+        "region": REGION,
+        "members": members,
+        "acceptInvitations": {"roleName": "detective-member"},
+    }))
+    .expect("a valid spec");
+    let outcome = sync(&access, &spec, None, Timestamp::now()).await;
+    assert!(outcome.error.is_none(), "{:?}", outcome.error);
+    assert_eq!(emulator.calls().get("AcceptInvitation"), Some(&20));
+    assert_eq!(emulator.peak_in_flight().get("AcceptInvitation"), Some(&8));
+}

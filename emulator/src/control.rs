@@ -30,6 +30,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/calls", get(get_calls).delete(reset_calls))
         .route("/calls/faulted", get(get_faulted_calls))
         .route("/calls/refused", get(get_refused_calls))
+        .route("/calls/peak", get(get_peak_in_flight))
         .route("/state", get(get_state).delete(reset_state))
         .route("/graphs", post(seed_graph))
         .route("/world", get(get_world).put(put_world).patch(patch_world))
@@ -71,6 +72,10 @@ async fn get_faulted_calls(State(shared): SharedState) -> Response {
 
 async fn get_refused_calls(State(shared): SharedState) -> Response {
     ok(json!(shared.refused_calls()))
+}
+
+async fn get_peak_in_flight(State(shared): SharedState) -> Response {
+    ok(json!(shared.peak_in_flight()))
 }
 
 async fn reset_calls(State(shared): SharedState) -> Response {

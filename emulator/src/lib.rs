@@ -34,7 +34,8 @@
 //! | `GET /_emulator/calls` | `{"<Operation>": count}` of AWS calls since start or reset, rejected and faulted ones included; unmatched requests count as `UnknownOperation` |
 //! | `GET /_emulator/calls/faulted` | `{"<Operation>": count}` of those calls that an injected fault answered with an error (429, 500) |
 //! | `GET /_emulator/calls/refused` | `{"<Operation>": count}` of those calls that IAM enforcement (`enforceIam`) refused with AccessDenied |
-//! | `DELETE /_emulator/calls` | reset both counts |
+//! | `GET /_emulator/calls/peak` | `{"<Operation>": n}`: the most calls of each operation answered at the same time (injected latency included) |
+//! | `DELETE /_emulator/calls` | reset the counts and the peaks |
 //! | `GET /_emulator/state` | every graph with tags, packages, members (status, disabled reason, invitation type, times) and `createMembersRequests` (CreateMembers calls naming each account), organization administrators, the emulator clock |
 //! | `DELETE /_emulator/state` | forget all graphs, members and delegations (world and faults stay) |
 //! | `POST /_emulator/graphs` | `{"administratorAccount":"123456789012","region":"us-east-1","createdTime":"2022-01-01T00:00:00Z"}`: that account's graph as created then (optional datasource packages STOPPED on graphs older than their documented default); answers `{"graphArn": ...}` |
@@ -231,7 +232,15 @@ impl Emulator {
         self.shared.refused_calls()
     }
 
-    /// Resets [`Emulator::calls`], [`Emulator::faulted_calls`] and [`Emulator::refused_calls`].
+    /// The most Detective or Organizations calls of each operation answered at the same time
+    /// (injected latency included) since start or [`Emulator::reset_calls`]: how concurrent a
+    /// client really is.
+    pub fn peak_in_flight(&self) -> BTreeMap<String, u64> {
+        self.shared.peak_in_flight()
+    }
+
+    /// Resets [`Emulator::calls`], [`Emulator::faulted_calls`], [`Emulator::refused_calls`] and
+    /// [`Emulator::peak_in_flight`].
     pub fn reset_calls(&self) {
         self.shared.reset_calls();
     }

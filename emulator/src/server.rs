@@ -226,6 +226,7 @@ async fn aws_api(
     let route = Operation::route(method.as_str(), uri.path());
     let operation = route.as_ref().map(|route| route.operation);
     let credential = Credential::from_headers(&headers);
+    let _in_flight = operation.map(|operation| shared.enter(operation.name()));
     let (request_id, injected_error) = admit_after_delay(&shared, operation.map(Operation::name), &credential).await;
     let (result, caller) = match (injected_error, &route) {
         (Some(err), _) => (Err(err), String::new()),
@@ -267,6 +268,7 @@ async fn aws_api(
 async fn organizations_call(shared: &Shared, name: &str, headers: &HeaderMap, body: &[u8]) -> Response {
     let operation = OrganizationsOperation::from_name(name);
     let credential = Credential::from_headers(headers);
+    let _in_flight = operation.map(|operation| shared.enter(operation.name()));
     let (request_id, injected_error) =
         admit_after_delay(shared, operation.map(OrganizationsOperation::name), &credential).await;
     let (result, caller) = match (injected_error, operation) {

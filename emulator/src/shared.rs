@@ -30,7 +30,26 @@ pub(crate) struct Inner {
     pub faulted: BTreeMap<String, u64>,
     /// Calls refused by IAM enforcement (AccessDenied), per operation (a subset of `calls`).
     pub refused: BTreeMap<String, u64>,
+    /// Calls being answered now, per operation (injected latency included).
+    in_flight: BTreeMap<String, u64>,
+    /// The most calls of each operation ever answered at the same time since the last reset.
+    peak_in_flight: BTreeMap<String, u64>,
     pub rng: SplitMix64,
+}
+
+/// One call being answered: counted in flight from [`Shared::enter`] until dropped.
+pub(crate) struct InFlight<'a> {
+    shared: &'a Shared,
+    operation: String,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let mut inner = self.shared.lock();
+        if let Some(count) = inner.in_flight.get_mut(&self.operation) {
+            *count = count.saturating_sub(1);
+        }
+    }
 }
 
 impl Inner {
@@ -60,6 +79,8 @@ impl Shared {
                 calls: BTreeMap::new(),
                 faulted: BTreeMap::new(),
                 refused: BTreeMap::new(),
+                in_flight: BTreeMap::new(),
+                peak_in_flight: BTreeMap::new(),
                 rng: SplitMix64::from_time(),
             }),
             state_file,
@@ -93,12 +114,35 @@ impl Shared {
         self.lock().refused.clone()
     }
 
-    /// Resets the call counts, the faulted-call and the refused-call counts.
+    /// The most calls of each operation answered at the same time since the last reset.
+    pub fn peak_in_flight(&self) -> BTreeMap<String, u64> {
+        self.lock().peak_in_flight.clone()
+    }
+
+    /// Counts a call of `operation` in flight until the guard is dropped.
+    pub fn enter(&self, operation: &str) -> InFlight<'_> {
+        let mut inner = self.lock();
+        let now = {
+            let count = inner.in_flight.entry(operation.to_owned()).or_default();
+            *count += 1;
+            *count
+        };
+        let peak = inner.peak_in_flight.entry(operation.to_owned()).or_default();
+        *peak = (*peak).max(now);
+        InFlight {
+            shared: self,
+            operation: operation.to_owned(),
+        }
+    }
+
+    /// Resets the call counts, the faulted-call and the refused-call counts, and the peaks of
+    /// calls in flight.
     pub fn reset_calls(&self) {
         let mut inner = self.lock();
         inner.calls.clear();
         inner.faulted.clear();
         inner.refused.clear();
+        inner.peak_in_flight.clear();
     }
 
     pub fn world(&self) -> WorldConfig {
