@@ -167,6 +167,26 @@ async fn sync_converges_and_the_next_plan_is_empty() {
     assert_eq!(emulator.calls(), BTreeMap::from([("ListMembers".to_owned(), 1)]));
 }
 
+/// `invitation.disableEmailNotification` reaches CreateMembers as declared, `true` or `false`
+/// (absent: `false`); the emulator keeps what each member's CreateMembers call sent.
+#[tokio::test]
+async fn invitation_disable_email_notification_reaches_create_members() {
+    let cases = [
+        ("  invitation: {disableEmailNotification: true}\n", true),
+        ("  invitation: {disableEmailNotification: false}\n", false),
+        ("", false),
+    ];
+    for (invitation, sent) in cases {
+        let emulator = emulator().await;
+        let (_dir, file) = graph_file(&[101, 102], invitation);
+        synced(&operator(&emulator, &["sync", "-f", file.to_str().unwrap()]).await);
+        let graphs = emulator.graphs();
+        let recorded: Vec<Option<bool>> = graphs[0].members.iter().map(|m| m.disable_email_notification).collect();
+        assert_eq!(recorded, [Some(sent); 2], "{invitation:?}");
+        emulator.shutdown().await;
+    }
+}
+
 #[tokio::test]
 async fn removed_members_are_planned_for_deletion_by_pruning_mode() {
     let emulator = emulator().await;
