@@ -2,6 +2,7 @@
 
 #[path = "../emulator/tests/fixtures/mod.rs"]
 mod fixtures;
+mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -27,20 +28,7 @@ async fn plan(emulator: &Emulator, file: &Path, flags: &[&str]) -> Output {
 
 /// The binary with the administrator's credentials in a clean AWS environment.
 fn administrator() -> tokio::process::Command {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_detective-operator"));
-    command
-        .env("AWS_ACCESS_KEY_ID", ADMIN)
-        .env("AWS_SECRET_ACCESS_KEY", "emulator-secret")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/nonexistent")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env_remove("AWS_ENDPOINT_URL")
-        .env_remove("AWS_ENDPOINT_URL_DETECTIVE")
-        .env_remove("RUST_LOG");
-    command
+    support::binary::operator_as(ADMIN)
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -6,6 +6,7 @@
 
 #[path = "../emulator/tests/fixtures/mod.rs"]
 mod fixtures;
+mod support;
 
 use std::process::Output;
 
@@ -14,7 +15,11 @@ use detective_emulator::{Fault, OrganizationSeed};
 const EXAMPLE: &str = "examples/organization/admin.yaml";
 
 async fn detective_operator(args: &[&str], stdin: Option<&str>) -> Output {
-    run(tokio::process::Command::new(env!("CARGO_BIN_EXE_detective-operator")).args(args), stdin).await
+    run(
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_detective-operator")).args(args),
+        stdin,
+    )
+    .await
 }
 
 /// Runs `command` with `stdin` as its input.
@@ -241,20 +246,10 @@ const OTHER: &str = "900000000002";
 
 /// `plan -f - ARGS` of `document` as the organization's management account against `emulator`.
 async fn plan_as_management(emulator: &detective_emulator::Emulator, document: &str, args: &[&str]) -> Output {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_detective-operator"));
+    let mut command = support::binary::operator_as(MANAGEMENT);
     command
         .args(["plan", "-f", "-", "--endpoint-url", &emulator.endpoint_url()])
-        .args(args)
-        .env("AWS_ACCESS_KEY_ID", MANAGEMENT)
-        .env("AWS_SECRET_ACCESS_KEY", "emulator-secret")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/nonexistent")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env_remove("AWS_ENDPOINT_URL")
-        .env_remove("AWS_ENDPOINT_URL_DETECTIVE");
+        .args(args);
     run(&mut command, Some(document)).await
 }
 
@@ -267,7 +262,11 @@ async fn plan_as_management(emulator: &detective_emulator::Emulator, document: &
 async fn plan_shows_keep_forget_conflict_and_error_and_exits_1_on_a_conflict() {
     let emulator = fixtures::start_emulator().await;
     emulator.seed_organization(&OrganizationSeed::new("o-planstate01", MANAGEMENT, 2, 4, SECURITY));
-    for (account, region) in [(SECURITY, "us-east-1"), (OTHER, "eu-west-1"), (SECURITY, "ap-southeast-2")] {
+    for (account, region) in [
+        (SECURITY, "us-east-1"),
+        (OTHER, "eu-west-1"),
+        (SECURITY, "ap-southeast-2"),
+    ] {
         fixtures::delegate(&emulator.endpoint_url(), MANAGEMENT, account, region).await;
     }
     emulator.reset_calls();
@@ -299,7 +298,12 @@ status:
     for args in [&["--detailed-exitcode"][..], &[]] {
         let output = plan_as_management(&emulator, &document, args).await;
         let stdout = text(&output.stdout);
-        assert_eq!(output.status.code(), Some(1), "{args:?}: {stdout}{}", text(&output.stderr));
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{args:?}: {stdout}{}",
+            text(&output.stderr)
+        );
         for line in &lines {
             assert!(stdout.contains(line.as_str()), "{args:?}: {line:?} in {stdout}");
         }

@@ -223,7 +223,11 @@ async fn a_failed_package_read_or_start_is_retried_and_keeps_what_was_known() {
     assert!(error.is_retryable() && !failed.is_stalled(), "{error:?}");
     assert_eq!(error.reason(), "AwsUnavailable");
     assert!(error.to_string().contains("UpdateDatasourcePackages"), "{error}");
-    assert_eq!(emulator.calls().get("CreateMembers"), Some(&1), "the writes before it landed");
+    assert_eq!(
+        emulator.calls().get("CreateMembers"),
+        Some(&1),
+        "the writes before it landed"
+    );
     assert!(
         !failed
             .applied

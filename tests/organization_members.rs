@@ -390,7 +390,8 @@ async fn exclusions_suspended_accounts_moves_and_the_guard() {
 /// declared is only read. Absent, it is neither read nor changed.
 #[tokio::test]
 async fn auto_enable_drift_is_repaired_both_ways_and_absent_leaves_it_alone() {
-    let (emulator, mut graph, start) = small_organization_synced(json!({"organizationalUnits": [UNIT_A]}), json!({})).await;
+    let (emulator, mut graph, start) =
+        small_organization_synced(json!({"organizationalUnits": [UNIT_A]}), json!({})).await;
     assert!(admin_graph(&emulator).auto_enable);
     let arn = admin_graph(&emulator).arn;
     // (set behind the operator's back, spec.organization.autoEnable, Describe and Update calls,
@@ -440,7 +441,8 @@ async fn auto_enable_drift_is_repaired_both_ways_and_absent_leaves_it_alone() {
 /// written or removed.
 #[tokio::test]
 async fn the_root_is_the_whole_organization_and_a_foreign_root_is_refused() {
-    let (emulator, mut graph, start) = small_organization_synced(json!({"organizationalUnits": [ROOT]}), json!({})).await;
+    let (emulator, mut graph, start) =
+        small_organization_synced(json!({"organizationalUnits": [ROOT]}), json!({})).await;
     let calls = emulator.calls();
     // Each listing of this organization starts with an empty page carrying a NextToken.
     assert_eq!(count(&calls, "ListRoots"), 2, "{calls:?}");
@@ -569,7 +571,8 @@ async fn organization_members_follow_pruning_when_excluded_or_enabled_by_someone
 /// the organization again, inside the refresh interval, for its e-mail; it is enabled again.
 #[tokio::test]
 async fn a_resolved_account_that_is_not_a_member_is_listed_again_and_enabled() {
-    let (emulator, mut graph, start) = small_organization_synced(json!({"organizationalUnits": [UNIT_A]}), json!({})).await;
+    let (emulator, mut graph, start) =
+        small_organization_synced(json!({"organizationalUnits": [UNIT_A]}), json!({})).await;
     let graph_arn = admin_graph(&emulator).arn;
     someone(&emulator)
         .delete_members()
@@ -585,7 +588,13 @@ async fn a_resolved_account_that_is_not_a_member_is_listed_again_and_enabled() {
     assert_eq!(count(&calls, "CreateMembers"), 1, "{calls:?}");
     assert_eq!(
         enabled(&emulator),
-        ["100000000001", "100000000002", "100000000003", "100000000004", "100000000009"]
+        [
+            "100000000001",
+            "100000000002",
+            "100000000003",
+            "100000000004",
+            "100000000009"
+        ]
     );
     emulator.shutdown().await;
 }

@@ -398,7 +398,10 @@ mod tests {
     fn after_lets_the_first_calls_through_then_the_trigger_applies() {
         let mut table = FaultTable::default();
         table.inject(Fault::internal_error().on("ListAccounts").after(2).times(1));
-        assert!(call(&mut table, "ListRoots").error.is_none(), "another operation passes");
+        assert!(
+            call(&mut table, "ListRoots").error.is_none(),
+            "another operation passes"
+        );
         assert!(call(&mut table, "ListAccounts").error.is_none());
         assert!(call(&mut table, "ListAccounts").error.is_none());
         assert_eq!(call(&mut table, "ListAccounts").error.map(|e| e.status), Some(500));
