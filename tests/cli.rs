@@ -2,6 +2,7 @@
 
 #[path = "../emulator/tests/fixtures/mod.rs"]
 mod fixtures;
+mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -27,20 +28,7 @@ async fn plan(emulator: &Emulator, file: &Path, flags: &[&str]) -> Output {
 
 /// The binary with the administrator's credentials in a clean AWS environment.
 fn administrator() -> tokio::process::Command {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_detective-operator"));
-    command
-        .env("AWS_ACCESS_KEY_ID", ADMIN)
-        .env("AWS_SECRET_ACCESS_KEY", "emulator-secret")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/nonexistent")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env_remove("AWS_ENDPOINT_URL")
-        .env_remove("AWS_ENDPOINT_URL_DETECTIVE")
-        .env_remove("RUST_LOG");
-    command
+    support::binary::operator_as(ADMIN)
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -165,6 +153,26 @@ async fn sync_converges_and_the_next_plan_is_empty() {
     );
     assert!(text(&plan.stdout).contains("Plan: 0 to invite, 0 to re-invite, 0 to remove"));
     assert_eq!(emulator.calls(), BTreeMap::from([("ListMembers".to_owned(), 1)]));
+}
+
+/// `invitation.disableEmailNotification` reaches CreateMembers as declared, `true` or `false`
+/// (absent: `false`); the emulator keeps what each member's CreateMembers call sent.
+#[tokio::test]
+async fn invitation_disable_email_notification_reaches_create_members() {
+    let cases = [
+        ("  invitation: {disableEmailNotification: true}\n", true),
+        ("  invitation: {disableEmailNotification: false}\n", false),
+        ("", false),
+    ];
+    for (invitation, sent) in cases {
+        let emulator = emulator().await;
+        let (_dir, file) = graph_file(&[101, 102], invitation);
+        synced(&operator(&emulator, &["sync", "-f", file.to_str().unwrap()]).await);
+        let graphs = emulator.graphs();
+        let recorded: Vec<Option<bool>> = graphs[0].members.iter().map(|m| m.disable_email_notification).collect();
+        assert_eq!(recorded, [Some(sent); 2], "{invitation:?}");
+        emulator.shutdown().await;
+    }
 }
 
 #[tokio::test]

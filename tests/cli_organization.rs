@@ -4,14 +4,28 @@
 //! administrator's `DetectiveGraph`: the demo delegates it first on its own, and the plan tells
 //! the accounts it enables (the organization's) from those it invites.
 
+#[path = "../emulator/tests/fixtures/mod.rs"]
+mod fixtures;
+mod support;
+
 use std::process::Output;
+
+use detective_emulator::{Fault, OrganizationSeed};
 
 const EXAMPLE: &str = "examples/organization/admin.yaml";
 
 async fn detective_operator(args: &[&str], stdin: Option<&str>) -> Output {
+    run(
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_detective-operator")).args(args),
+        stdin,
+    )
+    .await
+}
+
+/// Runs `command` with `stdin` as its input.
+async fn run(command: &mut tokio::process::Command, stdin: Option<&str>) -> Output {
     use tokio::io::AsyncWriteExt;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_detective-operator"))
-        .args(args)
+    let mut child = command
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -224,4 +238,105 @@ async fn sync_of_an_organization_graph_alone_finds_its_administrator_delegated()
         !calls.contains("OrganizationAdminAccount"),
         "the setup is not counted: {calls}"
     );
+}
+
+const MANAGEMENT: &str = "900000000000";
+const SECURITY: &str = "900000000001";
+const OTHER: &str = "900000000002";
+
+/// `plan -f - ARGS` of `document` as the organization's management account against `emulator`.
+async fn plan_as_management(emulator: &detective_emulator::Emulator, document: &str, args: &[&str]) -> Output {
+    let mut command = support::binary::operator_as(MANAGEMENT);
+    command
+        .args(["plan", "-f", "-", "--endpoint-url", &emulator.endpoint_url()])
+        .args(args);
+    run(&mut command, Some(document)).await
+}
+
+/// `plan` of a `DetectiveOrganizationAdmin` whose Regions are in every state: delegated to the
+/// declared account (keep), to another account (conflict), removed from `regions` and still
+/// delegated to it (keep, retained), removed and delegated to no one (forget), and, with the
+/// first Region's read failing on every attempt, an error. A conflict or an error fails the plan
+/// with exit code 1, `--detailed-exitcode` or not.
+#[tokio::test]
+async fn plan_shows_keep_forget_conflict_and_error_and_exits_1_on_a_conflict() {
+    let emulator = fixtures::start_emulator().await;
+    emulator.seed_organization(&OrganizationSeed::new("o-planstate01", MANAGEMENT, 2, 4, SECURITY));
+    for (account, region) in [
+        (SECURITY, "us-east-1"),
+        (OTHER, "eu-west-1"),
+        (SECURITY, "ap-southeast-2"),
+    ] {
+        fixtures::delegate(&emulator.endpoint_url(), MANAGEMENT, account, region).await;
+    }
+    emulator.reset_calls();
+    // The status a previous sync left: two Regions since removed from the spec.
+    let document = format!(
+        "apiVersion: detective.operator.dev/v1alpha1
+kind: DetectiveOrganizationAdmin
+metadata: {{name: organization, namespace: security}}
+spec:
+  accountId: \"{SECURITY}\"
+  regions: [us-east-1, eu-west-1]
+status:
+  regions:
+  - {{region: ap-southeast-2, administratorAccountId: \"{SECURITY}\", state: Retained}}
+  - {{region: ap-northeast-1, administratorAccountId: \"{SECURITY}\", state: Retained}}
+"
+    );
+    let lines = [
+        format!("  = us-east-1: keep (administrator now: {SECURITY})\n"),
+        format!(
+            "  ! eu-west-1: conflict (administrator now: {OTHER}): account {OTHER} is the administrator; it is never replaced\n"
+        ),
+        format!(
+            "  = ap-southeast-2: keep (administrator now: {SECURITY}): removed from spec.regions; kept (regionRemoval: Retain)\n"
+        ),
+        "  = ap-northeast-1: forget (administrator now: none)\n".to_owned(),
+        "Plan: 0 Regions to delegate, 0 to disable, 1 administered by another account.\n".to_owned(),
+    ];
+    for args in [&["--detailed-exitcode"][..], &[]] {
+        let output = plan_as_management(&emulator, &document, args).await;
+        let stdout = text(&output.stdout);
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{args:?}: {stdout}{}",
+            text(&output.stderr)
+        );
+        for line in &lines {
+            assert!(stdout.contains(line.as_str()), "{args:?}: {line:?} in {stdout}");
+        }
+    }
+    let json = plan_as_management(&emulator, &document, &["-o", "json"]).await;
+    let plans: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON plans");
+    let actions: Vec<&str> = plans[0]["regions"]
+        .as_array()
+        .expect("regions")
+        .iter()
+        .filter_map(|r| r["action"].as_str())
+        .collect();
+    assert_eq!(actions, ["keep", "conflict", "keep", "forget"], "{plans}");
+    assert!(
+        plans[0]["refused"].as_str().is_some_and(|r| r.contains("eu-west-1")),
+        "{plans}"
+    );
+    let writes: Vec<String> = emulator
+        .calls()
+        .into_keys()
+        .filter(|op| op != "ListOrganizationAdminAccounts")
+        .collect();
+    assert!(writes.is_empty(), "plan only reads: {writes:?}");
+
+    // The operator's SDK makes 5 attempts: the first Region's read fails, the others answer.
+    emulator.inject_fault(Fault::internal_error().on("ListOrganizationAdminAccounts").times(5));
+    let output = plan_as_management(&emulator, &document, &[]).await;
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}{}", text(&output.stderr));
+    assert!(
+        stdout.contains("  ! us-east-1: error (administrator now: none): ") && stdout.contains(&lines[1]),
+        "{stdout}"
+    );
+    assert!(emulator.faults().is_empty(), "every injected failure was met");
+    emulator.shutdown().await;
 }

@@ -1,17 +1,18 @@
 //! `spec.datasourcePackages` and the per-member ingest state, through the engine and the real
 //! SDK against the emulator, and through `plan -f` run as the binary: a declared package that is
 //! not started is started once, a started one that is not declared is reported and never
-//! written, a resync is read-only, and a graph without the field makes the calls it always made.
+//! written, a resync is read-only, a failed read or start is retried and keeps what was known,
+//! and a graph without the field makes the calls it always made.
 
 mod support;
 
 use std::collections::BTreeMap;
 
-use detective_emulator::{AccountConfig, Emulator, EmulatorConfig, WorldConfig};
+use detective_emulator::{AccountConfig, Emulator, EmulatorConfig, Fault, WorldConfig};
 use detective_operator::api::{DatasourcePackageStatus, DetectiveGraph, DetectiveGraphSpec, DetectiveGraphStatus};
 use detective_operator::aws::AwsAccess;
 use detective_operator::engine::membership::{self, MembershipTarget};
-use detective_operator::engine::{self, GraphOutcome, GraphTarget, Mode};
+use detective_operator::engine::{self, GraphOutcome, GraphTarget, GraphWrite, Mode, Reported};
 use k8s_openapi::jiff::Timestamp;
 
 use support::emulator_access;
@@ -204,6 +205,63 @@ async fn a_started_package_that_is_not_declared_is_reported_and_never_written() 
     emulator.shutdown().await;
 }
 
+/// A failed UpdateDatasourcePackages (every attempt) keeps the writes before it, is a retryable
+/// error naming the call, and the package is not reported started; the next sync starts it. A
+/// failed ListDatasourcePackages stops the reconcile before any write, and the status keeps the
+/// packages the previous one knew.
+#[tokio::test]
+async fn a_failed_package_read_or_start_is_retried_and_keeps_what_was_known() {
+    let (emulator, graph) = legacy_graph().await;
+    let access = emulator_access(&emulator.endpoint_url(), ADMIN, REGION).await;
+    let eks = spec(Some(&["EKS_AUDIT"]));
+    let eks_state = |status: &DetectiveGraphStatus| package(status, "EKS_AUDIT").state.clone();
+
+    // The SDK makes three attempts.
+    emulator.inject_fault(Fault::internal_error().on("UpdateDatasourcePackages").times(3));
+    let failed = sync(&access, &eks, None).await;
+    let error = failed.error.as_ref().expect("the start failed");
+    assert!(error.is_retryable() && !failed.is_stalled(), "{error:?}");
+    assert_eq!(error.reason(), "AwsUnavailable");
+    assert!(error.to_string().contains("UpdateDatasourcePackages"), "{error}");
+    assert_eq!(
+        emulator.calls().get("CreateMembers"),
+        Some(&1),
+        "the writes before it landed"
+    );
+    assert!(
+        !failed
+            .applied
+            .iter()
+            .any(|write| matches!(write, GraphWrite::PackagesStarted(_))),
+        "{:?}",
+        failed.applied
+    );
+    assert_eq!(package_states(&emulator, &graph)["EKS_AUDIT"], "STOPPED");
+    assert_eq!(eks_state(&failed.status).as_deref(), Some("STOPPED"));
+
+    emulator.reset_calls();
+    let started = sync(&access, &eks, Some(&failed.status)).await;
+    assert!(started.error.is_none(), "{:?}", started.error);
+    assert_eq!(emulator.calls().get("UpdateDatasourcePackages"), Some(&1));
+    assert_eq!(eks_state(&started.status).as_deref(), Some("STARTED"));
+
+    // ASFF declared too, but the packages cannot be read: nothing is started.
+    emulator.inject_fault(Fault::internal_error().on("ListDatasourcePackages").times(3));
+    emulator.reset_calls();
+    let both = spec(Some(&["EKS_AUDIT", "ASFF_SECURITYHUB_FINDING"]));
+    let unread = sync(&access, &both, Some(&started.status)).await;
+    let error = unread.error.as_ref().expect("the read failed");
+    assert!(error.is_retryable() && !unread.is_stalled(), "{error:?}");
+    assert!(error.to_string().contains("ListDatasourcePackages"), "{error}");
+    assert!(!emulator.calls().contains_key("UpdateDatasourcePackages"));
+    assert_eq!(package_states(&emulator, &graph)["ASFF_SECURITYHUB_FINDING"], "STOPPED");
+    assert_eq!(
+        unread.status.datasource_packages, started.status.datasource_packages,
+        "the previous entries are kept"
+    );
+    emulator.shutdown().await;
+}
+
 /// `plan -f` shows the packages to start and the undeclared ones; it writes nothing.
 #[tokio::test]
 async fn plan_shows_package_changes_like_member_changes() {
@@ -314,12 +372,12 @@ async fn a_membership_shows_the_member_accounts_own_ingest_state() {
     };
     let membership: detective_operator::api::DetectiveMembershipSpec =
         serde_json::from_value(serde_json::json!({"graphArn": graph, "state": "Accepted"})).expect("a spec");
-    let reconcile = |detective| {
+    let reconcile = |detective, previous| {
         let membership = &membership;
         async move {
             let target = MembershipTarget {
                 spec: membership,
-                previous: None,
+                previous,
                 generation: Some(1),
             };
             membership::reconcile(&detective, target, Mode::DryRun, Timestamp::now()).await
@@ -328,7 +386,7 @@ async fn a_membership_shows_the_member_accounts_own_ingest_state() {
 
     // ENABLED (accepted by itself): the core package and EKS audit logs are ingested.
     emulator.reset_calls();
-    let enabled = reconcile(member_of(ACCOUNTS[0]).await).await;
+    let enabled = reconcile(member_of(ACCOUNTS[0]).await, None).await;
     let states: Vec<(&str, &str, bool)> = enabled
         .status
         .datasource_packages
@@ -345,9 +403,17 @@ async fn a_membership_shows_the_member_accounts_own_ingest_state() {
     );
     assert_eq!(emulator.calls().get("BatchGetMembershipDatasources"), Some(&1));
 
+    // The read fails on every attempt (the SDK makes three): the previous entries are kept, and
+    // the invitation's answer is not held up.
+    emulator.inject_fault(Fault::internal_error().on("BatchGetMembershipDatasources").times(3));
+    let unread = reconcile(member_of(ACCOUNTS[0]).await, Some(&enabled.status)).await;
+    assert_eq!(emulator.faulted_calls().get("BatchGetMembershipDatasources"), Some(&3));
+    assert!(unread.is_ready(), "{:?}", unread.status.sync.conditions);
+    assert_eq!(unread.status.datasource_packages, enabled.status.datasource_packages);
+
     // INVITED and never accepting: no data flows, nothing is read.
     emulator.reset_calls();
-    let invited = reconcile(member_of(ACCOUNTS[2]).await).await;
+    let invited = reconcile(member_of(ACCOUNTS[2]).await, None).await;
     assert!(invited.status.datasource_packages.is_empty());
     assert!(!emulator.calls().contains_key("BatchGetMembershipDatasources"));
     emulator.shutdown().await;

@@ -11,11 +11,11 @@ mod support;
 use std::collections::BTreeMap;
 
 use detective_emulator::{
-    AccountConfig, AccountState, Emulator, EmulatorConfig, MemberStatus, OrganizationConfig, OrganizationSeed,
-    OrganizationalUnitConfig, WorldPatch,
+    AccountConfig, AccountState, Emulator, EmulatorConfig, Fault, GraphSnapshot, MemberStatus, OrganizationConfig,
+    OrganizationSeed, OrganizationalUnitConfig, WorldPatch,
 };
 use detective_operator::api::{DetectiveGraph, DetectiveGraphSpec, ResolvedOrganization};
-use detective_operator::engine::{self, GraphOutcome, GraphTarget, Mode, Reported};
+use detective_operator::engine::{self, GraphOutcome, GraphTarget, GraphWrite, Mode, Reported};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 
@@ -56,7 +56,9 @@ async fn delegated_organization(seed: &OrganizationSeed) -> Emulator {
     emulator
 }
 
-fn graph(organization: serde_json::Value, extra: serde_json::Value) -> DetectiveGraph {
+/// A spec drawing its members from `organization` (`membersFrom.organization`), with AutoEnable on,
+/// and the fields of `extra` besides (or instead).
+fn spec(organization: serde_json::Value, extra: serde_json::Value) -> DetectiveGraphSpec {
     let mut spec = json!({
         "region": REGION,
         "organization": {"autoEnable": true},
@@ -65,8 +67,11 @@ fn graph(organization: serde_json::Value, extra: serde_json::Value) -> Detective
     if let (Some(spec), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {
         spec.extend(extra.clone());
     }
-    let spec: DetectiveGraphSpec = serde_json::from_value(spec).expect("a valid spec");
-    let mut graph = DetectiveGraph::new("organization", spec);
+    serde_json::from_value(spec).expect("a valid spec")
+}
+
+fn graph(organization: serde_json::Value, extra: serde_json::Value) -> DetectiveGraph {
+    let mut graph = DetectiveGraph::new("organization", spec(organization, extra));
     graph.metadata.namespace = Some("security".to_owned());
     graph
 }
@@ -108,13 +113,17 @@ fn organizations_calls(calls: &BTreeMap<String, u64>) -> u64 {
     ORGANIZATIONS_CALLS.iter().map(|op| count(calls, op)).sum()
 }
 
-fn members(emulator: &Emulator) -> BTreeMap<String, (MemberStatus, String)> {
-    let graphs = emulator.graphs();
-    let graph = graphs
-        .iter()
+/// The administrator's graph as the emulator holds it.
+fn admin_graph(emulator: &Emulator) -> GraphSnapshot {
+    emulator
+        .graphs()
+        .into_iter()
         .find(|g| g.administrator_id == ADMIN)
-        .expect("the administrator's graph");
-    graph
+        .expect("the administrator's graph")
+}
+
+fn members(emulator: &Emulator) -> BTreeMap<String, (MemberStatus, String)> {
+    admin_graph(emulator)
         .members
         .iter()
         .map(|m| (m.account_id.clone(), (m.status, format!("{:?}", m.invitation_type))))
@@ -205,6 +214,12 @@ async fn a_refresh_of_forty_ous_lists_each_ou_once() {
 async fn more_than_twelve_hundred_resolved_accounts_stall_with_the_count() {
     let (emulator, mut graph, now, outcome) = whole_organization_synced(1300).await;
     assert!(outcome.is_stalled());
+    assert_eq!(
+        stalled_reason(&outcome),
+        Some("TooManyMembers"),
+        "{:?}",
+        outcome.status.sync.conditions
+    );
     let message = outcome.error.as_ref().map(ToString::to_string).unwrap_or_default();
     assert!(
         message.contains("resolves 1301 accounts") && message.contains("1300 members"),
@@ -226,6 +241,7 @@ async fn more_than_twelve_hundred_resolved_accounts_stall_with_the_count() {
 // ---- a small organization: OUs, a suspended account, an exclusion, moves ----
 
 const ORGANIZATION: &str = "o-smallorg01";
+const ROOT: &str = "r-smallorg01";
 const UNIT_A: &str = "ou-small-0000000a";
 const UNIT_A1: &str = "ou-small-000000a1";
 const UNIT_B: &str = "ou-small-0000000b";
@@ -249,7 +265,7 @@ fn small_organization() -> WorldPatch {
         organizations: vec![OrganizationConfig {
             id: ORGANIZATION.to_owned(),
             management_account: MANAGEMENT.to_owned(),
-            root_id: None,
+            root_id: Some(ROOT.to_owned()),
             organizational_units: vec![unit(UNIT_A, None), unit(UNIT_A1, Some(UNIT_A)), unit(UNIT_B, None)],
             delegated_administrators: Vec::new(),
             // The documented quirk: a first page that is empty but carries a NextToken.
@@ -282,18 +298,45 @@ fn enabled(emulator: &Emulator) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn exclusions_suspended_accounts_moves_and_the_guard() {
+/// The small organization with its administrator delegated, and a graph of `organization` (and
+/// the `extra` spec fields) after its first sync, which must be Ready, at the returned time.
+async fn small_organization_synced(
+    organization: serde_json::Value,
+    extra: serde_json::Value,
+) -> (Emulator, DetectiveGraph, Timestamp) {
     let emulator = emulator().await;
     emulator.merge_world(small_organization());
     delegate(&emulator).await;
-    let mut graph = graph(
-        json!({"organizationalUnits": [UNIT_A], "excludeAccounts": ["100000000009"], "refreshInterval": "1m"}),
-        json!({"deletionGuard": {"maxDeletions": 1}}),
-    );
+    let mut graph = graph(organization, extra);
     let start = Timestamp::now();
     let outcome = sync(&emulator, &mut graph, start).await;
     assert!(outcome.is_ready(), "{:?}", outcome.status.sync.conditions);
+    (emulator, graph, start)
+}
+
+/// The administrator's own Detective client: someone changing the graph behind the operator's back.
+fn someone(emulator: &Emulator) -> aws_sdk_detective::Client {
+    fixtures::detective_client(&emulator.endpoint_url(), ADMIN, REGION)
+}
+
+/// One sync at `now`, its calls counted on their own.
+async fn counted_sync(
+    emulator: &Emulator,
+    graph: &mut DetectiveGraph,
+    now: Timestamp,
+) -> (GraphOutcome, BTreeMap<String, u64>) {
+    emulator.reset_calls();
+    let outcome = sync(emulator, graph, now).await;
+    (outcome, emulator.calls())
+}
+
+#[tokio::test]
+async fn exclusions_suspended_accounts_moves_and_the_guard() {
+    let (emulator, mut graph, start) = small_organization_synced(
+        json!({"organizationalUnits": [UNIT_A], "excludeAccounts": ["100000000009"], "refreshInterval": "1m"}),
+        json!({"deletionGuard": {"maxDeletions": 1}}),
+    )
+    .await;
     // A and its child A1; not the suspended account, not the excluded one, not B.
     assert_eq!(
         enabled(&emulator),
@@ -338,6 +381,247 @@ async fn exclusions_suspended_accounts_moves_and_the_guard() {
         guarded.status.sync.conditions
     );
     assert_eq!(enabled(&emulator).len(), 4, "the guard removed nothing");
+    emulator.shutdown().await;
+}
+
+/// `organization.autoEnable` is read every sync and written only when AWS differs, either way:
+/// AutoEnable turned off behind the operator's back is turned on again with one
+/// UpdateOrganizationConfiguration, `false` turns it off the same way, and a graph already as
+/// declared is only read. Absent, it is neither read nor changed.
+#[tokio::test]
+async fn auto_enable_drift_is_repaired_both_ways_and_absent_leaves_it_alone() {
+    let (emulator, mut graph, start) =
+        small_organization_synced(json!({"organizationalUnits": [UNIT_A]}), json!({})).await;
+    assert!(admin_graph(&emulator).auto_enable);
+    let arn = admin_graph(&emulator).arn;
+    // (set behind the operator's back, spec.organization.autoEnable, Describe and Update calls,
+    // AutoEnable afterwards)
+    let steps = [
+        (Some(false), Some(true), 1, 1, true),
+        (None, Some(true), 1, 0, true),
+        (None, Some(false), 1, 1, false),
+        (None, Some(false), 1, 0, false),
+        (Some(true), Some(false), 1, 1, false),
+        (Some(true), None, 0, 0, true),
+    ];
+    for (minute, (behind, wanted, describes, updates, after)) in (1..).zip(steps) {
+        if let Some(auto_enable) = behind {
+            someone(&emulator)
+                .update_organization_configuration()
+                .graph_arn(&arn)
+                .auto_enable(auto_enable)
+                .send()
+                .await
+                .expect("UpdateOrganizationConfiguration");
+        }
+        graph.spec.organization = wanted.map(|w| serde_json::from_value(json!({"autoEnable": w})).expect("a spec"));
+        let step = format!("step {minute}: AutoEnable set to {behind:?}, declared {wanted:?}");
+        let (outcome, calls) = counted_sync(&emulator, &mut graph, start + SignedDuration::from_mins(minute)).await;
+        assert!(outcome.is_ready(), "{step}: {:?}", outcome.status.sync.conditions);
+        assert_eq!(
+            (
+                count(&calls, "DescribeOrganizationConfiguration"),
+                count(&calls, "UpdateOrganizationConfiguration")
+            ),
+            (describes, updates),
+            "{step}: {calls:?}"
+        );
+        assert_eq!(admin_graph(&emulator).auto_enable, after, "{step}");
+        let written = outcome.applied.contains(&GraphWrite::AutoEnableSet(after));
+        assert_eq!(written, updates == 1, "{step}: {:?}", outcome.applied);
+        let reported = outcome.status.organization.as_ref().and_then(|o| o.auto_enable);
+        assert_eq!(reported, wanted.map(|_| after), "{step}");
+    }
+    emulator.shutdown().await;
+}
+
+/// The organization's root in `organizationalUnits` is the whole organization: ListRoots checks
+/// it, then ListAccounts lists everything (no OU walk). Another organization's root is refused
+/// (reason `OrganizationalUnitNotFound`, no retry) before any account is listed, and nothing is
+/// written or removed.
+#[tokio::test]
+async fn the_root_is_the_whole_organization_and_a_foreign_root_is_refused() {
+    let (emulator, mut graph, start) =
+        small_organization_synced(json!({"organizationalUnits": [ROOT]}), json!({})).await;
+    let calls = emulator.calls();
+    // Each listing of this organization starts with an empty page carrying a NextToken.
+    assert_eq!(count(&calls, "ListRoots"), 2, "{calls:?}");
+    assert!(count(&calls, "ListAccounts") >= 1, "{calls:?}");
+    assert_eq!(
+        count(&calls, "ListAccountsForParent") + count(&calls, "ListOrganizationalUnitsForParent"),
+        0,
+        "{calls:?}"
+    );
+    let whole = [
+        "100000000001",
+        "100000000002",
+        "100000000003",
+        "100000000004",
+        "100000000009",
+        "200000000001",
+        MANAGEMENT,
+    ];
+    assert_eq!(enabled(&emulator), whole, "every ACTIVE account but the administrator");
+    let resolved = resolved(&graph);
+    assert_eq!((resolved.count, resolved.units_walked, resolved.inactive), (8, 0, 1));
+
+    let foreign = "r-otherorg01";
+    graph.spec = spec(json!({"organizationalUnits": [foreign]}), json!({}));
+    let (refused, calls) = counted_sync(&emulator, &mut graph, start + SignedDuration::from_mins(1)).await;
+    assert_eq!(
+        stalled_reason(&refused),
+        Some("OrganizationalUnitNotFound"),
+        "{:?}",
+        refused.status.sync.conditions
+    );
+    let error = refused.error.as_ref().expect("an error");
+    assert!(!error.is_retryable(), "{error:?}");
+    let message = error.to_string();
+    assert!(message.contains(foreign) && message.contains(ROOT), "{message}");
+    assert_eq!(count(&calls, "ListRoots"), 2, "{calls:?}");
+    for never in ["ListAccounts", "CreateMembers", "DeleteMembers"] {
+        assert_eq!(count(&calls, never), 0, "{never}: {calls:?}");
+    }
+    assert_eq!(enabled(&emulator), whole);
+    emulator.shutdown().await;
+}
+
+/// A refresh whose third ListAccounts page fails (on every attempt) after two pages answered:
+/// a retryable error, nothing removed and nothing created, and the previous resolution kept.
+/// Once Organizations answers, the refresh goes through.
+#[tokio::test]
+async fn a_listing_that_fails_part_way_removes_nothing_and_keeps_the_resolved_set() {
+    let emulator = delegated_organization(&seed(60)).await;
+    // A guard that would let a truncated listing's removals through.
+    let mut graph = graph(
+        json!({"refreshInterval": "1m"}),
+        json!({"deletionGuard": {"maxDeletions": 1200}}),
+    );
+    let start = Timestamp::now();
+    let first = sync(&emulator, &mut graph, start).await;
+    assert!(first.is_ready(), "{:?}", first.status.sync.conditions);
+    assert_eq!(members(&emulator).len(), 60);
+    let before = resolved(&graph);
+
+    // 61 accounts: four pages. The SDK makes three attempts at the third.
+    emulator.inject_fault(Fault::internal_error().on("ListAccounts").after(2).times(3));
+    let (failed, calls) = counted_sync(&emulator, &mut graph, start + SignedDuration::from_mins(2)).await;
+    let error = failed.error.as_ref().expect("the listing failed");
+    assert_eq!(error.reason(), "OrganizationsError", "{error}");
+    assert!(error.is_retryable() && !failed.is_stalled(), "{error:?}");
+    assert_eq!(count(&calls, "ListAccounts"), 5, "{calls:?}");
+    assert_eq!(count(&emulator.faulted_calls(), "ListAccounts"), 3);
+    assert_eq!(
+        count(&calls, "DeleteMembers") + count(&calls, "CreateMembers"),
+        0,
+        "{calls:?}"
+    );
+    assert_eq!(members(&emulator).len(), 60, "nothing pruned");
+    assert_eq!(resolved(&graph), before, "the previous resolution is kept");
+
+    let (recovered, calls) = counted_sync(&emulator, &mut graph, start + SignedDuration::from_mins(3)).await;
+    assert!(recovered.is_ready(), "{:?}", recovered.status.sync.conditions);
+    assert_eq!(count(&calls, "ListAccounts"), 4, "{calls:?}");
+    assert!(resolved(&graph).refresh_time.0 > before.refresh_time.0);
+    emulator.shutdown().await;
+}
+
+/// An exclusion added between refreshes applies at once, without listing, and the excluded
+/// member follows `pruning` like any undeclared member: `Managed` removes it (it is in the
+/// inventory) but not an organization member someone else enabled, `Authoritative` removes both,
+/// `Disabled` neither.
+#[tokio::test]
+async fn organization_members_follow_pruning_when_excluded_or_enabled_by_someone_else() {
+    const EXCLUDED: &str = "100000000001";
+    const ENABLED_ELSEWHERE: &str = "200000000001";
+    let cases = [
+        ("Managed", vec![ENABLED_ELSEWHERE], 1),
+        ("Authoritative", vec![], 1),
+        ("Disabled", vec![EXCLUDED, ENABLED_ELSEWHERE], 0),
+    ];
+    for (pruning, kept, deletions) in cases {
+        let extra = json!({"pruning": pruning});
+        let (emulator, mut graph, start) =
+            small_organization_synced(json!({"organizationalUnits": [UNIT_A]}), extra.clone()).await;
+        let graph_arn = admin_graph(&emulator).arn;
+        // An account of B enabled by hand: an organization member this resource never declared.
+        fixtures::create_members(
+            &someone(&emulator),
+            &graph_arn,
+            &[(ENABLED_ELSEWHERE, "aws+200000000001@example.com")],
+        )
+        .await;
+        graph.spec = spec(
+            json!({"organizationalUnits": [UNIT_A], "excludeAccounts": [EXCLUDED]}),
+            extra,
+        );
+        let (outcome, calls) = counted_sync(&emulator, &mut graph, start + SignedDuration::from_mins(1)).await;
+        assert!(outcome.is_ready(), "{pruning}: {:?}", outcome.status.sync.conditions);
+        assert_eq!(organizations_calls(&calls), 0, "{pruning}: no listing: {calls:?}");
+        assert_eq!(count(&calls, "DeleteMembers"), deletions, "{pruning}: {calls:?}");
+        let mut expected = vec!["100000000002", "100000000003", "100000000004", "100000000009"];
+        expected.extend(kept);
+        expected.sort_unstable();
+        assert_eq!(enabled(&emulator), expected, "{pruning}");
+        emulator.shutdown().await;
+    }
+}
+
+/// A resolved account that is no longer a member (someone removed it) makes the next sync list
+/// the organization again, inside the refresh interval, for its e-mail; it is enabled again.
+#[tokio::test]
+async fn a_resolved_account_that_is_not_a_member_is_listed_again_and_enabled() {
+    let (emulator, mut graph, start) =
+        small_organization_synced(json!({"organizationalUnits": [UNIT_A]}), json!({})).await;
+    let graph_arn = admin_graph(&emulator).arn;
+    someone(&emulator)
+        .delete_members()
+        .graph_arn(&graph_arn)
+        .account_ids("100000000002")
+        .send()
+        .await
+        .expect("DeleteMembers");
+    let (outcome, calls) = counted_sync(&emulator, &mut graph, start + SignedDuration::from_mins(1)).await;
+    assert!(outcome.is_ready(), "{:?}", outcome.status.sync.conditions);
+    // Two OUs (A and A1), each an empty first page with a NextToken, then its accounts.
+    assert_eq!(count(&calls, "ListAccountsForParent"), 4, "{calls:?}");
+    assert_eq!(count(&calls, "CreateMembers"), 1, "{calls:?}");
+    assert_eq!(
+        enabled(&emulator),
+        [
+            "100000000001",
+            "100000000002",
+            "100000000003",
+            "100000000004",
+            "100000000009"
+        ]
+    );
+    emulator.shutdown().await;
+}
+
+/// An entry of `members` for an account the organization also yields wins: CreateMembers sends
+/// its e-mail, not the one Organizations reports, and the account is still enabled as an
+/// organization account.
+#[tokio::test]
+async fn a_members_entry_wins_over_the_organization_email() {
+    let declared = json!({"members": [{"accountId": "100000000001", "emailAddress": "security-team@example.com"}]});
+    let (emulator, _graph, _) = small_organization_synced(json!({"organizationalUnits": [UNIT_A]}), declared).await;
+    let emails: BTreeMap<String, (String, String)> = admin_graph(&emulator)
+        .members
+        .into_iter()
+        .map(|m| (m.account_id, (m.email_address, format!("{:?}", m.invitation_type))))
+        .collect();
+    let expected = |id: &str, email: &str| (id.to_owned(), (email.to_owned(), "Organization".to_owned()));
+    assert_eq!(
+        emails,
+        BTreeMap::from([
+            expected("100000000001", "security-team@example.com"),
+            expected("100000000002", "aws+100000000002@example.com"),
+            expected("100000000003", "aws+100000000003@example.com"),
+            expected("100000000004", "aws+100000000004@example.com"),
+            expected("100000000009", "aws+100000000009@example.com"),
+        ])
+    );
     emulator.shutdown().await;
 }
 

@@ -24,10 +24,13 @@ use super::wire::ApiError;
 /// {"kind": "internalError", "rate": 0.25, "seed": 42}
 /// {"operation": "CreateMembers", "kind": "latency", "latencyMs": 300}
 /// {"kind": "throttle", "requestsPerSecond": 5}
+/// {"operation": "ListAccounts", "kind": "internalError", "after": 2, "count": 3}
 /// ```
 ///
 /// `operation` absent or `"*"`: every AWS operation. `count`, `rate` and `requestsPerSecond` are
-/// exclusive; with none of them the fault fires on every matching call until cleared.
+/// exclusive; with none of them the fault fires on every matching call until cleared. `after`
+/// lets the first N matching calls through before the trigger applies (the third page of a
+/// listing fails, the first two pass).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "FaultSpec", into = "FaultSpec")]
 pub struct Fault {
@@ -35,6 +38,8 @@ pub struct Fault {
     pub operation: Option<String>,
     pub kind: FaultKind,
     pub trigger: FaultTrigger,
+    /// Matching calls still let through before the trigger applies; counts down as they pass.
+    pub after: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -69,6 +74,7 @@ impl Fault {
             operation: None,
             kind: FaultKind::Latency(delay),
             trigger: FaultTrigger::Always,
+            after: 0,
         }
     }
 
@@ -77,6 +83,7 @@ impl Fault {
             operation: None,
             kind: FaultKind::Throttle,
             trigger: FaultTrigger::Always,
+            after: 0,
         }
     }
 
@@ -85,6 +92,7 @@ impl Fault {
             operation: None,
             kind: FaultKind::InternalError,
             trigger: FaultTrigger::Always,
+            after: 0,
         }
     }
 
@@ -97,6 +105,7 @@ impl Fault {
             trigger: FaultTrigger::RateLimit {
                 per_second: requests_per_second,
             },
+            after: 0,
         }
     }
 
@@ -109,6 +118,12 @@ impl Fault {
     /// Fires on the next `count` matching calls only.
     pub fn times(mut self, count: u32) -> Fault {
         self.trigger = FaultTrigger::NextCalls(count);
+        self
+    }
+
+    /// Lets the first `calls` matching calls through before the trigger applies.
+    pub fn after(mut self, calls: u32) -> Fault {
+        self.after = calls;
         self
     }
 
@@ -152,6 +167,7 @@ struct FaultSpec {
     rate: Option<f64>,
     seed: Option<u64>,
     requests_per_second: Option<u32>,
+    after: Option<u32>,
 }
 
 impl TryFrom<FaultSpec> for Fault {
@@ -187,6 +203,7 @@ impl TryFrom<FaultSpec> for Fault {
             operation: spec.operation.filter(|operation| operation != "*"),
             kind,
             trigger,
+            after: spec.after.unwrap_or(0),
         };
         fault.validate()?;
         Ok(fault)
@@ -197,6 +214,7 @@ impl From<Fault> for FaultSpec {
     fn from(fault: Fault) -> FaultSpec {
         let mut spec = FaultSpec {
             operation: fault.operation,
+            after: (fault.after > 0).then_some(fault.after),
             ..FaultSpec::default()
         };
         match fault.kind {
@@ -312,6 +330,10 @@ impl FaultTable {
             if is_error && outcome.error.is_some() {
                 continue;
             }
+            if active.fault.after > 0 {
+                active.fault.after -= 1;
+                continue;
+            }
             let fires = match &mut active.fault.trigger {
                 FaultTrigger::Always => true,
                 FaultTrigger::NextCalls(remaining) => {
@@ -370,6 +392,25 @@ mod tests {
         assert!(call(&mut table, "ListMembers").error.is_some());
         assert!(call(&mut table, "ListMembers").error.is_none());
         assert!(table.list().is_empty());
+    }
+
+    #[test]
+    fn after_lets_the_first_calls_through_then_the_trigger_applies() {
+        let mut table = FaultTable::default();
+        table.inject(Fault::internal_error().on("ListAccounts").after(2).times(1));
+        assert!(
+            call(&mut table, "ListRoots").error.is_none(),
+            "another operation passes"
+        );
+        assert!(call(&mut table, "ListAccounts").error.is_none());
+        assert!(call(&mut table, "ListAccounts").error.is_none());
+        assert_eq!(call(&mut table, "ListAccounts").error.map(|e| e.status), Some(500));
+        assert!(call(&mut table, "ListAccounts").error.is_none());
+        assert!(table.list().is_empty());
+        let json = r#"{"operation":"ListAccounts","kind":"internalError","after":2,"count":3}"#;
+        let fault: Fault = serde_json::from_str(json).expect("valid");
+        assert_eq!(fault, Fault::internal_error().on("ListAccounts").after(2).times(3));
+        assert_eq!(serde_json::to_value(&fault).expect("serializes")["after"], 2);
     }
 
     #[test]

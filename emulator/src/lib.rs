@@ -36,7 +36,7 @@
 //! | `GET /_emulator/calls/refused` | `{"<Operation>": count}` of those calls that IAM enforcement (`enforceIam`) refused with AccessDenied |
 //! | `GET /_emulator/calls/peak` | `{"<Operation>": n}`: the most calls of each operation answered at the same time (injected latency included) |
 //! | `DELETE /_emulator/calls` | reset the counts and the peaks |
-//! | `GET /_emulator/state` | every graph with tags, packages, members (status, disabled reason, invitation type, times) and `createMembersRequests` (CreateMembers calls naming each account), organization administrators, the emulator clock |
+//! | `GET /_emulator/state` | every graph with tags, packages, members (status, disabled reason, invitation type, times, the `disableEmailNotification` their CreateMembers call sent) and `createMembersRequests` (CreateMembers calls naming each account), organization administrators, the emulator clock |
 //! | `DELETE /_emulator/state` | forget all graphs, members and delegations (world and faults stay) |
 //! | `POST /_emulator/graphs` | `{"administratorAccount":"123456789012","region":"us-east-1","createdTime":"2022-01-01T00:00:00Z"}`: that account's graph as created then (optional datasource packages STOPPED on graphs older than their documented default); answers `{"graphArn": ...}` |
 //! | `GET /_emulator/world` | the world model ([`WorldConfig`]) |

@@ -107,6 +107,11 @@ pub(crate) struct Member {
     /// Set while VERIFICATION_IN_PROGRESS: when verification ends and how. Decided at
     /// CreateMembers time against the world model, as the service checks what it was given.
     pub verification: Option<PendingVerification>,
+    /// `DisableEmailNotification` of the CreateMembers call that added the member, as sent
+    /// (`None`: absent, or added without a call). No e-mail is sent either way; kept so tests can
+    /// see what the caller asked for.
+    #[serde(default)]
+    pub disable_email_notification: Option<bool>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -197,6 +202,7 @@ impl Member {
             updated_ms: now_ms,
             enabled_ms: None,
             verification: None,
+            disable_email_notification: None,
         }
     }
 
@@ -381,6 +387,9 @@ pub struct MemberSnapshot {
     pub invitation_type: InvitationType,
     pub invited_time: jiff::Timestamp,
     pub updated_time: jiff::Timestamp,
+    /// `DisableEmailNotification` of the CreateMembers call that added the member, as sent
+    /// (`None`: the call left it out, or no call added the member).
+    pub disable_email_notification: Option<bool>,
 }
 
 /// A graph with its members ([`Emulator::graphs`](super::Emulator::graphs),
@@ -417,6 +426,7 @@ impl Member {
             invitation_type: self.invitation_type,
             invited_time: wire::jiff_timestamp(self.invited_ms),
             updated_time: wire::jiff_timestamp(self.updated_ms),
+            disable_email_notification: self.disable_email_notification,
         }
     }
 }

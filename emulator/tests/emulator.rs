@@ -162,6 +162,9 @@ async fn invite_accept_and_disassociate_between_two_accounts() {
     assert_eq!(master_id, Some(ADMIN));
     assert_eq!(detail.invitation_type(), Some(&InvitationType::Invitation));
     assert!(detail.invited_time().is_some() && detail.updated_time().is_some());
+    // The member record keeps what the call asked for (no e-mail is sent either way).
+    let recorded = emulator.members(&graph)[0].disable_email_notification;
+    assert_eq!(recorded, Some(true));
 
     // With no verification delay, the next read already shows the outcome.
     let detail = member_detail(&admin, &graph, MEMBER).await;

@@ -1,6 +1,6 @@
 //! What the operator's integration tests and benchmarks share beyond the emulator's fixtures
-//! (emulator/tests/fixtures): the operator's own AWS access to an emulator, and its metrics read
-//! back as a scrape reads them ([`metrics`]). Test code only: the library exports none of it.
+//! (emulator/tests/fixtures): the operator's own AWS access to an emulator, its binary in a clean
+//! AWS environment ([`binary`]), and its metrics read back as a scrape reads them ([`metrics`]). Test code only: the library exports none of it.
 //!
 //! Include with `mod support;` from a test of tests/, and with
 //! `#[path = "../tests/support/mod.rs"] mod support;` from a benchmark.
@@ -8,6 +8,7 @@
 // Each test binary uses a different subset.
 #![allow(dead_code)]
 
+pub mod binary;
 pub mod faulted_graph;
 pub mod metrics;
 

@@ -20,7 +20,7 @@ pub(super) fn create_members(ctx: &mut Context<'_>, body: &RequestBody) -> Resul
     {
         return Err(ApiError::validation("Message", "must be 1 to 1000 characters long"));
     }
-    body.optional_bool("DisableEmailNotification")?;
+    let disable_email_notification = body.optional_bool("DisableEmailNotification")?;
     let accounts = body.accounts()?;
 
     let graph = ctx.admin_graph(arn)?;
@@ -81,6 +81,7 @@ pub(super) fn create_members(ctx: &mut Context<'_>, body: &RequestBody) -> Resul
             InvitationType::Invitation,
             now_ms,
         );
+        member.disable_email_notification = disable_email_notification;
         if in_organization {
             // Organization accounts skip verification and invitation altogether.
             member.invitation_type = InvitationType::Organization;
