@@ -818,3 +818,26 @@ async fn log_format_json_writes_json_lines_without_emails_above_debug() {
         "an e-mail address on stderr at info: {stderr}"
     );
 }
+
+/// Admission takes any Region name (a Region added later must work), but `plan` warns about one
+/// Detective is not known to be in, naming the document, and plans the others as usual.
+#[tokio::test]
+async fn plan_warns_about_a_region_detective_is_not_known_to_be_in() {
+    let emulator = fixtures::start_emulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let osaka = graph_yaml(&[1], "").replace("region: us-east-1", "region: ap-northeast-3");
+    let file = write(
+        dir.path(),
+        "graphs.yaml",
+        &format!("{osaka}---\n{}", graph_yaml(&[2], "")),
+    );
+    let output = plan(&emulator, &file, &[]).await;
+    let stderr = text(&output.stderr);
+    let warnings: Vec<&str> = stderr.lines().filter(|l| l.starts_with("warning:")).collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(
+        warnings[0].contains("graphs.yaml") && warnings[0].contains("ap-northeast-3 is not a Region Amazon Detective"),
+        "{stderr}"
+    );
+    assert!(!warnings[0].contains("us-east-1 is not"), "{stderr}");
+}

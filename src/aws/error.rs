@@ -24,6 +24,11 @@ pub enum ErrorKind {
     Conflict,
     /// ServiceQuotaExceededException: e.g. more than 1,200 members.
     QuotaExceeded,
+    /// No Detective endpoint in the Region (the connection failed, in a Region outside
+    /// [`super::regions::DETECTIVE_REGIONS`]).
+    RegionUnavailable,
+    /// An opt-in Region the calling account has not enabled (UnrecognizedClientException there).
+    RegionNotEnabled,
     /// Anything else.
     Other,
 }
@@ -39,6 +44,8 @@ impl ErrorKind {
             Self::NotFound => "not_found",
             Self::Conflict => "conflict",
             Self::QuotaExceeded => "quota_exceeded",
+            Self::RegionUnavailable => "region_unavailable",
+            Self::RegionNotEnabled => "region_not_enabled",
             Self::Other => "other",
         }
     }
@@ -52,6 +59,8 @@ impl ErrorKind {
             Self::NotFound => "NotFound",
             Self::Conflict => "Conflict",
             Self::QuotaExceeded => "QuotaExceeded",
+            Self::RegionUnavailable => "RegionUnavailable",
+            Self::RegionNotEnabled => "RegionNotEnabled",
             Self::Other => "Other",
         }
     }
@@ -84,6 +93,33 @@ impl AwsError {
             code: code.into(),
             message: message.into(),
         }
+    }
+
+    /// This failure as met in `region`: a connection that could not be made where Detective has
+    /// no endpoint is the Region's absence, not an outage; UnrecognizedClientException in an
+    /// opt-in Region is the account not having enabled it, not bad credentials. Both need a
+    /// human, so neither is retried in a loop.
+    pub fn in_region(self, region: &str) -> Self {
+        use super::regions::{has_detective, is_opt_in};
+        let unreachable = self.kind == ErrorKind::Unavailable && self.code == "DispatchFailure";
+        if unreachable && !has_detective(region) {
+            let message = format!(
+                "Amazon Detective has no endpoint in {region} (it is in: {}); {}",
+                super::regions::DETECTIVE_REGIONS.join(", "),
+                self.message
+            );
+            return Self::new(self.operation, ErrorKind::RegionUnavailable, self.code, message);
+        }
+        if self.code == "UnrecognizedClientException" && is_opt_in(region) {
+            let message = format!(
+                "{region} is an opt-in Region this account has not enabled: enable it (AWS console, \
+                 Account, AWS Regions; or `aws account enable-region --region-name {region}`), then \
+                 the next resync proceeds ({})",
+                self.message
+            );
+            return Self::new(self.operation, ErrorKind::RegionNotEnabled, self.code, message);
+        }
+        self
     }
 
     /// Classifies an SDK failure of `operation`.
@@ -201,5 +237,41 @@ mod tests {
         assert!(!error("AccessDeniedException").is_retryable());
         assert!(!error("ResourceNotFoundException").is_retryable());
         assert!(!error("ServiceQuotaExceededException").is_retryable());
+    }
+
+    #[test]
+    fn a_region_without_detective_or_not_enabled_is_told_apart_from_an_outage() {
+        let unreachable = || AwsError::new("ListGraphs", ErrorKind::Unavailable, "DispatchFailure", "dns error");
+        let absent = unreachable().in_region("ap-northeast-3");
+        assert_eq!(absent.kind, ErrorKind::RegionUnavailable);
+        assert!(!absent.is_retryable());
+        assert!(absent.to_string().contains("no endpoint in ap-northeast-3"), "{absent}");
+        assert_eq!(
+            unreachable().in_region("eu-west-1").kind,
+            ErrorKind::Unavailable,
+            "where Detective is, a failed connection is an outage"
+        );
+        let unrecognized = || {
+            AwsError::new(
+                "ListGraphs",
+                ErrorKind::AccessDenied,
+                "UnrecognizedClientException",
+                "The security token included in the request is invalid.",
+            )
+        };
+        let not_enabled = unrecognized().in_region("af-south-1");
+        assert_eq!(not_enabled.kind, ErrorKind::RegionNotEnabled);
+        assert!(!not_enabled.is_retryable());
+        assert!(
+            not_enabled
+                .to_string()
+                .contains("enable-region --region-name af-south-1"),
+            "{not_enabled}"
+        );
+        assert_eq!(
+            unrecognized().in_region("us-east-1").kind,
+            ErrorKind::AccessDenied,
+            "outside the opt-in Regions it is the credentials"
+        );
     }
 }

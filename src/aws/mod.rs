@@ -8,6 +8,7 @@ pub mod credentials;
 pub mod error;
 pub mod organizations;
 pub mod port;
+pub mod regions;
 pub mod sdk;
 mod traced;
 

@@ -97,7 +97,8 @@ impl SdkOrganizations {
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,
     {
-        super::traced::traced(&self.metrics, "Organizations", operation, page)
+        // A global service: no Region to blame.
+        super::traced::traced(&self.metrics, "Organizations", None, operation, page)
     }
 }
 

@@ -83,7 +83,8 @@ impl SdkDetective {
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,
     {
-        super::traced::traced(&self.metrics, "Detective", operation, sent)
+        let region = self.client.config().region().map(|r| r.as_ref());
+        super::traced::traced(&self.metrics, "Detective", region, operation, sent)
     }
 }
 

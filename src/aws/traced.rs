@@ -8,10 +8,12 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use super::AwsError;
 use crate::metrics::Metrics;
 
-/// `sent` (one call, or one page of a paginated call) of `service`'s `operation`, counted.
+/// `sent` (one call, or one page of a paginated call) of `service`'s `operation`, counted; a
+/// regional service's failure is classified as met in its `region` ([`AwsError::in_region`]).
 pub(super) fn traced<T, E, R>(
     metrics: &Metrics,
     service: &'static str,
+    region: Option<&str>,
     operation: &'static str,
     sent: Result<T, SdkError<E, R>>,
 ) -> Result<T, AwsError>
@@ -19,7 +21,13 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    let result = sent.map_err(|e| AwsError::from_sdk(operation, e));
+    let result = sent.map_err(|e| {
+        let error = AwsError::from_sdk(operation, e);
+        match region {
+            Some(region) => error.in_region(region),
+            None => error,
+        }
+    });
     let outcome = match &result {
         Ok(_) => {
             tracing::debug!(service, operation, "AWS call succeeded");

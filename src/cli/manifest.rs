@@ -51,6 +51,35 @@ pub struct Manifests {
     pub skipped: Vec<String>,
 }
 
+impl Manifests {
+    /// One warning per declared Region that Detective is not known to be in (admission does not
+    /// refuse them: a Region added after this release must work), naming the document.
+    pub fn unknown_region_warnings(&self) -> Vec<String> {
+        let graphs = self
+            .graphs
+            .iter()
+            .filter_map(|d| d.graph.spec.region.as_deref().map(|region| (&d.origin, region)));
+        let admins = self.organization_admins.iter().flat_map(|d| {
+            d.admin
+                .spec
+                .regions
+                .iter()
+                .map(move |region| (&d.origin, region.as_str()))
+        });
+        graphs
+            .chain(admins)
+            .filter(|(_, region)| !crate::aws::regions::has_detective(region))
+            .map(|(origin, region)| {
+                format!(
+                    "{origin}: {region} is not a Region Amazon Detective is known to be in ({}); \
+                     its calls will fail unless Detective has arrived there since",
+                    crate::aws::regions::DETECTIVE_REGIONS.join(", ")
+                )
+            })
+            .collect()
+    }
+}
+
 impl GraphDocument {
     /// Whether the resource uses `spec.organization` or `spec.membersFrom`.
     pub fn uses_organization(&self) -> bool {

@@ -26,6 +26,9 @@ pub async fn run(args: &PlanArgs) -> ExitCode {
     for other in &manifests.skipped {
         eprintln!("skipped (not a DetectiveGraph or DetectiveOrganizationAdmin): {other}");
     }
+    for warning in manifests.unknown_region_warnings() {
+        eprintln!("warning: {warning}");
+    }
     let backend = match AwsBackend::connect(&args.aws, manifests.use_organization()).await {
         Ok(backend) => backend,
         Err(error) => {

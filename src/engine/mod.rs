@@ -271,6 +271,8 @@ impl SyncError {
                 ErrorKind::NotFound => "GraphNotFound",
                 ErrorKind::Conflict => "AwsConflict",
                 ErrorKind::QuotaExceeded => "QuotaExceeded",
+                ErrorKind::RegionUnavailable => "RegionUnavailable",
+                ErrorKind::RegionNotEnabled => "RegionNotEnabled",
                 ErrorKind::Other => "AwsError",
             },
         }
