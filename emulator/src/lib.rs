@@ -74,6 +74,7 @@ mod organization_seed;
 mod organizations_api;
 mod paging;
 mod prng;
+mod regions;
 mod routes;
 mod server;
 mod shared;

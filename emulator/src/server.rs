@@ -18,6 +18,7 @@ use super::iam::{self, policy::Principal};
 use super::operations::{self, Context, Reply, Request};
 use super::organizations_api::{self, OrganizationsContext, OrganizationsOperation};
 use super::prng::SplitMix64;
+use super::regions::{self, RegionRefusal};
 use super::routes::{Kind, Operation, Route};
 use super::shared::{Inner, Shared};
 use super::sts;
@@ -37,6 +38,16 @@ impl Shared {
         credential
             .account_id()
             .map_or_else(|| self.effective_default_account(inner), str::to_owned)
+    }
+
+    /// What a Detective call meets in its signed Region under `strictRegions`.
+    fn region_refusal(&self, credential: &Credential) -> Option<RegionRefusal> {
+        let inner = self.lock();
+        if !inner.world.config().strict_regions.unwrap_or(false) {
+            return None;
+        }
+        let account = self.caller_account(&inner, credential);
+        regions::refusal(&credential.region, inner.world.enabled_regions(&account))
     }
 
     /// The caller as IAM sees it: a session of an assumed role, or the account itself.
@@ -228,8 +239,16 @@ async fn aws_api(
     let credential = Credential::from_headers(&headers);
     let _in_flight = operation.map(|operation| shared.enter(operation.name()));
     let (request_id, injected_error) = admit_after_delay(&shared, operation.map(Operation::name), &credential).await;
+    let region_refusal = shared.region_refusal(&credential);
+    if region_refusal == Some(RegionRefusal::NoEndpoint) {
+        regions::drop_connection();
+    }
     let (result, caller) = match (injected_error, &route) {
         (Some(err), _) => (Err(err), String::new()),
+        (None, _) if region_refusal == Some(RegionRefusal::NotEnabled) => (
+            Err(ApiError::unrecognized_client(regions::NOT_ENABLED_MESSAGE)),
+            String::new(),
+        ),
         (None, None) => (
             Err(ApiError::unknown_operation(method.as_str(), uri.path())),
             String::new(),

@@ -82,6 +82,11 @@ impl ApiError {
         ApiError::new(404, "ResourceNotFoundException", message)
     }
 
+    /// Credentials the Region does not recognize: an opt-in Region the account has not enabled.
+    pub fn unrecognized_client(message: impl Into<String>) -> ApiError {
+        ApiError::new(403, "UnrecognizedClientException", message)
+    }
+
     pub fn access_denied(message: impl Into<String>) -> ApiError {
         ApiError::new(403, "AccessDeniedException", message)
     }

@@ -50,6 +50,11 @@ pub struct WorldConfig {
     /// choice).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub on_behalf_checks: Option<bool>,
+    /// Detective answers only in its 23 Regions (elsewhere the connection is dropped, as a
+    /// client meets a Region without an endpoint), and in an opt-in Region only accounts that
+    /// list it in `enabledRegions` (others get 403 UnrecognizedClientException). Absent: off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strict_regions: Option<bool>,
 }
 
 /// One simulated AWS account.
@@ -79,6 +84,10 @@ pub struct AccountConfig {
     /// The IAM roles STS AssumeRole may assume in this account. Absent: any role name can be
     /// assumed by anyone; present: only these, as each one's trust says.
     pub roles: Option<Vec<RoleConfig>>,
+    /// The opt-in Regions (af-south-1, ap-east-1, eu-south-1, il-central-1, me-south-1) this
+    /// account has enabled; counts under `strictRegions`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub enabled_regions: Vec<String>,
     /// Account name in its organization (1–50 characters). Absent: `account-<id>`.
     pub name: Option<String>,
     /// The root or OU of its organization the account sits in. Absent: the root.
@@ -171,6 +180,7 @@ impl Default for AccountConfig {
             organization: None,
             auto_accept_after_ms: None,
             roles: None,
+            enabled_regions: Vec::new(),
             name: None,
             parent_id: None,
             state: AccountState::Active,
@@ -224,6 +234,17 @@ impl WorldConfig {
             }
             if account.organization.as_ref().is_some_and(|org| org.is_empty()) {
                 return Err(format!("accounts[{index}].organization: must not be empty"));
+            }
+            if let Some((r, region)) = account
+                .enabled_regions
+                .iter()
+                .enumerate()
+                .find(|(_, region)| !super::regions::is_opt_in(region))
+            {
+                return Err(format!(
+                    "accounts[{index}].enabledRegions[{r}]: {region} is not an opt-in Region of Detective \
+                     (af-south-1, ap-east-1, eu-south-1, il-central-1, me-south-1)"
+                ));
             }
         }
         if let Some(default) = &self.default_account
@@ -436,6 +457,14 @@ impl World {
                 auto_accept_after_ms: None,
             },
         }
+    }
+
+    /// The opt-in Regions an account has enabled (none unless declared).
+    pub fn enabled_regions(&self, account_id: &str) -> &[String] {
+        self.index
+            .get(account_id)
+            .map(|&position| self.config.accounts[position].enabled_regions.as_slice())
+            .unwrap_or_default()
     }
 
     /// The declared roles of an account (`None`: any role can be assumed).
