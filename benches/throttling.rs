@@ -70,7 +70,9 @@ async fn rate_limit() {
         outcome.error
     );
     assert_eq!(members as u64, MEMBERS);
-    assert!(share <= 10.0, "{share:.1} % of calls throttled");
+    // 12 %, as tests/throttling.rs asserts: runs throttle 8.3 to 10.8 % (one call either way, by
+    // the pace), and the standard retry mode, which does not slow down, is throttled on 27 %.
+    assert!(share <= 12.0, "{share:.1} % of calls throttled");
     emulator.shutdown().await;
 }
 
