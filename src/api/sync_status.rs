@@ -27,6 +27,11 @@ pub struct SyncStatus {
 
     /// When AWS was last read.
     pub last_sync_time: Option<Time>,
+
+    /// The value of the `reconcile.fluxcd.io/requestedAt` annotation the last reconcile handled
+    /// (`flux reconcile` and `kubectl annotate` set it to ask for a reconcile now), as Flux's
+    /// own resources record it.
+    pub last_handled_reconcile_at: Option<String>,
 }
 
 impl SyncStatus {
@@ -47,6 +52,7 @@ impl SyncStatus {
             } else {
                 previous.last_sync_time.clone()
             },
+            last_handled_reconcile_at: previous.last_handled_reconcile_at.clone(),
         }
     }
 

@@ -24,7 +24,7 @@ pub mod run;
 pub mod status;
 pub mod watches;
 
-pub use reconciler::{FINALIZER, ORPHAN_ANNOTATION, error_policy, reconcile};
+pub use reconciler::{FINALIZER, ORPHAN_ANNOTATION, RECONCILE_REQUESTED_AT, error_policy, reconcile};
 pub use run::{RunArgs, StartError, run};
 
 use std::sync::Arc;

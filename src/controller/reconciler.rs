@@ -34,6 +34,10 @@ pub const FINALIZER: &str = "detective.operator.dev/cleanup";
 /// The annotation that releases a resource without touching AWS.
 pub const ORPHAN_ANNOTATION: &str = "detective.operator.dev/orphan";
 
+/// The annotation that asks for a reconcile now (Flux's convention: `flux reconcile` sets it,
+/// and so does `kubectl annotate --overwrite ... reconcile.fluxcd.io/requestedAt="$(date +%s)"`).
+pub const RECONCILE_REQUESTED_AT: &str = "reconcile.fluxcd.io/requestedAt";
+
 /// A resource kind the operator reconciles: what is its own.
 pub trait Managed:
     Resource<DynamicType = (), Scope = NamespaceResourceScope>
@@ -167,6 +171,9 @@ async fn sync_once<K: Managed>(
         return Ok((Action::await_change(), "suspended"));
     }
     let mut outcome = resource.sync(ctx).await;
+    if let Some(requested_at) = resource.annotations().get(RECONCILE_REQUESTED_AT) {
+        outcome.handled_request(requested_at);
+    }
     if let Some(arn) = outcome.graph_arn() {
         tracing::Span::current().record("graph", arn);
     }

@@ -12,8 +12,8 @@ use kube::runtime::reflector::{self, Store};
 use kube::runtime::{Predicate, WatchStreamExt, predicates, watcher};
 use kube::{Client, ResourceExt};
 
-use super::ORPHAN_ANNOTATION;
 use super::reconciler::Managed;
+use super::{ORPHAN_ANNOTATION, RECONCILE_REQUESTED_AT};
 use crate::http_server::Readiness;
 
 /// Where the watches look: every namespace, or one.
@@ -37,9 +37,11 @@ impl<K: Managed> Watch<K> {
             None => Api::all(scope.client.clone()),
         };
         let (store, writer) = reflector::store();
-        // Status writes do not change the generation: filtering on it (and on finalizers and the
-        // deletion timestamp) keeps a status write from triggering another round of AWS reads.
+        // Status writes do not change the generation: filtering on it (and on finalizers, the
+        // deletion timestamp and a request to reconcile now) keeps a status write from
+        // triggering another round of AWS reads.
         let orphan = |resource: &K| orphan_state(resource.annotations(), resource.meta().deletion_timestamp.is_some());
+        let requested = |resource: &K| annotation_hash(resource.annotations(), RECONCILE_REQUESTED_AT);
         let stream = watcher(api, watcher::Config::default().any_semantic())
             .default_backoff()
             .modify(forget_unread_metadata)
@@ -51,7 +53,10 @@ impl<K: Managed> Watch<K> {
             })
             .applied_objects()
             .predicate_filter(
-                predicates::generation.combine(predicates::finalizers).combine(orphan),
+                predicates::generation
+                    .combine(predicates::finalizers)
+                    .combine(orphan)
+                    .combine(requested),
                 Default::default(),
             );
         Self {
@@ -73,6 +78,15 @@ fn forget_unread_metadata<K: kube::Resource>(resource: &mut K) {
     if let Some(annotations) = meta.annotations.as_mut() {
         annotations.remove(LAST_APPLIED_ANNOTATION);
     }
+}
+
+/// Hashes the value of annotation `name`, when set: a new value is a change to act on.
+fn annotation_hash(annotations: &std::collections::BTreeMap<String, String>, name: &str) -> Option<u64> {
+    annotations.get(name).map(|value| {
+        let mut hasher = DefaultHasher::new();
+        value.hash(&mut hasher);
+        hasher.finish()
+    })
 }
 
 /// Hashes what matters on deletion: the orphan annotation and whether deletion started.
@@ -158,6 +172,21 @@ mod tests {
         assert_eq!(graph.metadata.managed_fields, None);
         let kept: Vec<&str> = graph.annotations().keys().map(String::as_str).collect();
         assert_eq!(kept, [ORPHAN_ANNOTATION, "team"]);
+    }
+
+    #[test]
+    fn a_new_reconcile_request_is_a_change_and_the_same_one_is_not() {
+        let annotations = |value: Option<&str>| {
+            let mut annotations = std::collections::BTreeMap::from([("team".to_owned(), "security".to_owned())]);
+            if let Some(value) = value {
+                annotations.insert(RECONCILE_REQUESTED_AT.to_owned(), value.to_owned());
+            }
+            annotations
+        };
+        let hash = |value| annotation_hash(&annotations(value), RECONCILE_REQUESTED_AT);
+        assert_eq!(hash(None), None, "no request, nothing to act on");
+        assert_eq!(hash(Some("1733400000")), hash(Some("1733400000")));
+        assert_ne!(hash(Some("1733400000")), hash(Some("1733400060")));
     }
 
     #[test]

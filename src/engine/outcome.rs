@@ -21,6 +21,8 @@ pub trait Reported {
     fn error(&self) -> Option<&SyncError>;
     fn take_error(&mut self) -> Option<SyncError>;
     fn requeue_after(&self) -> Duration;
+    /// Records in the status the `reconcile.fluxcd.io/requestedAt` value this reconcile handled.
+    fn handled_request(&mut self, requested_at: &str);
 
     fn is_ready(&self) -> bool {
         conditions::is_true(self.conditions(), READY)
@@ -67,6 +69,10 @@ macro_rules! reported {
 
             fn requeue_after(&self) -> Duration {
                 self.requeue_after
+            }
+
+            fn handled_request(&mut self, requested_at: &str) {
+                self.status.sync.last_handled_reconcile_at = Some(requested_at.to_owned());
             }
         }
     };

@@ -242,6 +242,7 @@ async fn the_largest_graph_fits_the_object_limit() {
                 .map(condition)
                 .to_vec(),
             last_sync_time: Some(at.clone()),
+            last_handled_reconcile_at: Some("2026-12-05T00:00:00.000000000Z".into()),
         },
         graph_arn: Some("arn:aws:detective:us-east-1:123456789012:graph:0123456789abcdef0123456789abcdef".into()),
         graph_created: true,

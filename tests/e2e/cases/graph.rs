@@ -345,3 +345,51 @@ async fn drift_is_repaired() {
     assert!(calls_after > calls_before, "the repair invited again");
     assert_eq!(env.graph("drift").await.unwrap()["metadata"]["generation"], 1);
 }
+
+/// Reconcile now: a Ready graph with a one-hour resync is reconciled as soon as its
+/// `reconcile.fluxcd.io/requestedAt` annotation changes (what `flux reconcile` sets), reads
+/// AWS again, and records the value handled in `status.lastHandledReconcileAt`, as Flux's own
+/// resources do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconcile_requested_by_annotation_runs_at_once_and_is_recorded() {
+    let Some(env) = Env::new("now").await else { return };
+    let member = "111111111111";
+    let emulator = emulator(accepting_world([member])).await;
+    let _operator = env
+        .operator(OperatorOptions::new("operator", ADMIN, &emulator.endpoint_url()))
+        .await;
+    let manifest = graph_manifest(
+        "now",
+        &env.ns,
+        &[(member, "root+1@example.com")],
+        &format!("region: {REGION}\nresyncInterval: 1h"),
+    );
+    env.apply(&manifest).await;
+    let wait = env
+        .kubectl(&["wait", "--for=condition=Ready", "dg/now", "--timeout=60s"])
+        .await;
+    assert!(wait.success, "{}", wait.stderr);
+    emulator.reset_calls();
+
+    for requested in ["2026-12-05T10:00:00Z", "2026-12-05T10:05:00Z"] {
+        let annotation = format!("reconcile.fluxcd.io/requestedAt={requested}");
+        let annotate = env.kubectl(&["annotate", "--overwrite", "dg/now", &annotation]).await;
+        assert!(annotate.success, "{}", annotate.stderr);
+        let reads = eventually(Duration::from_secs(30), "the requested reconcile", || async {
+            let graph = env.graph("now").await.ok_or("no graph")?;
+            let handled = graph["status"]["lastHandledReconcileAt"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let reads = emulator.calls().get("ListMembers").copied().unwrap_or(0);
+            if handled == requested && reads > 0 {
+                Ok(reads)
+            } else {
+                Err(format!("handled {handled:?}, {reads} ListMembers"))
+            }
+        })
+        .await;
+        emulator.reset_calls();
+        assert!(reads >= 1, "AWS read again inside the one-hour resync");
+    }
+}
