@@ -5,11 +5,13 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::iam::Iam;
 use super::organization::{AccountState, JoinedMethod, Organization, OrganizationConfig, derived_root_id};
+use super::realism::{self, Realism};
 use super::validate;
 
 /// Organization id used when the world model says `organization: true` without naming one.
@@ -43,6 +45,21 @@ pub struct WorldConfig {
     /// own credentials stay unrestricted.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub enforce_iam: bool,
+    /// The realistic profile ([`Realism`]): every behaviour of AWS that the default profile
+    /// leaves out, each at its realistic default unless its own setting below says otherwise.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub realistic: bool,
+    /// How long a new or removed Detective administrator of an organization, and an
+    /// organization configuration's AutoEnable, take to show (`"3s"`, `"300ms"`). Absent: 3 s
+    /// in the realistic profile, none otherwise.
+    #[serde(with = "realism::propagation_delay", skip_serializing_if = "Option::is_none")]
+    pub propagation_delay: Option<Duration>,
+    /// One Detective administrator for the organization: once AWS Organizations has a
+    /// delegated administrator for Detective, EnableOrganizationAdminAccount accepts only that
+    /// account or the management account, in every Region. Absent: on in the realistic profile,
+    /// off otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub single_administrator: Option<bool>,
 }
 
 /// One simulated AWS account.
@@ -121,6 +138,10 @@ pub struct WorldPatch {
     /// Organizations upserted by id.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub organizations: Vec<OrganizationConfig>,
+    pub realistic: Option<bool>,
+    #[serde(with = "realism::propagation_delay")]
+    pub propagation_delay: Option<Duration>,
+    pub single_administrator: Option<bool>,
 }
 
 fn enrolled_by_default() -> bool {
@@ -174,6 +195,14 @@ impl Default for AccountConfig {
 }
 
 impl WorldConfig {
+    /// The realistic profile with every part at its realistic default, and nothing else.
+    pub fn realistic() -> WorldConfig {
+        WorldConfig {
+            realistic: true,
+            ..WorldConfig::default()
+        }
+    }
+
     /// Reads a world model from a YAML or JSON file (JSON when the name ends in `.json`).
     pub fn from_file(path: &Path) -> Result<WorldConfig, String> {
         let text = std::fs::read_to_string(path).map_err(|err| format!("cannot read {}: {err}", path.display()))?;
@@ -262,6 +291,15 @@ impl WorldConfig {
         if patch.default_account.is_some() {
             self.default_account = patch.default_account;
         }
+        if let Some(realistic) = patch.realistic {
+            self.realistic = realistic;
+        }
+        if patch.propagation_delay.is_some() {
+            self.propagation_delay = patch.propagation_delay;
+        }
+        if patch.single_administrator.is_some() {
+            self.single_administrator = patch.single_administrator;
+        }
     }
 
     /// Fills in what the world implies, so that `GET /_emulator/world` shows it: a management
@@ -311,6 +349,8 @@ pub(crate) struct World {
     config: WorldConfig,
     /// The roles' policies, parsed ([`WorldConfig::validate`] refused malformed ones).
     iam: Iam,
+    /// The realistic profile's settings in force.
+    realism: Realism,
     index: HashMap<String, usize>,
     /// By organization id, declared or named by accounts.
     organizations: HashMap<String, Organization>,
@@ -369,12 +409,18 @@ impl World {
             Iam::without_policies(config.enforce_iam)
         });
         World {
+            realism: Realism::of(&config),
             config,
             iam,
             index,
             organizations,
             membership,
         }
+    }
+
+    /// The realistic profile's settings in force.
+    pub fn realism(&self) -> Realism {
+        self.realism
     }
 
     /// The roles' policies and whether they are enforced.
@@ -597,6 +643,7 @@ mod tests {
             verification_delay_ms: Some(5),
             default_account: None,
             organizations: Vec::new(),
+            ..WorldPatch::default()
         });
         assert_eq!(world.accounts.len(), 2);
         assert_eq!(world.accounts[0].email, "b@example.com");

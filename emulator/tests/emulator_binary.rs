@@ -194,3 +194,23 @@ async fn faults_and_a_rate_limit_can_be_set_from_the_command_line() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("requestsPerSecond"), "{stderr}");
 }
+
+#[tokio::test]
+async fn realistic_turns_the_profile_on_and_a_malformed_setting_is_refused() {
+    let running = spawn(&["--realistic"]);
+    let world = http(&running.url, "GET", "/_emulator/world", None).await.json();
+    assert_eq!(world["realistic"], true);
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("world.yaml");
+    write(&config, "realistic: true\npropagationDelay: 3x\n");
+    let output = Command::new(env!("CARGO_BIN_EXE_detective-emulator"))
+        .args(["--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .output()
+        .expect("run detective-emulator");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("propagationDelay"), "{stderr}");
+    assert!(output.stdout.is_empty(), "never claimed to listen");
+}
