@@ -76,7 +76,7 @@ async fn sync_delegates_every_region_and_reports_ready() {
         assert_eq!(entry["administratorAccountId"], "123456789012");
     }
     assert!(
-        stderr.contains("EnableOrganizationAdminAccount 3, ListOrganizationAdminAccounts"),
+        stderr.contains("EnableOrganizationAdminAccount 3, ") && stderr.contains("ListOrganizationAdminAccounts"),
         "one Enable per Region: {stderr}"
     );
 }

@@ -149,20 +149,25 @@ async fn state_file_survives_a_restart() {
     assert_eq!(again.as_deref(), Some(graph.as_str()));
 }
 
-#[test]
-fn binary_refuses_an_invalid_world_naming_the_field() {
+/// Starts the binary with the world file `world`, which it must refuse, and returns its stderr.
+fn refused_world(world: &str) -> String {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = dir.path().join("world.yaml");
-    write(&config, "accounts:\n  - accountId: '1234'\n");
+    write(&config, world);
     let output = Command::new(env!("CARGO_BIN_EXE_detective-emulator"))
         .args(["--listen", "127.0.0.1:0", "--config"])
         .arg(&config)
         .output()
         .expect("run detective-emulator");
     assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("accounts[0].accountId"), "{stderr}");
     assert!(output.stdout.is_empty(), "never claimed to listen");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn binary_refuses_an_invalid_world_naming_the_field() {
+    let stderr = refused_world("accounts:\n  - accountId: '1234'\n");
+    assert!(stderr.contains("accounts[0].accountId"), "{stderr}");
 }
 
 #[tokio::test]
@@ -201,16 +206,6 @@ async fn realistic_turns_the_profile_on_and_a_malformed_setting_is_refused() {
     let world = http(&running.url, "GET", "/_emulator/world", None).await.json();
     assert_eq!(world["realistic"], true);
 
-    let dir = tempfile::tempdir().expect("temp dir");
-    let config = dir.path().join("world.yaml");
-    write(&config, "realistic: true\npropagationDelay: 3x\n");
-    let output = Command::new(env!("CARGO_BIN_EXE_detective-emulator"))
-        .args(["--listen", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .output()
-        .expect("run detective-emulator");
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refused_world("realistic: true\npropagationDelay: 3x\n");
     assert!(stderr.contains("propagationDelay"), "{stderr}");
-    assert!(output.stdout.is_empty(), "never claimed to listen");
 }

@@ -5,7 +5,7 @@
 
 mod fixtures;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use aws_sdk_organizations::operation::list_accounts::ListAccountsError;
 use aws_sdk_organizations::operation::list_accounts_for_parent::ListAccountsForParentError;
