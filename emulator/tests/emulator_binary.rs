@@ -6,6 +6,7 @@ mod fixtures;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use aws_sdk_detective::types::MemberStatus;
 use fixtures::{
@@ -149,16 +150,30 @@ async fn state_file_survives_a_restart() {
     assert_eq!(again.as_deref(), Some(graph.as_str()));
 }
 
-/// Starts the binary with the world file `world`, which it must refuse, and returns its stderr.
+/// Starts the binary with the world file `world`, which it must refuse (exit at once, never
+/// claim to listen), and returns its stderr.
 fn refused_world(world: &str) -> String {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = dir.path().join("world.yaml");
     write(&config, world);
-    let output = Command::new(env!("CARGO_BIN_EXE_detective-emulator"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_detective-emulator"))
         .args(["--listen", "127.0.0.1:0", "--config"])
         .arg(&config)
-        .output()
-        .expect("run detective-emulator");
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn detective-emulator");
+    // A world it accepts would have it serve until killed: it gets a few seconds to refuse.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().expect("poll the emulator").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the emulator started with this world:\n{world}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().expect("the emulator's output");
     assert!(!output.status.success());
     assert!(output.stdout.is_empty(), "never claimed to listen");
     String::from_utf8_lossy(&output.stderr).into_owned()
