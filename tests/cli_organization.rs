@@ -90,7 +90,7 @@ async fn sync_delegates_every_region_and_reports_ready() {
         assert_eq!(entry["administratorAccountId"], "123456789012");
     }
     assert!(
-        stderr.contains("EnableOrganizationAdminAccount 3, ListOrganizationAdminAccounts"),
+        stderr.contains("EnableOrganizationAdminAccount 3, ") && stderr.contains("ListOrganizationAdminAccounts"),
         "one Enable per Region: {stderr}"
     );
 }
@@ -249,6 +249,8 @@ async fn plan_as_management(emulator: &detective_emulator::Emulator, document: &
     let mut command = support::binary::operator_as(MANAGEMENT);
     command
         .args(["plan", "-f", "-", "--endpoint-url", &emulator.endpoint_url()])
+        // `--endpoint-url` redirects Detective only; the delegation is read in Organizations too.
+        .env("AWS_ENDPOINT_URL_ORGANIZATIONS", emulator.endpoint_url())
         .args(args);
     run(&mut command, Some(document)).await
 }
@@ -287,7 +289,7 @@ status:
     let lines = [
         format!("  = us-east-1: keep (administrator now: {SECURITY})\n"),
         format!(
-            "  ! eu-west-1: conflict (administrator now: {OTHER}): account {OTHER} is the administrator; it is never replaced\n"
+            "  ! eu-west-1: conflict (administrator now: {OTHER}): account {OTHER} is the organization's Detective administrator; it is never replaced\n"
         ),
         format!(
             "  = ap-southeast-2: keep (administrator now: {SECURITY}): removed from spec.regions; kept (regionRemoval: Retain)\n"
@@ -324,7 +326,7 @@ status:
     let writes: Vec<String> = emulator
         .calls()
         .into_keys()
-        .filter(|op| op != "ListOrganizationAdminAccounts")
+        .filter(|op| !op.starts_with("List") && !op.starts_with("Describe"))
         .collect();
     assert!(writes.is_empty(), "plan only reads: {writes:?}");
 

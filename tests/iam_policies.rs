@@ -340,6 +340,21 @@ async fn plan(policies: Policies) -> FlowRun {
             ],
         "the plan keeps one Region's delegation and would enable the other",
     );
+    // The management account naming itself while Organizations has the administrator registered
+    // (allowed: the management account may always be named); reading that takes
+    // DescribeOrganization.
+    let itself = organization_admin_spec(&[INVITATION_REGION], json!({"accountId": MANAGEMENT}));
+    let target = OrganizationAdminTarget {
+        spec: &itself,
+        previous: None,
+        generation: Some(1),
+    };
+    let planned = engine::sync(&access, target, Mode::DryRun, Timestamp::now()).await;
+    run.outcome("plan DetectiveOrganizationAdmin of the management account", &planned);
+    run.expect(
+        delegation_states(&planned.status) == [(INVITATION_REGION.to_owned(), DelegationState::Pending)],
+        "the plan would delegate the management account",
+    );
     let calls = emulator.calls();
     run.expect(
         !calls.contains_key("CreateMembers") && calls.get("EnableOrganizationAdminAccount") == Some(&1),
@@ -439,6 +454,23 @@ async fn organization_admin_enables_adopts_and_disables(policies: Policies) -> F
     };
     run.result("deletionPolicy: Disable", engine::teardown(&access, target).await);
     run.expect(delegations(&emulator).is_empty(), "every delegation disabled");
+    // Organizations keeps the administrator registered (Disable does not deregister it); the
+    // management account may still name itself, which the operator tells by DescribeOrganization.
+    let itself = organization_admin_spec(
+        &[INVITATION_REGION],
+        json!({"accountId": MANAGEMENT, "assumeRoleArn": role_arn, "externalId": EXTERNAL_ID}),
+    );
+    let target = OrganizationAdminTarget {
+        spec: &itself,
+        previous: None,
+        generation: Some(1),
+    };
+    let named_itself = engine::sync(&access, target, Mode::Apply, Timestamp::now()).await;
+    run.outcome("the management account names itself", &named_itself);
+    run.expect(
+        delegations(&emulator).get(INVITATION_REGION).map(String::as_str) == Some(MANAGEMENT),
+        "the management account is the administrator there",
+    );
     run.finish(&emulator)
 }
 

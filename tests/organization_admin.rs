@@ -1,6 +1,8 @@
 //! The management-account side (`DetectiveOrganizationAdmin`) through the engine's one door
 //! (`engine::sync`, `engine::teardown`), with the real `aws-sdk-detective` client against the
-//! emulator, one client per Region. Every write is counted in the emulator.
+//! emulator, one client per Region, and `aws-sdk-organizations` for the organization's delegated
+//! administrator. Every call is counted in the emulator. (The realistic profile's lag and
+//! one-administrator rule: tests/realistic_delegation.rs.)
 
 #[path = "../emulator/tests/fixtures/mod.rs"]
 mod fixtures;
@@ -27,6 +29,8 @@ const WEST: &str = "eu-west-1";
 const ENABLE: &str = "EnableOrganizationAdminAccount";
 const DISABLE: &str = "DisableOrganizationAdminAccount";
 const LIST: &str = "ListOrganizationAdminAccounts";
+/// Organizations' ListDelegatedAdministrators: one per reconcile, before any Region.
+const DELEGATED: &str = "ListDelegatedAdministrators";
 
 struct World {
     emulator: Emulator,
@@ -109,7 +113,7 @@ async fn delegates_in_two_regions_then_adopts_without_a_write() {
     );
     assert_eq!(
         world.calls(),
-        BTreeMap::from([(LIST.to_owned(), 2)]),
+        BTreeMap::from([(DELEGATED.to_owned(), 1), (LIST.to_owned(), 2)]),
         "a plan only reads"
     );
 
@@ -129,7 +133,7 @@ async fn delegates_in_two_regions_then_adopts_without_a_write() {
     }
     assert_eq!(
         world.calls(),
-        BTreeMap::from([(ENABLE.to_owned(), 2), (LIST.to_owned(), 4)])
+        BTreeMap::from([(DELEGATED.to_owned(), 1), (ENABLE.to_owned(), 2), (LIST.to_owned(), 4)])
     );
 
     let again = world.sync(&spec, Some(&first.status), Mode::Apply).await;
@@ -137,14 +141,17 @@ async fn delegates_in_two_regions_then_adopts_without_a_write() {
     assert_eq!(again.status.regions, first.status.regions);
     assert_eq!(
         world.calls(),
-        BTreeMap::from([(LIST.to_owned(), 2)]),
+        BTreeMap::from([(DELEGATED.to_owned(), 1), (LIST.to_owned(), 2)]),
         "adopted: no write"
     );
     world.emulator.shutdown().await;
 }
 
+/// Even in the default profile, which lets each Region name its own administrator, another
+/// account delegated in one Region is the organization's administrator (Organizations registers
+/// it): every declared Region is in conflict, and nothing is enabled anywhere.
 #[tokio::test]
-async fn another_administrator_stalls_its_region_and_is_never_replaced() {
+async fn another_administrator_stalls_every_region_and_is_never_replaced() {
     let world = world().await;
     world.delegate(OTHER, WEST).await;
     world.calls();
@@ -155,26 +162,24 @@ async fn another_administrator_stalls_its_region_and_is_never_replaced() {
     let stalled = stalled(&outcome);
     assert_eq!(stalled.reason, "AdministratorConflict");
     assert!(
-        stalled.message.contains(OTHER) && stalled.message.contains(WEST),
+        stalled.message.contains(OTHER) && stalled.message.contains(EAST) && stalled.message.contains(WEST),
         "{}",
         stalled.message
     );
     assert_eq!(
         states(&outcome.status),
-        [(EAST, DelegationState::Delegated), (WEST, DelegationState::Conflict)]
+        [(EAST, DelegationState::Conflict), (WEST, DelegationState::Conflict)]
     );
     assert_eq!(
         outcome.status.regions[1].administrator_account_id.as_deref(),
         Some(OTHER)
     );
+    assert_eq!(outcome.status.delegated_regions, 0);
     assert_eq!(
         world.delegations(),
-        BTreeMap::from([
-            (EAST.to_owned(), SECURITY.to_owned()),
-            (WEST.to_owned(), OTHER.to_owned())
-        ])
+        BTreeMap::from([(WEST.to_owned(), OTHER.to_owned())])
     );
-    assert_eq!(world.calls().get(ENABLE), Some(&1), "only us-east-1 was delegated");
+    assert_eq!(world.calls().get(ENABLE), None, "nothing enabled anywhere");
 
     // deletionPolicy: Disable leaves the other account's delegation alone.
     let mut disabling = spec(&[EAST, WEST]);
@@ -184,7 +189,7 @@ async fn another_administrator_stalls_its_region_and_is_never_replaced() {
         world.delegations(),
         BTreeMap::from([(WEST.to_owned(), OTHER.to_owned())])
     );
-    assert_eq!(world.calls().get(DISABLE), Some(&1));
+    assert_eq!(world.calls().get(DISABLE), None);
     world.emulator.shutdown().await;
 }
 
@@ -248,7 +253,9 @@ async fn a_caller_that_is_not_the_management_account_stalls_with_the_reason() {
     let stalled = stalled(&outcome);
     assert_eq!(stalled.reason, "AccessDenied");
     assert!(stalled.message.contains("management account"), "{}", stalled.message);
-    assert_eq!(states(&outcome.status), [(EAST, DelegationState::Error)]);
+    // Refused at the first call, Organizations': no Region read, none recorded.
+    assert!(outcome.status.regions.is_empty());
+    assert_eq!(world.calls(), BTreeMap::from([(DELEGATED.to_owned(), 1)]));
     assert!(world.delegations().is_empty());
     world.emulator.shutdown().await;
 }

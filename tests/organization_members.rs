@@ -629,9 +629,13 @@ async fn a_members_entry_wins_over_the_organization_email() {
 async fn a_graph_account_that_is_not_the_delegated_administrator_stalls_without_retrying() {
     let emulator = emulator().await;
     emulator.merge_world(small_organization());
-    // No delegation.
+    // No delegation: awaited for a while (a new one takes time to show), then Stalled.
     let mut graph = graph(json!({}), json!({}));
-    let outcome = sync(&emulator, &mut graph, Timestamp::now()).await;
+    let start = Timestamp::now();
+    let awaited = sync(&emulator, &mut graph, start).await;
+    assert!(awaited.error.as_ref().is_some_and(|e| e.is_retryable()));
+    let over = start + SignedDuration::try_from(engine::DELEGATION_SHOWS_WITHIN).expect("a duration");
+    let outcome = sync(&emulator, &mut graph, over).await;
     assert!(outcome.is_stalled(), "{:?}", outcome.status.sync.conditions);
     let error = outcome.error.as_ref().expect("an error");
     assert_eq!(error.reason(), "NotDelegatedAdministrator");

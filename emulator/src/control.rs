@@ -85,10 +85,11 @@ async fn reset_calls(State(shared): SharedState) -> Response {
 
 async fn get_state(State(shared): SharedState) -> Response {
     let graphs = shared.graphs();
-    let (delegations, now_ms) = {
+    let (delegations, registered, now_ms) = {
         let inner = shared.lock();
         (
             serde_json::to_value(&inner.state.delegations).unwrap_or(Value::Null),
+            serde_json::to_value(&inner.state.registered_administrators).unwrap_or(Value::Null),
             inner.state.now_ms(),
         )
     };
@@ -96,6 +97,7 @@ async fn get_state(State(shared): SharedState) -> Response {
         "now": wire::timestamp(now_ms),
         "graphs": graphs,
         "organizationAdministrators": delegations,
+        "delegatedAdministrators": registered,
     }))
 }
 

@@ -12,8 +12,9 @@
 //! - the AWS Organizations reads the operator makes (awsJson1_1, routed by `X-Amz-Target`:
 //!   DescribeOrganization, ListRoots, ListAccounts, ListAccountsForParent,
 //!   ListOrganizationalUnitsForParent, ListChildren, ListParents, DescribeOrganizationalUnit,
-//!   DescribeAccount) from the world's organizations, with the 20-item page limit, the
-//!   documented errors and, on request, empty pages that carry a NextToken;
+//!   DescribeAccount, ListDelegatedAdministrators) from the world's organizations, with the
+//!   20-item page limit, the documented errors and, on request, empty pages that carry a
+//!   NextToken;
 //! - callers: the SigV4 `Credential=<AKID>/<date>/<region>/...` scope names the caller; a
 //!   12-digit access key id *is* the account id, any other key acts as the default account
 //!   (signatures are not checked);
@@ -21,8 +22,13 @@
 //!   naming the member), the member state machine (diagram in `model.rs`), the 1,200-member quota,
 //!   administrator-only and member-only rules, opaque pagination tokens, wire-exact errors.
 //!
-//! Time-based transitions (verification delay, simulated members who accept after a delay) are
-//! computed lazily from the clock on each request; tests can move the clock forward.
+//! Time-based transitions (verification delay, simulated members who accept after a delay, the
+//! realistic profile's propagation delay) are computed lazily from the clock on each request;
+//! tests can move the clock forward.
+//!
+//! The default profile is instant and lenient, for unit-level tests; the realistic profile
+//! ([`Realism`]: `realistic: true` in the world, `--realistic`) adds what AWS does besides,
+//! each part with its own setting.
 //!
 //! # Control endpoints
 //!
@@ -36,8 +42,8 @@
 //! | `GET /_emulator/calls/refused` | `{"<Operation>": count}` of those calls that IAM enforcement (`enforceIam`) refused with AccessDenied |
 //! | `GET /_emulator/calls/peak` | `{"<Operation>": n}`: the most calls of each operation answered at the same time (injected latency included) |
 //! | `DELETE /_emulator/calls` | reset the counts and the peaks |
-//! | `GET /_emulator/state` | every graph with tags, packages, members (status, disabled reason, invitation type, times, the `disableEmailNotification` their CreateMembers call sent) and `createMembersRequests` (CreateMembers calls naming each account), organization administrators, the emulator clock |
-//! | `DELETE /_emulator/state` | forget all graphs, members and delegations (world and faults stay) |
+//! | `GET /_emulator/state` | every graph with tags, packages, members (status, disabled reason, invitation type, times, the `disableEmailNotification` their CreateMembers call sent) and `createMembersRequests` (CreateMembers calls naming each account), organization administrators (with when each shows, and until when a removed one does), the delegated administrators Detective registered in Organizations, the emulator clock |
+//! | `DELETE /_emulator/state` | forget all graphs, members, delegations and registrations (world and faults stay) |
 //! | `POST /_emulator/graphs` | `{"administratorAccount":"123456789012","region":"us-east-1","createdTime":"2022-01-01T00:00:00Z"}`: that account's graph as created then (optional datasource packages STOPPED on graphs older than their documented default); answers `{"graphArn": ...}` |
 //! | `GET /_emulator/world` | the world model ([`WorldConfig`]) |
 //! | `PUT /_emulator/world` | replace the world model |
@@ -74,6 +80,7 @@ mod organization_seed;
 mod organizations_api;
 mod paging;
 mod prng;
+mod realism;
 mod regions;
 mod routes;
 mod server;
@@ -99,6 +106,7 @@ pub use iam::session_token;
 pub use model::{DisabledReason, GraphSnapshot, InvitationType, MemberSnapshot, MemberStatus};
 pub use organization::{AccountState, JoinedMethod, OrganizationConfig, OrganizationalUnitConfig};
 pub use organization_seed::OrganizationSeed;
+pub use realism::{REALISTIC_PROPAGATION_DELAY, Realism};
 pub use tls::{TlsError, TlsFiles};
 pub use world::{AccountConfig, DEFAULT_ORGANIZATION, RoleConfig, WorldConfig, WorldPatch};
 
@@ -353,7 +361,8 @@ impl Emulator {
             .unwrap_or_else(|message| panic!("cannot seed the graph: {message}"))
     }
 
-    /// Forgets all graphs, members and organization delegations.
+    /// Forgets all graphs, members, organization delegations and the delegated administrators
+    /// Detective registered in Organizations.
     pub fn reset_state(&self) {
         self.shared.reset_state();
     }

@@ -45,6 +45,12 @@ struct Args {
     #[arg(long, env = "DETECTIVE_EMULATOR_RATE_LIMIT", value_name = "REQUESTS_PER_SECOND")]
     rate_limit: Option<u32>,
 
+    /// The realistic profile: propagation delays, one Detective administrator for the
+    /// organization, ... at their realistic defaults (as `realistic: true` in the config file,
+    /// whose own settings for each part still apply).
+    #[arg(long, env = "DETECTIVE_EMULATOR_REALISTIC")]
+    realistic: bool,
+
     /// A fault in force from the start, in the JSON form of `POST /_emulator/faults`
     /// (e.g. '{"kind":"internalError","rate":0.05,"seed":7}'). Repeatable.
     #[arg(long = "fault", value_name = "JSON", value_parser = parse_fault)]
@@ -81,6 +87,7 @@ async fn run(args: Args) -> Result<(), String> {
     if let Some(account) = &args.default_account {
         world.default_account = Some(account.clone());
     }
+    world.realistic |= args.realistic;
     let config = EmulatorConfig {
         listen: args.listen,
         default_account: world.default_account.clone().unwrap_or(defaults.default_account),

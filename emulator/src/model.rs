@@ -143,6 +143,10 @@ pub(crate) struct Graph {
     /// Organization configuration (only meaningful for a delegated administrator's graph).
     #[serde(default)]
     pub auto_enable: bool,
+    /// An UpdateOrganizationConfiguration that does not show yet (`propagationDelay`): the
+    /// AutoEnable it set, and when it takes effect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_auto_enable: Option<PendingSetting>,
     /// Keyed (and therefore listed) by account id.
     #[serde(default)]
     pub members: BTreeMap<String, Member>,
@@ -152,7 +156,20 @@ pub(crate) struct Graph {
     pub create_members_requests: BTreeMap<String, u32>,
 }
 
+/// A setting written now that reads back only from `due_ms` on (`propagationDelay`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PendingSetting {
+    pub value: bool,
+    pub due_ms: i64,
+}
+
 /// An organization's Detective administrator account in one Region.
+///
+/// With a `propagationDelay`, a delegation takes effect (is listed, and its administrator may
+/// configure the organization graph) only `effective_ms` on, and a removed one stays listed until
+/// `listed_until_ms`; [`ServiceState::settle`] forgets it then.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Delegation {
@@ -160,6 +177,41 @@ pub(crate) struct Delegation {
     pub region: String,
     pub account_id: String,
     pub delegated_ms: i64,
+    /// When the delegation shows (its `delegated_ms` plus the propagation delay then in force).
+    #[serde(default)]
+    pub effective_ms: i64,
+    /// Set by DisableOrganizationAdminAccount: the delegation is gone, but listed until then.
+    pub listed_until_ms: Option<i64>,
+}
+
+impl Delegation {
+    /// Not removed by DisableOrganizationAdminAccount.
+    pub fn is_active(&self) -> bool {
+        self.listed_until_ms.is_none()
+    }
+
+    /// Active, and past its propagation delay: the administrator acts as one.
+    pub fn is_effective(&self, now_ms: i64) -> bool {
+        self.is_active() && self.effective_ms <= now_ms
+    }
+
+    /// What ListOrganizationAdminAccounts shows at `now_ms`: a delegation once its propagation
+    /// delay has passed, until the delay after its removal has.
+    pub fn is_listed(&self, now_ms: i64) -> bool {
+        self.effective_ms <= now_ms && self.listed_until_ms.is_none_or(|until| now_ms < until)
+    }
+}
+
+/// An account registered in AWS Organizations as a delegated administrator for a service
+/// (RegisterDelegatedAdministrator, which EnableOrganizationAdminAccount calls for
+/// `detective.amazonaws.com`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct RegisteredAdministrator {
+    pub organization: String,
+    pub account_id: String,
+    pub service_principal: String,
+    pub registered_ms: i64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -168,6 +220,9 @@ pub(crate) struct ServiceState {
     /// Keyed by graph ARN.
     pub graphs: BTreeMap<String, Graph>,
     pub delegations: Vec<Delegation>,
+    /// Delegated administrators registered in AWS Organizations by the service (Detective's);
+    /// DisableOrganizationAdminAccount leaves them, as AWS does.
+    pub registered_administrators: Vec<RegisteredAdministrator>,
     /// Added to the wall clock: lets tests jump past verification and acceptance delays.
     pub clock_offset_ms: i64,
 }
@@ -289,6 +344,7 @@ impl Graph {
             tags: BTreeMap::new(),
             packages,
             auto_enable: false,
+            pending_auto_enable: None,
             members: BTreeMap::new(),
             create_members_requests: BTreeMap::new(),
         }
@@ -307,7 +363,15 @@ impl ServiceState {
             for member in graph.members.values_mut() {
                 member.settle(world, now_ms);
             }
+            if let Some(pending) = graph.pending_auto_enable
+                && pending.due_ms <= now_ms
+            {
+                graph.auto_enable = pending.value;
+                graph.pending_auto_enable = None;
+            }
         }
+        self.delegations
+            .retain(|delegation| delegation.listed_until_ms.is_none_or(|until| now_ms < until));
     }
 
     /// The graph `account_id` administers in `region`.
@@ -317,12 +381,37 @@ impl ServiceState {
             .find(|graph| graph.administrator_id == account_id && graph.region == region)
     }
 
-    /// The organization `account_id` is the Detective administrator of in `region`.
+    /// The organization `account_id` is the Detective administrator of in `region` (a removed
+    /// delegation that is still listed does not count).
     pub fn delegated_organization(&self, account_id: &str, region: &str) -> Option<&str> {
         self.delegations
             .iter()
-            .find(|delegation| delegation.account_id == account_id && delegation.region == region)
+            .find(|delegation| {
+                delegation.is_active() && delegation.account_id == account_id && delegation.region == region
+            })
             .map(|delegation| delegation.organization.as_str())
+    }
+
+    /// As [`ServiceState::delegated_organization`], once the delegation has taken effect.
+    pub fn effective_organization(&self, account_id: &str, region: &str, now_ms: i64) -> Option<&str> {
+        self.delegations
+            .iter()
+            .find(|delegation| {
+                delegation.is_effective(now_ms) && delegation.account_id == account_id && delegation.region == region
+            })
+            .map(|delegation| delegation.organization.as_str())
+    }
+
+    /// The accounts registered in Organizations as `organization`'s delegated administrators
+    /// for `service_principal`.
+    pub fn registered_for<'s>(
+        &'s self,
+        organization: &'s str,
+        service_principal: &'s str,
+    ) -> impl Iterator<Item = &'s RegisteredAdministrator> + 's {
+        self.registered_administrators
+            .iter()
+            .filter(move |r| r.organization == organization && r.service_principal == service_principal)
     }
 
     /// What the service does when the organization changes under it (`before` → `after`), in
@@ -330,7 +419,7 @@ impl ServiceState {
     /// ORGANIZATION members when the graph's configuration has AutoEnable (existing accounts are
     /// not swept in), and ORGANIZATION members whose account left the organization are removed.
     pub fn apply_organization_changes(&mut self, before: &World, after: &World, now_ms: i64) {
-        for delegation in &self.delegations {
+        for delegation in self.delegations.iter().filter(|delegation| delegation.is_active()) {
             let Some(graph) = self
                 .graphs
                 .values_mut()

@@ -17,6 +17,10 @@ use super::validate;
 /// The Organizations page limit: MaxResults is 1–20.
 pub(crate) const MAX_PAGE_SIZE: u32 = 20;
 
+/// Detective's service principal, under which EnableOrganizationAdminAccount registers the
+/// organization's delegated administrator in AWS Organizations.
+pub(crate) const DETECTIVE_SERVICE_PRINCIPAL: &str = "detective.amazonaws.com";
+
 /// One organization. Serialized in camelCase inside the world model's `organizations`.
 #[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,9 +37,10 @@ pub struct OrganizationConfig {
     /// The OU tree, parents before or after children in any order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub organizational_units: Vec<OrganizationalUnitConfig>,
-    /// Accounts registered as delegated administrators for some service (other than Detective,
-    /// whose administrator is whatever EnableOrganizationAdminAccount made it). They may call the
-    /// Organizations read operations, like the management account.
+    /// Accounts registered as delegated administrators for some service other than Detective
+    /// (Detective's is registered by EnableOrganizationAdminAccount). They may call the
+    /// Organizations read operations, like the management account; ListDelegatedAdministrators
+    /// lists them when no ServicePrincipal is asked for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub delegated_administrators: Vec<String>,
     /// The documented quirk "a page may be empty while a NextToken is returned", made

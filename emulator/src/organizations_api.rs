@@ -4,9 +4,12 @@
 //!
 //! Who may call: DescribeOrganization any account of the organization; everything else only its
 //! management account or a delegated administrator (the world's `delegatedAdministrators`, or an
-//! account that EnableOrganizationAdminAccount made the Detective administrator in any Region).
+//! account that EnableOrganizationAdminAccount registered for Detective, which stays registered
+//! after DisableOrganizationAdminAccount). ListDelegatedAdministrators lists both kinds.
 //! An account in no organization gets AWSOrganizationsNotInUseException, others
 //! AccessDeniedException. Pages hold at most 20 items (MaxResults 1–20).
+
+use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
@@ -30,6 +33,7 @@ operations! {
         ListAccounts,
         ListAccountsForParent,
         ListChildren,
+        ListDelegatedAdministrators,
         ListOrganizationalUnitsForParent,
         ListParents,
         ListRoots,
@@ -63,6 +67,7 @@ pub(crate) fn handle(
         OrganizationsOperation::ListAccountsForParent => list_accounts_for_parent(ctx, &body),
         OrganizationsOperation::ListOrganizationalUnitsForParent => list_units_for_parent(ctx, &body),
         OrganizationsOperation::ListChildren => list_children(ctx, &body),
+        OrganizationsOperation::ListDelegatedAdministrators => list_delegated_administrators(ctx, &body),
         OrganizationsOperation::ListParents => list_parents(ctx, &body),
     }
 }
@@ -192,8 +197,8 @@ impl OrganizationsContext<'_> {
         let allowed =
             organization.management_account.as_deref() == Some(self.caller)
                 || organization.delegated_administrators.contains(self.caller)
-                || self.state.delegations.iter().any(|delegation| {
-                    delegation.organization == organization.id && delegation.account_id == self.caller
+                || self.state.registered_administrators.iter().any(|registered| {
+                    registered.organization == organization.id && registered.account_id == self.caller
                 });
         if allowed {
             Ok(organization)
@@ -436,6 +441,66 @@ fn list_children(ctx: &OrganizationsContext<'_>, body: &Body) -> Result<Value, A
         .collect();
     let scope = format!("ListChildren:{parent_id}:{child_type}");
     Ok(listing("Children", page(organization, &scope, body, items)?))
+}
+
+/// The organization's delegated administrators, in account-id order: those registered for
+/// `ServicePrincipal` when the request names one, else every one (an account registered for
+/// several services is listed once, enabled since its first registration).
+fn list_delegated_administrators(ctx: &OrganizationsContext<'_>, body: &Body) -> Result<Value, ApiError> {
+    let principal = body.optional_str("ServicePrincipal")?;
+    if let Some(principal) = principal
+        && !is_service_principal(principal)
+    {
+        return Err(invalid_input(
+            "INVALID_PATTERN",
+            "You specified a value for ServicePrincipal that is not valid: it must be 1 to 128 characters of \
+             [\\w+=,.@-].",
+        ));
+    }
+    let organization = ctx.readable_organization()?;
+    let mut enabled: BTreeMap<&str, i64> = BTreeMap::new();
+    let registered = ctx
+        .state
+        .registered_administrators
+        .iter()
+        .filter(|r| r.organization == organization.id && principal.is_none_or(|p| r.service_principal == p))
+        .map(|r| (r.account_id.as_str(), r.registered_ms));
+    // The world's delegated administrators serve services the emulator does not name.
+    let declared = organization
+        .delegated_administrators
+        .iter()
+        .filter(|_| principal.is_none())
+        .map(|account| (account.as_str(), 0));
+    for (account, since) in registered.chain(declared) {
+        let first = enabled.entry(account).or_insert(since);
+        *first = (*first).min(since);
+    }
+    let items = enabled
+        .into_iter()
+        .map(|(account, since)| {
+            let mut administrator = ctx.account_json(organization, account);
+            if let Value::Object(fields) = &mut administrator {
+                fields.insert(
+                    "DelegationEnabledDate".into(),
+                    wire::epoch_seconds(wire::jiff_timestamp(since)),
+                );
+            }
+            (account.to_owned(), administrator)
+        })
+        .collect();
+    let scope = format!("ListDelegatedAdministrators:{}", principal.unwrap_or_default());
+    Ok(listing(
+        "DelegatedAdministrators",
+        page(organization, &scope, body, items)?,
+    ))
+}
+
+/// `^[\w+=,.@-]*$`, 1–128 characters.
+fn is_service_principal(value: &str) -> bool {
+    (1..=128).contains(&value.len())
+        && value
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || "+=,.@-".contains(c))
 }
 
 fn list_parents(ctx: &OrganizationsContext<'_>, body: &Body) -> Result<Value, ApiError> {

@@ -43,7 +43,7 @@ impl Shared {
     /// What a Detective call meets in its signed Region under `strictRegions`.
     fn region_refusal(&self, credential: &Credential) -> Option<RegionRefusal> {
         let inner = self.lock();
-        if !inner.world.config().strict_regions.unwrap_or(false) {
+        if !inner.world.realism().strict_regions {
             return None;
         }
         let account = self.caller_account(&inner, credential);

@@ -225,7 +225,8 @@ impl Shared {
         Ok(arn)
     }
 
-    /// Forgets every graph, member and delegation; keeps the world, faults and call counts.
+    /// Forgets every graph, member, delegation and registration; keeps the world, faults and
+    /// call counts.
     pub fn reset_state(&self) {
         let mut guard = self.lock();
         let clock_offset_ms = guard.state.clock_offset_ms;

@@ -57,6 +57,13 @@ impl ApiError {
         ApiError::validation_exception(message, INVALID_REQUEST_BODY, reason)
     }
 
+    /// A well-formed request that the service refuses for what it asks (a ValidationException
+    /// with `ErrorCode` INVALID_REQUEST_BODY and no member named).
+    pub fn invalid_request(message: impl Into<String>) -> ApiError {
+        let message = message.into();
+        ApiError::validation_exception(message.clone(), INVALID_REQUEST_BODY, message)
+    }
+
     /// The body is not a JSON object at all.
     pub fn malformed_body(reason: impl std::fmt::Display) -> ApiError {
         let reason = format!("The request body is not valid JSON: {reason}");

@@ -5,11 +5,13 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::iam::Iam;
 use super::organization::{AccountState, JoinedMethod, Organization, OrganizationConfig, derived_root_id};
+use super::realism::{self, Realism};
 use super::validate;
 
 /// Organization id used when the world model says `organization: true` without naming one.
@@ -52,9 +54,25 @@ pub struct WorldConfig {
     pub on_behalf_checks: Option<bool>,
     /// Detective answers only in its 23 Regions (elsewhere the connection is dropped, as a
     /// client meets a Region without an endpoint), and in an opt-in Region only accounts that
-    /// list it in `enabledRegions` (others get 403 UnrecognizedClientException). Absent: off.
+    /// list it in `enabledRegions` (others get 403 UnrecognizedClientException). Absent: on in
+    /// the realistic profile, off otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub strict_regions: Option<bool>,
+    /// The realistic profile ([`Realism`]): every behaviour of AWS that the default profile
+    /// leaves out, each at its realistic default unless its own setting below says otherwise.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub realistic: bool,
+    /// How long a new or removed Detective administrator of an organization, and an
+    /// organization configuration's AutoEnable, take to show (`"3s"`, `"300ms"`). Absent: 3 s
+    /// in the realistic profile, none otherwise.
+    #[serde(with = "realism::propagation_delay", skip_serializing_if = "Option::is_none")]
+    pub propagation_delay: Option<Duration>,
+    /// One Detective administrator for the organization: once AWS Organizations has a
+    /// delegated administrator for Detective, EnableOrganizationAdminAccount accepts only that
+    /// account or the management account, in every Region. Absent: on in the realistic profile,
+    /// off otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub single_administrator: Option<bool>,
 }
 
 /// One simulated AWS account.
@@ -137,6 +155,11 @@ pub struct WorldPatch {
     /// Organizations upserted by id.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub organizations: Vec<OrganizationConfig>,
+    pub realistic: Option<bool>,
+    #[serde(with = "realism::propagation_delay")]
+    pub propagation_delay: Option<Duration>,
+    pub single_administrator: Option<bool>,
+    pub strict_regions: Option<bool>,
 }
 
 fn enrolled_by_default() -> bool {
@@ -191,6 +214,14 @@ impl Default for AccountConfig {
 }
 
 impl WorldConfig {
+    /// The realistic profile with every part at its realistic default, and nothing else.
+    pub fn realistic() -> WorldConfig {
+        WorldConfig {
+            realistic: true,
+            ..WorldConfig::default()
+        }
+    }
+
     /// Reads a world model from a YAML or JSON file (JSON when the name ends in `.json`).
     pub fn from_file(path: &Path) -> Result<WorldConfig, String> {
         let text = std::fs::read_to_string(path).map_err(|err| format!("cannot read {}: {err}", path.display()))?;
@@ -290,6 +321,18 @@ impl WorldConfig {
         if patch.default_account.is_some() {
             self.default_account = patch.default_account;
         }
+        if let Some(realistic) = patch.realistic {
+            self.realistic = realistic;
+        }
+        if patch.propagation_delay.is_some() {
+            self.propagation_delay = patch.propagation_delay;
+        }
+        if patch.single_administrator.is_some() {
+            self.single_administrator = patch.single_administrator;
+        }
+        if patch.strict_regions.is_some() {
+            self.strict_regions = patch.strict_regions;
+        }
     }
 
     /// Fills in what the world implies, so that `GET /_emulator/world` shows it: a management
@@ -339,6 +382,8 @@ pub(crate) struct World {
     config: WorldConfig,
     /// The roles' policies, parsed ([`WorldConfig::validate`] refused malformed ones).
     iam: Iam,
+    /// The realistic profile's settings in force.
+    realism: Realism,
     index: HashMap<String, usize>,
     /// By organization id, declared or named by accounts.
     organizations: HashMap<String, Organization>,
@@ -394,15 +439,21 @@ impl World {
         // file that became unreadable since is logged, and then no role is allowed anything.
         let iam = Iam::load(&config).unwrap_or_else(|error| {
             tracing::error!(%error, "IAM policies could not be read: no role is allowed anything");
-            Iam::without_policies(config.enforce_iam)
+            Iam::without_policies(Realism::of(&config).enforce_iam)
         });
         World {
+            realism: Realism::of(&config),
             config,
             iam,
             index,
             organizations,
             membership,
         }
+    }
+
+    /// The realistic profile's settings in force.
+    pub fn realism(&self) -> Realism {
+        self.realism
     }
 
     /// The roles' policies and whether they are enforced.
@@ -633,6 +684,7 @@ mod tests {
             verification_delay_ms: Some(5),
             default_account: None,
             organizations: Vec::new(),
+            ..WorldPatch::default()
         });
         assert_eq!(world.accounts.len(), 2);
         assert_eq!(world.accounts[0].email, "b@example.com");

@@ -786,7 +786,7 @@ async fn organization_accounts_are_enabled_without_an_invitation() {
             .enable_organization_admin_account()
             .account_id(OUTSIDER)
             .send(),
-        "AccessDeniedException",
+        "ValidationException",
         "no organization",
     )
     .await;

@@ -6,6 +6,7 @@ mod fixtures;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use aws_sdk_detective::types::MemberStatus;
 use fixtures::{
@@ -149,20 +150,39 @@ async fn state_file_survives_a_restart() {
     assert_eq!(again.as_deref(), Some(graph.as_str()));
 }
 
-#[test]
-fn binary_refuses_an_invalid_world_naming_the_field() {
+/// Starts the binary with the world file `world`, which it must refuse (exit at once, never
+/// claim to listen), and returns its stderr.
+fn refused_world(world: &str) -> String {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = dir.path().join("world.yaml");
-    write(&config, "accounts:\n  - accountId: '1234'\n");
-    let output = Command::new(env!("CARGO_BIN_EXE_detective-emulator"))
+    write(&config, world);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_detective-emulator"))
         .args(["--listen", "127.0.0.1:0", "--config"])
         .arg(&config)
-        .output()
-        .expect("run detective-emulator");
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn detective-emulator");
+    // A world it accepts would have it serve until killed: it gets a few seconds to refuse.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().expect("poll the emulator").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the emulator started with this world:\n{world}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().expect("the emulator's output");
     assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("accounts[0].accountId"), "{stderr}");
     assert!(output.stdout.is_empty(), "never claimed to listen");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn binary_refuses_an_invalid_world_naming_the_field() {
+    let stderr = refused_world("accounts:\n  - accountId: '1234'\n");
+    assert!(stderr.contains("accounts[0].accountId"), "{stderr}");
 }
 
 #[tokio::test]
@@ -193,4 +213,14 @@ async fn faults_and_a_rate_limit_can_be_set_from_the_command_line() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("requestsPerSecond"), "{stderr}");
+}
+
+#[tokio::test]
+async fn realistic_turns_the_profile_on_and_a_malformed_setting_is_refused() {
+    let running = spawn(&["--realistic"]);
+    let world = http(&running.url, "GET", "/_emulator/world", None).await.json();
+    assert_eq!(world["realistic"], true);
+
+    let stderr = refused_world("realistic: true\npropagationDelay: 3x\n");
+    assert!(stderr.contains("propagationDelay"), "{stderr}");
 }

@@ -1,10 +1,11 @@
 //! The Detective organization administrator operations are per Region, through the real
 //! `aws-sdk-detective` client: a delegation in one Region is none in another, disabling one
 //! Region's deletes that Region's organization graph only, and a caller in no organization is
-//! refused.
+//! refused with the service's ValidationException.
 
 mod fixtures;
 
+use aws_sdk_detective::error::ProvideErrorMetadata;
 use detective_emulator::OrganizationSeed;
 use fixtures::{assert_refused, detective_client, start_emulator};
 
@@ -68,15 +69,42 @@ async fn delegations_are_per_region() {
     emulator.shutdown().await;
 }
 
+/// The service answers a caller in no organization with a ValidationException saying so
+/// (Terraform's provider reads "account is not a member of an organization" as "none").
 #[tokio::test]
 async fn a_caller_in_no_organization_is_refused() {
     let emulator = start_emulator().await;
     let outsider = detective_client(&emulator.endpoint_url(), OUTSIDER, EAST);
-    assert_refused(
+    let error = assert_refused(
         outsider.list_organization_admin_accounts().send(),
-        "AccessDeniedException",
+        "ValidationException",
         "an account in no organization",
     )
     .await;
+    let message = error.message().unwrap_or_default();
+    assert!(
+        message.contains("account is not a member of an organization"),
+        "{message}"
+    );
+    for refused in [
+        assert_refused(
+            outsider.enable_organization_admin_account().account_id(OUTSIDER).send(),
+            "ValidationException",
+            "Enable",
+        )
+        .await
+        .message()
+        .map(str::to_owned),
+        assert_refused(
+            outsider.disable_organization_admin_account().send(),
+            "ValidationException",
+            "Disable",
+        )
+        .await
+        .message()
+        .map(str::to_owned),
+    ] {
+        assert_eq!(refused.as_deref(), Some(message));
+    }
     emulator.shutdown().await;
 }

@@ -5,11 +5,8 @@
 
 mod fixtures;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use aws_credential_types::Credentials;
-use aws_sdk_organizations::config::retry::RetryConfig;
-use aws_sdk_organizations::config::{BehaviorVersion, Region};
 use aws_sdk_organizations::operation::list_accounts::ListAccountsError;
 use aws_sdk_organizations::operation::list_accounts_for_parent::ListAccountsForParentError;
 use aws_sdk_organizations::types::{AccountState, AccountStatus, ChildType, InvalidInputExceptionReason, ParentType};
@@ -17,7 +14,10 @@ use detective_emulator::{
     AccountConfig, AccountState as WorldAccountState, Emulator, Fault, InvitationType, MemberStatus,
     OrganizationConfig, OrganizationSeed, OrganizationalUnitConfig, WorldConfig, WorldPatch,
 };
-use fixtures::{REGION, assert_refused, create_graph, detective_client, http, start_emulator, start_emulator_with};
+use fixtures::{
+    REGION, assert_refused, create_graph, detective_client, http, organizations_client, start_emulator,
+    start_emulator_with,
+};
 
 const ORGANIZATION: &str = "o-exampleorg01";
 const ROOT: &str = "r-exampleorg01";
@@ -33,20 +33,6 @@ const SANDBOX_1: &str = "900000000021";
 /// Delegated administrator of some other service, declared in the world.
 const AUDIT: &str = "900000000031";
 const OUTSIDER: &str = "333333333333";
-
-/// A real Organizations client signing as `account_id` (the emulator's caller convention),
-/// pointed at the emulator, with the SDK's retries but a 10 ms initial backoff.
-fn organizations_client(endpoint: &str, account_id: &str) -> aws_sdk_organizations::Client {
-    let config = aws_sdk_organizations::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        // A global service, signed for us-east-1.
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(account_id, "emulator-secret", None, None, "test"))
-        .endpoint_url(endpoint)
-        .retry_config(RetryConfig::standard().with_initial_backoff(Duration::from_millis(10)))
-        .build();
-    aws_sdk_organizations::Client::from_conf(config)
-}
 
 fn unit(id: &str, name: &str, parent: Option<&str>) -> OrganizationalUnitConfig {
     OrganizationalUnitConfig {

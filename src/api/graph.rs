@@ -215,6 +215,11 @@ pub struct GraphOrganizationStatus {
 
     /// The accounts `spec.membersFrom.organization` resolved at the last refresh.
     pub resolved: Option<ResolvedOrganization>,
+
+    /// Since when the graph's account has been refused as the organization's delegated
+    /// Detective administrator in this Region, while the operator retries (a new delegation
+    /// takes a while to show); cleared once it is accepted.
+    pub not_delegated_since: Option<Time>,
 }
 
 /// One listing of the organization. The account ids are kept (not their e-mail addresses) so

@@ -16,9 +16,12 @@ use super::sync_status::SyncStatus;
 /// The organization's delegated Amazon Detective administrator account, per Region, kept as
 /// declared from the organization's management account.
 ///
-/// The operator reads the delegation of each Region (ListOrganizationAdminAccounts), adopts one
-/// that already names `accountId`, delegates where there is none (EnableOrganizationAdminAccount)
-/// and never replaces another account's delegation: that Region is reported Stalled instead.
+/// The operator reads the organization's delegated administrator for Detective in AWS
+/// Organizations (ListDelegatedAdministrators) and the delegation of each Region
+/// (ListOrganizationAdminAccounts), adopts one that already names `accountId`, delegates where
+/// there is none (EnableOrganizationAdminAccount, once: a new delegation shows a while later) and
+/// never replaces another account: an organization has one Detective administrator, so another
+/// one anywhere stalls the resource in every Region.
 /// Disabling a delegation deletes the organization's behavior graph in that Region, so it only
 /// happens where `regionRemoval` or `deletionPolicy` say `Disable`. `assumeRoleArn` names a role in
 /// the organization's management account; without it the operator's own credentials must be the
@@ -127,6 +130,10 @@ pub struct RegionDelegation {
     pub graph_arn: Option<String>,
     /// When the administrator was delegated.
     pub delegation_time: Option<Time>,
+    /// When the operator called EnableOrganizationAdminAccount here, while the new delegation
+    /// does not show yet (AWS lists it a while after): the Region is `Pending` and never
+    /// enabled twice.
+    pub enable_time: Option<Time>,
     pub state: DelegationState,
     pub message: Option<String>,
 }
@@ -138,7 +145,8 @@ pub enum DelegationState {
     Delegated,
     /// Not delegated yet (a plan, or a delegation that does not show yet).
     Pending,
-    /// Another account is the administrator: never replaced; the resource is Stalled.
+    /// The organization's Detective administrator is another account (there is one for the
+    /// organization, in every Region): never replaced; the resource is Stalled.
     Conflict,
     /// Removed from `regions`, still delegated to `accountId` (`regionRemoval: Retain`).
     Retained,

@@ -15,7 +15,9 @@ mod traced;
 pub use access::AwsAccess;
 pub use credentials::{AwsSettings, RoleToAssume, StandIn};
 pub use error::{AwsError, ErrorKind};
-pub use organizations::{OrganizationAccount, Organizations, ReachOrganizations, SdkOrganizations};
+pub use organizations::{
+    DETECTIVE_SERVICE_PRINCIPAL, OrganizationAccount, Organizations, ReachOrganizations, SdkOrganizations,
+};
 pub use port::{
     AssumeRole, CreateOutcome, DeleteOutcome, Detective, GraphSummary, Invitation, MembershipIngest, OrganizationAdmin,
     OrganizationAdmins, PackageIngest, PackageStates,

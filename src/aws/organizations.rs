@@ -1,5 +1,7 @@
 //! The AWS Organizations port: the organization reads `spec.membersFrom.organization` needs, and
-//! its adapter on `aws-sdk-organizations` (the same SDK family as the Detective client, so the
+//! those `DetectiveOrganizationAdmin` makes to learn the organization's one Detective
+//! administrator (its delegated administrator for Detective), and its adapter on
+//! `aws-sdk-organizations` (the same SDK family as the Detective client, so the
 //! shared HTTP client, credentials, retries and error classification are the same).
 //!
 //! Organizations is a global service: one endpoint per partition (`organizations.us-east-1.
@@ -11,7 +13,9 @@ use std::future::Future;
 use std::sync::Arc;
 
 use aws_sdk_organizations::Client;
-use aws_sdk_organizations::types::{Account, AccountState, AccountStatus, OrganizationalUnit, Root};
+use aws_sdk_organizations::types::{
+    Account, AccountState, AccountStatus, DelegatedAdministrator, OrganizationalUnit, Root,
+};
 
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -22,6 +26,10 @@ use crate::metrics::Metrics;
 
 /// The Organizations page limit (MaxResults is 1–20).
 const PAGE_SIZE: i32 = 20;
+
+/// Detective's service principal in AWS Organizations: EnableOrganizationAdminAccount registers
+/// the organization's Detective administrator as the delegated administrator for it.
+pub const DETECTIVE_SERVICE_PRINCIPAL: &str = "detective.amazonaws.com";
 
 /// One account of the organization, as the listing operations report it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,6 +57,14 @@ pub trait Organizations: Send + Sync {
         &self,
         parent_id: &str,
     ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+    /// The accounts registered as the organization's delegated administrators for
+    /// `service_principal` (ListDelegatedAdministrators, all pages).
+    fn delegated_administrators(
+        &self,
+        service_principal: &str,
+    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
+    /// The organization's management account (DescribeOrganization), when it is told.
+    fn management_account(&self) -> impl Future<Output = Result<Option<String>, AwsError>> + Send;
 }
 
 /// Organizations as a principal, for the engine: the AWS access gives one per (Region, role).
@@ -137,6 +153,24 @@ impl Organizations for SdkOrganizations {
         all_pages!(self, "ListOrganizationalUnitsForParent", request, |page| {
             ids(page.organizational_units(), OrganizationalUnit::id)
         })
+    }
+
+    async fn delegated_administrators(&self, service_principal: &str) -> Result<Vec<String>, AwsError> {
+        let request = self
+            .client
+            .list_delegated_administrators()
+            .service_principal(service_principal);
+        all_pages!(self, "ListDelegatedAdministrators", request, |page| {
+            ids(page.delegated_administrators(), DelegatedAdministrator::id)
+        })
+    }
+
+    async fn management_account(&self) -> Result<Option<String>, AwsError> {
+        let output = self.traced("DescribeOrganization", self.client.describe_organization().send().await)?;
+        Ok(output
+            .organization()
+            .and_then(|organization| organization.master_account_id())
+            .map(str::to_owned))
     }
 }
 

@@ -16,7 +16,8 @@ use crate::engine::{self, Mode, OrganizationAdminOutcome, OrganizationAdminTarge
 #[serde(rename_all = "camelCase")]
 pub struct OrganizationAdminPlan {
     pub kind: &'static str,
-    /// `refused` names the Regions administered by another account: a sync would stall there.
+    /// `refused` names the Regions another account administers (the organization's administrator
+    /// is another account): a sync would stall.
     #[serde(flatten)]
     pub verdict: PlanVerdict,
     pub account_id: String,
@@ -30,8 +31,9 @@ pub struct RegionPlan {
     pub region: String,
     /// The organization's Detective administrator there now.
     pub administrator: Option<String>,
-    /// `enable`, `disable`, `keep` (as declared, or removed and retained), `forget`, `conflict`,
-    /// or `error`.
+    /// `enable`, `disable`, `keep` (as declared, or removed and retained), `forget`, `pending`
+    /// (enabled, not listed yet), `stalled` (enabled, and still not listed), `conflict` (another
+    /// account is the organization's administrator), or `error`.
     pub action: &'static str,
     pub detail: Option<String>,
 }
@@ -49,7 +51,19 @@ fn region_plan(outcome: &RegionOutcome) -> RegionPlan {
         ),
         (None, Some(Decision::Conflict { administrator })) => (
             "conflict",
-            Some(format!("account {administrator} is the administrator; it is never replaced")),
+            Some(format!(
+                "account {administrator} is the organization's Detective administrator; it is never replaced"
+            )),
+        ),
+        (None, Some(Decision::Propagating { since })) => (
+            "pending",
+            Some(format!("EnableOrganizationAdminAccount made at {since}; not listed yet")),
+        ),
+        (None, Some(Decision::NotShown { since })) => (
+            "stalled",
+            Some(format!(
+                "EnableOrganizationAdminAccount made at {since}; still not listed, not called again"
+            )),
         ),
         (None, Some(Decision::Retained)) => (
             "keep",
@@ -100,7 +114,8 @@ pub fn render_text(plan: &OrganizationAdminPlan) -> String {
         let sign = match region.action {
             "enable" => "+",
             "disable" => "-",
-            "conflict" | "error" => "!",
+            "conflict" | "stalled" | "error" => "!",
+            "pending" => "~",
             _ => "=",
         };
         out.push_str(&format!(

@@ -251,7 +251,8 @@ pub fn organization_admin_notices(
                 "AdministratorConflict",
                 "Observe",
                 format!(
-                    "account {administrator} is already the organization's Detective administrator in {}; it is never replaced",
+                    "account {administrator} is already the organization's Detective administrator (one for the \
+                     organization, in every Region): {} is not delegated, and it is never replaced",
                     region.region
                 ),
             ));

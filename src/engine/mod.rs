@@ -24,15 +24,23 @@ use tracing::info;
 
 use crate::api::validation::FieldErrors;
 use crate::api::{DeclaredRole, DelegationRemoval, GraphDeletionPolicy, MembershipDeletionPolicy};
-use crate::aws::{AwsAccess, AwsError, ErrorKind, RoleToAssume, SdkDetective};
+use crate::aws::{AwsAccess, AwsError, ErrorKind, ReachOrganizations, RoleToAssume, SdkDetective, SdkOrganizations};
 
 pub use graph::{ClaimCheck, GraphObservation, GraphOutcome, GraphSource, GraphTarget, GraphWrite, failed, report};
 pub use membership::{MembershipOutcome, MembershipTarget, MembershipWrite};
-pub use organization_admin::{OrganizationAdminOutcome, OrganizationAdminTarget, OrganizationAdminWrite};
+pub use organization_admin::{
+    OrganizationAdminClients, OrganizationAdminOutcome, OrganizationAdminTarget, OrganizationAdminWrite,
+};
 pub use outcome::Reported;
 
 /// How soon to look again while members are in transit or work is pending.
 pub const SHORT_REQUEUE: Duration = Duration::from_secs(10);
+
+/// How long a new delegation of the organization's Detective administrator may take to show
+/// (in ListOrganizationAdminAccounts, and for Describe/UpdateOrganizationConfiguration) before
+/// the operator stops looking again soon and reports Stalled: the 5 minutes Terraform's
+/// `aws_detective_organization_admin_account` waits for it, the longest wait a peer documents.
+pub const DELEGATION_SHOWS_WITHIN: Duration = Duration::from_secs(300);
 
 /// A resource the engine reconciles: where its AWS clients come from and its pipeline.
 pub trait Pipeline: Copy + Send + Sync {
@@ -162,20 +170,25 @@ impl Pipeline for MembershipTarget<'_> {
 
 impl Pipeline for OrganizationAdminTarget<'_> {
     type Outcome = OrganizationAdminOutcome;
-    /// One management-account client per Region the resource reads.
-    type Clients = Vec<(String, SdkDetective)>;
+    /// The management account's Organizations client and its Detective client per Region the
+    /// resource reads.
+    type Clients = OrganizationAdminClients<SdkDetective, SdkOrganizations>;
 
     fn validate(&self) -> Result<(), FieldErrors> {
         self.spec.validate()
     }
 
     async fn connect(&self, aws: &AwsAccess) -> Result<Self::Clients, SyncError> {
-        let mut clients = Vec::new();
+        let mut regions = Vec::new();
         for (region, _) in self.regions() {
             let client = regional_client(aws, Some(&region), self.spec.role()).await?;
-            clients.push((region, client));
+            regions.push((region, client));
         }
-        Ok(clients)
+        // Organizations is global; its client assumes the role through the first Region's STS.
+        let role = self.spec.role().map(RoleToAssume::from);
+        let home = regions.first().map(|(region, _)| region.as_str());
+        let organizations = aws.organizations(home, role.as_ref()).await?;
+        Ok(OrganizationAdminClients { organizations, regions })
     }
 
     async fn run(
@@ -197,7 +210,7 @@ impl Pipeline for OrganizationAdminTarget<'_> {
     }
 
     async fn tear_down(self, clients: &Self::Clients) -> Result<(), SyncError> {
-        let disabled = organization_admin::disable_declared(clients, self.spec).await?;
+        let disabled = organization_admin::disable_declared(&clients.regions, self.spec).await?;
         info!(?disabled, "deletionPolicy Disable applied");
         Ok(())
     }

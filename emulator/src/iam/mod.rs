@@ -55,7 +55,7 @@ impl Iam {
             }
         }
         Ok(Iam {
-            enforced: config.enforce_iam,
+            enforced: super::realism::Realism::of(config).enforce_iam,
             on_behalf_checks: config.on_behalf_checks.unwrap_or(true),
             roles,
         })

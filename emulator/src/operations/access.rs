@@ -65,22 +65,32 @@ impl Context<'_> {
             .map(str::to_owned)
     }
 
-    /// The organization whose management account the caller is: only the management account
-    /// may name, remove and list the organization's Detective administrators.
-    pub(super) fn managed_organization(&self) -> Result<String, ApiError> {
+    /// As [`Context::organization_of`], once the delegation has taken effect (after the
+    /// propagation delay): what the organization configuration operations require.
+    pub(super) fn effective_organization_of(&self, graph: &Graph) -> Option<String> {
+        self.state
+            .effective_organization(&graph.administrator_id, &graph.region, self.now_ms)
+            .map(str::to_owned)
+    }
+
+    /// The organization whose management account the caller is, and that account: only the
+    /// management account may name, remove and list the organization's Detective
+    /// administrators. A caller in no organization gets the ValidationException the service
+    /// answers with (Terraform's provider reads "account is not a member of an organization" in
+    /// it as "no administrator").
+    pub(super) fn managed_organization(&self) -> Result<(String, String), ApiError> {
         match self.world.organization_of(self.caller) {
             Some(organization) if organization.management_account.as_deref() == Some(self.caller) => {
-                Ok(organization.id.clone())
+                Ok((organization.id.clone(), self.caller.to_owned()))
             }
             Some(organization) => Err(ApiError::access_denied(format!(
                 "Account {} is not the management account of organization {}; only its \
                  management account can perform this operation",
                 self.caller, organization.id
             ))),
-            None => Err(ApiError::access_denied(format!(
-                "Account {} is not the management account of an organization (it belongs to none)",
-                self.caller
-            ))),
+            None => Err(ApiError::invalid_request(
+                "The request failed because the account is not a member of an organization",
+            )),
         }
     }
 }

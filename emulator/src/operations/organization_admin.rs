@@ -2,31 +2,50 @@
 //! organization's Detective administrator (Enable/Disable/ListOrganizationAdminAccounts), and
 //! that administrator configures its organization behavior graph
 //! (Describe/UpdateOrganizationConfiguration).
+//!
+//! Enabling registers the account as AWS Organizations' delegated administrator for Detective
+//! (disabling leaves it registered). The realistic profile's parts act here: with a
+//! `propagationDelay` a delegation, a removal and an AutoEnable show only after it; with
+//! `singleAdministrator` the registered account (or the management account) is the only one
+//! that may be named.
 
 use serde_json::{Value, json};
 
 use super::{Context, Reply};
-use crate::model::{Delegation, Graph};
+use crate::model::{Delegation, Graph, PendingSetting, RegisteredAdministrator};
+use crate::organization::DETECTIVE_SERVICE_PRINCIPAL;
 use crate::paging::{self, with_next_token};
 use crate::validate::RequestBody;
 use crate::wire::{self, ApiError};
 
 pub(super) fn enable_organization_admin(ctx: &mut Context<'_>, body: &RequestBody) -> Result<Reply, ApiError> {
     let account_id = body.account_id("AccountId")?.to_owned();
-    let organization = ctx.managed_organization()?;
+    let (organization, management) = ctx.managed_organization()?;
     if ctx.world.account(&account_id).organization != Some(organization.as_str()) {
         return Err(ApiError::validation(
             "AccountId",
             format!("account {account_id} is not an account of organization {organization}"),
         ));
     }
-    let region = ctx.region.to_owned();
-    if let Some(current) = ctx
-        .state
-        .delegations
-        .iter()
-        .find(|delegation| delegation.organization == organization && delegation.region == region)
+    let realism = ctx.world.realism();
+    if realism.single_administrator
+        && account_id != management
+        && let Some(registered) = ctx
+            .state
+            .registered_for(&organization, DETECTIVE_SERVICE_PRINCIPAL)
+            .find(|registered| registered.account_id != account_id)
     {
+        return Err(ApiError::invalid_request(format!(
+            "Account {} is the delegated administrator for Detective in organization {organization} (AWS \
+             Organizations): the Detective administrator account must be that account or the organization \
+             management account {management}, in every Region",
+            registered.account_id
+        )));
+    }
+    let region = ctx.region.to_owned();
+    if let Some(current) = ctx.state.delegations.iter().find(|delegation| {
+        delegation.is_active() && delegation.organization == organization && delegation.region == region
+    }) {
         if current.account_id == account_id {
             return Ok(Reply::Empty(200));
         }
@@ -40,11 +59,27 @@ pub(super) fn enable_organization_admin(ctx: &mut Context<'_>, body: &RequestBod
         ));
     }
     ctx.state.delegations.push(Delegation {
-        organization,
+        organization: organization.clone(),
         region: region.clone(),
         account_id: account_id.clone(),
         delegated_ms: ctx.now_ms,
+        effective_ms: ctx.now_ms.saturating_add(realism.propagation_delay_ms()),
+        listed_until_ms: None,
     });
+    // Detective makes the account Organizations' delegated administrator for Detective (the
+    // management account cannot be one); disabling it later does not undo that.
+    let registered = ctx
+        .state
+        .registered_for(&organization, DETECTIVE_SERVICE_PRINCIPAL)
+        .any(|registered| registered.account_id == account_id);
+    if account_id != management && !registered {
+        ctx.state.registered_administrators.push(RegisteredAdministrator {
+            organization,
+            account_id: account_id.clone(),
+            service_principal: DETECTIVE_SERVICE_PRINCIPAL.to_owned(),
+            registered_ms: ctx.now_ms,
+        });
+    }
     // The service enables Detective for the new administrator if it has no graph yet.
     if ctx.state.graph_of(&account_id, &region).is_none() {
         let arn = Graph::new_arn(&region, &account_id, ctx.rng);
@@ -55,34 +90,39 @@ pub(super) fn enable_organization_admin(ctx: &mut Context<'_>, body: &RequestBod
 }
 
 pub(super) fn disable_organization_admin(ctx: &mut Context<'_>) -> Result<Reply, ApiError> {
-    let organization = ctx.managed_organization()?;
+    let (organization, _) = ctx.managed_organization()?;
     let region = ctx.region.to_owned();
-    let Some(position) = ctx
-        .state
-        .delegations
-        .iter()
-        .position(|delegation| delegation.organization == organization && delegation.region == region)
-    else {
+    let delay_ms = ctx.world.realism().propagation_delay_ms();
+    let now_ms = ctx.now_ms;
+    let Some(delegation) = ctx.state.delegations.iter_mut().find(|delegation| {
+        delegation.is_active() && delegation.organization == organization && delegation.region == region
+    }) else {
         return Ok(Reply::Empty(200));
     };
-    let delegation = ctx.state.delegations.remove(position);
+    // Listed for the propagation delay still (settling forgets it after; at once without one).
+    delegation.listed_until_ms = Some(now_ms.saturating_add(delay_ms));
+    let administrator = delegation.account_id.clone();
     // Removing the Detective administrator deletes the organization behavior graph.
     ctx.state
         .graphs
-        .retain(|_, graph| !(graph.administrator_id == delegation.account_id && graph.region == region));
+        .retain(|_, graph| !(graph.administrator_id == administrator && graph.region == region));
     Ok(Reply::Empty(200))
 }
 
 pub(super) fn list_organization_admins(ctx: &mut Context<'_>, body: &RequestBody) -> Result<Reply, ApiError> {
     let max_results = body.max_results()?;
-    let organization = ctx.managed_organization()?;
+    let (organization, _) = ctx.managed_organization()?;
     let scope = format!("ListOrganizationAdminAccounts:{organization}:{}", ctx.region);
     let after = paging::resume_after(&scope, body.next_token()?)?;
     let mut admins: Vec<(String, Value)> = ctx
         .state
         .delegations
         .iter()
-        .filter(|delegation| delegation.organization == organization && delegation.region == ctx.region)
+        .filter(|delegation| {
+            delegation.organization == organization
+                && delegation.region == ctx.region
+                && delegation.is_listed(ctx.now_ms)
+        })
         .map(|delegation| {
             let mut admin = json!({
                 "AccountId": delegation.account_id,
@@ -105,7 +145,8 @@ pub(super) fn list_organization_admins(ctx: &mut Context<'_>, body: &RequestBody
 /// The caller's graph `arn`, which must be an organization behavior graph.
 fn organization_graph<'c>(ctx: &'c mut Context<'_>, arn: &str) -> Result<&'c mut Graph, ApiError> {
     let graph = ctx.admin_graph(arn)?;
-    if ctx.organization_of(graph).is_none() {
+    if ctx.effective_organization_of(graph).is_none() {
+        // Also while a new delegation propagates: the administrator is not one yet.
         return Err(ApiError::access_denied(format!(
             "Account {} is not the Detective administrator account of an organization; behavior \
              graph {arn} has no organization configuration",
@@ -127,7 +168,17 @@ pub(super) fn describe_organization_configuration(
 pub(super) fn update_organization_configuration(ctx: &mut Context<'_>, body: &RequestBody) -> Result<Reply, ApiError> {
     let arn = body.graph_arn("GraphArn")?;
     let auto_enable = body.optional_bool("AutoEnable")?.unwrap_or(false);
+    let delay_ms = ctx.world.realism().propagation_delay_ms();
+    let now_ms = ctx.now_ms;
     let graph = organization_graph(ctx, arn)?;
-    graph.auto_enable = auto_enable;
+    if delay_ms == 0 {
+        graph.auto_enable = auto_enable;
+    } else {
+        // Reads back (and acts) after the propagation delay.
+        graph.pending_auto_enable = Some(PendingSetting {
+            value: auto_enable,
+            due_ms: now_ms.saturating_add(delay_ms),
+        });
+    }
     Ok(Reply::Empty(200))
 }

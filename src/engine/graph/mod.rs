@@ -27,6 +27,7 @@ pub mod teardown;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
 use crate::api::{DetectiveGraph, DetectiveGraphSpec, DetectiveGraphStatus, GraphOrganizationStatus};
@@ -284,15 +285,24 @@ async fn declare<'a, D: Detective, R: ReachOrganizations>(
     let mut status = GraphOrganizationStatus {
         auto_enable: wanted_auto_enable.and(known.auto_enable),
         resolved: members_from.and(known.resolved),
+        not_delegated_since: wanted_auto_enable.and(known.not_delegated_since),
     };
     if let (Some(wanted), Some(graph_arn)) = (wanted_auto_enable, observation.graph_arn.as_deref()) {
         let administrator = observation.administrator().unwrap_or_default();
         match auto_enable::auto_enable(detective, graph_arn, administrator, wanted, mode).await {
             Ok(done) => {
                 status.auto_enable = Some(done.auto_enable);
+                status.not_delegated_since = None;
                 declared.write = done.write;
             }
             Err(error) => {
+                // Refused as not the administrator: awaited from the first refusal on.
+                let error = if error.is_not_delegated() {
+                    let since = status.not_delegated_since.get_or_insert(Time(now)).0;
+                    error.awaited(since, now)
+                } else {
+                    error
+                };
                 declared.desired = Err(error.into());
                 declared.organization = Some(status);
                 return declared;

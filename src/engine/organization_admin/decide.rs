@@ -1,10 +1,24 @@
-//! Decide: what one Region needs, given its administrator. Pure.
+//! Decide: what one Region needs, given its administrator and the organization's. Pure.
+//!
+//! An organization has one Detective administrator: once AWS Organizations has a delegated
+//! administrator for Detective, only that account (or the management account) may be named, in
+//! any Region. So another account as the administrator, in Organizations or in any declared
+//! Region, is a conflict of the whole resource ([`other_administrator`]): every declared Region
+//! not already delegated to `accountId` is [`Decision::Conflict`], and nothing is enabled.
+//!
+//! A new delegation shows in ListOrganizationAdminAccounts a while after
+//! EnableOrganizationAdminAccount: a Region enabled by an earlier reconcile (its status records
+//! `enableTime`) is [`Decision::Propagating`], never enabled again; past
+//! [`schedule::DELEGATION_SHOWS_WITHIN`] it is [`Decision::NotShown`] (Stalled).
 //!
 //! DisableOrganizationAdminAccount deletes the organization's behavior graph in its Region, so
 //! [`Decision::Disable`] comes out of exactly one path: a Region no longer asked for, whose
 //! administrator is the declared account, with `Disable` chosen explicitly. Another account's
 //! delegation is never enabled over nor disabled.
 
+use k8s_openapi::jiff::Timestamp;
+
+use super::schedule;
 use crate::api::{DelegationRemoval, DetectiveOrganizationAdminSpec, DetectiveOrganizationAdminStatus};
 
 /// What to do in one Region.
@@ -12,9 +26,16 @@ use crate::api::{DelegationRemoval, DetectiveOrganizationAdminSpec, DetectiveOrg
 pub enum Decision {
     /// Declared, and the declared account is the administrator: nothing to do (adopted as is).
     Delegated,
-    /// Declared, and the organization has no administrator there: EnableOrganizationAdminAccount.
+    /// Declared, and the organization has no administrator: EnableOrganizationAdminAccount.
     Enable,
-    /// Declared, but another account is the administrator: left alone, reported Stalled.
+    /// Declared; EnableOrganizationAdminAccount was called at `since` and the delegation does
+    /// not show yet: looked at again soon, never enabled again.
+    Propagating { since: Timestamp },
+    /// Declared; EnableOrganizationAdminAccount was called at `since`, longer ago than a new
+    /// delegation takes to show, and it still does not: reported Stalled, not enabled again.
+    NotShown { since: Timestamp },
+    /// Declared, but another account is the organization's Detective administrator: left alone,
+    /// reported Stalled.
     Conflict { administrator: String },
     /// No longer asked for, delegated to the declared account, and `Disable` chosen.
     Disable,
@@ -47,24 +68,65 @@ impl Decision {
         match self {
             Self::Enable => Some(OrganizationAdminWrite::Enable),
             Self::Disable => Some(OrganizationAdminWrite::Disable),
-            Self::Delegated | Self::Conflict { .. } | Self::Retained | Self::Forget => None,
+            Self::Delegated
+            | Self::Propagating { .. }
+            | Self::NotShown { .. }
+            | Self::Conflict { .. }
+            | Self::Retained
+            | Self::Forget => None,
         }
     }
 }
 
-/// The decision for a Region (`declared`: in `spec.regions`) whose administrator is
-/// `administrator`.
-pub fn decide(spec: &DetectiveOrganizationAdminSpec, declared: bool, administrator: Option<&str>) -> Decision {
-    if !declared {
-        return removal(&spec.account_id, spec.region_removal, administrator);
+/// What one Region's decision reads.
+#[derive(Clone, Copy, Debug)]
+pub struct RegionView<'a> {
+    /// In `spec.regions`.
+    pub declared: bool,
+    /// The administrator ListOrganizationAdminAccounts lists there.
+    pub administrator: Option<&'a str>,
+    /// Another account that is the organization's Detective administrator
+    /// ([`other_administrator`]).
+    pub other_administrator: Option<&'a str>,
+    /// When an earlier reconcile called EnableOrganizationAdminAccount there, if the delegation
+    /// did not show then (the status's `enableTime`).
+    pub enabled_at: Option<Timestamp>,
+}
+
+/// The decision for one Region at `now`.
+pub fn decide(spec: &DetectiveOrganizationAdminSpec, region: RegionView<'_>, now: Timestamp) -> Decision {
+    if !region.declared {
+        return removal(&spec.account_id, spec.region_removal, region.administrator);
     }
-    match administrator {
+    if region.administrator == Some(spec.account_id.as_str()) {
+        return Decision::Delegated;
+    }
+    if let Some(other) = region.other_administrator.or(region.administrator) {
+        return Decision::Conflict {
+            administrator: other.to_owned(),
+        };
+    }
+    match region.enabled_at {
         None => Decision::Enable,
-        Some(account) if account == spec.account_id => Decision::Delegated,
-        Some(account) => Decision::Conflict {
-            administrator: account.to_owned(),
-        },
+        Some(since) if schedule::may_still_show(since, now) => Decision::Propagating { since },
+        Some(since) => Decision::NotShown { since },
     }
+}
+
+/// The account other than `account_id` that is the organization's Detective administrator, if
+/// any: registered in Organizations as its delegated administrator for Detective (`registered`;
+/// pass none when `account_id` is the management account, which may be named regardless), else
+/// the administrator in a declared Region (`declared_administrators`).
+pub fn other_administrator<'a>(
+    account_id: &str,
+    registered: &'a [String],
+    declared_administrators: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    registered
+        .iter()
+        .map(String::as_str)
+        .chain(declared_administrators)
+        .find(|account| *account != account_id)
 }
 
 /// What giving up a Region does under `policy` (`regionRemoval`, or `deletionPolicy` when the
@@ -110,6 +172,19 @@ mod tests {
         }
     }
 
+    fn at(second: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + second).expect("a time")
+    }
+
+    fn view<'a>(declared: bool, administrator: Option<&'a str>) -> RegionView<'a> {
+        RegionView {
+            declared,
+            administrator,
+            other_administrator: None,
+            enabled_at: None,
+        }
+    }
+
     #[test]
     fn decisions() {
         use DelegationRemoval::{Disable, Retain};
@@ -128,7 +203,7 @@ mod tests {
         ];
         for (declared, removal, administrator, expected) in cases {
             assert_eq!(
-                decide(&spec(&["us-east-1"], removal), declared, administrator),
+                decide(&spec(&["us-east-1"], removal), view(declared, administrator), at(0)),
                 expected,
                 "declared {declared}, {removal:?}, administrator {administrator:?}"
             );
@@ -142,12 +217,53 @@ mod tests {
     }
 
     #[test]
+    fn an_enabled_region_waits_for_its_delegation_and_is_never_enabled_again() {
+        let spec = spec(&["us-east-1"], DelegationRemoval::Retain);
+        let enabled = RegionView {
+            enabled_at: Some(at(0)),
+            ..view(true, None)
+        };
+        assert_eq!(decide(&spec, enabled, at(30)), Decision::Propagating { since: at(0) });
+        let late = at(i64::try_from(schedule::DELEGATION_SHOWS_WITHIN.as_secs()).expect("seconds"));
+        assert_eq!(decide(&spec, enabled, late), Decision::NotShown { since: at(0) });
+        let shown = RegionView {
+            administrator: Some(OURS),
+            ..enabled
+        };
+        assert_eq!(decide(&spec, shown, late), Decision::Delegated);
+    }
+
+    #[test]
+    fn another_administrator_of_the_organization_conflicts_in_every_region_not_yet_ours() {
+        let spec = spec(&["us-east-1", "eu-west-1"], DelegationRemoval::Retain);
+        let registered = vec![OTHER.to_owned()];
+        let other = other_administrator(OURS, &registered, [OURS]);
+        assert_eq!(other, Some(OTHER));
+        let conflict = Decision::Conflict {
+            administrator: OTHER.into(),
+        };
+        let region = |administrator, enabled_at| RegionView {
+            declared: true,
+            administrator,
+            other_administrator: other,
+            enabled_at,
+        };
+        assert_eq!(decide(&spec, region(None, None), at(0)), conflict, "nothing enabled");
+        assert_eq!(decide(&spec, region(None, Some(at(0))), at(1)), conflict);
+        assert_eq!(decide(&spec, region(Some(OURS), None), at(0)), Decision::Delegated);
+        // Found in a declared Region rather than in Organizations (e.g. the management account).
+        assert_eq!(other_administrator(OURS, &[], [OURS, OTHER]), Some(OTHER));
+        assert_eq!(other_administrator(OURS, &[OURS.to_owned()], [OURS]), None);
+    }
+
+    #[test]
     fn removed_regions_stay_in_view_after_the_declared_ones() {
         let entry = |region: &str| crate::api::RegionDelegation {
             region: region.into(),
             administrator_account_id: Some(OURS.into()),
             graph_arn: None,
             delegation_time: None,
+            enable_time: None,
             state: crate::api::DelegationState::Delegated,
             message: None,
         };
@@ -185,14 +301,24 @@ mod tests {
             declared in any::<bool>(),
             region_removal in policy(),
             administrator in account(),
+            other in account(),
+            enabled in any::<bool>(),
         ) {
-            let decision = decide(&spec(&["us-east-1"], region_removal), declared, administrator.as_deref());
+            let region = RegionView {
+                declared,
+                administrator: administrator.as_deref(),
+                other_administrator: other.as_deref().filter(|o| *o != OURS),
+                enabled_at: enabled.then(|| at(0)),
+            };
+            let decision = decide(&spec(&["us-east-1"], region_removal), region, at(1));
             let ours = administrator.as_deref() == Some(OURS);
             if decision.write() == Some(OrganizationAdminWrite::Disable) {
                 prop_assert!(!declared && region_removal == DelegationRemoval::Disable && ours);
             }
+            // Enable only where nobody administers, nobody else is the organization's
+            // administrator, and no earlier Enable is still to show.
             if decision.write() == Some(OrganizationAdminWrite::Enable) {
-                prop_assert!(declared && administrator.is_none());
+                prop_assert!(declared && administrator.is_none() && region.other_administrator.is_none() && !enabled);
             }
             // Deleting the resource goes through the same gate: it never enables, and it
             // disables only the declared account's own delegation, with `Disable` chosen.

@@ -1,15 +1,19 @@
-//! One reconcile of a `DetectiveOrganizationAdmin`: for each Region it reads, observe (the
-//! organization's administrator there) → decide → apply (Enable or Disable) → report. Runs as the
-//! organization's management account, with one client per Region.
+//! One reconcile of a `DetectiveOrganizationAdmin`: observe (the organization's delegated
+//! administrator for Detective in AWS Organizations, then its Detective administrator in each
+//! Region it reads) → decide per Region, knowing the organization's → apply (Enable or Disable) →
+//! report. Runs as the organization's management account: one Organizations client and one
+//! Detective client per Region.
 //!
 //! This file is the orchestration; each step is its own module, named as in [`super::membership`]:
-//! [`observe`] (AWS read), [`decide`] (pure), [`apply`] (AWS write), [`report`] (pure),
+//! [`observe`] (AWS reads), [`decide`] (pure), [`apply`] (AWS write), [`report`] (pure),
+//! [`schedule`] (when to look again at a delegation that does not show yet, pure),
 //! [`teardown`] (`deletionPolicy: Disable`).
 
 pub mod apply;
 pub mod decide;
 pub mod observe;
 pub mod report;
+pub mod schedule;
 pub mod teardown;
 
 use std::time::Duration;
@@ -20,9 +24,9 @@ use tracing::{Instrument, info, info_span};
 use super::target::ResourceTarget;
 use super::{Mode, Reported, SHORT_REQUEUE, SyncError};
 use crate::api::{DetectiveOrganizationAdmin, DetectiveOrganizationAdminSpec, DetectiveOrganizationAdminStatus};
-use crate::aws::{AwsError, OrganizationAdmin, OrganizationAdmins};
+use crate::aws::{AwsError, OrganizationAdmin, OrganizationAdmins, Organizations};
 
-pub use decide::{Decision, OrganizationAdminWrite, decide, regions_in_view};
+pub use decide::{Decision, OrganizationAdminWrite, RegionView, decide, regions_in_view};
 pub use report::report;
 pub use teardown::disable_declared;
 
@@ -34,6 +38,14 @@ impl OrganizationAdminTarget<'_> {
     pub fn regions(&self) -> Vec<(String, bool)> {
         regions_in_view(self.spec, self.previous)
     }
+}
+
+/// The management account's clients: AWS Organizations (global), and Detective in each Region
+/// the target reads ([`OrganizationAdminTarget::regions`]).
+#[derive(Clone, Debug)]
+pub struct OrganizationAdminClients<D, O> {
+    pub organizations: O,
+    pub regions: Vec<(String, D)>,
 }
 
 /// What one Region's part of a reconcile saw, decided and did.
@@ -72,25 +84,52 @@ pub fn failed(target: OrganizationAdminTarget<'_>, error: SyncError, now: Timest
     }
 }
 
-/// Runs one reconcile of a valid spec ([`super::sync`] checks it) through `clients`: one
-/// management-account client per Region the target reads ([`OrganizationAdminTarget::regions`]).
-pub async fn reconcile<D: OrganizationAdmins>(
-    clients: &[(String, D)],
+/// Runs one reconcile of a valid spec ([`super::sync`] checks it) through `clients`.
+pub async fn reconcile<D: OrganizationAdmins, O: Organizations>(
+    clients: &OrganizationAdminClients<D, O>,
     target: OrganizationAdminTarget<'_>,
     mode: Mode,
     now: Timestamp,
 ) -> OrganizationAdminOutcome {
+    let spec = target.spec;
+    let registered = match observe::other_registered(&clients.organizations, &spec.account_id).await {
+        Ok(registered) => registered,
+        Err(error) => return failed(target, SyncError::Aws(error), now),
+    };
     let mut regions = Vec::new();
     for (region, declared) in target.regions() {
-        let Some((_, client)) = clients.iter().find(|(r, _)| *r == region) else {
+        let Some((_, client)) = clients.regions.iter().find(|(r, _)| *r == region) else {
             continue;
         };
         let span = info_span!("region", region = %region, declared);
-        regions.push(
-            one_region(client, region, declared, target.spec, mode)
-                .instrument(span)
-                .await,
-        );
+        let read = observe::administrator(client).instrument(span).await;
+        regions.push(RegionOutcome {
+            region,
+            declared,
+            decision: None,
+            administrator: read.as_ref().ok().cloned().flatten(),
+            applied: None,
+            error: read.err(),
+        });
+    }
+    let declared_administrators = regions
+        .iter()
+        .filter(|r| r.declared)
+        .filter_map(|r| r.administrator.as_ref().map(|a| a.account_id.as_str()));
+    let other = decide::other_administrator(&spec.account_id, &registered, declared_administrators).map(str::to_owned);
+    for outcome in regions.iter_mut().filter(|r| r.error.is_none()) {
+        let Some((_, client)) = clients.regions.iter().find(|(r, _)| *r == outcome.region) else {
+            continue;
+        };
+        let span = info_span!("region", region = %outcome.region, declared = outcome.declared);
+        let enabled_at = target
+            .previous
+            .and_then(|p| p.regions.iter().find(|e| e.region == outcome.region))
+            .and_then(|e| e.enable_time.as_ref())
+            .map(|time| time.0);
+        decide_and_apply(client, outcome, spec, other.as_deref(), enabled_at, mode, now)
+            .instrument(span)
+            .await;
     }
     let error = first_error(&regions);
     let status = report(&target, &regions, None, mode, now);
@@ -98,58 +137,62 @@ pub async fn reconcile<D: OrganizationAdmins>(
         regions,
         status,
         error,
-        requeue_after: target.spec.resync_interval(),
+        requeue_after: spec.resync_interval(),
     };
     if outcome.error.is_none() && outcome.is_reconciling() {
-        outcome.requeue_after = SHORT_REQUEUE.min(outcome.requeue_after);
+        let soonest = outcome.regions.iter().filter_map(|r| recheck(r, now)).min();
+        outcome.requeue_after = soonest.unwrap_or(SHORT_REQUEUE).min(outcome.requeue_after);
     }
     outcome
 }
 
-/// Observe → decide → apply in one Region.
-async fn one_region<D: OrganizationAdmins>(
+/// Decide → apply in one Region whose administrator was read; `other` is another account that
+/// administers the organization, `enabled_at` an earlier Enable that did not show then.
+async fn decide_and_apply<D: OrganizationAdmins>(
     client: &D,
-    region: String,
-    declared: bool,
+    outcome: &mut RegionOutcome,
     spec: &DetectiveOrganizationAdminSpec,
+    other: Option<&str>,
+    enabled_at: Option<Timestamp>,
     mode: Mode,
-) -> RegionOutcome {
-    let mut outcome = RegionOutcome {
-        region,
-        declared,
-        decision: None,
-        administrator: None,
-        applied: None,
-        error: None,
+    now: Timestamp,
+) {
+    let view = RegionView {
+        declared: outcome.declared,
+        administrator: outcome.administrator.as_ref().map(|a| a.account_id.as_str()),
+        other_administrator: other,
+        enabled_at,
     };
-    match observe::administrator(client).await {
-        Ok(administrator) => outcome.administrator = administrator,
-        Err(error) => {
-            outcome.error = Some(error);
-            return outcome;
-        }
-    }
-    let decision = decide(
-        spec,
-        declared,
-        outcome.administrator.as_ref().map(|a| a.account_id.as_str()),
-    );
+    let decision = decide(spec, view, now);
     outcome.decision = Some(decision.clone());
-    if let (Some(change), Mode::Apply) = (decision.write(), mode) {
-        match apply::apply(client, &spec.account_id, change).await {
-            Ok(()) => {
-                info!(operation = change.operation(), account = %spec.account_id, "delegation changed");
-                outcome.applied = Some(change);
-                // Read back so the status shows the delegation (and its graph) as it now is.
-                match observe::administrator(client).await {
-                    Ok(administrator) => outcome.administrator = administrator,
-                    Err(error) => outcome.error = Some(error),
-                }
+    let (Some(change), Mode::Apply) = (decision.write(), mode) else {
+        return;
+    };
+    match apply::apply(client, &spec.account_id, change).await {
+        Ok(()) => {
+            info!(operation = change.operation(), account = %spec.account_id, "delegation changed");
+            outcome.applied = Some(change);
+            // Read back so the status shows the delegation (and its graph) as it now is: a new
+            // one usually does not show yet.
+            match observe::administrator(client).await {
+                Ok(administrator) => outcome.administrator = administrator,
+                Err(error) => outcome.error = Some(error),
             }
-            Err(error) => outcome.error = Some(error),
         }
+        Err(error) => outcome.error = Some(error),
     }
-    outcome
+}
+
+/// When to look again at a Region whose delegation was enabled and does not show yet.
+fn recheck(region: &RegionOutcome, now: Timestamp) -> Option<Duration> {
+    let shown = region.administrator.is_some();
+    match (&region.decision, region.applied) {
+        (Some(Decision::Propagating { since }), _) => Some(schedule::recheck_after(*since, now)),
+        (Some(Decision::Enable), Some(OrganizationAdminWrite::Enable)) if !shown => {
+            Some(schedule::recheck_after(now, now))
+        }
+        _ => None,
+    }
 }
 
 /// The failure the controller acts on: a retryable one (backoff) before a terminal one (Stalled).

@@ -5,7 +5,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
 use super::decide::{Decision, OrganizationAdminWrite};
-use super::{OrganizationAdminTarget, RegionOutcome};
+use super::{OrganizationAdminTarget, RegionOutcome, schedule};
 use crate::api::conditions::Verdict;
 use crate::api::{DelegationState, DetectiveOrganizationAdminStatus, RegionDelegation, SyncStatus};
 use crate::aws::ErrorKind;
@@ -14,8 +14,8 @@ use crate::engine::{Mode, SyncError};
 /// Why the management-account calls are refused, most of the time.
 const MANAGEMENT_ACCOUNT_HINT: &str = "the organization's Detective administrator is named by its management \
      account: check that spec.assumeRoleArn (or the operator's credentials) is the management account, with \
-     detective:ListOrganizationAdminAccounts, detective:EnableOrganizationAdminAccount and the organizations:* \
-     permissions they need";
+     detective:ListOrganizationAdminAccounts, detective:EnableOrganizationAdminAccount, \
+     organizations:ListDelegatedAdministrators and the organizations:* permissions they need";
 
 /// The status for a reconcile's Region outcomes; `failed` is a failure before any Region was read.
 pub fn report(
@@ -34,12 +34,12 @@ pub fn report(
             .iter()
             .filter_map(|outcome| {
                 let before = previous.regions.iter().find(|e| e.region == outcome.region);
-                entry(outcome, before, account, mode)
+                entry(outcome, before, account, mode, now)
             })
             .collect()
     };
     let verdict = match failed {
-        Some(error) => error.verdict(),
+        Some(error) => hinted(error, None),
         None => verdict(regions, &entries, account),
     };
     let states = verdict.states();
@@ -64,55 +64,85 @@ fn entry(
     before: Option<&RegionDelegation>,
     account: &str,
     mode: Mode,
+    now: Timestamp,
 ) -> Option<RegionDelegation> {
     let region = &outcome.region;
     if let Some(error) = &outcome.error {
-        // What was known stays; the entry keeps the Region in view for the next reconcile.
+        // What was known stays; the entry keeps the Region in view for the next reconcile (and
+        // an Enable made before, so that it is not made again).
         let kept = before.cloned().unwrap_or_else(|| RegionDelegation {
             region: region.clone(),
             administrator_account_id: None,
             graph_arn: None,
             delegation_time: None,
+            enable_time: None,
             state: DelegationState::Error,
             message: None,
         });
+        let enabled_now = outcome.applied == Some(OrganizationAdminWrite::Enable);
         return Some(RegionDelegation {
             state: DelegationState::Error,
             message: Some(error.to_string()),
+            enable_time: kept.enable_time.clone().or_else(|| enabled_now.then_some(Time(now))),
             ..kept
         });
     }
     let administrator = outcome.administrator.as_ref();
     let ours = administrator.is_some_and(|a| a.account_id == account);
-    let planned = |change: OrganizationAdminWrite| match mode {
-        Mode::DryRun => format!("would call {}", change.operation()),
-        Mode::Apply => format!("{} made; not listed yet", change.operation()),
+    let not_listed = |since: Timestamp| {
+        format!("EnableOrganizationAdminAccount made at {since}; not listed yet (a new delegation shows a while later)")
     };
-    let (state, message) = match outcome.decision.as_ref()? {
+    let (state, message, enable_time) = match outcome.decision.as_ref()? {
         Decision::Forget => return None,
         Decision::Disable if administrator.is_none() => return None,
         // The same entry whether this reconcile delegated or adopted: a resync writes nothing.
-        Decision::Delegated => (DelegationState::Delegated, None),
-        Decision::Enable if ours => (DelegationState::Delegated, None),
-        Decision::Enable => (DelegationState::Pending, Some(planned(OrganizationAdminWrite::Enable))),
+        Decision::Delegated => (DelegationState::Delegated, None, None),
+        Decision::Enable if ours => (DelegationState::Delegated, None, None),
+        Decision::Enable => match mode {
+            Mode::DryRun => (
+                DelegationState::Pending,
+                Some(format!("would call {}", OrganizationAdminWrite::Enable.operation())),
+                None,
+            ),
+            Mode::Apply => (DelegationState::Pending, Some(not_listed(now)), Some(now)),
+        },
+        Decision::Propagating { since } => (DelegationState::Pending, Some(not_listed(*since)), Some(*since)),
+        Decision::NotShown { since } => (
+            DelegationState::Pending,
+            Some(format!(
+                "EnableOrganizationAdminAccount made at {since} and account {account} is still not listed after {}; \
+                 the operator does not call it again: check the organization's trusted access for Detective, or \
+                 remove {region} from spec.regions and add it back to delegate it anew",
+                humanized(schedule::DELEGATION_SHOWS_WITHIN)
+            )),
+            Some(*since),
+        ),
         Decision::Conflict { administrator } => (
             DelegationState::Conflict,
             Some(format!(
-                "account {administrator} is already the organization's Detective administrator in {region}; the \
-                 operator never replaces it: declare accountId {administrator}, or disable that delegation yourself \
-                 (DisableOrganizationAdminAccount deletes its organization behavior graph)"
+                "account {administrator} is already the organization's Detective administrator (an organization \
+                 has one, in every Region); the operator never replaces it: declare accountId {administrator}, or \
+                 remove it yourself (DeregisterDelegatedAdministrator for detective.amazonaws.com in AWS \
+                 Organizations, and DisableOrganizationAdminAccount where it is delegated, which deletes its \
+                 organization behavior graph there)"
             )),
+            None,
         ),
         Decision::Retained => (
             DelegationState::Retained,
             Some("removed from spec.regions; the delegation is kept (regionRemoval: Retain)".to_owned()),
+            None,
         ),
         Decision::Disable => (
             DelegationState::Disabling,
             Some(format!(
                 "removed from spec.regions with regionRemoval: Disable; {}",
-                planned(OrganizationAdminWrite::Disable)
+                match mode {
+                    Mode::DryRun => format!("would call {}", OrganizationAdminWrite::Disable.operation()),
+                    Mode::Apply => format!("{} made; not listed yet", OrganizationAdminWrite::Disable.operation()),
+                }
             )),
+            None,
         ),
     };
     Some(RegionDelegation {
@@ -120,9 +150,34 @@ fn entry(
         administrator_account_id: administrator.map(|a| a.account_id.clone()),
         graph_arn: administrator.and_then(|a| a.graph_arn.clone()),
         delegation_time: administrator.and_then(|a| a.delegation_time).map(Time),
+        enable_time: enable_time.map(Time),
         state,
         message,
     })
+}
+
+/// `5m` for a whole number of minutes, else seconds.
+fn humanized(duration: std::time::Duration) -> String {
+    let seconds = duration.as_secs();
+    if seconds.is_multiple_of(60) {
+        format!("{}m", seconds / 60)
+    } else {
+        format!("{seconds}s")
+    }
+}
+
+/// The verdict of a failure; refused management-account calls say what to check (in `region`,
+/// when the failure is one Region's).
+fn hinted(error: &SyncError, region: Option<&str>) -> Verdict {
+    let mut verdict = error.verdict();
+    let hint = matches!(error, SyncError::Aws(aws) if aws.kind == ErrorKind::AccessDenied);
+    verdict.message = match (region, hint) {
+        (Some(region), true) => format!("{region}: {}; {MANAGEMENT_ACCOUNT_HINT}", verdict.message),
+        (Some(region), false) => format!("{region}: {}", verdict.message),
+        (None, true) => format!("{}; {MANAGEMENT_ACCOUNT_HINT}", verdict.message),
+        (None, false) => verdict.message,
+    };
+    verdict
 }
 
 /// The kstatus verdict over every Region: an AWS failure first (retryable before terminal), then
@@ -137,25 +192,31 @@ fn verdict(regions: &[RegionOutcome], entries: &[RegionDelegation], account: &st
         .find(|(_, e)| e.is_retryable())
         .or_else(|| failures.first());
     if let Some((region, error)) = failure {
-        let mut verdict = error.verdict();
-        verdict.message = match error {
-            SyncError::Aws(aws) if aws.kind == ErrorKind::AccessDenied => {
-                format!("{region}: {}; {MANAGEMENT_ACCOUNT_HINT}", verdict.message)
-            }
-            _ => format!("{region}: {}", verdict.message),
-        };
-        return verdict;
+        return hinted(error, Some(region));
     }
     let in_state =
         |state: DelegationState| -> Vec<&RegionDelegation> { entries.iter().filter(|e| e.state == state).collect() };
     let conflicts = in_state(DelegationState::Conflict);
-    if !conflicts.is_empty() {
-        let messages: Vec<String> = conflicts
-            .iter()
-            .filter_map(|e| e.message.as_deref())
-            .map(str::to_owned)
-            .collect();
-        return Verdict::stalled("AdministratorConflict", messages.join("; "));
+    if let Some(first) = conflicts.first() {
+        // One administrator for the organization: the message is the same in every Region.
+        let regions: Vec<&str> = conflicts.iter().map(|e| e.region.as_str()).collect();
+        return Verdict::stalled(
+            "AdministratorConflict",
+            format!(
+                "{} (in {})",
+                first.message.as_deref().unwrap_or_default(),
+                regions.join(", ")
+            ),
+        );
+    }
+    let not_shown: Vec<String> = regions
+        .iter()
+        .filter(|r| matches!(r.decision, Some(Decision::NotShown { .. })))
+        .filter_map(|r| entries.iter().find(|e| e.region == r.region))
+        .map(|e| format!("{}: {}", e.region, e.message.as_deref().unwrap_or_default()))
+        .collect();
+    if !not_shown.is_empty() {
+        return Verdict::stalled("DelegationNotShown", not_shown.join("; "));
     }
     let pending: Vec<&str> = in_state(DelegationState::Pending)
         .into_iter()
@@ -340,13 +401,21 @@ mod tests {
             let declared: Vec<&str> = names[..administrators.len()].to_vec();
             let spec = spec(&declared);
             let mode = if apply { Mode::Apply } else { Mode::DryRun };
+            let before = |who: &u8| [None, Some(OURS), Some(OTHER)][usize::from(*who)];
+            let other = super::super::decide::other_administrator(OURS, &[], administrators.iter().filter_map(before));
+            let now = Timestamp::from_second(1_800_000_000).expect("a time");
             let regions: Vec<RegionOutcome> = declared
                 .iter()
                 .zip(&administrators)
                 .map(|(name, who)| {
-                    let before = [None, Some(OURS), Some(OTHER)][usize::from(*who)];
-                    let decision = super::super::decide(&spec, true, before);
-                    let after = if apply && decision == Decision::Enable { Some(OURS) } else { before };
+                    let view = super::super::RegionView {
+                        declared: true,
+                        administrator: before(who),
+                        other_administrator: other,
+                        enabled_at: None,
+                    };
+                    let decision = super::super::decide(&spec, view, now);
+                    let after = if apply && decision == Decision::Enable { Some(OURS) } else { before(who) };
                     region(name, true, decision, after)
                 })
                 .collect();

@@ -9,14 +9,15 @@ use crate::api::DetectiveOrganizationAdminSpec;
 use crate::aws::OrganizationAdmins;
 use crate::engine::SyncError;
 
-/// Disables the declared account's delegations in the declared Regions of `clients`; returns the
-/// Regions disabled. Another account's delegation is left alone.
+/// Disables the declared account's delegations in the declared Regions of `regions` (the
+/// management account's Detective client in each); returns the Regions disabled. Another
+/// account's delegation is left alone.
 pub async fn disable_declared<D: OrganizationAdmins>(
-    clients: &[(String, D)],
+    regions: &[(String, D)],
     spec: &DetectiveOrganizationAdminSpec,
 ) -> Result<Vec<String>, SyncError> {
     let mut disabled = Vec::new();
-    for (region, client) in clients.iter().filter(|(r, _)| spec.regions.contains(r)) {
+    for (region, client) in regions.iter().filter(|(r, _)| spec.regions.contains(r)) {
         let current = administrator(client).await?;
         let account = current.as_ref().map(|a| a.account_id.as_str());
         if removal(&spec.account_id, spec.deletion_policy, account) == Decision::Disable {

@@ -289,6 +289,7 @@ async fn the_largest_graph_fits_the_object_limit() {
                 refresh_time: at.clone(),
                 accounts: accounts.clone(),
             }),
+            not_delegated_since: None,
         }),
     };
     let status_size = serde_json::to_string(&status).expect("status JSON").len();

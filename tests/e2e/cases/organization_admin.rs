@@ -1,8 +1,8 @@
 //! The management-account side on the real API server, under the chart's RBAC: a
-//! `DetectiveOrganizationAdmin` delegates an account in two Regions and is Ready; a Region that
-//! another account administers is Stalled naming it and left alone; deletion with `Retain` leaves
-//! AWS untouched, with `Disable` disables only the declared account's own delegations; admission
-//! refuses bad or repeated Regions and bad account ids, naming the field.
+//! `DetectiveOrganizationAdmin` delegates an account in two Regions and is Ready; another account
+//! administering a Region stalls the resource naming it, and is left alone; deletion with
+//! `Retain` leaves AWS untouched, with `Disable` disables only the declared account's own
+//! delegations; admission refuses bad or repeated Regions and bad account ids, naming the field.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -79,8 +79,6 @@ async fn organization_admin_delegates_stalls_on_another_administrator_and_honour
     let emulator = crate::harness::emulator(Default::default()).await;
     emulator.seed_organization(&OrganizationSeed::new("o-e2eorgadmin", MANAGEMENT, 2, 3, SECURITY));
     let url = emulator.endpoint_url();
-    // Another account already administers ap-southeast-2.
-    delegate(&url, MANAGEMENT, OTHER, "ap-southeast-2").await;
     let _operator = env.operator(OperatorOptions::new("operator", MANAGEMENT, &url)).await;
 
     // Delegated in two Regions, and Ready.
@@ -116,8 +114,10 @@ async fn organization_admin_delegates_stalls_on_another_administrator_and_honour
     );
     assert!(table.contains(&format!("{SECURITY}   2")), "{table}");
 
-    // Another account administers one of the Regions: that Region is Stalled naming it, the other
-    // is adopted; nothing replaces the other account.
+    // Another account administers one of the Regions (the default profile lets it: the realistic
+    // one would refuse it), so it is the organization's administrator too: the resource is Stalled
+    // naming it, the Region it administers is in conflict, ours stays; nothing replaces it.
+    delegate(&url, MANAGEMENT, OTHER, "ap-southeast-2").await;
     env.apply(&admin(
         "contested",
         &env.ns,
