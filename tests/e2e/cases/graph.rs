@@ -28,7 +28,12 @@ const EXAMPLE_MEMBERS: [&str; 5] = [
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn example_graph_becomes_ready() {
     let Some(env) = Env::new("ready").await else { return };
-    let emulator = emulator(accepting_world(EXAMPLE_MEMBERS)).await;
+    // An invitation graph in AWS as it is (the realistic profile).
+    let emulator = emulator(detective_emulator::WorldConfig {
+        realistic: true,
+        ..accepting_world(EXAMPLE_MEMBERS)
+    })
+    .await;
     let _operator = env
         .operator(OperatorOptions::new("operator", ADMIN, &emulator.endpoint_url()))
         .await;

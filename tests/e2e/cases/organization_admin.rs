@@ -76,7 +76,14 @@ fn states(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn organization_admin_delegates_stalls_on_another_administrator_and_honours_deletion_policies() {
     let Some(env) = Env::new("orgadmin").await else { return };
-    let emulator = crate::harness::emulator(Default::default()).await;
+    // AWS as it is (the delegation propagates, strict Regions), but for one rule: the case makes
+    // another administrator behind the operator's back in one Region, which the realistic
+    // profile's one-administrator rule (tested in tests/realistic_delegation.rs) would refuse.
+    let emulator = crate::harness::emulator(detective_emulator::WorldConfig {
+        single_administrator: Some(false),
+        ..detective_emulator::WorldConfig::realistic()
+    })
+    .await;
     emulator.seed_organization(&OrganizationSeed::new("o-e2eorgadmin", MANAGEMENT, 2, 3, SECURITY));
     let url = emulator.endpoint_url();
     let _operator = env.operator(OperatorOptions::new("operator", MANAGEMENT, &url)).await;

@@ -44,7 +44,8 @@ async fn organization_accounts_are_enabled_moved_out_guarded_and_joined() {
     let Some(env) = Env::new("orgmembers").await else {
         return;
     };
-    let emulator = emulator(WorldConfig::default()).await;
+    // AWS as it is: the delegation and AutoEnable propagate, one administrator, strict Regions.
+    let emulator = emulator(WorldConfig::realistic()).await;
     emulator.merge_world(demo::organization());
     crate::fixtures::delegate(&emulator.endpoint_url(), demo::MANAGEMENT, ADMIN, REGION).await;
     let _operator = env
@@ -99,7 +100,23 @@ spec:
     let organization = &graph["status"]["organization"];
     assert_eq!(organization["autoEnable"], true, "{organization}");
     assert_eq!(organization["resolved"]["count"], 5, "{organization}");
-    assert!(emulator.graphs().iter().all(|g| g.auto_enable), "AutoEnable set in AWS");
+    // AutoEnable reads back once it has propagated.
+    eventually(WAIT, "AutoEnable set in AWS", || async {
+        let graphs = emulator.graphs();
+        if graphs.iter().all(|g| g.auto_enable) {
+            Ok(())
+        } else {
+            let states: Vec<_> = graphs
+                .iter()
+                .map(|g| (&g.arn, g.organization.is_some(), g.auto_enable))
+                .collect();
+            Err(format!(
+                "graphs (arn, organization, AutoEnable): {states:?}; calls {:?}",
+                emulator.calls()
+            ))
+        }
+    })
+    .await;
     // Events are published after the status is written.
     eventually(WAIT, "the CreateMembers event", || async {
         let reasons = env.event_reasons("organization").await;
