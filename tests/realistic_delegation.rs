@@ -269,6 +269,20 @@ async fn a_graph_reconciled_while_its_delegation_propagates_is_ready_without_wai
     assert!(ready.is_ready(), "{:?}", ready.status.sync.conditions);
     assert_eq!(since(&graph), None, "no longer waiting");
     assert_eq!(calls(&emulator).get(UPDATE_CONFIGURATION), Some(&1));
+
+    // The write propagates: reconciles meanwhile read AutoEnable not yet set, and write it no
+    // second time; once it shows, it is as declared.
+    for later in [16, 17] {
+        let meanwhile = sync_graph(&emulator, &mut graph, start + SignedDuration::from_secs(later)).await;
+        assert!(meanwhile.error.is_none(), "{:?}", meanwhile.error);
+    }
+    assert_eq!(
+        calls(&emulator).get(UPDATE_CONFIGURATION),
+        None,
+        "one UpdateOrganizationConfiguration per graph"
+    );
+    emulator.advance_clock(REALISTIC_PROPAGATION_DELAY);
+    assert!(emulator.graphs().iter().any(|g| g.auto_enable), "AutoEnable reads back");
     emulator.shutdown().await;
 }
 

@@ -220,6 +220,11 @@ pub struct GraphOrganizationStatus {
     /// Detective administrator in this Region, while the operator retries (a new delegation
     /// takes a while to show); cleared once it is accepted.
     pub not_delegated_since: Option<Time>,
+
+    /// When the operator last wrote `AutoEnable` (UpdateOrganizationConfiguration). A write
+    /// takes a while to read back: within a minute of it, a read that does not show it yet
+    /// causes no second write; after that, a different value is drift and is written again.
+    pub auto_enable_set_time: Option<Time>,
 }
 
 /// One listing of the organization. The account ids are kept (not their e-mail addresses) so

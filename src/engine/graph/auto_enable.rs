@@ -90,6 +90,11 @@ impl AutoEnableError {
     }
 }
 
+/// How long a written `AutoEnable` may take to read back before a read that differs is taken
+/// for drift (and written again). AWS documents no figure; the emulator's realistic profile
+/// shows a write after 3 s.
+pub const AUTO_ENABLE_SHOWS_WITHIN: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// What the step found and did.
 #[derive(Debug)]
 pub struct AutoEnabled {
@@ -100,12 +105,14 @@ pub struct AutoEnabled {
 }
 
 /// Reads `AutoEnable` of `graph_arn` (whose administrator account is `administrator`) and, when
-/// applying, sets it to `wanted`.
+/// applying, sets it to `wanted`, unless this operator already wrote it within
+/// [`AUTO_ENABLE_SHOWS_WITHIN`] (`written_recently`: the write is still propagating).
 pub async fn auto_enable<D: Detective>(
     detective: &D,
     graph_arn: &str,
     administrator: &str,
     wanted: bool,
+    written_recently: bool,
     mode: Mode,
 ) -> Result<AutoEnabled, AutoEnableError> {
     let refused = |source: AwsError| match source.kind {
@@ -119,7 +126,7 @@ pub async fn auto_enable<D: Detective>(
         .describe_organization_configuration(graph_arn)
         .await
         .map_err(refused)?;
-    if current == wanted || mode == Mode::DryRun {
+    if current == wanted || mode == Mode::DryRun || written_recently {
         return Ok(AutoEnabled {
             auto_enable: current,
             write: None,

@@ -286,13 +286,23 @@ async fn declare<'a, D: Detective, R: ReachOrganizations>(
         auto_enable: wanted_auto_enable.and(known.auto_enable),
         resolved: members_from.and(known.resolved),
         not_delegated_since: wanted_auto_enable.and(known.not_delegated_since),
+        auto_enable_set_time: wanted_auto_enable.and(known.auto_enable_set_time),
     };
     if let (Some(wanted), Some(graph_arn)) = (wanted_auto_enable, observation.graph_arn.as_deref()) {
         let administrator = observation.administrator().unwrap_or_default();
-        match auto_enable::auto_enable(detective, graph_arn, administrator, wanted, mode).await {
+        // The same value written by this operator a moment ago may not read back yet.
+        let written_recently = known.auto_enable == Some(wanted)
+            && status.auto_enable_set_time.as_ref().is_some_and(|set| {
+                std::time::Duration::try_from(now.duration_since(set.0))
+                    .is_ok_and(|since| since < auto_enable::AUTO_ENABLE_SHOWS_WITHIN)
+            });
+        match auto_enable::auto_enable(detective, graph_arn, administrator, wanted, written_recently, mode).await {
             Ok(done) => {
-                status.auto_enable = Some(done.auto_enable);
+                status.auto_enable = Some(if written_recently { wanted } else { done.auto_enable });
                 status.not_delegated_since = None;
+                if done.write.is_some() {
+                    status.auto_enable_set_time = Some(Time(now));
+                }
                 declared.write = done.write;
             }
             Err(error) => {

@@ -290,6 +290,7 @@ async fn the_largest_graph_fits_the_object_limit() {
                 accounts: accounts.clone(),
             }),
             not_delegated_since: None,
+            auto_enable_set_time: Some(at.clone()),
         }),
     };
     let status_size = serde_json::to_string(&status).expect("status JSON").len();
