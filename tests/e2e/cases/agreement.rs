@@ -364,6 +364,19 @@ fn required(field: BoxedStrategy<Value>) -> BoxedStrategy<Option<Value>> {
     prop_oneof![1 => Just(None), 19 => field.prop_map(Some)].boxed()
 }
 
+/// `object` with the misspelt field `name` added for one input in `one_in` (strict field
+/// validation refuses it; the CLI too).
+fn misspelt(object: BoxedStrategy<Value>, name: &'static str, value: Value, one_in: u8) -> BoxedStrategy<Value> {
+    (object, 0..one_in)
+        .prop_map(move |(mut object, draw)| {
+            if draw == 0 {
+                object[name] = value.clone();
+            }
+            object
+        })
+        .boxed()
+}
+
 /// A set (`x-kubernetes-list-type: set`): a few distinct entries of `pool` (`sizes` of them),
 /// sometimes with an entry from `entry_edges` among them, sometimes its first entry repeated at
 /// the end; rarely one of the `list_edges` (sizes at and past the limit, not a list).
@@ -520,15 +533,10 @@ fn datasource_packages() -> BoxedStrategy<Value> {
 
 /// `organization`: the graph's `autoEnable`, or rarely a misspelt field.
 fn graph_organization() -> BoxedStrategy<Value> {
-    (optional(boolean()), 0..20u8)
-        .prop_map(|(auto_enable, unknown)| {
-            let mut organization = object([("autoEnable", auto_enable)]);
-            if unknown == 0 {
-                organization["autoenable"] = json!(true);
-            }
-            organization
-        })
-        .boxed()
+    let organization = optional(boolean())
+        .prop_map(|auto_enable| object([("autoEnable", auto_enable)]))
+        .boxed();
+    misspelt(organization, "autoenable", json!(true), 20)
 }
 
 /// `membersFrom`: the organization's accounts, listed through a role or not.
@@ -587,7 +595,6 @@ fn graph_spec() -> BoxedStrategy<Value> {
         optional(enumeration(&["Retain", "Delete"], &["retain", "Orphan"])),
         optional(resync_interval()),
         optional(boolean()),
-        0..60u8,
     );
     let organization = (
         rarely(datasource_packages()),
@@ -595,39 +602,34 @@ fn graph_spec() -> BoxedStrategy<Value> {
         // A third of the graphs: its lists have the most edges to reach.
         prop_oneof![2 => Just(None), 1 => members_from().prop_map(Some)],
     );
-    (identity, behavior, organization)
-        .prop_map(
-            |(
-                (region, graph_arn, role, external_id, tags, members),
-                (invitation, monitoring, accept, pruning, guard, deletion, resync, suspend, unknown),
-                (packages, organization, members_from),
-            )| {
-                let mut spec = object([
-                    ("region", region),
-                    ("graphArn", graph_arn),
-                    ("assumeRoleArn", role),
-                    ("externalId", external_id),
-                    ("tags", tags),
-                    ("members", members),
-                    ("invitation", invitation),
-                    ("monitoring", monitoring),
-                    ("acceptInvitations", accept),
-                    ("pruning", pruning),
-                    ("deletionGuard", guard),
-                    ("deletionPolicy", deletion),
-                    ("resyncInterval", resync),
-                    ("suspend", suspend),
-                    ("datasourcePackages", packages),
-                    ("organization", organization),
-                    ("membersFrom", members_from),
-                ]);
-                if unknown == 0 {
-                    spec["prunning"] = json!("Disabled");
-                }
-                spec
-            },
-        )
-        .boxed()
+    let spec = (identity, behavior, organization).prop_map(
+        |(
+            (region, graph_arn, role, external_id, tags, members),
+            (invitation, monitoring, accept, pruning, guard, deletion, resync, suspend),
+            (packages, organization, members_from),
+        )| {
+            object([
+                ("region", region),
+                ("graphArn", graph_arn),
+                ("assumeRoleArn", role),
+                ("externalId", external_id),
+                ("tags", tags),
+                ("members", members),
+                ("invitation", invitation),
+                ("monitoring", monitoring),
+                ("acceptInvitations", accept),
+                ("pruning", pruning),
+                ("deletionGuard", guard),
+                ("deletionPolicy", deletion),
+                ("resyncInterval", resync),
+                ("suspend", suspend),
+                ("datasourcePackages", packages),
+                ("organization", organization),
+                ("membersFrom", members_from),
+            ])
+        },
+    );
+    misspelt(spec.boxed(), "prunning", json!("Disabled"), 60)
 }
 
 fn membership_spec() -> BoxedStrategy<Value> {
@@ -660,7 +662,7 @@ fn membership_spec() -> BoxedStrategy<Value> {
 
 fn organization_admin_spec() -> BoxedStrategy<Value> {
     let removal = || enumeration(&["Retain", "Disable"], &["Delete", "retain", "Disabled"]);
-    (
+    let spec = (
         required(account_id()),
         required(regions()),
         optional(role_arn()),
@@ -669,11 +671,10 @@ fn organization_admin_spec() -> BoxedStrategy<Value> {
         optional(removal()),
         optional(resync_interval()),
         optional(boolean()),
-        0..60u8,
     )
         .prop_map(
-            |(account_id, regions, role, external_id, region_removal, deletion, resync, suspend, unknown)| {
-                let mut spec = object([
+            |(account_id, regions, role, external_id, region_removal, deletion, resync, suspend)| {
+                object([
                     ("accountId", account_id),
                     ("regions", regions),
                     ("assumeRoleArn", role),
@@ -682,14 +683,10 @@ fn organization_admin_spec() -> BoxedStrategy<Value> {
                     ("deletionPolicy", deletion),
                     ("resyncInterval", resync),
                     ("suspend", suspend),
-                ]);
-                if unknown == 0 {
-                    spec["region"] = json!("us-east-1");
-                }
-                spec
+                ])
             },
-        )
-        .boxed()
+        );
+    misspelt(spec.boxed(), "region", json!("us-east-1"), 60)
 }
 
 /// One kind under test: its CRD (kind, plural, schema), how many inputs it gets, its spec
