@@ -5,12 +5,15 @@
 mod fixtures;
 mod support;
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use detective_emulator::Emulator;
+use detective_emulator::{AccountConfig, Emulator, Fault, RoleConfig, WorldConfig};
 use detective_operator::api::{
     DetectiveGraph, DetectiveGraphSpec, DetectiveGraphStatus, DetectiveMembership, GraphDeletionPolicy,
 };
+use detective_operator::aws::AwsAccess;
 use detective_operator::controller::backoff::Backoff;
 use detective_operator::controller::{self, Context, FINALIZER};
 use detective_operator::metrics::Metrics;
@@ -25,8 +28,8 @@ use kube::runtime::reflector::{self, Store};
 use kube::runtime::watcher;
 use serde_json::{Value, json};
 
-use support::emulator_access;
 use support::metrics::Readings;
+use support::{emulator_access, emulator_access_as_role};
 
 const ADMIN: &str = "123456789012";
 
@@ -135,14 +138,16 @@ async fn context(client: Client, emulator: &Emulator, store: Store<DetectiveGrap
 
 /// A context whose AWS calls are made as `account`.
 async fn context_as(account: &str, client: Client, emulator: &Emulator, store: Store<DetectiveGraph>) -> Arc<Context> {
+    let access = emulator_access(&emulator.endpoint_url(), account, "us-east-1").await;
+    context_with(access, client, store)
+}
+
+/// A context whose AWS calls go through `access`, counted into the context's metrics.
+fn context_with(access: AwsAccess, client: Client, store: Store<DetectiveGraph>) -> Arc<Context> {
     let metrics = Arc::new(Metrics::new());
     Arc::new(Context {
         client: client.clone(),
-        aws: Arc::new(
-            emulator_access(&emulator.endpoint_url(), account, "us-east-1")
-                .await
-                .with_metrics(metrics.clone()),
-        ),
+        aws: Arc::new(access.with_metrics(metrics.clone())),
         recorder: Recorder::new(
             client,
             Reporter {
@@ -659,4 +664,227 @@ async fn an_organization_member_stays_cannot_leave_until_orphaned() {
     assert!(emulator.calls().is_empty(), "{:?}", emulator.calls());
     assert!(recorded.lock().unwrap()[0].body.to_string().contains("remove"));
     assert_eq!(member_status(&emulator, &graph_arn).as_deref(), Some("ENABLED"));
+}
+
+/// The metrics of one reconcile of `object` by a fresh context on `emulator` (a mocked API
+/// server answering with `object`, a store holding `store`).
+async fn metrics_of_one_reconcile(
+    emulator: &Emulator,
+    object: DetectiveGraph,
+    store: Store<DetectiveGraph>,
+) -> Arc<Metrics> {
+    let (client, _) = mock_api_server(object.clone());
+    let ctx = context(client, emulator, store).await;
+    let _ = controller::reconcile(Arc::new(object), ctx.clone()).await;
+    ctx.metrics.clone()
+}
+
+/// The administrator's only role may read but not write (the example read-only policy), under
+/// the emulator's IAM enforcement; the access of an operator running as that role.
+async fn read_only_access(emulator: &Emulator) -> AwsAccess {
+    let policy = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/iam/plan-readonly-policy.json");
+    let mut administrator = AccountConfig::new(ADMIN, "");
+    administrator.roles = Some(vec![RoleConfig {
+        name: "detective-operator".into(),
+        policy_files: vec![policy],
+        ..RoleConfig::default()
+    }]);
+    emulator.set_world(WorldConfig {
+        accounts: vec![administrator],
+        enforce_iam: true,
+        ..WorldConfig::default()
+    });
+    emulator_access_as_role(&emulator.endpoint_url(), ADMIN, "detective-operator", "us-east-1").await
+}
+
+#[tokio::test]
+async fn aws_calls_are_counted_by_the_kind_of_their_failure_once_per_call() {
+    // Retried by the SDK, then given up: counted once, not once per attempt.
+    for (fault, outcome) in [
+        (Fault::throttle().on("ListGraphs"), "throttled"),
+        (Fault::internal_error().on("ListGraphs"), "unavailable"),
+    ] {
+        let emulator = fixtures::start_emulator().await;
+        emulator.inject_fault(fault);
+        let metrics = metrics_of_one_reconcile(&emulator, resource("org", spec(&[]), true), empty_store()).await;
+        let attempts = emulator.calls()["ListGraphs"];
+        assert!(attempts > 1, "{outcome}: the SDK retried ({attempts} attempts)");
+        assert_eq!(
+            metrics.aws_calls("ListGraphs", outcome),
+            1,
+            "{outcome}: {}",
+            metrics.encode()
+        );
+        assert_eq!(metrics.aws_calls("ListGraphs", "ok"), 0, "{outcome}");
+    }
+
+    // A graph that does not exist (any more): the service's ResourceNotFoundException.
+    let emulator = fixtures::start_emulator().await;
+    let mut gone = spec(&["000000000101"]);
+    gone.graph_arn = Some(format!("arn:aws:detective:us-east-1:{ADMIN}:graph:{}", "0".repeat(32)));
+    let metrics = metrics_of_one_reconcile(&emulator, resource("org", gone, true), empty_store()).await;
+    assert_eq!(emulator.calls(), BTreeMap::from([("ListMembers".to_owned(), 1)]));
+    assert_eq!(metrics.aws_calls("ListMembers", "not_found"), 1, "{}", metrics.encode());
+
+    // A role whose policy does not allow the write: IAM's AccessDenied.
+    let emulator = fixtures::start_emulator().await;
+    let access = read_only_access(&emulator).await;
+    let object = resource("org", spec(&["000000000101"]), true);
+    let (client, _) = mock_api_server(object.clone());
+    let ctx = context_with(access, client, empty_store());
+    controller::reconcile(Arc::new(object), ctx.clone()).await.unwrap();
+    assert_eq!(emulator.refused_calls().get("CreateGraph"), Some(&1));
+    assert_eq!(
+        ctx.metrics.aws_calls("CreateGraph", "access_denied"),
+        1,
+        "{}",
+        ctx.metrics.encode()
+    );
+    assert_eq!(ctx.metrics.aws_calls("ListGraphs", "ok"), 1, "the read was allowed");
+}
+
+/// Counted once under `result` and under no other, its wall time observed once under the same
+/// labels.
+fn assert_counted_once(metrics: &Metrics, result: &str) {
+    let kind = "DetectiveGraph";
+    assert_eq!(
+        metrics.reconcile_results(kind),
+        BTreeMap::from([(result.to_owned(), 1)]),
+        "{result}: {}",
+        metrics.encode()
+    );
+    let durations = metrics
+        .reconcile_durations(kind, result)
+        .unwrap_or_else(|| panic!("{result}: no wall time observed: {}", metrics.encode()));
+    assert_eq!(durations.count, 1, "{result}: {durations:?}");
+    assert_eq!(durations.at_most(f64::INFINITY), 1, "{result}: {durations:?}");
+}
+
+#[tokio::test]
+async fn each_reconcile_result_is_counted_once_with_its_wall_time() {
+    // Ready: a graph without members, created at once; every ListGraphs answered 300 ms late.
+    let emulator = fixtures::start_emulator().await;
+    emulator.inject_fault(Fault::latency(Duration::from_millis(300)).on("ListGraphs"));
+    let metrics = metrics_of_one_reconcile(&emulator, resource("org", spec(&[]), true), empty_store()).await;
+    assert_counted_once(&metrics, "ready");
+    let durations = metrics.reconcile_durations("DetectiveGraph", "ready").unwrap();
+    assert!(
+        durations.sum >= 0.3,
+        "the wall time includes the late answer: {durations:?}"
+    );
+    assert_eq!(durations.at_most(0.25), 0, "{durations:?}");
+    assert_eq!(durations.at_most(f64::INFINITY), 1, "{durations:?}");
+
+    // Progressing: members invited, not accepted yet.
+    let emulator = fixtures::start_emulator().await;
+    let metrics =
+        metrics_of_one_reconcile(&emulator, resource("org", spec(&["000000000101"]), true), empty_store()).await;
+    assert_counted_once(&metrics, "progressing");
+
+    // Stalled: the graph belongs to another resource.
+    let emulator = fixtures::start_emulator().await;
+    let graph_arn = fixtures::create_graph(&fixtures::detective_client(
+        &emulator.endpoint_url(),
+        ADMIN,
+        "us-east-1",
+    ))
+    .await;
+    let mut first = resource("first", spec(&[]), true);
+    first.status = Some(DetectiveGraphStatus {
+        graph_arn: Some(graph_arn),
+        ..Default::default()
+    });
+    let second = resource("second", spec(&["000000000102"]), true);
+    let (store, mut writer) = reflector::store();
+    writer.apply_watcher_event(&watcher::Event::Apply(first));
+    writer.apply_watcher_event(&watcher::Event::Apply(second.clone()));
+    let metrics = metrics_of_one_reconcile(&emulator, second, store).await;
+    assert_counted_once(&metrics, "stalled");
+
+    // Error: AWS unavailable, retried with backoff.
+    let emulator = fixtures::start_emulator().await;
+    emulator.inject_fault(Fault::internal_error().on("ListGraphs"));
+    let metrics = metrics_of_one_reconcile(&emulator, resource("org", spec(&[]), true), empty_store()).await;
+    assert_counted_once(&metrics, "error");
+
+    // Suspended: no call.
+    let emulator = fixtures::start_emulator().await;
+    let mut suspended = resource("org", spec(&["000000000101"]), true);
+    suspended.spec.suspend = true;
+    let metrics = metrics_of_one_reconcile(&emulator, suspended, empty_store()).await;
+    assert_counted_once(&metrics, "suspended");
+
+    // Deleted: the finalizer released.
+    let emulator = fixtures::start_emulator().await;
+    let mut deleting = resource("org", spec(&["000000000101"]), true);
+    deleting.metadata.deletion_timestamp = Some(Time(Timestamp::now()));
+    let metrics = metrics_of_one_reconcile(&emulator, deleting, empty_store()).await;
+    assert_counted_once(&metrics, "deleted");
+}
+
+#[tokio::test]
+async fn a_deleted_graph_takes_its_series_along_through_the_reconciler() {
+    let emulator = fixtures::start_emulator().await;
+    let (client, recorded) = mock_api_server(resource("org", spec(&[]), true));
+    let ctx = context(client, &emulator, empty_store()).await;
+
+    // Two graphs reconciled (in two Regions); `org` then refuses to remove a member past its
+    // deletion guard.
+    let mut other = resource("other", spec(&["000000000201"]), true);
+    other.spec.region = Some("eu-west-1".into());
+    controller::reconcile(Arc::new(other), ctx.clone()).await.unwrap();
+    let object = resource("org", spec(&["000000000101", "000000000102"]), true);
+    controller::reconcile(Arc::new(object.clone()), ctx.clone())
+        .await
+        .unwrap();
+    let status = recorded
+        .lock()
+        .unwrap()
+        .iter()
+        .rfind(|r| r.path == format!("{GRAPHS}/org/status"))
+        .expect("the status of org written")
+        .body["status"]
+        .clone();
+    let mut guarded = object;
+    guarded.spec = spec(&["000000000101"]);
+    guarded.spec.deletion_guard.max_deletions = 0;
+    guarded.status = Some(serde_json::from_value(status).unwrap());
+    controller::reconcile(Arc::new(guarded.clone()), ctx.clone())
+        .await
+        .unwrap();
+    let before = ctx.metrics.resource_samples("security", "org");
+    for metric in [
+        "detective_operator_resource_condition",
+        "detective_operator_graph_members",
+        "detective_operator_last_successful_sync_timestamp_seconds",
+        "detective_operator_deletion_guard_trips_total",
+    ] {
+        assert!(
+            before.iter().any(|sample| sample.starts_with(metric)),
+            "{metric} of org recorded: {before:#?}"
+        );
+    }
+    let others = ctx.metrics.resource_samples("security", "other");
+
+    // A deletion whose teardown fails keeps them: the finalizer stays.
+    let mut deleting = guarded;
+    deleting.spec.deletion_policy = GraphDeletionPolicy::Delete;
+    deleting.metadata.deletion_timestamp = Some(Time(Timestamp::now()));
+    emulator.inject_fault(Fault::internal_error().on("DeleteMembers"));
+    controller::reconcile(Arc::new(deleting.clone()), ctx.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(ctx.metrics.resource_samples("security", "org"), before);
+
+    // Once the deletion policy is applied, every series of org goes; other's stay.
+    emulator.clear_faults();
+    controller::reconcile(Arc::new(deleting), ctx.clone()).await.unwrap();
+    assert_eq!(ctx.metrics.reconciles("DetectiveGraph", "deleted"), 1);
+    assert_eq!(
+        ctx.metrics.resource_samples("security", "org"),
+        Vec::<String>::new(),
+        "{}",
+        ctx.metrics.encode()
+    );
+    assert_eq!(ctx.metrics.resource_samples("security", "other"), others);
 }

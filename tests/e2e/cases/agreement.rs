@@ -1,10 +1,16 @@
 //! The CLI and the API server agree on every input.
 //!
-//! `plan -f`/`sync -f` validate a `DetectiveGraph` in Rust ([`graph_from_document`]); the cluster
-//! validates it with the CRD's OpenAPI schema and CEL rules. This case generates specs around every
-//! constraint's edges (lengths, patterns, list sizes, enums, types, nulls, cross-field rules, both
-//! resources), sends each to the real API server as a server-side dry-run create with strict field
+//! `plan -f`/`sync -f` validate a document in Rust ([`graph_from_document`],
+//! [`organization_admin_from_document`]); the cluster validates it with the CRD's OpenAPI schema
+//! and CEL rules. This case generates specs of every kind the operator serves around every
+//! constraint's edges (lengths, patterns, list sizes, sets, enums, types, nulls, cross-field
+//! rules), sends each to the real API server as a server-side dry-run create with strict field
 //! validation, runs the Rust validation on the same document, and fails on any disagreement.
+//!
+//! The kinds are a table ([`subjects`]): one entry per kind, with its generator and its Rust
+//! check. [`every_kind_and_every_spec_field_is_generated`] fails when a kind of the operator has
+//! no entry, or when a field of a kind's schema is never generated; the e2e case fails when a
+//! field is never refused by the API server (the generator does not reach its edges).
 //!
 //! What "names the same field" means: both sides name fields by their path from the object's
 //! root, `spec.members[3].accountId`, with map entries written `spec.tags[key]` (the API server
@@ -17,26 +23,29 @@
 //! deserializing, its one field must be among the API server's; when the API server left rules
 //! unchecked, its fields must be among the Rust side's. A `field: null` is dropped before the Rust
 //! side reads the document, as the API server drops it.
-//!
-//! [`FieldErrors`]: detective_operator::api::validation::FieldErrors
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::RangeInclusive;
 
 use futures::StreamExt;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::CustomResourceExt;
 use proptest::prelude::*;
+use proptest::sample::Index;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::{Map, Value, json};
 
-use detective_operator::api::{DetectiveMembership, GROUP, VERSION};
-use detective_operator::cli::manifest::{DocumentError, drop_nulls, graph_from_document};
+use detective_operator::api::{DetectiveGraph, DetectiveMembership, DetectiveOrganizationAdmin, GROUP, VERSION};
+use detective_operator::cli::crd::definitions;
+use detective_operator::cli::manifest::{
+    DocumentError, drop_nulls, graph_from_document, organization_admin_from_document,
+};
 
 use crate::harness::Env;
 
 /// Fixed, so that CI sends the same inputs on every run.
 const SEED: [u8; 32] = *b"detective-operator-agreement-v01";
-const GRAPHS: usize = 1200;
-const MEMBERSHIPS: usize = 400;
 /// Requests in flight at once.
 const IN_FLIGHT: usize = 16;
 
@@ -84,18 +93,7 @@ fn text_up_to(limit: usize, usual: &str, more: &[&str]) -> BoxedStrategy<Value> 
 fn region() -> BoxedStrategy<Value> {
     around(
         strings(["us-east-1", "eu-west-1", "us-gov-west-1"].map(String::from)),
-        vec![
-            json!("US-EAST-1"),
-            json!("us-east"),
-            json!("useast-1"),
-            json!("us-east-1 "),
-            json!("us-east-1\n"),
-            json!(""),
-            json!(long_region(32)),
-            json!(long_region(33)),
-            json!(null),
-            json!(1),
-        ],
+        region_edges(),
     )
 }
 
@@ -200,6 +198,7 @@ fn account_id() -> BoxedStrategy<Value> {
             json!(""),
             json!("１２３４５６７８９０１２"),
             json!(123456789012u64),
+            json!(null),
         ]),
     ]
     .boxed()
@@ -355,6 +354,218 @@ fn object<const N: usize>(fields: [(&str, Option<Value>); N]) -> Value {
     )
 }
 
+/// Present for a fifth of the inputs: for fields whose edges would otherwise refuse too many.
+fn rarely(field: BoxedStrategy<Value>) -> BoxedStrategy<Option<Value>> {
+    prop_oneof![4 => Just(None), 1 => field.prop_map(Some)].boxed()
+}
+
+/// Absent for one input in twenty: a required field.
+fn required(field: BoxedStrategy<Value>) -> BoxedStrategy<Option<Value>> {
+    prop_oneof![1 => Just(None), 19 => field.prop_map(Some)].boxed()
+}
+
+/// `object` with the misspelt field `name` added for one input in `one_in` (strict field
+/// validation refuses it; the CLI too).
+fn misspelt(object: BoxedStrategy<Value>, name: &'static str, value: Value, one_in: u8) -> BoxedStrategy<Value> {
+    (object, 0..one_in)
+        .prop_map(move |(mut object, draw)| {
+            if draw == 0 {
+                object[name] = value.clone();
+            }
+            object
+        })
+        .boxed()
+}
+
+/// A set (`x-kubernetes-list-type: set`): a few distinct entries of `pool` (`sizes` of them),
+/// sometimes with an entry from `entry_edges` among them, sometimes its first entry repeated at
+/// the end; rarely one of the `list_edges` (sizes at and past the limit, not a list).
+fn set_of(
+    pool: Vec<Value>,
+    sizes: RangeInclusive<usize>,
+    entry_edges: Vec<Value>,
+    list_edges: Vec<Value>,
+) -> BoxedStrategy<Value> {
+    let edge = prop_oneof![3 => Just(None), 1 => pick(entry_edges).prop_map(Some)];
+    let listed = (
+        proptest::sample::subsequence(pool, sizes),
+        edge,
+        any::<Index>(),
+        0..10u8,
+    )
+        .prop_map(|(mut list, edge, at, duplicate)| {
+            if let Some(edge) = edge {
+                list.insert(at.index(list.len() + 1), edge);
+            }
+            if duplicate == 0
+                && let Some(first) = list.first().cloned()
+            {
+                list.push(first);
+            }
+            Value::Array(list)
+        });
+    prop_oneof![15 => listed, 1 => pick(list_edges)].boxed()
+}
+
+/// `count` distinct values made by `entry` from their index.
+fn distinct(count: usize, entry: impl Fn(usize) -> String) -> Value {
+    Value::Array((0..count).map(|i| Value::String(entry(i))).collect())
+}
+
+fn region_edges() -> Vec<Value> {
+    vec![
+        json!("US-EAST-1"),
+        json!("us-east"),
+        json!("useast-1"),
+        json!("us-east-1 "),
+        json!("us-east-1\n"),
+        json!(""),
+        json!(long_region(32)),
+        json!(long_region(33)),
+        json!(null),
+        json!(1),
+    ]
+}
+
+/// A `DetectiveOrganizationAdmin`'s `regions`: 1 to 64 distinct Region names.
+fn regions() -> BoxedStrategy<Value> {
+    let pool = [
+        "us-east-1",
+        "us-east-2",
+        "us-west-2",
+        "eu-west-1",
+        "eu-central-1",
+        "ap-southeast-2",
+        "sa-east-1",
+        "us-gov-west-1",
+    ];
+    set_of(
+        strings(pool.map(String::from)),
+        1..=3,
+        region_edges(),
+        vec![
+            json!([]),
+            distinct(64, |i| format!("us-east-{i}")),
+            distinct(65, |i| format!("us-east-{i}")),
+            json!("us-east-1"),
+            json!(null),
+        ],
+    )
+}
+
+/// `membersFrom.organization.organizationalUnits`: roots (`r-` and 4 to 32 characters) and OUs
+/// (`ou-`, 4 to 32, `-`, 8 to 32), at most 100.
+fn organizational_units() -> BoxedStrategy<Value> {
+    let root = |length: usize| format!("r-{}", "a".repeat(length));
+    let unit = |root: usize, unit: usize| format!("ou-{}-{}", "b".repeat(root), "c".repeat(unit));
+    let pool = strings([
+        "r-abcd".into(),
+        "r-0a1b2c".into(),
+        "ou-abcd-abcdefgh".into(),
+        "ou-ab12-0123abcd".into(),
+        root(32),
+        unit(32, 32),
+    ]);
+    let mut edges = strings([
+        root(3),
+        root(33),
+        unit(3, 8),
+        unit(4, 7),
+        unit(33, 8),
+        unit(4, 33),
+        "R-abcd".into(),
+        "r-ABCD".into(),
+        "ou-abcd".into(),
+        "ou-abcd-abcdefgh-x".into(),
+        "r-abcd ".into(),
+        "123456789012".into(),
+        String::new(),
+    ]);
+    edges.extend([json!(null), json!(1)]);
+    set_of(
+        pool,
+        0..=3,
+        edges,
+        vec![
+            distinct(100, |i| format!("ou-abcd-{i:08}")),
+            distinct(101, |i| format!("ou-abcd-{i:08}")),
+            json!("r-abcd"),
+        ],
+    )
+}
+
+/// `membersFrom.organization.excludeAccounts`: account ids, at most 1,200.
+fn exclude_accounts() -> BoxedStrategy<Value> {
+    let pool = strings((0..6).map(|i| format!("{:012}", 400_000_000_000u64 + i)));
+    let edges = vec![
+        json!("12345678901"),
+        json!("1234567890123"),
+        json!("12345678901a"),
+        json!(""),
+        json!(123456789012u64),
+        json!(null),
+    ];
+    let account = |i: usize| format!("{:012}", 300_000_000_000u64 + i as u64);
+    set_of(
+        pool,
+        0..=3,
+        edges,
+        vec![distinct(1200, account), distinct(1201, account), json!("123456789012")],
+    )
+}
+
+/// `datasourcePackages`: a set of the optional packages.
+fn datasource_packages() -> BoxedStrategy<Value> {
+    set_of(
+        strings(["EKS_AUDIT", "ASFF_SECURITYHUB_FINDING"].map(String::from)),
+        0..=2,
+        vec![
+            json!("DETECTIVE_CORE"),
+            json!("eks_audit"),
+            json!("EKS-AUDIT"),
+            json!(""),
+            json!(null),
+            json!(1),
+        ],
+        vec![json!("EKS_AUDIT"), json!({})],
+    )
+}
+
+/// `organization`: the graph's `autoEnable`, or rarely a misspelt field.
+fn graph_organization() -> BoxedStrategy<Value> {
+    let organization = optional(boolean())
+        .prop_map(|auto_enable| object([("autoEnable", auto_enable)]))
+        .boxed();
+    misspelt(organization, "autoenable", json!(true), 20)
+}
+
+/// `membersFrom`: the organization's accounts, listed through a role or not.
+fn members_from() -> BoxedStrategy<Value> {
+    let organization = (
+        optional(organizational_units()),
+        optional(exclude_accounts()),
+        optional(role_arn()),
+        rarely(external_id()),
+        optional(resync_interval()),
+    )
+        .prop_map(|(units, excluded, role, external_id, refresh)| {
+            object([
+                ("organizationalUnits", units),
+                ("excludeAccounts", excluded),
+                ("assumeRoleArn", role),
+                ("externalId", external_id),
+                ("refreshInterval", refresh),
+            ])
+        });
+    prop_oneof![
+        1 => Just(json!({})),
+        1 => Just(json!({ "organization": null })),
+        1 => Just(json!({ "organization": [] })),
+        20 => organization.prop_map(|organization| json!({ "organization": organization })),
+    ]
+    .boxed()
+}
+
 fn graph_spec() -> BoxedStrategy<Value> {
     let identity = (
         optional(region()),
@@ -384,42 +595,46 @@ fn graph_spec() -> BoxedStrategy<Value> {
         optional(enumeration(&["Retain", "Delete"], &["retain", "Orphan"])),
         optional(resync_interval()),
         optional(boolean()),
-        0..60u8,
     );
-    (identity, behavior)
-        .prop_map(
-            |(
-                (region, graph_arn, role, external_id, tags, members),
-                (invitation, monitoring, accept, pruning, guard, deletion, resync, suspend, unknown),
-            )| {
-                let mut spec = object([
-                    ("region", region),
-                    ("graphArn", graph_arn),
-                    ("assumeRoleArn", role),
-                    ("externalId", external_id),
-                    ("tags", tags),
-                    ("members", members),
-                    ("invitation", invitation),
-                    ("monitoring", monitoring),
-                    ("acceptInvitations", accept),
-                    ("pruning", pruning),
-                    ("deletionGuard", guard),
-                    ("deletionPolicy", deletion),
-                    ("resyncInterval", resync),
-                    ("suspend", suspend),
-                ]);
-                if unknown == 0 {
-                    spec["prunning"] = json!("Disabled");
-                }
-                spec
-            },
-        )
-        .boxed()
+    let organization = (
+        rarely(datasource_packages()),
+        rarely(graph_organization()),
+        // A third of the graphs: its lists have the most edges to reach.
+        prop_oneof![2 => Just(None), 1 => members_from().prop_map(Some)],
+    );
+    let spec = (identity, behavior, organization).prop_map(
+        |(
+            (region, graph_arn, role, external_id, tags, members),
+            (invitation, monitoring, accept, pruning, guard, deletion, resync, suspend),
+            (packages, organization, members_from),
+        )| {
+            object([
+                ("region", region),
+                ("graphArn", graph_arn),
+                ("assumeRoleArn", role),
+                ("externalId", external_id),
+                ("tags", tags),
+                ("members", members),
+                ("invitation", invitation),
+                ("monitoring", monitoring),
+                ("acceptInvitations", accept),
+                ("pruning", pruning),
+                ("deletionGuard", guard),
+                ("deletionPolicy", deletion),
+                ("resyncInterval", resync),
+                ("suspend", suspend),
+                ("datasourcePackages", packages),
+                ("organization", organization),
+                ("membersFrom", members_from),
+            ])
+        },
+    );
+    misspelt(spec.boxed(), "prunning", json!("Disabled"), 60)
 }
 
 fn membership_spec() -> BoxedStrategy<Value> {
     (
-        prop_oneof![1 => Just(None), 20 => graph_arn_value().prop_map(Some)],
+        required(graph_arn_value()),
         optional(region()),
         optional(role_arn()),
         optional(external_id()),
@@ -445,26 +660,191 @@ fn membership_spec() -> BoxedStrategy<Value> {
         .boxed()
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
-    Graph,
-    Membership,
+fn organization_admin_spec() -> BoxedStrategy<Value> {
+    let removal = || enumeration(&["Retain", "Disable"], &["Delete", "retain", "Disabled"]);
+    let spec = (
+        required(account_id()),
+        required(regions()),
+        optional(role_arn()),
+        rarely(external_id()),
+        optional(removal()),
+        optional(removal()),
+        optional(resync_interval()),
+        optional(boolean()),
+    )
+        .prop_map(
+            |(account_id, regions, role, external_id, region_removal, deletion, resync, suspend)| {
+                object([
+                    ("accountId", account_id),
+                    ("regions", regions),
+                    ("assumeRoleArn", role),
+                    ("externalId", external_id),
+                    ("regionRemoval", region_removal),
+                    ("deletionPolicy", deletion),
+                    ("resyncInterval", resync),
+                    ("suspend", suspend),
+                ])
+            },
+        );
+    misspelt(spec.boxed(), "region", json!("us-east-1"), 60)
 }
 
-impl Kind {
-    fn name(self) -> &'static str {
-        match self {
-            Kind::Graph => "DetectiveGraph",
-            Kind::Membership => "DetectiveMembership",
+/// One kind under test: its CRD (kind, plural, schema), how many inputs it gets, its spec
+/// generator, and the Rust check the CLI runs on a document of it.
+struct Subject {
+    crd: CustomResourceDefinition,
+    inputs: usize,
+    spec: BoxedStrategy<Value>,
+    /// The CLI's refusal of a whole document, if it refuses it.
+    cli: fn(Value) -> Option<DocumentError>,
+}
+
+impl Subject {
+    fn of<K: CustomResourceExt>(
+        inputs: usize,
+        spec: BoxedStrategy<Value>,
+        cli: fn(Value) -> Option<DocumentError>,
+    ) -> Subject {
+        Subject {
+            crd: K::crd(),
+            inputs,
+            spec,
+            cli,
         }
     }
 
-    fn plural(self) -> &'static str {
-        match self {
-            Kind::Graph => "detectivegraphs",
-            Kind::Membership => "detectivememberships",
+    fn kind(&self) -> &str {
+        &self.crd.spec.names.kind
+    }
+
+    fn plural(&self) -> &str {
+        &self.crd.spec.names.plural
+    }
+
+    /// The schema of `spec`, as JSON.
+    fn spec_schema(&self) -> Value {
+        let schema = self.crd.spec.versions[0]
+            .schema
+            .as_ref()
+            .and_then(|s| s.open_api_v3_schema.as_ref())
+            .expect("every CRD has a schema");
+        serde_json::to_value(schema).expect("a schema serializes")["properties"]["spec"].clone()
+    }
+
+    /// The fields of the spec that hold a value of their own (no fields below them), as
+    /// `spec.members.accountId`: each must be refused for some input.
+    fn leaf_fields(&self) -> BTreeSet<String> {
+        let mut fields = BTreeMap::new();
+        schema_fields(&self.spec_schema(), "spec", &mut fields);
+        fields
+            .into_iter()
+            .filter(|(_, leaf)| *leaf)
+            .map(|(field, _)| field)
+            .collect()
+    }
+}
+
+/// Every kind the operator serves, with its generator. A kind added later is one more entry
+/// (`every_kind_and_every_spec_field_is_generated` fails until it has one).
+fn subjects() -> Vec<Subject> {
+    vec![
+        Subject::of::<DetectiveGraph>(1200, graph_spec(), |document| graph_from_document(document).err()),
+        Subject::of::<DetectiveMembership>(400, membership_spec(), membership_refusal),
+        Subject::of::<DetectiveOrganizationAdmin>(400, organization_admin_spec(), |document| {
+            organization_admin_from_document(document).err()
+        }),
+    ]
+}
+
+/// No command reads a `DetectiveMembership` from a file; its spec goes through the same
+/// deserialization and checks.
+fn membership_refusal(document: Value) -> Option<DocumentError> {
+    match serde_path_to_error::deserialize::<_, DetectiveMembership>(without_nulls(&document)) {
+        Err(error) => Some(DocumentError::Malformed(error)),
+        Ok(membership) => membership.spec.validate().err().map(|errors| DocumentError::Fields {
+            key: String::new(),
+            errors,
+        }),
+    }
+}
+
+/// Every field of a schema below `path`, as `spec.members.accountId` (no list indexes, no map
+/// keys), with whether it is a leaf: a field with no fields of its own (nor its list's items).
+fn schema_fields(schema: &Value, path: &str, fields: &mut BTreeMap<String, bool>) {
+    let schema = schema.get("items").unwrap_or(schema);
+    let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
+        return;
+    };
+    for (name, child) in properties {
+        let field = format!("{path}.{name}");
+        let leaf = child.get("items").unwrap_or(child).get("properties").is_none();
+        fields.insert(field.clone(), leaf);
+        schema_fields(child, &field, fields);
+    }
+}
+
+/// The schema's fields that `value` gives a value (not null), as [`schema_fields`] names them.
+fn present_fields(value: &Value, schema: &Value, path: &str, found: &mut BTreeSet<String>) {
+    match value {
+        Value::Array(items) => {
+            if let Some(item) = schema.get("items") {
+                items.iter().for_each(|v| present_fields(v, item, path, found));
+            }
+        }
+        Value::Object(object) => {
+            let Some(properties) = schema.get("properties") else {
+                return;
+            };
+            for (name, child) in object {
+                if let Some(child_schema) = properties.get(name) {
+                    let field = format!("{path}.{name}");
+                    if !child.is_null() {
+                        found.insert(field.clone());
+                    }
+                    present_fields(child, child_schema, &field, found);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A refused field as the schema names it: `spec.members[3].accountId` → `spec.members.accountId`,
+/// `spec.tags[team]` → `spec.tags`.
+fn without_indexes(field: &str) -> String {
+    let mut depth = 0usize;
+    field
+        .chars()
+        .filter(|c| match c {
+            '[' => {
+                depth += 1;
+                false
+            }
+            ']' => {
+                depth = depth.saturating_sub(1);
+                false
+            }
+            _ => depth == 0,
+        })
+        .collect()
+}
+
+/// Every subject's inputs, generated from the fixed seed: (subject's index, document).
+fn inputs(subjects: &[Subject], ns: &str) -> Vec<(usize, Value)> {
+    let mut runner = TestRunner::new_with_rng(Config::default(), TestRng::from_seed(RngAlgorithm::ChaCha, &SEED));
+    let mut inputs = Vec::new();
+    for (s, subject) in subjects.iter().enumerate() {
+        for _ in 0..subject.inputs {
+            let spec = subject
+                .spec
+                .new_tree(&mut runner)
+                .expect("the generators never reject")
+                .current();
+            let index = inputs.len();
+            inputs.push((s, document(subject.kind(), ns, index, spec)));
         }
     }
+    inputs
 }
 
 /// A side's answer: `None` accepts; `Some(fields)` refuses, naming `fields`.
@@ -477,20 +857,9 @@ struct Verdict {
     detail: String,
 }
 
-/// The CLI's answer: the function `plan -f`/`sync -f` run on every document. (No command reads a
-/// `DetectiveMembership` from a file; its spec goes through the same deserialization and checks.)
-fn rust_verdict(kind: Kind, document: &Value) -> Verdict {
-    let error = match kind {
-        Kind::Graph => graph_from_document(document.clone()).err(),
-        Kind::Membership => match serde_path_to_error::deserialize::<_, DetectiveMembership>(without_nulls(document)) {
-            Err(error) => Some(DocumentError::Malformed(error)),
-            Ok(membership) => membership.spec.validate().err().map(|errors| DocumentError::Fields {
-                key: String::new(),
-                errors,
-            }),
-        },
-    };
-    match error {
+/// The CLI's answer: the function `plan -f`/`sync -f` run on every document of the kind.
+fn rust_verdict(subject: &Subject, document: &Value) -> Verdict {
+    match (subject.cli)(document.clone()) {
         None => Verdict {
             refused: None,
             first_only: false,
@@ -519,11 +888,8 @@ fn common_form(field: &str) -> String {
 }
 
 /// The API server's answer to a server-side dry-run create with strict field validation.
-async fn server_verdict(client: &kube::Client, ns: &str, kind: Kind, document: &Value) -> Verdict {
-    let url = format!(
-        "/apis/{GROUP}/{VERSION}/namespaces/{ns}/{}?dryRun=All&fieldValidation=Strict",
-        kind.plural()
-    );
+async fn server_verdict(client: &kube::Client, ns: &str, plural: &str, document: &Value) -> Verdict {
+    let url = format!("/apis/{GROUP}/{VERSION}/namespaces/{ns}/{plural}?dryRun=All&fieldValidation=Strict");
     let request = http::Request::post(url)
         .header("Content-Type", "application/json")
         .body(serde_json::to_vec(document).expect("a JSON document"))
@@ -579,10 +945,10 @@ fn disagreement(cli: &Verdict, server: &Verdict) -> Option<String> {
     }
 }
 
-fn document(kind: Kind, ns: &str, index: usize, spec: Value) -> Value {
+fn document(kind: &str, ns: &str, index: usize, spec: Value) -> Value {
     json!({
         "apiVersion": format!("{GROUP}/{VERSION}"),
-        "kind": kind.name(),
+        "kind": kind,
         "metadata": { "name": format!("agree-{index}"), "namespace": ns },
         "spec": spec,
     })
@@ -602,53 +968,61 @@ fn brief(value: &Value) -> String {
     }
 }
 
+/// Runs without an API server: the table covers every kind, and the inputs every field.
+#[test]
+fn every_kind_and_every_spec_field_is_generated() {
+    let subjects = subjects();
+    let kinds: BTreeSet<&str> = subjects.iter().map(Subject::kind).collect();
+    let served: BTreeSet<String> = definitions().into_iter().map(|crd| crd.spec.names.kind).collect();
+    let missing: Vec<&String> = served.iter().filter(|kind| !kinds.contains(kind.as_str())).collect();
+    assert!(
+        missing.is_empty(),
+        "kinds without a generator in `subjects()`: {missing:?}"
+    );
+    let inputs = inputs(&subjects, "agree");
+    for (s, subject) in subjects.iter().enumerate() {
+        let schema = subject.spec_schema();
+        let mut fields = BTreeMap::new();
+        schema_fields(&schema, "spec", &mut fields);
+        let mut present = BTreeSet::new();
+        for (_, document) in inputs.iter().filter(|(of, _)| *of == s) {
+            present_fields(&document["spec"], &schema, "spec", &mut present);
+        }
+        let never: Vec<&String> = fields.keys().filter(|field| !present.contains(*field)).collect();
+        assert!(
+            never.is_empty(),
+            "{}: the generator never sets {never:?}",
+            subject.kind()
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_and_the_api_server_agree_on_every_input() {
     let Some(env) = Env::new("agree").await else { return };
 
-    let mut runner = TestRunner::new_with_rng(Config::default(), TestRng::from_seed(RngAlgorithm::ChaCha, &SEED));
-    let mut generate = |strategy: &BoxedStrategy<Value>| {
-        strategy
-            .new_tree(&mut runner)
-            .expect("the generators never reject")
-            .current()
-    };
-    let (graph, membership) = (graph_spec(), membership_spec());
-    let mut inputs: Vec<(Kind, Value)> = Vec::new();
-    for i in 0..GRAPHS {
-        inputs.push((Kind::Graph, document(Kind::Graph, &env.ns, i, generate(&graph))));
-    }
-    for i in 0..MEMBERSHIPS {
-        inputs.push((
-            Kind::Membership,
-            document(Kind::Membership, &env.ns, GRAPHS + i, generate(&membership)),
-        ));
-    }
-
+    let subjects = subjects();
+    let inputs = inputs(&subjects, &env.ns);
     let verdicts: Vec<(usize, Verdict, Verdict)> = futures::stream::iter(inputs.iter().enumerate())
-        .map(|(i, (kind, document))| {
-            let (client, ns) = (&env.client, env.ns.as_str());
+        .map(|(i, (s, document))| {
+            let (client, ns, subject) = (&env.client, env.ns.as_str(), &subjects[*s]);
             async move {
-                let server = server_verdict(client, ns, *kind, document).await;
-                (i, rust_verdict(*kind, document), server)
+                let server = server_verdict(client, ns, subject.plural(), document).await;
+                (i, rust_verdict(subject, document), server)
             }
         })
         .buffer_unordered(IN_FLIGHT)
         .collect()
         .await;
 
-    let refused = verdicts
-        .iter()
-        .filter(|(_, _, server)| server.refused.is_some())
-        .count();
     let mut failures: Vec<String> = verdicts
         .iter()
         .filter_map(|(i, cli, server)| {
             let why = disagreement(cli, server)?;
-            let (kind, document) = &inputs[*i];
+            let (s, document) = &inputs[*i];
             Some(format!(
                 "{} #{i}: {why}\n  spec: {}\n  CLI: {}\n  API server: {}",
-                kind.name(),
+                subjects[*s].kind(),
                 brief(document),
                 cli.detail,
                 server.detail
@@ -656,11 +1030,54 @@ async fn the_cli_and_the_api_server_agree_on_every_input() {
         })
         .collect();
     failures.sort();
+    // Both verdicts must be common, or the generator has drifted away from the edges: a tenth
+    // of all inputs each, and a twentieth of each kind's (a graph has the most fields, and so
+    // the most ways to be refused).
+    let straddles = |refused: usize, of: usize, share: usize| refused >= of / share && of - refused >= of / share;
+    let mut report = Vec::new();
+    let mut unreached = Vec::new();
+    for (s, subject) in subjects.iter().enumerate() {
+        let judged: Vec<&Verdict> = verdicts
+            .iter()
+            .filter(|(i, _, _)| inputs[*i].0 == s)
+            .map(|(_, _, server)| server)
+            .collect();
+        let refused = judged.iter().filter(|server| server.refused.is_some()).count();
+        report.push(format!(
+            "{} {}: {} accepted, {refused} refused",
+            judged.len(),
+            subject.kind(),
+            judged.len() - refused
+        ));
+        if !straddles(refused, judged.len(), 20) {
+            unreached.push(format!(
+                "{}: {refused} of {} inputs refused",
+                subject.kind(),
+                judged.len()
+            ));
+        }
+        // And every field must be refused at least once: its edges are generated.
+        let named: BTreeSet<String> = judged
+            .iter()
+            .flat_map(|server| server.refused.iter().flatten())
+            .map(|field| without_indexes(field))
+            .collect();
+        let never: Vec<String> = subject.leaf_fields().difference(&named).cloned().collect();
+        if !never.is_empty() {
+            unreached.push(format!("{}: no input is refused naming {never:?}", subject.kind()));
+        }
+    }
+    let refused = verdicts
+        .iter()
+        .filter(|(_, _, server)| server.refused.is_some())
+        .count();
+    if !straddles(refused, inputs.len(), 10) {
+        unreached.push(format!("{refused} of {} inputs refused", inputs.len()));
+    }
     println!(
-        "agreement: {} inputs ({GRAPHS} DetectiveGraph, {MEMBERSHIPS} DetectiveMembership), {} accepted and {refused} \
-         refused by the API server, {} disagreements",
+        "agreement: {} inputs ({}), {} disagreements",
         inputs.len(),
-        inputs.len() - refused,
+        report.join("; "),
         failures.len()
     );
     assert!(
@@ -670,10 +1087,9 @@ async fn the_cli_and_the_api_server_agree_on_every_input() {
         inputs.len(),
         failures.join("\n")
     );
-    // Both verdicts must be common, or the generator has drifted away from the edges.
     assert!(
-        refused >= inputs.len() / 10 && inputs.len() - refused >= inputs.len() / 10,
-        "{refused} of {} inputs refused: the generator no longer straddles the edges",
-        inputs.len()
+        unreached.is_empty(),
+        "the generator no longer straddles the edges:\n{}",
+        unreached.join("\n")
     );
 }
