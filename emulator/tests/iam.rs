@@ -188,19 +188,24 @@ async fn organizations_reads_are_authorized_on_star() {
                 .build(),
         )
     };
+    let planner = start(organizations("plan-readonly-policy.json")).await;
+    client(&planner)
+        .list_roots()
+        .send()
+        .await
+        .expect("the plan policy allows ListRoots");
+
     let reader = start(organizations("organization-reader-policy.json")).await;
     client(&reader)
         .list_roots()
         .send()
         .await
         .expect("the reader policy allows ListRoots");
-
-    let planner = start(organizations("plan-readonly-policy.json")).await;
-    let refused = client(&planner)
+    let refused = client(&reader)
         .describe_organization()
         .send()
         .await
-        .expect_err("DescribeOrganization is not in the plan policy");
+        .expect_err("DescribeOrganization is not in the reader policy");
     assert_eq!(refused.code(), Some("AccessDeniedException"), "{refused:?}");
     assert!(
         refused
@@ -209,7 +214,7 @@ async fn organizations_reads_are_authorized_on_star() {
             .contains("organizations:DescribeOrganization on resource: *"),
         "{refused:?}"
     );
-    assert_eq!(planner.refused_calls().get("DescribeOrganization"), Some(&1));
+    assert_eq!(reader.refused_calls().get("DescribeOrganization"), Some(&1));
 }
 
 #[tokio::test]
