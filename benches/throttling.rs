@@ -26,7 +26,7 @@ use detective_operator::api::conditions::RECONCILING;
 use detective_operator::api::{DetectiveGraph, DetectiveGraphStatus};
 use detective_operator::controller::backoff::Backoff;
 use detective_operator::engine::Reported;
-use support::faulted_graph::{OperatorAws, spec, world};
+use support::faulted_graph::{self, OperatorAws, spec, world};
 
 const ADMIN: &str = "123456789012";
 const RATE_LIMIT: u32 = 5;
@@ -142,13 +142,7 @@ async fn outage(name: &str, fault: Fault, length: Duration) -> (u64, Duration) {
 fn main() {
     // The operator's credential chain reads the environment: act as the administrator. Set before
     // the runtime starts, while this is the only thread.
-    unsafe {
-        std::env::set_var("AWS_ACCESS_KEY_ID", ADMIN);
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "emulator-secret");
-        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
-        std::env::set_var("AWS_CONFIG_FILE", "/dev/null");
-        std::env::set_var("AWS_SHARED_CREDENTIALS_FILE", "/dev/null");
-    }
+    unsafe { faulted_graph::act_as(ADMIN) };
     let rate_limit_only = std::env::args().any(|arg| arg == "--rate-limit-only");
     tokio::runtime::Runtime::new().expect("a runtime").block_on(async {
         rate_limit().await;

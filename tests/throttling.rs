@@ -24,7 +24,7 @@ use detective_emulator::{Fault, WorldConfig};
 use detective_operator::api::DetectiveGraph;
 use detective_operator::controller::backoff::Backoff;
 use detective_operator::engine::Reported;
-use support::faulted_graph::{OperatorAws, spec, world};
+use support::faulted_graph::{self, OperatorAws, spec, world};
 
 const ADMIN: &str = "123456789012";
 /// The benchmark's bound on the calls a resource makes during an outage or a throttle storm.
@@ -115,15 +115,7 @@ async fn outage(name: &str, fault: Fault, length: Duration) {
 fn rate_limits_outages_and_throttle_storms_stay_within_their_call_bounds() {
     // SAFETY: the only test of this binary, before its runtime starts: no other thread reads the
     // environment.
-    unsafe {
-        std::env::set_var("AWS_ACCESS_KEY_ID", ADMIN);
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "emulator-secret");
-        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
-        std::env::set_var("AWS_CONFIG_FILE", "/dev/null");
-        std::env::set_var("AWS_SHARED_CREDENTIALS_FILE", "/dev/null");
-        std::env::remove_var("AWS_PROFILE");
-        std::env::remove_var("AWS_SESSION_TOKEN");
-    }
+    unsafe { faulted_graph::act_as(ADMIN) };
     tokio::runtime::Runtime::new().expect("a runtime").block_on(async {
         // Alone first, as the benchmark runs it: the share throttled depends on the pace.
         rate_limit().await;

@@ -209,8 +209,8 @@ impl OrganizationMembersSpec {
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct GraphOrganizationStatus {
-    /// The graph's `AutoEnable` as last read (DescribeOrganizationConfiguration), when
-    /// `spec.organization.autoEnable` is set.
+    /// The graph's `AutoEnable` as last read (DescribeOrganizationConfiguration), or as last
+    /// written while that write propagates, when `spec.organization.autoEnable` is set.
     pub auto_enable: Option<bool>,
 
     /// The accounts `spec.membersFrom.organization` resolved at the last refresh.

@@ -11,6 +11,25 @@ use k8s_openapi::jiff::Timestamp;
 
 pub const REGION: &str = "us-east-1";
 
+/// Makes the operator's credential chain (`AwsAccess::load` reads the environment) act as
+/// `account`, with no profile, file, session token or instance metadata of the machine taking
+/// part.
+///
+/// # Safety
+/// Call before any other thread starts (before the runtime): it writes the environment.
+pub unsafe fn act_as(account: &str) {
+    // SAFETY: the caller guarantees this is the only thread.
+    unsafe {
+        std::env::set_var("AWS_ACCESS_KEY_ID", account);
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "emulator-secret");
+        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+        std::env::set_var("AWS_CONFIG_FILE", "/dev/null");
+        std::env::set_var("AWS_SHARED_CREDENTIALS_FILE", "/dev/null");
+        std::env::remove_var("AWS_PROFILE");
+        std::env::remove_var("AWS_SESSION_TOKEN");
+    }
+}
+
 pub fn account(i: u64) -> String {
     format!("{:012}", 200_000_000_000 + i)
 }

@@ -171,14 +171,12 @@ pub(super) fn update_organization_configuration(ctx: &mut Context<'_>, body: &Re
     let delay_ms = ctx.world.realism().propagation_delay_ms();
     let now_ms = ctx.now_ms;
     let graph = organization_graph(ctx, arn)?;
-    let already_underway = graph.pending_auto_enable.is_some_and(|p| p.value == auto_enable);
     if delay_ms == 0 {
         graph.auto_enable = auto_enable;
-    } else if !already_underway {
-        // Reads back (and acts) after the propagation delay. Asking again for the value already
-        // propagating does not restart the delay (unverified: AWS documents neither). The calls
-        // are still counted, so a client that repeats itself during the delay shows in the
-        // call counts.
+    } else {
+        // Reads back (and acts) after the propagation delay, counted from the last Update: a
+        // client that repeats itself while the value propagates keeps it from showing
+        // (unverified; the stricter reading).
         graph.pending_auto_enable = Some(PendingSetting {
             value: auto_enable,
             due_ms: now_ms.saturating_add(delay_ms),
