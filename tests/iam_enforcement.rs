@@ -330,3 +330,87 @@ async fn a_wrong_external_id_of_the_management_role_stalls_the_delegation_naming
         emulator.shutdown().await;
     }
 }
+
+/// A graph drawing its members from the organization through the management account's reader
+/// role (`membersFrom.organization.assumeRoleArn`), whose trust policy names the operator's role
+/// and the external id: with a wrong `externalId` AssumeRole is refused, the graph is Stalled
+/// `OrganizationAccessDenied`
+/// and the external id: with a wrong `externalId` AssumeRole is refused, the graph is Stalled
+/// `AccessDenied` naming the role and nothing is listed or invited; with the right one the
+/// organization is listed as the reader role and its accounts become members.
+#[tokio::test]
+async fn the_organization_is_listed_through_the_reader_role_only_with_its_external_id() {
+    const MANAGEMENT: &str = "999988887777";
+    const READER_ROLE: &str = "DetectiveOrganizationReader";
+    let reader_arn = format!("arn:aws:iam::{MANAGEMENT}:role/{READER_ROLE}");
+    let folder = tempfile::tempdir().expect("a temporary folder");
+    let assume = assume_role_grant(folder.path(), &reader_arn);
+    let mut world = world(vec![
+        example("administrator-policy.json"),
+        example("administrator-organization-policy.json"),
+        assume,
+    ]);
+    let organization = "o-exampleorg01";
+    world.organizations = vec![
+        serde_json::from_value(serde_json::json!({
+            "id": organization, "managementAccount": MANAGEMENT, "rootId": "r-exampleorg01",
+        }))
+        .expect("an organization"),
+    ];
+    for account in &mut world.accounts {
+        account.organization = Some(organization.into());
+    }
+    world.accounts[1].email = "member@example.com".into();
+    let mut management = AccountConfig::new(MANAGEMENT, "");
+    management.organization = Some(organization.into());
+    management.roles = Some(vec![RoleConfig {
+        name: READER_ROLE.into(),
+        policy_files: vec![example("organization-reader-policy.json")],
+        // The same trust as the management role's: the operator's role, with the external id.
+        trust_policy_file: Some(example("organization-admin-role-trust-policy.json")),
+        ..RoleConfig::default()
+    }]);
+    world.accounts.push(management);
+    let spec = |external_id: &str| -> DetectiveGraphSpec {
+        serde_json::from_value(serde_json::json!({
+            "region": REGION,
+            "membersFrom": {"organization": {"assumeRoleArn": reader_arn, "externalId": external_id}},
+        }))
+        .expect("a valid spec")
+    };
+    for (external_id, refused) in [("wrong", true), (EXTERNAL_ID, false)] {
+        let emulator = fixtures::start_emulator_with(world.clone()).await;
+        fixtures::delegate(&emulator.endpoint_url(), MANAGEMENT, ADMINISTRATOR, REGION).await;
+        let access = emulator_access_as_role(&emulator.endpoint_url(), ADMINISTRATOR, OPERATOR_ROLE, REGION).await;
+        let spec = spec(external_id);
+        let outcome = engine::sync(
+            &access,
+            GraphTarget::new(&spec, None, Some(1)),
+            Mode::Apply,
+            Timestamp::now(),
+        )
+        .await;
+        let calls = emulator.calls();
+        if refused {
+            assert_eq!(emulator.refused_calls().get("AssumeRole"), Some(&1));
+            assert!(outcome.is_stalled(), "{:?}", outcome.status.sync.conditions);
+            let error = outcome.error.as_ref().expect("the refusal");
+            assert!(!error.is_retryable(), "not retried in a fast loop: {error}");
+            // The listing's own reason, as for a reader refused ListAccounts.
+            assert_eq!(error.reason(), "OrganizationAccessDenied");
+            assert!(error.to_string().contains(&reader_arn), "{error}");
+            assert!(error.to_string().contains("externalId"), "the way out: {error}");
+            assert!(!calls.contains_key("ListAccounts"), "{calls:?}");
+            assert!(!calls.contains_key("CreateMembers"), "{calls:?}");
+        } else {
+            assert!(outcome.is_ready(), "{:?}", outcome.status.sync.conditions);
+            assert_eq!(emulator.refused_calls(), Default::default());
+            assert_eq!(calls.get("ListAccounts"), Some(&1), "{calls:?}");
+            let graph = &emulator.graphs()[0];
+            let members: Vec<String> = emulator.members(&graph.arn).into_iter().map(|m| m.account_id).collect();
+            // The whole organization but the administrator, as the reader role listed it.
+            assert_eq!(members, [MEMBER, MANAGEMENT], "{members:?}");
+        }
+        emulator.shutdown().await;
+    }
+}

@@ -52,7 +52,8 @@ fn listing_hint(source: &AwsError) -> &'static str {
     if source.kind == ErrorKind::AccessDenied {
         ". Only the management account or a delegated administrator may list an organization: delegate the \
          graph's account (DetectiveOrganizationAdmin), or name such a role in \
-         spec.membersFrom.organization.assumeRoleArn"
+         spec.membersFrom.organization.assumeRoleArn, whose trust policy names the operator's role (and \
+         spec.membersFrom.organization.externalId when it requires one)"
     } else {
         ""
     }
