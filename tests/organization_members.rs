@@ -822,3 +822,52 @@ async fn an_account_that_may_not_list_the_organization_stalls_with_the_way_out()
     assert_eq!(count(&emulator.calls(), "CreateMembers"), 0);
     emulator.shutdown().await;
 }
+
+/// Organization members' ingest states in the graph's status: an account whose volume is too
+/// high joins as ACCEPTED_BUT_DISABLED, names every package in its `notIngesting`, and is not
+/// counted in any package's `ingestingMembers`; the ENABLED organization members are.
+#[tokio::test]
+async fn organization_members_ingest_states_show_in_the_status() {
+    const TOO_BIG: &str = "100000000004";
+    let emulator = emulator().await;
+    let mut world = small_organization();
+    for account in &mut world.accounts {
+        account.volume_too_high = account.account_id == TOO_BIG;
+    }
+    emulator.merge_world(world);
+    delegate(&emulator).await;
+    let mut graph = graph(
+        json!({"organizationalUnits": [UNIT_A]}),
+        json!({"datasourcePackages": ["EKS_AUDIT"]}),
+    );
+    let outcome = sync(&emulator, &mut graph, Timestamp::now()).await;
+    assert!(outcome.error.is_none(), "{:?}", outcome.error);
+    let status = &outcome.status;
+    let members = self::members(&emulator);
+    assert_eq!(members.get(TOO_BIG).map(|m| m.0), Some(MemberStatus::AcceptedButDisabled));
+    // The ACTIVE accounts of UNIT_A and below (the SUSPENDED one is not declared), less TOO_BIG.
+    let ingesting = ["100000000001", "100000000002", "100000000003", "100000000009"];
+    for entry in &status.members {
+        if entry.account_id == TOO_BIG {
+            assert!(
+                ["DETECTIVE_CORE", "EKS_AUDIT"]
+                    .iter()
+                    .all(|p| entry.not_ingesting.iter().any(|n| n == p)),
+                "{entry:?}"
+            );
+        } else {
+            assert!(ingesting.contains(&entry.account_id.as_str()), "{entry:?}");
+            assert!(entry.not_ingesting.is_empty(), "{entry:?}");
+        }
+    }
+    assert_eq!(status.members.len(), ingesting.len() + 1, "{:?}", status.members);
+    for package in ["DETECTIVE_CORE", "EKS_AUDIT"] {
+        let entry = status
+            .datasource_packages
+            .iter()
+            .find(|p| p.package == package)
+            .unwrap_or_else(|| panic!("{package}: {:?}", status.datasource_packages));
+        assert_eq!(entry.ingesting_members, ingesting.len() as i32, "{entry:?}");
+    }
+    emulator.shutdown().await;
+}
