@@ -663,10 +663,8 @@ fn example_folder() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/organization")
 }
 
-/// `sync --emulator -f examples/organization/`: the demo organization enabled in both Regions,
-/// without the suspended account, the excluded one or the OUs not listed.
-#[tokio::test]
-async fn the_organization_demo_enables_the_chosen_accounts_in_two_regions() {
+/// What `sync --emulator -o json -f examples/organization/` prints (it must succeed).
+async fn organization_demo() -> serde_json::Value {
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_detective-operator"))
         .args(["sync", "--emulator", "-o", "json", "-f"])
         .arg(example_folder())
@@ -678,7 +676,49 @@ async fn the_organization_demo_enables_the_chosen_accounts_in_two_regions() {
         .expect("the binary runs");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
-    let list: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    serde_json::from_slice(&output.stdout).expect("JSON")
+}
+
+/// The demo's `admin.yaml` adopts the two Regions where the demo administrator is already
+/// delegated (no Enable there: no `enableTime`) and delegates the third.
+#[tokio::test]
+async fn the_organization_demo_adopts_two_regions_and_delegates_the_third() {
+    let list = organization_demo().await;
+    let admin = list["items"]
+        .as_array()
+        .expect("a List")
+        .iter()
+        .find(|item| item["kind"] == "DetectiveOrganizationAdmin")
+        .expect("admin.yaml in the output");
+    let regions: Vec<(&str, &str, bool)> = admin["status"]["regions"]
+        .as_array()
+        .expect("status.regions")
+        .iter()
+        .map(|r| {
+            (
+                r["region"].as_str().unwrap_or_default(),
+                r["state"].as_str().unwrap_or_default(),
+                r["enableTime"].is_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        regions,
+        [
+            ("us-east-1", "Delegated", false),
+            ("eu-west-1", "Delegated", false),
+            ("ap-southeast-2", "Delegated", true),
+        ],
+        "{}",
+        admin["status"]
+    );
+}
+
+/// `sync --emulator -f examples/organization/`: the demo organization enabled in both Regions,
+/// without the suspended account, the excluded one or the OUs not listed.
+#[tokio::test]
+async fn the_organization_demo_enables_the_chosen_accounts_in_two_regions() {
+    let list = organization_demo().await;
     let graphs: Vec<&serde_json::Value> = list["items"]
         .as_array()
         .expect("a List")

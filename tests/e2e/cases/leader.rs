@@ -149,3 +149,51 @@ async fn terminated_leader_releases_the_lease() {
     env.wait_graph("ha", Duration::from_secs(60), "Ready", is_ready).await;
     assert!(standby.log().contains(RECONCILE), "the new leader reconciles");
 }
+
+/// SIGTERM in the middle of a reconcile: the process finishes it (every CreateMembers batch sent,
+/// the status written) before it exits, cleanly; it starts no new one. Each CreateMembers is held
+/// 1 s, so the four batches of 200 accounts are still in flight when the signal comes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_the_reconcile_in_flight_finish() {
+    let Some(env) = Env::new("sigterm").await else {
+        return;
+    };
+    let accounts: Vec<String> = (0..200).map(|i| format!("{}", 281_000_000_000u64 + i)).collect();
+    let emulator = emulator(accepting_world(accounts.iter().map(String::as_str))).await;
+    emulator.inject_fault(detective_emulator::Fault::latency(Duration::from_secs(1)).on("CreateMembers"));
+    let mut operator = env
+        .operator(OperatorOptions::new("operator", ADMIN, &emulator.endpoint_url()))
+        .await;
+    let members: Vec<(&str, &str)> = accounts.iter().map(|a| (a.as_str(), "ops@example.com")).collect();
+    env.apply(&graph_manifest("inflight", &env.ns, &members, "region: us-east-1"))
+        .await;
+    // The signal comes once the first batch is in flight (counted when the call arrives).
+    eventually(Duration::from_secs(60), "the first CreateMembers", || async {
+        match emulator.calls().get("CreateMembers") {
+            Some(_) => Ok(()),
+            None => Err("no CreateMembers yet".to_owned()),
+        }
+    })
+    .await;
+    let status = operator
+        .terminate(Duration::from_secs(60))
+        .expect("the operator exits on SIGTERM");
+    assert!(status.success(), "a clean exit on SIGTERM: {status}\n{}", operator.log());
+    let log = operator.log();
+    assert!(log.contains("finishing in-flight reconciles"), "{log}");
+    let created = emulator.graphs().first().map_or(0, |g| g.members.len());
+    assert_eq!(created, accounts.len(), "every batch was sent before the exit");
+    assert_eq!(emulator.calls().get("CreateMembers"), Some(&4));
+    let graph = env.graph("inflight").await.expect("the graph");
+    assert_eq!(
+        graph["status"]["summary"]["desired"], 200,
+        "the finished reconcile wrote its status: {}",
+        graph["status"]
+    );
+    assert_eq!(
+        graph["status"]["members"].as_array().map(Vec::len),
+        Some(accounts.len()),
+        "{}",
+        graph["status"]
+    );
+}

@@ -3,6 +3,9 @@
 //! administering a Region stalls the resource naming it, and is left alone; deletion with
 //! `Retain` leaves AWS untouched, with `Disable` disables only the declared account's own
 //! delegations; admission refuses bad or repeated Regions and bad account ids, naming the field.
+//! On the realistic profile: AccessDenied and its retry at `resyncInterval`, an outage, `suspend`,
+//! `regionRemoval: Disable`, the organization-wide administrator conflict, the orphan annotation,
+//! and the events of each.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -229,4 +232,222 @@ async fn malformed_organization_admins_are_refused_with_the_field_named() {
     let listed = env.kubectl(&["get", "doa", "-o", "name"]).await.ok();
     assert!(listed.trim().is_empty(), "nothing refused is stored: {listed}");
     env.apply(&admin("good", &env.ns, valid)).await;
+}
+
+/// How often each reason was told about `name`: an Event counts once, or as many times as its
+/// series says (the recorder folds repeats of one event into a series).
+async fn event_reasons(env: &Env, name: &str) -> BTreeMap<String, u64> {
+    let mut reasons = BTreeMap::new();
+    for event in env.events_about(name).await {
+        if let Some(reason) = event["reason"].as_str() {
+            let told = event["series"]["count"].as_u64().unwrap_or(1);
+            *reasons.entry(reason.to_owned()).or_insert(0) += told;
+        }
+    }
+    reasons
+}
+
+/// Sets `reconcile.fluxcd.io/requestedAt` on the resource: a reconcile at once.
+async fn request_reconcile(env: &Env, name: &str, requested: &str) {
+    let annotation = format!("reconcile.fluxcd.io/requestedAt={requested}");
+    let out = env
+        .kubectl(&["annotate", "--overwrite", &format!("doa/{name}"), &annotation])
+        .await;
+    assert!(out.success, "{}", out.stderr);
+}
+
+fn condition_reason(object: &Value, kind: &str) -> Option<String> {
+    object["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == kind && c["status"] == "True")
+        .and_then(|c| c["reason"].as_str().map(str::to_owned))
+}
+
+/// The lifecycle of one `DetectiveOrganizationAdmin` on the realistic profile (one administrator
+/// for the organization), acting through a role of the management account:
+/// - the role does not trust the operator yet: Stalled `AccessDenied` naming it, retried at
+///   `resyncInterval` (not in a fast loop), Ready once the trust is fixed, with an
+///   AdministratorDelegated event per Region;
+/// - an AWS outage: Reconciling, never Stalled, Ready when it ends;
+/// - `suspend`: a Region added meanwhile is not delegated until `suspend` is false again;
+/// - `regionRemoval: Disable`: a removed Region is disabled, with a DelegationDisabled event;
+/// - a second resource naming another account: Stalled `AdministratorConflict` naming the
+///   registered administrator, no Enable, the event told once however often it is reconciled;
+/// - the orphan annotation: deletion with `deletionPolicy: Disable` leaves AWS untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn organization_admin_access_denied_outage_suspend_conflict_and_orphan() {
+    const ROLE: &str = "DetectiveOrganizationAdmin";
+    const RESYNC_SECONDS: u64 = 15;
+    let Some(env) = Env::new("orgadmin-life").await else { return };
+    let emulator = crate::harness::emulator(detective_emulator::WorldConfig::realistic()).await;
+    let organization = "o-e2eorglife1";
+    emulator.seed_organization(&OrganizationSeed::new(organization, MANAGEMENT, 2, 3, SECURITY));
+    let role_trusting = |account: &str| detective_emulator::WorldPatch {
+        accounts: vec![detective_emulator::AccountConfig {
+            organization: Some(organization.into()),
+            roles: Some(vec![detective_emulator::RoleConfig {
+                name: ROLE.into(),
+                trusted_accounts: vec![account.into()],
+                policy_files: vec![
+                    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/iam/organization-admin-policy.json"),
+                ],
+                ..detective_emulator::RoleConfig::default()
+            }]),
+            ..detective_emulator::AccountConfig::new(MANAGEMENT, "")
+        }],
+        ..detective_emulator::WorldPatch::default()
+    };
+    // The management role trusts some other account only: the operator may not assume it.
+    emulator.merge_world(role_trusting(OTHER));
+    let url = emulator.endpoint_url();
+    let operator = env.operator(OperatorOptions::new("operator", MANAGEMENT, &url)).await;
+    let role_arn = format!("arn:aws:iam::{MANAGEMENT}:role/{ROLE}");
+    let spec = |regions: &str, suspend: bool| {
+        format!(
+            "accountId: \"{SECURITY}\"\nregions: [{regions}]\nassumeRoleArn: {role_arn}\nregionRemoval: Disable\n\
+             deletionPolicy: Disable\nresyncInterval: {RESYNC_SECONDS}s\nsuspend: {suspend}"
+        )
+    };
+    env.apply(&admin("life", &env.ns, &spec("us-east-1, eu-west-1", false))).await;
+
+    // AccessDenied: Stalled naming the role; the next attempt comes at resyncInterval.
+    let denied = wait_admin(&env, "life", "Stalled AccessDenied", |o| {
+        match condition_reason(o, "Stalled").as_deref() {
+            Some("AccessDenied") => Ok(()),
+            other => Err(format!("Stalled: {other:?}")),
+        }
+    })
+    .await;
+    assert!(denied["status"].to_string().contains(&role_arn), "{}", denied["status"]);
+    let refused = || emulator.refused_calls().get("AssumeRole").copied().unwrap_or(0);
+    let first = refused();
+    let seen = std::time::Instant::now();
+    eventually(Duration::from_secs(60), "the retry at resyncInterval", || async {
+        (refused() > first).then_some(()).ok_or_else(|| "not retried yet".to_owned())
+    })
+    .await;
+    // A lower bound only (a slow machine only makes it later): a backoff retry would come
+    // within a few seconds.
+    assert!(
+        seen.elapsed() >= Duration::from_secs(RESYNC_SECONDS - 5),
+        "retried after {:?}, before resyncInterval",
+        seen.elapsed()
+    );
+    assert!(!emulator.calls().contains_key("EnableOrganizationAdminAccount"));
+    emulator.merge_world(role_trusting(MANAGEMENT));
+    let ready = wait_admin(&env, "life", "Ready once the role trusts the operator", |o| {
+        has_condition(o, "Ready", "True")
+    })
+    .await;
+    assert_eq!(
+        region_states(&ready),
+        states(&[("us-east-1", "Delegated"), ("eu-west-1", "Delegated")])
+    );
+    let reasons = event_reasons(&env, "life").await;
+    assert_eq!(reasons.get("AdministratorDelegated"), Some(&2), "{reasons:?}");
+    assert!(reasons.contains_key("AccessDenied"), "{reasons:?}");
+
+    // An outage: every call fails with 500 (the SDK retries, then the operator's backoff):
+    // Reconciling, never Stalled; Ready again when it ends.
+    emulator.inject_fault(detective_emulator::Fault::internal_error());
+    request_reconcile(&env, "life", "2026-12-06T01:00:00Z").await;
+    wait_admin(&env, "life", "Reconciling during the outage", |o| {
+        match (condition_reason(o, "Reconciling"), condition_reason(o, "Stalled")) {
+            (Some(_), None) if o["status"]["lastHandledReconcileAt"] == "2026-12-06T01:00:00Z" => Ok(()),
+            other => Err(format!("(Reconciling, Stalled) = {other:?}")),
+        }
+    })
+    .await;
+    emulator.clear_faults();
+    wait_admin(&env, "life", "Ready after the outage", |o| has_condition(o, "Ready", "True")).await;
+
+    // suspend: a Region added meanwhile is not touched until it is false again. Each reconcile
+    // of a suspended resource logs that it makes no AWS call (and writes no status).
+    let skipped = || operator.log().matches("suspended: no AWS call").count();
+    let wait_skipped = |at_least: usize| {
+        eventually(Duration::from_secs(30), "a suspended reconcile", move || async move {
+            match skipped() {
+                count if count >= at_least => Ok(count),
+                count => Err(format!("{count} suspended reconciles")),
+            }
+        })
+    };
+    env.apply(&admin("life", &env.ns, &spec("us-east-1, eu-west-1", true))).await;
+    let count = wait_skipped(1).await;
+    emulator.reset_calls();
+    env.apply(&admin("life", &env.ns, &spec("us-east-1, eu-west-1, ap-southeast-2", true)))
+        .await;
+    let count = wait_skipped(count + 1).await;
+    request_reconcile(&env, "life", "2026-12-06T01:05:00Z").await;
+    wait_skipped(count + 1).await;
+    assert_eq!(emulator.calls(), BTreeMap::new(), "suspended: no AWS call");
+    assert!(!delegations(&emulator).contains_key("ap-southeast-2"));
+    env.apply(&admin("life", &env.ns, &spec("us-east-1, eu-west-1, ap-southeast-2", false)))
+        .await;
+    let resumed = wait_admin(&env, "life", "three Regions delegated", |o| {
+        (has_condition(o, "Ready", "True").is_ok() && o["status"]["delegatedRegions"] == 3)
+            .then_some(())
+            .ok_or_else(|| "not yet".to_owned())
+    })
+    .await;
+    assert_eq!(resumed["status"]["observedGeneration"], resumed["metadata"]["generation"]);
+
+    // regionRemoval: Disable: ap-southeast-2 removed from the list is disabled.
+    env.apply(&admin("life", &env.ns, &spec("us-east-1, eu-west-1", false))).await;
+    eventually(Duration::from_secs(60), "ap-southeast-2 disabled", || async {
+        let regions = delegations(&emulator);
+        (!regions.contains_key("ap-southeast-2"))
+            .then_some(())
+            .ok_or_else(|| format!("{regions:?}"))
+    })
+    .await;
+    eventually(Duration::from_secs(30), "the DelegationDisabled event", || async {
+        let reasons = event_reasons(&env, "life").await;
+        (reasons.get("DelegationDisabled") == Some(&1))
+            .then_some(())
+            .ok_or_else(|| format!("{reasons:?}"))
+    })
+    .await;
+
+    // Another account named while Organizations has SECURITY registered: Stalled
+    // AdministratorConflict naming it, no Enable; the event once over three reconciles.
+    let enables = emulator.calls().get("EnableOrganizationAdminAccount").copied();
+    env.apply(&admin(
+        "rival",
+        &env.ns,
+        &format!("accountId: \"{OTHER}\"\nregions: [us-east-1]"),
+    ))
+    .await;
+    let rival = wait_admin(&env, "rival", "Stalled AdministratorConflict", |o| {
+        match condition_reason(o, "Stalled").as_deref() {
+            Some("AdministratorConflict") => Ok(()),
+            other => Err(format!("Stalled: {other:?}")),
+        }
+    })
+    .await;
+    assert!(rival["status"].to_string().contains(SECURITY), "{}", rival["status"]);
+    for requested in ["2026-12-06T01:10:00Z", "2026-12-06T01:15:00Z"] {
+        request_reconcile(&env, "rival", requested).await;
+        wait_admin(&env, "rival", "the requested reconcile", |o| {
+            (o["status"]["lastHandledReconcileAt"] == requested)
+                .then_some(())
+                .ok_or_else(|| "not handled yet".to_owned())
+        })
+        .await;
+    }
+    let reasons = event_reasons(&env, "rival").await;
+    assert_eq!(reasons.get("AdministratorConflict"), Some(&1), "{reasons:?}");
+    assert_eq!(emulator.calls().get("EnableOrganizationAdminAccount").copied(), enables);
+
+    // The orphan annotation: deleting `life` (deletionPolicy: Disable) leaves AWS as it is.
+    let before = delegations(&emulator);
+    let out = env
+        .kubectl(&["annotate", "doa/life", "detective.operator.dev/orphan=true"])
+        .await;
+    assert!(out.success, "{}", out.stderr);
+    env.kubectl(&["delete", "doa", "life", "--wait=false"]).await.ok();
+    env.wait_gone(&admins(&env), "life", Duration::from_secs(60)).await;
+    assert_eq!(delegations(&emulator), before, "orphaned: nothing disabled");
+    assert_eq!(before.len(), 2, "{before:?}");
 }

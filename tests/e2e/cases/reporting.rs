@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::fixtures::{accept_invitation, detective_client};
 use crate::harness::{
     ADMIN, Env, Operator, OperatorOptions, REGION, condition, emulator, eventually, graph_manifest, member_status,
+    stalled_by,
 };
 
 const ENROLLED: &str = "290000000001";
@@ -25,14 +26,6 @@ async fn sample(operator: &Operator, series: &str) -> Option<f64> {
     body.lines()
         .find(|line| line.starts_with(series))
         .and_then(|line| line.rsplit(' ').next()?.parse().ok())
-}
-
-/// A `wait_graph` check: Stalled for `reason`.
-fn stalled_by(reason: &'static str) -> impl Fn(&Value) -> Result<(), String> {
-    move |g| match condition(g, "Stalled") {
-        Some(c) if c["status"] == "True" && c["reason"] == reason => Ok(()),
-        other => Err(format!("Stalled: {other:?}")),
-    }
 }
 
 /// The README's promises about metrics (`reconciles_total`, `graph_members`,

@@ -467,6 +467,14 @@ pub fn is_ready(object: &Value) -> Result<(), String> {
     has_condition(object, "Ready", "True")
 }
 
+/// A `wait_graph` check: Stalled for `reason`.
+pub fn stalled_by(reason: &'static str) -> impl Fn(&Value) -> Result<(), String> {
+    move |g| match condition(g, "Stalled") {
+        Some(c) if c["status"] == "True" && c["reason"] == reason => Ok(()),
+        other => Err(format!("Stalled: {other:?}")),
+    }
+}
+
 /// The status of one member in `status.members`.
 pub fn member_status<'a>(object: &'a Value, account: &str) -> Option<&'a Value> {
     object["status"]["members"]
