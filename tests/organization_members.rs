@@ -680,9 +680,36 @@ async fn organization_demo() -> serde_json::Value {
 }
 
 /// The demo's `admin.yaml` adopts the two Regions where the demo administrator is already
-/// delegated (no Enable there: no `enableTime`) and delegates the third.
+/// delegated (no Enable there) and delegates the third: `plan --emulator` of the folder says so,
+/// and `sync` ends with all three delegated to the same account.
 #[tokio::test]
 async fn the_organization_demo_adopts_two_regions_and_delegates_the_third() {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_detective-operator"))
+        .args(["plan", "--emulator", "-f"])
+        .arg(example_folder())
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_ENDPOINT_URL_DETECTIVE")
+        .env_remove("AWS_ENDPOINT_URL_ORGANIZATIONS")
+        .output()
+        .await
+        .expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let admin: Vec<&str> = stdout
+        .lines()
+        .skip_while(|line| !line.starts_with("DetectiveOrganizationAdmin"))
+        .collect();
+    assert_eq!(
+        admin[1..],
+        [
+            "  = us-east-1: keep (administrator now: 123456789012)",
+            "  = eu-west-1: keep (administrator now: 123456789012)",
+            "  + ap-southeast-2: enable (administrator now: none): EnableOrganizationAdminAccount",
+            "Plan: 1 Regions to delegate, 0 to disable, 0 administered by another account.",
+        ],
+        "{stdout}"
+    );
+
     let list = organization_demo().await;
     let admin = list["items"]
         .as_array()
@@ -690,7 +717,7 @@ async fn the_organization_demo_adopts_two_regions_and_delegates_the_third() {
         .iter()
         .find(|item| item["kind"] == "DetectiveOrganizationAdmin")
         .expect("admin.yaml in the output");
-    let regions: Vec<(&str, &str, bool)> = admin["status"]["regions"]
+    let regions: Vec<(&str, &str, &str)> = admin["status"]["regions"]
         .as_array()
         .expect("status.regions")
         .iter()
@@ -698,17 +725,13 @@ async fn the_organization_demo_adopts_two_regions_and_delegates_the_third() {
             (
                 r["region"].as_str().unwrap_or_default(),
                 r["state"].as_str().unwrap_or_default(),
-                r["enableTime"].is_string(),
+                r["administratorAccountId"].as_str().unwrap_or_default(),
             )
         })
         .collect();
     assert_eq!(
         regions,
-        [
-            ("us-east-1", "Delegated", false),
-            ("eu-west-1", "Delegated", false),
-            ("ap-southeast-2", "Delegated", true),
-        ],
+        ["us-east-1", "eu-west-1", "ap-southeast-2"].map(|region| (region, "Delegated", "123456789012")),
         "{}",
         admin["status"]
     );
