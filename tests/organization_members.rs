@@ -145,7 +145,8 @@ async fn whole_organization_synced(accounts: u32) -> (Emulator, DetectiveGraph, 
 }
 
 #[tokio::test]
-async fn twelve_hundred_organization_accounts_converge_in_one_sync_a_resync_lists_nothing_and_a_refresh_writes_nothing() {
+async fn twelve_hundred_organization_accounts_converge_in_one_sync_a_resync_lists_nothing_and_a_refresh_writes_nothing()
+{
     let (emulator, mut graph, now, outcome) = whole_organization_synced(1200).await;
     assert!(outcome.is_ready(), "{:?}", outcome.status.sync.conditions);
     let calls = emulator.calls();
@@ -185,7 +186,11 @@ async fn twelve_hundred_organization_accounts_converge_in_one_sync_a_resync_list
     // (docs/benchmarks.md's refresh row), and nothing changed, so nothing is written.
     emulator.reset_calls();
     let refresh = sync(&emulator, &mut graph, now + SignedDuration::from_mins(11)).await;
-    assert!(refresh.is_ready() && refresh.applied.is_empty(), "{:?}", refresh.applied);
+    assert!(
+        refresh.is_ready() && refresh.applied.is_empty(),
+        "{:?}",
+        refresh.applied
+    );
     let calls = emulator.calls();
     assert_eq!(count(&calls, "ListAccounts"), 1201_u64.div_ceil(20), "{calls:?}");
     assert_eq!(organizations_calls(&calls), count(&calls, "ListAccounts"), "{calls:?}");
@@ -907,7 +912,10 @@ async fn organization_members_ingest_states_show_in_the_status() {
     assert!(outcome.error.is_none(), "{:?}", outcome.error);
     let status = &outcome.status;
     let members = self::members(&emulator);
-    assert_eq!(members.get(TOO_BIG).map(|m| m.0), Some(MemberStatus::AcceptedButDisabled));
+    assert_eq!(
+        members.get(TOO_BIG).map(|m| m.0),
+        Some(MemberStatus::AcceptedButDisabled)
+    );
     // The ACTIVE accounts of UNIT_A and below (the SUSPENDED one is not declared), less TOO_BIG.
     let ingesting = ["100000000001", "100000000002", "100000000003", "100000000009"];
     for entry in &status.members {

@@ -10,8 +10,7 @@ use std::time::{Duration, Instant};
 use detective_emulator::{Emulator, Fault, MemberStatus};
 
 use crate::harness::{
-    ADMIN, Env, Operator, OperatorOptions, accepting_world, emulator, eventually, graph_manifest, is_ready,
-    stalled_by,
+    ADMIN, Env, Operator, OperatorOptions, accepting_world, emulator, eventually, graph_manifest, is_ready, stalled_by,
 };
 
 const MEMBERS: usize = 1200;
@@ -79,8 +78,13 @@ async fn chaos_converges_exactly_as_declared() {
     let refused = graph_manifest("chaos", &env.ns, &[REFUSED], "region: us-east-1");
     let out = env.kubectl_stdin(&["apply", "--server-side"], &refused).await;
     assert!(out.success, "apply the refused member: {}", out.stderr);
-    env.wait_graph("chaos", PROGRESS_TIMEOUT, "Stalled by Detective's validation", stalled_by("AwsValidation"))
-        .await;
+    env.wait_graph(
+        "chaos",
+        PROGRESS_TIMEOUT,
+        "Stalled by Detective's validation",
+        stalled_by("AwsValidation"),
+    )
+    .await;
     let out = env.kubectl_stdin(&["apply", "--server-side"], &manifest).await;
     assert!(out.success, "apply the 1,200-member graph: {}", out.stderr);
     for (kill, at) in KILL_AT_MEMBERS.into_iter().enumerate() {

@@ -246,7 +246,11 @@ async fn the_largest_graph_fits_the_object_limit() {
                 })
                 .count()
         });
-        if full == 1200 { Ok(graph) } else { Err(format!("{full} full entries")) }
+        if full == 1200 {
+            Ok(graph)
+        } else {
+            Err(format!("{full} full entries"))
+        }
     })
     .await;
     let status = &graph["status"];

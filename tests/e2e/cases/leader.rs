@@ -178,7 +178,11 @@ async fn sigterm_lets_the_reconcile_in_flight_finish() {
     let status = operator
         .terminate(Duration::from_secs(60))
         .expect("the operator exits on SIGTERM");
-    assert!(status.success(), "a clean exit on SIGTERM: {status}\n{}", operator.log());
+    assert!(
+        status.success(),
+        "a clean exit on SIGTERM: {status}\n{}",
+        operator.log()
+    );
     let log = operator.log();
     assert!(log.contains("finishing in-flight reconciles"), "{log}");
     let created = emulator.graphs().first().map_or(0, |g| g.members.len());

@@ -279,7 +279,9 @@ fn condition_reason(object: &Value, kind: &str) -> Option<String> {
 async fn organization_admin_access_denied_outage_suspend_conflict_and_orphan() {
     const ROLE: &str = "DetectiveOrganizationAdmin";
     const RESYNC_SECONDS: u64 = 15;
-    let Some(env) = Env::new("orgadmin-life").await else { return };
+    let Some(env) = Env::new("orgadmin-life").await else {
+        return;
+    };
     let emulator = crate::harness::emulator(detective_emulator::WorldConfig::realistic()).await;
     let organization = "o-e2eorglife1";
     emulator.seed_organization(&OrganizationSeed::new(organization, MANAGEMENT, 2, 3, SECURITY));
@@ -290,7 +292,8 @@ async fn organization_admin_access_denied_outage_suspend_conflict_and_orphan() {
                 name: ROLE.into(),
                 trusted_accounts: vec![account.into()],
                 policy_files: vec![
-                    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/iam/organization-admin-policy.json"),
+                    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                        .join("examples/iam/organization-admin-policy.json"),
                 ],
                 ..detective_emulator::RoleConfig::default()
             }]),
@@ -309,7 +312,8 @@ async fn organization_admin_access_denied_outage_suspend_conflict_and_orphan() {
              deletionPolicy: Disable\nresyncInterval: {RESYNC_SECONDS}s\nsuspend: {suspend}"
         )
     };
-    env.apply(&admin("life", &env.ns, &spec("us-east-1, eu-west-1", false))).await;
+    env.apply(&admin("life", &env.ns, &spec("us-east-1, eu-west-1", false)))
+        .await;
 
     // AccessDenied: Stalled naming the role; the next attempt comes at resyncInterval.
     let denied = wait_admin(&env, "life", "Stalled AccessDenied", |o| {
@@ -324,7 +328,9 @@ async fn organization_admin_access_denied_outage_suspend_conflict_and_orphan() {
     let first = refused();
     let seen = std::time::Instant::now();
     eventually(Duration::from_secs(60), "the retry at resyncInterval", || async {
-        (refused() > first).then_some(()).ok_or_else(|| "not retried yet".to_owned())
+        (refused() > first)
+            .then_some(())
+            .ok_or_else(|| "not retried yet".to_owned())
     })
     .await;
     // A lower bound only (a slow machine only makes it later): a backoff retry would come
@@ -360,7 +366,10 @@ async fn organization_admin_access_denied_outage_suspend_conflict_and_orphan() {
     })
     .await;
     emulator.clear_faults();
-    wait_admin(&env, "life", "Ready after the outage", |o| has_condition(o, "Ready", "True")).await;
+    wait_admin(&env, "life", "Ready after the outage", |o| {
+        has_condition(o, "Ready", "True")
+    })
+    .await;
 
     // suspend: a Region added meanwhile is not touched until it is false again. Each reconcile
     // of a suspended resource logs that it makes no AWS call (and writes no status).
@@ -373,28 +382,41 @@ async fn organization_admin_access_denied_outage_suspend_conflict_and_orphan() {
             }
         })
     };
-    env.apply(&admin("life", &env.ns, &spec("us-east-1, eu-west-1", true))).await;
+    env.apply(&admin("life", &env.ns, &spec("us-east-1, eu-west-1", true)))
+        .await;
     let count = wait_skipped(1).await;
     emulator.reset_calls();
-    env.apply(&admin("life", &env.ns, &spec("us-east-1, eu-west-1, ap-southeast-2", true)))
-        .await;
+    env.apply(&admin(
+        "life",
+        &env.ns,
+        &spec("us-east-1, eu-west-1, ap-southeast-2", true),
+    ))
+    .await;
     let count = wait_skipped(count + 1).await;
     request_reconcile(&env, "life", "2026-12-06T01:05:00Z").await;
     wait_skipped(count + 1).await;
     assert_eq!(emulator.calls(), BTreeMap::new(), "suspended: no AWS call");
     assert!(!delegations(&emulator).contains_key("ap-southeast-2"));
-    env.apply(&admin("life", &env.ns, &spec("us-east-1, eu-west-1, ap-southeast-2", false)))
-        .await;
+    env.apply(&admin(
+        "life",
+        &env.ns,
+        &spec("us-east-1, eu-west-1, ap-southeast-2", false),
+    ))
+    .await;
     let resumed = wait_admin(&env, "life", "three Regions delegated", |o| {
         (has_condition(o, "Ready", "True").is_ok() && o["status"]["delegatedRegions"] == 3)
             .then_some(())
             .ok_or_else(|| "not yet".to_owned())
     })
     .await;
-    assert_eq!(resumed["status"]["observedGeneration"], resumed["metadata"]["generation"]);
+    assert_eq!(
+        resumed["status"]["observedGeneration"],
+        resumed["metadata"]["generation"]
+    );
 
     // regionRemoval: Disable: ap-southeast-2 removed from the list is disabled.
-    env.apply(&admin("life", &env.ns, &spec("us-east-1, eu-west-1", false))).await;
+    env.apply(&admin("life", &env.ns, &spec("us-east-1, eu-west-1", false)))
+        .await;
     eventually(Duration::from_secs(60), "ap-southeast-2 disabled", || async {
         let regions = delegations(&emulator);
         (!regions.contains_key("ap-southeast-2"))
@@ -419,12 +441,15 @@ async fn organization_admin_access_denied_outage_suspend_conflict_and_orphan() {
         &format!("accountId: \"{OTHER}\"\nregions: [us-east-1]"),
     ))
     .await;
-    let rival = wait_admin(&env, "rival", "Stalled AdministratorConflict", |o| {
-        match condition_reason(o, "Stalled").as_deref() {
+    let rival = wait_admin(
+        &env,
+        "rival",
+        "Stalled AdministratorConflict",
+        |o| match condition_reason(o, "Stalled").as_deref() {
             Some("AdministratorConflict") => Ok(()),
             other => Err(format!("Stalled: {other:?}")),
-        }
-    })
+        },
+    )
     .await;
     assert!(rival["status"].to_string().contains(SECURITY), "{}", rival["status"]);
     for requested in ["2026-12-06T01:10:00Z", "2026-12-06T01:15:00Z"] {
