@@ -21,5 +21,6 @@ mod organization_admin;
 #[cfg(feature = "emulator")]
 mod organization_members;
 mod rbac;
+mod regions;
 mod reporting;
 mod restart;
