@@ -1,8 +1,8 @@
 //! The management-account side on the real API server, under the chart's RBAC: a
-//! `DetectiveOrganizationAdmin` delegates an account in two Regions and is Ready; another account
-//! administering a Region stalls the resource naming it, and is left alone; deletion with
-//! `Retain` leaves AWS untouched, with `Disable` disables only the declared account's own
-//! delegations; admission refuses bad or repeated Regions and bad account ids, naming the field.
+//! `DetectiveOrganizationAdmin` delegates an account in two Regions (once each, through the
+//! propagation delay) and is Ready; deletion with `Retain` leaves AWS untouched, with `Disable`
+//! disables only the declared Regions; admission refuses bad or repeated Regions and bad account
+//! ids, naming the field.
 //! On the realistic profile: AccessDenied and its retry at `resyncInterval`, an outage, `suspend`,
 //! `regionRemoval: Disable`, the organization-wide administrator conflict, the orphan annotation,
 //! and the events of each.
@@ -15,12 +15,12 @@ use detective_operator::cli::manifest::organization_admin_from_document;
 use kube::api::{Api, DynamicObject};
 use serde_json::Value;
 
-use crate::fixtures::delegate;
 use crate::harness::{Env, OperatorOptions, eventually, has_condition, resource, try_get};
 use crate::support::delegations;
 
 const MANAGEMENT: &str = "270000000000";
 const SECURITY: &str = "270000000001";
+/// An account of the organization other than the delegated one.
 const OTHER: &str = "270000000002";
 const DISABLE: &str = "DisableOrganizationAdminAccount";
 
@@ -77,35 +77,38 @@ fn states(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn organization_admin_delegates_stalls_on_another_administrator_and_honours_deletion_policies() {
+async fn organization_admin_delegates_once_per_region_and_honours_deletion_policies() {
     let Some(env) = Env::new("orgadmin").await else { return };
-    // AWS as it is (the delegation propagates, strict Regions), but for one rule: the case makes
-    // another administrator behind the operator's back in one Region, which the realistic
-    // profile's one-administrator rule (tested in tests/realistic_delegation.rs) would refuse.
-    let emulator = crate::harness::emulator(detective_emulator::WorldConfig {
-        single_administrator: Some(false),
-        ..detective_emulator::WorldConfig::realistic()
-    })
-    .await;
+    // AWS as it is: each delegation shows in ListOrganizationAdminAccounts only after the
+    // propagation delay, one administrator for the organization, strict Regions.
+    let emulator = crate::harness::emulator(detective_emulator::WorldConfig::realistic()).await;
     emulator.seed_organization(&OrganizationSeed::new("o-e2eorgadmin", MANAGEMENT, 2, 3, SECURITY));
     let url = emulator.endpoint_url();
     let _operator = env.operator(OperatorOptions::new("operator", MANAGEMENT, &url)).await;
 
-    // Delegated in two Regions, and Ready.
+    // Delegated in two Regions: Pending while the delegation propagates, then Ready, with one
+    // Enable per Region (never a second while it does not show).
     env.apply(&admin(
         "delegation",
         &env.ns,
         &format!("accountId: \"{SECURITY}\"\nregions: [us-east-1, eu-west-1]"),
     ))
     .await;
-    env.kubectl(&["wait", "--for=condition=Ready", "doa/delegation", "--timeout=60s"])
-        .await
-        .ok();
+    // Pending lasts until the next look after the delay (seconds): long enough to be seen.
+    wait_admin(&env, "delegation", "Pending while the delegation propagates", |o| {
+        let pending = region_states(o).iter().any(|(_, state)| state == "Pending");
+        match (pending, has_condition(o, "Reconciling", "True")) {
+            (true, Ok(())) => Ok(()),
+            other => Err(format!("(a Region Pending, Reconciling) = {other:?}")),
+        }
+    })
+    .await;
     let object = wait_admin(&env, "delegation", "Ready", |o| has_condition(o, "Ready", "True")).await;
     assert_eq!(
         region_states(&object),
         states(&[("us-east-1", "Delegated"), ("eu-west-1", "Delegated")])
     );
+    assert_eq!(emulator.calls().get("EnableOrganizationAdminAccount"), Some(&2));
     for entry in object["status"]["regions"].as_array().expect("regions") {
         assert_eq!(entry["administratorAccountId"], SECURITY);
         assert!(
@@ -123,67 +126,34 @@ async fn organization_admin_delegates_stalls_on_another_administrator_and_honour
         "{table}"
     );
     assert!(table.contains(&format!("{SECURITY}   2")), "{table}");
-
-    // Another account administers one of the Regions (the default profile lets it: the realistic
-    // one would refuse it), so it is the organization's administrator too: the resource is Stalled
-    // naming it, the Region it administers is in conflict, ours stays; nothing replaces it.
-    delegate(&url, MANAGEMENT, OTHER, "ap-southeast-2").await;
-    env.apply(&admin(
-        "contested",
-        &env.ns,
-        &format!("accountId: \"{SECURITY}\"\nregions: [eu-west-1, ap-southeast-2]"),
-    ))
-    .await;
-    let contested = wait_admin(&env, "contested", "Stalled", |o| has_condition(o, "Stalled", "True")).await;
-    let stalled = contested["status"]["conditions"]
-        .as_array()
-        .and_then(|c| c.iter().find(|c| c["type"] == "Stalled"))
-        .expect("Stalled");
-    assert_eq!(stalled["reason"], "AdministratorConflict");
-    let message = stalled["message"].as_str().unwrap_or_default();
-    assert!(
-        message.contains(OTHER) && message.contains("ap-southeast-2"),
-        "{message}"
-    );
-    assert_eq!(
-        region_states(&contested),
-        states(&[("eu-west-1", "Delegated"), ("ap-southeast-2", "Conflict")])
-    );
-    let everyone = delegated(&[
-        ("ap-southeast-2", OTHER),
-        ("eu-west-1", SECURITY),
-        ("us-east-1", SECURITY),
-    ]);
-    assert_eq!(delegations(&emulator), everyone);
+    let both = delegated(&[("eu-west-1", SECURITY), ("us-east-1", SECURITY)]);
+    assert_eq!(delegations(&emulator), both);
 
     // deletionPolicy: Retain: the resource goes, AWS stays as it was, with no Disable call.
     env.kubectl(&["delete", "doa", "delegation", "--wait=false"]).await.ok();
     env.wait_gone(&admins(&env), "delegation", Duration::from_secs(60))
         .await;
-    assert_eq!(delegations(&emulator), everyone, "Retain leaves every delegation");
+    assert_eq!(delegations(&emulator), both, "Retain leaves every delegation");
     assert_eq!(emulator.calls().get(DISABLE), None);
 
-    // deletionPolicy: Disable: only the declared account's own delegation in the declared Regions.
+    // deletionPolicy: Disable: eu-west-1 is adopted (no Enable), ap-southeast-2 delegated; on
+    // deletion only the declared Regions are disabled, us-east-1 is left as it is.
     env.apply(&admin(
-        "contested",
+        "partial",
         &env.ns,
         &format!("accountId: \"{SECURITY}\"\nregions: [eu-west-1, ap-southeast-2]\ndeletionPolicy: Disable"),
     ))
     .await;
-    wait_admin(&env, "contested", "the new generation observed", |o| {
-        (o["status"]["observedGeneration"] == o["metadata"]["generation"])
-            .then_some(())
-            .ok_or_else(|| "not observed yet".to_owned())
-    })
-    .await;
-    env.kubectl(&["delete", "doa", "contested", "--wait=false"]).await.ok();
-    env.wait_gone(&admins(&env), "contested", Duration::from_secs(60)).await;
+    wait_admin(&env, "partial", "Ready", |o| has_condition(o, "Ready", "True")).await;
+    assert_eq!(emulator.calls().get("EnableOrganizationAdminAccount"), Some(&3));
+    env.kubectl(&["delete", "doa", "partial", "--wait=false"]).await.ok();
+    env.wait_gone(&admins(&env), "partial", Duration::from_secs(60)).await;
     assert_eq!(
         delegations(&emulator),
-        delegated(&[("ap-southeast-2", OTHER), ("us-east-1", SECURITY)]),
-        "eu-west-1 disabled; the other account's Region and the undeclared one untouched"
+        delegated(&[("us-east-1", SECURITY)]),
+        "the declared Regions disabled, the undeclared one untouched"
     );
-    assert_eq!(emulator.calls().get(DISABLE), Some(&1));
+    assert_eq!(emulator.calls().get(DISABLE), Some(&2));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

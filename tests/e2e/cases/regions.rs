@@ -47,15 +47,28 @@ async fn graphs_in_regions_without_detective_or_not_enabled_stall_saying_why() {
     }
 
     let nowhere = env
-        .wait_graph("nowhere", WAIT, "Stalled RegionUnavailable", stalled_by("RegionUnavailable"))
+        .wait_graph(
+            "nowhere",
+            WAIT,
+            "Stalled RegionUnavailable",
+            stalled_by("RegionUnavailable"),
+        )
         .await;
     let message = condition(&nowhere, "Stalled").expect("Stalled")["message"].to_string();
     assert!(message.contains("no endpoint in ap-northeast-3"), "{message}");
     let telaviv = env
-        .wait_graph("telaviv", WAIT, "Stalled RegionNotEnabled", stalled_by("RegionNotEnabled"))
+        .wait_graph(
+            "telaviv",
+            WAIT,
+            "Stalled RegionNotEnabled",
+            stalled_by("RegionNotEnabled"),
+        )
         .await;
     let message = condition(&telaviv, "Stalled").expect("Stalled")["message"].to_string();
-    assert!(message.contains("enable-region --region-name il-central-1"), "{message}");
+    assert!(
+        message.contains("enable-region --region-name il-central-1"),
+        "{message}"
+    );
     env.wait_graph("virginia", WAIT, "Ready beside them", is_ready).await;
     let regions: Vec<String> = emulator.graphs().into_iter().map(|g| g.region).collect();
     assert_eq!(regions, ["us-east-1"], "no graph where Detective could not be reached");
@@ -66,7 +79,11 @@ async fn graphs_in_regions_without_detective_or_not_enabled_stall_saying_why() {
         ..WorldPatch::default()
     });
     let out = env
-        .kubectl(&["annotate", "dg/telaviv", "reconcile.fluxcd.io/requestedAt=2026-12-06T02:00:00Z"])
+        .kubectl(&[
+            "annotate",
+            "dg/telaviv",
+            "reconcile.fluxcd.io/requestedAt=2026-12-06T02:00:00Z",
+        ])
         .await;
     assert!(out.success, "{}", out.stderr);
     env.wait_graph("telaviv", WAIT, "Ready once the Region is enabled", is_ready)
