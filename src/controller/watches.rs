@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use futures::{Stream, StreamExt};
 use kube::api::Api;
+use kube::core::Selector;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{Predicate, WatchStreamExt, predicates, watcher};
 use kube::{Client, ResourceExt};
@@ -16,11 +17,13 @@ use super::reconciler::Managed;
 use super::{ORPHAN_ANNOTATION, RECONCILE_REQUESTED_AT};
 use crate::http_server::Readiness;
 
-/// Where the watches look: every namespace, or one.
+/// Where the watches look: every namespace, or one; every object, or those a label selector
+/// matches.
 #[derive(Clone, Copy)]
 pub struct WatchScope<'a> {
     pub client: &'a Client,
     pub namespace: Option<&'a str>,
+    pub selector: Option<&'a Selector>,
 }
 
 /// The watch of one kind: the changes its controller reconciles, and its watch cache.
@@ -42,7 +45,14 @@ impl<K: Managed> Watch<K> {
         // triggering another round of AWS reads.
         let orphan = |resource: &K| orphan_state(resource.annotations(), resource.meta().deletion_timestamp.is_some());
         let requested = |resource: &K| annotation_hash(resource.annotations(), RECONCILE_REQUESTED_AT);
-        let stream = watcher(api, watcher::Config::default().any_semantic())
+        let mut config = watcher::Config::default().any_semantic();
+        if let Some(selector) = scope.selector {
+            // The API server filters: an object relabelled out of the selector arrives as a
+            // deletion, which only drops it from the cache (the controller acts on applied
+            // objects; a reconcile still queued for it finds it gone and does nothing).
+            config = config.labels_from(selector);
+        }
+        let stream = watcher(api, config)
             .default_backoff()
             .modify(forget_unread_metadata)
             .reflect(writer)
