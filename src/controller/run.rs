@@ -242,7 +242,7 @@ async fn run_controller(
     let mut graph_watch = parts
         .kinds
         .contains(&Kind::Graph)
-        .then(|| Watch::<DetectiveGraph>::start(scope, lists.expect()));
+        .then(|| Watch::<DetectiveGraph>::start(scope, lists.expect(), parts.metrics.clone()));
     let graphs = graph_watch
         .as_ref()
         .map_or_else(|| reflector::store().0, |watch| watch.store.clone());
@@ -300,7 +300,7 @@ struct Controllers<'a> {
 impl Controllers<'_> {
     /// Starts watching `K`; readiness waits for its initial list.
     fn watch<K: Managed>(&self) -> Watch<K> {
-        Watch::start(self.scope, self.lists.expect())
+        Watch::start(self.scope, self.lists.expect(), self.ctx.metrics.clone())
     }
 
     /// The controller of one kind, running until the stop signal.

@@ -16,6 +16,7 @@ use kube::{Client, ResourceExt};
 use super::reconciler::Managed;
 use super::{ORPHAN_ANNOTATION, RECONCILE_REQUESTED_AT};
 use crate::http_server::Readiness;
+use crate::metrics::Metrics;
 
 /// Where the watches look: every namespace, or one; every object, or those a label selector
 /// matches.
@@ -33,8 +34,9 @@ pub struct Watch<K: Managed> {
 }
 
 impl<K: Managed> Watch<K> {
-    /// Starts watching `K` in `scope`; `initial_list` is told when the first list is complete.
-    pub fn start(scope: WatchScope<'_>, initial_list: InitialList) -> Self {
+    /// Starts watching `K` in `scope`; `initial_list` is told when the first list is complete,
+    /// `metrics` forgets the series of a resource that leaves the watch.
+    pub fn start(scope: WatchScope<'_>, initial_list: InitialList, metrics: Arc<Metrics>) -> Self {
         let api: Api<K> = match scope.namespace {
             Some(namespace) => Api::namespaced(scope.client.clone(), namespace),
             None => Api::all(scope.client.clone()),
@@ -56,10 +58,14 @@ impl<K: Managed> Watch<K> {
             .default_backoff()
             .modify(forget_unread_metadata)
             .reflect(writer)
-            .inspect(move |event| {
-                if let Ok(watcher::Event::InitDone) = event {
-                    initial_list.done(&K::kind(&()));
+            .inspect(move |event| match event {
+                Ok(watcher::Event::InitDone) => initial_list.done(&K::kind(&())),
+                // Deleted, or relabelled out of the selector (another shard's now): its series
+                // are this process's no more.
+                Ok(watcher::Event::Delete(resource)) => {
+                    metrics.forget(K::KIND, &resource.namespace().unwrap_or_default(), &resource.name_any());
                 }
+                _ => {}
             })
             .applied_objects()
             .predicate_filter(

@@ -23,3 +23,4 @@ mod organization_members;
 mod rbac;
 mod reporting;
 mod restart;
+mod sharding;
