@@ -19,6 +19,7 @@ use kube::runtime::reflector;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
+use super::decoding::Decoder;
 use super::kinds::Kind;
 use super::label_selector;
 use super::reconciler::Managed;
@@ -232,6 +233,14 @@ async fn run_controller(
     // the stores themselves would compete with the controllers' own wait for them.
     readiness.set(false);
     let lists = InitialLists::new(readiness.clone());
+    let recorder = Recorder::new(
+        parts.client.clone(),
+        Reporter {
+            controller: "detective-operator".into(),
+            instance: std::env::var("POD_NAME").ok(),
+        },
+    );
+    let decoder = Decoder::new(recorder.clone(), parts.metrics.clone());
     let scope = WatchScope {
         client: &parts.client,
         namespace: parts.namespace.as_deref(),
@@ -242,20 +251,14 @@ async fn run_controller(
     let mut graph_watch = parts
         .kinds
         .contains(&Kind::Graph)
-        .then(|| Watch::<DetectiveGraph>::start(scope, lists.expect(), parts.metrics.clone()));
+        .then(|| Watch::<DetectiveGraph>::start(scope, lists.expect(), decoder.clone(), parts.metrics.clone()));
     let graphs = graph_watch
         .as_ref()
         .map_or_else(|| reflector::store().0, |watch| watch.store.clone());
     let ctx = Arc::new(Context {
         client: parts.client.clone(),
         aws: parts.aws.clone(),
-        recorder: Recorder::new(
-            parts.client.clone(),
-            Reporter {
-                controller: "detective-operator".into(),
-                instance: std::env::var("POD_NAME").ok(),
-            },
-        ),
+        recorder: recorder.clone(),
         graphs,
         backoff: backoff::Backoff::default(),
         metrics: parts.metrics.clone(),
@@ -271,6 +274,7 @@ async fn run_controller(
     let controllers = Controllers {
         scope,
         lists: &lists,
+        decoder,
         concurrency: parts.concurrency,
         stop: stop_rx,
         ctx,
@@ -292,6 +296,7 @@ async fn run_controller(
 struct Controllers<'a> {
     scope: WatchScope<'a>,
     lists: &'a InitialLists,
+    decoder: Arc<Decoder>,
     concurrency: u16,
     stop: watch::Receiver<bool>,
     ctx: Arc<Context>,
@@ -300,7 +305,12 @@ struct Controllers<'a> {
 impl Controllers<'_> {
     /// Starts watching `K`; readiness waits for its initial list.
     fn watch<K: Managed>(&self) -> Watch<K> {
-        Watch::start(self.scope, self.lists.expect(), self.ctx.metrics.clone())
+        Watch::start(
+            self.scope,
+            self.lists.expect(),
+            self.decoder.clone(),
+            self.ctx.metrics.clone(),
+        )
     }
 
     /// The controller of one kind, running until the stop signal.

@@ -7,12 +7,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use futures::{Stream, StreamExt};
-use kube::api::Api;
+use kube::api::{Api, ApiResource, DynamicObject};
 use kube::core::Selector;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{Predicate, WatchStreamExt, predicates, watcher};
 use kube::{Client, ResourceExt};
 
+use super::decoding::Decoder;
 use super::reconciler::Managed;
 use super::{ORPHAN_ANNOTATION, RECONCILE_REQUESTED_AT};
 use crate::http_server::Readiness;
@@ -35,11 +36,19 @@ pub struct Watch<K: Managed> {
 
 impl<K: Managed> Watch<K> {
     /// Starts watching `K` in `scope`; `initial_list` is told when the first list is complete,
-    /// `metrics` forgets the series of a resource that leaves the watch.
-    pub fn start(scope: WatchScope<'_>, initial_list: InitialList, metrics: Arc<Metrics>) -> Self {
-        let api: Api<K> = match scope.namespace {
-            Some(namespace) => Api::namespaced(scope.client.clone(), namespace),
-            None => Api::all(scope.client.clone()),
+    /// `decoder` reads each object (skipping those that do not decode), `metrics` forgets the
+    /// series of a resource that leaves the watch.
+    pub fn start(
+        scope: WatchScope<'_>,
+        initial_list: InitialList,
+        decoder: Arc<Decoder>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        // Watched as plain JSON and decoded one object at a time (see `decoding`).
+        let resource = ApiResource::erase::<K>(&());
+        let api: Api<DynamicObject> = match scope.namespace {
+            Some(namespace) => Api::namespaced_with(scope.client.clone(), namespace, &resource),
+            None => Api::all_with(scope.client.clone(), &resource),
         };
         let (store, writer) = reflector::store();
         // Status writes do not change the generation: filtering on it (and on finalizers, the
@@ -56,6 +65,12 @@ impl<K: Managed> Watch<K> {
         }
         let stream = watcher(api, config)
             .default_backoff()
+            .filter_map(move |event| {
+                futures::future::ready(match event {
+                    Ok(event) => decoder.event::<K>(event).map(Ok),
+                    Err(error) => Some(Err(error)),
+                })
+            })
             .modify(forget_unread_metadata)
             .reflect(writer)
             .inspect(move |event| match event {

@@ -24,3 +24,4 @@ mod rbac;
 mod reporting;
 mod restart;
 mod sharding;
+mod undecodable;
