@@ -78,20 +78,22 @@ fn requirement_of(requirement: &str) -> Result<Expression, String> {
     }
     if let Some((key, rest)) = requirement.split_once(char::is_whitespace) {
         let rest = rest.trim_start();
-        let (build, values): (fn(String, BTreeSet<String>) -> Expression, &str) =
-            if let Some(values) = rest.strip_prefix("notin") {
-                (Expression::NotIn, values)
-            } else if let Some(values) = rest.strip_prefix("in") {
-                (Expression::In, values)
-            } else {
-                return Err(format!(
-                    "{requirement:?}: expected `in`, `notin`, `=`, `==` or `!=` after the key"
-                ));
-            };
+        let (build, values): (SetExpression, &str) = if let Some(values) = rest.strip_prefix("notin") {
+            (Expression::NotIn, values)
+        } else if let Some(values) = rest.strip_prefix("in") {
+            (Expression::In, values)
+        } else {
+            return Err(format!(
+                "{requirement:?}: expected `in`, `notin`, `=`, `==` or `!=` after the key"
+            ));
+        };
         return Ok(build(key_of(key)?, set_of(values.trim())?));
     }
     Ok(Expression::Exists(key_of(requirement)?))
 }
+
+/// `In` or `NotIn`.
+type SetExpression = fn(String, BTreeSet<String>) -> Expression;
 
 /// `(v1,v2)`: at least one value.
 fn set_of(text: &str) -> Result<BTreeSet<String>, String> {
