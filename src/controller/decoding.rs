@@ -9,8 +9,10 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use k8s_openapi::api::core::v1::ObjectReference;
+use kube::ResourceExt;
 use kube::api::DynamicObject;
 use kube::runtime::events::Recorder;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher::Event;
 use tracing::warn;
 
@@ -37,10 +39,18 @@ impl Decoder {
     }
 
     /// A watch event about `K`; `None` when its object does not decode (reported, unless it is
-    /// a deletion: an object that goes needs no word).
-    pub fn event<K: Managed>(&self, event: Event<DynamicObject>) -> Option<Event<K>> {
+    /// a deletion: an object that goes needs no word). An object `cached` from before that no
+    /// longer decodes leaves the cache, so that no queued reconcile acts on its old version (the
+    /// deletion only drops it from the cache: the controller reconciles applied objects only).
+    pub fn event<K: Managed>(&self, event: Event<DynamicObject>, cached: &Store<K>) -> Option<Event<K>> {
         Some(match event {
-            Event::Apply(object) => Event::Apply(self.object(object)?),
+            Event::Apply(object) => {
+                let cache_key = ObjectRef::<K>::new(&object.name_any()).within(&object.namespace().unwrap_or_default());
+                match self.object(object) {
+                    Some(resource) => Event::Apply(resource),
+                    None => Event::Delete(K::clone(&*cached.get(&cache_key)?)),
+                }
+            }
             Event::InitApply(object) => Event::InitApply(self.object(object)?),
             Event::Delete(object) => Event::Delete(decode(object).ok()?),
             Event::Init => Event::Init,
@@ -136,28 +146,52 @@ mod tests {
     #[tokio::test]
     async fn an_object_that_does_not_decode_is_skipped_and_counted_once_per_version() {
         let (decoder, metrics) = decoder();
-        let good = decoder.event::<DetectiveGraph>(Event::InitApply(object("good", serde_json::json!([]), "1")));
+        let (cache, _) = kube::runtime::reflector::store::<DetectiveGraph>();
+        let good =
+            decoder.event::<DetectiveGraph>(Event::InitApply(object("good", serde_json::json!([]), "1")), &cache);
         assert!(matches!(good, Some(Event::InitApply(graph)) if graph.metadata.name.as_deref() == Some("good")));
         let bad = || Event::InitApply(object("bad", serde_json::json!("everyone"), "2"));
-        assert!(decoder.event::<DetectiveGraph>(bad()).is_none());
-        assert!(decoder.event::<DetectiveGraph>(bad()).is_none(), "a relist");
+        assert!(decoder.event::<DetectiveGraph>(bad(), &cache).is_none());
+        assert!(decoder.event::<DetectiveGraph>(bad(), &cache).is_none(), "a relist");
         assert_eq!(
             skipped(&metrics),
             r#"detective_operator_objects_skipped_total{kind="DetectiveGraph"} 1"#
         );
         let edited = Event::Apply(object("bad", serde_json::json!(7), "3"));
-        assert!(decoder.event::<DetectiveGraph>(edited).is_none());
+        assert!(decoder.event::<DetectiveGraph>(edited, &cache).is_none());
         assert!(
             skipped(&metrics).ends_with(" 2"),
             "a new version: {}",
             skipped(&metrics)
         );
         let deleted = Event::Delete(object("bad", serde_json::json!(7), "4"));
-        assert!(decoder.event::<DetectiveGraph>(deleted).is_none());
+        assert!(decoder.event::<DetectiveGraph>(deleted, &cache).is_none());
         assert!(skipped(&metrics).ends_with(" 2"), "its deletion is no skip");
         assert!(matches!(
-            decoder.event::<DetectiveGraph>(Event::InitDone),
+            decoder.event::<DetectiveGraph>(Event::InitDone, &cache),
             Some(Event::InitDone)
         ));
+    }
+
+    #[tokio::test]
+    async fn a_cached_object_edited_into_one_that_does_not_decode_leaves_the_cache() {
+        let (decoder, metrics) = decoder();
+        let (cache, mut writer) = kube::runtime::reflector::store::<DetectiveGraph>();
+        let Some(applied) =
+            decoder.event::<DetectiveGraph>(Event::Apply(object("g", serde_json::json!([]), "1")), &cache)
+        else {
+            panic!("a good object decodes");
+        };
+        writer.apply_watcher_event(&applied);
+        assert_eq!(cache.state().len(), 1);
+
+        let edited = decoder.event::<DetectiveGraph>(Event::Apply(object("g", serde_json::json!("all"), "2")), &cache);
+        let Some(Event::Delete(dropped)) = edited else {
+            panic!("the cached version is dropped: {edited:?}");
+        };
+        assert_eq!(dropped.metadata.resource_version.as_deref(), Some("1"));
+        writer.apply_watcher_event(&Event::Delete(dropped));
+        assert!(cache.state().is_empty());
+        assert!(skipped(&metrics).ends_with(" 1"), "and reported: {}", skipped(&metrics));
     }
 }

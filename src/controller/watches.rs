@@ -51,6 +51,7 @@ impl<K: Managed> Watch<K> {
             None => Api::all_with(scope.client.clone(), &resource),
         };
         let (store, writer) = reflector::store();
+        let cached = store.clone();
         // Status writes do not change the generation: filtering on it (and on finalizers, the
         // deletion timestamp and a request to reconcile now) keeps a status write from
         // triggering another round of AWS reads.
@@ -67,7 +68,7 @@ impl<K: Managed> Watch<K> {
             .default_backoff()
             .filter_map(move |event| {
                 futures::future::ready(match event {
-                    Ok(event) => decoder.event::<K>(event).map(Ok),
+                    Ok(event) => decoder.event::<K>(event, &cached).map(Ok),
                     Err(error) => Some(Err(error)),
                 })
             })
