@@ -27,6 +27,11 @@ pub struct ReconcileLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SkippedLabels {
+    pub kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct AwsCallLabels {
     pub operation: &'static str,
     /// `ok`, `throttled`, or the error kind.
@@ -91,6 +96,7 @@ pub struct Metrics {
     deletion_guard_trips: Family<ResourceLabels, Counter>,
     conditions: Family<ConditionLabels, Gauge>,
     last_success: Family<KindLabels, Gauge>,
+    objects_skipped: Family<SkippedLabels, Counter>,
     recorded: Mutex<HashMap<ResourceKey, Recorded>>,
 }
 
@@ -118,6 +124,7 @@ impl Metrics {
         let deletion_guard_trips = Family::<ResourceLabels, Counter>::default();
         let conditions = Family::<ConditionLabels, Gauge>::default();
         let last_success = Family::<KindLabels, Gauge>::default();
+        let objects_skipped = Family::<SkippedLabels, Counter>::default();
         registry.register(
             "reconciles",
             "Reconciles by resource kind and result",
@@ -153,6 +160,11 @@ impl Metrics {
             "Unix time of the last reconcile of each resource that ended without error",
             last_success.clone(),
         );
+        registry.register(
+            "objects_skipped",
+            "Stored objects the watches skipped because they do not decode, by kind (each version once)",
+            objects_skipped.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -162,6 +174,7 @@ impl Metrics {
             deletion_guard_trips,
             conditions,
             last_success,
+            objects_skipped,
             recorded: Mutex::new(HashMap::new()),
         }
     }
@@ -209,6 +222,11 @@ impl Metrics {
         self.deletion_guard_trips
             .get_or_create(&resource_labels(namespace, name))
             .inc();
+    }
+
+    /// Counts a version of a stored object of `kind` the watch skipped (it does not decode).
+    pub fn object_skipped(&self, kind: &'static str) {
+        self.objects_skipped.get_or_create(&SkippedLabels { kind }).inc();
     }
 
     /// Sets the condition series of a resource (kube-state-metrics style: for each condition

@@ -841,3 +841,40 @@ async fn plan_warns_about_a_region_detective_is_not_known_to_be_in() {
     );
     assert!(!warnings[0].contains("us-east-1 is not"), "{stderr}");
 }
+
+/// `run` refuses, before anything else, a kind it does not know (listing those it does) and a
+/// label selector it cannot read, each naming its flag; the environment variables are checked
+/// the same way.
+#[tokio::test]
+async fn run_refuses_an_unknown_kind_and_a_malformed_selector_naming_the_flag() {
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut command = administrator();
+        // A kubeconfig that cannot be read: a flag let through fails fast, with another code.
+        command
+            .args(["run", "--kubeconfig", "/nonexistent/kubeconfig"])
+            .args(args)
+            .envs(env.iter().copied());
+        async move { command.output().await.expect("the binary runs") }
+    };
+    for output in [
+        run(&["--kinds", "graph,graphs"], &[]).await,
+        run(&[], &[("KINDS", "membership,graphs")]).await,
+    ] {
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("'graphs'") && stderr.contains("--kinds"), "{stderr}");
+        assert!(
+            stderr.contains("graph, membership, organizationadmin"),
+            "lists the kinds: {stderr}"
+        );
+    }
+    for output in [
+        run(&["--watch-label-selector", "detective.operator.dev/shard in 0"], &[]).await,
+        run(&[], &[("WATCH_LABEL_SELECTOR", "detective.operator.dev/shard in 0")]).await,
+    ] {
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("--watch-label-selector"), "{stderr}");
+        assert!(stderr.contains("(v1,v2)"), "says why: {stderr}");
+    }
+}

@@ -30,7 +30,7 @@ impl Notice {
         }
     }
 
-    fn warning(reason: &'static str, action: &'static str, note: String) -> Self {
+    pub(super) fn warning(reason: &'static str, action: &'static str, note: String) -> Self {
         Self {
             warning: true,
             ..Self::normal(reason, action, note)

@@ -2,9 +2,10 @@
 //! `DetectiveMembership` and `DetectiveOrganizationAdmin` true.
 //!
 //! - [`run`]: the process — flags, the Kubernetes client, the HTTP server, signals, the leader
-//!   loop — and the controllers it starts;
+//!   loop — and the controllers it starts; [`kinds`]: the kinds it can run (`--kinds`);
 //! - [`watches`]: what each kind's watch caches and lets through, and readiness once every watch
-//!   has listed;
+//!   has listed; [`label_selector`]: the objects a process watches (`--watch-label-selector`);
+//!   [`decoding`]: each watched object read on its own, one that does not decode skipped;
 //! - [`reconciler`]: one reconcile, shared by every kind (finalizer → engine → status → events →
 //!   metrics → requeue; teardown on deletion); [`graph`], [`membership`], [`organization_admin`]:
 //!   what each kind adds;
@@ -14,8 +15,11 @@
 
 pub mod backoff;
 pub mod claims;
+pub mod decoding;
 pub mod events;
 pub mod graph;
+pub mod kinds;
+pub mod label_selector;
 pub mod leader;
 pub mod membership;
 pub mod organization_admin;

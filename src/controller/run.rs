@@ -1,6 +1,6 @@
 //! The operator process (`detective-operator run`): flags, the Kubernetes client, the HTTP
 //! server (probes and metrics), signals, and the leader loop that starts and stops the
-//! controllers of every kind.
+//! controllers of the kinds it runs (`--kinds`).
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::SocketAddr;
@@ -9,13 +9,19 @@ use std::sync::Arc;
 
 use clap::{ArgAction, Args};
 use futures::StreamExt;
+use futures::future::BoxFuture;
 use kube::Client;
 use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::core::Selector;
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
+use super::decoding::Decoder;
+use super::kinds::Kind;
+use super::label_selector;
 use super::reconciler::Managed;
 use super::watches::{InitialLists, Watch, WatchScope};
 use super::{Context, backoff, error_policy, leader, reconcile, status};
@@ -34,6 +40,17 @@ pub struct RunArgs {
     /// Watch only this namespace (default: all namespaces).
     #[arg(long, env = "WATCH_NAMESPACE")]
     pub namespace: Option<String>,
+
+    /// The kinds this process watches and reconciles, comma-separated (default: every kind).
+    /// Deployments with different kinds can hold different credentials.
+    #[arg(long, env = "KINDS", value_enum, value_delimiter = ',')]
+    pub kinds: Vec<Kind>,
+
+    /// Watch, cache and reconcile only the objects whose labels match this Kubernetes label
+    /// selector, e.g. `detective.operator.dev/shard=0` (default: every object). One process per
+    /// shard, each with its own Lease.
+    #[arg(long, env = "WATCH_LABEL_SELECTOR", value_parser = label_selector::parse)]
+    pub watch_label_selector: Option<Selector>,
 
     /// Address of the admin server (/healthz, /readyz, /metrics).
     #[arg(long, default_value = "0.0.0.0:8080", env = "ADMIN_ADDRESS")]
@@ -147,8 +164,15 @@ pub async fn run(args: RunArgs) -> Result<(), StartError> {
         aws: Arc::new(aws),
         metrics,
         namespace: args.namespace.clone(),
+        kinds: Kind::selected(&args.kinds),
+        selector: args.watch_label_selector.clone().filter(|s| !s.selects_all()),
         concurrency: args.concurrency,
     };
+    info!(
+        kinds = ?context.kinds,
+        selector = %context.selector.as_ref().map(Selector::to_string).unwrap_or_default(),
+        "reconciling"
+    );
     if !args.leader_elect {
         readiness.set(false);
         run_controller(&context, readiness, stopped(terminate.clone())).await;
@@ -194,6 +218,8 @@ struct SharedParts {
     aws: Arc<AwsAccess>,
     metrics: Arc<Metrics>,
     namespace: Option<String>,
+    kinds: Vec<Kind>,
+    selector: Option<Selector>,
     concurrency: u16,
 }
 
@@ -207,24 +233,33 @@ async fn run_controller(
     // the stores themselves would compete with the controllers' own wait for them.
     readiness.set(false);
     let lists = InitialLists::new(readiness.clone());
+    let recorder = Recorder::new(
+        parts.client.clone(),
+        Reporter {
+            controller: "detective-operator".into(),
+            instance: std::env::var("POD_NAME").ok(),
+        },
+    );
+    let decoder = Decoder::new(recorder.clone(), parts.metrics.clone());
     let scope = WatchScope {
         client: &parts.client,
         namespace: parts.namespace.as_deref(),
+        selector: parts.selector.as_ref(),
     };
-    let graphs = Watch::<DetectiveGraph>::start(scope, lists.expect());
-    let memberships = Watch::<DetectiveMembership>::start(scope, lists.expect());
-    let organization_admins = Watch::<DetectiveOrganizationAdmin>::start(scope, lists.expect());
+    // The graph watch cache also serves the graph-claim check; a process that runs no graph
+    // reconciles runs no claim check and gets an empty one.
+    let mut graph_watch = parts
+        .kinds
+        .contains(&Kind::Graph)
+        .then(|| Watch::<DetectiveGraph>::start(scope, lists.expect(), decoder.clone(), parts.metrics.clone()));
+    let graphs = graph_watch
+        .as_ref()
+        .map_or_else(|| reflector::store().0, |watch| watch.store.clone());
     let ctx = Arc::new(Context {
         client: parts.client.clone(),
         aws: parts.aws.clone(),
-        recorder: Recorder::new(
-            parts.client.clone(),
-            Reporter {
-                controller: "detective-operator".into(),
-                instance: std::env::var("POD_NAME").ok(),
-            },
-        ),
-        graphs: graphs.store.clone(),
+        recorder: recorder.clone(),
+        graphs,
         backoff: backoff::Backoff::default(),
         metrics: parts.metrics.clone(),
         unwritten: status::Unwritten::default(),
@@ -236,17 +271,58 @@ async fn run_controller(
         stop.await;
         let _ = stop_tx.send(true);
     });
-    futures::join!(
-        control(graphs, parts, stop_rx.clone(), ctx.clone()),
-        control(memberships, parts, stop_rx.clone(), ctx.clone()),
-        control(organization_admins, parts, stop_rx, ctx),
-    );
+    let controllers = Controllers {
+        scope,
+        lists: &lists,
+        decoder,
+        concurrency: parts.concurrency,
+        stop: stop_rx,
+        ctx,
+    };
+    // Every watch is started (and expected by readiness) before any is polled.
+    let running: Vec<BoxFuture<'static, ()>> = parts
+        .kinds
+        .iter()
+        .map(|kind| match kind {
+            Kind::Graph => controllers.control(graph_watch.take().expect("the graph watch started above")),
+            Kind::Membership => controllers.control(controllers.watch::<DetectiveMembership>()),
+            Kind::OrganizationAdmin => controllers.control(controllers.watch::<DetectiveOrganizationAdmin>()),
+        })
+        .collect();
+    futures::future::join_all(running).await;
+}
+
+/// What starting the controller of one kind takes.
+struct Controllers<'a> {
+    scope: WatchScope<'a>,
+    lists: &'a InitialLists,
+    decoder: Arc<Decoder>,
+    concurrency: u16,
+    stop: watch::Receiver<bool>,
+    ctx: Arc<Context>,
+}
+
+impl Controllers<'_> {
+    /// Starts watching `K`; readiness waits for its initial list.
+    fn watch<K: Managed>(&self) -> Watch<K> {
+        Watch::start(
+            self.scope,
+            self.lists.expect(),
+            self.decoder.clone(),
+            self.ctx.metrics.clone(),
+        )
+    }
+
+    /// The controller of one kind, running until the stop signal.
+    fn control<K: Managed>(&self, watch: Watch<K>) -> BoxFuture<'static, ()> {
+        Box::pin(control(watch, self.concurrency, self.stop.clone(), self.ctx.clone()))
+    }
 }
 
 /// Runs the controller of one kind until `stop`.
-async fn control<K: Managed>(watch: Watch<K>, parts: &SharedParts, stop: watch::Receiver<bool>, ctx: Arc<Context>) {
+async fn control<K: Managed>(watch: Watch<K>, concurrency: u16, stop: watch::Receiver<bool>, ctx: Arc<Context>) {
     Controller::for_stream(watch.stream, watch.store)
-        .with_config(controller::Config::default().concurrency(parts.concurrency))
+        .with_config(controller::Config::default().concurrency(concurrency))
         .graceful_shutdown_on(stopped(stop))
         .run(reconcile::<K>, error_policy::<K>, ctx)
         .for_each(log_result)

@@ -7,20 +7,25 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use futures::{Stream, StreamExt};
-use kube::api::Api;
+use kube::api::{Api, ApiResource, DynamicObject};
+use kube::core::Selector;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{Predicate, WatchStreamExt, predicates, watcher};
 use kube::{Client, ResourceExt};
 
+use super::decoding::Decoder;
 use super::reconciler::Managed;
 use super::{ORPHAN_ANNOTATION, RECONCILE_REQUESTED_AT};
 use crate::http_server::Readiness;
+use crate::metrics::Metrics;
 
-/// Where the watches look: every namespace, or one.
+/// Where the watches look: every namespace, or one; every object, or those a label selector
+/// matches.
 #[derive(Clone, Copy)]
 pub struct WatchScope<'a> {
     pub client: &'a Client,
     pub namespace: Option<&'a str>,
+    pub selector: Option<&'a Selector>,
 }
 
 /// The watch of one kind: the changes its controller reconciles, and its watch cache.
@@ -30,26 +35,53 @@ pub struct Watch<K: Managed> {
 }
 
 impl<K: Managed> Watch<K> {
-    /// Starts watching `K` in `scope`; `initial_list` is told when the first list is complete.
-    pub fn start(scope: WatchScope<'_>, initial_list: InitialList) -> Self {
-        let api: Api<K> = match scope.namespace {
-            Some(namespace) => Api::namespaced(scope.client.clone(), namespace),
-            None => Api::all(scope.client.clone()),
+    /// Starts watching `K` in `scope`; `initial_list` is told when the first list is complete,
+    /// `decoder` reads each object (skipping those that do not decode), `metrics` forgets the
+    /// series of a resource that leaves the watch.
+    pub fn start(
+        scope: WatchScope<'_>,
+        initial_list: InitialList,
+        decoder: Arc<Decoder>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        // Watched as plain JSON and decoded one object at a time (see `decoding`).
+        let resource = ApiResource::erase::<K>(&());
+        let api: Api<DynamicObject> = match scope.namespace {
+            Some(namespace) => Api::namespaced_with(scope.client.clone(), namespace, &resource),
+            None => Api::all_with(scope.client.clone(), &resource),
         };
         let (store, writer) = reflector::store();
+        let cached = store.clone();
         // Status writes do not change the generation: filtering on it (and on finalizers, the
         // deletion timestamp and a request to reconcile now) keeps a status write from
         // triggering another round of AWS reads.
         let orphan = |resource: &K| orphan_state(resource.annotations(), resource.meta().deletion_timestamp.is_some());
         let requested = |resource: &K| annotation_hash(resource.annotations(), RECONCILE_REQUESTED_AT);
-        let stream = watcher(api, watcher::Config::default().any_semantic())
+        let mut config = watcher::Config::default().any_semantic();
+        if let Some(selector) = scope.selector {
+            // The API server filters: an object relabelled out of the selector arrives as a
+            // deletion, which only drops it from the cache (the controller acts on applied
+            // objects; a reconcile still queued for it finds it gone and does nothing).
+            config = config.labels_from(selector);
+        }
+        let stream = watcher(api, config)
             .default_backoff()
+            .filter_map(move |event| {
+                futures::future::ready(match event {
+                    Ok(event) => decoder.event::<K>(event, &cached).map(Ok),
+                    Err(error) => Some(Err(error)),
+                })
+            })
             .modify(forget_unread_metadata)
             .reflect(writer)
-            .inspect(move |event| {
-                if let Ok(watcher::Event::InitDone) = event {
-                    initial_list.done(&K::kind(&()));
+            .inspect(move |event| match event {
+                Ok(watcher::Event::InitDone) => initial_list.done(&K::kind(&())),
+                // Deleted, or relabelled out of the selector (another shard's now): its series
+                // are this process's no more.
+                Ok(watcher::Event::Delete(resource)) => {
+                    metrics.forget(K::KIND, &resource.namespace().unwrap_or_default(), &resource.name_any());
                 }
+                _ => {}
             })
             .applied_objects()
             .predicate_filter(

@@ -73,18 +73,93 @@ The namespace watched in namespaced mode (rbac.namespaced): watchNamespace, else
 {{- end }}
 
 {{/*
-What the operator may do with its own resources and events, and nothing more: list/watch/get
-and patch (finalizers, by JSON patch) on the resources, server-side-apply patches of their
-status, and events.k8s.io Events (create, then patch when an event repeats). No Secrets, no
-wildcards. Used by the ClusterRole (all namespaces) and by the Role (namespaced mode).
+The plural resource of each kind `--kinds` takes (one line per kind).
+*/}}
+{{- define "detective-operator.kindResources" -}}
+graph: detectivegraphs
+membership: detectivememberships
+organizationadmin: detectiveorganizationadmins
+{{- end }}
+
+{{/*
+The operator's Deployments, as a JSON list: one per entry of `deployments` (or one reconciling
+every kind when that is empty), each with its kinds, service account, RBAC name and the
+instances it runs (one per entry of `shards`, or one watching every object): each instance's
+Deployment name, selector labels, Lease and label selector.
+*/}}
+{{- define "detective-operator.controllers" -}}
+{{- $root := . }}
+{{- $fullname := include "detective-operator.fullname" . }}
+{{- $leaseBase := default $fullname .Values.leaderElection.leaseName }}
+{{- $allKinds := keys (include "detective-operator.kindResources" . | fromYaml) | sortAlpha }}
+{{- $deployments := .Values.deployments }}
+{{- if not $deployments }}
+{{- $deployments = list (dict "name" "" "kinds" list) }}
+{{- end }}
+{{- $shards := .Values.shards }}
+{{- if not $shards }}
+{{- $shards = list (dict "name" "" "selector" "") }}
+{{- end }}
+{{- $controllers := list }}
+{{- $claimed := dict }}
+{{- range $deployment := $deployments }}
+{{- $kinds := $deployment.kinds | default $allKinds }}
+{{- range $kind := $kinds }}
+{{- if not (has $kind $allKinds) }}
+{{- fail (printf "deployments[%s].kinds: %q is no kind; the kinds are %s" $deployment.name $kind (join ", " $allKinds)) }}
+{{- end }}
+{{- if hasKey $claimed $kind }}
+{{- fail (printf "deployments: kind %q is in both %s and %s; each kind belongs to one Deployment" $kind (get $claimed $kind) $deployment.name) }}
+{{- end }}
+{{- $_ := set $claimed $kind $deployment.name }}
+{{- end }}
+{{- $name := $fullname }}
+{{- $account := "" }}
+{{- $annotations := dict }}
+{{- if $deployment.name }}
+{{- $name = printf "%s-%s" $fullname $deployment.name | trunc 63 | trimSuffix "-" }}
+{{- $ownAccount := $deployment.serviceAccount | default dict }}
+{{- $annotations = $ownAccount.annotations | default dict }}
+{{- if $root.Values.serviceAccount.create }}
+{{- $account = default $name $ownAccount.name }}
+{{- else }}
+{{- $account = required (printf "deployments[%s].serviceAccount.name is required when serviceAccount.create is false" $deployment.name) $ownAccount.name }}
+{{- end }}
+{{- else }}
+{{- $account = include "detective-operator.serviceAccountName" $root }}
+{{- $annotations = $root.Values.serviceAccount.annotations }}
+{{- end }}
+{{- $instances := list }}
+{{- range $shard := $shards }}
+{{- $suffix := list $deployment.name $shard.name | compact | join "-" }}
+{{- $instanceName := $fullname }}
+{{- $lease := $leaseBase }}
+{{- if $suffix }}
+{{- $instanceName = printf "%s-%s" $fullname $suffix | trunc 63 | trimSuffix "-" }}
+{{- $lease = printf "%s-%s" $leaseBase $suffix | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- $instances = append $instances (dict "name" $instanceName "component" $suffix "lease" $lease "selector" ($shard.selector | default "")) }}
+{{- end }}
+{{- $controllers = append $controllers (dict "name" $name "kinds" $kinds "allKinds" (eq (len $kinds) (len $allKinds)) "serviceAccount" $account "annotations" $annotations "instances" $instances) }}
+{{- end }}
+{{- toJson $controllers }}
+{{- end }}
+
+{{/*
+What the operator may do with the resources of its kinds and events, and nothing more:
+list/watch/get and patch (finalizers, by JSON patch) on the resources, server-side-apply patches
+of their status, and events.k8s.io Events (create, then patch when an event repeats). No
+Secrets, no wildcards. Called with (dict "kinds" KINDS "root" $) by the ClusterRole (all
+namespaces) and by the Role (namespaced mode).
 */}}
 {{- define "detective-operator.rules" -}}
+{{- $resources := include "detective-operator.kindResources" .root | fromYaml -}}
 - apiGroups:
     - detective.operator.dev
   resources:
-    - detectivegraphs
-    - detectivememberships
-    - detectiveorganizationadmins
+    {{- range .kinds }}
+    - {{ get $resources . }}
+    {{- end }}
   verbs:
     - get
     - list
@@ -93,9 +168,9 @@ wildcards. Used by the ClusterRole (all namespaces) and by the Role (namespaced 
 - apiGroups:
     - detective.operator.dev
   resources:
-    - detectivegraphs/status
-    - detectivememberships/status
-    - detectiveorganizationadmins/status
+    {{- range .kinds }}
+    - {{ get $resources . }}/status
+    {{- end }}
   verbs:
     - patch
 - apiGroups:

@@ -24,3 +24,5 @@ mod rbac;
 mod regions;
 mod reporting;
 mod restart;
+mod sharding;
+mod undecodable;

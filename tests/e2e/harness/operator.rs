@@ -36,6 +36,8 @@ pub struct OperatorOptions {
     ///
     /// [`ApiGate`]: super::gate::ApiGate
     pub kubeconfig: Option<PathBuf>,
+    /// More flags of `run`, e.g. `--kinds` or `--watch-label-selector`.
+    pub args: Vec<String>,
 }
 
 impl OperatorOptions {
@@ -47,7 +49,14 @@ impl OperatorOptions {
             lease: None,
             log_filter: "info,detective_operator=debug,kube_runtime::controller=debug".to_owned(),
             kubeconfig: None,
+            args: Vec::new(),
         }
+    }
+
+    /// Adds flags of `run`.
+    pub fn args(mut self, args: &[&str]) -> Self {
+        self.args.extend(args.iter().map(|a| (*a).to_owned()));
+        self
     }
 
     /// Logs at the level the operator picks without `RUST_LOG`, so that what a test reads in
@@ -112,7 +121,7 @@ impl Operator {
             None => command.arg("--leader-elect=false"),
         };
         // Only this test's namespace: other tests' resources belong to their own operators.
-        command.args(["--namespace", &env.ns]);
+        command.args(["--namespace", &env.ns]).args(&options.args);
         let missing = env.dir.join("no-such-aws-file");
         command
             .env_clear()
