@@ -49,6 +49,8 @@ pub struct AwsAccess {
     clients: Mutex<HashMap<ClientKey, SdkDetective>>,
     organizations: Mutex<HashMap<ClientKey, SdkOrganizations>>,
     identities: Mutex<HashMap<ClientKey, RoleIdentity>>,
+    /// The STS client of each Region, which every role's credentials there are obtained with.
+    sts: Mutex<HashMap<String, aws_sdk_sts::Client>>,
     /// Where the clients count their calls.
     metrics: Arc<Metrics>,
 }
@@ -77,6 +79,7 @@ impl AwsAccess {
             clients: Mutex::new(HashMap::new()),
             organizations: Mutex::new(HashMap::new()),
             identities: Mutex::new(HashMap::new()),
+            sts: Mutex::new(HashMap::new()),
             metrics: Arc::default(),
         }
     }
@@ -139,8 +142,14 @@ impl AwsAccess {
         if let Some(identity) = self.identities.lock().expect("identity cache lock").get(&key) {
             return identity.clone();
         }
+        let sts = {
+            let mut sts = self.sts.lock().expect("STS client lock");
+            sts.entry(region.to_owned())
+                .or_insert_with(|| credentials::sts_client(region, &self.base))
+                .clone()
+        };
         let identity = RoleIdentity {
-            provider: credentials::assume_role(role, region, &self.base).await,
+            provider: credentials::assume_role(role, &sts),
             cache: IdentityCache::lazy().build(),
         };
         let mut identities = self.identities.lock().expect("identity cache lock");

@@ -4,19 +4,23 @@
 //! IRSA web identity (`AWS_ROLE_ARN` + `AWS_WEB_IDENTITY_TOKEN_FILE`) and EKS Pod Identity
 //! (`AWS_CONTAINER_CREDENTIALS_FULL_URI`). Endpoint overrides follow the SDK's own variables
 //! (`AWS_ENDPOINT_URL_DETECTIVE`, `AWS_ENDPOINT_URL`) or the `--endpoint-url` flag. A resource may
-//! name a role to assume: the SDK's [`AssumeRoleProvider`] gets its credentials from STS with the
-//! base credentials. A stand-in for AWS (the embedded emulator) takes the place of the chain with
+//! name a role to assume: its credentials come from STS with the base credentials, through one
+//! STS client per Region shared by every role. A stand-in for AWS (the embedded emulator) takes the place of the chain with
 //! one endpoint and a fixed access key: [`StandIn`]. Which client uses which credentials, and how
 //! long they are kept, is [`super::access`]'s.
 
 use std::time::Duration;
 
+use std::time::SystemTime;
+
+use aws_config::identity::IdentityCache;
 use aws_config::retry::RetryConfig;
-use aws_config::sts::AssumeRoleProvider;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
-use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_credential_types::provider::error::CredentialsError;
+use aws_credential_types::provider::{self, ProvideCredentials, SharedCredentialsProvider, future};
+use aws_sdk_sts::operation::assume_role::builders::AssumeRoleFluentBuilder;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
 /// How the operator reaches AWS, from flags and environment.
@@ -97,21 +101,72 @@ pub(super) async fn load_stand_in(stand_in: &StandIn<'_>) -> SdkConfig {
         .await
 }
 
-/// The credentials of `role`, obtained from STS in `region` with the base configuration's
-/// credentials and HTTP client. The provider calls STS each time it is asked: the identity cache
-/// of the client that uses it decides how often that is.
-pub(super) async fn assume_role(role: &RoleToAssume, region: &str, base: &SdkConfig) -> SharedCredentialsProvider {
-    let provider = AssumeRoleProvider::builder(role.role_arn.clone())
-        .session_name(
+/// The STS client every role's credentials in `region` are obtained with: the base
+/// configuration's credentials and HTTP client, no identity cache of its own (each role's
+/// credentials are cached by the clients that use them, see [`super::access`]). One per Region,
+/// shared by every role: the SDK's `AssumeRoleProvider` would build one per role.
+pub(super) fn sts_client(region: &str, base: &SdkConfig) -> aws_sdk_sts::Client {
+    let config = base
+        .clone()
+        .into_builder()
+        .identity_cache(IdentityCache::no_cache())
+        .region(Region::new(region.to_owned()))
+        .build();
+    aws_sdk_sts::Client::new(&config)
+}
+
+/// The credentials of `role`, obtained through `sts` (its Region's shared client). The provider
+/// calls STS each time it is asked: the identity cache of the client that uses it decides how
+/// often that is.
+pub(super) fn assume_role(role: &RoleToAssume, sts: &aws_sdk_sts::Client) -> SharedCredentialsProvider {
+    let request = sts
+        .assume_role()
+        .role_arn(role.role_arn.clone())
+        .role_session_name(
             role.session_name
                 .clone()
                 .unwrap_or_else(|| DEFAULT_SESSION_NAME.to_owned()),
         )
-        .region(Region::new(region.to_owned()))
-        .configure(base);
-    let provider = match &role.external_id {
-        Some(external_id) => provider.external_id(external_id.clone()),
-        None => provider,
-    };
-    SharedCredentialsProvider::new(provider.build().await)
+        .set_external_id(role.external_id.clone());
+    SharedCredentialsProvider::new(RoleCredentials { request })
+}
+
+/// One role's AssumeRole request, ready to send: all a role costs besides its cached
+/// credentials. Its failure is a [`CredentialsError`] carrying the STS error, as the SDK's own
+/// provider reports it, so that [`super::error`] classifies both alike.
+#[derive(Debug)]
+struct RoleCredentials {
+    request: AssumeRoleFluentBuilder,
+}
+
+impl RoleCredentials {
+    async fn credentials(&self) -> provider::Result {
+        let assumed = self
+            .request
+            .clone()
+            .send()
+            .await
+            .map_err(CredentialsError::provider_error)?;
+        let granted = assumed
+            .credentials
+            .ok_or_else(|| CredentialsError::unhandled("STS granted no credentials"))?;
+        let expiry = SystemTime::try_from(granted.expiration)
+            .map_err(|_| CredentialsError::unhandled("the credentials' expiry is not a representable time"))?;
+        Ok(Credentials::new(
+            granted.access_key_id,
+            granted.secret_access_key,
+            Some(granted.session_token),
+            Some(expiry),
+            "detective-operator-assume-role",
+        ))
+    }
+}
+
+impl ProvideCredentials for RoleCredentials {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::new(self.credentials())
+    }
 }
