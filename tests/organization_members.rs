@@ -206,7 +206,10 @@ async fn a_refresh_of_forty_ous_lists_each_ou_once() {
     let account_pages = count(&calls, "ListAccountsForParent");
     assert_eq!(account_pages, 80, "{calls:?}");
     assert_eq!(count(&calls, "ListOrganizationalUnitsForParent"), 40, "{calls:?}");
-    assert_eq!(count(&calls, "ListAccounts"), 0, "{calls:?}");
+    // One ListAccounts page shows that this Organizations answers without `Paths` (the default
+    // profile): then the OUs are walked (the realistic profile's Paths resolve them from the
+    // ListAccounts pages alone: tests/realistic_organization_members.rs).
+    assert_eq!(count(&calls, "ListAccounts"), 1, "{calls:?}");
     emulator.shutdown().await;
 }
 
@@ -523,6 +526,43 @@ async fn a_listing_that_fails_part_way_removes_nothing_and_keeps_the_resolved_se
     assert!(recovered.is_ready(), "{:?}", recovered.status.sync.conditions);
     assert_eq!(count(&calls, "ListAccounts"), 4, "{calls:?}");
     assert!(resolved(&graph).refresh_time.0 > before.refresh_time.0);
+    emulator.shutdown().await;
+}
+
+/// A refresh of 1,201 accounts (61 ListAccounts pages) throttled on its 10th page on every
+/// attempt the SDK makes (TooManyRequestsException): a retryable `Throttled`, nothing removed,
+/// nothing created, the previous resolution kept; the next refresh goes through.
+#[tokio::test]
+async fn a_listing_throttled_on_the_tenth_of_sixty_one_pages_prunes_nothing() {
+    let (emulator, mut graph, start, first) = whole_organization_synced(1200).await;
+    assert!(first.is_ready(), "{:?}", first.status.sync.conditions);
+    // A guard that would let a truncated listing's removals through.
+    graph.spec = spec(
+        json!({"refreshInterval": "1m"}),
+        json!({"deletionGuard": {"maxDeletions": 1200}}),
+    );
+    let before = resolved(&graph);
+    let members_before = members(&emulator).len();
+    // The SDK makes 3 attempts at a call (its default retries, as configured for the emulator).
+    emulator.inject_fault(Fault::throttle().on("ListAccounts").after(9).times(3));
+    let (throttled, calls) = counted_sync(&emulator, &mut graph, start + SignedDuration::from_mins(2)).await;
+    let error = throttled.error.as_ref().expect("the listing was throttled");
+    assert_eq!(error.reason(), "Throttled", "{error}");
+    assert!(error.is_retryable() && !throttled.is_stalled(), "{error:?}");
+    assert_eq!(count(&calls, "ListAccounts"), 12, "{calls:?}");
+    assert_eq!(count(&emulator.faulted_calls(), "ListAccounts"), 3);
+    assert_eq!(
+        count(&calls, "DeleteMembers") + count(&calls, "CreateMembers"),
+        0,
+        "{calls:?}"
+    );
+    assert_eq!(members(&emulator).len(), members_before, "nothing pruned");
+    assert_eq!(resolved(&graph), before, "the previous resolution is kept");
+
+    let (recovered, calls) = counted_sync(&emulator, &mut graph, start + SignedDuration::from_mins(3)).await;
+    assert!(recovered.is_ready(), "{:?}", recovered.status.sync.conditions);
+    assert_eq!(count(&calls, "ListAccounts"), 61, "{calls:?}");
+    assert_eq!(count(&calls, "DeleteMembers"), 0, "{calls:?}");
     emulator.shutdown().await;
 }
 
