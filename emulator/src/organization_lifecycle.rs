@@ -5,9 +5,11 @@
 //! - a member account that is no longer ACTIVE stops ingesting: its packages read STOPPED in the
 //!   member's `DatasourcePackageIngestStates` and ingest history from the change on, and it
 //!   reports no volume; ingestion resumes when it is ACTIVE again;
-//! - a CLOSED member account is removed from every graph, a closed administrator account loses
-//!   its graph, each `propagationDelay` after the change (how long after: **unverified**; AWS
-//!   closes an account over days).
+//! - a CLOSED member account is removed from its graphs ("Detective automatically removes member
+//!   accounts that are terminated in AWS, except in the AWS GovCloud (US-East) and AWS GovCloud
+//!   (US-West) Regions", page "Removing member accounts from a behavior graph"), and a closed
+//!   administrator account loses its graph, each `propagationDelay` after the change (how long
+//!   after, and the administrator's graph: **unverified**).
 //!
 //! The change is noted when the world changes ([`ServiceState::apply_account_states`]); the
 //! removals happen lazily when due ([`ServiceState::settle_account_states`]).
@@ -28,6 +30,7 @@ impl ServiceState {
         let delay_ms = after.realism().propagation_delay_ms();
         let removal_due = now_ms.saturating_add(delay_ms);
         for graph in self.graphs.values_mut() {
+            let is_gov_cloud = |region: &str| region.starts_with("us-gov-");
             let administrator = after.account_state(&graph.administrator_id);
             if administrator == AccountState::Closed {
                 graph.removal_due_ms.get_or_insert(removal_due);
@@ -41,7 +44,7 @@ impl ServiceState {
                 } else if ingests(was) || member.ingest_stopped_ms.is_none() {
                     member.ingest_stopped_ms.get_or_insert(now_ms);
                 }
-                if is == AccountState::Closed {
+                if is == AccountState::Closed && !is_gov_cloud(&graph.region) {
                     member.removal_due_ms.get_or_insert(removal_due);
                 } else {
                     member.removal_due_ms = None;
