@@ -20,6 +20,7 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 
 use support::emulator_access;
+use support::organization_flow;
 
 const REGION: &str = fixtures::REGION;
 const MANAGEMENT: &str = "900000000000";
@@ -59,21 +60,11 @@ async fn delegated_organization(seed: &OrganizationSeed) -> Emulator {
 /// A spec drawing its members from `organization` (`membersFrom.organization`), with AutoEnable on,
 /// and the fields of `extra` besides (or instead).
 fn spec(organization: serde_json::Value, extra: serde_json::Value) -> DetectiveGraphSpec {
-    let mut spec = json!({
-        "region": REGION,
-        "organization": {"autoEnable": true},
-        "membersFrom": {"organization": organization},
-    });
-    if let (Some(spec), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {
-        spec.extend(extra.clone());
-    }
-    serde_json::from_value(spec).expect("a valid spec")
+    organization_flow::organization_spec(REGION, organization, extra)
 }
 
 fn graph(organization: serde_json::Value, extra: serde_json::Value) -> DetectiveGraph {
-    let mut graph = DetectiveGraph::new("organization", spec(organization, extra));
-    graph.metadata.namespace = Some("security".to_owned());
-    graph
+    organization_flow::organization_graph("organization", REGION, organization, extra)
 }
 
 /// One sync at `now` (the previous status is the graph's); the graph keeps the new status.
@@ -97,12 +88,7 @@ fn stalled_reason(outcome: &GraphOutcome) -> Option<&str> {
 
 /// What the last refresh resolved (`status.organization.resolved`).
 fn resolved(graph: &DetectiveGraph) -> ResolvedOrganization {
-    graph
-        .status
-        .as_ref()
-        .and_then(|s| s.organization.as_ref())
-        .and_then(|o| o.resolved.clone())
-        .expect("status.organization.resolved")
+    organization_flow::resolved(graph)
 }
 
 fn count(calls: &BTreeMap<String, u64>, operation: &str) -> u64 {

@@ -13,10 +13,9 @@ mod support;
 use std::collections::BTreeMap;
 
 use detective_emulator::{
-    AccountState, Emulator, EmulatorConfig, MemberStatus, OrganizationSeed, REALISTIC_PROPAGATION_DELAY, WorldConfig,
-    WorldPatch,
+    AccountState, Emulator, MemberStatus, OrganizationSeed, REALISTIC_PROPAGATION_DELAY, WorldConfig, WorldPatch,
 };
-use detective_operator::api::{DetectiveGraph, DetectiveGraphSpec, ResolvedOrganization};
+use detective_operator::api::{DetectiveGraph, ResolvedOrganization};
 use detective_operator::engine::{self, GraphOutcome, GraphTarget, Mode, Reported, SHORT_REQUEUE};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use serde_json::json;
@@ -38,17 +37,7 @@ fn seed(accounts: u32) -> OrganizationSeed {
 /// A realistic emulator (with `world`'s own settings besides) holding the organization of
 /// `seed`, whose administrator ADMIN is delegated and shown.
 async fn delegated(seed: &OrganizationSeed, world: WorldConfig) -> Emulator {
-    let emulator = Emulator::start(EmulatorConfig {
-        default_account: ADMIN.to_owned(),
-        world: WorldConfig {
-            realistic: true,
-            ..world
-        },
-        ..EmulatorConfig::default()
-    })
-    .await
-    .expect("the emulator starts");
-    emulator.seed_organization(seed);
+    let emulator = organization_flow::realistic_emulator(ADMIN, world, seed).await;
     fixtures::delegate(&emulator.endpoint_url(), MANAGEMENT, ADMIN, REGION).await;
     emulator.advance_clock(REALISTIC_PROPAGATION_DELAY);
     emulator
@@ -64,18 +53,7 @@ fn unthrottled() -> WorldConfig {
 }
 
 fn graph(organization: serde_json::Value, extra: serde_json::Value) -> DetectiveGraph {
-    let mut spec = json!({
-        "region": REGION,
-        "organization": {"autoEnable": true},
-        "membersFrom": {"organization": organization},
-    });
-    if let (Some(spec), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {
-        spec.extend(extra.clone());
-    }
-    let spec: DetectiveGraphSpec = serde_json::from_value(spec).expect("a valid spec");
-    let mut graph = DetectiveGraph::new("organization", spec);
-    graph.metadata.namespace = Some("security".to_owned());
-    graph
+    organization_flow::organization_graph("organization", REGION, organization, extra)
 }
 
 /// One sync at `now`, its calls counted on their own; the graph keeps the new status.
@@ -119,12 +97,7 @@ fn members(emulator: &Emulator) -> BTreeMap<String, MemberStatus> {
 }
 
 fn resolved(graph: &DetectiveGraph) -> ResolvedOrganization {
-    graph
-        .status
-        .as_ref()
-        .and_then(|s| s.organization.as_ref())
-        .and_then(|o| o.resolved.clone())
-        .expect("status.organization.resolved")
+    organization_flow::resolved(graph)
 }
 
 #[tokio::test]

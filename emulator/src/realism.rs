@@ -61,19 +61,11 @@ impl Realism {
     pub fn of(world: &WorldConfig) -> Realism {
         let realistic = world.realistic;
         Realism {
-            propagation_delay: world.propagation_delay.unwrap_or(if realistic {
-                REALISTIC_PROPAGATION_DELAY
-            } else {
-                Duration::ZERO
-            }),
+            propagation_delay: delay(world.propagation_delay, realistic, REALISTIC_PROPAGATION_DELAY),
             single_administrator: world.single_administrator.unwrap_or(realistic),
             strict_regions: world.strict_regions.unwrap_or(realistic),
             enforce_iam: world.enforce_iam || realistic,
-            verification_delay: world.verification_delay.unwrap_or(if realistic {
-                REALISTIC_VERIFICATION_DELAY
-            } else {
-                Duration::ZERO
-            }),
+            verification_delay: delay(world.verification_delay, realistic, REALISTIC_VERIFICATION_DELAY),
             omit_account_status: world.omit_account_status.unwrap_or(realistic),
             account_paths: world.account_paths.unwrap_or(realistic),
             organizations_rate_limit: world
@@ -92,6 +84,11 @@ impl Realism {
     pub fn verification_delay_ms(&self) -> i64 {
         millis(self.verification_delay)
     }
+}
+
+/// A delay setting in force: its own value, else the profile's default (none by default).
+fn delay(setting: Option<Duration>, realistic: bool, realistic_default: Duration) -> Duration {
+    setting.unwrap_or(if realistic { realistic_default } else { Duration::ZERO })
 }
 
 fn millis(delay: Duration) -> i64 {

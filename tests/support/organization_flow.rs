@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use detective_emulator::{Emulator, EmulatorConfig, OrganizationSeed, WorldConfig};
-use detective_operator::api::{DelegationState, DetectiveGraph, DetectiveGraphSpec, DetectiveOrganizationAdminSpec};
+use detective_operator::api::{
+    DelegationState, DetectiveGraph, DetectiveGraphSpec, DetectiveOrganizationAdminSpec, ResolvedOrganization,
+};
 use detective_operator::engine::{self, GraphTarget, Mode, OrganizationAdminTarget, Reported};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
@@ -64,24 +66,51 @@ fn tick(emulator: &Emulator, now: &mut Timestamp) {
     *now += SignedDuration::try_from(STEP).expect("a duration");
 }
 
-fn graph(region: &str) -> DetectiveGraph {
-    let spec: DetectiveGraphSpec = serde_json::from_value(serde_json::json!({
+/// A spec in `region` drawing its members from `organization` (`membersFrom.organization`), with
+/// AutoEnable on, and the fields of `extra` besides (or instead).
+pub fn organization_spec(
+    region: &str,
+    organization: serde_json::Value,
+    extra: serde_json::Value,
+) -> DetectiveGraphSpec {
+    let mut spec = serde_json::json!({
         "region": region,
         "organization": {"autoEnable": true},
-        "membersFrom": {"organization": {}},
-        "datasourcePackages": ["EKS_AUDIT", "ASFF_SECURITYHUB_FINDING"],
-    }))
-    .expect("a valid spec");
-    let mut graph = DetectiveGraph::new(&format!("organization-{region}"), spec);
+        "membersFrom": {"organization": organization},
+    });
+    if let (Some(spec), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {
+        spec.extend(extra.clone());
+    }
+    serde_json::from_value(spec).expect("a valid spec")
+}
+
+/// The `DetectiveGraph` `name` in the namespace `security` with [`organization_spec`].
+pub fn organization_graph(
+    name: &str,
+    region: &str,
+    organization: serde_json::Value,
+    extra: serde_json::Value,
+) -> DetectiveGraph {
+    let mut graph = DetectiveGraph::new(name, organization_spec(region, organization, extra));
     graph.metadata.namespace = Some("security".to_owned());
     graph
 }
 
-/// Runs the flow for an organization of `accounts` member accounts (plus its management
-/// account) in 40 OUs, on a realistic emulator with `world`'s own settings besides.
-pub async fn realistic_organization_flow(accounts: u32, world: WorldConfig) -> FlowReport {
+/// What the graph's last refresh resolved (`status.organization.resolved`).
+pub fn resolved(graph: &DetectiveGraph) -> ResolvedOrganization {
+    graph
+        .status
+        .as_ref()
+        .and_then(|s| s.organization.as_ref())
+        .and_then(|o| o.resolved.clone())
+        .expect("status.organization.resolved")
+}
+
+/// An in-process emulator on the realistic profile (with `world`'s own settings besides) whose
+/// unsigned callers act as `default_account`, holding the organization of `seed`.
+pub async fn realistic_emulator(default_account: &str, world: WorldConfig, seed: &OrganizationSeed) -> Emulator {
     let emulator = Emulator::start(EmulatorConfig {
-        default_account: ADMINISTRATOR.to_owned(),
+        default_account: default_account.to_owned(),
         world: WorldConfig {
             realistic: true,
             ..world
@@ -90,13 +119,15 @@ pub async fn realistic_organization_flow(accounts: u32, world: WorldConfig) -> F
     })
     .await
     .expect("the emulator starts");
-    emulator.seed_organization(&OrganizationSeed::new(
-        "o-realflow001",
-        MANAGEMENT,
-        40,
-        accounts,
-        ADMINISTRATOR,
-    ));
+    emulator.seed_organization(seed);
+    emulator
+}
+
+/// Runs the flow for an organization of `accounts` member accounts (plus its management
+/// account) in 40 OUs, on a realistic emulator with `world`'s own settings besides.
+pub async fn realistic_organization_flow(accounts: u32, world: WorldConfig) -> FlowReport {
+    let seed = OrganizationSeed::new("o-realflow001", MANAGEMENT, 40, accounts, ADMINISTRATOR);
+    let emulator = realistic_emulator(ADMINISTRATOR, world, &seed).await;
     let started = Instant::now();
     let mut now = Timestamp::now();
 
@@ -130,7 +161,13 @@ pub async fn realistic_organization_flow(accounts: u32, world: WorldConfig) -> F
     let mut graph_syncs = 0;
     for region in REGIONS {
         let access = emulator_access(&emulator.endpoint_url(), ADMINISTRATOR, region).await;
-        let mut graph = graph(region);
+        let packages = serde_json::json!({"datasourcePackages": ["EKS_AUDIT", "ASFF_SECURITYHUB_FINDING"]});
+        let mut graph = organization_graph(
+            &format!("organization-{region}"),
+            region,
+            serde_json::json!({}),
+            packages,
+        );
         loop {
             graph_syncs += 1;
             let outcome = engine::sync(&access, GraphTarget::of(&graph), Mode::Apply, now).await;
