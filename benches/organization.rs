@@ -1,9 +1,14 @@
 //! Calls of `spec.membersFrom.organization` for an organization of 1,200 member accounts in 40
 //! OUs (plus the management account), through the real SDK clients against the emulator:
-//! converging from an empty graph, a resync inside the refresh interval, and a refresh that
-//! walks the OUs. Prints the calls per operation and the wall time of each round.
+//! converging from an empty graph, a resync inside the refresh interval, and chosen OUs both
+//! ways: walked (Organizations without `Paths`) and from the `Paths` of the ListAccounts pages.
+//! Prints the calls per operation and the wall time of each round.
 //!
-//! `cargo bench --bench organization`
+//! `cargo bench --bench organization -- --realistic` runs the organization flow on the
+//! realistic profile instead (delegation in 3 Regions, a graph per Region with `membersFrom` +
+//! `autoEnable` + `datasourcePackages`, 1,200 accounts) and prints every write it made.
+//!
+//! `cargo bench --bench organization [-- --realistic]`
 
 #[path = "../emulator/tests/fixtures/mod.rs"]
 mod fixtures;
@@ -13,7 +18,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use detective_emulator::{Emulator, EmulatorConfig, OrganizationSeed};
+use detective_emulator::{Emulator, EmulatorConfig, OrganizationSeed, WorldConfig, WorldPatch};
 use detective_operator::api::{DetectiveGraph, DetectiveGraphSpec};
 use detective_operator::engine::{self, GraphTarget, Mode};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
@@ -56,8 +61,32 @@ async fn round(emulator: &Emulator, graph: &mut DetectiveGraph, label: &str, now
     );
 }
 
+/// The organization flow on the realistic profile, its writes and calls.
+async fn realistic_flow() {
+    const ACCOUNTS: u32 = 1200;
+    println!(
+        "organization flow, realistic profile: delegation in {} Regions, a graph per Region with membersFrom + \
+         autoEnable + datasourcePackages, {ACCOUNTS} accounts in 40 OUs",
+        support::organization_flow::REGIONS.len()
+    );
+    let report = support::organization_flow::realistic_organization_flow(ACCOUNTS, WorldConfig::default()).await;
+    println!(
+        "  {} members per graph, {} reconciles of the delegation, {} of the graphs, {:.1} s",
+        report.members_per_graph,
+        report.admin_syncs,
+        report.graph_syncs,
+        report.took.as_secs_f64()
+    );
+    println!("  writes: {:?}", report.writes);
+    println!("  every call: {:?}", report.calls);
+}
+
 #[tokio::main]
 async fn main() {
+    if std::env::args().any(|arg| arg == "--realistic") {
+        realistic_flow().await;
+        return;
+    }
     let emulator = Emulator::start(EmulatorConfig {
         default_account: ADMIN.into(),
         ..EmulatorConfig::default()
@@ -74,9 +103,10 @@ async fn main() {
     );
     // The five top-level OUs, whose walk finds the 35 below them.
     let top: Vec<String> = (0..5).map(|i| seed.unit_id(i)).collect();
-    let (whole, units) = (0, 1);
+    let (whole, units, from_paths) = (0, 1, 2);
     let mut graphs = [
         graph(serde_json::json!({})),
+        graph(serde_json::json!({"organizationalUnits": top})),
         graph(serde_json::json!({"organizationalUnits": top})),
     ];
     // (the graph, what the round is, minutes after the first sync)
@@ -86,8 +116,16 @@ async fn main() {
         (whole, "refresh (11 min later), nothing to change", 11),
         (units, "5 top-level OUs (40 walked): first sync", 0),
         (units, "5 top-level OUs: resync inside the interval", 5),
+        (from_paths, "5 top-level OUs from Paths (no walk): first sync", 0),
     ];
     for (graph, what, minutes) in rounds {
+        if graph == from_paths {
+            // Organizations answers accounts with `Paths` from here on.
+            emulator.merge_world(WorldPatch {
+                account_paths: Some(true),
+                ..WorldPatch::default()
+            });
+        }
         round(
             &emulator,
             &mut graphs[graph],

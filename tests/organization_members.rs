@@ -20,6 +20,7 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 
 use support::emulator_access;
+use support::organization_flow;
 
 const REGION: &str = fixtures::REGION;
 const MANAGEMENT: &str = "900000000000";
@@ -59,21 +60,11 @@ async fn delegated_organization(seed: &OrganizationSeed) -> Emulator {
 /// A spec drawing its members from `organization` (`membersFrom.organization`), with AutoEnable on,
 /// and the fields of `extra` besides (or instead).
 fn spec(organization: serde_json::Value, extra: serde_json::Value) -> DetectiveGraphSpec {
-    let mut spec = json!({
-        "region": REGION,
-        "organization": {"autoEnable": true},
-        "membersFrom": {"organization": organization},
-    });
-    if let (Some(spec), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {
-        spec.extend(extra.clone());
-    }
-    serde_json::from_value(spec).expect("a valid spec")
+    organization_flow::organization_spec(REGION, organization, extra)
 }
 
 fn graph(organization: serde_json::Value, extra: serde_json::Value) -> DetectiveGraph {
-    let mut graph = DetectiveGraph::new("organization", spec(organization, extra));
-    graph.metadata.namespace = Some("security".to_owned());
-    graph
+    organization_flow::organization_graph("organization", REGION, organization, extra)
 }
 
 /// One sync at `now` (the previous status is the graph's); the graph keeps the new status.
@@ -97,12 +88,7 @@ fn stalled_reason(outcome: &GraphOutcome) -> Option<&str> {
 
 /// What the last refresh resolved (`status.organization.resolved`).
 fn resolved(graph: &DetectiveGraph) -> ResolvedOrganization {
-    graph
-        .status
-        .as_ref()
-        .and_then(|s| s.organization.as_ref())
-        .and_then(|o| o.resolved.clone())
-        .expect("status.organization.resolved")
+    organization_flow::resolved(graph)
 }
 
 fn count(calls: &BTreeMap<String, u64>, operation: &str) -> u64 {
@@ -223,7 +209,10 @@ async fn a_refresh_of_forty_ous_lists_each_ou_once() {
     let account_pages = count(&calls, "ListAccountsForParent");
     assert_eq!(account_pages, 80, "{calls:?}");
     assert_eq!(count(&calls, "ListOrganizationalUnitsForParent"), 40, "{calls:?}");
-    assert_eq!(count(&calls, "ListAccounts"), 0, "{calls:?}");
+    // One ListAccounts page shows that this Organizations answers without `Paths` (the default
+    // profile): then the OUs are walked (the realistic profile's Paths resolve them from the
+    // ListAccounts pages alone: tests/realistic_organization_members.rs).
+    assert_eq!(count(&calls, "ListAccounts"), 1, "{calls:?}");
     emulator.shutdown().await;
 }
 
@@ -540,6 +529,43 @@ async fn a_listing_that_fails_part_way_removes_nothing_and_keeps_the_resolved_se
     assert!(recovered.is_ready(), "{:?}", recovered.status.sync.conditions);
     assert_eq!(count(&calls, "ListAccounts"), 4, "{calls:?}");
     assert!(resolved(&graph).refresh_time.0 > before.refresh_time.0);
+    emulator.shutdown().await;
+}
+
+/// A refresh of 1,201 accounts (61 ListAccounts pages) throttled on its 10th page on every
+/// attempt the SDK makes (TooManyRequestsException): a retryable `Throttled`, nothing removed,
+/// nothing created, the previous resolution kept; the next refresh goes through.
+#[tokio::test]
+async fn a_listing_throttled_on_the_tenth_of_sixty_one_pages_prunes_nothing() {
+    let (emulator, mut graph, start, first) = whole_organization_synced(1200).await;
+    assert!(first.is_ready(), "{:?}", first.status.sync.conditions);
+    // A guard that would let a truncated listing's removals through.
+    graph.spec = spec(
+        json!({"refreshInterval": "1m"}),
+        json!({"deletionGuard": {"maxDeletions": 1200}}),
+    );
+    let before = resolved(&graph);
+    let members_before = members(&emulator).len();
+    // The SDK makes 3 attempts at a call (its default retries, as configured for the emulator).
+    emulator.inject_fault(Fault::throttle().on("ListAccounts").after(9).times(3));
+    let (throttled, calls) = counted_sync(&emulator, &mut graph, start + SignedDuration::from_mins(2)).await;
+    let error = throttled.error.as_ref().expect("the listing was throttled");
+    assert_eq!(error.reason(), "Throttled", "{error}");
+    assert!(error.is_retryable() && !throttled.is_stalled(), "{error:?}");
+    assert_eq!(count(&calls, "ListAccounts"), 12, "{calls:?}");
+    assert_eq!(count(&emulator.faulted_calls(), "ListAccounts"), 3);
+    assert_eq!(
+        count(&calls, "DeleteMembers") + count(&calls, "CreateMembers"),
+        0,
+        "{calls:?}"
+    );
+    assert_eq!(members(&emulator).len(), members_before, "nothing pruned");
+    assert_eq!(resolved(&graph), before, "the previous resolution is kept");
+
+    let (recovered, calls) = counted_sync(&emulator, &mut graph, start + SignedDuration::from_mins(3)).await;
+    assert!(recovered.is_ready(), "{:?}", recovered.status.sync.conditions);
+    assert_eq!(count(&calls, "ListAccounts"), 61, "{calls:?}");
+    assert_eq!(count(&calls, "DeleteMembers"), 0, "{calls:?}");
     emulator.shutdown().await;
 }
 

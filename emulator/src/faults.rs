@@ -256,14 +256,22 @@ struct ActiveFault {
 
 /// Tokens left and when they were last counted.
 #[derive(Debug)]
-struct TokenBucket {
+pub(crate) struct TokenBucket {
     tokens: f64,
     counted_at: Instant,
 }
 
 impl TokenBucket {
+    /// A bucket holding `per_second` tokens at `now` (a burst of that many passes).
+    pub fn full(per_second: u32, now: Instant) -> TokenBucket {
+        TokenBucket {
+            tokens: f64::from(per_second),
+            counted_at: now,
+        }
+    }
+
     /// Refills for the time since the last call and takes a token if there is one.
-    fn take(&mut self, per_second: u32, now: Instant) -> bool {
+    pub fn take(&mut self, per_second: u32, now: Instant) -> bool {
         let capacity = f64::from(per_second);
         let elapsed = now.saturating_duration_since(self.counted_at).as_secs_f64();
         self.tokens = (self.tokens + elapsed * capacity).min(capacity);
@@ -346,10 +354,7 @@ impl FaultTable {
                     let bucket = active
                         .buckets
                         .entry((caller.account.to_owned(), caller.region.to_owned()))
-                        .or_insert(TokenBucket {
-                            tokens: f64::from(*per_second),
-                            counted_at: now,
-                        });
+                        .or_insert_with(|| TokenBucket::full(*per_second, now));
                     !bucket.take(*per_second, now)
                 }
             };

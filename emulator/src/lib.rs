@@ -76,6 +76,7 @@ mod model;
 mod operation_enum;
 mod operations;
 mod organization;
+mod organization_lifecycle;
 mod organization_seed;
 mod organizations_api;
 mod paging;

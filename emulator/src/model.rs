@@ -14,7 +14,8 @@
 //!                                                       └─ autoAcceptAfterMs: as if accepted
 //! ACCEPTED_BUT_DISABLED ─StartMonitoringMember─► ENABLED once the cause is gone
 //! ENABLED ─DisassociateMembership─► removed (not for ORGANIZATION members)
-//! Organization accounts (delegated administrator's graph): straight to ENABLED.
+//! Organization accounts (delegated administrator's graph): VERIFICATION_IN_PROGRESS for
+//! `verificationDelay` (none in the default profile), then ENABLED or ACCEPTED_BUT_DISABLED.
 //! ```
 
 use std::collections::BTreeMap;
@@ -112,6 +113,13 @@ pub(crate) struct Member {
     /// see what the caller asked for.
     #[serde(default)]
     pub disable_email_notification: Option<bool>,
+    /// Since when the account's data is not ingested (its organization state is not ACTIVE;
+    /// [`crate::organization_lifecycle`]).
+    #[serde(default)]
+    pub ingest_stopped_ms: Option<i64>,
+    /// When the member goes because its account was closed.
+    #[serde(default)]
+    pub removal_due_ms: Option<i64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -154,6 +162,9 @@ pub(crate) struct Graph {
     /// [`GraphSnapshot::create_members_requests`]).
     #[serde(default)]
     pub create_members_requests: BTreeMap<String, u32>,
+    /// When the graph goes because its administrator account was closed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removal_due_ms: Option<i64>,
 }
 
 /// A setting written now that reads back only from `due_ms` on (`propagationDelay`).
@@ -258,6 +269,8 @@ impl Member {
             enabled_ms: None,
             verification: None,
             disable_email_notification: None,
+            ingest_stopped_ms: None,
+            removal_due_ms: None,
         }
     }
 
@@ -275,6 +288,13 @@ impl Member {
 
     /// Replays the transitions due by `now_ms`.
     fn settle(&mut self, world: &World, now_ms: i64) {
+        if let Some(pending) = self.verification
+            && pending.due_ms <= now_ms
+            && self.invitation_type == InvitationType::Organization
+        {
+            // An organization account is not invited: verified, it is enabled.
+            self.enable(world.account(&self.account_id), pending.due_ms);
+        }
         if let Some(pending) = self.verification
             && pending.due_ms <= now_ms
         {
@@ -347,6 +367,7 @@ impl Graph {
             pending_auto_enable: None,
             members: BTreeMap::new(),
             create_members_requests: BTreeMap::new(),
+            removal_due_ms: None,
         }
     }
 }
@@ -372,6 +393,7 @@ impl ServiceState {
         }
         self.delegations
             .retain(|delegation| delegation.listed_until_ms.is_none_or(|until| now_ms < until));
+        self.settle_account_states(now_ms);
     }
 
     /// The graph `account_id` administers in `region`.

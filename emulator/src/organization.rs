@@ -66,28 +66,70 @@ pub struct OrganizationalUnitConfig {
     pub parent_id: Option<String>,
 }
 
-/// An account's state in its organization (`State` in the API; the deprecated `Status` carries
-/// the same value).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// An account's state in its organization (`State` in the API; the Organizations User Guide,
+/// "Monitor the state of your AWS accounts"). The retired `Status` field carries ACTIVE,
+/// SUSPENDED or PENDING_CLOSURE ([`AccountState::status`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum AccountState {
+    PendingActivation,
     #[default]
     Active,
     Suspended,
     PendingClosure,
+    Closed,
 }
 
 impl AccountState {
     pub fn as_str(self) -> &'static str {
         match self {
+            AccountState::PendingActivation => "PENDING_ACTIVATION",
             AccountState::Active => "ACTIVE",
             AccountState::Suspended => "SUSPENDED",
+            AccountState::PendingClosure => "PENDING_CLOSURE",
+            AccountState::Closed => "CLOSED",
+        }
+    }
+
+    /// The retired `Status` value of the state: its enum has neither PENDING_ACTIVATION nor
+    /// CLOSED (a closed account reads SUSPENDED there, as it did before `State` existed; an
+    /// account still activating, ACTIVE: **unverified** both).
+    pub fn status(self) -> &'static str {
+        match self {
+            AccountState::PendingActivation | AccountState::Active => "ACTIVE",
+            AccountState::Suspended | AccountState::Closed => "SUSPENDED",
             AccountState::PendingClosure => "PENDING_CLOSURE",
         }
     }
 
     pub fn is_active(&self) -> bool {
         *self == AccountState::Active
+    }
+
+    const ALL: [AccountState; 5] = [
+        AccountState::PendingActivation,
+        AccountState::Active,
+        AccountState::Suspended,
+        AccountState::PendingClosure,
+        AccountState::Closed,
+    ];
+}
+
+/// Read by name; an unknown one is refused naming the field, whichever format carries it (JSON
+/// errors do not say where they are).
+impl<'de> Deserialize<'de> for AccountState {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        AccountState::ALL
+            .into_iter()
+            .find(|state| state.as_str() == name)
+            .ok_or_else(|| {
+                let known: Vec<&str> = AccountState::ALL.iter().map(|state| state.as_str()).collect();
+                serde::de::Error::custom(format!(
+                    "state: {name:?} is not an account state ({})",
+                    known.join(", ")
+                ))
+            })
     }
 }
 
@@ -318,6 +360,27 @@ impl Organization {
         parent_id == self.root_id || self.units.contains_key(parent_id)
     }
 
+    /// The entity path of a root or OU (`Path` of an OU in the API): the organization id, the
+    /// root and each OU down to it, each followed by `/` (`o-ab12cd34ef/r-ab12/ou-ab12-11111111/`),
+    /// the form of the IAM User Guide's "Understand the AWS Organizations entity path".
+    pub fn path_of(&self, parent_id: &str) -> String {
+        let mut chain = vec![parent_id];
+        let mut current = parent_id;
+        // The tree was validated to hang from the root; the bound only guards a broken index.
+        while let Some((_, parent)) = self.units.get(current)
+            && chain.len() <= self.units.len()
+        {
+            chain.push(parent);
+            current = parent;
+        }
+        let mut path = format!("{}/", self.id);
+        for id in chain.iter().rev() {
+            path.push_str(id);
+            path.push('/');
+        }
+        path
+    }
+
     /// The account id in ARNs (the management account's; zeros for an organization without one).
     pub fn arn_account(&self) -> &str {
         self.management_account.as_deref().unwrap_or("000000000000")
@@ -340,6 +403,36 @@ mod tests {
         assert!(is_organization_id("o-exampleorg1") && !is_organization_id("o-"));
         assert_eq!(derived_root_id("o-ab"), "r-ab00");
         assert_eq!(derived_root_id("o-emulator"), "r-emulator");
+    }
+
+    #[test]
+    fn paths_run_from_the_organization_down() {
+        let config = OrganizationConfig {
+            id: "o-abcd".to_owned(),
+            management_account: "111111111111".to_owned(),
+            root_id: None,
+            organizational_units: vec![
+                OrganizationalUnitConfig {
+                    id: "ou-abcd-00000002".to_owned(),
+                    name: "child".to_owned(),
+                    parent_id: Some("ou-abcd-00000001".to_owned()),
+                },
+                OrganizationalUnitConfig {
+                    id: "ou-abcd-00000001".to_owned(),
+                    name: "top".to_owned(),
+                    parent_id: None,
+                },
+            ],
+            delegated_administrators: vec![],
+            empty_first_pages: false,
+            page_size_limit: None,
+        };
+        let organization = Organization::declared(&config);
+        assert_eq!(organization.path_of("r-abcd"), "o-abcd/r-abcd/");
+        assert_eq!(
+            organization.path_of("ou-abcd-00000002"),
+            "o-abcd/r-abcd/ou-abcd-00000001/ou-abcd-00000002/"
+        );
     }
 
     #[test]

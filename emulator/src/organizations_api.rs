@@ -221,7 +221,8 @@ impl OrganizationsContext<'_> {
         let joined = declared
             .and_then(|account| account.joined_timestamp)
             .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-        json!({
+        let realism = self.world.realism();
+        let mut account = json!({
             "Id": account_id,
             "Arn": format!(
                 "arn:aws:organizations::{}:account/{}/{account_id}",
@@ -230,11 +231,33 @@ impl OrganizationsContext<'_> {
             ),
             "Email": email,
             "Name": name,
-            "Status": state.as_str(),
             "State": state.as_str(),
             "JoinedMethod": joined_method.as_str(),
             "JoinedTimestamp": wire::epoch_seconds(joined),
-        })
+        });
+        if let Value::Object(fields) = &mut account {
+            if !realism.omit_account_status {
+                fields.insert("Status".into(), json!(state.status()));
+            }
+            if realism.account_paths
+                && let Some(parent) = organization.parent_of.get(account_id)
+            {
+                let path = format!("{}{account_id}/", organization.path_of(parent));
+                fields.insert("Paths".into(), json!([path]));
+            }
+        }
+        account
+    }
+
+    /// An OU as the API reads it, with its `Path` when the world answers with paths.
+    fn unit_json(&self, organization: &Organization, unit_id: &str) -> Value {
+        let mut unit = unit_fields(organization, unit_id);
+        if self.world.realism().account_paths
+            && let Value::Object(fields) = &mut unit
+        {
+            fields.insert("Path".into(), json!(organization.path_of(unit_id)));
+        }
+        unit
     }
 }
 
@@ -243,7 +266,8 @@ fn synthetic_email(account_id: &str) -> String {
     format!("account-{account_id}@example.com")
 }
 
-fn unit_json(organization: &Organization, unit_id: &str) -> Value {
+/// An OU's fields but its `Path`.
+fn unit_fields(organization: &Organization, unit_id: &str) -> Value {
     let name = organization
         .units
         .get(unit_id)
@@ -339,7 +363,7 @@ fn describe_organizational_unit(ctx: &OrganizationsContext<'_>, body: &Body) -> 
             format!("We can't find an OU with the OrganizationalUnitId {unit_id} that you specified."),
         ));
     }
-    Ok(json!({"OrganizationalUnit": unit_json(organization, unit_id)}))
+    Ok(json!({"OrganizationalUnit": ctx.unit_json(organization, unit_id)}))
 }
 
 fn describe_account(ctx: &OrganizationsContext<'_>, body: &Body) -> Result<Value, ApiError> {
@@ -416,7 +440,7 @@ fn list_units_for_parent(ctx: &OrganizationsContext<'_>, body: &Body) -> Result<
     let (organization, parent_id) = parent(ctx, body)?;
     let items = units_under(organization, parent_id)
         .iter()
-        .map(|unit_id| (unit_id.clone(), unit_json(organization, unit_id)))
+        .map(|unit_id| (unit_id.clone(), ctx.unit_json(organization, unit_id)))
         .collect();
     let scope = format!("ListOrganizationalUnitsForParent:{parent_id}");
     Ok(listing("OrganizationalUnits", page(organization, &scope, body, items)?))
@@ -480,6 +504,8 @@ fn list_delegated_administrators(ctx: &OrganizationsContext<'_>, body: &Body) ->
         .map(|(account, since)| {
             let mut administrator = ctx.account_json(organization, account);
             if let Value::Object(fields) = &mut administrator {
+                // A DelegatedAdministrator has no Paths.
+                fields.remove("Paths");
                 fields.insert(
                     "DelegationEnabledDate".into(),
                     wire::epoch_seconds(wire::jiff_timestamp(since)),

@@ -17,6 +17,14 @@ use super::world::WorldConfig;
 /// `propagationDelay` when the realistic profile is on and the world sets none.
 pub const REALISTIC_PROPAGATION_DELAY: Duration = Duration::from_secs(3);
 
+/// `verificationDelay` when the realistic profile is on and the world sets none.
+pub const REALISTIC_VERIFICATION_DELAY: Duration = Duration::from_secs(2);
+
+/// `organizationsRateLimit` when the realistic profile is on and the world sets none: AWS
+/// documents no figure for Organizations' request rate, so this is a choice (unverified), low
+/// enough that a listing of a few hundred accounts meets it, as peers report.
+pub const REALISTIC_ORGANIZATIONS_RATE_LIMIT: u32 = 5;
+
 /// The settings in force, resolved from the world: each part's own setting, else the profile's
 /// default for it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -35,6 +43,17 @@ pub struct Realism {
     /// IAM enforced for assumed roles (`enforceIam`, which the profile turns on and cannot turn
     /// off: set the profile's other parts alone to run without it).
     pub enforce_iam: bool,
+    /// How long CreateMembers keeps an account of the organization VERIFICATION_IN_PROGRESS
+    /// before it is ENABLED or ACCEPTED_BUT_DISABLED (`verificationDelay`).
+    pub verification_delay: Duration,
+    /// Organizations answers accounts without the retired `Status` field, `State` only
+    /// (`omitAccountStatus`).
+    pub omit_account_status: bool,
+    /// Organizations answers accounts with `Paths` and OUs with `Path` (`accountPaths`).
+    pub account_paths: bool,
+    /// Organizations calls a second per calling account beyond which it answers
+    /// TooManyRequestsException (`organizationsRateLimit`; `None`: no limit).
+    pub organizations_rate_limit: Option<u32>,
 }
 
 impl Realism {
@@ -42,21 +61,38 @@ impl Realism {
     pub fn of(world: &WorldConfig) -> Realism {
         let realistic = world.realistic;
         Realism {
-            propagation_delay: world.propagation_delay.unwrap_or(if realistic {
-                REALISTIC_PROPAGATION_DELAY
-            } else {
-                Duration::ZERO
-            }),
+            propagation_delay: delay(world.propagation_delay, realistic, REALISTIC_PROPAGATION_DELAY),
             single_administrator: world.single_administrator.unwrap_or(realistic),
             strict_regions: world.strict_regions.unwrap_or(realistic),
             enforce_iam: world.enforce_iam || realistic,
+            verification_delay: delay(world.verification_delay, realistic, REALISTIC_VERIFICATION_DELAY),
+            omit_account_status: world.omit_account_status.unwrap_or(realistic),
+            account_paths: world.account_paths.unwrap_or(realistic),
+            organizations_rate_limit: world
+                .organizations_rate_limit
+                .or(realistic.then_some(REALISTIC_ORGANIZATIONS_RATE_LIMIT))
+                .filter(|limit| *limit > 0),
         }
     }
 
     /// [`Realism::propagation_delay`] in the clock's milliseconds.
     pub fn propagation_delay_ms(&self) -> i64 {
-        i64::try_from(self.propagation_delay.as_millis()).unwrap_or(i64::MAX)
+        millis(self.propagation_delay)
     }
+
+    /// [`Realism::verification_delay`] in the clock's milliseconds.
+    pub fn verification_delay_ms(&self) -> i64 {
+        millis(self.verification_delay)
+    }
+}
+
+/// A delay setting in force: its own value, else the profile's default (none by default).
+fn delay(setting: Option<Duration>, realistic: bool, realistic_default: Duration) -> Duration {
+    setting.unwrap_or(if realistic { realistic_default } else { Duration::ZERO })
+}
+
+fn millis(delay: Duration) -> i64 {
+    i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// A delay setting of the world, written as a duration (`"3s"`, `"300ms"`, `"1m 30s"` or ISO 8601
@@ -104,6 +140,7 @@ macro_rules! delay_field {
 }
 
 delay_field!(propagation_delay, "propagationDelay");
+delay_field!(verification_delay, "verificationDelay");
 
 #[cfg(test)]
 mod tests {
@@ -125,11 +162,19 @@ mod tests {
                 single_administrator: true,
                 strict_regions: true,
                 enforce_iam: true,
+                verification_delay: REALISTIC_VERIFICATION_DELAY,
+                omit_account_status: true,
+                account_paths: true,
+                organizations_rate_limit: Some(REALISTIC_ORGANIZATIONS_RATE_LIMIT),
             }
         );
         world.propagation_delay = Some(Duration::ZERO);
         world.single_administrator = Some(false);
         world.strict_regions = Some(false);
+        world.verification_delay = Some(Duration::ZERO);
+        world.omit_account_status = Some(false);
+        world.account_paths = Some(false);
+        world.organizations_rate_limit = Some(0);
         assert_eq!(
             Realism::of(&world),
             Realism {

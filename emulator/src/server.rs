@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, Method, Uri, header};
 use axum::response::Response;
 
 use super::control;
-use super::faults::Caller;
+use super::faults::{Caller, TokenBucket};
 use super::iam::authorization::{self, Authorization};
 use super::iam::{self, policy::Principal};
 use super::operations::{self, Context, Reply, Request};
@@ -48,6 +48,27 @@ impl Shared {
         }
         let account = self.caller_account(&inner, credential);
         regions::refusal(&credential.region, inner.world.enabled_regions(&account))
+    }
+
+    /// The realistic profile's Organizations rate limit (`organizationsRateLimit`): the calls
+    /// of one account beyond it a second answer 400 TooManyRequestsException, which the SDKs
+    /// retry. A throttled call takes no token, as for the fault of the same shape.
+    fn organizations_throttled(&self, credential: &Credential) -> Option<ApiError> {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let per_second = inner.world.realism().organizations_rate_limit?;
+        let account = self.caller_account(inner, credential);
+        let now = Instant::now();
+        let bucket = inner
+            .organizations_buckets
+            .entry(account)
+            .or_insert_with(|| TokenBucket::full(per_second, now));
+        (!bucket.take(per_second, now)).then(|| {
+            ApiError::organizations(
+                "TooManyRequestsException",
+                "You have sent too many requests in too short a period of time. Try again later.",
+            )
+        })
     }
 
     /// The caller as IAM sees it: a session of an assumed role, or the account itself.
@@ -290,7 +311,8 @@ async fn organizations_call(shared: &Shared, name: &str, headers: &HeaderMap, bo
     let _in_flight = operation.map(|operation| shared.enter(operation.name()));
     let (request_id, injected_error) =
         admit_after_delay(shared, operation.map(OrganizationsOperation::name), &credential).await;
-    let (result, caller) = match (injected_error, operation) {
+    let throttled = operation.and_then(|_| shared.organizations_throttled(&credential));
+    let (result, caller) = match (injected_error.or(throttled), operation) {
         (Some(err), _) => (Err(err), String::new()),
         (None, None) => (Err(organizations_api::not_implemented(name)), String::new()),
         (None, Some(operation)) => {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use super::faults::{Fault, FaultTable};
+use super::faults::{Fault, FaultTable, TokenBucket};
 use super::model::{Graph, GraphSnapshot, ServiceState};
 use super::prng::SplitMix64;
 use super::state_file;
@@ -25,6 +25,9 @@ pub(crate) struct Inner {
     pub state: ServiceState,
     pub world: World,
     pub faults: FaultTable,
+    /// The realistic profile's Organizations rate limit (`organizationsRateLimit`): one bucket
+    /// per calling account.
+    pub organizations_buckets: BTreeMap<String, TokenBucket>,
     pub calls: BTreeMap<String, u64>,
     /// Calls answered by an injected error fault, per operation (a subset of `calls`).
     pub faulted: BTreeMap<String, u64>,
@@ -76,6 +79,7 @@ impl Shared {
                 state,
                 world: World::new(world),
                 faults: FaultTable::default(),
+                organizations_buckets: BTreeMap::new(),
                 calls: BTreeMap::new(),
                 faulted: BTreeMap::new(),
                 refused: BTreeMap::new(),
@@ -158,6 +162,7 @@ impl Shared {
         world.complete(inner.world.config(), super::wire::jiff_timestamp(now_ms));
         let after = World::new(world);
         inner.state.apply_organization_changes(&inner.world, &after, now_ms);
+        inner.state.apply_account_states(&inner.world, &after, now_ms);
         inner.world = after;
         self.persist(inner);
     }

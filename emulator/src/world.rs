@@ -73,6 +73,25 @@ pub struct WorldConfig {
     /// off otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub single_administrator: Option<bool>,
+    /// How long CreateMembers keeps an account of the organization (added by the organization's
+    /// Detective administrator) VERIFICATION_IN_PROGRESS before it is ENABLED or
+    /// ACCEPTED_BUT_DISABLED (`"2s"`). Invited accounts follow `verificationDelayMs`. Absent:
+    /// 2 s in the realistic profile, none otherwise.
+    #[serde(with = "realism::verification_delay", skip_serializing_if = "Option::is_none")]
+    pub verification_delay: Option<Duration>,
+    /// Organizations answers accounts without the retired `Status` field (`State` only).
+    /// Absent: on in the realistic profile, off otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub omit_account_status: Option<bool>,
+    /// Organizations answers accounts with `Paths` and OUs with `Path`. Absent: on in the
+    /// realistic profile, off otherwise (the API before those fields).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_paths: Option<bool>,
+    /// Organizations calls a second per calling account; the calls beyond answer
+    /// TooManyRequestsException. `0`: no limit. Absent: 5 in the realistic profile, no limit
+    /// otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organizations_rate_limit: Option<u32>,
 }
 
 /// One simulated AWS account.
@@ -110,7 +129,8 @@ pub struct AccountConfig {
     pub name: Option<String>,
     /// The root or OU of its organization the account sits in. Absent: the root.
     pub parent_id: Option<String>,
-    /// State in its organization: ACTIVE (default), SUSPENDED or PENDING_CLOSURE.
+    /// State in its organization: PENDING_ACTIVATION, ACTIVE (default), SUSPENDED,
+    /// PENDING_CLOSURE or CLOSED ([`crate::organization_lifecycle`] says what Detective does).
     #[serde(default, skip_serializing_if = "AccountState::is_active")]
     pub state: AccountState,
     /// CREATED (default) or INVITED.
@@ -160,6 +180,11 @@ pub struct WorldPatch {
     pub propagation_delay: Option<Duration>,
     pub single_administrator: Option<bool>,
     pub strict_regions: Option<bool>,
+    #[serde(with = "realism::verification_delay")]
+    pub verification_delay: Option<Duration>,
+    pub omit_account_status: Option<bool>,
+    pub account_paths: Option<bool>,
+    pub organizations_rate_limit: Option<u32>,
 }
 
 fn enrolled_by_default() -> bool {
@@ -332,6 +357,18 @@ impl WorldConfig {
         }
         if patch.strict_regions.is_some() {
             self.strict_regions = patch.strict_regions;
+        }
+        if patch.verification_delay.is_some() {
+            self.verification_delay = patch.verification_delay;
+        }
+        if patch.omit_account_status.is_some() {
+            self.omit_account_status = patch.omit_account_status;
+        }
+        if patch.account_paths.is_some() {
+            self.account_paths = patch.account_paths;
+        }
+        if patch.organizations_rate_limit.is_some() {
+            self.organizations_rate_limit = patch.organizations_rate_limit;
         }
     }
 
@@ -508,6 +545,13 @@ impl World {
                 auto_accept_after_ms: None,
             },
         }
+    }
+
+    /// An account's state in its organization (ACTIVE unless declared otherwise).
+    pub fn account_state(&self, account_id: &str) -> AccountState {
+        self.account_config(account_id)
+            .map(|account| account.state)
+            .unwrap_or_default()
     }
 
     /// The opt-in Regions an account has enabled (none unless declared).

@@ -13,9 +13,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use aws_sdk_organizations::Client;
-use aws_sdk_organizations::types::{
-    Account, AccountState, AccountStatus, DelegatedAdministrator, OrganizationalUnit, Root,
-};
+use aws_sdk_organizations::types::{Account, AccountState, DelegatedAdministrator, OrganizationalUnit, Root};
 
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -37,8 +35,22 @@ pub struct OrganizationAccount {
     pub account_id: String,
     /// The account's root e-mail (what Detective's CreateMembers needs).
     pub email_address: String,
-    /// ACTIVE: neither suspended, pending closure nor closed.
+    /// `State` is ACTIVE: not PENDING_ACTIVATION, SUSPENDED, PENDING_CLOSURE or CLOSED. The
+    /// retired `Status` is never read: an account without `State` is not active.
     pub active: bool,
+    /// Where the account sits (`Paths`: `o-…/r-…/ou-…/…/<account id>/`), or `None` when the
+    /// answer has no such field (Organizations before it had one).
+    pub paths: Option<Vec<String>>,
+}
+
+impl OrganizationAccount {
+    /// Whether one of its paths runs through `parent_id` (a root or an OU id).
+    pub fn is_under(&self, parent_id: &str) -> bool {
+        self.paths
+            .iter()
+            .flatten()
+            .any(|path| path.split('/').any(|part| part == parent_id))
+    }
 }
 
 /// The Organizations reads the operator makes, as one principal.
@@ -47,6 +59,12 @@ pub trait Organizations: Send + Sync {
     fn list_roots(&self) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
     /// Every account of the organization (ListAccounts, all pages).
     fn list_accounts(&self) -> impl Future<Output = Result<Vec<OrganizationAccount>, AwsError>> + Send;
+    /// Every account of the organization with its `Paths` (ListAccounts, all pages), or `None`
+    /// as soon as the first page that holds accounts has none with `Paths`: the listing stops
+    /// there, one call spent, and the caller walks the OUs instead.
+    fn list_accounts_with_paths(
+        &self,
+    ) -> impl Future<Output = Result<Option<Vec<OrganizationAccount>>, AwsError>> + Send;
     /// The accounts directly under a root or OU, not those of its child OUs (all pages).
     fn list_accounts_for_parent(
         &self,
@@ -119,16 +137,11 @@ impl SdkOrganizations {
 }
 
 fn account(account: &Account) -> OrganizationAccount {
-    // `State` is the current field; `Status` (deprecated) carries the same value for older data.
-    let active = match (account.state(), account.status()) {
-        (Some(state), _) => *state == AccountState::Active,
-        (None, Some(status)) => *status == AccountStatus::Active,
-        (None, None) => false,
-    };
     OrganizationAccount {
         account_id: account.id().unwrap_or_default().to_owned(),
         email_address: account.email().unwrap_or_default().to_owned(),
-        active,
+        active: account.state() == Some(&AccountState::Active),
+        paths: account.paths.clone(),
     }
 }
 
@@ -141,6 +154,20 @@ impl Organizations for SdkOrganizations {
     async fn list_accounts(&self) -> Result<Vec<OrganizationAccount>, AwsError> {
         let request = self.client.list_accounts();
         all_pages!(self, "ListAccounts", request, |page| accounts(page.accounts()))
+    }
+
+    async fn list_accounts_with_paths(&self) -> Result<Option<Vec<OrganizationAccount>>, AwsError> {
+        let mut pages = self.client.list_accounts().into_paginator().page_size(PAGE_SIZE).send();
+        let mut found = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = self.traced("ListAccounts", page)?;
+            // A page may be empty with more to come: the first page with accounts decides.
+            if found.is_empty() && !page.accounts().is_empty() && page.accounts().iter().all(|a| a.paths.is_none()) {
+                return Ok(None);
+            }
+            found.extend(accounts(page.accounts()));
+        }
+        Ok(Some(found))
     }
 
     async fn list_accounts_for_parent(&self, parent_id: &str) -> Result<Vec<OrganizationAccount>, AwsError> {

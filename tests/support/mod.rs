@@ -11,6 +11,7 @@
 pub mod binary;
 pub mod faulted_graph;
 pub mod metrics;
+pub mod organization_flow;
 
 use detective_operator::aws::{AwsAccess, StandIn};
 

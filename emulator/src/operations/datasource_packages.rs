@@ -127,11 +127,20 @@ pub(super) fn membership_datasources(ctx: &mut Context<'_>, body: &RequestBody) 
     })))
 }
 
-/// [`ingest_history`] of a member: its data flows from when it was enabled, while it is.
+/// [`ingest_history`] of a member: its data flows from when it was enabled, while it is, and
+/// stops when its account is no longer ACTIVE in its organization.
 fn member_ingest_history(graph: &Graph, member: &Member) -> Value {
     let flowing_since =
         (member.status == MemberStatus::Enabled).then_some(member.enabled_ms.unwrap_or(member.updated_ms));
-    ingest_history(graph, flowing_since, member.updated_ms)
+    let mut history = ingest_history(graph, flowing_since, member.updated_ms);
+    if let (Some(stopped_ms), Value::Object(packages), Some(_)) =
+        (member.ingest_stopped_ms, &mut history, flowing_since)
+    {
+        for changes in packages.values_mut().filter_map(Value::as_object_mut) {
+            changes.insert("STOPPED".to_owned(), json!({"Timestamp": wire::timestamp(stopped_ms)}));
+        }
+    }
+    history
 }
 
 /// `DatasourcePackageIngestHistory` of one account in one graph: the graph's package history,

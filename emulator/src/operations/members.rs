@@ -1,5 +1,5 @@
-//! The administrator's side of membership: CreateMembers (verification, or straight to ENABLED
-//! for organization accounts; the member quota), DeleteMembers, GetMembers, ListMembers,
+//! The administrator's side of membership: CreateMembers (verification, then an invitation, or
+//! for organization accounts ENABLED after `verificationDelay`; the member quota), DeleteMembers, GetMembers, ListMembers,
 //! StartMonitoringMember.
 
 use std::collections::BTreeSet;
@@ -63,6 +63,7 @@ pub(super) fn create_members(ctx: &mut Context<'_>, body: &RequestBody) -> Resul
     let world = ctx.world;
     let now_ms = ctx.now_ms;
     let due_ms = now_ms.saturating_add(i64::try_from(world.verification_delay_ms()).unwrap_or(i64::MAX));
+    let organization_due_ms = now_ms.saturating_add(world.realism().verification_delay_ms());
     let graph = ctx.admin_graph_mut(arn)?;
     for (account_id, _) in &accounts {
         *graph
@@ -83,9 +84,17 @@ pub(super) fn create_members(ctx: &mut Context<'_>, body: &RequestBody) -> Resul
         );
         member.disable_email_notification = disable_email_notification;
         if in_organization {
-            // Organization accounts skip verification and invitation altogether.
+            // Organization accounts are not invited; they pass through verification for the
+            // realistic profile's `verificationDelay` (at once in the default profile).
             member.invitation_type = InvitationType::Organization;
-            member.enable(facts, now_ms);
+            if organization_due_ms > now_ms {
+                member.verification = Some(PendingVerification {
+                    due_ms: organization_due_ms,
+                    passes: true,
+                });
+            } else {
+                member.enable(facts, now_ms);
+            }
         } else {
             member.verification = Some(PendingVerification {
                 due_ms,

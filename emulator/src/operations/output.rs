@@ -11,11 +11,17 @@ use crate::wire;
 
 pub(super) fn member_detail(graph: &Graph, member: &Member) -> Value {
     let enabled = member.status == MemberStatus::Enabled;
+    // An account that is not ACTIVE in its organization stays a member but is not ingested.
+    let ingesting = enabled && member.ingest_stopped_ms.is_none();
     let ingest_states: Map<String, Value> = graph
         .packages
         .iter()
         .map(|(package, state)| {
-            let state = if enabled { state.state.as_str() } else { "DISABLED" };
+            let state = match (enabled, ingesting) {
+                (false, _) => "DISABLED",
+                (true, false) => "STOPPED",
+                (true, true) => state.state.as_str(),
+            };
             (package.clone(), json!(state))
         })
         .collect();
@@ -39,7 +45,7 @@ pub(super) fn member_detail(graph: &Graph, member: &Member) -> Value {
     if let Some(reason) = member.disabled_reason {
         fields.insert("DisabledReason".into(), json!(reason.as_str()));
     }
-    if enabled {
+    if ingesting {
         // The emulator ingests no data: volumes are reported, as zero, only for members whose
         // data would flow. Note `VolumeUsageUpdateTime` here vs `UpdatedTime` above.
         let since = wire::timestamp(member.enabled_ms.unwrap_or(member.updated_ms));

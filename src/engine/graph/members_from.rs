@@ -184,7 +184,8 @@ async fn list_for<R: ReachOrganizations>(
 pub struct Listing {
     /// ACTIVE accounts, sorted by id, each once.
     pub accounts: Vec<OrganizationAccount>,
-    /// Roots and OUs whose accounts were listed (0 for the whole organization: ListAccounts).
+    /// Roots and OUs whose accounts were listed (0 for the whole organization, and for OUs
+    /// resolved from the `Paths` of ListAccounts).
     pub units_walked: usize,
     /// Accounts found that are not ACTIVE.
     pub inactive: usize,
@@ -192,8 +193,12 @@ pub struct Listing {
 
 /// Lists the accounts under `requested` roots and OUs (child OUs included), or the whole
 /// organization when `requested` is empty or names its root. Calls: the whole organization is
-/// ⌈accounts / 20⌉ ListAccounts pages; OUs are, for each OU walked, its ListAccountsForParent
-/// pages and one ListOrganizationalUnitsForParent page per 20 child OUs.
+/// ⌈accounts / 20⌉ ListAccounts pages. OUs are resolved from those same pages when
+/// Organizations answers accounts with `Paths` (an account is under an OU its path runs
+/// through), plus one ListOrganizationalUnitsForParent call for each requested OU that no
+/// account is under, to tell an empty OU from one that does not exist. Without `Paths` (one
+/// ListAccounts page shows it) the OUs are walked: for each OU, its ListAccountsForParent pages
+/// and one ListOrganizationalUnitsForParent page per 20 child OUs.
 pub async fn list<O: Organizations>(organizations: &O, requested: &[String]) -> Result<Listing, AwsError> {
     let (roots, units): (Vec<&String>, Vec<&String>) = requested.iter().partition(|id| id.starts_with("r-"));
     let found = if requested.is_empty() || !roots.is_empty() {
@@ -213,6 +218,19 @@ pub async fn list<O: Organizations>(organizations: &O, requested: &[String]) -> 
             }
         }
         (organizations.list_accounts().await?, 0)
+    } else if let Some(everything) = organizations.list_accounts_with_paths().await? {
+        let under: Vec<OrganizationAccount> = everything
+            .into_iter()
+            .filter(|account| units.iter().any(|unit| account.is_under(unit)))
+            .collect();
+        for unit in units
+            .iter()
+            .filter(|unit| !under.iter().any(|account| account.is_under(unit)))
+        {
+            // An OU with no account, or none at all: this answers ParentNotFoundException then.
+            organizations.list_organizational_units_for_parent(unit).await?;
+        }
+        (under, 0)
     } else {
         let mut queue: VecDeque<String> = units.into_iter().cloned().collect();
         let mut walked = BTreeSet::new();
@@ -340,6 +358,7 @@ mod tests {
             account_id: id.to_owned(),
             email_address: format!("aws+{id}@example.com"),
             active,
+            paths: None,
         }
     }
 
