@@ -22,6 +22,7 @@ use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{self, ProvideCredentials, SharedCredentialsProvider, future};
 use aws_sdk_sts::operation::assume_role::builders::AssumeRoleFluentBuilder;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use aws_smithy_runtime_api::client::identity::SharedIdentityCache;
 
 /// How the operator reaches AWS, from flags and environment.
 #[derive(Clone, Debug, Default)]
@@ -99,6 +100,33 @@ pub(super) async fn load_stand_in(stand_in: &StandIn<'_>) -> SdkConfig {
         .endpoint_url(stand_in.endpoint_url)
         .load()
         .await
+}
+
+/// A role's credentials as every call acting as it uses them: one provider and one identity
+/// cache, so the Detective and the Organizations calls of a role assume it once, and keep its
+/// credentials until shortly before they expire.
+#[derive(Clone, Debug)]
+pub struct RoleIdentity {
+    pub(super) provider: SharedCredentialsProvider,
+    pub(super) cache: SharedIdentityCache,
+}
+
+impl RoleIdentity {
+    pub(super) fn new(provider: SharedCredentialsProvider) -> Self {
+        Self {
+            provider,
+            cache: IdentityCache::lazy().build(),
+        }
+    }
+
+    /// What one Detective call acting as the role overrides in its Region's shared client.
+    pub(super) fn detective_override(&self) -> aws_sdk_detective::config::Builder {
+        let mut config = aws_sdk_detective::config::Builder::default().identity_cache(self.cache.clone());
+        // The provider as it is: `credentials_provider()` would wrap it anew, in a new cache
+        // partition at every call, and the role would be assumed at every call.
+        config.set_credentials_provider(Some(self.provider.clone()));
+        config
+    }
 }
 
 /// The STS client every role's credentials in `region` are obtained with: the base

@@ -1,5 +1,5 @@
 //! The adapter: [`Detective`] on `aws-sdk-detective`. Every Detective call the operator makes
-//! is here, with the SDK's paginators for the list operations.
+//! is here, with the list operations' pages.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,29 +12,69 @@ use aws_sdk_detective::types::{
 use k8s_openapi::jiff::Timestamp;
 
 use super::AwsError;
+use super::credentials::RoleIdentity;
 use super::port::{
     CreateOutcome, DeleteOutcome, Detective, GraphSummary, Invitation, MembershipIngest, OrganizationAdmin,
     OrganizationAdmins, PackageIngest, PackageStates,
 };
-use super::traced::all_pages;
 use crate::member::{InvitationSettings, InvitationType, Invitee, MemberStatus, ObservedMember, UnprocessedAccount};
 use crate::metrics::Metrics;
 
 /// The largest page the list operations allow: 1,200 members in 6 ListMembers calls.
 const PAGE_SIZE: i32 = 200;
 
-/// The Detective port on one SDK client (one principal, one Region).
+/// The Detective port on one SDK client (one Region) as one principal: the operator's own, or a
+/// role whose credentials each call carries.
 #[derive(Clone, Debug)]
 pub struct SdkDetective {
     client: Client,
+    role: Option<RoleIdentity>,
     /// Where calls are counted.
     metrics: Arc<Metrics>,
 }
 
 impl SdkDetective {
-    pub fn new(client: Client, metrics: Arc<Metrics>) -> Self {
-        Self { client, metrics }
+    pub(super) fn new(client: Client, role: Option<RoleIdentity>, metrics: Arc<Metrics>) -> Self {
+        Self { client, role, metrics }
     }
+}
+
+/// Sends `$request` as `$self`'s principal: a role's credentials ride with the call, so that one
+/// client per Region serves every role.
+macro_rules! sent {
+    ($self:ident, $request:expr) => {
+        match &$self.role {
+            Some(role) => {
+                $request
+                    .customize()
+                    .config_override(role.detective_override())
+                    .send()
+                    .await
+            }
+            None => $request.send().await,
+        }
+    };
+}
+
+/// Every page of `$request` ([`PAGE_SIZE`] items a page), each [`sent!`] and traced as
+/// `$operation`, gathering what `$items` takes from each page. By hand: the SDK's paginators
+/// take no per-call configuration.
+macro_rules! every_page {
+    ($self:ident, $operation:expr, $request:expr, |$page:ident| $items:expr) => {{
+        let mut items = Default::default();
+        let mut token: Option<String> = None;
+        loop {
+            let request = $request.clone().max_results(PAGE_SIZE).set_next_token(token.take());
+            let $page = $self.traced($operation, sent!($self, request))?;
+            let next = $page.next_token().filter(|t| !t.is_empty()).map(str::to_owned);
+            Extend::extend(&mut items, $items);
+            match next {
+                Some(next) => token = Some(next),
+                None => break,
+            }
+        }
+        Ok(items)
+    }};
 }
 
 fn timestamp(value: Option<&aws_smithy_types::DateTime>) -> Option<Timestamp> {
@@ -90,7 +130,7 @@ impl SdkDetective {
 
 impl Detective for SdkDetective {
     async fn list_graphs(&self) -> Result<Vec<GraphSummary>, AwsError> {
-        all_pages!(self, "ListGraphs", self.client.list_graphs(), |page| {
+        every_page!(self, "ListGraphs", self.client.list_graphs(), |page| {
             page.graph_list().iter().map(|g| GraphSummary {
                 arn: g.arn().unwrap_or_default().to_owned(),
                 created_time: timestamp(g.created_time()),
@@ -103,7 +143,7 @@ impl Detective for SdkDetective {
         if !tags.is_empty() {
             request = request.set_tags(Some(tags.clone().into_iter().collect()));
         }
-        let output = self.traced("CreateGraph", request.send().await)?;
+        let output = self.traced("CreateGraph", sent!(self, request))?;
         output.graph_arn().map(str::to_owned).ok_or_else(|| {
             AwsError::new(
                 "CreateGraph",
@@ -116,12 +156,12 @@ impl Detective for SdkDetective {
 
     async fn delete_graph(&self, graph_arn: &str) -> Result<(), AwsError> {
         let request = self.client.delete_graph().graph_arn(graph_arn);
-        self.traced("DeleteGraph", request.send().await.map(drop))
+        self.traced("DeleteGraph", sent!(self, request).map(drop))
     }
 
     async fn list_members(&self, graph_arn: &str) -> Result<Vec<ObservedMember>, AwsError> {
         let request = self.client.list_members().graph_arn(graph_arn);
-        all_pages!(self, "ListMembers", request, |page| page
+        every_page!(self, "ListMembers", request, |page| page
             .member_details()
             .iter()
             .map(observed))
@@ -150,7 +190,7 @@ impl Detective for SdkDetective {
             .set_message(invitation.message.clone())
             .disable_email_notification(invitation.disable_email_notification)
             .set_accounts(Some(accounts));
-        let output = self.traced("CreateMembers", request.send().await)?;
+        let output = self.traced("CreateMembers", sent!(self, request))?;
         Ok(CreateOutcome {
             members: output.members().iter().map(observed).collect(),
             unprocessed: unprocessed(output.unprocessed_accounts()),
@@ -163,7 +203,7 @@ impl Detective for SdkDetective {
             .delete_members()
             .graph_arn(graph_arn)
             .set_account_ids(Some(account_ids.to_vec()));
-        let output = self.traced("DeleteMembers", request.send().await)?;
+        let output = self.traced("DeleteMembers", sent!(self, request))?;
         Ok(DeleteOutcome {
             deleted: output.account_ids().to_vec(),
             unprocessed: unprocessed(output.unprocessed_accounts()),
@@ -176,18 +216,18 @@ impl Detective for SdkDetective {
             .start_monitoring_member()
             .graph_arn(graph_arn)
             .account_id(account_id);
-        self.traced("StartMonitoringMember", request.send().await.map(drop))
+        self.traced("StartMonitoringMember", sent!(self, request).map(drop))
     }
 
     async fn list_tags(&self, graph_arn: &str) -> Result<BTreeMap<String, String>, AwsError> {
         let request = self.client.list_tags_for_resource().resource_arn(graph_arn);
-        let output = self.traced("ListTagsForResource", request.send().await)?;
+        let output = self.traced("ListTagsForResource", sent!(self, request))?;
         Ok(output.tags().cloned().unwrap_or_default().into_iter().collect())
     }
 
     async fn list_datasource_packages(&self, graph_arn: &str) -> Result<PackageStates, AwsError> {
         let request = self.client.list_datasource_packages().graph_arn(graph_arn);
-        all_pages!(self, "ListDatasourcePackages", request, |page| {
+        every_page!(self, "ListDatasourcePackages", request, |page| {
             page.datasource_packages()
                 .into_iter()
                 .flatten()
@@ -208,12 +248,12 @@ impl Detective for SdkDetective {
             .set_datasource_packages(Some(
                 packages.iter().map(|p| DatasourcePackage::from(p.as_str())).collect(),
             ));
-        self.traced("UpdateDatasourcePackages", request.send().await.map(drop))
+        self.traced("UpdateDatasourcePackages", sent!(self, request).map(drop))
     }
 
     async fn membership_datasources(&self, graph_arn: &str) -> Result<Option<MembershipIngest>, AwsError> {
         let request = self.client.batch_get_membership_datasources().graph_arns(graph_arn);
-        let output = self.traced("BatchGetMembershipDatasources", request.send().await)?;
+        let output = self.traced("BatchGetMembershipDatasources", sent!(self, request))?;
         let Some(found) = output
             .membership_datasources()
             .iter()
@@ -243,7 +283,7 @@ impl Detective for SdkDetective {
             .tag_resource()
             .resource_arn(graph_arn)
             .set_tags(Some(tags.clone().into_iter().collect()));
-        self.traced("TagResource", request.send().await.map(drop))
+        self.traced("TagResource", sent!(self, request).map(drop))
     }
 
     async fn untag_resource(&self, graph_arn: &str, keys: &[String]) -> Result<(), AwsError> {
@@ -252,11 +292,11 @@ impl Detective for SdkDetective {
             .untag_resource()
             .resource_arn(graph_arn)
             .set_tag_keys(Some(keys.to_vec()));
-        self.traced("UntagResource", request.send().await.map(drop))
+        self.traced("UntagResource", sent!(self, request).map(drop))
     }
 
     async fn list_invitations(&self) -> Result<Vec<Invitation>, AwsError> {
-        all_pages!(self, "ListInvitations", self.client.list_invitations(), |page| {
+        every_page!(self, "ListInvitations", self.client.list_invitations(), |page| {
             page.invitations().iter().map(|detail| Invitation {
                 graph_arn: detail.graph_arn().unwrap_or_default().to_owned(),
                 administrator_account_id: detail.administrator_id().map(str::to_owned),
@@ -267,22 +307,22 @@ impl Detective for SdkDetective {
 
     async fn accept_invitation(&self, graph_arn: &str) -> Result<(), AwsError> {
         let request = self.client.accept_invitation().graph_arn(graph_arn);
-        self.traced("AcceptInvitation", request.send().await.map(drop))
+        self.traced("AcceptInvitation", sent!(self, request).map(drop))
     }
 
     async fn reject_invitation(&self, graph_arn: &str) -> Result<(), AwsError> {
         let request = self.client.reject_invitation().graph_arn(graph_arn);
-        self.traced("RejectInvitation", request.send().await.map(drop))
+        self.traced("RejectInvitation", sent!(self, request).map(drop))
     }
 
     async fn disassociate_membership(&self, graph_arn: &str) -> Result<(), AwsError> {
         let request = self.client.disassociate_membership().graph_arn(graph_arn);
-        self.traced("DisassociateMembership", request.send().await.map(drop))
+        self.traced("DisassociateMembership", sent!(self, request).map(drop))
     }
 
     async fn describe_organization_configuration(&self, graph_arn: &str) -> Result<bool, AwsError> {
         let request = self.client.describe_organization_configuration().graph_arn(graph_arn);
-        let output = self.traced("DescribeOrganizationConfiguration", request.send().await)?;
+        let output = self.traced("DescribeOrganizationConfiguration", sent!(self, request))?;
         Ok(output.auto_enable())
     }
 
@@ -292,7 +332,7 @@ impl Detective for SdkDetective {
             .update_organization_configuration()
             .graph_arn(graph_arn)
             .auto_enable(auto_enable);
-        self.traced("UpdateOrganizationConfiguration", request.send().await.map(drop))
+        self.traced("UpdateOrganizationConfiguration", sent!(self, request).map(drop))
     }
 }
 
@@ -300,7 +340,7 @@ impl OrganizationAdmins for SdkDetective {
     async fn list_organization_admin_accounts(&self) -> Result<Vec<OrganizationAdmin>, AwsError> {
         const OPERATION: &str = "ListOrganizationAdminAccounts";
         let request = self.client.list_organization_admin_accounts();
-        all_pages!(self, OPERATION, request, |page| {
+        every_page!(self, OPERATION, request, |page| {
             page.administrators().iter().map(|admin| OrganizationAdmin {
                 account_id: admin.account_id().unwrap_or_default().to_owned(),
                 graph_arn: admin.graph_arn().map(str::to_owned),
@@ -312,12 +352,12 @@ impl OrganizationAdmins for SdkDetective {
     async fn enable_organization_admin_account(&self, account_id: &str) -> Result<(), AwsError> {
         const OPERATION: &str = "EnableOrganizationAdminAccount";
         let request = self.client.enable_organization_admin_account().account_id(account_id);
-        self.traced(OPERATION, request.send().await.map(drop))
+        self.traced(OPERATION, sent!(self, request).map(drop))
     }
 
     async fn disable_organization_admin_account(&self) -> Result<(), AwsError> {
         const OPERATION: &str = "DisableOrganizationAdminAccount";
         let request = self.client.disable_organization_admin_account();
-        self.traced(OPERATION, request.send().await.map(drop))
+        self.traced(OPERATION, sent!(self, request).map(drop))
     }
 }
