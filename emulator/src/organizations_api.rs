@@ -9,14 +9,14 @@
 //! An account in no organization gets AWSOrganizationsNotInUseException, others
 //! AccessDeniedException. Pages hold at most 20 items (MaxResults 1–20).
 //!
-//! Trusted access (ListAWSServiceAccessForOrganization, Enable/DisableAWSServiceAccess) is in
-//! [`trusted_access`]: the only writes, and the only state of the service's own.
+//! Trusted access (ListAWSServiceAccessForOrganization, Enable/DisableAWSServiceAccess) and
+//! DeregisterDelegatedAdministrator are in [`integration`]: the only writes.
 
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
-mod trusted_access;
+mod integration;
 
 use super::model::ServiceState;
 use super::operation_enum::operations;
@@ -36,6 +36,7 @@ operations! {
         DescribeAccount,
         DescribeOrganization,
         DescribeOrganizationalUnit,
+        DeregisterDelegatedAdministrator,
         DisableAWSServiceAccess,
         EnableAWSServiceAccess,
         ListAWSServiceAccessForOrganization,
@@ -68,7 +69,9 @@ impl OrganizationsOperation {
     pub fn is_write(self) -> bool {
         matches!(
             self,
-            OrganizationsOperation::EnableAWSServiceAccess | OrganizationsOperation::DisableAWSServiceAccess
+            OrganizationsOperation::EnableAWSServiceAccess
+                | OrganizationsOperation::DisableAWSServiceAccess
+                | OrganizationsOperation::DeregisterDelegatedAdministrator
         )
     }
 }
@@ -90,9 +93,12 @@ pub(crate) fn handle(
         OrganizationsOperation::ListChildren => list_children(ctx, &body),
         OrganizationsOperation::ListDelegatedAdministrators => list_delegated_administrators(ctx, &body),
         OrganizationsOperation::ListParents => list_parents(ctx, &body),
-        OrganizationsOperation::ListAWSServiceAccessForOrganization => trusted_access::list(ctx, &body),
-        OrganizationsOperation::EnableAWSServiceAccess => trusted_access::enable(ctx, &body),
-        OrganizationsOperation::DisableAWSServiceAccess => trusted_access::disable(ctx, &body),
+        OrganizationsOperation::ListAWSServiceAccessForOrganization => integration::list(ctx, &body),
+        OrganizationsOperation::EnableAWSServiceAccess => integration::enable(ctx, &body),
+        OrganizationsOperation::DisableAWSServiceAccess => integration::disable(ctx, &body),
+        OrganizationsOperation::DeregisterDelegatedAdministrator => {
+            integration::deregister_delegated_administrator(ctx, &body)
+        }
     }
 }
 

@@ -1,6 +1,8 @@
 //! Trusted access through the real `aws-sdk-organizations` client: the management account grants
 //! and withdraws it, the delegated administrator lists it, other accounts are refused; and
 //! Detective's EnableOrganizationAdminAccount grants it too, so that both ways in are one state.
+//! DeregisterDelegatedAdministrator (the Security Reference Architecture's teardown) removes the
+//! registration that EnableOrganizationAdminAccount made.
 
 mod fixtures;
 
@@ -114,5 +116,34 @@ async fn delegating_the_detective_administrator_grants_detective_trusted_access(
         "the role is the management account's"
     );
     assert_eq!(roles[0]["roleName"], "AWSServiceRoleForDetective");
+
+    let management = organizations_client(&url, MANAGEMENT);
+    let deregister = || {
+        management
+            .deregister_delegated_administrator()
+            .account_id(SECURITY)
+            .service_principal(DETECTIVE)
+            .send()
+    };
+    let refused = organizations_client(&url, SECURITY)
+        .deregister_delegated_administrator()
+        .account_id(SECURITY)
+        .service_principal(DETECTIVE)
+        .send();
+    assert_refused(
+        refused,
+        "AccessDeniedException",
+        "only the management account deregisters",
+    )
+    .await;
+    deregister().await.expect("DeregisterDelegatedAdministrator");
+    let listed = management
+        .list_delegated_administrators()
+        .service_principal(DETECTIVE)
+        .send()
+        .await
+        .expect("ListDelegatedAdministrators");
+    assert!(listed.delegated_administrators().is_empty(), "{listed:?}");
+    assert_refused(deregister(), "AccountNotRegisteredException", "deregistering again").await;
     emulator.shutdown().await;
 }

@@ -1,13 +1,19 @@
-//! Trusted access, the Organizations side ("Organizations API Reference":
-//! ListAWSServiceAccessForOrganization, EnableAWSServiceAccess, DisableAWSServiceAccess): the
-//! management account grants or withdraws a service's integration; it and the delegated
-//! administrators list what is granted. The state is [`crate::trusted_access`]'s, which
-//! Detective's EnableOrganizationAdminAccount writes too.
+//! A service's integration with AWS Organizations, the writes the peers make
+//! ("Organizations API Reference"):
+//!
+//! - trusted access (ListAWSServiceAccessForOrganization, EnableAWSServiceAccess,
+//!   DisableAWSServiceAccess): the management account grants or withdraws it; it and the
+//!   delegated administrators list what is granted. The state is [`crate::trusted_access`]'s,
+//!   which Detective's EnableOrganizationAdminAccount writes too;
+//! - DeregisterDelegatedAdministrator, the Security Reference Architecture's teardown: the
+//!   management account removes an account's registration for a service (Detective's, which
+//!   EnableOrganizationAdminAccount made and DisableOrganizationAdminAccount leaves).
 
 use serde_json::{Value, json};
 
 use super::{Body, OrganizationsContext, access_denied, invalid_input, listing, page};
 use crate::organization::Organization;
+use crate::validate;
 use crate::wire::{self, ApiError};
 
 /// The services the caller's organization trusts, in service-principal order, each with when it
@@ -66,4 +72,28 @@ fn managed(ctx: &OrganizationsContext<'_>) -> Result<(String, String), ApiError>
         Some(management) if management == ctx.caller => Ok((organization.id.clone(), management.to_owned())),
         _ => Err(access_denied()),
     }
+}
+
+/// Removes `AccountId`'s registration as a delegated administrator for `ServicePrincipal`; an
+/// account not registered for it gets AccountNotRegisteredException.
+pub(super) fn deregister_delegated_administrator(
+    ctx: &mut OrganizationsContext<'_>,
+    body: &Body,
+) -> Result<Value, ApiError> {
+    let account_id = body.id("AccountId", "^\\d{12}$", validate::is_account_id)?.to_owned();
+    let principal = required_principal(body)?;
+    let (organization, _) = managed(ctx)?;
+    let before = ctx.state.registered_administrators.len();
+    ctx.state.registered_administrators.retain(|registered| {
+        !(registered.organization == organization
+            && registered.account_id == account_id
+            && registered.service_principal == principal)
+    });
+    if ctx.state.registered_administrators.len() == before {
+        return Err(ApiError::organizations(
+            "AccountNotRegisteredException",
+            "The specified account is not a delegated administrator for this AWS service.",
+        ));
+    }
+    Ok(json!({}))
 }
