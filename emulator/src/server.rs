@@ -187,7 +187,7 @@ impl Shared {
         let result = match action {
             // "No permissions are required to perform this operation."
             StsAction::GetCallerIdentity => Ok(sts::caller_identity_xml(&principal, partition)),
-            StsAction::AssumeRole => match sts::assume_role(&inner.world, &principal, form) {
+            StsAction::AssumeRole => match sts::assume_role(&inner.world, &principal, form, partition) {
                 Ok(assumed) => {
                     let expiration = jiff::Timestamp::now()
                         .checked_add(jiff::SignedDuration::from_hours(1))

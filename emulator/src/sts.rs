@@ -83,7 +83,16 @@ pub(crate) struct Assumed {
 
 /// Decides an `AssumeRole` by `caller` against the world model (and, under `enforceIam`, the
 /// caller's identity policies and the role's trust policy).
-pub(crate) fn assume_role(world: &World, caller: &Principal, form: &Form) -> Result<Assumed, QueryError> {
+/// `partition` is the one of the Region the call is signed for: a role of another partition
+/// cannot be assumed there (partitions are isolated, the AWS GovCloud (US) User Guide says one
+/// cannot "delegate access between an AWS GovCloud (US) account and a standard AWS account"; the
+/// error's wording is **unverified**).
+pub(crate) fn assume_role(
+    world: &World,
+    caller: &Principal,
+    form: &Form,
+    partition: &str,
+) -> Result<Assumed, QueryError> {
     let role_arn = form
         .get("RoleArn")
         .ok_or_else(|| invalid("1 validation error detected: Value null at 'roleArn' failed to satisfy constraint: Member must not be null".into()))?;
@@ -92,10 +101,17 @@ pub(crate) fn assume_role(world: &World, caller: &Principal, form: &Form) -> Res
     })?;
     // arn:<partition>:iam::<account>:role/<path/>name
     let parts: Vec<&str> = role_arn.splitn(6, ':').collect();
-    let (account_id, role_path) = match parts.as_slice() {
-        ["arn", _, "iam", "", account, resource] if resource.starts_with("role/") => (*account, *resource),
+    let (role_partition, account_id, role_path) = match parts.as_slice() {
+        ["arn", role_partition, "iam", "", account, resource] if resource.starts_with("role/") => {
+            (*role_partition, *account, *resource)
+        }
         _ => return Err(invalid(format!("{role_arn} is not a valid role ARN"))),
     };
+    if role_partition != partition {
+        return Err(invalid(format!(
+            "{role_arn} is not a role ARN of partition {partition}, where the call was made"
+        )));
+    }
     if account_id.len() != 12 || !account_id.bytes().all(|b| b.is_ascii_digit()) {
         return Err(invalid(format!("{role_arn} is not a valid role ARN")));
     }
@@ -207,7 +223,7 @@ mod tests {
             ("RoleArn", "arn:aws:iam::111111111111:role/path/accept"),
             ("RoleSessionName", "s"),
         ]);
-        let assumed = assume_role(&world(), &root("123456789012"), &request).unwrap();
+        let assumed = assume_role(&world(), &root("123456789012"), &request, "aws").unwrap();
         assert_eq!(assumed.account_id, "111111111111");
         assert_eq!(assumed.role_name, "accept");
         let xml = assume_role_xml(&assumed, "2030-01-01T00:00:00Z", "aws");
@@ -227,8 +243,14 @@ mod tests {
             form(&pairs)
         };
         let ok = with("arn:aws:iam::222222222222:role/accept", Some("ext"));
-        assert!(assume_role(&world, &root("123456789012"), &ok).is_ok());
-        let denied = |caller: &str, request: &Form| assume_role(&world, &root(caller), request).unwrap_err();
+        assert!(assume_role(&world, &root("123456789012"), &ok, "aws").is_ok());
+        let denied = |caller: &str, request: &Form| assume_role(&world, &root(caller), request, "aws").unwrap_err();
+        let gov = assume_role(&world, &root("123456789012"), &ok, "aws-us-gov").unwrap_err();
+        assert_eq!(
+            (gov.status, gov.code),
+            (400, "ValidationError"),
+            "another partition's role"
+        );
         assert_eq!(
             denied(
                 "123456789012",

@@ -53,11 +53,21 @@ trap 'rm -rf "$TMP"' EXIT
 START=$SECONDS
 
 log "creating a venv with boto3==$BOTO3_VERSION (Python $PY_VERSION)"
-"$PYTHON" -m venv "$TMP/venv" >&2
 # --only-binary: never build anything from an sdist. --no-cache-dir: the venv is the cache.
-PIP_ROOT_USER_ACTION=ignore nice -n 19 "$TMP/venv/bin/python" -m pip install --quiet \
-  --disable-pip-version-check --no-cache-dir --only-binary=:all: \
-  "boto3==$BOTO3_VERSION" "botocore==$BOTOCORE_VERSION" >&2
+pip_install=(-m pip install --quiet --disable-pip-version-check --no-cache-dir --only-binary=:all:)
+packages=("boto3==$BOTO3_VERSION" "botocore==$BOTOCORE_VERSION")
+export PIP_ROOT_USER_ACTION=ignore
+if "$PYTHON" -m venv "$TMP/venv" >&2; then
+  nice -n 19 "$TMP/venv/bin/python" "${pip_install[@]}" "${packages[@]}" >&2
+else
+  # A Python without ensurepip (Debian's without python3-venv): a venv without pip, filled by
+  # the base interpreter's pip.
+  log "no ensurepip: filling a pip-less venv with the base interpreter's pip"
+  rm -rf "$TMP/venv"
+  "$PYTHON" -m venv --without-pip "$TMP/venv" >&2
+  site=$("$TMP/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  nice -n 19 "$PYTHON" "${pip_install[@]}" --target "$site" "${packages[@]}" >&2
+fi
 
 # Refuse to cache an environment that does not import the pinned version.
 got=$("$TMP/venv/bin/python" -c 'import boto3; print(boto3.__version__)')
