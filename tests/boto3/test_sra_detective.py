@@ -258,6 +258,19 @@ class SraDetectiveSetup(unittest.TestCase):
         for write in ["EnableAWSServiceAccess", "EnableOrganizationAdminAccount", "CreateServiceLinkedRole", "CreateMembers"]:
             self.assertNotIn(write, calls, f"a second run calls no {write}")
 
+    def test_delegating_the_administrator_creates_the_role_that_get_role_then_finds(self):
+        management = session(MANAGEMENT)
+        iam = client(management, "iam")
+        with self.assertRaises(iam.exceptions.NoSuchEntityException):
+            iam.get_role(RoleName=SERVICE_LINKED_ROLE)
+        client(management, "detective").enable_organization_admin_account(AccountId=SECURITY)
+        role = iam.get_role(RoleName=SERVICE_LINKED_ROLE)["Role"]
+        self.assertEqual(role["Arn"], f"arn:aws:iam::{MANAGEMENT}:role/aws-service-role/{DETECTIVE}/{SERVICE_LINKED_ROLE}")
+        self.assertIn(DETECTIVE, SecurityReferenceArchitecture().trusted(), "trusted access granted on the way")
+        administrator = client(session(SECURITY), "iam")
+        with self.assertRaises(administrator.exceptions.NoSuchEntityException):
+            administrator.get_role(RoleName=SERVICE_LINKED_ROLE)
+
     def test_creating_the_role_again_is_invalid_input(self):
         iam = client(session(MEMBERS[0]), "iam")
         iam.create_service_linked_role(AWSServiceName=DETECTIVE)
