@@ -13,36 +13,34 @@
 
 use super::iam::authorization::{self, Authorization};
 use super::model::ServiceState;
+use super::operation_enum::operations;
 use super::organization::DETECTIVE_SERVICE_PRINCIPAL;
 use super::prng::SplitMix64;
-use super::query_protocol::{self, Form, QueryError, escape};
+use super::query_protocol::{self, Form, QueryAction, QueryError, escape};
 use super::trusted_access::{DETECTIVE_SERVICE_LINKED_ROLE, ServiceLinkedRole, new_role_id, service_linked_role_name};
 use super::wire;
 
 /// The IAM XML namespace.
 pub(crate) const NAMESPACE: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
 
-/// The IAM actions the emulator answers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum IamAction {
-    CreateServiceLinkedRole,
-    GetRole,
+operations! {
+    /// The IAM actions the emulator answers.
+    pub(crate) enum IamAction {
+        CreateServiceLinkedRole,
+        GetRole,
+    }
 }
 
-impl IamAction {
-    pub fn from_name(name: &str) -> Option<IamAction> {
-        match name {
-            "CreateServiceLinkedRole" => Some(IamAction::CreateServiceLinkedRole),
-            "GetRole" => Some(IamAction::GetRole),
-            _ => None,
-        }
+impl QueryAction for IamAction {
+    const SERVICE: &'static str = "Iam";
+    const SERVED: &'static [Self] = Self::ALL;
+
+    fn action_name(self) -> &'static str {
+        self.name()
     }
 
-    pub fn name(self) -> &'static str {
-        match self {
-            IamAction::CreateServiceLinkedRole => "CreateServiceLinkedRole",
-            IamAction::GetRole => "GetRole",
-        }
+    fn from_action_name(name: &str) -> Option<Self> {
+        Self::from_name(name)
     }
 }
 

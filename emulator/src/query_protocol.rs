@@ -5,6 +5,17 @@
 
 use std::collections::BTreeMap;
 
+/// The actions a query-protocol service answers (an `operations!` enum, which gives them
+/// their names).
+pub(crate) trait QueryAction: Copy + 'static {
+    /// The service, as the calls of an action it does not serve are counted
+    /// (`Unknown<SERVICE>Action`) and refused.
+    const SERVICE: &'static str;
+    const SERVED: &'static [Self];
+    fn action_name(self) -> &'static str;
+    fn from_action_name(name: &str) -> Option<Self>;
+}
+
 /// Form field values of one request.
 pub(crate) type Form = BTreeMap<String, String>;
 

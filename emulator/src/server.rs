@@ -19,7 +19,7 @@ use super::iam_api::{self, IamAction, IamContext};
 use super::operations::{self, Context, Reply, Request};
 use super::organizations_api::{self, OrganizationsContext, OrganizationsOperation};
 use super::prng::SplitMix64;
-use super::query_protocol::{self, QueryError};
+use super::query_protocol::{self, QueryAction, QueryError};
 use super::regions::{self, RegionRefusal};
 use super::routes::{Kind, Operation, Route};
 use super::shared::{Inner, Shared};
@@ -137,10 +137,16 @@ impl Shared {
         let form = query_protocol::parse(body);
         let action = form.get("Action").map(String::as_str).unwrap_or_default();
         let request_id = request_id(&mut self.lock().rng);
+        let call = QueryCall {
+            credential,
+            action,
+            form: &form,
+            request_id: &request_id,
+        };
         let (namespace, answer) = if credential.service.as_deref() == Some("iam") {
-            (iam_api::NAMESPACE, self.iam(credential, action, &form, &request_id))
+            (iam_api::NAMESPACE, self.iam(&call))
         } else {
-            (sts::NAMESPACE, self.sts(credential, action, &form, &request_id))
+            (sts::NAMESPACE, self.sts(&call))
         };
         let (status, document) = match answer {
             Ok(document) => (200, document),
@@ -158,28 +164,30 @@ impl Shared {
             .expect("a static response builds")
     }
 
-    /// Counts a query-protocol call under `name`.
-    fn count_query_call(&self, name: &str) {
-        *self.lock().calls.entry(name.to_owned()).or_default() += 1;
+    /// The action `requested` of service `A`, counted under its name; one the emulator does not
+    /// serve is counted as `Unknown<Service>Action` and answers 400 `InvalidAction`.
+    fn query_action<A: QueryAction>(&self, requested: &str) -> Result<A, QueryError> {
+        let action = A::from_action_name(requested);
+        let counted = action.map_or_else(
+            || format!("Unknown{}Action", A::SERVICE),
+            |a| a.action_name().to_owned(),
+        );
+        *self.lock().calls.entry(counted).or_default() += 1;
+        action.ok_or_else(|| {
+            let served: Vec<&str> = A::SERVED.iter().map(|a| a.action_name()).collect();
+            let message = format!(
+                "the emulator serves only {} {}, not {requested:?}",
+                A::SERVICE.to_uppercase(),
+                served.join(", ")
+            );
+            QueryError::new(400, "InvalidAction", message)
+        })
     }
 
     /// An STS call (AssumeRole, GetCallerIdentity), counted under its action name.
-    fn sts(
-        &self,
-        credential: &Credential,
-        action: &str,
-        form: &query_protocol::Form,
-        request_id: &str,
-    ) -> Result<String, QueryError> {
-        let Some(action) = StsAction::from_name(action) else {
-            self.count_query_call("UnknownStsAction");
-            return Err(QueryError::new(
-                400,
-                "InvalidAction",
-                format!("the emulator serves only STS AssumeRole and GetCallerIdentity, not {action:?}"),
-            ));
-        };
-        self.count_query_call(action.name());
+    fn sts(&self, call: &QueryCall<'_>) -> Result<String, QueryError> {
+        let (credential, form) = (call.credential, call.form);
+        let action: StsAction = self.query_action(call.action)?;
         let mut inner = self.lock();
         let caller = self.caller_account(&inner, credential);
         let principal = self.principal(&inner, credential);
@@ -205,27 +213,14 @@ impl Shared {
                 }
             },
         };
-        result.map(|xml| sts::response_xml(action, &xml, request_id))
+        result.map(|xml| sts::response_xml(action, &xml, call.request_id))
     }
 
     /// An IAM call (GetRole, CreateServiceLinkedRole), counted under its action name and
     /// authorized under `enforceIam` like every other call.
-    fn iam(
-        &self,
-        credential: &Credential,
-        action: &str,
-        form: &query_protocol::Form,
-        request_id: &str,
-    ) -> Result<String, QueryError> {
-        let Some(action) = IamAction::from_name(action) else {
-            self.count_query_call("UnknownIamAction");
-            return Err(QueryError::new(
-                400,
-                "InvalidAction",
-                format!("the emulator serves only IAM GetRole and CreateServiceLinkedRole, not {action:?}"),
-            ));
-        };
-        self.count_query_call(action.name());
+    fn iam(&self, call: &QueryCall<'_>) -> Result<String, QueryError> {
+        let (credential, form) = (call.credential, call.form);
+        let action: IamAction = self.query_action(call.action)?;
         let partition = regions::partition(&credential.region);
         let checks = |caller: &Principal, _| iam_api::authorizations(action, form, caller.account(), partition);
         self.authorize(credential, action.name(), checks, ApiError::access_denied)
@@ -246,7 +241,7 @@ impl Shared {
             self.persist(inner);
         }
         tracing::info!(caller = %caller, action = action.name(), ok = result.is_ok(), "iam call");
-        result.map(|xml| iam_api::response_xml(action, &xml, request_id))
+        result.map(|xml| iam_api::response_xml(action, &xml, call.request_id))
     }
 
     /// Runs one operation against the model, with the lazy transitions settled first.
@@ -288,6 +283,16 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .nest("/_emulator", control::router())
         .fallback(aws_api)
         .with_state(shared)
+}
+
+/// One query-protocol call (STS or IAM), as its service's handler reads it.
+#[derive(Clone, Copy)]
+struct QueryCall<'a> {
+    credential: &'a Credential,
+    /// The form's `Action`.
+    action: &'a str,
+    form: &'a query_protocol::Form,
+    request_id: &'a str,
 }
 
 /// Every request outside `/_emulator/` is an AWS API call.

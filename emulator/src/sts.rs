@@ -16,33 +16,31 @@
 //! or 400.
 
 use super::iam::{self, policy::Principal};
-use super::query_protocol::{self, Form, QueryError, escape};
+use super::operation_enum::operations;
+use super::query_protocol::{self, Form, QueryAction, QueryError, escape};
 use super::world::World;
 
 /// The STS XML namespace.
 pub(crate) const NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 
-/// The STS actions the emulator answers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum StsAction {
-    AssumeRole,
-    GetCallerIdentity,
+operations! {
+    /// The STS actions the emulator answers.
+    pub(crate) enum StsAction {
+        AssumeRole,
+        GetCallerIdentity,
+    }
 }
 
-impl StsAction {
-    pub fn from_name(name: &str) -> Option<StsAction> {
-        match name {
-            "AssumeRole" => Some(StsAction::AssumeRole),
-            "GetCallerIdentity" => Some(StsAction::GetCallerIdentity),
-            _ => None,
-        }
+impl QueryAction for StsAction {
+    const SERVICE: &'static str = "Sts";
+    const SERVED: &'static [Self] = Self::ALL;
+
+    fn action_name(self) -> &'static str {
+        self.name()
     }
 
-    pub fn name(self) -> &'static str {
-        match self {
-            StsAction::AssumeRole => "AssumeRole",
-            StsAction::GetCallerIdentity => "GetCallerIdentity",
-        }
+    fn from_action_name(name: &str) -> Option<Self> {
+        Self::from_name(name)
     }
 }
 

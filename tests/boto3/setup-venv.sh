@@ -32,20 +32,9 @@ fi
 
 mkdir -p "$CACHE/boto3"
 
-# Concurrent cold runs: let one install, the others wait and reuse its result.
-if command -v flock >/dev/null 2>&1; then
-  exec 9>"$CACHE/boto3/.lock"
-  flock 9
-  if [[ -x "$DEST/bin/python" ]]; then
-    echo "$DEST/bin/python"
-    exit 0
-  fi
-  # Holding the lock, no other install runs: whatever .build.* a killed run left is stale.
-  rm -rf "$CACHE/boto3"/.build.*
-fi
-
 # Build beside the destination (same file system) and rename it into place in one step, so an
-# interrupted run never leaves a partial cache entry. The venv is only ever run as
+# interrupted run never leaves a partial cache entry (.ci/run calls this once, before the tests:
+# no two cold runs race). The venv is only ever run as
 # `<venv>/bin/python` (never through its scripts, whose first lines name the build path), so
 # the rename does not break it.
 TMP=$(mktemp -d "$CACHE/boto3/.build.$BOTO3_VERSION.XXXXXX")

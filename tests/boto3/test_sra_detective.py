@@ -220,6 +220,10 @@ class SraDetectiveSetup(unittest.TestCase):
         assumed = client(role, "sts").get_caller_identity()
         self.assertEqual(assumed["Account"], MEMBERS[0])
         self.assertEqual(assumed["Arn"], f"arn:aws:sts::{MEMBERS[0]}:assumed-role/{CONFIGURATION_ROLE}/s-1")
+        with self.assertRaises(botocore.exceptions.ClientError) as refused:
+            client(session(MANAGEMENT), "sts").get_session_token()
+        self.assertEqual(refused.exception.response["Error"]["Code"], "InvalidAction")
+        self.assertEqual(control("GET", "/calls").get("UnknownStsAction"), 1)
 
     def test_the_sra_sets_detective_up_and_a_second_run_changes_nothing(self):
         sra = SecurityReferenceArchitecture()

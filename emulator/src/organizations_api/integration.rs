@@ -59,7 +59,7 @@ pub(super) fn disable(ctx: &mut OrganizationsContext<'_>, body: &Body) -> Result
     Ok(json!({}))
 }
 
-fn required_principal<'b>(body: &'b Body) -> Result<&'b str, ApiError> {
+fn required_principal(body: &Body) -> Result<&str, ApiError> {
     body.service_principal()?
         .ok_or_else(|| invalid_input("INPUT_REQUIRED", "You must specify a value for ServicePrincipal."))
 }
