@@ -85,11 +85,13 @@ async fn reset_calls(State(shared): SharedState) -> Response {
 
 async fn get_state(State(shared): SharedState) -> Response {
     let graphs = shared.graphs();
-    let (delegations, registered, now_ms) = {
+    let (delegations, registered, trusted, roles, now_ms) = {
         let inner = shared.lock();
         (
             serde_json::to_value(&inner.state.delegations).unwrap_or(Value::Null),
             serde_json::to_value(&inner.state.registered_administrators).unwrap_or(Value::Null),
+            serde_json::to_value(&inner.state.trusted_services).unwrap_or(Value::Null),
+            serde_json::to_value(&inner.state.service_linked_roles).unwrap_or(Value::Null),
             inner.state.now_ms(),
         )
     };
@@ -98,6 +100,8 @@ async fn get_state(State(shared): SharedState) -> Response {
         "graphs": graphs,
         "organizationAdministrators": delegations,
         "delegatedAdministrators": registered,
+        "trustedServices": trusted,
+        "serviceLinkedRoles": roles,
     }))
 }
 

@@ -14,7 +14,12 @@
 //!   ListOrganizationalUnitsForParent, ListChildren, ListParents, DescribeOrganizationalUnit,
 //!   DescribeAccount, ListDelegatedAdministrators) from the world's organizations, with the
 //!   20-item page limit, the documented errors and, on request, empty pages that carry a
-//!   NextToken;
+//!   NextToken; and the writes the peers' tools make: trusted access
+//!   (List/Enable/DisableAWSServiceAccess) and DeregisterDelegatedAdministrator;
+//! - STS AssumeRole and GetCallerIdentity, IAM GetRole and CreateServiceLinkedRole for
+//!   Detective's service-linked role (the query protocol, told apart by the signature's service);
+//! - AWS GovCloud (US), where Detective neither validates e-mails nor sends invitations, with
+//!   its `aws-us-gov` ARNs;
 //! - callers: the SigV4 `Credential=<AKID>/<date>/<region>/...` scope names the caller; a
 //!   12-digit access key id *is* the account id, any other key acts as the default account
 //!   (signatures are not checked);
@@ -42,8 +47,8 @@
 //! | `GET /_emulator/calls/refused` | `{"<Operation>": count}` of those calls that IAM enforcement (`enforceIam`) refused with AccessDenied |
 //! | `GET /_emulator/calls/peak` | `{"<Operation>": n}`: the most calls of each operation answered at the same time (injected latency included) |
 //! | `DELETE /_emulator/calls` | reset the counts and the peaks |
-//! | `GET /_emulator/state` | every graph with tags, packages, members (status, disabled reason, invitation type, times, the `disableEmailNotification` their CreateMembers call sent) and `createMembersRequests` (CreateMembers calls naming each account), organization administrators (with when each shows, and until when a removed one does), the delegated administrators Detective registered in Organizations, the emulator clock |
-//! | `DELETE /_emulator/state` | forget all graphs, members, delegations and registrations (world and faults stay) |
+//! | `GET /_emulator/state` | every graph with tags, packages, members (status, disabled reason, invitation type, times, the `disableEmailNotification` their CreateMembers call sent, `invitationEmailSent`) and `createMembersRequests` (CreateMembers calls naming each account), organization administrators (with when each shows, and until when a removed one does), the delegated administrators Detective registered in Organizations, trusted access (`trustedServices`), service-linked roles, the emulator clock |
+//! | `DELETE /_emulator/state` | forget all graphs, members, delegations, registrations, trusted access and service-linked roles (world and faults stay) |
 //! | `POST /_emulator/graphs` | `{"administratorAccount":"123456789012","region":"us-east-1","createdTime":"2022-01-01T00:00:00Z"}`: that account's graph as created then (optional datasource packages STOPPED on graphs older than their documented default); answers `{"graphArn": ...}` |
 //! | `GET /_emulator/world` | the world model ([`WorldConfig`]) |
 //! | `PUT /_emulator/world` | replace the world model |
@@ -72,6 +77,7 @@
 mod control;
 mod faults;
 mod iam;
+mod iam_api;
 mod model;
 mod operation_enum;
 mod operations;
@@ -81,6 +87,7 @@ mod organization_seed;
 mod organizations_api;
 mod paging;
 mod prng;
+mod query_protocol;
 mod realism;
 mod regions;
 mod routes;
@@ -89,6 +96,7 @@ mod shared;
 mod state_file;
 mod sts;
 mod tls;
+mod trusted_access;
 mod validate;
 mod wire;
 mod world;

@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::prng::SplitMix64;
+use super::trusted_access::{ServiceLinkedRole, TrustedService};
 use super::validate::DATASOURCE_PACKAGES;
 use super::wire;
 use super::world::{AccountFacts, World};
@@ -234,6 +235,10 @@ pub(crate) struct ServiceState {
     /// Delegated administrators registered in AWS Organizations by the service (Detective's);
     /// DisableOrganizationAdminAccount leaves them, as AWS does.
     pub registered_administrators: Vec<RegisteredAdministrator>,
+    /// Services granted trusted access in AWS Organizations ([`crate::trusted_access`]).
+    pub trusted_services: Vec<TrustedService>,
+    /// IAM service-linked roles, per account ([`crate::trusted_access`]).
+    pub service_linked_roles: Vec<ServiceLinkedRole>,
     /// Added to the wall clock: lets tests jump past verification and acceptance delays.
     pub clock_offset_ms: i64,
 }
@@ -329,10 +334,14 @@ const STARTED_BY_DEFAULT_SINCE_MS: [(&str, i64); 2] = [
 ];
 
 impl Graph {
-    /// A new ARN for `administrator_id`'s graph in `region`, with a random graph id (32
-    /// lowercase hex digits).
+    /// A new ARN for `administrator_id`'s graph in `region` (in the Region's partition), with a
+    /// random graph id (32 lowercase hex digits).
     pub fn new_arn(region: &str, administrator_id: &str, rng: &mut SplitMix64) -> String {
-        format!("arn:aws:detective:{region}:{administrator_id}:graph:{}", rng.hex(32))
+        let partition = super::regions::partition(region);
+        format!(
+            "arn:{partition}:detective:{region}:{administrator_id}:graph:{}",
+            rng.hex(32)
+        )
     }
 
     /// A graph created at `now_ms`: the core package started, and each optional package started
@@ -501,6 +510,10 @@ pub struct MemberSnapshot {
     /// `DisableEmailNotification` of the CreateMembers call that added the member, as sent
     /// (`None`: the call left it out, or no call added the member).
     pub disable_email_notification: Option<bool>,
+    /// Whether Detective sent (would have sent) an invitation e-mail: to an invited account that
+    /// passed verification, unless the call disabled it, and never in GovCloud (the User Guide,
+    /// "Managing invited member accounts in Detective").
+    pub invitation_email_sent: bool,
 }
 
 /// A graph with its members ([`Emulator::graphs`](super::Emulator::graphs),
@@ -538,6 +551,13 @@ impl Member {
             invited_time: wire::jiff_timestamp(self.invited_ms),
             updated_time: wire::jiff_timestamp(self.updated_ms),
             disable_email_notification: self.disable_email_notification,
+            invitation_email_sent: self.invitation_type == InvitationType::Invitation
+                && !matches!(
+                    self.status,
+                    MemberStatus::VerificationInProgress | MemberStatus::VerificationFailed
+                )
+                && self.disable_email_notification != Some(true)
+                && !super::regions::is_gov_cloud(&graph.region),
         }
     }
 }

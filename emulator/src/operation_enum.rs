@@ -1,5 +1,6 @@
 //! The one macro that declares an API's operations as an enum (Detective's in [`crate::routes`],
-//! Organizations' in [`crate::organizations_api`]), so both answer to the same names: `ALL`,
+//! Organizations' in [`crate::organizations_api`], STS's and IAM's actions in [`crate::sts`] and
+//! [`crate::iam_api`]), so all answer to the same names: `ALL`,
 //! `name()` as in the API reference, and `from_name()`, which fault matching relies on.
 
 /// Declares a `Copy` enum of operations with `ALL`, `name()` and `from_name()`.

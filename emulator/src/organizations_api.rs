@@ -8,15 +8,21 @@
 //! after DisableOrganizationAdminAccount). ListDelegatedAdministrators lists both kinds.
 //! An account in no organization gets AWSOrganizationsNotInUseException, others
 //! AccessDeniedException. Pages hold at most 20 items (MaxResults 1–20).
+//!
+//! Trusted access (ListAWSServiceAccessForOrganization, Enable/DisableAWSServiceAccess) and
+//! DeregisterDelegatedAdministrator are in [`integration`]: the only writes.
 
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
+mod integration;
+
 use super::model::ServiceState;
 use super::operation_enum::operations;
 use super::organization::{self, MAX_PAGE_SIZE, Organization};
 use super::paging;
+use super::prng::SplitMix64;
 use super::validate;
 use super::wire::{self, ApiError};
 use super::world::World;
@@ -30,6 +36,10 @@ operations! {
         DescribeAccount,
         DescribeOrganization,
         DescribeOrganizationalUnit,
+        DeregisterDelegatedAdministrator,
+        DisableAWSServiceAccess,
+        EnableAWSServiceAccess,
+        ListAWSServiceAccessForOrganization,
         ListAccounts,
         ListAccountsForParent,
         ListChildren,
@@ -45,16 +55,30 @@ pub(crate) fn target_operation(target: &str) -> Option<&str> {
     target.strip_prefix(TARGET_PREFIX)
 }
 
-/// What an Organizations operation reads, and who calls.
+/// What an Organizations operation reads or changes, and who calls when.
 pub(crate) struct OrganizationsContext<'a> {
-    pub state: &'a ServiceState,
+    pub state: &'a mut ServiceState,
     pub world: &'a World,
     pub caller: &'a str,
+    pub now_ms: i64,
+    pub rng: &'a mut SplitMix64,
+}
+
+impl OrganizationsOperation {
+    /// Whether the operation changes the state (to be persisted).
+    pub fn is_write(self) -> bool {
+        matches!(
+            self,
+            OrganizationsOperation::EnableAWSServiceAccess
+                | OrganizationsOperation::DisableAWSServiceAccess
+                | OrganizationsOperation::DeregisterDelegatedAdministrator
+        )
+    }
 }
 
 pub(crate) fn handle(
     operation: OrganizationsOperation,
-    ctx: &OrganizationsContext<'_>,
+    ctx: &mut OrganizationsContext<'_>,
     body: &[u8],
 ) -> Result<Value, ApiError> {
     let body = Body::parse(body)?;
@@ -69,6 +93,12 @@ pub(crate) fn handle(
         OrganizationsOperation::ListChildren => list_children(ctx, &body),
         OrganizationsOperation::ListDelegatedAdministrators => list_delegated_administrators(ctx, &body),
         OrganizationsOperation::ListParents => list_parents(ctx, &body),
+        OrganizationsOperation::ListAWSServiceAccessForOrganization => integration::list(ctx, &body),
+        OrganizationsOperation::EnableAWSServiceAccess => integration::enable(ctx, &body),
+        OrganizationsOperation::DisableAWSServiceAccess => integration::disable(ctx, &body),
+        OrganizationsOperation::DeregisterDelegatedAdministrator => {
+            integration::deregister_delegated_administrator(ctx, &body)
+        }
     }
 }
 
@@ -160,6 +190,19 @@ impl Body {
             "^(r-[0-9a-z]{4,32})|(ou-[0-9a-z]{4,32}-[a-z0-9]{8,32})$",
             organization::is_parent_id,
         )
+    }
+
+    /// ServicePrincipal, when present: 1–128 characters of `[\w+=,.@-]`.
+    fn service_principal(&self) -> Result<Option<&str>, ApiError> {
+        let principal = self.optional_str("ServicePrincipal")?;
+        if principal.is_some_and(|principal| !is_service_principal(principal)) {
+            return Err(invalid_input(
+                "INVALID_PATTERN",
+                "You specified a value for ServicePrincipal that is not valid: it must be 1 to 128 characters of \
+                 [\\w+=,.@-].",
+            ));
+        }
+        Ok(principal)
     }
 
     /// MaxResults: 1–20; absent means 20.
@@ -471,16 +514,7 @@ fn list_children(ctx: &OrganizationsContext<'_>, body: &Body) -> Result<Value, A
 /// `ServicePrincipal` when the request names one, else every one (an account registered for
 /// several services is listed once, enabled since its first registration).
 fn list_delegated_administrators(ctx: &OrganizationsContext<'_>, body: &Body) -> Result<Value, ApiError> {
-    let principal = body.optional_str("ServicePrincipal")?;
-    if let Some(principal) = principal
-        && !is_service_principal(principal)
-    {
-        return Err(invalid_input(
-            "INVALID_PATTERN",
-            "You specified a value for ServicePrincipal that is not valid: it must be 1 to 128 characters of \
-             [\\w+=,.@-].",
-        ));
-    }
+    let principal = body.service_principal()?;
     let organization = ctx.readable_organization()?;
     let mut enabled: BTreeMap<&str, i64> = BTreeMap::new();
     let registered = ctx

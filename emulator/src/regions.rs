@@ -64,6 +64,24 @@ pub(crate) fn is_opt_in(region: &str) -> bool {
     OPT_IN_REGIONS.contains(&region)
 }
 
+/// The ARN partition of `region`: `aws-us-gov` in GovCloud (US), `aws-cn` in China, else `aws`.
+pub(crate) fn partition(region: &str) -> &'static str {
+    if is_gov_cloud(region) {
+        "aws-us-gov"
+    } else if region.starts_with("cn-") {
+        "aws-cn"
+    } else {
+        "aws"
+    }
+}
+
+/// Whether `region` is one of AWS GovCloud (US)'s, where "Detective does not perform this
+/// validation [of the member's root user e-mail address] or sends email invitations to member
+/// accounts" (Detective User Guide, "Managing invited member accounts in Detective").
+pub(crate) fn is_gov_cloud(region: &str) -> bool {
+    region.starts_with("us-gov-")
+}
+
 /// The message AWS gives with UnrecognizedClientException.
 pub(crate) const NOT_ENABLED_MESSAGE: &str = "The security token included in the request is invalid.";
 
@@ -87,5 +105,14 @@ mod tests {
         assert_eq!(refusal("il-central-1", &[]), Some(RegionRefusal::NotEnabled));
         assert_eq!(refusal("il-central-1", &["il-central-1".to_owned()]), None);
         assert!(OPT_IN_REGIONS.iter().all(|r| DETECTIVE_REGIONS.contains(r)));
+    }
+
+    #[test]
+    fn govcloud_regions_have_their_own_partition() {
+        assert_eq!(partition("us-gov-west-1"), "aws-us-gov");
+        assert_eq!(partition("us-gov-east-1"), "aws-us-gov");
+        assert_eq!(partition("us-east-1"), "aws");
+        assert_eq!(partition("cn-north-1"), "aws-cn");
+        assert!(is_gov_cloud("us-gov-east-1") && !is_gov_cloud("us-east-1"));
     }
 }

@@ -15,13 +15,15 @@ use super::control;
 use super::faults::{Caller, TokenBucket};
 use super::iam::authorization::{self, Authorization};
 use super::iam::{self, policy::Principal};
+use super::iam_api::{self, IamAction, IamContext};
 use super::operations::{self, Context, Reply, Request};
 use super::organizations_api::{self, OrganizationsContext, OrganizationsOperation};
 use super::prng::SplitMix64;
+use super::query_protocol::{self, QueryAction, QueryError};
 use super::regions::{self, RegionRefusal};
 use super::routes::{Kind, Operation, Route};
 use super::shared::{Inner, Shared};
-use super::sts;
+use super::sts::{self, StsAction};
 use super::validate;
 use super::wire::{self, ApiError};
 
@@ -125,74 +127,142 @@ impl Shared {
         (request_id, outcome)
     }
 
-    /// Answers an Organizations call from the world (read-only: nothing to persist).
+    /// Answers an Organizations call from the world and the service state (trusted access is
+    /// the only write: persisted).
     fn dispatch_organizations(
         &self,
         operation: OrganizationsOperation,
         credential: &Credential,
         body: &[u8],
     ) -> (Result<serde_json::Value, ApiError>, String) {
-        let inner = self.lock();
-        let caller = self.caller_account(&inner, credential);
-        let ctx = OrganizationsContext {
-            state: &inner.state,
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let caller = self.caller_account(inner, credential);
+        let now_ms = inner.settle_now();
+        let mut ctx = OrganizationsContext {
+            state: &mut inner.state,
             world: &inner.world,
             caller: &caller,
+            now_ms,
+            rng: &mut inner.rng,
         };
-        let result = organizations_api::handle(operation, &ctx, body);
+        let result = organizations_api::handle(operation, &mut ctx, body);
+        if result.is_ok() && operation.is_write() {
+            self.persist(inner);
+        }
         (result, caller)
     }
 
-    /// Answers an STS call (only AssumeRole is served), counted under its action name.
-    fn sts(&self, credential: &Credential, body: &[u8]) -> Response {
-        let form = sts::parse(body);
-        let action = form.get("Action").cloned().unwrap_or_default();
-        let mut inner = self.lock();
-        let name = if action == "AssumeRole" {
-            "AssumeRole"
-        } else {
-            "UnknownStsAction"
+    /// Answers a query-protocol call: IAM's when signed for `iam`, else STS's.
+    fn query_call(&self, credential: &Credential, body: &[u8]) -> Response {
+        let form = query_protocol::parse(body);
+        let action = form.get("Action").map(String::as_str).unwrap_or_default();
+        let request_id = request_id(&mut self.lock().rng);
+        let call = QueryCall {
+            credential,
+            action,
+            form: &form,
+            request_id: &request_id,
         };
-        *inner.calls.entry(name.to_owned()).or_default() += 1;
-        let request_id = request_id(&mut inner.rng);
+        let (namespace, answer) = if credential.service.as_deref() == Some("iam") {
+            (iam_api::NAMESPACE, self.iam(&call))
+        } else {
+            (sts::NAMESPACE, self.sts(&call))
+        };
+        let (status, document) = match answer {
+            Ok(document) => (200, document),
+            Err(error) => {
+                tracing::info!(action, code = error.code, request_id = %request_id, "query call refused");
+                tracing::debug!(request_id = %request_id, message = %error.message, "error detail");
+                (error.status, error.to_xml(namespace, &request_id))
+            }
+        };
+        Response::builder()
+            .status(status)
+            .header(header::CONTENT_TYPE, "text/xml")
+            .header("x-amzn-RequestId", request_id.as_str())
+            .body(axum::body::Body::from(document))
+            .expect("a static response builds")
+    }
+
+    /// The action `requested` of service `A`, counted under its name; one the emulator does not
+    /// serve is counted as `Unknown<Service>Action` and answers 400 `InvalidAction`.
+    fn query_action<A: QueryAction>(&self, requested: &str) -> Result<A, QueryError> {
+        let action = A::from_action_name(requested);
+        let counted = action.map_or_else(
+            || format!("Unknown{}Action", A::SERVICE),
+            |a| a.action_name().to_owned(),
+        );
+        *self.lock().calls.entry(counted).or_default() += 1;
+        action.ok_or_else(|| {
+            let served: Vec<&str> = A::SERVED.iter().map(|a| a.action_name()).collect();
+            let message = format!(
+                "the emulator serves only {} {}, not {requested:?}",
+                A::SERVICE.to_uppercase(),
+                served.join(", ")
+            );
+            QueryError::new(400, "InvalidAction", message)
+        })
+    }
+
+    /// An STS call (AssumeRole, GetCallerIdentity), counted under its action name.
+    fn sts(&self, call: &QueryCall<'_>) -> Result<String, QueryError> {
+        let (credential, form) = (call.credential, call.form);
+        let action: StsAction = self.query_action(call.action)?;
+        let mut inner = self.lock();
         let caller = self.caller_account(&inner, credential);
         let principal = self.principal(&inner, credential);
-        let answer = if action == "AssumeRole" {
-            let answer = sts::assume_role(&inner.world, &principal, &form);
-            if answer.is_err() && inner.world.iam().enforced() {
-                *inner.refused.entry(name.to_owned()).or_default() += 1;
-            }
-            answer
-        } else {
-            Err(sts::StsError {
-                status: 400,
-                code: "InvalidAction",
-                message: format!("the emulator serves only STS AssumeRole, not {action:?}"),
-            })
+        let partition = regions::partition(&credential.region);
+        let result = match action {
+            // "No permissions are required to perform this operation."
+            StsAction::GetCallerIdentity => Ok(sts::caller_identity_xml(&principal, partition)),
+            StsAction::AssumeRole => match sts::assume_role(&inner.world, &principal, form, partition) {
+                Ok(assumed) => {
+                    let expiration = jiff::Timestamp::now()
+                        .checked_add(jiff::SignedDuration::from_hours(1))
+                        .unwrap_or(jiff::Timestamp::MAX)
+                        .strftime("%Y-%m-%dT%H:%M:%SZ")
+                        .to_string();
+                    tracing::info!(caller = %caller, account = %assumed.account_id, role = %assumed.role_name, "sts AssumeRole");
+                    Ok(sts::assume_role_xml(&assumed, &expiration, partition))
+                }
+                Err(error) => {
+                    if inner.world.iam().enforced() {
+                        *inner.refused.entry(action.name().to_owned()).or_default() += 1;
+                    }
+                    Err(error)
+                }
+            },
         };
-        let xml = |status: u16, body: String| {
-            Response::builder()
-                .status(status)
-                .header(header::CONTENT_TYPE, "text/xml")
-                .header("x-amzn-RequestId", request_id.as_str())
-                .body(axum::body::Body::from(body))
-                .expect("a static response builds")
+        result.map(|xml| sts::response_xml(action, &xml, call.request_id))
+    }
+
+    /// An IAM call (GetRole, CreateServiceLinkedRole), counted under its action name and
+    /// authorized under `enforceIam` like every other call.
+    fn iam(&self, call: &QueryCall<'_>) -> Result<String, QueryError> {
+        let (credential, form) = (call.credential, call.form);
+        let action: IamAction = self.query_action(call.action)?;
+        let partition = regions::partition(&credential.region);
+        let checks = |caller: &Principal, _| iam_api::authorizations(action, form, caller.account(), partition);
+        self.authorize(credential, action.name(), checks, ApiError::access_denied)
+            .map_err(|refused| QueryError::new(403, "AccessDenied", refused.message))?;
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let caller = self.caller_account(inner, credential);
+        let now_ms = inner.settle_now();
+        let mut ctx = IamContext {
+            state: &mut inner.state,
+            caller: &caller,
+            partition,
+            now_ms,
+            rng: &mut inner.rng,
         };
-        match answer {
-            Ok(assumed) => {
-                let expiration = jiff::Timestamp::now()
-                    .checked_add(jiff::SignedDuration::from_hours(1))
-                    .unwrap_or(jiff::Timestamp::MAX)
-                    .strftime("%Y-%m-%dT%H:%M:%SZ")
-                    .to_string();
-                tracing::info!(caller = %caller, account = %assumed.account_id, role = %assumed.role_name, "sts AssumeRole");
-                xml(200, sts::response_xml(&assumed, &expiration, &request_id))
-            }
-            Err(error) => {
-                tracing::info!(caller = %caller, code = error.code, "sts call refused");
-                xml(error.status, sts::error_xml(&error, &request_id))
-            }
+        let result = iam_api::handle(action, &mut ctx, form);
+        if result.is_ok() && action == IamAction::CreateServiceLinkedRole {
+            self.persist(inner);
         }
+        tracing::info!(caller = %caller, action = action.name(), ok = result.is_ok(), "iam call");
+        result.map(|xml| iam_api::response_xml(action, &xml, call.request_id))
     }
 
     /// Runs one operation against the model, with the lazy transitions settled first.
@@ -236,6 +306,16 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
+/// One query-protocol call (STS or IAM), as its service's handler reads it.
+#[derive(Clone, Copy)]
+struct QueryCall<'a> {
+    credential: &'a Credential,
+    /// The form's `Action`.
+    action: &'a str,
+    form: &'a query_protocol::Form,
+    request_id: &'a str,
+}
+
 /// Every request outside `/_emulator/` is an AWS API call.
 async fn aws_api(
     State(shared): State<Arc<Shared>>,
@@ -245,8 +325,8 @@ async fn aws_api(
     body: Bytes,
 ) -> Response {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    if sts::is_sts(method.as_str(), uri.path(), content_type) {
-        return shared.sts(&Credential::from_headers(&headers), &body);
+    if query_protocol::is_query_request(method.as_str(), uri.path(), content_type) {
+        return shared.query_call(&Credential::from_headers(&headers), &body);
     }
     if let Some(name) = headers
         .get("x-amz-target")
@@ -446,13 +526,15 @@ fn request_id(rng: &mut SplitMix64) -> String {
     )
 }
 
-/// Who signed a request, from `Authorization: AWS4-HMAC-SHA256 Credential=<AKID>/<date>/
-/// <region>/detective/aws4_request, ...`. Signatures are not verified: the emulator trusts the
+/// Who signed a request, for which Region and service, from `Authorization: AWS4-HMAC-SHA256
+/// Credential=<AKID>/<date>/<region>/<service>/aws4_request, ...`. Signatures are not verified: the emulator trusts the
 /// scope, which is what lets tests act as any account with made-up keys.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Credential {
     pub access_key_id: Option<String>,
     pub region: String,
+    /// The scope's service name (`detective`, `sts`, `iam`, ...).
+    pub service: Option<String>,
     /// `X-Amz-Security-Token`: present on credentials from AssumeRole.
     pub session_token: Option<String>,
 }
@@ -471,6 +553,7 @@ impl Credential {
             .filter(|region| !region.is_empty())
             .unwrap_or(UNSIGNED_REGION)
             .to_owned();
+        let service = parts.next().filter(|service| !service.is_empty()).map(str::to_owned);
         let session_token = headers
             .get("x-amz-security-token")
             .and_then(|value| value.to_str().ok())
@@ -478,6 +561,7 @@ impl Credential {
         Credential {
             access_key_id,
             region,
+            service,
             session_token,
         }
     }
@@ -505,6 +589,7 @@ mod tests {
         let credential = Credential::from_headers(&headers);
         assert_eq!(credential.account_id(), Some("111122223333"));
         assert_eq!(credential.region, "eu-west-1");
+        assert_eq!(credential.service.as_deref(), Some("detective"));
 
         headers.insert(
             header::AUTHORIZATION,

@@ -1,59 +1,74 @@
-//! STS `AssumeRole`, so that role assumption (a `DetectiveGraph`'s `assumeRoleArn`, accepting
-//! invitations through a role in each member account, a `DetectiveMembership`'s `assumeRoleArn`)
-//! runs through the SDK's real credential provider against the emulator.
+//! STS, as far as the peers and the operator call it:
 //!
-//! The returned credentials' access key id is the role's account id, which the Detective side
-//! reads as the caller (the emulator's identity convention). Which roles exist is part of the
-//! world model: an account that declares no `roles` lets any role be assumed; one that declares
-//! roles lets only those be assumed, by the accounts they trust, with their external id.
+//! - `AssumeRole`, so that role assumption (a `DetectiveGraph`'s `assumeRoleArn`, accepting
+//!   invitations through a role in each member account, a `DetectiveMembership`'s
+//!   `assumeRoleArn`) runs through the SDKs' real credential providers against the emulator. The
+//!   returned credentials' access key id is the role's account id, which the Detective side reads
+//!   as the caller (the emulator's identity convention). Which roles exist is part of the world
+//!   model: an account that declares no `roles` lets any role be assumed; one that declares roles
+//!   lets only those be assumed, by the accounts they trust, with their external id.
+//! - `GetCallerIdentity` (the Security Reference Architecture's first call, and the Terraform
+//!   provider's): the caller's account, ARN and user id. "No permissions are required to perform
+//!   this operation" (STS API Reference), so `enforceIam` never refuses it.
 //!
-//! Wire: the STS query protocol — `POST /` with a form body (`Action=AssumeRole&RoleArn=...`),
-//! answered in XML; errors as `<ErrorResponse>` with status 403 (AccessDenied) or 400.
-
-use std::collections::BTreeMap;
+//! ARNs carry the partition of the Region the call is signed for (`aws-us-gov` in GovCloud).
+//! Wire: the query protocol ([`crate::query_protocol`]); errors with status 403 (AccessDenied)
+//! or 400.
 
 use super::iam::{self, policy::Principal};
+use super::operation_enum::operations;
+use super::query_protocol::{self, Form, QueryAction, QueryError, escape};
 use super::world::World;
 
-/// STS form field values of one request.
-pub(crate) type Form = BTreeMap<String, String>;
+/// The STS XML namespace.
+pub(crate) const NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 
-/// Whether a request is an STS call: a form-encoded `POST /` (Detective's paths are never `/`).
-pub(crate) fn is_sts(method: &str, path: &str, content_type: Option<&str>) -> bool {
-    method == "POST"
-        && (path == "/" || path.is_empty())
-        && content_type.is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"))
+operations! {
+    /// The STS actions the emulator answers.
+    pub(crate) enum StsAction {
+        AssumeRole,
+        GetCallerIdentity,
+    }
 }
 
-/// Decodes the form body.
-pub(crate) fn parse(body: &[u8]) -> Form {
-    form_urlencoded::parse(body).into_owned().collect()
-}
+impl QueryAction for StsAction {
+    const SERVICE: &'static str = "Sts";
+    const SERVED: &'static [Self] = Self::ALL;
 
-/// An STS failure.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct StsError {
-    pub status: u16,
-    pub code: &'static str,
-    pub message: String,
-}
-
-impl StsError {
-    fn access_denied(message: String) -> Self {
-        Self {
-            status: 403,
-            code: "AccessDenied",
-            message,
-        }
+    fn action_name(self) -> &'static str {
+        self.name()
     }
 
-    fn invalid(message: String) -> Self {
-        Self {
-            status: 400,
-            code: "ValidationError",
-            message,
-        }
+    fn from_action_name(name: &str) -> Option<Self> {
+        Self::from_name(name)
     }
+}
+
+fn access_denied(message: String) -> QueryError {
+    QueryError::new(403, "AccessDenied", message)
+}
+
+fn invalid(message: String) -> QueryError {
+    QueryError::new(400, "ValidationError", message)
+}
+
+/// The user id of a session of an assumed role (the `aws:userid` of a role session).
+fn assumed_role_id(account: &str, session: &str) -> String {
+    format!("AROAEMULATOR{account}:{session}")
+}
+
+/// The `GetCallerIdentityResult` of `caller`, with ARNs in `partition`.
+pub(crate) fn caller_identity_xml(caller: &Principal, partition: &str) -> String {
+    let user_id = match caller {
+        Principal::Root { account } => account.clone(),
+        Principal::AssumedRole { account, session, .. } => assumed_role_id(account, session),
+    };
+    format!(
+        "<Arn>{}</Arn><UserId>{}</UserId><Account>{}</Account>",
+        escape(&caller.arn_in(partition)),
+        escape(&user_id),
+        caller.account()
+    )
 }
 
 /// Credentials handed out for an assumed role.
@@ -66,25 +81,41 @@ pub(crate) struct Assumed {
 
 /// Decides an `AssumeRole` by `caller` against the world model (and, under `enforceIam`, the
 /// caller's identity policies and the role's trust policy).
-pub(crate) fn assume_role(world: &World, caller: &Principal, form: &Form) -> Result<Assumed, StsError> {
+/// `partition` is the one of the Region the call is signed for: a role of another partition
+/// cannot be assumed there (partitions are isolated, the AWS GovCloud (US) User Guide says one
+/// cannot "delegate access between an AWS GovCloud (US) account and a standard AWS account"; the
+/// error's wording is **unverified**).
+pub(crate) fn assume_role(
+    world: &World,
+    caller: &Principal,
+    form: &Form,
+    partition: &str,
+) -> Result<Assumed, QueryError> {
     let role_arn = form
         .get("RoleArn")
-        .ok_or_else(|| StsError::invalid("1 validation error detected: Value null at 'roleArn' failed to satisfy constraint: Member must not be null".into()))?;
+        .ok_or_else(|| invalid("1 validation error detected: Value null at 'roleArn' failed to satisfy constraint: Member must not be null".into()))?;
     let session_name = form.get("RoleSessionName").cloned().ok_or_else(|| {
-        StsError::invalid("1 validation error detected: Value null at 'roleSessionName' failed to satisfy constraint: Member must not be null".into())
+        invalid("1 validation error detected: Value null at 'roleSessionName' failed to satisfy constraint: Member must not be null".into())
     })?;
     // arn:<partition>:iam::<account>:role/<path/>name
     let parts: Vec<&str> = role_arn.splitn(6, ':').collect();
-    let (account_id, role_path) = match parts.as_slice() {
-        ["arn", _, "iam", "", account, resource] if resource.starts_with("role/") => (*account, *resource),
-        _ => return Err(StsError::invalid(format!("{role_arn} is not a valid role ARN"))),
+    let (role_partition, account_id, role_path) = match parts.as_slice() {
+        ["arn", role_partition, "iam", "", account, resource] if resource.starts_with("role/") => {
+            (*role_partition, *account, *resource)
+        }
+        _ => return Err(invalid(format!("{role_arn} is not a valid role ARN"))),
     };
+    if role_partition != partition {
+        return Err(invalid(format!(
+            "{role_arn} is not a role ARN of partition {partition}, where the call was made"
+        )));
+    }
     if account_id.len() != 12 || !account_id.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(StsError::invalid(format!("{role_arn} is not a valid role ARN")));
+        return Err(invalid(format!("{role_arn} is not a valid role ARN")));
     }
     let role_name = role_path.rsplit('/').next().unwrap_or_default().to_owned();
     let denied = || {
-        StsError::access_denied(format!(
+        access_denied(format!(
             "User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
             caller.arn()
         ))
@@ -125,49 +156,34 @@ pub(crate) fn assume_role(world: &World, caller: &Principal, form: &Form) -> Res
     })
 }
 
-/// The `AssumeRoleResponse` document.
-pub(crate) fn response_xml(assumed: &Assumed, expiration: &str, request_id: &str) -> String {
+/// The `AssumeRoleResult` of `assumed`, with ARNs in `partition`.
+pub(crate) fn assume_role_xml(assumed: &Assumed, expiration: &str, partition: &str) -> String {
     format!(
-        "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\
-<AssumeRoleResult>\
-<Credentials>\
+        "<Credentials>\
 <AccessKeyId>{account}</AccessKeyId>\
 <SecretAccessKey>emulator-secret</SecretAccessKey>\
 <SessionToken>{token}</SessionToken>\
 <Expiration>{expiration}</Expiration>\
 </Credentials>\
 <AssumedRoleUser>\
-<AssumedRoleId>AROAEMULATOR{account}:{session}</AssumedRoleId>\
-<Arn>arn:aws:sts::{account}:assumed-role/{role}/{session}</Arn>\
-</AssumedRoleUser>\
-</AssumeRoleResult>\
-<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata>\
-</AssumeRoleResponse>",
+<AssumedRoleId>{id}</AssumedRoleId>\
+<Arn>arn:{partition}:sts::{account}:assumed-role/{role}/{session}</Arn>\
+</AssumedRoleUser>",
         account = assumed.account_id,
         token = escape(&iam::session_token(
             &assumed.account_id,
             &assumed.role_name,
             &assumed.session_name
         )),
+        id = escape(&assumed_role_id(&assumed.account_id, &assumed.session_name)),
         role = escape(&assumed.role_name),
         session = escape(&assumed.session_name),
     )
 }
 
-/// The `ErrorResponse` document.
-pub(crate) fn error_xml(error: &StsError, request_id: &str) -> String {
-    format!(
-        "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\
-<Error><Type>Sender</Type><Code>{}</Code><Message>{}</Message></Error>\
-<RequestId>{request_id}</RequestId>\
-</ErrorResponse>",
-        error.code,
-        escape(&error.message)
-    )
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+/// A whole STS answer document for `action`.
+pub(crate) fn response_xml(action: StsAction, result: &str, request_id: &str) -> String {
+    query_protocol::response_xml(NAMESPACE, action.name(), result, request_id)
 }
 
 #[cfg(test)]
@@ -205,11 +221,13 @@ mod tests {
             ("RoleArn", "arn:aws:iam::111111111111:role/path/accept"),
             ("RoleSessionName", "s"),
         ]);
-        let assumed = assume_role(&world(), &root("123456789012"), &request).unwrap();
+        let assumed = assume_role(&world(), &root("123456789012"), &request, "aws").unwrap();
         assert_eq!(assumed.account_id, "111111111111");
         assert_eq!(assumed.role_name, "accept");
-        let xml = response_xml(&assumed, "2030-01-01T00:00:00Z", "req-1");
+        let xml = assume_role_xml(&assumed, "2030-01-01T00:00:00Z", "aws");
         assert!(xml.contains("<AccessKeyId>111111111111</AccessKeyId>"), "{xml}");
+        let document = response_xml(StsAction::AssumeRole, &xml, "req-1");
+        assert!(document.starts_with("<AssumeRoleResponse "), "{document}");
     }
 
     #[test]
@@ -223,8 +241,14 @@ mod tests {
             form(&pairs)
         };
         let ok = with("arn:aws:iam::222222222222:role/accept", Some("ext"));
-        assert!(assume_role(&world, &root("123456789012"), &ok).is_ok());
-        let denied = |caller: &str, request: &Form| assume_role(&world, &root(caller), request).unwrap_err();
+        assert!(assume_role(&world, &root("123456789012"), &ok, "aws").is_ok());
+        let denied = |caller: &str, request: &Form| assume_role(&world, &root(caller), request, "aws").unwrap_err();
+        let gov = assume_role(&world, &root("123456789012"), &ok, "aws-us-gov").unwrap_err();
+        assert_eq!(
+            (gov.status, gov.code),
+            (400, "ValidationError"),
+            "another partition's role"
+        );
         assert_eq!(
             denied(
                 "123456789012",
@@ -249,18 +273,31 @@ mod tests {
         assert_eq!(denied("123456789012", &with("not-an-arn", None)).status, 400);
         let error = denied("123456789012", &form(&[("RoleSessionName", "s")]));
         assert!(error.message.contains("roleArn"));
-        assert!(error_xml(&error, "req").contains("<Code>ValidationError</Code>"));
+        assert!(error.to_xml(NAMESPACE, "req").contains("<Code>ValidationError</Code>"));
     }
 
     #[test]
-    fn only_form_posts_to_the_root_are_sts() {
-        assert!(is_sts(
-            "POST",
-            "/",
-            Some("application/x-www-form-urlencoded; charset=utf-8")
-        ));
-        assert!(!is_sts("POST", "/graph", Some("application/x-www-form-urlencoded")));
-        assert!(!is_sts("POST", "/", Some("application/json")));
-        assert!(!is_sts("GET", "/", Some("application/x-www-form-urlencoded")));
+    fn the_caller_identity_names_the_account_or_the_role_session_in_the_partition() {
+        let root = caller_identity_xml(&root("111122223333"), "aws");
+        assert_eq!(
+            root,
+            "<Arn>arn:aws:iam::111122223333:root</Arn><UserId>111122223333</UserId><Account>111122223333</Account>"
+        );
+        let session = Principal::AssumedRole {
+            account: "111122223333".into(),
+            role: "reader".into(),
+            session: "s-1".into(),
+        };
+        let xml = caller_identity_xml(&session, "aws-us-gov");
+        assert!(
+            xml.contains("<Arn>arn:aws-us-gov:sts::111122223333:assumed-role/reader/s-1</Arn>"),
+            "{xml}"
+        );
+        assert!(xml.contains("<UserId>AROAEMULATOR111122223333:s-1</UserId>"), "{xml}");
+        assert_eq!(
+            StsAction::from_name("GetCallerIdentity"),
+            Some(StsAction::GetCallerIdentity)
+        );
+        assert_eq!(StsAction::from_name("GetSessionToken"), None);
     }
 }

@@ -9,7 +9,10 @@
 //!   BatchGetMembershipDatasources names several graphs: each must be allowed.
 //! - Organizations: `organizations:<Operation>` on `*` for the reads the emulator serves (the
 //!   reference lists no resource type for them).
-//! - STS: `sts:AssumeRole` on the role's ARN.
+//! - STS: `sts:AssumeRole` on the role's ARN (GetCallerIdentity needs no permission).
+//! - IAM: `iam:<Action>` on the role's ARN ("… for AWS Identity and Access Management": GetRole
+//!   and CreateServiceLinkedRole act on the `role` resource type), CreateServiceLinkedRole with
+//!   its `AWSServiceName` as `iam:AWSServiceName`.
 //!
 //! EnableOrganizationAdminAccount is also authorized for what Detective does on the caller's
 //! behalf (the API reference: "Detective calls Organizations to make that account the delegated
@@ -96,6 +99,20 @@ pub fn organizations(operation: &str, body: &[u8]) -> Vec<Authorization> {
         None => RequestContext::default(),
     };
     vec![Authorization::on_star(&format!("organizations:{operation}"), context)]
+}
+
+/// What an IAM `action` on `role_arn` must be allowed: itself on the role, with
+/// `aws_service_name` (CreateServiceLinkedRole's) as `iam:AWSServiceName`.
+pub fn iam(action: &str, role_arn: &str, aws_service_name: Option<&str>) -> Vec<Authorization> {
+    let context = match aws_service_name {
+        Some(name) => RequestContext::default().with("iam:AWSServiceName", name),
+        None => RequestContext::default(),
+    };
+    vec![Authorization {
+        action: format!("iam:{action}"),
+        resource: role_arn.to_owned(),
+        context,
+    }]
 }
 
 /// The resources a Detective call is authorized on: its `{ResourceArn}` label, else the graph

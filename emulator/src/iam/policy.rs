@@ -135,10 +135,15 @@ impl Principal {
 
     /// The ARN AWS names the caller by in an AccessDenied message.
     pub fn arn(&self) -> String {
+        self.arn_in("aws")
+    }
+
+    /// [`Principal::arn`] in ARN partition `partition` (`aws-us-gov` in GovCloud).
+    pub fn arn_in(&self, partition: &str) -> String {
         match self {
-            Self::Root { account } => format!("arn:aws:iam::{account}:root"),
+            Self::Root { account } => format!("arn:{partition}:iam::{account}:root"),
             Self::AssumedRole { account, role, session } => {
-                format!("arn:aws:sts::{account}:assumed-role/{role}/{session}")
+                format!("arn:{partition}:sts::{account}:assumed-role/{role}/{session}")
             }
         }
     }

@@ -4,7 +4,8 @@
 //! (Describe/UpdateOrganizationConfiguration).
 //!
 //! Enabling registers the account as AWS Organizations' delegated administrator for Detective
-//! (disabling leaves it registered). The realistic profile's parts act here: with a
+//! (disabling leaves it registered) and grants Detective trusted access, with its service-linked
+//! role in the management account ([`crate::trusted_access`]). The realistic profile's parts act here: with a
 //! `propagationDelay` a delegation, a removal and an AutoEnable show only after it; with
 //! `singleAdministrator` the registered account (or the management account) is the only one
 //! that may be named.
@@ -74,12 +75,21 @@ pub(super) fn enable_organization_admin(ctx: &mut Context<'_>, body: &RequestBod
         .any(|registered| registered.account_id == account_id);
     if account_id != management && !registered {
         ctx.state.registered_administrators.push(RegisteredAdministrator {
-            organization,
+            organization: organization.clone(),
             account_id: account_id.clone(),
             service_principal: DETECTIVE_SERVICE_PRINCIPAL.to_owned(),
             registered_ms: ctx.now_ms,
         });
     }
+    // Detective enables its trusted access on the caller's behalf, which brings its
+    // service-linked role into the management account.
+    ctx.state.grant_trusted_access(
+        &organization,
+        &management,
+        DETECTIVE_SERVICE_PRINCIPAL,
+        ctx.rng,
+        ctx.now_ms,
+    );
     // The service enables Detective for the new administrator if it has no graph yet.
     if ctx.state.graph_of(&account_id, &region).is_none() {
         let arn = Graph::new_arn(&region, &account_id, ctx.rng);
