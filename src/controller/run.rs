@@ -18,8 +18,8 @@ use tracing::{info, warn};
 
 use super::reconciler::Managed;
 use super::watches::{InitialLists, Watch, WatchScope};
-use super::{Context, backoff, error_policy, leader, reconcile, status};
-use crate::api::{DetectiveGraph, DetectiveMembership, DetectiveOrganizationAdmin};
+use super::{Context, backoff, error_policy, graph_set, leader, reconcile, status};
+use crate::api::{DetectiveGraph, DetectiveGraphSet, DetectiveMembership, DetectiveOrganizationAdmin};
 use crate::aws::{AwsAccess, AwsSettings};
 use crate::http_server::{self, Readiness};
 use crate::metrics::Metrics;
@@ -236,10 +236,15 @@ async fn run_controller(
         stop.await;
         let _ = stop_tx.send(true);
     });
+    // DetectiveGraphSet: its own controller (it writes DetectiveGraphs, not AWS).
+    let graph_sets = Watch::<DetectiveGraphSet>::start(scope, lists.expect());
+    let sets = graph_set::control(graph_sets, scope, parts.concurrency, stop_rx.clone(), ctx.clone());
+
     futures::join!(
         control(graphs, parts, stop_rx.clone(), ctx.clone()),
         control(memberships, parts, stop_rx.clone(), ctx.clone()),
         control(organization_admins, parts, stop_rx, ctx),
+        sets,
     );
 }
 

@@ -44,7 +44,8 @@ fn grant(group: &str, resource: &str, verbs: &[&str], names: &[&str]) -> Vec<(St
 }
 
 /// Exactly what the controller does: list/watch/get and JSON-patch (finalizers) its resources,
-/// server-side-apply their status, and record events.k8s.io Events.
+/// server-side-apply their status, and record events.k8s.io Events; for a DetectiveGraphSet,
+/// read the sets and create, apply, release and delete their child DetectiveGraphs.
 fn operator_grants() -> BTreeSet<(String, String, String, Vec<String>)> {
     let group = "detective.operator.dev";
     [
@@ -56,6 +57,10 @@ fn operator_grants() -> BTreeSet<(String, String, String, Vec<String>)> {
             &["get", "list", "watch", "patch"],
             &[],
         ),
+        grant(group, "detectivegraphs", &["create", "delete"], &[]),
+        grant(group, "detectivegraphsets", &["get", "list", "watch"], &[]),
+        grant(group, "detectivegraphsets/finalizers", &["update"], &[]),
+        grant(group, "detectivegraphsets/status", &["patch"], &[]),
         grant(group, "detectivegraphs/status", &["patch"], &[]),
         grant(group, "detectivememberships/status", &["patch"], &[]),
         grant(group, "detectiveorganizationadmins/status", &["patch"], &[]),

@@ -90,12 +90,38 @@ wildcards. Used by the ClusterRole (all namespaces) and by the Role (namespaced 
     - list
     - watch
     - patch
+# A DetectiveGraphSet's children: created (server-side apply), put back, released and deleted
+# by the set's controller.
+- apiGroups:
+    - detective.operator.dev
+  resources:
+    - detectivegraphs
+  verbs:
+    - create
+    - delete
+- apiGroups:
+    - detective.operator.dev
+  resources:
+    - detectivegraphsets
+  verbs:
+    - get
+    - list
+    - watch
+# The children's owner reference blocks the set's foreground deletion (blockOwnerDeletion), which
+# clusters enforcing OwnerReferencesPermissionEnforcement allow only to who may update this.
+- apiGroups:
+    - detective.operator.dev
+  resources:
+    - detectivegraphsets/finalizers
+  verbs:
+    - update
 - apiGroups:
     - detective.operator.dev
   resources:
     - detectivegraphs/status
     - detectivememberships/status
     - detectiveorganizationadmins/status
+    - detectivegraphsets/status
   verbs:
     - patch
 - apiGroups:
