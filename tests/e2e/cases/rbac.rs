@@ -38,7 +38,6 @@ async fn operator_rbac_is_what_the_chart_grants() {
         ("delete", GRAPHS),
         ("watch", SETS),
         ("list", SETS),
-        ("update", "detectivegraphsets.detective.operator.dev/finalizers"),
         ("create", "events.events.k8s.io"),
         ("patch", "events.events.k8s.io"),
     ] {
@@ -58,6 +57,10 @@ async fn operator_rbac_is_what_the_chart_grants() {
             "the operator can patch {resource}/status"
         );
     }
+    assert!(
+        can_i(&env, &["update", SETS, "--subresource=finalizers", "-n", ns]).await,
+        "the operator can update {SETS}/finalizers (blockOwnerDeletion on its children)"
+    );
     // Leader election needs its Lease: the chart's Role must name it.
     let lease = chart
         .lease_name
