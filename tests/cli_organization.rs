@@ -219,10 +219,17 @@ async fn sync_of_an_organization_graph_set_alone_finds_its_administrator_delegat
     let list: serde_json::Value = serde_json::from_slice(&output.stdout).expect("the resources as JSON");
     let graphs = list["items"].as_array().expect("a List");
     let names: Vec<&str> = graphs.iter().filter_map(|g| g["metadata"]["name"].as_str()).collect();
-    assert_eq!(names, ["organization-us-east-1", "organization-eu-west-1"], "one graph per Region");
+    assert_eq!(
+        names,
+        ["organization-us-east-1", "organization-eu-west-1"],
+        "one graph per Region"
+    );
     for graph in graphs {
         assert_eq!(graph["kind"], "DetectiveGraph");
-        assert_eq!(graph["metadata"]["labels"]["detective.operator.dev/graph-set"], "organization");
+        assert_eq!(
+            graph["metadata"]["labels"]["detective.operator.dev/graph-set"],
+            "organization"
+        );
         let members = graph["status"]["members"].as_array().expect("members");
         assert_eq!(members.len(), 5, "{graph}");
         for member in members {
@@ -237,7 +244,10 @@ async fn sync_of_an_organization_graph_set_alone_finds_its_administrator_delegat
         .lines()
         .find(|l| l.starts_with("Detective calls made:"))
         .expect("the calls");
-    assert!(calls.contains("CreateMembers 2"), "one CreateMembers per Region: {calls}");
+    assert!(
+        calls.contains("CreateMembers 2"),
+        "one CreateMembers per Region: {calls}"
+    );
     assert_eq!(
         stderr
             .matches("applied: enabled 5 accounts of the organization (0 not processed)")

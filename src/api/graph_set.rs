@@ -16,7 +16,8 @@ use super::graph::DetectiveGraphSpec;
 use super::sync_status::SyncStatus;
 
 /// Why a template's `spec.region` is refused (at admission and by the command line).
-pub const TEMPLATE_REGION_MESSAGE: &str = "region is not set in a template: each child's Region comes from spec.regions";
+pub const TEMPLATE_REGION_MESSAGE: &str =
+    "region is not set in a template: each child's Region comes from spec.regions";
 /// Why a template's `spec.graphArn` is refused.
 pub const TEMPLATE_GRAPH_ARN_MESSAGE: &str =
     "graphArn is not set in a template: each child adopts or creates the graph of its own Region";
@@ -218,9 +219,7 @@ impl DetectiveGraphSet {
 /// Why a set's name is refused when a child's name would be too long (the API server's message
 /// and the command line's).
 pub fn child_name_message() -> String {
-    format!(
-        "the set's name, '-' and each Region form its children's names, at most {CHILD_NAME_MAX_LENGTH} characters"
-    )
+    format!("the set's name, '-' and each Region form its children's names, at most {CHILD_NAME_MAX_LENGTH} characters")
 }
 
 /// The name of set `set`'s child in `region`: `<set>-<region>`.

@@ -199,10 +199,12 @@ pub fn parse_documents(file: &str, text: &str, manifests: &mut Manifests) -> Res
             }
             "DetectiveGraphSet" => {
                 let set = graph_set_from_document(document).map_err(invalid)?;
-                manifests.graphs.extend(child_graphs(&set).into_iter().map(|graph| GraphDocument {
-                    origin: origin.clone(),
-                    graph,
-                }));
+                manifests
+                    .graphs
+                    .extend(child_graphs(&set).into_iter().map(|graph| GraphDocument {
+                        origin: origin.clone(),
+                        graph,
+                    }));
             }
             "DetectiveOrganizationAdmin" => {
                 let admin = organization_admin_from_document(document).map_err(invalid)?;
@@ -463,11 +465,16 @@ spec:
                 "spec.externalID: unknown field",
             ),
         ];
-        for (from, to, path) in cases {
-            let text = GOOD.replace(from, to);
-            assert_ne!(text, GOOD, "the edit {to:?} applies");
+        refuses_each_edit(GOOD, &cases);
+    }
+
+    /// Each edit `(from, to)` of `document` is refused with a message containing the third.
+    fn refuses_each_edit(document: &str, edits: &[(&str, &str, &str)]) {
+        for (from, to, says) in edits {
+            let text = document.replace(from, to);
+            assert_ne!(text, document, "the edit {to:?} applies");
             let error = parse(&text).unwrap_err().to_string();
-            assert!(error.contains(path), "{to:?}: {error}");
+            assert!(error.contains(says), "{to:?}: {error}");
         }
     }
 
@@ -544,12 +551,7 @@ spec:
                 "spec.regions[1]: duplicate Region",
             ),
         ];
-        for (from, to, message) in cases {
-            let text = set.replace(from, to);
-            assert_ne!(text, set, "the edit {to:?} applies");
-            let error = parse(&text).unwrap_err().to_string();
-            assert!(error.contains(message), "{error}");
-        }
+        refuses_each_edit(set, &cases);
         // A child's name is at most 63 characters: 53 + '-' + `us-east-1`, not one more.
         let named = |length: usize| set.replace("name: org,", &format!("name: {},", "o".repeat(length)));
         assert!(parse(&named(53)).is_ok());

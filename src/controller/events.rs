@@ -305,7 +305,10 @@ pub fn graph_set_notices(previous: Option<&DetectiveGraphSetStatus>, actions: &[
             ChildAction::Create { region, child } => Some(Notice::normal(
                 "RegionAdded",
                 "Create",
-                format!("created DetectiveGraph {} for {region}", child.metadata.name.as_deref().unwrap_or_default()),
+                format!(
+                    "created DetectiveGraph {} for {region}",
+                    child.metadata.name.as_deref().unwrap_or_default()
+                ),
             )),
             ChildAction::Orphan { region, name, .. } => Some(Notice::normal(
                 "RegionRemoved",

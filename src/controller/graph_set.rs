@@ -53,7 +53,10 @@ pub async fn control(
     };
     let mut stop = stop;
     Controller::for_stream(watch.stream, watch.store)
-        .owns(children, watcher::Config::default().labels(GRAPH_SET_LABEL).any_semantic())
+        .owns(
+            children,
+            watcher::Config::default().labels(GRAPH_SET_LABEL).any_semantic(),
+        )
         .with_config(controller::Config::default().concurrency(concurrency))
         .graceful_shutdown_on(async move {
             let _ = stop.wait_for(|stopped| *stopped).await;
@@ -106,7 +109,13 @@ async fn sync(set: &DetectiveGraphSet, ctx: &Context) -> Result<(Action, &'stati
         let verdict = Verdict::stalled("InvalidSpec", format!("invalid spec: {errors}"));
         let previous = set.status.clone().unwrap_or_default();
         let status = DetectiveGraphSetStatus {
-            sync: SyncStatus::after(&previous.sync, &verdict.states(), set.metadata.generation, Timestamp::now(), false),
+            sync: SyncStatus::after(
+                &previous.sync,
+                &verdict.states(),
+                set.metadata.generation,
+                Timestamp::now(),
+                false,
+            ),
             ..previous
         };
         write(&sets, set, &status, ctx).await?;
@@ -132,7 +141,11 @@ async fn sync(set: &DetectiveGraphSet, ctx: &Context) -> Result<(Action, &'stati
     };
     // A name taken by another resource shows no event of the set's own: looked at again soon.
     // The children's changes wake the set through the watch; the resync is a safety net.
-    let requeue = if conflict { SHORT_REQUEUE } else { DEFAULT_RESYNC_INTERVAL };
+    let requeue = if conflict {
+        SHORT_REQUEUE
+    } else {
+        DEFAULT_RESYNC_INTERVAL
+    };
     Ok((Action::requeue(requeue), label))
 }
 

@@ -22,36 +22,22 @@ pub struct WatchScope<'a> {
     pub namespace: Option<&'a str>,
 }
 
-/// A kind that can be watched: every kind the operator reconciles.
-pub trait Watched:
-    kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-    + Clone
-    + serde::de::DeserializeOwned
-    + std::fmt::Debug
-    + Send
-    + Sync
-    + 'static
-{
+/// The watch of one kind: the changes its controller reconciles, and its watch cache.
+pub struct Watch<K: kube::Resource<DynamicType = ()> + Clone + 'static> {
+    pub stream: Pin<Box<dyn Stream<Item = Result<K, watcher::Error>> + Send>>,
+    pub store: Store<K>,
 }
 
-impl<K> Watched for K where
+impl<K> Watch<K>
+where
     K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
         + Clone
         + serde::de::DeserializeOwned
         + std::fmt::Debug
         + Send
         + Sync
-        + 'static
+        + 'static,
 {
-}
-
-/// The watch of one kind: the changes its controller reconciles, and its watch cache.
-pub struct Watch<K: Watched> {
-    pub stream: Pin<Box<dyn Stream<Item = Result<K, watcher::Error>> + Send>>,
-    pub store: Store<K>,
-}
-
-impl<K: Watched> Watch<K> {
     /// Starts watching `K` in `scope`; `initial_list` is told when the first list is complete.
     pub fn start(scope: WatchScope<'_>, initial_list: InitialList) -> Self {
         let api: Api<K> = match scope.namespace {

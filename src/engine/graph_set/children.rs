@@ -140,7 +140,11 @@ pub fn desired_child(set: &DetectiveGraphSet, region: &str) -> DetectiveGraph {
 /// The graphs a set stands for, one per declared Region, in the order declared (what `plan -f`
 /// and `sync -f` read a set as).
 pub fn child_graphs(set: &DetectiveGraphSet) -> Vec<DetectiveGraph> {
-    set.spec.regions.iter().map(|region| desired_child(set, region)).collect()
+    set.spec
+        .regions
+        .iter()
+        .map(|region| desired_child(set, region))
+        .collect()
 }
 
 /// Whether `observed` is the `desired` child already: the same spec, and the declared labels,
@@ -319,7 +323,15 @@ mod tests {
             assert_eq!(actions.len(), 2, "{actions:?}");
             assert!(matches!(&actions[0], ChildAction::InSync { .. }));
             match (&actions[1], orphaned) {
-                (ChildAction::Orphan { name, owner_references, region, .. }, true) => {
+                (
+                    ChildAction::Orphan {
+                        name,
+                        owner_references,
+                        region,
+                        ..
+                    },
+                    true,
+                ) => {
                     assert_eq!((name.as_str(), region.as_deref()), ("org-eu-west-1", Some("eu-west-1")));
                     assert!(owner_references.is_empty(), "the set's reference goes");
                 }

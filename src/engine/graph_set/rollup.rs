@@ -109,7 +109,12 @@ fn child_progress(child: Option<&ChildView>) -> RegionProgress {
         .condition(READY)
         .map(|c| c.message.clone())
         .filter(|m| !m.is_empty() && observed)
-        .unwrap_or_else(|| format!("the child has not reconciled generation {} yet", child.generation.unwrap_or_default()));
+        .unwrap_or_else(|| {
+            format!(
+                "the child has not reconciled generation {} yet",
+                child.generation.unwrap_or_default()
+            )
+        });
     RegionProgress::Waiting(message)
 }
 
@@ -150,7 +155,12 @@ pub fn report(
 
 /// The kstatus verdict over the Regions: Stalled when one is (naming them), Ready when all are,
 /// Reconciling otherwise.
-fn verdict(ready: usize, declared: usize, stalled: &[(String, String, String)], waiting: &[(String, String)]) -> Verdict {
+fn verdict(
+    ready: usize,
+    declared: usize,
+    stalled: &[(String, String, String)],
+    waiting: &[(String, String)],
+) -> Verdict {
     if !stalled.is_empty() {
         let reason = if stalled.iter().any(|(_, reason, _)| reason == CHILD_CONFLICT) {
             CHILD_CONFLICT
@@ -216,7 +226,13 @@ mod tests {
             ConditionState::new(STALLED, stalled.is_some(), stalled.unwrap_or("NotStalled"), "guard"),
         ];
         graph.status = Some(DetectiveGraphStatus {
-            sync: SyncStatus::after(&SyncStatus::default(), &states, Some(observed), Timestamp::UNIX_EPOCH, true),
+            sync: SyncStatus::after(
+                &SyncStatus::default(),
+                &states,
+                Some(observed),
+                Timestamp::UNIX_EPOCH,
+                true,
+            ),
             graph_arn: Some(format!("arn:aws:detective:{region}:123456789012:graph:0123")),
             summary: Some(MemberSummary {
                 desired: 5,
@@ -267,7 +283,10 @@ mod tests {
         assert_eq!(condition(&status, READY).0, "False");
         let (reconciling, _, message) = condition(&status, "Reconciling");
         assert_eq!(reconciling, "True");
-        assert!(message.starts_with("2/3 Regions Ready; waiting for ap-southeast-2"), "{message}");
+        assert!(
+            message.starts_with("2/3 Regions Ready; waiting for ap-southeast-2"),
+            "{message}"
+        );
         assert_eq!(status.ready.as_deref(), Some("2/3"));
     }
 
@@ -290,8 +309,14 @@ mod tests {
         let status = rolled_up(&set, &foreign);
         let (stalled, reason, message) = condition(&status, STALLED);
         assert_eq!((stalled.as_str(), reason.as_str()), ("True", CHILD_CONFLICT));
-        assert!(message.contains("eu-west-1 (ChildConflict: DetectiveGraph org-eu-west-1 exists"), "{message}");
-        assert_eq!(status.regions[1].graph_arn, None, "nothing is read from a graph the set does not own");
+        assert!(
+            message.contains("eu-west-1 (ChildConflict: DetectiveGraph org-eu-west-1 exists"),
+            "{message}"
+        );
+        assert_eq!(
+            status.regions[1].graph_arn, None,
+            "nothing is read from a graph the set does not own"
+        );
         assert!(was_in_conflict(Some(&status), "eu-west-1"));
         assert!(!was_in_conflict(Some(&status), "us-east-1"));
     }
@@ -303,7 +328,11 @@ mod tests {
         edited.spec.suspend = true;
         let status = rolled_up(&set, &[edited]);
         assert_eq!(condition(&status, READY).0, "False");
-        let messages: Vec<_> = status.regions.iter().map(|r| r.message.clone().unwrap_or_default()).collect();
+        let messages: Vec<_> = status
+            .regions
+            .iter()
+            .map(|r| r.message.clone().unwrap_or_default())
+            .collect();
         assert_eq!(messages, ["child created", "child updated to the template"]);
         assert_eq!(status.ready.as_deref(), Some("0/2"));
     }

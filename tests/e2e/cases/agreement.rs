@@ -272,17 +272,22 @@ fn members() -> BoxedStrategy<Value> {
 
 fn tags() -> BoxedStrategy<Value> {
     // Keys stay plain (`t0`..): tag-key rules are not this test's subject.
-    let values = text_up_to(256, "v", &[]);
-    (proptest::sample::select(vec![0usize, 1, 3, 50, 51]), values)
-        .prop_map(|(count, edge)| {
-            let mut tags = Map::new();
+    map_of("t", vec![0, 1, 3, 50, 51], text_up_to(256, "v", &[]))
+}
+
+/// A map of one of `counts` entries with plain keys (`<prefix>0`, `<prefix>1`..) and the value
+/// `v`, but the first entry's, which is from `values` (where the edges are).
+fn map_of(prefix: &'static str, counts: Vec<usize>, values: BoxedStrategy<Value>) -> BoxedStrategy<Value> {
+    (proptest::sample::select(counts), values)
+        .prop_map(move |(count, edge)| {
+            let mut entries = Map::new();
             for i in 0..count {
-                tags.insert(format!("t{i}"), json!("v"));
+                entries.insert(format!("{prefix}{i}"), json!("v"));
             }
             if count > 0 {
-                tags.insert("t0".into(), edge);
+                entries.insert(format!("{prefix}0"), edge);
             }
-            Value::Object(tags)
+            Value::Object(entries)
         })
         .boxed()
 }
@@ -703,20 +708,7 @@ fn organization_admin_spec() -> BoxedStrategy<Value> {
 /// A `DetectiveGraphSet`'s template metadata: labels (values around the label-value rules) and
 /// annotations, 0, 1, 64 or 65 of each. Keys stay plain, as the tags' do.
 fn template_metadata() -> BoxedStrategy<Value> {
-    let entries = |values: BoxedStrategy<Value>| {
-        (proptest::sample::select(vec![0usize, 1, 2, 64, 65]), values)
-            .prop_map(|(count, edge)| {
-                let mut entries = Map::new();
-                for i in 0..count {
-                    entries.insert(format!("k{i}"), json!("v"));
-                }
-                if count > 0 {
-                    entries.insert("k0".into(), edge);
-                }
-                Value::Object(entries)
-            })
-            .boxed()
-    };
+    let entries = |values| map_of("k", vec![0, 1, 2, 64, 65], values);
     let label_values = text_up_to(63, "security", &["not a label", "-x", "x_"]);
     let annotation_values = around(vec![json!("owned by security")], vec![json!(1), json!(""), json!(null)]);
     (optional(entries(label_values)), optional(entries(annotation_values)))
@@ -729,11 +721,13 @@ fn graph_set_spec() -> BoxedStrategy<Value> {
         rarely(template_metadata()),
         // A quarter of the templates are plain, so that the set's own fields decide: a graph spec
         // alone is refused nine times in ten.
-        required(prop_oneof![
-            3 => graph_spec_with(rarely(region()), rarely(graph_arn_value())),
-            1 => Just(json!({ "members": [{ "accountId": "111111111111", "emailAddress": "a@example.com" }] })),
-        ]
-        .boxed()),
+        required(
+            prop_oneof![
+                3 => graph_spec_with(rarely(region()), rarely(graph_arn_value())),
+                1 => Just(json!({ "members": [{ "accountId": "111111111111", "emailAddress": "a@example.com" }] })),
+            ]
+            .boxed(),
+        ),
     )
         .prop_map(|(metadata, spec)| object([("metadata", metadata), ("spec", spec)]))
         .boxed();

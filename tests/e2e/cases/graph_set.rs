@@ -16,8 +16,7 @@ use kube::api::{Api, DynamicObject};
 use serde_json::Value;
 
 use crate::harness::{
-    ADMIN, Env, OperatorOptions, accepting_world, emulator, eventually, get, has_condition, is_ready, resource,
-    try_get,
+    ADMIN, Env, OperatorOptions, accepting_world, emulator, eventually, get, has_condition, is_ready, resource, try_get,
 };
 
 const MEMBERS: [&str; 2] = ["310000000001", "310000000002"];
@@ -114,7 +113,10 @@ fn assert_owned_child(child: &Value, set: &Value, region: &str) {
         (&owner["kind"], &owner["name"], &owner["uid"]),
         (&"DetectiveGraphSet".into(), &"org".into(), &set["metadata"]["uid"])
     );
-    assert_eq!((&owner["controller"], &owner["blockOwnerDeletion"]), (&true.into(), &true.into()));
+    assert_eq!(
+        (&owner["controller"], &owner["blockOwnerDeletion"]),
+        (&true.into(), &true.into())
+    );
     assert_eq!(child["spec"]["region"], region);
     let members: BTreeSet<&str> = child["spec"]["members"]
         .as_array()
@@ -148,7 +150,11 @@ async fn a_set_keeps_one_graph_per_region() {
         assert_eq!(entry["name"], format!("org-{region}"));
         assert_eq!(entry["ready"], true);
         assert_eq!(entry["graphArn"], child["status"]["graphArn"], "{entry}");
-        assert_eq!((&entry["desired"], &entry["enabled"]), (&2.into(), &2.into()), "{entry}");
+        assert_eq!(
+            (&entry["desired"], &entry["enabled"]),
+            (&2.into(), &2.into()),
+            "{entry}"
+        );
         assert_eq!((&entry["pending"], &entry["failed"]), (&0.into(), &0.into()), "{entry}");
     }
     let in_aws: BTreeSet<String> = emulator.graphs().into_iter().map(|g| g.region).collect();
@@ -180,7 +186,14 @@ async fn a_set_keeps_one_graph_per_region() {
 
     // A child edited by hand is put back.
     let edited = env
-        .kubectl(&["patch", "dg", "org-us-west-2", "--type=merge", "-p", r#"{"spec":{"suspend":true,"invitation":{"message":"by hand"}}}"#])
+        .kubectl(&[
+            "patch",
+            "dg",
+            "org-us-west-2",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"suspend":true,"invitation":{"message":"by hand"}}}"#,
+        ])
         .await;
     assert!(edited.success, "{}", edited.stderr);
     eventually(WAIT, "the hand edit reverted", || async {
@@ -218,7 +231,10 @@ async fn a_set_keeps_one_graph_per_region() {
     env.apply(&set_manifest(&ns, &last, "Delete", "a new message")).await;
     env.wait_gone(&env.graphs(), "org-us-west-2", WAIT).await;
     wait_set_ready(&env, &last).await;
-    assert!(get(&env.graphs(), "org-eu-west-1").await.is_some(), "the released child is never the set's again");
+    assert!(
+        get(&env.graphs(), "org-eu-west-1").await.is_some(),
+        "the released child is never the set's again"
+    );
     for arn in [&west_graph, &eu_graph] {
         assert_eq!(emulator.members(arn).len(), 2, "{arn} keeps its members");
     }
@@ -246,7 +262,9 @@ async fn a_set_keeps_one_graph_per_region() {
 /// child is made as usual.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_name_taken_by_another_graph_stalls_the_set_and_is_never_taken_over() {
-    let Some(env) = Env::new("graphset-clash").await else { return };
+    let Some(env) = Env::new("graphset-clash").await else {
+        return;
+    };
     let emulator = emulator(accepting_world(MEMBERS)).await;
     let ns = env.ns.clone();
     let foreign = format!(
@@ -279,7 +297,10 @@ spec:
     let stalled = crate::harness::condition(&set, "Stalled").expect("Stalled");
     assert_eq!(stalled["reason"], "ChildConflict", "{stalled}");
     let message = stalled["message"].as_str().unwrap_or_default();
-    assert!(message.contains("eu-west-1") && message.contains("org-eu-west-1"), "{message}");
+    assert!(
+        message.contains("eu-west-1") && message.contains("org-eu-west-1"),
+        "{message}"
+    );
     assert_eq!(set["status"]["regions"][1]["stalledReason"], "ChildConflict");
     assert_eq!(set["status"]["ready"], "1/2");
 
