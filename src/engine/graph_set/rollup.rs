@@ -288,6 +288,19 @@ mod tests {
             "{message}"
         );
         assert_eq!(status.ready.as_deref(), Some("2/3"));
+
+        // And so is a Ready condition left from an older generation under a newer status.
+        let mut stale = children.clone();
+        if let Some(status) = stale[0].status.as_mut() {
+            status
+                .sync
+                .conditions
+                .iter_mut()
+                .for_each(|c| c.observed_generation = Some(2));
+        }
+        let status = rolled_up(&set, &stale);
+        assert_eq!(condition(&status, READY).0, "False");
+        assert!(!status.regions[0].ready);
     }
 
     #[test]
