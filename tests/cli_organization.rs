@@ -129,7 +129,8 @@ type PlanCase<'a> = (&'a str, Option<&'a str>, &'a [&'a str], &'a [&'a str]);
 /// ORGANIZATION), invite the others.
 #[tokio::test]
 async fn plan_enables_the_organization_accounts_and_invites_the_others() {
-    let organization_graph = "examples/organization/graph-us-east-1.yaml";
+    // The set stands for one graph per Region: two plans, each saying the same.
+    let organization_graph = "examples/organization/graph-set.yaml";
     // A member enabled as an organization account, removed since (the status is a sync's).
     let removed_member = "apiVersion: detective.operator.dev/v1alpha1
 kind: DetectiveGraph
@@ -195,18 +196,18 @@ status:
     );
 }
 
-/// A graph with organization fields and no `DetectiveOrganizationAdmin`: the demo's management
+/// A set of organization graphs with no `DetectiveOrganizationAdmin`: the demo's management
 /// account has delegated the demo administrator first (its own `DetectiveOrganizationAdmin`,
-/// through the engine), so the graph converges on its own; that setup's calls are not counted
-/// with the document's.
+/// through the engine), so each Region's graph converges on its own; that setup's calls are not
+/// counted with the document's.
 #[tokio::test]
-async fn sync_of_an_organization_graph_alone_finds_its_administrator_delegated() {
+async fn sync_of_an_organization_graph_set_alone_finds_its_administrator_delegated() {
     let output = detective_operator(
         &[
             "sync",
             "--emulator",
             "-f",
-            "examples/organization/graph-eu-west-1.yaml",
+            "examples/organization/graph-set.yaml",
             "-o",
             "json",
         ],
@@ -215,24 +216,44 @@ async fn sync_of_an_organization_graph_alone_finds_its_administrator_delegated()
     .await;
     let stderr = text(&output.stderr);
     assert!(output.status.success(), "{stderr}");
-    let graph: serde_json::Value = serde_json::from_slice(&output.stdout).expect("the resource as JSON");
-    let members = graph["status"]["members"].as_array().expect("members");
-    assert_eq!(members.len(), 5, "{graph}");
-    for member in members {
+    let list: serde_json::Value = serde_json::from_slice(&output.stdout).expect("the resources as JSON");
+    let graphs = list["items"].as_array().expect("a List");
+    let names: Vec<&str> = graphs.iter().filter_map(|g| g["metadata"]["name"].as_str()).collect();
+    assert_eq!(
+        names,
+        ["organization-us-east-1", "organization-eu-west-1"],
+        "one graph per Region"
+    );
+    for graph in graphs {
+        assert_eq!(graph["kind"], "DetectiveGraph");
         assert_eq!(
-            (&member["status"], &member["invitationType"]),
-            (&"ENABLED".into(), &"ORGANIZATION".into())
+            graph["metadata"]["labels"]["detective.operator.dev/graph-set"],
+            "organization"
         );
+        let members = graph["status"]["members"].as_array().expect("members");
+        assert_eq!(members.len(), 5, "{graph}");
+        for member in members {
+            assert_eq!(
+                (&member["status"], &member["invitationType"]),
+                (&"ENABLED".into(), &"ORGANIZATION".into())
+            );
+        }
+        assert_eq!(graph["status"]["organization"]["autoEnable"], true);
     }
-    assert_eq!(graph["status"]["organization"]["autoEnable"], true);
     let calls = stderr
         .lines()
         .find(|l| l.starts_with("Detective calls made:"))
         .expect("the calls");
-    assert!(calls.contains("CreateMembers 1"), "{calls}");
     assert!(
-        stderr.contains("applied: enabled 5 accounts of the organization (0 not processed)"),
-        "organization accounts are enabled, not invited: {stderr}"
+        calls.contains("CreateMembers 2"),
+        "one CreateMembers per Region: {calls}"
+    );
+    assert_eq!(
+        stderr
+            .matches("applied: enabled 5 accounts of the organization (0 not processed)")
+            .count(),
+        2,
+        "organization accounts are enabled, not invited, in each Region: {stderr}"
     );
     assert!(
         !calls.contains("OrganizationAdminAccount"),

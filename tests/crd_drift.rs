@@ -40,6 +40,7 @@ fn crd_command_prints_every_crd_as_multi_document_yaml() {
         names,
         vec![
             "detectivegraphs.detective.operator.dev",
+            "detectivegraphsets.detective.operator.dev",
             "detectivememberships.detective.operator.dev",
             "detectiveorganizationadmins.detective.operator.dev"
         ]

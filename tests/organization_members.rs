@@ -768,7 +768,8 @@ async fn the_organization_demo_adopts_two_regions_and_delegates_the_third() {
     );
 }
 
-/// `sync --emulator -f examples/organization/`: the demo organization enabled in both Regions,
+/// `sync --emulator -f examples/organization/` (a `DetectiveOrganizationAdmin` and one
+/// `DetectiveGraphSet` over two Regions): the demo organization enabled in both Regions,
 /// without the suspended account, the excluded one or the OUs not listed.
 #[tokio::test]
 async fn the_organization_demo_enables_the_chosen_accounts_in_two_regions() {
@@ -779,8 +780,9 @@ async fn the_organization_demo_enables_the_chosen_accounts_in_two_regions() {
         .iter()
         .filter(|item| item["kind"] == "DetectiveGraph")
         .collect();
+    // The set's graphs, in the order its Regions are declared.
     let regions: Vec<&str> = graphs.iter().filter_map(|g| g["spec"]["region"].as_str()).collect();
-    assert_eq!(regions, ["eu-west-1", "us-east-1"]);
+    assert_eq!(regions, ["us-east-1", "eu-west-1"]);
     for graph in graphs {
         let status = &graph["status"];
         let members: Vec<(&str, &str, &str)> = status["members"]

@@ -28,8 +28,21 @@ pub const EMAIL_MAX_LENGTH: usize = 64;
 /// An AWS Region name such as `us-east-1` or `us-gov-west-1`.
 pub const REGION_PATTERN: &str = r"^[a-z]{2}(?:-[a-z]+)+-[0-9]+$";
 pub const REGION_MAX_LENGTH: usize = 32;
-/// The most Regions one `DetectiveOrganizationAdmin` declares (AWS has fewer than 40).
+/// The most Regions one `DetectiveOrganizationAdmin` or `DetectiveGraphSet` declares (AWS has
+/// fewer than 40).
 pub const MAX_REGIONS: usize = 64;
+/// The longest name of a `DetectiveGraphSet`'s child (`<set>-<region>`): a DNS label, so that
+/// the set's name fits the children's `detective.operator.dev/graph-set` label value as well.
+pub const CHILD_NAME_MAX_LENGTH: usize = 63;
+/// A Kubernetes label value (at most [`LABEL_VALUE_MAX_LENGTH`] characters).
+pub const LABEL_VALUE_PATTERN: &str = r"^(?:(?:[A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$";
+pub const LABEL_VALUE_MAX_LENGTH: usize = 63;
+/// A Kubernetes label or annotation key: an optional DNS-subdomain prefix and `/`, then a name
+/// of at most 63 characters.
+pub const QUALIFIED_NAME_PATTERN: &str =
+    r"^(?:[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$";
+/// The most labels, and the most annotations, a `DetectiveGraphSet`'s template gives its children.
+pub const MAX_TEMPLATE_METADATA: usize = 64;
 // A behavior graph ARN: stated with the type that reads it, below the API.
 pub use crate::graph_arn::{GRAPH_ARN_MAX_LENGTH, GRAPH_ARN_PATTERN};
 /// An IAM role ARN (the role path may contain slashes).

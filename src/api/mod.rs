@@ -7,6 +7,7 @@
 pub mod conditions;
 pub mod constraints;
 pub mod graph;
+pub mod graph_set;
 pub mod membership;
 pub mod organization_admin;
 pub mod role;
@@ -20,6 +21,10 @@ pub use graph::{
 pub use graph::{DatasourcePackage, DatasourcePackageStatus};
 pub use graph::{
     GraphOrganizationSpec, GraphOrganizationStatus, MembersFromSpec, OrganizationMembersSpec, ResolvedOrganization,
+};
+pub use graph_set::{
+    DetectiveGraphSet, DetectiveGraphSetSpec, DetectiveGraphSetStatus, GRAPH_SET_LABEL, GraphTemplate, RegionGraph,
+    RegionRemoval, TemplateMetadata,
 };
 pub use membership::MembershipPackageStatus;
 pub use membership::{

@@ -12,6 +12,10 @@ use regex::Regex;
 pub use super::constraints::parse_duration;
 use super::constraints::*;
 use super::graph::{DetectiveGraphSpec, OrganizationMembersSpec};
+use super::graph_set::{
+    DetectiveGraphSet, DetectiveGraphSetSpec, TEMPLATE_GRAPH_ARN_MESSAGE, TEMPLATE_REGION_MESSAGE, TemplateMetadata,
+    child_name_message,
+};
 use super::membership::DetectiveMembershipSpec;
 use super::organization_admin::DetectiveOrganizationAdminSpec;
 use super::role::AssumeRoleSpec;
@@ -27,6 +31,8 @@ static SESSION_NAME: LazyLock<Regex> = LazyLock::new(|| compiled(SESSION_NAME_PA
 static DURATION: LazyLock<Regex> = LazyLock::new(|| compiled(DURATION_PATTERN));
 static TAG_KEY: LazyLock<Regex> = LazyLock::new(|| compiled(TAG_KEY_PATTERN));
 static PARENT_ID: LazyLock<Regex> = LazyLock::new(|| compiled(PARENT_ID_PATTERN));
+static LABEL_VALUE: LazyLock<Regex> = LazyLock::new(|| compiled(LABEL_VALUE_PATTERN));
+static QUALIFIED_NAME: LazyLock<Regex> = LazyLock::new(|| compiled(QUALIFIED_NAME_PATTERN));
 
 /// Whether `value` is an e-mail address Detective accepts.
 pub fn is_email(value: &str) -> bool {
@@ -237,21 +243,97 @@ impl DetectiveOrganizationAdminSpec {
             &ACCOUNT_ID,
             "a 12-digit AWS account id",
         );
-        if self.regions.is_empty() || self.regions.len() > MAX_REGIONS {
-            errors.push(
-                "spec.regions",
-                format!("declare 1 to {MAX_REGIONS} Regions, got {}", self.regions.len()),
-            );
-        }
-        for (i, region) in self.regions.iter().enumerate() {
-            let field = format!("spec.regions[{i}]");
-            errors.check_bounded(&field, region, (&REGION, REGION_MAX_LENGTH), "an AWS Region name");
-        }
-        for (i, region) in repeated(&self.regions) {
-            errors.push(format!("spec.regions[{i}]"), format!("duplicate Region {region:?}"));
-        }
+        check_regions(&mut errors, &self.regions);
         check_role_and_resync(&mut errors, &self.assume_role, &self.resync_interval);
         errors.into_result()
+    }
+}
+
+/// `spec.regions` of the kinds that span Regions: 1 to [`MAX_REGIONS`] Region names, each once.
+fn check_regions(errors: &mut FieldErrors, regions: &[String]) {
+    if regions.is_empty() || regions.len() > MAX_REGIONS {
+        errors.push(
+            "spec.regions",
+            format!("declare 1 to {MAX_REGIONS} Regions, got {}", regions.len()),
+        );
+    }
+    for (i, region) in regions.iter().enumerate() {
+        let field = format!("spec.regions[{i}]");
+        errors.check_bounded(&field, region, (&REGION, REGION_MAX_LENGTH), "an AWS Region name");
+    }
+    for (i, region) in repeated(regions) {
+        errors.push(format!("spec.regions[{i}]"), format!("duplicate Region {region:?}"));
+    }
+}
+
+impl DetectiveGraphSet {
+    /// Checks every constraint of the schema and its CEL rules: the set's spec, and its name
+    /// with each Region (the children's names).
+    pub fn validate(&self) -> Result<(), FieldErrors> {
+        let mut errors = self.spec.validate().err().unwrap_or_default();
+        let name = self.metadata.name.as_deref().unwrap_or_default();
+        let longest = self.spec.regions.iter().map(|r| r.chars().count()).max().unwrap_or(0);
+        if !self.spec.regions.is_empty() && name.chars().count() + 1 + longest > CHILD_NAME_MAX_LENGTH {
+            errors.push("metadata.name", child_name_message());
+        }
+        errors.into_result()
+    }
+}
+
+impl DetectiveGraphSetSpec {
+    /// Checks every constraint of the schema (and its CEL rules that need no previous object and
+    /// no name): the Regions, the template's metadata, and the template's spec as a
+    /// `DetectiveGraph` spec, its fields named `spec.template.spec.*`, without `region` and
+    /// `graphArn`.
+    pub fn validate(&self) -> Result<(), FieldErrors> {
+        const AT: &str = "spec.template.spec";
+        let mut errors = FieldErrors::default();
+        check_regions(&mut errors, &self.regions);
+        check_template_metadata(&mut errors, &self.template.metadata);
+        let spec = &self.template.spec;
+        if let Err(graph) = spec.validate() {
+            errors.0.extend(graph.0.into_iter().map(|error| FieldError {
+                field: match error.field.strip_prefix("spec") {
+                    Some(rest) => format!("{AT}{rest}"),
+                    None => error.field,
+                },
+                message: error.message,
+            }));
+        }
+        if spec.region.is_some() {
+            errors.push(format!("{AT}.region"), TEMPLATE_REGION_MESSAGE);
+        }
+        if spec.graph_arn.is_some() {
+            errors.push(format!("{AT}.graphArn"), TEMPLATE_GRAPH_ARN_MESSAGE);
+        }
+        errors.into_result()
+    }
+}
+
+/// `spec.template.metadata`: label keys and values, annotation keys, as Kubernetes takes them.
+fn check_template_metadata(errors: &mut FieldErrors, metadata: &TemplateMetadata) {
+    const AT: &str = "spec.template.metadata";
+    for (name, entries) in [("labels", &metadata.labels), ("annotations", &metadata.annotations)] {
+        if entries.len() > MAX_TEMPLATE_METADATA {
+            errors.push(
+                format!("{AT}.{name}"),
+                format!("{} entries; at most {MAX_TEMPLATE_METADATA}", entries.len()),
+            );
+        }
+        for key in entries.keys().filter(|key| !QUALIFIED_NAME.is_match(key)) {
+            errors.push(
+                format!("{AT}.{name}[{key}]"),
+                format!("keys must be qualified names matching {QUALIFIED_NAME_PATTERN}"),
+            );
+        }
+    }
+    for (key, value) in &metadata.labels {
+        errors.check_bounded(
+            &format!("{AT}.labels[{key}]"),
+            value,
+            (&LABEL_VALUE, LABEL_VALUE_MAX_LENGTH),
+            "a label value",
+        );
     }
 }
 

@@ -7,12 +7,13 @@ use std::path::Path;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
-use crate::api::{DetectiveGraph, DetectiveMembership, DetectiveOrganizationAdmin};
+use crate::api::{DetectiveGraph, DetectiveGraphSet, DetectiveMembership, DetectiveOrganizationAdmin};
 
 /// Every CRD of the operator.
 pub fn definitions() -> Vec<CustomResourceDefinition> {
     vec![
         DetectiveGraph::crd(),
+        DetectiveGraphSet::crd(),
         DetectiveMembership::crd(),
         DetectiveOrganizationAdmin::crd(),
     ]

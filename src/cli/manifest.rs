@@ -1,5 +1,6 @@
-//! Reading `DetectiveGraph` and `DetectiveOrganizationAdmin` documents from files, directories or
-//! stdin, as `kubectl apply -f` does.
+//! Reading `DetectiveGraph`, `DetectiveGraphSet` and `DetectiveOrganizationAdmin` documents from
+//! files, directories or stdin, as `kubectl apply -f` does. A `DetectiveGraphSet` is read as the
+//! graphs it stands for: one per Region, named and declared as the controller makes its children.
 //!
 //! Every document is parsed and validated before anything else happens, so a malformed input
 //! makes no AWS call. A document may carry a `status` (e.g. `kubectl get dg NAME -o yaml`): its
@@ -12,7 +13,8 @@ use kube::CustomResourceExt;
 use serde::de::DeserializeOwned;
 
 use crate::api::validation::FieldErrors;
-use crate::api::{DetectiveGraph, DetectiveOrganizationAdmin, GROUP, key_of};
+use crate::api::{DetectiveGraph, DetectiveGraphSet, DetectiveOrganizationAdmin, GROUP, key_of};
+use crate::engine::graph_set::child_graphs;
 
 /// Where a document came from, for messages: `examples/graph.yaml, document 2 (security/org)`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,7 +30,7 @@ impl std::fmt::Display for Origin {
     }
 }
 
-/// A parsed and validated `DetectiveGraph`.
+/// A parsed and validated `DetectiveGraph` (or one Region's graph of a `DetectiveGraphSet`).
 #[derive(Clone, Debug)]
 pub struct GraphDocument {
     pub origin: Origin,
@@ -104,12 +106,13 @@ pub enum ManifestError {
     Yaml { file: String, message: String },
     #[error("{origin}: {message}")]
     Invalid { origin: Origin, message: String },
-    #[error("no DetectiveGraph or DetectiveOrganizationAdmin document found in {0}")]
+    #[error("no DetectiveGraph, DetectiveGraphSet or DetectiveOrganizationAdmin document found in {0}")]
     Empty(String),
 }
 
-/// Reads every `DetectiveGraph` and `DetectiveOrganizationAdmin` in `inputs` (files, directories
-/// of `.yaml`/`.yml`/`.json`, `-`). Documents of other kinds are skipped and listed.
+/// Reads every `DetectiveGraph`, `DetectiveGraphSet` (as its Regions' graphs) and
+/// `DetectiveOrganizationAdmin` in `inputs` (files, directories of `.yaml`/`.yml`/`.json`, `-`).
+/// Documents of other kinds are skipped and listed.
 pub fn read_manifests(inputs: &[PathBuf]) -> Result<Manifests, ManifestError> {
     let mut manifests = Manifests::default();
     for file in expand(inputs)? {
@@ -194,6 +197,15 @@ pub fn parse_documents(file: &str, text: &str, manifests: &mut Manifests) -> Res
                 let graph = graph_from_document(document).map_err(invalid)?;
                 manifests.graphs.push(GraphDocument { origin, graph });
             }
+            "DetectiveGraphSet" => {
+                let set = graph_set_from_document(document).map_err(invalid)?;
+                manifests
+                    .graphs
+                    .extend(child_graphs(&set).into_iter().map(|graph| GraphDocument {
+                        origin: origin.clone(),
+                        graph,
+                    }));
+            }
             "DetectiveOrganizationAdmin" => {
                 let admin = organization_admin_from_document(document).map_err(invalid)?;
                 manifests
@@ -254,6 +266,12 @@ impl DocumentError {
 /// unknown field, well-typed, named, and every field constraint of the CRD met.
 pub fn graph_from_document(document: serde_json::Value) -> Result<DetectiveGraph, DocumentError> {
     resource_from_document(document, |graph: &DetectiveGraph| graph.spec.validate())
+}
+
+/// One `DetectiveGraphSet` document, checked as [`graph_from_document`] checks a graph: its
+/// template's spec by the graph's rules, its fields named `spec.template.spec.*`.
+pub fn graph_set_from_document(document: serde_json::Value) -> Result<DetectiveGraphSet, DocumentError> {
+    resource_from_document(document, DetectiveGraphSet::validate)
 }
 
 /// One `DetectiveOrganizationAdmin` document, checked as [`graph_from_document`] checks a graph.
@@ -447,11 +465,16 @@ spec:
                 "spec.externalID: unknown field",
             ),
         ];
-        for (from, to, path) in cases {
-            let text = GOOD.replace(from, to);
-            assert_ne!(text, GOOD, "the edit {to:?} applies");
+        refuses_each_edit(GOOD, &cases);
+    }
+
+    /// Each edit `(from, to)` of `document` is refused with a message containing the third.
+    fn refuses_each_edit(document: &str, edits: &[(&str, &str, &str)]) {
+        for (from, to, says) in edits {
+            let text = document.replace(from, to);
+            assert_ne!(text, document, "the edit {to:?} applies");
             let error = parse(&text).unwrap_err().to_string();
-            assert!(error.contains(path), "{to:?}: {error}");
+            assert!(error.contains(says), "{to:?}: {error}");
         }
     }
 
@@ -483,6 +506,57 @@ spec: {accountId: '111111111111', regions: [us-east-1, eu-west-1]}
                 "{error}"
             );
         }
+    }
+
+    #[test]
+    fn a_graph_set_is_read_as_one_graph_per_region() {
+        let set = "apiVersion: detective.operator.dev/v1alpha1
+kind: DetectiveGraphSet
+metadata: {name: org, namespace: security}
+spec:
+  regions: [us-east-1, eu-west-1]
+  template:
+    metadata: {labels: {team: security}}
+    spec:
+      members:
+        - {accountId: '111111111111', emailAddress: a@example.com}
+";
+        let graphs = parse(set).unwrap();
+        let read: Vec<(String, Option<String>, usize)> = graphs
+            .iter()
+            .map(|d| (d.graph.key(), d.graph.spec.region.clone(), d.graph.spec.members.len()))
+            .collect();
+        assert_eq!(
+            read,
+            [
+                ("security/org-us-east-1".to_owned(), Some("us-east-1".to_owned()), 1),
+                ("security/org-eu-west-1".to_owned(), Some("eu-west-1".to_owned()), 1),
+            ]
+        );
+        assert_eq!(graphs[1].origin.document, 1);
+        let cases = [
+            (
+                "    spec:\n",
+                "    spec:\n      region: us-east-1\n",
+                "spec.template.spec.region: region is not set in a template",
+            ),
+            (
+                "    spec:\n",
+                "    spec:\n      resyncInterval: 25h\n",
+                "spec.template.spec.resyncInterval: \"25h\" must be at most 24h",
+            ),
+            (
+                "regions: [us-east-1, eu-west-1]",
+                "regions: [us-east-1, us-east-1]",
+                "spec.regions[1]: duplicate Region",
+            ),
+        ];
+        refuses_each_edit(set, &cases);
+        // A child's name is at most 63 characters: 53 + '-' + `us-east-1`, not one more.
+        let named = |length: usize| set.replace("name: org,", &format!("name: {},", "o".repeat(length)));
+        assert!(parse(&named(53)).is_ok());
+        let error = parse(&named(54)).unwrap_err().to_string();
+        assert!(error.contains("metadata.name: the set's name"), "{error}");
     }
 
     #[test]

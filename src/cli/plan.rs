@@ -24,7 +24,7 @@ pub async fn run(args: &PlanArgs) -> ExitCode {
         }
     };
     for other in &manifests.skipped {
-        eprintln!("skipped (not a DetectiveGraph or DetectiveOrganizationAdmin): {other}");
+        eprintln!("skipped (not a DetectiveGraph, DetectiveGraphSet or DetectiveOrganizationAdmin): {other}");
     }
     for warning in manifests.unknown_region_warnings() {
         eprintln!("warning: {warning}");

@@ -30,7 +30,7 @@ pub async fn run(args: &SyncArgs) -> ExitCode {
         }
     };
     for other in &manifests.skipped {
-        eprintln!("skipped (not a DetectiveGraph or DetectiveOrganizationAdmin): {other}");
+        eprintln!("skipped (not a DetectiveGraph, DetectiveGraphSet or DetectiveOrganizationAdmin): {other}");
     }
     let wait = match args.wait.as_deref().map(|w| (w, parse_duration(w))) {
         None => None,

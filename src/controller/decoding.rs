@@ -17,7 +17,7 @@ use kube::runtime::watcher::Event;
 use tracing::warn;
 
 use super::events::{self, Notice};
-use super::reconciler::Managed;
+use super::watches::Watched;
 use crate::metrics::Metrics;
 
 /// Decodes watched objects and reports those that do not decode.
@@ -42,7 +42,7 @@ impl Decoder {
     /// a deletion: an object that goes needs no word). An object `cached` from before that no
     /// longer decodes leaves the cache, so that no queued reconcile acts on its old version (the
     /// deletion only drops it from the cache: the controller reconciles applied objects only).
-    pub fn event<K: Managed>(&self, event: Event<DynamicObject>, cached: &Store<K>) -> Option<Event<K>> {
+    pub fn event<K: Watched>(&self, event: Event<DynamicObject>, cached: &Store<K>) -> Option<Event<K>> {
         Some(match event {
             Event::Apply(object) => {
                 let cache_key = ObjectRef::<K>::new(&object.name_any()).within(&object.namespace().unwrap_or_default());
@@ -59,7 +59,7 @@ impl Decoder {
     }
 
     /// The object as `K`, or `None` once it is reported.
-    fn object<K: Managed>(&self, object: DynamicObject) -> Option<K> {
+    fn object<K: Watched>(&self, object: DynamicObject) -> Option<K> {
         let reference = reference::<K>(&object);
         match decode(object) {
             Ok(resource) => Some(resource),
@@ -70,7 +70,7 @@ impl Decoder {
         }
     }
 
-    fn report<K: Managed>(&self, reference: ObjectReference, error: &serde_json::Error) {
+    fn report<K: Watched>(&self, reference: ObjectReference, error: &serde_json::Error) {
         let version = (
             reference.uid.clone().unwrap_or_default(),
             reference.resource_version.clone().unwrap_or_default(),
@@ -92,12 +92,12 @@ impl Decoder {
     }
 }
 
-fn decode<K: Managed>(object: DynamicObject) -> Result<K, serde_json::Error> {
+fn decode<K: Watched>(object: DynamicObject) -> Result<K, serde_json::Error> {
     serde_json::to_value(object).and_then(serde_json::from_value)
 }
 
 /// The reference an Event about `object` names.
-fn reference<K: Managed>(object: &DynamicObject) -> ObjectReference {
+fn reference<K: Watched>(object: &DynamicObject) -> ObjectReference {
     ObjectReference {
         api_version: Some(K::api_version(&()).into_owned()),
         kind: Some(K::kind(&()).into_owned()),

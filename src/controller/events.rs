@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use kube::runtime::events::{Event, EventType, Recorder};
 
 use crate::api::conditions::RECONCILING;
-use crate::api::{DelegationState, DetectiveGraphStatus, DetectiveOrganizationAdminStatus};
+use crate::api::{DelegationState, DetectiveGraphSetStatus, DetectiveGraphStatus, DetectiveOrganizationAdminStatus};
+use crate::engine::graph_set::{CHILD_CONFLICT, ChildAction, was_in_conflict};
 use crate::engine::organization_admin::{Decision, OrganizationAdminWrite};
 use crate::engine::{GraphOutcome, GraphWrite, MembershipOutcome, OrganizationAdminOutcome, abbreviated};
 use crate::member::MemberStatus;
@@ -291,6 +292,55 @@ fn already_reconciling(previous: Option<&DetectiveGraphStatus>, reason: &str) ->
             .iter()
             .any(|c| c.type_ == RECONCILING && c.status == "True" && c.reason == reason)
     })
+}
+
+/// The events of one `DetectiveGraphSet` reconcile: a Region's child created, a removed
+/// Region's child released or deleted, and a child's name taken by a resource the set does not
+/// control (when that starts).
+pub fn graph_set_notices(previous: Option<&DetectiveGraphSetStatus>, actions: &[ChildAction]) -> Vec<Notice> {
+    let removed = |region: &Option<String>| region.as_deref().unwrap_or("(no Region)").to_owned();
+    actions
+        .iter()
+        .filter_map(|action| match action {
+            ChildAction::Create { region, child } => Some(Notice::normal(
+                "RegionAdded",
+                "Create",
+                format!(
+                    "created DetectiveGraph {} for {region}",
+                    child.metadata.name.as_deref().unwrap_or_default()
+                ),
+            )),
+            ChildAction::Orphan { region, name, .. } => Some(Notice::normal(
+                "RegionRemoved",
+                "Orphan",
+                format!(
+                    "{} removed: DetectiveGraph {name} is kept, no longer owned by this set (regionRemoval: Retain)",
+                    removed(region)
+                ),
+            )),
+            ChildAction::Delete { region, name, .. } => Some(Notice::normal(
+                "RegionRemoved",
+                "Delete",
+                format!(
+                    "{} removed: deleted DetectiveGraph {name} (regionRemoval: Delete; its deletionPolicy applies)",
+                    removed(region)
+                ),
+            )),
+            ChildAction::Conflict {
+                region,
+                name,
+                other_controller,
+            } if !was_in_conflict(previous, region) => Some(Notice::warning(
+                CHILD_CONFLICT,
+                "Apply",
+                format!(
+                    "DetectiveGraph {name} ({region}) exists and is not owned by this set ({}): never taken over",
+                    other_controller.as_deref().unwrap_or("no controller")
+                ),
+            )),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Publishes notices on the resource; a failure to publish is logged, never fatal.

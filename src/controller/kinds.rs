@@ -14,6 +14,10 @@ pub enum Kind {
     /// `DetectiveOrganizationAdmin`.
     #[value(name = "organizationadmin")]
     OrganizationAdmin,
+    /// `DetectiveGraphSet` (it writes DetectiveGraphs: the process that runs it needs no AWS
+    /// credentials).
+    #[value(name = "graphset")]
+    GraphSet,
 }
 
 impl Kind {
@@ -38,7 +42,7 @@ mod tests {
     fn none_named_is_every_kind_and_a_kind_named_twice_runs_once() {
         assert_eq!(
             Kind::selected(&[]),
-            [Kind::Graph, Kind::Membership, Kind::OrganizationAdmin]
+            [Kind::Graph, Kind::Membership, Kind::OrganizationAdmin, Kind::GraphSet]
         );
         assert_eq!(
             Kind::selected(&[Kind::OrganizationAdmin, Kind::Graph, Kind::OrganizationAdmin]),

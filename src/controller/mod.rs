@@ -1,5 +1,5 @@
 //! `detective-operator run`: the controller that keeps every `DetectiveGraph`,
-//! `DetectiveMembership` and `DetectiveOrganizationAdmin` true.
+//! `DetectiveMembership`, `DetectiveOrganizationAdmin` and `DetectiveGraphSet` true.
 //!
 //! - [`run`]: the process — flags, the Kubernetes client, the HTTP server, signals, the leader
 //!   loop — and the controllers it starts; [`kinds`]: the kinds it can run (`--kinds`);
@@ -8,7 +8,8 @@
 //!   [`decoding`]: each watched object read on its own, one that does not decode skipped;
 //! - [`reconciler`]: one reconcile, shared by every kind (finalizer → engine → status → events →
 //!   metrics → requeue; teardown on deletion); [`graph`], [`membership`], [`organization_admin`]:
-//!   what each kind adds;
+//!   what each kind adds; [`graph_set`]: the `DetectiveGraphSet`'s own controller (it writes
+//!   child `DetectiveGraph`s, not AWS);
 //! - [`status`]: where status is written; [`events`]: which events are published;
 //! - [`claims`]: one owner per behavior graph;
 //! - [`leader`]: the Lease that lets one replica reconcile; [`backoff`]: retry pacing.
@@ -18,6 +19,7 @@ pub mod claims;
 pub mod decoding;
 pub mod events;
 pub mod graph;
+pub mod graph_set;
 pub mod kinds;
 pub mod label_selector;
 pub mod leader;

@@ -23,9 +23,9 @@ use super::decoding::Decoder;
 use super::kinds::Kind;
 use super::label_selector;
 use super::reconciler::Managed;
-use super::watches::{InitialLists, Watch, WatchScope};
-use super::{Context, backoff, error_policy, leader, reconcile, status};
-use crate::api::{DetectiveGraph, DetectiveMembership, DetectiveOrganizationAdmin};
+use super::watches::{InitialLists, Watch, WatchScope, Watched};
+use super::{Context, backoff, error_policy, graph_set, leader, reconcile, status};
+use crate::api::{DetectiveGraph, DetectiveGraphSet, DetectiveMembership, DetectiveOrganizationAdmin};
 use crate::aws::{AwsAccess, AwsSettings};
 use crate::http_server::{self, Readiness};
 use crate::metrics::Metrics;
@@ -287,6 +287,7 @@ async fn run_controller(
             Kind::Graph => controllers.control(graph_watch.take().expect("the graph watch started above")),
             Kind::Membership => controllers.control(controllers.watch::<DetectiveMembership>()),
             Kind::OrganizationAdmin => controllers.control(controllers.watch::<DetectiveOrganizationAdmin>()),
+            Kind::GraphSet => controllers.graph_sets(),
         })
         .collect();
     futures::future::join_all(running).await;
@@ -304,7 +305,7 @@ struct Controllers<'a> {
 
 impl Controllers<'_> {
     /// Starts watching `K`; readiness waits for its initial list.
-    fn watch<K: Managed>(&self) -> Watch<K> {
+    fn watch<K: Watched>(&self) -> Watch<K> {
         Watch::start(
             self.scope,
             self.lists.expect(),
@@ -316,6 +317,18 @@ impl Controllers<'_> {
     /// The controller of one kind, running until the stop signal.
     fn control<K: Managed>(&self, watch: Watch<K>) -> BoxFuture<'static, ()> {
         Box::pin(control(watch, self.concurrency, self.stop.clone(), self.ctx.clone()))
+    }
+
+    /// The `DetectiveGraphSet` controller (its own: it writes DetectiveGraphs, not AWS), running
+    /// until the stop signal.
+    fn graph_sets(&self) -> BoxFuture<'static, ()> {
+        Box::pin(graph_set::control(
+            self.watch::<DetectiveGraphSet>(),
+            self.scope,
+            self.concurrency,
+            self.stop.clone(),
+            self.ctx.clone(),
+        ))
     }
 }
 

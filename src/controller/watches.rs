@@ -14,7 +14,6 @@ use kube::runtime::{Predicate, WatchStreamExt, predicates, watcher};
 use kube::{Client, ResourceExt};
 
 use super::decoding::Decoder;
-use super::reconciler::Managed;
 use super::{ORPHAN_ANNOTATION, RECONCILE_REQUESTED_AT};
 use crate::http_server::Readiness;
 use crate::metrics::Metrics;
@@ -28,13 +27,37 @@ pub struct WatchScope<'a> {
     pub selector: Option<&'a Selector>,
 }
 
+/// A kind the operator watches: what its watch, decoding and metrics need of it.
+pub trait Watched:
+    kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+    + Clone
+    + serde::de::DeserializeOwned
+    + std::fmt::Debug
+    + Send
+    + Sync
+    + 'static
+{
+    /// The `kind` label of the metrics.
+    const KIND: &'static str;
+}
+
+/// Every reconciled kind is watched.
+impl<K: super::reconciler::Managed> Watched for K {
+    const KIND: &'static str = <K as super::reconciler::Managed>::KIND;
+}
+
+/// The set is watched too, though its controller is its own (it writes graphs, not AWS).
+impl Watched for crate::api::DetectiveGraphSet {
+    const KIND: &'static str = super::graph_set::KIND;
+}
+
 /// The watch of one kind: the changes its controller reconciles, and its watch cache.
-pub struct Watch<K: Managed> {
+pub struct Watch<K: Watched> {
     pub stream: Pin<Box<dyn Stream<Item = Result<K, watcher::Error>> + Send>>,
     pub store: Store<K>,
 }
 
-impl<K: Managed> Watch<K> {
+impl<K: Watched> Watch<K> {
     /// Starts watching `K` in `scope`; `initial_list` is told when the first list is complete,
     /// `decoder` reads each object (skipping those that do not decode), `metrics` forgets the
     /// series of a resource that leaves the watch.

@@ -3,13 +3,16 @@
 //! - [`graph`]: a `DetectiveGraph`: observe → declare → decide → apply → accept → report;
 //! - [`membership`]: a `DetectiveMembership`: observe → decide → apply → report;
 //! - [`organization_admin`]: a `DetectiveOrganizationAdmin`, per Region: observe → decide →
-//!   apply → report.
+//!   apply → report;
+//! - [`graph_set`]: a `DetectiveGraphSet`'s children and rollup, pure (it makes no AWS call:
+//!   its children do).
 //!
 //! All are reached through one door, [`sync`] (and [`teardown`] when a resource goes): it gets
 //! the resource's AWS clients (its Region or Regions, its role) and runs the pipeline, or reports
 //! why it could not.
 
 pub mod graph;
+pub mod graph_set;
 pub mod membership;
 pub mod organization_admin;
 pub mod outcome;

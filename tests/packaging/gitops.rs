@@ -9,8 +9,9 @@ use crate::helm::helm_or_skip;
 use crate::rendered::{of_kind, one};
 use crate::{CHART, prerequisite, read, yaml_documents};
 
-const ARGOCD_KEYS: [&str; 3] = [
+const ARGOCD_KEYS: [&str; 4] = [
     "resource.customizations.health.detective.operator.dev_DetectiveGraph",
+    "resource.customizations.health.detective.operator.dev_DetectiveGraphSet",
     "resource.customizations.health.detective.operator.dev_DetectiveMembership",
     "resource.customizations.health.detective.operator.dev_DetectiveOrganizationAdmin",
 ];

@@ -44,9 +44,15 @@ fn grant(group: &str, resource: &str, verbs: &[&str], names: &[&str]) -> Vec<(St
 }
 
 /// Exactly what the controller does: list/watch/get and JSON-patch (finalizers) its resources,
-/// server-side-apply their status, and record events.k8s.io Events.
+/// server-side-apply their status, and record events.k8s.io Events; for a DetectiveGraphSet,
+/// read the sets and create, apply, release and delete their child DetectiveGraphs.
 fn operator_grants() -> BTreeSet<(String, String, String, Vec<String>)> {
-    grants_for(&["detectivegraphs", "detectivememberships", "detectiveorganizationadmins"])
+    grants_for(&[
+        "detectivegraphs",
+        "detectivememberships",
+        "detectiveorganizationadmins",
+        "detectivegraphsets",
+    ])
 }
 
 /// [`operator_grants`] for a process that reconciles only the kinds of these `resources`.
@@ -58,6 +64,11 @@ fn grants_for(resources: &[&str]) -> BTreeSet<(String, String, String, Vec<Strin
     for resource in resources {
         granted.extend(grant(group, resource, &["get", "list", "watch", "patch"], &[]));
         granted.extend(grant(group, &format!("{resource}/status"), &["patch"], &[]));
+    }
+    if resources.contains(&"detectivegraphsets") {
+        let children = ["get", "list", "watch", "create", "patch", "delete"];
+        granted.extend(grant(group, "detectivegraphs", &children, &[]));
+        granted.extend(grant(group, "detectivegraphsets/finalizers", &["update"], &[]));
     }
     granted
 }

@@ -79,6 +79,7 @@ The plural resource of each kind `--kinds` takes (one line per kind).
 graph: detectivegraphs
 membership: detectivememberships
 organizationadmin: detectiveorganizationadmins
+graphset: detectivegraphsets
 {{- end }}
 
 {{/*
@@ -165,6 +166,29 @@ namespaces) and by the Role (namespaced mode).
     - list
     - watch
     - patch
+{{- if has "graphset" .kinds }}
+# A DetectiveGraphSet's children: read, created and put back (server-side apply), released
+# (merge patch) and deleted by the set's controller, whichever process runs the graphs.
+- apiGroups:
+    - detective.operator.dev
+  resources:
+    - detectivegraphs
+  verbs:
+    - get
+    - list
+    - watch
+    - create
+    - patch
+    - delete
+# The children's owner reference blocks the set's foreground deletion (blockOwnerDeletion), which
+# clusters enforcing OwnerReferencesPermissionEnforcement allow only to who may update this.
+- apiGroups:
+    - detective.operator.dev
+  resources:
+    - detectivegraphsets/finalizers
+  verbs:
+    - update
+{{- end }}
 - apiGroups:
     - detective.operator.dev
   resources:

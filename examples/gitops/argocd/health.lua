@@ -1,5 +1,6 @@
--- Argo CD health check for DetectiveGraph, DetectiveMembership and DetectiveOrganizationAdmin
--- (detective.operator.dev).
+-- Argo CD health check for DetectiveGraph, DetectiveGraphSet, DetectiveMembership and
+-- DetectiveOrganizationAdmin (detective.operator.dev). A DetectiveGraphSet is Degraded while a
+-- child is Stalled or a child's name is taken, Healthy when every Region's graph is Ready.
 -- The same script is embedded in argocd-cm.yaml; tests/packaging/gitops.rs checks that the two agree
 -- and runs this file against sample resources when a Lua interpreter is installed.
 --

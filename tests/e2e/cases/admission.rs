@@ -64,6 +64,7 @@ fn cases() -> Vec<Case> {
             let kind = match field("kind").as_deref() {
                 None => "DetectiveGraph",
                 Some("membership") => "DetectiveMembership",
+                Some("set") => "DetectiveGraphSet",
                 Some(other) => panic!("{name}: unknown kind {other}"),
             };
             let mode = match field("mode").as_deref() {
@@ -130,7 +131,7 @@ async fn apply(env: &Env, mode: Mode, yaml: &str) -> crate::harness::Output {
 async fn malformed_resources_are_refused_with_the_field_named() {
     let Some(env) = Env::new("admission").await else { return };
     let cases = cases();
-    assert_eq!(cases.len(), 46, "the table keeps its 46 cases");
+    assert_eq!(cases.len(), 55, "the table keeps its 55 cases");
 
     let results: Vec<Result<(), String>> = futures::stream::iter(cases.iter())
         .map(|case| {
@@ -185,7 +186,7 @@ async fn malformed_resources_are_refused_with_the_field_named() {
         let out = env
             .kubectl(&[
                 "get",
-                "detectivegraphs,detectivememberships",
+                "detectivegraphs,detectivememberships,detectivegraphsets",
                 "-o",
                 "jsonpath={range .items[*]}{.metadata.name}{\"\\n\"}{end}",
             ])

@@ -36,10 +36,12 @@ use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::{Map, Value, json};
 
-use detective_operator::api::{DetectiveGraph, DetectiveMembership, DetectiveOrganizationAdmin, GROUP, VERSION};
+use detective_operator::api::{
+    DetectiveGraph, DetectiveGraphSet, DetectiveMembership, DetectiveOrganizationAdmin, GROUP, VERSION,
+};
 use detective_operator::cli::crd::definitions;
 use detective_operator::cli::manifest::{
-    DocumentError, drop_nulls, graph_from_document, organization_admin_from_document,
+    DocumentError, drop_nulls, graph_from_document, graph_set_from_document, organization_admin_from_document,
 };
 
 use crate::harness::Env;
@@ -270,17 +272,22 @@ fn members() -> BoxedStrategy<Value> {
 
 fn tags() -> BoxedStrategy<Value> {
     // Keys stay plain (`t0`..): tag-key rules are not this test's subject.
-    let values = text_up_to(256, "v", &[]);
-    (proptest::sample::select(vec![0usize, 1, 3, 50, 51]), values)
-        .prop_map(|(count, edge)| {
-            let mut tags = Map::new();
+    map_of("t", vec![0, 1, 3, 50, 51], text_up_to(256, "v", &[]))
+}
+
+/// A map of one of `counts` entries with plain keys (`<prefix>0`, `<prefix>1`..) and the value
+/// `v`, but the first entry's, which is from `values` (where the edges are).
+fn map_of(prefix: &'static str, counts: Vec<usize>, values: BoxedStrategy<Value>) -> BoxedStrategy<Value> {
+    (proptest::sample::select(counts), values)
+        .prop_map(move |(count, edge)| {
+            let mut entries = Map::new();
             for i in 0..count {
-                tags.insert(format!("t{i}"), json!("v"));
+                entries.insert(format!("{prefix}{i}"), json!("v"));
             }
             if count > 0 {
-                tags.insert("t0".into(), edge);
+                entries.insert(format!("{prefix}0"), edge);
             }
-            Value::Object(tags)
+            Value::Object(entries)
         })
         .boxed()
 }
@@ -567,9 +574,18 @@ fn members_from() -> BoxedStrategy<Value> {
 }
 
 fn graph_spec() -> BoxedStrategy<Value> {
+    graph_spec_with(optional(region()), optional(graph_arn_value()))
+}
+
+/// A graph spec whose `region` and `graphArn` come from these generators (a set's template
+/// refuses both, so it has them rarely).
+fn graph_spec_with(
+    region: BoxedStrategy<Option<Value>>,
+    graph_arn: BoxedStrategy<Option<Value>>,
+) -> BoxedStrategy<Value> {
     let identity = (
-        optional(region()),
-        optional(graph_arn_value()),
+        region,
+        graph_arn,
         optional(role_arn()),
         optional(external_id()),
         optional(tags()),
@@ -689,6 +705,43 @@ fn organization_admin_spec() -> BoxedStrategy<Value> {
     misspelt(spec.boxed(), "region", json!("us-east-1"), 60)
 }
 
+/// A `DetectiveGraphSet`'s template metadata: labels (values around the label-value rules) and
+/// annotations, 0, 1, 64 or 65 of each. Keys stay plain, as the tags' do.
+fn template_metadata() -> BoxedStrategy<Value> {
+    let entries = |values| map_of("k", vec![0, 1, 2, 64, 65], values);
+    let label_values = text_up_to(63, "security", &["not a label", "-x", "x_"]);
+    let annotation_values = around(vec![json!("owned by security")], vec![json!(1), json!(""), json!(null)]);
+    (optional(entries(label_values)), optional(entries(annotation_values)))
+        .prop_map(|(labels, annotations)| object([("labels", labels), ("annotations", annotations)]))
+        .boxed()
+}
+
+fn graph_set_spec() -> BoxedStrategy<Value> {
+    let template = (
+        rarely(template_metadata()),
+        // A quarter of the templates are plain, so that the set's own fields decide: a graph spec
+        // alone is refused nine times in ten.
+        required(
+            prop_oneof![
+                3 => graph_spec_with(rarely(region()), rarely(graph_arn_value())),
+                1 => Just(json!({ "members": [{ "accountId": "111111111111", "emailAddress": "a@example.com" }] })),
+            ]
+            .boxed(),
+        ),
+    )
+        .prop_map(|(metadata, spec)| object([("metadata", metadata), ("spec", spec)]))
+        .boxed();
+    let spec = (
+        required(regions()),
+        optional(enumeration(&["Retain", "Delete"], &["retain", "Disable", "Orphan"])),
+        required(template),
+    )
+        .prop_map(|(regions, removal, template)| {
+            object([("regions", regions), ("regionRemoval", removal), ("template", template)])
+        });
+    misspelt(spec.boxed(), "region", json!("us-east-1"), 60)
+}
+
 /// One kind under test: its CRD (kind, plural, schema), how many inputs it gets, its spec
 /// generator, and the Rust check the CLI runs on a document of it.
 struct Subject {
@@ -752,6 +805,9 @@ fn subjects() -> Vec<Subject> {
         Subject::of::<DetectiveMembership>(400, membership_spec(), membership_refusal),
         Subject::of::<DetectiveOrganizationAdmin>(400, organization_admin_spec(), |document| {
             organization_admin_from_document(document).err()
+        }),
+        Subject::of::<DetectiveGraphSet>(1600, graph_set_spec(), |document| {
+            graph_set_from_document(document).err()
         }),
     ]
 }
@@ -881,10 +937,18 @@ fn without_nulls(document: &Value) -> Value {
 
 /// A field path in the form both sides are compared in: map entries as `spec.tags[key]`.
 fn common_form(field: &str) -> String {
-    match field.strip_prefix("spec.tags.") {
-        Some(key) => format!("spec.tags[{key}]"),
-        None => field.to_owned(),
+    let maps = [
+        "spec.tags",
+        "spec.template.spec.tags",
+        "spec.template.metadata.labels",
+        "spec.template.metadata.annotations",
+    ];
+    for map in maps {
+        if let Some(key) = field.strip_prefix(map).and_then(|rest| rest.strip_prefix('.')) {
+            return format!("{map}[{key}]");
+        }
     }
+    field.to_owned()
 }
 
 /// The API server's answer to a server-side dry-run create with strict field validation.

@@ -21,7 +21,7 @@ async fn shipped_crds_are_accepted_by_the_api_server() {
         .iter()
         .map(|path| std::fs::read_to_string(path).expect("a CRD file"))
         .collect();
-    assert_eq!(shipped.len(), 3, "three CRDs in crds/: {files:?}");
+    assert_eq!(shipped.len(), 4, "four CRDs in crds/: {files:?}");
     let renamed = shipped
         .iter()
         .map(|crd| crd.replace("detective.operator.dev", "crdcheck.operator.dev"))
@@ -29,7 +29,12 @@ async fn shipped_crds_are_accepted_by_the_api_server() {
         .join("\n---\n");
     let out = env.kubectl_stdin(&["apply", "--dry-run=server"], &renamed).await;
     assert!(out.success, "kube-apiserver refuses the CRDs in crds/:\n{}", out.stderr);
-    for name in ["detectivegraphs", "detectivememberships", "detectiveorganizationadmins"] {
+    for name in [
+        "detectivegraphs",
+        "detectivegraphsets",
+        "detectivememberships",
+        "detectiveorganizationadmins",
+    ] {
         assert!(
             out.stdout
                 .contains(&format!("{name}.crdcheck.operator.dev created (server dry run)")),
@@ -43,6 +48,7 @@ async fn shipped_crds_are_accepted_by_the_api_server() {
         .ok();
     for crd in [
         "detectivegraphs.detective.operator.dev",
+        "detectivegraphsets.detective.operator.dev",
         "detectivememberships.detective.operator.dev",
         "detectiveorganizationadmins.detective.operator.dev",
     ] {

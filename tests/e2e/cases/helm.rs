@@ -38,8 +38,9 @@ async fn crd_release(env: &Env, crd: &str) -> String {
     .ok()
 }
 
-const CRDS: [&str; 3] = [
+const CRDS: [&str; 4] = [
     "detectivegraphs.detective.operator.dev",
+    "detectivegraphsets.detective.operator.dev",
     "detectivememberships.detective.operator.dev",
     "detectiveorganizationadmins.detective.operator.dev",
 ];

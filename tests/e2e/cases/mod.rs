@@ -10,6 +10,7 @@ mod crds;
 mod datasource_packages;
 mod deletion;
 mod graph;
+mod graph_set;
 mod helm;
 mod image;
 mod leader;

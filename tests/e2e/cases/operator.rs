@@ -6,8 +6,8 @@ use crate::harness::gate::ApiGate;
 use crate::harness::operator::INITIAL_LIST_DONE;
 use crate::harness::{ADMIN, Env, OperatorOptions, emulator, eventually};
 
-/// `/readyz` turns 200 only once the three watches (DetectiveGraph, DetectiveMembership,
-/// DetectiveOrganizationAdmin) have listed their objects: while the API server cannot be reached
+/// `/readyz` turns 200 only once the four watches (DetectiveGraph, DetectiveMembership,
+/// DetectiveOrganizationAdmin, DetectiveGraphSet) have listed their objects: while the API server cannot be reached
 /// it says not ready (and `/healthz` still answers), and once it can, it turns ready after each
 /// watch has logged its initial list. `/metrics` serves
 /// OpenMetrics text.
@@ -49,7 +49,12 @@ async fn readyz_reports_synced_watches() {
     // Read right after the first 200: each watch logs its list before readiness may turn.
     let log = operator.log();
     let listed: Vec<&str> = log.lines().filter(|line| line.contains(INITIAL_LIST_DONE)).collect();
-    for kind in ["DetectiveGraph", "DetectiveMembership", "DetectiveOrganizationAdmin"] {
+    for kind in [
+        "DetectiveGraph",
+        "DetectiveMembership",
+        "DetectiveOrganizationAdmin",
+        "DetectiveGraphSet",
+    ] {
         let kind = format!("kind=\"{kind}\"");
         assert_eq!(
             listed.iter().filter(|line| line.contains(&kind)).count(),
@@ -57,13 +62,13 @@ async fn readyz_reports_synced_watches() {
             "{kind} listed its objects once before /readyz said ready:\n{log}"
         );
     }
-    // Readiness waited for all three: the lists counted down 2, 1, 0 (it turns at 0).
+    // Readiness waited for all four: the lists counted down 3, 2, 1, 0 (it turns at 0).
     let mut remaining: Vec<&str> = listed
         .iter()
         .filter_map(|line| line.split("remaining=").nth(1)?.split_whitespace().next())
         .collect();
     remaining.sort_unstable();
-    assert_eq!(remaining, ["0", "1", "2"], "lists awaited:\n{}", listed.join("\n"));
+    assert_eq!(remaining, ["0", "1", "2", "3"], "lists awaited:\n{}", listed.join("\n"));
 
     let metrics = operator.get("/metrics").await;
     assert_eq!(metrics.0, 200);

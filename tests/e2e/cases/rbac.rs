@@ -28,11 +28,16 @@ async fn operator_rbac_is_what_the_chart_grants() {
     // What it needs, in every namespace.
     const GRAPHS: &str = "detectivegraphs.detective.operator.dev";
     const MEMBERSHIPS: &str = "detectivememberships.detective.operator.dev";
+    const SETS: &str = "detectivegraphsets.detective.operator.dev";
     for (verb, resource) in [
         ("list", GRAPHS),
         ("watch", GRAPHS),
         ("watch", MEMBERSHIPS),
         ("patch", GRAPHS),
+        ("create", GRAPHS),
+        ("delete", GRAPHS),
+        ("watch", SETS),
+        ("list", SETS),
         ("create", "events.events.k8s.io"),
         ("patch", "events.events.k8s.io"),
     ] {
@@ -44,6 +49,7 @@ async fn operator_rbac_is_what_the_chart_grants() {
     for resource in [
         GRAPHS,
         MEMBERSHIPS,
+        SETS,
         "detectiveorganizationadmins.detective.operator.dev",
     ] {
         assert!(
@@ -51,6 +57,10 @@ async fn operator_rbac_is_what_the_chart_grants() {
             "the operator can patch {resource}/status"
         );
     }
+    assert!(
+        can_i(&env, &["update", SETS, "--subresource=finalizers", "-n", ns]).await,
+        "the operator can update {SETS}/finalizers (blockOwnerDeletion on its children)"
+    );
     // Leader election needs its Lease: the chart's Role must name it.
     let lease = chart
         .lease_name
@@ -77,8 +87,12 @@ async fn operator_rbac_is_what_the_chart_grants() {
         ("watch", "secrets"),
         ("get", "configmaps"),
         ("create", "pods"),
-        ("delete", GRAPHS),
-        ("create", GRAPHS),
+        // It writes the children of a DetectiveGraphSet, never the set itself.
+        ("delete", SETS),
+        ("create", SETS),
+        ("patch", SETS),
+        ("delete", MEMBERSHIPS),
+        ("create", MEMBERSHIPS),
         ("update", "customresourcedefinitions.apiextensions.k8s.io"),
         ("create", "clusterrolebindings.rbac.authorization.k8s.io"),
         ("impersonate", "users"),
