@@ -7,6 +7,7 @@
 pub mod conditions;
 pub mod constraints;
 pub mod graph;
+pub mod management_policy;
 pub mod membership;
 pub mod organization_admin;
 pub mod role;
@@ -21,6 +22,7 @@ pub use graph::{DatasourcePackage, DatasourcePackageStatus};
 pub use graph::{
     GraphOrganizationSpec, GraphOrganizationStatus, MembersFromSpec, OrganizationMembersSpec, ResolvedOrganization,
 };
+pub use management_policy::{ManagementPolicy, PendingAction, PendingChanges};
 pub use membership::MembershipPackageStatus;
 pub use membership::{
     DesiredInvitationState, DetectiveMembership, DetectiveMembershipSpec, DetectiveMembershipStatus, InvitationStatus,
