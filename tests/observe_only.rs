@@ -5,14 +5,14 @@
 
 mod support;
 
-use detective_emulator::{AccountConfig, Emulator, EmulatorConfig, WorldConfig};
+use detective_emulator::Emulator;
 use detective_operator::api::conditions::{IN_SYNC, READY};
 use detective_operator::api::{DetectiveGraph, DetectiveGraphSpec, DetectiveGraphStatus, PendingChanges};
 use detective_operator::aws::AwsAccess;
 use detective_operator::engine::{self, GraphOutcome, GraphTarget, Mode};
 use k8s_openapi::jiff::Timestamp;
 
-use support::emulator_access;
+use support::{emulator_access, legacy_graph_emulator};
 
 const ADMIN: &str = "123456789012";
 const REGION: &str = "us-east-1";
@@ -24,25 +24,7 @@ const MISSING: &str = "220000000003";
 /// An emulator whose administrator's graph dates from before Detective started the optional
 /// packages by default (EKS_AUDIT stopped); every account accepts its invitation at once.
 async fn legacy_graph() -> Emulator {
-    let accounts = [KEPT, EXTRA, MISSING]
-        .iter()
-        .map(|id| AccountConfig {
-            auto_accept_after_ms: Some(0),
-            ..AccountConfig::new(*id, "")
-        })
-        .collect();
-    let emulator = Emulator::start(EmulatorConfig {
-        default_account: ADMIN.into(),
-        world: WorldConfig {
-            accounts,
-            ..WorldConfig::default()
-        },
-        ..EmulatorConfig::default()
-    })
-    .await
-    .expect("the emulator starts");
-    emulator.create_graph_at(ADMIN, REGION, "2022-01-01T00:00:00Z".parse().expect("a time"));
-    emulator
+    legacy_graph_emulator(ADMIN, REGION, &[KEPT, EXTRA, MISSING]).await.0
 }
 
 fn spec(members: &[&str], extra: serde_json::Value) -> DetectiveGraphSpec {
