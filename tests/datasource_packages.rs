@@ -8,14 +8,14 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use detective_emulator::{AccountConfig, Emulator, EmulatorConfig, Fault, WorldConfig};
+use detective_emulator::{Emulator, Fault};
 use detective_operator::api::{DatasourcePackageStatus, DetectiveGraph, DetectiveGraphSpec, DetectiveGraphStatus};
 use detective_operator::aws::AwsAccess;
 use detective_operator::engine::membership::{self, MembershipTarget};
 use detective_operator::engine::{self, GraphOutcome, GraphTarget, GraphWrite, Mode, Reported};
 use k8s_openapi::jiff::Timestamp;
 
-use support::emulator_access;
+use support::{emulator_access, legacy_graph_emulator};
 
 const ADMIN: &str = "123456789012";
 const REGION: &str = "us-east-1";
@@ -25,25 +25,7 @@ const ACCOUNTS: [&str; 3] = ["210000000001", "210000000002", "210000000003"];
 /// An emulator whose administrator has a graph created in January 2022, before Detective
 /// started the optional packages by default: only DETECTIVE_CORE is started.
 async fn legacy_graph() -> (Emulator, String) {
-    let accounts = ACCOUNTS[..2]
-        .iter()
-        .map(|id| AccountConfig {
-            auto_accept_after_ms: Some(0),
-            ..AccountConfig::new(*id, "")
-        })
-        .collect();
-    let emulator = Emulator::start(EmulatorConfig {
-        default_account: ADMIN.into(),
-        world: WorldConfig {
-            accounts,
-            ..WorldConfig::default()
-        },
-        ..EmulatorConfig::default()
-    })
-    .await
-    .expect("the emulator starts");
-    let graph = emulator.create_graph_at(ADMIN, REGION, "2022-01-01T00:00:00Z".parse().expect("a time"));
-    (emulator, graph)
+    legacy_graph_emulator(ADMIN, REGION, &ACCOUNTS[..2]).await
 }
 
 fn spec(packages: Option<&[&str]>) -> DetectiveGraphSpec {

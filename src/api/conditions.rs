@@ -10,6 +10,8 @@ pub const READY: &str = "Ready";
 pub const RECONCILING: &str = "Reconciling";
 pub const STALLED: &str = "Stalled";
 pub const MEMBERS_HEALTHY: &str = "MembersHealthy";
+/// Whether AWS matched the spec when last read: nothing for a sync to write.
+pub const IN_SYNC: &str = "InSync";
 
 /// A condition's desired state, before times and generations are attached.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -17,6 +17,7 @@ use super::constraints::{
 use super::constraints::{DEFAULT_REFRESH_INTERVAL, DEFAULT_RESYNC_INTERVAL, Interval};
 use super::constraints::{MAX_ORGANIZATIONAL_UNITS, PARENT_ID_PATTERN};
 use super::constraints::{cel_rule, immutable_once_set};
+use super::management_policy::{ManagementPolicy, PendingChanges};
 use super::role::{AssumeRoleSpec, DeclaredRole};
 use super::sync_status::SyncStatus;
 
@@ -132,6 +133,13 @@ pub struct DetectiveGraphSpec {
     /// Stops every AWS call for this resource until set back to false.
     #[serde(default)]
     pub suspend: bool,
+
+    /// `Manage` (default) applies the spec; `Observe` reads AWS, reports the plan a sync would
+    /// apply in `status.pendingChanges` (and one Event each time it changes) and the `InSync`
+    /// condition, and makes no AWS write, not even on deletion (`deletionPolicy` is then not
+    /// applied). Back to `Manage`, the next reconcile applies the plan.
+    #[serde(default)]
+    pub management_policy: ManagementPolicy,
 
     /// The organization configuration of the graph, when its account is the organization's
     /// delegated Detective administrator in this Region.
@@ -393,6 +401,10 @@ pub struct DetectiveGraphStatus {
 
     /// The organization side: `AutoEnable` and the members resolved from AWS Organizations.
     pub organization: Option<GraphOrganizationStatus>,
+
+    /// With `managementPolicy: Observe`: the plan a sync would apply (counts per action and the
+    /// first accounts of each), as of the last read.
+    pub pending_changes: Option<PendingChanges>,
 }
 
 /// Member counts by state.
@@ -532,6 +544,11 @@ fn tags_schema(_: &mut SchemaGenerator) -> Schema {
 }
 
 impl DetectiveGraphSpec {
+    /// Whether the operator only observes (`managementPolicy: Observe`): no AWS write.
+    pub fn observes(&self) -> bool {
+        self.management_policy == ManagementPolicy::Observe
+    }
+
     /// The role the administrator account is reached through, if the spec names one.
     pub fn role(&self) -> Option<DeclaredRole<'_>> {
         self.assume_role.role()

@@ -8,6 +8,7 @@ pub mod conditions;
 pub mod constraints;
 pub mod graph;
 pub mod graph_set;
+pub mod management_policy;
 pub mod membership;
 pub mod organization_admin;
 pub mod role;
@@ -26,6 +27,7 @@ pub use graph_set::{
     DetectiveGraphSet, DetectiveGraphSetSpec, DetectiveGraphSetStatus, GRAPH_SET_LABEL, GraphTemplate, RegionGraph,
     RegionRemoval, TemplateMetadata,
 };
+pub use management_policy::{ManagementPolicy, PendingAction, PendingChanges};
 pub use membership::MembershipPackageStatus;
 pub use membership::{
     DesiredInvitationState, DetectiveMembership, DetectiveMembershipSpec, DetectiveMembershipStatus, InvitationStatus,

@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::manifest::{GraphDocument, Origin};
 use crate::api::{DetectiveGraph, DetectiveGraphSpec, MemberStatusEntry, Pruning};
 use crate::engine::graph::decide::{IgnoredReason, KeptReason};
+use crate::engine::graph::pending;
 use crate::engine::{GraphOutcome, GraphSource, GraphWrite, SyncError};
 use crate::member::InvitationType;
 
@@ -173,9 +174,8 @@ pub fn report(document: &GraphDocument, outcome: &GraphOutcome) -> PlanReport {
             ));
         }
         report.notes.extend(outcome.package_changes.undeclared_note());
-        report.verdict.changes =
-            !plan.is_empty() || !outcome.tag_changes.is_empty() || !outcome.package_changes.is_empty();
     }
+    report.verdict.changes = pending::any(outcome);
     report.verdict.changes |= organization_notes(spec, outcome, &mut report.notes);
     report.verdict.changes |= report.graph == "create";
     report

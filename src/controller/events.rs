@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use kube::runtime::events::{Event, EventType, Recorder};
 
 use crate::api::conditions::RECONCILING;
-use crate::api::{DelegationState, DetectiveGraphSetStatus, DetectiveGraphStatus, DetectiveOrganizationAdminStatus};
+use crate::api::{
+    DelegationState, DetectiveGraphSetStatus, DetectiveGraphStatus, DetectiveOrganizationAdminStatus, PendingChanges,
+};
 use crate::engine::graph_set::{CHILD_CONFLICT, ChildAction, was_in_conflict};
 use crate::engine::organization_admin::{Decision, OrganizationAdminWrite};
 use crate::engine::{GraphOutcome, GraphWrite, MembershipOutcome, OrganizationAdminOutcome, abbreviated};
@@ -188,7 +190,24 @@ pub fn notices(previous: Option<&DetectiveGraphStatus>, outcome: &GraphOutcome) 
         .collect();
     let enabled = listing(&enabled, |n| format!("{n} members now contribute data"));
     notices.extend(enabled.map(|note| Notice::normal("MembersEnabled", "Observe", note)));
+    notices.extend(plan_changed(
+        previous.and_then(|p| p.pending_changes.as_ref()),
+        outcome.status.pending_changes.as_ref(),
+    ));
     notices
+}
+
+/// With `managementPolicy: Observe`, the plan when it differs from the one the previous status
+/// published: one Event per change of plan, none at a resync that finds the same.
+pub fn plan_changed(previous: Option<&PendingChanges>, pending: Option<&PendingChanges>) -> Option<Notice> {
+    let pending = pending?;
+    (previous != Some(pending)).then(|| {
+        Notice::normal(
+            "PlanChanged",
+            "Observe",
+            format!("managementPolicy Observe, a sync would: {}", pending.summary()),
+        )
+    })
 }
 
 /// "`summary` (the accounts, abbreviated)", with the count for the summary; none without accounts.
@@ -373,6 +392,23 @@ mod tests {
     use crate::aws::{AwsError, ErrorKind};
     use crate::engine::graph::decide::TagChanges;
     use crate::engine::{SHORT_REQUEUE, SyncError};
+
+    #[test]
+    fn a_plan_is_told_when_it_changes_not_at_every_resync() {
+        let plan = |accounts: Vec<String>| PendingChanges::of(vec![("invite", accounts)], None);
+        let first = plan(vec!["000000000101".into()]);
+        let notice = plan_changed(None, Some(&first)).expect("a first plan is news");
+        assert_eq!(notice.reason, "PlanChanged");
+        assert!(notice.note.contains("invite 1 (000000000101)"), "{}", notice.note);
+        assert_eq!(
+            plan_changed(Some(&first), Some(&first.clone())),
+            None,
+            "same plan: no event"
+        );
+        let second = plan(vec!["000000000101".into(), "000000000102".into()]);
+        assert!(plan_changed(Some(&first), Some(&second)).is_some());
+        assert_eq!(plan_changed(Some(&first), None), None, "Manage publishes no plan");
+    }
 
     fn failed(kind: ErrorKind, code: &str, previous: Option<&DetectiveGraphStatus>) -> GraphOutcome {
         let error = SyncError::Aws(AwsError::new("ListMembers", kind, code, "m"));

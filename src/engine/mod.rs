@@ -134,7 +134,10 @@ impl Pipeline for GraphTarget<'_> {
     }
 
     fn tears_down(&self) -> bool {
-        self.spec.deletion_policy == GraphDeletionPolicy::Delete && self.previous.is_some_and(|s| s.graph_arn.is_some())
+        // managementPolicy Observe never writes to AWS, on deletion neither.
+        !self.spec.observes()
+            && self.spec.deletion_policy == GraphDeletionPolicy::Delete
+            && self.previous.is_some_and(|s| s.graph_arn.is_some())
     }
 
     async fn tear_down(self, detective: &SdkDetective) -> Result<(), SyncError> {

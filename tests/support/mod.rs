@@ -62,3 +62,33 @@ pub fn delegations(emulator: &detective_emulator::Emulator) -> std::collections:
         .map(|g| (g.region, g.administrator_id))
         .collect()
 }
+
+/// An emulator whose `administrator` has a graph in `region` created in January 2022, before
+/// Detective started the optional packages by default (only DETECTIVE_CORE is started), and
+/// whose `accepting` accounts accept an invitation at once. Returns the graph's ARN with it.
+pub async fn legacy_graph_emulator(
+    administrator: &str,
+    region: &str,
+    accepting: &[&str],
+) -> (detective_emulator::Emulator, String) {
+    use detective_emulator::{AccountConfig, Emulator, EmulatorConfig, WorldConfig};
+    let accounts = accepting
+        .iter()
+        .map(|id| AccountConfig {
+            auto_accept_after_ms: Some(0),
+            ..AccountConfig::new(*id, "")
+        })
+        .collect();
+    let emulator = Emulator::start(EmulatorConfig {
+        default_account: administrator.into(),
+        world: WorldConfig {
+            accounts,
+            ..WorldConfig::default()
+        },
+        ..EmulatorConfig::default()
+    })
+    .await
+    .expect("the emulator starts");
+    let graph = emulator.create_graph_at(administrator, region, "2022-01-01T00:00:00Z".parse().expect("a time"));
+    (emulator, graph)
+}

@@ -9,6 +9,7 @@
 //! - [`decide`]: the plan, the tag and package changes — pure;
 //! - [`apply`]: the plan's writes — AWS writes, returned as [`apply::Writes`];
 //! - [`accept`]: invitations accepted as the members (`spec.acceptInvitations`);
+//! - [`pending`]: what a sync would write, counted per action — pure;
 //! - [`report`]: the status, conditions and verdict — pure;
 //! - [`schedule`]: attempt backoff and the requeue delay — pure;
 //! - [`teardown`]: `deletionPolicy: Delete` when the resource goes.
@@ -20,6 +21,7 @@ pub mod decide;
 pub mod desired;
 pub mod members_from;
 pub mod observe;
+pub mod pending;
 pub mod report;
 pub mod schedule;
 pub mod teardown;
@@ -206,6 +208,8 @@ pub async fn reconcile<D: Detective, R: AssumeRole + ReachOrganizations>(
     mode: Mode,
     now: Timestamp,
 ) -> GraphOutcome {
+    // managementPolicy Observe: whatever the caller asks, no AWS write.
+    let mode = if target.spec.observes() { Mode::DryRun } else { mode };
     let previous = target.previous.cloned().unwrap_or_default();
     let progress = |write: &GraphWrite| {
         if let Some(progress) = target.progress {

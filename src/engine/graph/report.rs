@@ -7,8 +7,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
 use super::desired::DesiredGraph;
+use super::pending;
 use super::{GraphObservation, GraphOutcome, GraphSource, GraphTarget};
-use crate::api::conditions::{ConditionState, MEMBERS_HEALTHY, Verdict};
+use crate::api::conditions::{ConditionState, IN_SYNC, MEMBERS_HEALTHY, Verdict};
 use crate::api::{
     DatasourcePackage, DatasourcePackageStatus, DetectiveGraphStatus, MemberStatusEntry, MemberSummary, SyncStatus,
 };
@@ -60,7 +61,14 @@ pub fn report(
         .and_then(|o| o.graph_arn.clone())
         .or_else(|| previous.graph_arn.clone());
     let graph_created = previous.graph_created || observation.is_some_and(|o| o.source == GraphSource::Created);
-    let states = condition_states(desired, outcome, observation, &declared);
+    let observing = target.spec.observes();
+    let states = condition_states(desired, outcome, observation, &declared, observing);
+    let pending_changes = match (observing, observation) {
+        (false, _) => None,
+        (true, Some(_)) => Some(pending::pending_changes(outcome)),
+        // Nothing was read: the last known plan stays.
+        (true, None) => previous.pending_changes.clone(),
+    };
     DetectiveGraphStatus {
         sync: SyncStatus::after(&previous.sync, &states, target.generation, now, observation.is_some()),
         graph_arn,
@@ -71,6 +79,7 @@ pub fn report(
         datasource_packages,
         // The organization step sets what it saw; until then the last known stays.
         organization: previous.organization.clone(),
+        pending_changes,
     }
 }
 
@@ -144,8 +153,19 @@ fn condition_states(
     outcome: &GraphOutcome,
     observation: Option<&GraphObservation>,
     declared: &BTreeMap<&str, &str>,
+    observing: bool,
 ) -> Vec<ConditionState> {
-    let mut verdict = verdict(desired, outcome, observation, declared);
+    let mut verdict = match (observing, &outcome.error, observation) {
+        // Observe: Ready means AWS was read; what a sync would do is InSync's and pendingChanges'.
+        (true, None, Some(_)) => Verdict::ready(
+            "Observed",
+            format!(
+                "managementPolicy Observe: AWS read, no write made; pending: {}",
+                pending::pending_changes(outcome).summary()
+            ),
+        ),
+        _ => verdict(desired, outcome, observation, declared),
+    };
     // Whatever else is going on, a started package that is not declared is told (the API cannot
     // stop it, so it never becomes work of the operator's).
     if outcome.error.is_none()
@@ -154,6 +174,9 @@ fn condition_states(
         verdict.message = format!("{}; {note}", verdict.message);
     }
     let mut states = verdict.states().to_vec();
+    if outcome.error.is_none() && observation.is_some() {
+        states.push(in_sync(outcome));
+    }
     if let Some(observation) = observation {
         let declared_members: Vec<&ObservedMember> = observation
             .members
@@ -173,6 +196,16 @@ fn condition_states(
         ));
     }
     states
+}
+
+/// `InSync`: whether AWS matched the spec when read (nothing for a sync to write).
+fn in_sync(outcome: &GraphOutcome) -> ConditionState {
+    let pending = pending::pending_changes(outcome);
+    if pending.is_empty() {
+        ConditionState::new(IN_SYNC, true, "InSync", "AWS matches the spec")
+    } else {
+        ConditionState::new(IN_SYNC, false, "ChangesPending", pending.summary())
+    }
 }
 
 /// Ready / Reconciling / Stalled for an outcome, in order of precedence.
