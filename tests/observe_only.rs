@@ -165,6 +165,8 @@ async fn observe_reports_the_plan_without_a_write_and_manage_applies_it() {
         ]
     );
     assert_eq!(applied.status.pending_changes, None, "Manage publishes no pending plan");
+    // What differed was written: in sync at once, so the quiet resync below changes no status.
+    assert_eq!(condition(&applied.status, IN_SYNC), ("True".into(), "InSync".into()));
     let resync = sync(&access, &manage, Some(&applied.status)).await;
     assert_eq!(condition(&resync.status, IN_SYNC), ("True".into(), "InSync".into()));
 }

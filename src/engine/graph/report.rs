@@ -175,7 +175,7 @@ fn condition_states(
     }
     let mut states = verdict.states().to_vec();
     if outcome.error.is_none() && observation.is_some() {
-        states.push(in_sync(outcome));
+        states.push(in_sync(outcome, observing));
     }
     if let Some(observation) = observation {
         let declared_members: Vec<&ObservedMember> = observation
@@ -198,10 +198,13 @@ fn condition_states(
     states
 }
 
-/// `InSync`: whether AWS matched the spec when read (nothing for a sync to write).
-fn in_sync(outcome: &GraphOutcome) -> ConditionState {
+/// `InSync`: whether AWS matches the spec after this reconcile: nothing for a sync to write when
+/// read, or (managed) the writes it found needed made. Said so right after the writes, a quiet
+/// resync that reads AWS as written has no status to change.
+fn in_sync(outcome: &GraphOutcome, observing: bool) -> ConditionState {
     let pending = pending::pending_changes(outcome);
-    if pending.is_empty() {
+    // The same condition either way: a quiet resync after the writes then changes nothing.
+    if pending.is_empty() || (!observing && !outcome.applied.is_empty()) {
         ConditionState::new(IN_SYNC, true, "InSync", "AWS matches the spec")
     } else {
         ConditionState::new(IN_SYNC, false, "ChangesPending", pending.summary())
