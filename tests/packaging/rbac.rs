@@ -62,7 +62,13 @@ fn grants_for(resources: &[&str]) -> BTreeSet<(String, String, String, Vec<Strin
         .into_iter()
         .collect();
     for resource in resources {
-        granted.extend(grant(group, resource, &["get", "list", "watch", "patch"], &[]));
+        // A DetectiveGraphSet has no finalizer: it is never patched.
+        let verbs: &[&str] = if *resource == "detectivegraphsets" {
+            &["get", "list", "watch"]
+        } else {
+            &["get", "list", "watch", "patch"]
+        };
+        granted.extend(grant(group, resource, verbs, &[]));
         granted.extend(grant(group, &format!("{resource}/status"), &["patch"], &[]));
     }
     if resources.contains(&"detectivegraphsets") {

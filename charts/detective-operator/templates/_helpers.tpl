@@ -165,7 +165,17 @@ namespaces) and by the Role (namespaced mode).
     - get
     - list
     - watch
+{{- if without .kinds "graphset" }}
+# Finalizers (JSON patch): a DetectiveGraphSet has none, so it is not patched.
+- apiGroups:
+    - detective.operator.dev
+  resources:
+    {{- range without .kinds "graphset" }}
+    - {{ get $resources . }}
+    {{- end }}
+  verbs:
     - patch
+{{- end }}
 {{- if has "graphset" .kinds }}
 # A DetectiveGraphSet's children: read, created and put back (server-side apply), released
 # (merge patch) and deleted by the set's controller, whichever process runs the graphs.

@@ -617,12 +617,13 @@ fn graph_spec_with(
         rarely(graph_organization()),
         // A third of the graphs: its lists have the most edges to reach.
         prop_oneof![2 => Just(None), 1 => members_from().prop_map(Some)],
+        optional(enumeration(&["Manage", "Observe"], &["observe", "ReadOnly", ""])),
     );
     let spec = (identity, behavior, organization).prop_map(
         |(
             (region, graph_arn, role, external_id, tags, members),
             (invitation, monitoring, accept, pruning, guard, deletion, resync, suspend),
-            (packages, organization, members_from),
+            (packages, organization, members_from, management),
         )| {
             object([
                 ("region", region),
@@ -639,6 +640,7 @@ fn graph_spec_with(
                 ("deletionPolicy", deletion),
                 ("resyncInterval", resync),
                 ("suspend", suspend),
+                ("managementPolicy", management),
                 ("datasourcePackages", packages),
                 ("organization", organization),
                 ("membersFrom", members_from),
