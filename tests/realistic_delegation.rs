@@ -264,7 +264,11 @@ async fn a_graph_reconciled_while_its_delegation_propagates_is_ready_without_wai
 
     emulator.advance_clock(REALISTIC_PROPAGATION_DELAY);
     calls(&emulator);
-    let ready = sync_graph(&emulator, &mut graph, start + SignedDuration::from_secs(15)).await;
+    let enabling = sync_graph(&emulator, &mut graph, start + SignedDuration::from_secs(15)).await;
+    assert!(enabling.error.is_none(), "{:?}", enabling.error);
+    // The organization's accounts pass through verification (the realistic verificationDelay).
+    emulator.advance_clock(Duration::from_secs(3));
+    let ready = sync_graph(&emulator, &mut graph, start + SignedDuration::from_secs(20)).await;
     assert!(ready.error.is_none(), "{:?}", ready.error);
     assert!(ready.is_ready(), "{:?}", ready.status.sync.conditions);
     assert_eq!(since(&graph), None, "no longer waiting");
