@@ -10,7 +10,7 @@ pub const READY: &str = "Ready";
 pub const RECONCILING: &str = "Reconciling";
 pub const STALLED: &str = "Stalled";
 pub const MEMBERS_HEALTHY: &str = "MembersHealthy";
-/// Whether AWS matched the spec when last read: nothing for a sync to write.
+/// Whether AWS matches the spec: nothing for a sync to write when read, or (managed) what differed written.
 pub const IN_SYNC: &str = "InSync";
 
 /// A condition's desired state, before times and generations are attached.
