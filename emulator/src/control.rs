@@ -90,8 +90,8 @@ async fn get_state(State(shared): SharedState) -> Response {
         (
             serde_json::to_value(&inner.state.delegations).unwrap_or(Value::Null),
             serde_json::to_value(&inner.state.registered_administrators).unwrap_or(Value::Null),
-            serde_json::to_value(&inner.state.trusted_services).unwrap_or(Value::Null),
-            serde_json::to_value(&inner.state.service_linked_roles).unwrap_or(Value::Null),
+            serde_json::to_value(&inner.state.trusted_access.trusted_services).unwrap_or(Value::Null),
+            serde_json::to_value(&inner.state.trusted_access.service_linked_roles).unwrap_or(Value::Null),
             inner.state.now_ms(),
         )
     };

@@ -100,13 +100,17 @@ fn get_role(ctx: &IamContext<'_>, form: &Form) -> Result<String, QueryError> {
              pattern: [\\w+=,.@-]+ and have length between 1 and 64"
         )));
     }
-    let role = ctx.state.service_linked_role(ctx.caller, role_name).ok_or_else(|| {
-        QueryError::new(
-            404,
-            "NoSuchEntity",
-            format!("The role with name {role_name} cannot be found."),
-        )
-    })?;
+    let role = ctx
+        .state
+        .trusted_access
+        .service_linked_role(ctx.caller, role_name)
+        .ok_or_else(|| {
+            QueryError::new(
+                404,
+                "NoSuchEntity",
+                format!("The role with name {role_name} cannot be found."),
+            )
+        })?;
     Ok(role_xml(role, ctx.partition))
 }
 
@@ -135,7 +139,12 @@ fn create_service_linked_role(ctx: &mut IamContext<'_>, form: &Form) -> Result<S
             "Custom suffix is not allowed for {service_name}"
         )));
     }
-    if ctx.state.service_linked_role(ctx.caller, role_name).is_some() {
+    if ctx
+        .state
+        .trusted_access
+        .service_linked_role(ctx.caller, role_name)
+        .is_some()
+    {
         return Err(invalid_input(format!(
             "Service role name {role_name} has been taken in this account, please try a different suffix."
         )));
@@ -149,7 +158,7 @@ fn create_service_linked_role(ctx: &mut IamContext<'_>, form: &Form) -> Result<S
         created_ms: ctx.now_ms,
     };
     let xml = role_xml(&role, ctx.partition);
-    ctx.state.service_linked_roles.push(role);
+    ctx.state.trusted_access.service_linked_roles.push(role);
     Ok(xml)
 }
 
@@ -295,7 +304,10 @@ mod tests {
         assert!(null.message.contains("'aWSServiceName'"), "{}", null.message);
         let bad_name = refused(IamAction::GetRole, &[("RoleName", "no spaces")]);
         assert_eq!(bad_name.code, "ValidationError");
-        assert!(state.service_linked_roles.is_empty(), "nothing refused was created");
+        assert!(
+            state.trusted_access.service_linked_roles.is_empty(),
+            "nothing refused was created"
+        );
     }
 
     #[test]

@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::prng::SplitMix64;
-use super::trusted_access::{ServiceLinkedRole, TrustedService};
+use super::trusted_access::TrustedAccess;
 use super::validate::DATASOURCE_PACKAGES;
 use super::wire;
 use super::world::{AccountFacts, World};
@@ -235,10 +235,9 @@ pub(crate) struct ServiceState {
     /// Delegated administrators registered in AWS Organizations by the service (Detective's);
     /// DisableOrganizationAdminAccount leaves them, as AWS does.
     pub registered_administrators: Vec<RegisteredAdministrator>,
-    /// Services granted trusted access in AWS Organizations ([`crate::trusted_access`]).
-    pub trusted_services: Vec<TrustedService>,
-    /// IAM service-linked roles, per account ([`crate::trusted_access`]).
-    pub service_linked_roles: Vec<ServiceLinkedRole>,
+    /// Trusted access in AWS Organizations and IAM's service-linked roles.
+    #[serde(flatten)]
+    pub trusted_access: TrustedAccess,
     /// Added to the wall clock: lets tests jump past verification and acceptance delays.
     pub clock_offset_ms: i64,
 }

@@ -11,7 +11,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::model::ServiceState;
 use super::organization::DETECTIVE_SERVICE_PRINCIPAL;
 use super::prng::SplitMix64;
 
@@ -61,7 +60,18 @@ pub(crate) fn service_linked_role_name(service_principal: &str) -> Option<&'stat
     (service_principal == DETECTIVE_SERVICE_PRINCIPAL).then_some(DETECTIVE_SERVICE_LINKED_ROLE)
 }
 
-impl ServiceState {
+/// What trusted access and IAM's service-linked roles hold, across every organization and
+/// account the emulator knows (part of the emulator's state, stored flat beside the rest).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct TrustedAccess {
+    /// Services granted trusted access in AWS Organizations.
+    pub trusted_services: Vec<TrustedService>,
+    /// IAM service-linked roles, per account.
+    pub service_linked_roles: Vec<ServiceLinkedRole>,
+}
+
+impl TrustedAccess {
     /// Whether `organization` granted `service_principal` trusted access.
     pub fn is_trusted(&self, organization: &str, service_principal: &str) -> bool {
         self.trusted_services
@@ -122,7 +132,7 @@ mod tests {
 
     #[test]
     fn granting_detective_trusted_access_creates_its_role_in_the_management_account_once() {
-        let mut state = ServiceState::default();
+        let mut state = TrustedAccess::default();
         let mut rng = SplitMix64::new(7);
         state.grant_trusted_access("o-a", "111111111111", DETECTIVE_SERVICE_PRINCIPAL, &mut rng, 5);
         state.grant_trusted_access("o-a", "111111111111", DETECTIVE_SERVICE_PRINCIPAL, &mut rng, 9);

@@ -17,7 +17,7 @@ use kube::runtime::watcher::Event;
 use tracing::warn;
 
 use super::events::{self, Notice};
-use super::watches::Watched;
+use super::watched::Watched;
 use crate::metrics::Metrics;
 
 /// Decodes watched objects and reports those that do not decode.

@@ -23,6 +23,7 @@ use serde_json::json;
 use tokio::sync::watch;
 use tracing::{Instrument, info, info_span, warn};
 
+use super::watched::Watched;
 use super::watches::{Watch, WatchScope};
 use super::{Context, Error, events, status};
 use crate::api::conditions::Verdict;
@@ -33,6 +34,11 @@ use crate::engine::graph_set::{ChildAction, ChildView, decide, report};
 
 /// The `kind` label of the metrics.
 pub const KIND: &str = "DetectiveGraphSet";
+
+/// The set is watched too, though its controller is its own (it writes graphs, not AWS).
+impl Watched for DetectiveGraphSet {
+    const KIND: &'static str = KIND;
+}
 
 /// The field manager of the children's fields the set declares: its own, so that the
 /// children's status (written by the graph controller) and finalizer are never its.

@@ -6,6 +6,7 @@
 //! - [`watches`]: what each kind's watch caches and lets through, and readiness once every watch
 //!   has listed; [`label_selector`]: the objects a process watches (`--watch-label-selector`);
 //!   [`decoding`]: each watched object read on its own, one that does not decode skipped;
+//!   [`watched`]: what both need of a kind;
 //! - [`reconciler`]: one reconcile, shared by every kind (finalizer → engine → status → events →
 //!   metrics → requeue; teardown on deletion); [`graph`], [`membership`], [`organization_admin`]:
 //!   what each kind adds; [`graph_set`]: the `DetectiveGraphSet`'s own controller (it writes
@@ -28,6 +29,7 @@ pub mod organization_admin;
 pub mod reconciler;
 pub mod run;
 pub mod status;
+pub mod watched;
 pub mod watches;
 
 pub use reconciler::{FINALIZER, ORPHAN_ANNOTATION, RECONCILE_REQUESTED_AT, error_policy, reconcile};

@@ -14,6 +14,7 @@ use kube::runtime::{Predicate, WatchStreamExt, predicates, watcher};
 use kube::{Client, ResourceExt};
 
 use super::decoding::Decoder;
+use super::watched::Watched;
 use super::{ORPHAN_ANNOTATION, RECONCILE_REQUESTED_AT};
 use crate::http_server::Readiness;
 use crate::metrics::Metrics;
@@ -25,30 +26,6 @@ pub struct WatchScope<'a> {
     pub client: &'a Client,
     pub namespace: Option<&'a str>,
     pub selector: Option<&'a Selector>,
-}
-
-/// A kind the operator watches: what its watch, decoding and metrics need of it.
-pub trait Watched:
-    kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-    + Clone
-    + serde::de::DeserializeOwned
-    + std::fmt::Debug
-    + Send
-    + Sync
-    + 'static
-{
-    /// The `kind` label of the metrics.
-    const KIND: &'static str;
-}
-
-/// Every reconciled kind is watched.
-impl<K: super::reconciler::Managed> Watched for K {
-    const KIND: &'static str = <K as super::reconciler::Managed>::KIND;
-}
-
-/// The set is watched too, though its controller is its own (it writes graphs, not AWS).
-impl Watched for crate::api::DetectiveGraphSet {
-    const KIND: &'static str = super::graph_set::KIND;
 }
 
 /// The watch of one kind: the changes its controller reconciles, and its watch cache.

@@ -83,7 +83,7 @@ pub(super) fn enable_organization_admin(ctx: &mut Context<'_>, body: &RequestBod
     }
     // Detective enables its trusted access on the caller's behalf, which brings its
     // service-linked role into the management account.
-    ctx.state.grant_trusted_access(
+    ctx.state.trusted_access.grant_trusted_access(
         &organization,
         &management,
         DETECTIVE_SERVICE_PRINCIPAL,

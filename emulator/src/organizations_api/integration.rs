@@ -22,6 +22,7 @@ pub(super) fn list(ctx: &OrganizationsContext<'_>, body: &Body) -> Result<Value,
     let organization = ctx.readable_organization()?;
     let items = ctx
         .state
+        .trusted_access
         .trusted_services
         .iter()
         .filter(|trusted| trusted.organization == organization.id)
@@ -47,6 +48,7 @@ pub(super) fn enable(ctx: &mut OrganizationsContext<'_>, body: &Body) -> Result<
     let principal = required_principal(body)?;
     let (organization, management) = managed(ctx)?;
     ctx.state
+        .trusted_access
         .grant_trusted_access(&organization, &management, principal, ctx.rng, ctx.now_ms);
     Ok(json!({}))
 }
@@ -55,7 +57,7 @@ pub(super) fn enable(ctx: &mut OrganizationsContext<'_>, body: &Body) -> Result<
 pub(super) fn disable(ctx: &mut OrganizationsContext<'_>, body: &Body) -> Result<Value, ApiError> {
     let principal = required_principal(body)?;
     let (organization, _) = managed(ctx)?;
-    ctx.state.revoke_trusted_access(&organization, principal);
+    ctx.state.trusted_access.revoke_trusted_access(&organization, principal);
     Ok(json!({}))
 }
 
