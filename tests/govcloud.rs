@@ -12,8 +12,7 @@ mod support;
 
 use detective_emulator::{AccountConfig, Emulator, MemberStatus, RoleConfig, WorldConfig};
 use detective_operator::api::{AcceptInvitationsSpec, DetectiveGraphSpec};
-use detective_operator::engine::{self, GraphOutcome, GraphTarget, Mode, Reported};
-use k8s_openapi::jiff::Timestamp;
+use detective_operator::engine::{GraphOutcome, Reported};
 
 use support::emulator_access;
 
@@ -58,13 +57,7 @@ async fn sync_with_wrong_emails(emulator: &Emulator, region: &str) -> GraphOutco
         session_name: None,
     });
     let access = emulator_access(&emulator.endpoint_url(), ADMIN, region).await;
-    engine::sync(
-        &access,
-        GraphTarget::new(&spec, None, Some(1)),
-        Mode::Apply,
-        Timestamp::now(),
-    )
-    .await
+    support::apply_new_graph(&access, &spec).await
 }
 
 #[tokio::test]

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use detective_emulator::{AccountConfig, MemberStatus, RoleConfig, WorldConfig};
 use detective_operator::api::{DetectiveGraphSpec, DetectiveOrganizationAdminSpec};
-use detective_operator::engine::{self, GraphOutcome, GraphTarget, Mode, OrganizationAdminTarget, Reported};
+use detective_operator::engine::{self, GraphOutcome, Mode, OrganizationAdminTarget, Reported};
 use k8s_openapi::jiff::Timestamp;
 
 use support::{assume_role_grant, emulator_access_as_role};
@@ -67,13 +67,7 @@ fn spec(external_id: &str) -> DetectiveGraphSpec {
 async fn sync(world: WorldConfig, spec: &DetectiveGraphSpec) -> (detective_emulator::Emulator, GraphOutcome) {
     let emulator = fixtures::start_emulator_with(world).await;
     let access = emulator_access_as_role(&emulator.endpoint_url(), ADMINISTRATOR, OPERATOR_ROLE, REGION).await;
-    let outcome = engine::sync(
-        &access,
-        GraphTarget::new(spec, None, Some(1)),
-        Mode::Apply,
-        Timestamp::now(),
-    )
-    .await;
+    let outcome = support::apply_new_graph(&access, spec).await;
     (emulator, outcome)
 }
 
@@ -383,13 +377,7 @@ async fn the_organization_is_listed_through_the_reader_role_only_with_its_extern
         fixtures::delegate(&emulator.endpoint_url(), MANAGEMENT, ADMINISTRATOR, REGION).await;
         let access = emulator_access_as_role(&emulator.endpoint_url(), ADMINISTRATOR, OPERATOR_ROLE, REGION).await;
         let spec = spec(external_id);
-        let outcome = engine::sync(
-            &access,
-            GraphTarget::new(&spec, None, Some(1)),
-            Mode::Apply,
-            Timestamp::now(),
-        )
-        .await;
+        let outcome = support::apply_new_graph(&access, &spec).await;
         let calls = emulator.calls();
         if refused {
             assert_eq!(emulator.refused_calls().get("AssumeRole"), Some(&1));

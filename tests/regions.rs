@@ -9,7 +9,7 @@ mod support;
 
 use detective_emulator::{AccountConfig, Emulator, WorldConfig};
 use detective_operator::api::{DetectiveGraphSpec, DetectiveOrganizationAdminSpec};
-use detective_operator::engine::{self, GraphOutcome, GraphTarget, Mode, OrganizationAdminTarget, Reported};
+use detective_operator::engine::{self, GraphOutcome, Mode, OrganizationAdminTarget, Reported};
 use k8s_openapi::jiff::Timestamp;
 
 use support::emulator_access;
@@ -34,13 +34,7 @@ async fn sync_graph(emulator: &Emulator, region: &str) -> GraphOutcome {
     }))
     .expect("a valid spec");
     let access = emulator_access(&emulator.endpoint_url(), ADMINISTRATOR, region).await;
-    engine::sync(
-        &access,
-        GraphTarget::new(&spec, None, Some(1)),
-        Mode::Apply,
-        Timestamp::now(),
-    )
-    .await
+    support::apply_new_graph(&access, &spec).await
 }
 
 fn stalled_reason(outcome: &GraphOutcome) -> (String, String) {

@@ -50,13 +50,7 @@ async fn each_graph_converges_in_at_most_seven_calls_and_its_role_is_assumed_onc
     let mut statuses: Vec<DetectiveGraphStatus> = Vec::new();
     for (g, spec) in specs.iter().enumerate() {
         emulator.reset_calls();
-        let outcome = engine::sync(
-            &access,
-            GraphTarget::new(spec, None, Some(1)),
-            Mode::Apply,
-            Timestamp::now(),
-        )
-        .await;
+        let outcome = support::apply_new_graph(&access, spec).await;
         assert!(outcome.error.is_none(), "graph {g}: {:?}", outcome.error);
         let calls = emulator.calls();
         assert_eq!(calls.get("AssumeRole"), Some(&1), "graph {g}: {calls:?}");

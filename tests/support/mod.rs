@@ -13,7 +13,10 @@ pub mod faulted_graph;
 pub mod metrics;
 pub mod organization_flow;
 
+use detective_operator::api::DetectiveGraphSpec;
 use detective_operator::aws::{AwsAccess, StandIn};
+use detective_operator::engine::{self, GraphOutcome, GraphTarget, Mode};
+use k8s_openapi::jiff::Timestamp;
 
 /// The operator's AWS access (Detective, Organizations, and STS for role assumption) to the
 /// emulator at `endpoint_url`, as `account_id` (the emulator takes the access key id for the
@@ -38,6 +41,18 @@ pub async fn emulator_access_as_role(endpoint_url: &str, account_id: &str, role:
         access_key_id: account_id,
         session_token: Some(&token),
     })
+    .await
+}
+
+/// The first reconcile of a new graph declaring `spec` (generation 1, no status yet), applied
+/// through `access` now.
+pub async fn apply_new_graph(access: &AwsAccess, spec: &DetectiveGraphSpec) -> GraphOutcome {
+    engine::sync(
+        access,
+        GraphTarget::new(spec, None, Some(1)),
+        Mode::Apply,
+        Timestamp::now(),
+    )
     .await
 }
 
