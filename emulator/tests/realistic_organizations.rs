@@ -1,9 +1,10 @@
 //! The realistic profile's Organizations side, through the real `aws-sdk-detective` and
 //! `aws-sdk-organizations` clients: organization accounts pass through verification, accounts
 //! carry `State` (all five) and `Paths` but not the retired `Status`, OUs their `Path`; a closed
-//! member leaves the graph and a closed administrator its graph after the propagation delay, a
-//! suspended member stops ingesting; Organizations throttles each caller; a malformed setting or
-//! state is refused naming its field. Delays are crossed with the emulator clock, never slept.
+//! member leaves the graph and a closed administrator its graph after the propagation delay (and
+//! can no longer call AWS), a suspended member stops ingesting; Organizations throttles each
+//! caller; a malformed setting or state is refused naming its field. Delays are crossed with the
+//! emulator clock, never slept.
 
 mod fixtures;
 
@@ -261,8 +262,15 @@ async fn closed_members_leave_suspended_ones_stop_ingesting_and_a_closed_adminis
 
     set_state(&emulator, SECURITY, "CLOSED").await;
     emulator.advance_clock(REALISTIC_PROPAGATION_DELAY);
-    let graphs = admin.list_graphs().send().await.expect("ListGraphs");
-    assert!(graphs.graph_list().is_empty(), "{graphs:?}");
+    // The closed administrator can no longer call AWS to look (`refuseInactiveCallers`).
+    fixtures::assert_refused(
+        admin.list_graphs().send(),
+        "UnrecognizedClientException",
+        "ListGraphs of a closed account",
+    )
+    .await;
+    let graphs = emulator.graphs();
+    assert!(!graphs.iter().any(|g| g.administrator_id == SECURITY), "{graphs:?}");
     emulator.shutdown().await;
 }
 
