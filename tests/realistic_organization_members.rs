@@ -16,7 +16,8 @@ mod support;
 use std::collections::BTreeMap;
 
 use detective_emulator::{
-    AccountState, Emulator, MemberStatus, OrganizationSeed, REALISTIC_PROPAGATION_DELAY, WorldConfig, WorldPatch,
+    AccountState, Emulator, GraphSnapshot, MemberStatus, OrganizationSeed, REALISTIC_PROPAGATION_DELAY, WorldConfig,
+    WorldPatch,
 };
 use detective_operator::api::{DetectiveGraph, ResolvedOrganization};
 use detective_operator::engine::{self, GraphOutcome, GraphTarget, Mode, Reported, SHORT_REQUEUE};
@@ -85,21 +86,6 @@ fn writes(calls: &BTreeMap<String, u64>) -> BTreeMap<&'static str, u64> {
         .collect()
 }
 
-/// The world's entry of `account_id`, changed by `change`, merged in.
-fn change_account(emulator: &Emulator, account_id: &str, change: impl FnOnce(&mut detective_emulator::AccountConfig)) {
-    let mut account = emulator
-        .world()
-        .accounts
-        .into_iter()
-        .find(|a| a.account_id == account_id)
-        .expect("a seeded account");
-    change(&mut account);
-    emulator.merge_world(WorldPatch {
-        accounts: vec![account],
-        ..WorldPatch::default()
-    });
-}
-
 fn condition(outcome: &GraphOutcome, type_: &str) -> (String, String, String) {
     let found = outcome
         .status
@@ -111,12 +97,17 @@ fn condition(outcome: &GraphOutcome, type_: &str) -> (String, String, String) {
     (found.type_.clone(), found.reason.clone(), found.message.clone())
 }
 
-fn members(emulator: &Emulator) -> BTreeMap<String, MemberStatus> {
+/// The administrator's graph as the emulator holds it.
+fn admin_graph(emulator: &Emulator) -> GraphSnapshot {
     emulator
         .graphs()
         .into_iter()
         .find(|g| g.administrator_id == ADMIN)
         .expect("the administrator's graph")
+}
+
+fn members(emulator: &Emulator) -> BTreeMap<String, MemberStatus> {
+    admin_graph(emulator)
         .members
         .iter()
         .map(|m| (m.account_id.clone(), m.status))
@@ -165,16 +156,26 @@ async fn organization_accounts_being_verified_are_pending_and_created_once() {
         "{calls:?}"
     );
     assert!(members(&emulator).values().all(|s| *s == MemberStatus::Enabled));
-    let snapshot = emulator
-        .graphs()
-        .into_iter()
-        .find(|g| g.administrator_id == ADMIN)
-        .expect("a graph");
+    let snapshot = admin_graph(&emulator);
     assert!(
         snapshot.create_members_requests.values().all(|n| *n == 1),
         "every account named by one CreateMembers"
     );
     emulator.shutdown().await;
+}
+
+/// A realistic emulator (with `world`'s settings besides) holding 6 accounts, and the graph of
+/// the whole organization refreshed every minute under `pruning`, Ready with every account a
+/// verified member; and when the graph was first synced.
+async fn ready_graph(pruning: &str, world: WorldConfig) -> (Emulator, DetectiveGraph, Timestamp) {
+    let emulator = delegated(&seed(6), world).await;
+    let mut graph = graph(json!({"refreshInterval": "1m"}), json!({"pruning": pruning}));
+    let start = Timestamp::now();
+    sync(&emulator, &mut graph, start).await;
+    emulator.advance_clock(VERIFICATION);
+    let (ready, _) = sync(&emulator, &mut graph, start + SignedDuration::from_secs(3)).await;
+    assert!(ready.is_ready(), "{pruning}: {:?}", ready.status.sync.conditions);
+    (emulator, graph, start)
 }
 
 /// Accounts leaving (PENDING_CLOSURE, CLOSED) are read from `State` alone (the realistic profile
@@ -184,13 +185,7 @@ async fn closed_and_closing_accounts_are_undeclared_and_follow_pruning() {
     let closed = "950000000003";
     let closing = "950000000004";
     for (pruning, removed) in [("Managed", true), ("Disabled", false)] {
-        let emulator = delegated(&seed(6), WorldConfig::default()).await;
-        let mut graph = graph(json!({"refreshInterval": "1m"}), json!({"pruning": pruning}));
-        let start = Timestamp::now();
-        sync(&emulator, &mut graph, start).await;
-        emulator.advance_clock(VERIFICATION);
-        let (ready, _) = sync(&emulator, &mut graph, start + SignedDuration::from_secs(3)).await;
-        assert!(ready.is_ready(), "{pruning}: {:?}", ready.status.sync.conditions);
+        let (emulator, mut graph, start) = ready_graph(pruning, WorldConfig::default()).await;
         assert_eq!(members(&emulator).len(), 6, "{pruning}");
         assert_eq!(resolved(&graph).inactive, 0);
 
@@ -329,7 +324,7 @@ async fn an_account_moved_into_a_chosen_ou_is_added_once_when_the_listing_shows_
 
     // Two minutes on, as for the operator (the AutoEnable it set has long read back), the move.
     emulator.advance_clock(std::time::Duration::from_secs(120));
-    change_account(&emulator, moved, |account| account.parent_id = Some(chosen.clone()));
+    fixtures::change_account(&emulator, moved, |account| account.parent_id = Some(chosen.clone())).await;
     // The refresh right after the move: Organizations still lists the account where it was.
     let (unchanged, calls) = sync(&emulator, &mut graph, start + SignedDuration::from_mins(2)).await;
     assert!(count(&calls, "ListAccounts") > 0, "refreshed: {calls:?}");
@@ -363,11 +358,7 @@ async fn an_account_moved_into_a_chosen_ou_is_added_once_when_the_listing_shows_
             (moved.to_owned(), MemberStatus::Enabled)
         ])
     );
-    let snapshot = emulator
-        .graphs()
-        .into_iter()
-        .find(|g| g.administrator_id == ADMIN)
-        .expect("a graph");
+    let snapshot = admin_graph(&emulator);
     assert_eq!(
         snapshot.create_members_requests.get(moved),
         Some(&1),
@@ -383,15 +374,9 @@ async fn an_account_moved_into_a_chosen_ou_is_added_once_when_the_listing_shows_
 async fn a_closed_member_removed_while_still_listed_closed_is_never_added_again() {
     let closed = "950000000003";
     for pruning in ["Managed", "Disabled"] {
-        let emulator = delegated(&seed(6), unthrottled()).await;
-        let mut graph = graph(json!({"refreshInterval": "1m"}), json!({"pruning": pruning}));
-        let start = Timestamp::now();
-        sync(&emulator, &mut graph, start).await;
-        emulator.advance_clock(VERIFICATION);
-        let (ready, _) = sync(&emulator, &mut graph, start + SignedDuration::from_secs(3)).await;
-        assert!(ready.is_ready(), "{pruning}: {:?}", ready.status.sync.conditions);
+        let (emulator, mut graph, start) = ready_graph(pruning, unthrottled()).await;
 
-        change_account(&emulator, closed, |account| account.state = AccountState::Closed);
+        fixtures::change_account(&emulator, closed, |account| account.state = AccountState::Closed).await;
         sync(&emulator, &mut graph, start + SignedDuration::from_mins(2)).await;
         emulator.advance_clock(REALISTIC_PROPAGATION_DELAY);
         assert!(!members(&emulator).contains_key(closed), "{pruning}: removed");

@@ -10,10 +10,8 @@ mod fixtures;
 use std::time::Duration;
 
 use aws_sdk_organizations::types::ChildType;
-use detective_emulator::{
-    AccountConfig, AccountState, Emulator, OrganizationSeed, REALISTIC_PROPAGATION_DELAY, WorldConfig, WorldPatch,
-};
-use fixtures::{assert_refused, detective_client, http, organizations_client, query_call, start_emulator_as};
+use detective_emulator::{AccountState, Emulator, OrganizationSeed, REALISTIC_PROPAGATION_DELAY, WorldConfig};
+use fixtures::{assert_refused, change_account, detective_client, organizations_client, query_call, start_emulator_as};
 
 const ORGANIZATION: &str = "o-orglag00001";
 const MANAGEMENT: &str = "940000000000";
@@ -53,25 +51,6 @@ async fn organization(world: WorldConfig, caller: &str) -> Emulator {
     .await;
     emulator.seed_organization(&seed());
     emulator
-}
-
-/// The world's entry of `account_id` (a new member of the organization if it has none), changed
-/// by `change`, written through the control endpoint as a test outside Rust would.
-async fn change_account(emulator: &Emulator, account_id: &str, change: impl FnOnce(&mut AccountConfig)) {
-    let mut account = emulator
-        .world()
-        .accounts
-        .into_iter()
-        .find(|a| a.account_id == account_id)
-        .unwrap_or_else(|| AccountConfig::new(account_id, ""));
-    change(&mut account);
-    let patch = serde_json::to_string(&WorldPatch {
-        accounts: vec![account],
-        ..WorldPatch::default()
-    })
-    .expect("a patch");
-    let answer = http(&emulator.endpoint_url(), "PATCH", "/_emulator/world", Some(&patch)).await;
-    assert_eq!(answer.status, 200, "{}", answer.body);
 }
 
 async fn move_to(emulator: &Emulator, account_id: &str, parent: &str) {

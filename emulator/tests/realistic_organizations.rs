@@ -63,20 +63,8 @@ async fn organization_graph() -> (Emulator, aws_sdk_detective::Client, String) {
 
 /// Changes the state of `account_id` through the control endpoint, as a test outside Rust would.
 async fn set_state(emulator: &Emulator, account_id: &str, state: &str) {
-    let mut declared = emulator
-        .world()
-        .accounts
-        .into_iter()
-        .find(|a| a.account_id == account_id)
-        .expect("a seeded account");
-    declared.state = serde_json::from_value(serde_json::json!(state)).expect("a state");
-    let patch = serde_json::to_string(&WorldPatch {
-        accounts: vec![declared],
-        ..WorldPatch::default()
-    })
-    .expect("a patch");
-    let answer = http(&emulator.endpoint_url(), "PATCH", "/_emulator/world", Some(&patch)).await;
-    assert_eq!(answer.status, 200, "{}", answer.body);
+    let state = serde_json::from_value(serde_json::json!(state)).expect("a state");
+    fixtures::change_account(emulator, account_id, |account| account.state = state).await;
 }
 
 async fn member_ids(admin: &aws_sdk_detective::Client, graph: &str) -> Vec<String> {
