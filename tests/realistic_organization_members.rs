@@ -3,8 +3,11 @@
 //! verified are pending (Reconciling, looked at again soon) and never created twice; only ACTIVE
 //! accounts are declared, read from `State` alone (the profile omits `Status`), and CLOSED or
 //! PENDING_CLOSURE ones follow `pruning`; chosen OUs are resolved from the `Paths` of the
-//! ListAccounts pages alone, with the OU walk when Organizations answers without them; and the
-//! whole organization flow in 3 Regions makes exactly the writes it needs.
+//! ListAccounts pages alone, with the OU walk when Organizations answers without them; an account
+//! moved into a chosen OU is added once, when the Organizations listings show it (after
+//! `propagationDelay`), and a closed member removed while Organizations still lists it CLOSED is
+//! never added again; and the whole organization flow in 3 Regions makes exactly the writes it
+//! needs.
 
 #[path = "../emulator/tests/fixtures/mod.rs"]
 mod fixtures;
@@ -13,7 +16,8 @@ mod support;
 use std::collections::BTreeMap;
 
 use detective_emulator::{
-    AccountState, Emulator, MemberStatus, OrganizationSeed, REALISTIC_PROPAGATION_DELAY, WorldConfig, WorldPatch,
+    AccountState, Emulator, GraphSnapshot, MemberStatus, OrganizationSeed, REALISTIC_PROPAGATION_DELAY, WorldConfig,
+    WorldPatch,
 };
 use detective_operator::api::{DetectiveGraph, ResolvedOrganization};
 use detective_operator::engine::{self, GraphOutcome, GraphTarget, Mode, Reported, SHORT_REQUEUE};
@@ -73,6 +77,15 @@ fn count(calls: &BTreeMap<String, u64>, operation: &str) -> u64 {
     calls.get(operation).copied().unwrap_or(0)
 }
 
+/// The writes among `calls`, by operation (those made only).
+fn writes(calls: &BTreeMap<String, u64>) -> BTreeMap<&'static str, u64> {
+    organization_flow::WRITES
+        .iter()
+        .map(|write| (*write, count(calls, write)))
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
+
 fn condition(outcome: &GraphOutcome, type_: &str) -> (String, String, String) {
     let found = outcome
         .status
@@ -84,12 +97,17 @@ fn condition(outcome: &GraphOutcome, type_: &str) -> (String, String, String) {
     (found.type_.clone(), found.reason.clone(), found.message.clone())
 }
 
-fn members(emulator: &Emulator) -> BTreeMap<String, MemberStatus> {
+/// The administrator's graph as the emulator holds it.
+fn admin_graph(emulator: &Emulator) -> GraphSnapshot {
     emulator
         .graphs()
         .into_iter()
         .find(|g| g.administrator_id == ADMIN)
         .expect("the administrator's graph")
+}
+
+fn members(emulator: &Emulator) -> BTreeMap<String, MemberStatus> {
+    admin_graph(emulator)
         .members
         .iter()
         .map(|m| (m.account_id.clone(), m.status))
@@ -138,16 +156,26 @@ async fn organization_accounts_being_verified_are_pending_and_created_once() {
         "{calls:?}"
     );
     assert!(members(&emulator).values().all(|s| *s == MemberStatus::Enabled));
-    let snapshot = emulator
-        .graphs()
-        .into_iter()
-        .find(|g| g.administrator_id == ADMIN)
-        .expect("a graph");
+    let snapshot = admin_graph(&emulator);
     assert!(
         snapshot.create_members_requests.values().all(|n| *n == 1),
         "every account named by one CreateMembers"
     );
     emulator.shutdown().await;
+}
+
+/// A realistic emulator (with `world`'s settings besides) holding 6 accounts, and the graph of
+/// the whole organization refreshed every minute under `pruning`, Ready with every account a
+/// verified member; and when the graph was first synced.
+async fn ready_graph(pruning: &str, world: WorldConfig) -> (Emulator, DetectiveGraph, Timestamp) {
+    let emulator = delegated(&seed(6), world).await;
+    let mut graph = graph(json!({"refreshInterval": "1m"}), json!({"pruning": pruning}));
+    let start = Timestamp::now();
+    sync(&emulator, &mut graph, start).await;
+    emulator.advance_clock(VERIFICATION);
+    let (ready, _) = sync(&emulator, &mut graph, start + SignedDuration::from_secs(3)).await;
+    assert!(ready.is_ready(), "{pruning}: {:?}", ready.status.sync.conditions);
+    (emulator, graph, start)
 }
 
 /// Accounts leaving (PENDING_CLOSURE, CLOSED) are read from `State` alone (the realistic profile
@@ -157,13 +185,7 @@ async fn closed_and_closing_accounts_are_undeclared_and_follow_pruning() {
     let closed = "950000000003";
     let closing = "950000000004";
     for (pruning, removed) in [("Managed", true), ("Disabled", false)] {
-        let emulator = delegated(&seed(6), WorldConfig::default()).await;
-        let mut graph = graph(json!({"refreshInterval": "1m"}), json!({"pruning": pruning}));
-        let start = Timestamp::now();
-        sync(&emulator, &mut graph, start).await;
-        emulator.advance_clock(VERIFICATION);
-        let (ready, _) = sync(&emulator, &mut graph, start + SignedDuration::from_secs(3)).await;
-        assert!(ready.is_ready(), "{pruning}: {:?}", ready.status.sync.conditions);
+        let (emulator, mut graph, start) = ready_graph(pruning, WorldConfig::default()).await;
         assert_eq!(members(&emulator).len(), 6, "{pruning}");
         assert_eq!(resolved(&graph).inactive, 0);
 
@@ -267,4 +289,132 @@ async fn the_realistic_organization_flow_writes_only_what_it_needs() {
     expected.insert("UpdateOrganizationConfiguration".to_owned(), regions);
     expected.insert("CreateMembers".to_owned(), regions * 120u64.div_ceil(50));
     assert_eq!(report.writes, expected, "{:?}", report.calls);
+}
+
+/// An account moved into the chosen OU: the refresh right after the move still reads the old
+/// placement (the Organizations listings lag by `propagationDelay`) and changes nothing; the
+/// refresh after the lag adds it with one CreateMembers; while it is verified the graph is
+/// Reconciling, then Ready, and later refreshes write nothing.
+#[tokio::test]
+async fn an_account_moved_into_a_chosen_ou_is_added_once_when_the_listing_shows_it() {
+    let seed = seed(6);
+    // The accounts sit one per OU: 950000000002 in the chosen OU, 950000000003 in the next.
+    let (chosen, elsewhere) = (seed.unit_id(1), seed.unit_id(2));
+    let (member, moved) = ("950000000002", "950000000003");
+    let emulator = delegated(&seed, unthrottled()).await;
+    let mut graph = graph(
+        json!({"organizationalUnits": [chosen], "refreshInterval": "1m"}),
+        json!({}),
+    );
+    let start = Timestamp::now();
+    sync(&emulator, &mut graph, start).await;
+    emulator.advance_clock(VERIFICATION);
+    let (ready, _) = sync(&emulator, &mut graph, start + SignedDuration::from_secs(3)).await;
+    assert!(ready.is_ready(), "{:?}", ready.status.sync.conditions);
+    assert_eq!(members(&emulator).keys().collect::<Vec<_>>(), [member]);
+    assert_eq!(
+        emulator
+            .world()
+            .accounts
+            .iter()
+            .find(|a| a.account_id == moved)
+            .and_then(|a| a.parent_id.clone()),
+        Some(elsewhere)
+    );
+
+    // Two minutes on, as for the operator (the AutoEnable it set has long read back), the move.
+    emulator.advance_clock(std::time::Duration::from_secs(120));
+    fixtures::change_account(&emulator, moved, |account| account.parent_id = Some(chosen.clone())).await;
+    // The refresh right after the move: Organizations still lists the account where it was.
+    let (unchanged, calls) = sync(&emulator, &mut graph, start + SignedDuration::from_mins(2)).await;
+    assert!(count(&calls, "ListAccounts") > 0, "refreshed: {calls:?}");
+    assert!(unchanged.is_ready(), "{:?}", unchanged.status.sync.conditions);
+    assert_eq!(resolved(&graph).accounts, [member]);
+    assert_eq!(writes(&calls), BTreeMap::new(), "{calls:?}");
+
+    // The refresh after the lag: added once, pending while it is verified.
+    emulator.advance_clock(REALISTIC_PROPAGATION_DELAY);
+    let (adding, calls) = sync(&emulator, &mut graph, start + SignedDuration::from_mins(4)).await;
+    assert_eq!(resolved(&graph).accounts, [member, moved]);
+    assert_eq!(writes(&calls), BTreeMap::from([("CreateMembers", 1)]), "{calls:?}");
+    assert_eq!(condition(&adding, "Reconciling").1, "Progressing");
+    assert!(!adding.is_stalled() && adding.requeue_after <= SHORT_REQUEUE);
+    emulator.advance_clock(VERIFICATION);
+    let (ready, calls) = sync(
+        &emulator,
+        &mut graph,
+        start + SignedDuration::from_mins(4) + SignedDuration::from_secs(3),
+    )
+    .await;
+    assert!(ready.is_ready(), "{:?}", ready.status.sync.conditions);
+    assert_eq!(writes(&calls), BTreeMap::new(), "{calls:?}");
+    let (refreshed, calls) = sync(&emulator, &mut graph, start + SignedDuration::from_mins(6)).await;
+    assert!(refreshed.is_ready(), "{:?}", refreshed.status.sync.conditions);
+    assert_eq!(writes(&calls), BTreeMap::new(), "{calls:?}");
+    assert_eq!(
+        members(&emulator),
+        BTreeMap::from([
+            (member.to_owned(), MemberStatus::Enabled),
+            (moved.to_owned(), MemberStatus::Enabled)
+        ])
+    );
+    let snapshot = admin_graph(&emulator);
+    assert_eq!(
+        snapshot.create_members_requests.get(moved),
+        Some(&1),
+        "named by one CreateMembers"
+    );
+    emulator.shutdown().await;
+}
+
+/// A closed member account leaves the graph (by the operator under `pruning: Managed`, by
+/// Detective after `propagationDelay` either way) while Organizations keeps listing it CLOSED
+/// for 90 days: no refresh adds it again, during those days or after them.
+#[tokio::test]
+async fn a_closed_member_removed_while_still_listed_closed_is_never_added_again() {
+    let closed = "950000000003";
+    for pruning in ["Managed", "Disabled"] {
+        let (emulator, mut graph, start) = ready_graph(pruning, unthrottled()).await;
+
+        fixtures::change_account(&emulator, closed, |account| account.state = AccountState::Closed).await;
+        sync(&emulator, &mut graph, start + SignedDuration::from_mins(2)).await;
+        emulator.advance_clock(REALISTIC_PROPAGATION_DELAY);
+        assert!(!members(&emulator).contains_key(closed), "{pruning}: removed");
+        let listed = fixtures::organizations_client(&emulator.endpoint_url(), MANAGEMENT)
+            .describe_account()
+            .account_id(closed)
+            .send()
+            .await
+            .expect("still listed");
+        assert_eq!(
+            listed.account().and_then(|a| a.state()).map(|s| s.as_str()),
+            Some("CLOSED"),
+            "{pruning}"
+        );
+        let mut at = start + SignedDuration::from_mins(4);
+        let mut inactive = Vec::new();
+        for (when, days) in [("while listed CLOSED", 0), ("once no longer listed", 90)] {
+            emulator.advance_clock(std::time::Duration::from_secs(days * 24 * 3600));
+            at += SignedDuration::from_hours(i64::try_from(days * 24).expect("hours"));
+            let (outcome, calls) = sync(&emulator, &mut graph, at).await;
+            assert!(
+                outcome.is_ready(),
+                "{pruning}, {when}: {:?}",
+                outcome.status.sync.conditions
+            );
+            assert!(
+                count(&calls, "ListAccounts") > 0,
+                "{pruning}, {when}: refreshed: {calls:?}"
+            );
+            assert_eq!(writes(&calls), BTreeMap::new(), "{pruning}, {when}: {calls:?}");
+            assert!(!members(&emulator).contains_key(closed), "{pruning}, {when}");
+            let resolved = resolved(&graph);
+            assert!(!resolved.accounts.iter().any(|a| a == closed), "{pruning}, {when}");
+            inactive.push((resolved.count, resolved.inactive));
+            at += SignedDuration::from_mins(2);
+        }
+        // 6 ACTIVE accounts of 7; the closed one inactive, then not listed at all.
+        assert_eq!(inactive, [(6, 1), (6, 0)], "{pruning}");
+        emulator.shutdown().await;
+    }
 }

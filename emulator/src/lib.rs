@@ -84,6 +84,7 @@ mod operations;
 mod organization;
 mod organization_lifecycle;
 mod organization_seed;
+mod organization_view;
 mod organizations_api;
 mod paging;
 mod prng;

@@ -214,6 +214,20 @@ impl Delegation {
     }
 }
 
+/// A placement that a change of the world ended, still shown by the Organizations
+/// listings until `shown_until_ms` ([`crate::organization_view`]).
+#[serde_with::skip_serializing_none]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PlacementChange {
+    pub account_id: String,
+    /// The organization the account was in before the change (`None`: none).
+    pub organization: Option<String>,
+    /// Its root or OU there.
+    pub parent_id: Option<String>,
+    pub shown_until_ms: i64,
+}
+
 /// An account registered in AWS Organizations as a delegated administrator for a service
 /// (RegisterDelegatedAdministrator, which EnableOrganizationAdminAccount calls for
 /// `detective.amazonaws.com`).
@@ -238,6 +252,10 @@ pub(crate) struct ServiceState {
     /// Trusted access in AWS Organizations and IAM's service-linked roles.
     #[serde(flatten)]
     pub trusted_access: TrustedAccess,
+    /// Placements of accounts in organizations that changed but still show in the
+    /// Organizations listings.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub placement_changes: Vec<PlacementChange>,
     /// Added to the wall clock: lets tests jump past verification and acceptance delays.
     pub clock_offset_ms: i64,
 }
@@ -402,6 +420,7 @@ impl ServiceState {
         self.delegations
             .retain(|delegation| delegation.listed_until_ms.is_none_or(|until| now_ms < until));
         self.settle_account_states(now_ms);
+        self.settle_placement_changes(now_ms);
     }
 
     /// The graph `account_id` administers in `region`.

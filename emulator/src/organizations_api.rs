@@ -12,6 +12,7 @@
 //! Trusted access (ListAWSServiceAccessForOrganization, Enable/DisableAWSServiceAccess) and
 //! DeregisterDelegatedAdministrator are in [`integration`]: the only writes.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
@@ -21,6 +22,7 @@ mod integration;
 use super::model::ServiceState;
 use super::operation_enum::operations;
 use super::organization::{self, MAX_PAGE_SIZE, Organization};
+use super::organization_view;
 use super::paging;
 use super::prng::SplitMix64;
 use super::validate;
@@ -229,13 +231,20 @@ impl Body {
 // Access
 
 impl OrganizationsContext<'_> {
-    fn organization(&self) -> Result<&Organization, ApiError> {
-        self.world.organization_of(self.caller).ok_or_else(not_in_use)
+    /// The caller's organization as the API shows it now ([`organization_view`]).
+    fn organization(&self) -> Result<Cow<'_, Organization>, ApiError> {
+        let organization = self.world.organization_of(self.caller).ok_or_else(not_in_use)?;
+        Ok(organization_view::shown(
+            organization,
+            self.world,
+            self.state,
+            self.now_ms,
+        ))
     }
 
     /// The caller's organization, for the operations that only its management account or a
     /// delegated administrator may call.
-    fn readable_organization(&self) -> Result<&Organization, ApiError> {
+    fn readable_organization(&self) -> Result<Cow<'_, Organization>, ApiError> {
         let organization = self.organization()?;
         let allowed =
             organization.management_account.as_deref() == Some(self.caller)
@@ -374,6 +383,7 @@ fn listing(member: &str, (page, next): (Vec<Value>, Option<String>)) -> Value {
 
 fn describe_organization(ctx: &OrganizationsContext<'_>) -> Result<Value, ApiError> {
     let organization = ctx.organization()?;
+    let organization = &*organization;
     let mut described = json!({
         "Id": organization.id,
         "Arn": format!(
@@ -400,6 +410,7 @@ fn describe_organizational_unit(ctx: &OrganizationsContext<'_>, body: &Body) -> 
         organization::is_ou_id,
     )?;
     let organization = ctx.readable_organization()?;
+    let organization = &*organization;
     if !organization.units.contains_key(unit_id) {
         return Err(ApiError::organizations(
             "OrganizationalUnitNotFoundException",
@@ -412,6 +423,7 @@ fn describe_organizational_unit(ctx: &OrganizationsContext<'_>, body: &Body) -> 
 fn describe_account(ctx: &OrganizationsContext<'_>, body: &Body) -> Result<Value, ApiError> {
     let account_id = body.id("AccountId", "^\\d{12}$", validate::is_account_id)?;
     let organization = ctx.readable_organization()?;
+    let organization = &*organization;
     if !organization.parent_of.contains_key(account_id) {
         return Err(ApiError::organizations(
             "AccountNotFoundException",
@@ -423,6 +435,7 @@ fn describe_account(ctx: &OrganizationsContext<'_>, body: &Body) -> Result<Value
 
 fn list_roots(ctx: &OrganizationsContext<'_>, body: &Body) -> Result<Value, ApiError> {
     let organization = ctx.readable_organization()?;
+    let organization = &*organization;
     let root = json!({
         "Id": organization.root_id,
         "Arn": format!(
@@ -440,6 +453,7 @@ fn list_roots(ctx: &OrganizationsContext<'_>, body: &Body) -> Result<Value, ApiE
 
 fn list_accounts(ctx: &OrganizationsContext<'_>, body: &Body) -> Result<Value, ApiError> {
     let organization = ctx.readable_organization()?;
+    let organization = &*organization;
     let items = organization
         .accounts
         .iter()
@@ -449,7 +463,7 @@ fn list_accounts(ctx: &OrganizationsContext<'_>, body: &Body) -> Result<Value, A
 }
 
 /// The organization and a parent of it named by the request's ParentId.
-fn parent<'o>(ctx: &'o OrganizationsContext<'_>, body: &'o Body) -> Result<(&'o Organization, &'o str), ApiError> {
+fn parent<'o>(ctx: &'o OrganizationsContext<'_>, body: &'o Body) -> Result<(Cow<'o, Organization>, &'o str), ApiError> {
     let parent_id = body.parent_id()?;
     let organization = ctx.readable_organization()?;
     if !organization.is_parent(parent_id) {
@@ -471,6 +485,7 @@ fn units_under<'o>(organization: &'o Organization, parent_id: &str) -> &'o [Stri
 
 fn list_accounts_for_parent(ctx: &OrganizationsContext<'_>, body: &Body) -> Result<Value, ApiError> {
     let (organization, parent_id) = parent(ctx, body)?;
+    let organization = &*organization;
     let items = accounts_under(organization, parent_id)
         .iter()
         .map(|account_id| (account_id.clone(), ctx.account_json(organization, account_id)))
@@ -481,6 +496,7 @@ fn list_accounts_for_parent(ctx: &OrganizationsContext<'_>, body: &Body) -> Resu
 
 fn list_units_for_parent(ctx: &OrganizationsContext<'_>, body: &Body) -> Result<Value, ApiError> {
     let (organization, parent_id) = parent(ctx, body)?;
+    let organization = &*organization;
     let items = units_under(organization, parent_id)
         .iter()
         .map(|unit_id| (unit_id.clone(), ctx.unit_json(organization, unit_id)))
@@ -492,6 +508,7 @@ fn list_units_for_parent(ctx: &OrganizationsContext<'_>, body: &Body) -> Result<
 fn list_children(ctx: &OrganizationsContext<'_>, body: &Body) -> Result<Value, ApiError> {
     let child_type = body.required_str("ChildType")?;
     let (organization, parent_id) = parent(ctx, body)?;
+    let organization = &*organization;
     let children = match child_type {
         "ACCOUNT" => accounts_under(organization, parent_id),
         "ORGANIZATIONAL_UNIT" => units_under(organization, parent_id),
@@ -516,6 +533,7 @@ fn list_children(ctx: &OrganizationsContext<'_>, body: &Body) -> Result<Value, A
 fn list_delegated_administrators(ctx: &OrganizationsContext<'_>, body: &Body) -> Result<Value, ApiError> {
     let principal = body.service_principal()?;
     let organization = ctx.readable_organization()?;
+    let organization = &*organization;
     let mut enabled: BTreeMap<&str, i64> = BTreeMap::new();
     let registered = ctx
         .state
@@ -568,6 +586,7 @@ fn list_parents(ctx: &OrganizationsContext<'_>, body: &Body) -> Result<Value, Ap
         validate::is_account_id(id) || organization::is_ou_id(id)
     })?;
     let organization = ctx.readable_organization()?;
+    let organization = &*organization;
     let parent = organization
         .parent_of
         .get(child_id)

@@ -54,6 +54,9 @@ pub struct Realism {
     /// Organizations calls a second per calling account beyond which it answers
     /// TooManyRequestsException (`organizationsRateLimit`; `None`: no limit).
     pub organizations_rate_limit: Option<u32>,
+    /// Calls signed with the credentials of an account that is not ACTIVE in its organization
+    /// are refused (`refuseInactiveCallers`).
+    pub refuse_inactive_callers: bool,
 }
 
 impl Realism {
@@ -72,6 +75,7 @@ impl Realism {
                 .organizations_rate_limit
                 .or(realistic.then_some(REALISTIC_ORGANIZATIONS_RATE_LIMIT))
                 .filter(|limit| *limit > 0),
+            refuse_inactive_callers: world.refuse_inactive_callers.unwrap_or(realistic),
         }
     }
 
@@ -166,6 +170,7 @@ mod tests {
                 omit_account_status: true,
                 account_paths: true,
                 organizations_rate_limit: Some(REALISTIC_ORGANIZATIONS_RATE_LIMIT),
+                refuse_inactive_callers: true,
             }
         );
         world.propagation_delay = Some(Duration::ZERO);
@@ -175,6 +180,7 @@ mod tests {
         world.omit_account_status = Some(false);
         world.account_paths = Some(false);
         world.organizations_rate_limit = Some(0);
+        world.refuse_inactive_callers = Some(false);
         assert_eq!(
             Realism::of(&world),
             Realism {

@@ -30,6 +30,9 @@ use super::wire::{self, ApiError};
 /// Key under which requests that match no operation are counted.
 pub(crate) const UNKNOWN_OPERATION: &str = "UnknownOperation";
 
+/// What a caller whose account is not ACTIVE is told ([`Shared::inactive_caller`]).
+const INACTIVE_CALLER_MESSAGE: &str = "The security token included in the request is invalid.";
+
 /// Region assumed for unsigned requests (curl, `--no-sign-request`).
 const UNSIGNED_REGION: &str = "us-east-1";
 
@@ -50,6 +53,23 @@ impl Shared {
         }
         let account = self.caller_account(&inner, credential);
         regions::refusal(&credential.region, inner.world.enabled_regions(&account))
+    }
+
+    /// Under `refuseInactiveCallers`, the refusal of a call signed with the credentials of an
+    /// account that is not ACTIVE in its organization: a suspended or closed account "will no
+    /// longer be able to access AWS services"; the error, the same invalid-token answer as an
+    /// account meets in an opt-in Region it has not enabled, is **unverified**.
+    fn inactive_caller(&self, credential: &Credential) -> Option<String> {
+        let inner = self.lock();
+        if !inner.world.realism().refuse_inactive_callers {
+            return None;
+        }
+        let account = self.caller_account(&inner, credential);
+        let state = inner.world.account_state(&account);
+        (!state.is_active()).then(|| {
+            tracing::debug!(%account, state = state.as_str(), "call of an account that is not ACTIVE refused");
+            INACTIVE_CALLER_MESSAGE.to_owned()
+        })
     }
 
     /// The realistic profile's Organizations rate limit (`organizationsRateLimit`): the calls
@@ -209,6 +229,7 @@ impl Shared {
     fn sts(&self, call: &QueryCall<'_>) -> Result<String, QueryError> {
         let (credential, form) = (call.credential, call.form);
         let action: StsAction = self.query_action(call.action)?;
+        refuse_inactive(self.inactive_caller(credential))?;
         let mut inner = self.lock();
         let caller = self.caller_account(&inner, credential);
         let principal = self.principal(&inner, credential);
@@ -242,6 +263,7 @@ impl Shared {
     fn iam(&self, call: &QueryCall<'_>) -> Result<String, QueryError> {
         let (credential, form) = (call.credential, call.form);
         let action: IamAction = self.query_action(call.action)?;
+        refuse_inactive(self.inactive_caller(credential))?;
         let partition = regions::partition(&credential.region);
         let checks = |caller: &Principal, _| iam_api::authorizations(action, form, caller.account(), partition);
         self.authorize(credential, action.name(), checks, ApiError::access_denied)
@@ -344,7 +366,8 @@ async fn aws_api(
     if region_refusal == Some(RegionRefusal::NoEndpoint) {
         regions::drop_connection();
     }
-    let (result, caller) = match (injected_error, &route) {
+    let inactive = shared.inactive_caller(&credential).map(ApiError::unrecognized_client);
+    let (result, caller) = match (injected_error.or(inactive), &route) {
         (Some(err), _) => (Err(err), String::new()),
         (None, _) if region_refusal == Some(RegionRefusal::NotEnabled) => (
             Err(ApiError::unrecognized_client(regions::NOT_ENABLED_MESSAGE)),
@@ -392,7 +415,8 @@ async fn organizations_call(shared: &Shared, name: &str, headers: &HeaderMap, bo
     let (request_id, injected_error) =
         admit_after_delay(shared, operation.map(OrganizationsOperation::name), &credential).await;
     let throttled = operation.and_then(|_| shared.organizations_throttled(&credential));
-    let (result, caller) = match (injected_error.or(throttled), operation) {
+    let inactive = shared.inactive_caller(&credential).map(ApiError::unrecognized_client);
+    let (result, caller) = match (injected_error.or(inactive).or(throttled), operation) {
         (Some(err), _) => (Err(err), String::new()),
         (None, None) => (Err(organizations_api::not_implemented(name)), String::new()),
         (None, Some(operation)) => {
@@ -416,6 +440,13 @@ async fn organizations_call(shared: &Shared, name: &str, headers: &HeaderMap, bo
         Ok(value) => wire::json_1_1_response(200, &value, &request_id),
         Err(err) => err.into_json_1_1_response(&request_id),
     }
+}
+
+/// The query protocol's answer to a caller that is not ACTIVE, if it is one.
+fn refuse_inactive(refusal: Option<String>) -> Result<(), QueryError> {
+    refusal.map_or(Ok(()), |message| {
+        Err(QueryError::new(403, "InvalidClientTokenId", message))
+    })
 }
 
 /// Counts a call and decides its faults ([`Shared::admit`]), then waits out an injected delay

@@ -163,6 +163,7 @@ impl Shared {
         let after = World::new(world);
         inner.state.apply_organization_changes(&inner.world, &after, now_ms);
         inner.state.apply_account_states(&inner.world, &after, now_ms);
+        inner.state.note_placement_changes(&inner.world, &after, now_ms);
         inner.world = after;
         self.persist(inner);
     }

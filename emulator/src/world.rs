@@ -92,6 +92,12 @@ pub struct WorldConfig {
     /// otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub organizations_rate_limit: Option<u32>,
+    /// Calls signed with the credentials of an account whose organization `state` is not ACTIVE
+    /// (SUSPENDED, PENDING_CLOSURE, CLOSED, PENDING_ACTIVATION) are refused: 403
+    /// UnrecognizedClientException (Detective, Organizations), 403 InvalidClientTokenId (STS,
+    /// IAM). Absent: on in the realistic profile, off otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refuse_inactive_callers: Option<bool>,
 }
 
 /// One simulated AWS account.
@@ -139,6 +145,11 @@ pub struct AccountConfig {
     /// When the account joined its organization. Absent: stamped with the emulator clock when
     /// the account first appears in the organization (kept while it stays there).
     pub joined_timestamp: Option<jiff::Timestamp>,
+    /// When the account was closed: Organizations lists a CLOSED account for 90 days from then
+    /// ([`crate::organization_view`]). Absent on a CLOSED account: stamped with the emulator
+    /// clock when it becomes CLOSED (kept while it stays so); dropped from an account in any
+    /// other state.
+    pub closed_timestamp: Option<jiff::Timestamp>,
 }
 
 /// A role in an account, as STS AssumeRole sees it, and as IAM enforcement does (`enforceIam`).
@@ -185,6 +196,7 @@ pub struct WorldPatch {
     pub omit_account_status: Option<bool>,
     pub account_paths: Option<bool>,
     pub organizations_rate_limit: Option<u32>,
+    pub refuse_inactive_callers: Option<bool>,
 }
 
 fn enrolled_by_default() -> bool {
@@ -234,6 +246,7 @@ impl Default for AccountConfig {
             state: AccountState::Active,
             joined_method: JoinedMethod::Created,
             joined_timestamp: None,
+            closed_timestamp: None,
         }
     }
 }
@@ -370,12 +383,16 @@ impl WorldConfig {
         if patch.organizations_rate_limit.is_some() {
             self.organizations_rate_limit = patch.organizations_rate_limit;
         }
+        if patch.refuse_inactive_callers.is_some() {
+            self.refuse_inactive_callers = patch.refuse_inactive_callers;
+        }
     }
 
     /// Fills in what the world implies, so that `GET /_emulator/world` shows it: a management
-    /// account missing from `accounts` is added (in its organization's root), and organization
+    /// account missing from `accounts` is added (in its organization's root), organization
     /// accounts without `joinedTimestamp` get the one they had in `before` if they were already
-    /// in the same organization there, `now` otherwise.
+    /// in the same organization there, `now` otherwise, and CLOSED accounts without
+    /// `closedTimestamp` likewise the one they had if they were already CLOSED.
     pub(crate) fn complete(&mut self, before: &WorldConfig, now: jiff::Timestamp) {
         let mut known = self.account_positions();
         for organization in &self.organizations {
@@ -400,6 +417,15 @@ impl WorldConfig {
             .map(|account| (account.account_id.as_str(), account))
             .collect();
         for account in &mut self.accounts {
+            if account.state != AccountState::Closed {
+                account.closed_timestamp = None;
+            } else if account.closed_timestamp.is_none() {
+                let kept = previous
+                    .get(account.account_id.as_str())
+                    .filter(|earlier| earlier.state == AccountState::Closed)
+                    .and_then(|earlier| earlier.closed_timestamp);
+                account.closed_timestamp = Some(kept.unwrap_or(now));
+            }
             if account.organization.is_none() || account.joined_timestamp.is_some() {
                 continue;
             }
@@ -567,6 +593,23 @@ impl World {
         self.index
             .get(account_id)
             .and_then(|&position| self.config.accounts[position].roles.as_deref())
+    }
+
+    /// Where an account sits: its organization's id and, in it, its root or OU.
+    pub fn placement(&self, account_id: &str) -> Option<(&str, &str)> {
+        let organization = self.organization_of(account_id)?;
+        let parent = organization.parent_of.get(account_id)?;
+        Some((organization.id.as_str(), parent.as_str()))
+    }
+
+    /// Every account in some organization (management accounts included), in no order.
+    pub fn organization_members(&self) -> impl Iterator<Item = &str> {
+        self.membership.keys().map(String::as_str)
+    }
+
+    /// Whether an organization of this id exists (declared, or named by accounts).
+    pub fn has_organization(&self, organization: &str) -> bool {
+        self.organizations.contains_key(organization)
     }
 
     /// Accounts of `organization` (management account included), in account-id order.

@@ -1,9 +1,10 @@
 //! The realistic profile's Organizations side, through the real `aws-sdk-detective` and
 //! `aws-sdk-organizations` clients: organization accounts pass through verification, accounts
 //! carry `State` (all five) and `Paths` but not the retired `Status`, OUs their `Path`; a closed
-//! member leaves the graph and a closed administrator its graph after the propagation delay, a
-//! suspended member stops ingesting; Organizations throttles each caller; a malformed setting or
-//! state is refused naming its field. Delays are crossed with the emulator clock, never slept.
+//! member leaves the graph and a closed administrator its graph after the propagation delay (and
+//! can no longer call AWS), a suspended member stops ingesting; Organizations throttles each
+//! caller; a malformed setting or state is refused naming its field. Delays are crossed with the
+//! emulator clock, never slept.
 
 mod fixtures;
 
@@ -62,20 +63,8 @@ async fn organization_graph() -> (Emulator, aws_sdk_detective::Client, String) {
 
 /// Changes the state of `account_id` through the control endpoint, as a test outside Rust would.
 async fn set_state(emulator: &Emulator, account_id: &str, state: &str) {
-    let mut declared = emulator
-        .world()
-        .accounts
-        .into_iter()
-        .find(|a| a.account_id == account_id)
-        .expect("a seeded account");
-    declared.state = serde_json::from_value(serde_json::json!(state)).expect("a state");
-    let patch = serde_json::to_string(&WorldPatch {
-        accounts: vec![declared],
-        ..WorldPatch::default()
-    })
-    .expect("a patch");
-    let answer = http(&emulator.endpoint_url(), "PATCH", "/_emulator/world", Some(&patch)).await;
-    assert_eq!(answer.status, 200, "{}", answer.body);
+    let state = serde_json::from_value(serde_json::json!(state)).expect("a state");
+    fixtures::change_account(emulator, account_id, |account| account.state = state).await;
 }
 
 async fn member_ids(admin: &aws_sdk_detective::Client, graph: &str) -> Vec<String> {
@@ -261,8 +250,15 @@ async fn closed_members_leave_suspended_ones_stop_ingesting_and_a_closed_adminis
 
     set_state(&emulator, SECURITY, "CLOSED").await;
     emulator.advance_clock(REALISTIC_PROPAGATION_DELAY);
-    let graphs = admin.list_graphs().send().await.expect("ListGraphs");
-    assert!(graphs.graph_list().is_empty(), "{graphs:?}");
+    // The closed administrator can no longer call AWS to look (`refuseInactiveCallers`).
+    fixtures::assert_refused(
+        admin.list_graphs().send(),
+        "UnrecognizedClientException",
+        "ListGraphs of a closed account",
+    )
+    .await;
+    let graphs = emulator.graphs();
+    assert!(!graphs.iter().any(|g| g.administrator_id == SECURITY), "{graphs:?}");
     emulator.shutdown().await;
 }
 

@@ -12,7 +12,6 @@
 use serde_json::{Value, json};
 
 use super::{Body, OrganizationsContext, access_denied, invalid_input, listing, page};
-use crate::organization::Organization;
 use crate::validate;
 use crate::wire::{self, ApiError};
 
@@ -20,6 +19,7 @@ use crate::wire::{self, ApiError};
 /// was enabled. The management account or a delegated administrator may call it.
 pub(super) fn list(ctx: &OrganizationsContext<'_>, body: &Body) -> Result<Value, ApiError> {
     let organization = ctx.readable_organization()?;
+    let organization = &*organization;
     let items = ctx
         .state
         .trusted_access
@@ -69,7 +69,7 @@ fn required_principal(body: &Body) -> Result<&str, ApiError> {
 /// The caller's organization and its management account, which the caller must be: "This
 /// operation can be called only from the organization's management account."
 fn managed(ctx: &OrganizationsContext<'_>) -> Result<(String, String), ApiError> {
-    let organization: &Organization = ctx.organization()?;
+    let organization = ctx.organization()?;
     match organization.management_account.as_deref() {
         Some(management) if management == ctx.caller => Ok((organization.id.clone(), management.to_owned())),
         _ => Err(access_denied()),
