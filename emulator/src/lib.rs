@@ -112,13 +112,14 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use faults::{Fault, FaultKind, FaultTrigger};
+pub use iam::RoleConfig;
 pub use iam::session_token;
 pub use model::{DisabledReason, GraphSnapshot, InvitationType, MemberSnapshot, MemberStatus};
 pub use organization::{AccountState, JoinedMethod, OrganizationConfig, OrganizationalUnitConfig};
 pub use organization_seed::OrganizationSeed;
 pub use realism::{REALISTIC_PROPAGATION_DELAY, Realism};
 pub use tls::{TlsError, TlsFiles};
-pub use world::{AccountConfig, DEFAULT_ORGANIZATION, RoleConfig, WorldConfig, WorldPatch};
+pub use world::{AccountConfig, DEFAULT_ORGANIZATION, WorldConfig, WorldPatch};
 
 use shared::Shared;
 

@@ -6,13 +6,11 @@
 //!
 //! A part added later brings its field in [`WorldConfig`](super::WorldConfig) and
 //! [`WorldPatch`](super::WorldPatch), its realistic default here, and its line in
-//! [`Realism::of`].
+//! [`WorldConfig::realism`](super::WorldConfig::realism).
 
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serializer};
-
-use super::world::WorldConfig;
 
 /// `propagationDelay` when the realistic profile is on and the world sets none.
 pub const REALISTIC_PROPAGATION_DELAY: Duration = Duration::from_secs(3);
@@ -60,25 +58,6 @@ pub struct Realism {
 }
 
 impl Realism {
-    /// The settings of `world`.
-    pub fn of(world: &WorldConfig) -> Realism {
-        let realistic = world.realistic;
-        Realism {
-            propagation_delay: delay(world.propagation_delay, realistic, REALISTIC_PROPAGATION_DELAY),
-            single_administrator: world.single_administrator.unwrap_or(realistic),
-            strict_regions: world.strict_regions.unwrap_or(realistic),
-            enforce_iam: world.enforce_iam || realistic,
-            verification_delay: delay(world.verification_delay, realistic, REALISTIC_VERIFICATION_DELAY),
-            omit_account_status: world.omit_account_status.unwrap_or(realistic),
-            account_paths: world.account_paths.unwrap_or(realistic),
-            organizations_rate_limit: world
-                .organizations_rate_limit
-                .or(realistic.then_some(REALISTIC_ORGANIZATIONS_RATE_LIMIT))
-                .filter(|limit| *limit > 0),
-            refuse_inactive_callers: world.refuse_inactive_callers.unwrap_or(realistic),
-        }
-    }
-
     /// [`Realism::propagation_delay`] in the clock's milliseconds.
     pub fn propagation_delay_ms(&self) -> i64 {
         millis(self.propagation_delay)
@@ -91,7 +70,7 @@ impl Realism {
 }
 
 /// A delay setting in force: its own value, else the profile's default (none by default).
-fn delay(setting: Option<Duration>, realistic: bool, realistic_default: Duration) -> Duration {
+pub(crate) fn delay(setting: Option<Duration>, realistic: bool, realistic_default: Duration) -> Duration {
     setting.unwrap_or(if realistic { realistic_default } else { Duration::ZERO })
 }
 
@@ -149,53 +128,6 @@ delay_field!(verification_delay, "verificationDelay");
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_switch_sets_the_defaults_and_each_setting_wins() {
-        let mut world = WorldConfig::default();
-        assert_eq!(
-            Realism::of(&world),
-            Realism::default(),
-            "the default profile is instant"
-        );
-        world.realistic = true;
-        assert_eq!(
-            Realism::of(&world),
-            Realism {
-                propagation_delay: REALISTIC_PROPAGATION_DELAY,
-                single_administrator: true,
-                strict_regions: true,
-                enforce_iam: true,
-                verification_delay: REALISTIC_VERIFICATION_DELAY,
-                omit_account_status: true,
-                account_paths: true,
-                organizations_rate_limit: Some(REALISTIC_ORGANIZATIONS_RATE_LIMIT),
-                refuse_inactive_callers: true,
-            }
-        );
-        world.propagation_delay = Some(Duration::ZERO);
-        world.single_administrator = Some(false);
-        world.strict_regions = Some(false);
-        world.verification_delay = Some(Duration::ZERO);
-        world.omit_account_status = Some(false);
-        world.account_paths = Some(false);
-        world.organizations_rate_limit = Some(0);
-        world.refuse_inactive_callers = Some(false);
-        assert_eq!(
-            Realism::of(&world),
-            Realism {
-                enforce_iam: true,
-                ..Realism::default()
-            },
-            "each part can be turned off but IAM enforcement"
-        );
-        let alone = WorldConfig {
-            propagation_delay: Some(Duration::from_millis(300)),
-            ..WorldConfig::default()
-        };
-        assert_eq!(Realism::of(&alone).propagation_delay, Duration::from_millis(300));
-        assert!(!Realism::of(&alone).single_administrator, "and on alone");
-    }
 
     #[test]
     fn delays_are_durations_and_a_bad_one_names_its_field() {

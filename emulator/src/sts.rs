@@ -189,7 +189,8 @@ pub(crate) fn response_xml(action: StsAction, result: &str, request_id: &str) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::world::{AccountConfig, RoleConfig, WorldConfig};
+    use crate::iam::RoleConfig;
+    use crate::world::{AccountConfig, WorldConfig};
 
     fn root(account: &str) -> Principal {
         Principal::Root {

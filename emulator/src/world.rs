@@ -4,12 +4,12 @@
 //! hard-coding special account ids in the service model.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::iam::Iam;
+use super::iam::{Iam, RoleConfig};
 use super::organization::{AccountState, JoinedMethod, Organization, OrganizationConfig, derived_root_id};
 use super::realism::{self, Realism};
 use super::validate;
@@ -152,26 +152,6 @@ pub struct AccountConfig {
     pub closed_timestamp: Option<jiff::Timestamp>,
 }
 
-/// A role in an account, as STS AssumeRole sees it, and as IAM enforcement does (`enforceIam`).
-#[serde_with::skip_serializing_none]
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct RoleConfig {
-    pub name: String,
-    /// The external id the trust policy requires, if any.
-    pub external_id: Option<String>,
-    /// Accounts allowed to assume the role; empty: any account.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub trusted_accounts: Vec<String>,
-    /// IAM identity policies (JSON files) attached to the role, enforced under `enforceIam`.
-    /// A relative path is read from the world file's folder (else the working directory).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub policy_files: Vec<PathBuf>,
-    /// The role's trust policy (a JSON file); under `enforceIam` it replaces `trustedAccounts`
-    /// and `externalId`.
-    pub trust_policy_file: Option<PathBuf>,
-}
-
 /// A partial world used by `PATCH /_emulator/world` and [`Emulator::merge_world`]:
 /// accounts are upserted by account id, the other fields replace the current value when present.
 ///
@@ -252,6 +232,43 @@ impl Default for AccountConfig {
 }
 
 impl WorldConfig {
+    /// The realistic profile's settings in force in this world: each part's own setting, else
+    /// the profile's default for it.
+    pub fn realism(&self) -> Realism {
+        let world = self;
+        let realistic = world.realistic;
+        Realism {
+            propagation_delay: realism::delay(world.propagation_delay, realistic, realism::REALISTIC_PROPAGATION_DELAY),
+            single_administrator: world.single_administrator.unwrap_or(realistic),
+            strict_regions: world.strict_regions.unwrap_or(realistic),
+            enforce_iam: world.enforce_iam || realistic,
+            verification_delay: realism::delay(
+                world.verification_delay,
+                realistic,
+                realism::REALISTIC_VERIFICATION_DELAY,
+            ),
+            omit_account_status: world.omit_account_status.unwrap_or(realistic),
+            account_paths: world.account_paths.unwrap_or(realistic),
+            organizations_rate_limit: world
+                .organizations_rate_limit
+                .or(realistic.then_some(realism::REALISTIC_ORGANIZATIONS_RATE_LIMIT))
+                .filter(|limit| *limit > 0),
+            refuse_inactive_callers: world.refuse_inactive_callers.unwrap_or(realistic),
+        }
+    }
+
+    /// The IAM of this world: every role's policy files read and parsed; the error names the
+    /// field, the file and the statement.
+    fn iam(&self) -> Result<Iam, String> {
+        let roles = self.accounts.iter().map(|account| {
+            (
+                account.account_id.as_str(),
+                account.roles.as_deref().unwrap_or_default(),
+            )
+        });
+        Iam::load(roles, self.realism().enforce_iam, self.on_behalf_checks.unwrap_or(true))
+    }
+
     /// The realistic profile with every part at its realistic default, and nothing else.
     pub fn realistic() -> WorldConfig {
         WorldConfig {
@@ -322,7 +339,7 @@ impl WorldConfig {
             return Err("defaultAccount: must be exactly 12 digits".to_owned());
         }
         validate_accounts(&self.organizations, &self.accounts)?;
-        Iam::load(self).map(|_| ())
+        self.iam().map(|_| ())
     }
 
     /// Where each account id stands in `accounts`.
@@ -500,12 +517,12 @@ impl World {
         }
         // Worlds are validated before they are built (which reads the policy files once); a
         // file that became unreadable since is logged, and then no role is allowed anything.
-        let iam = Iam::load(&config).unwrap_or_else(|error| {
+        let iam = config.iam().unwrap_or_else(|error| {
             tracing::error!(%error, "IAM policies could not be read: no role is allowed anything");
-            Iam::without_policies(Realism::of(&config).enforce_iam)
+            Iam::without_policies(config.realism().enforce_iam)
         });
         World {
-            realism: Realism::of(&config),
+            realism: config.realism(),
             config,
             iam,
             index,
@@ -695,6 +712,9 @@ pub(crate) fn validate_accounts(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::realism::{
+        REALISTIC_ORGANIZATIONS_RATE_LIMIT, REALISTIC_PROPAGATION_DELAY, REALISTIC_VERIFICATION_DELAY, Realism,
+    };
 
     #[test]
     fn yaml_world_accepts_boolean_and_named_organizations() {
@@ -804,5 +824,48 @@ mod tests {
             error.contains("accounts[0].roles[0].policyFiles[0]: cannot read"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn the_switch_sets_the_defaults_and_each_setting_wins() {
+        let mut world = WorldConfig::default();
+        assert_eq!(world.realism(), Realism::default(), "the default profile is instant");
+        world.realistic = true;
+        assert_eq!(
+            world.realism(),
+            Realism {
+                propagation_delay: REALISTIC_PROPAGATION_DELAY,
+                single_administrator: true,
+                strict_regions: true,
+                enforce_iam: true,
+                verification_delay: REALISTIC_VERIFICATION_DELAY,
+                omit_account_status: true,
+                account_paths: true,
+                organizations_rate_limit: Some(REALISTIC_ORGANIZATIONS_RATE_LIMIT),
+                refuse_inactive_callers: true,
+            }
+        );
+        world.propagation_delay = Some(Duration::ZERO);
+        world.single_administrator = Some(false);
+        world.strict_regions = Some(false);
+        world.verification_delay = Some(Duration::ZERO);
+        world.omit_account_status = Some(false);
+        world.account_paths = Some(false);
+        world.organizations_rate_limit = Some(0);
+        world.refuse_inactive_callers = Some(false);
+        assert_eq!(
+            world.realism(),
+            Realism {
+                enforce_iam: true,
+                ..Realism::default()
+            },
+            "each part can be turned off but IAM enforcement"
+        );
+        let alone = WorldConfig {
+            propagation_delay: Some(Duration::from_millis(300)),
+            ..WorldConfig::default()
+        };
+        assert_eq!(alone.realism().propagation_delay, Duration::from_millis(300));
+        assert!(!alone.realism().single_administrator, "and on alone");
     }
 }

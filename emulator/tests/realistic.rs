@@ -338,7 +338,7 @@ async fn settings_come_from_the_world_and_a_malformed_one_names_its_field() {
     let file = folder.path().join("world.yaml");
     std::fs::write(&file, "realistic: true\npropagationDelay: 300ms\n").expect("write the world");
     let world = WorldConfig::from_file(&file).expect("a valid world");
-    let realism = detective_emulator::Realism::of(&world);
+    let realism = world.realism();
     assert_eq!(realism.propagation_delay, Duration::from_millis(300));
     assert!(realism.single_administrator);
 

@@ -14,16 +14,36 @@ pub mod authorization;
 pub mod policy;
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use authorization::Authorization;
 use policy::{Kind, PolicyDocument, Principal, RequestContext};
 
-use super::world::{RoleConfig, WorldConfig};
+use serde::{Deserialize, Serialize};
 
 /// The session token of credentials from AssumeRole: names the account, the role and the
 /// session, so that later calls are known to come from that role.
 const SESSION_TOKEN_PREFIX: &str = "emulator-role:";
+
+/// A role in an account, as STS AssumeRole sees it, and as IAM enforcement does (`enforceIam`).
+#[serde_with::skip_serializing_none]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RoleConfig {
+    pub name: String,
+    /// The external id the trust policy requires, if any.
+    pub external_id: Option<String>,
+    /// Accounts allowed to assume the role; empty: any account.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trusted_accounts: Vec<String>,
+    /// IAM identity policies (JSON files) attached to the role, enforced under `enforceIam`.
+    /// A relative path is read from the world file's folder (else the working directory).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policy_files: Vec<PathBuf>,
+    /// The role's trust policy (a JSON file); under `enforceIam` it replaces `trustedAccounts`
+    /// and `externalId`.
+    pub trust_policy_file: Option<PathBuf>,
+}
 
 /// The policies of every role that declares any, and whether they are enforced.
 #[derive(Clone, Debug, Default)]
@@ -43,20 +63,24 @@ struct RolePolicies {
 }
 
 impl Iam {
-    /// Reads and parses every policy file the world's roles name; the error names the field,
-    /// the file and the statement.
-    pub fn load(config: &WorldConfig) -> Result<Iam, String> {
+    /// Reads and parses every policy file that `accounts`' roles name (account id, its roles, in
+    /// the world's order); the error names the field, the file and the statement.
+    pub fn load<'a>(
+        accounts: impl IntoIterator<Item = (&'a str, &'a [RoleConfig])>,
+        enforced: bool,
+        on_behalf_checks: bool,
+    ) -> Result<Iam, String> {
         let mut roles = HashMap::new();
-        for (a, account) in config.accounts.iter().enumerate() {
-            for (r, role) in account.roles.iter().flatten().enumerate() {
+        for (a, (account_id, account_roles)) in accounts.into_iter().enumerate() {
+            for (r, role) in account_roles.iter().enumerate() {
                 let field = format!("accounts[{a}].roles[{r}]");
                 let policies = RolePolicies::load(role, &field)?;
-                roles.insert((account.account_id.clone(), role.name.clone()), policies);
+                roles.insert((account_id.to_owned(), role.name.clone()), policies);
             }
         }
         Ok(Iam {
-            enforced: super::realism::Realism::of(config).enforce_iam,
-            on_behalf_checks: config.on_behalf_checks.unwrap_or(true),
+            enforced,
+            on_behalf_checks,
             roles,
         })
     }
