@@ -6,9 +6,9 @@
 mod fixtures;
 mod support;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
-use detective_operator::aws::{AwsAccess, Detective, RoleToAssume, SdkDetective};
+use detective_operator::aws::{AwsAccess, Detective, ReachOrganizations, RoleToAssume, SdkDetective};
 
 use support::emulator_access;
 
@@ -69,6 +69,41 @@ async fn a_hundred_roles_are_each_assumed_once_across_rounds_of_calls() {
         assert!(arn.contains(&format!(":{}:graph:", account(index))), "{arn}");
     }
     assert_eq!(count(&emulator.calls(), "AssumeRole"), 100);
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_credentials_of_a_role_no_object_names_are_dropped_and_the_others_kept() {
+    let emulator = fixtures::start_emulator().await;
+    let access = access(&emulator).await;
+    // Role 2 lists an organization too: its Organizations client goes with its credentials.
+    for index in 0..3 {
+        let detective = access.detective(None, Some(&role(index))).await.expect("a client");
+        detective.list_graphs().await.expect("ListGraphs as the role");
+    }
+    access
+        .organizations(None, Some(&role(2)))
+        .await
+        .expect("an Organizations client as role 2");
+    let arns = |access: &AwsAccess| {
+        let mut arns: Vec<String> = access.roles().into_iter().map(|r| r.role_arn).collect();
+        arns.sort();
+        arns
+    };
+    assert_eq!(arns(&access), [role(0).role_arn, role(1).role_arn, role(2).role_arn]);
+    assert_eq!(count(&emulator.calls(), "AssumeRole"), 3);
+
+    // Role 0 is still named; roles 1 and 2 are not.
+    let dropped = access.retain_roles(|| HashSet::from([role(0)]));
+    assert_eq!(dropped, 2);
+    assert_eq!(arns(&access), [role(0).role_arn]);
+
+    // The kept role calls with the credentials it has; a dropped one is assumed anew.
+    for index in [0, 1] {
+        let detective = access.detective(None, Some(&role(index))).await.expect("a client");
+        detective.list_graphs().await.expect("ListGraphs as the role");
+    }
+    assert_eq!(count(&emulator.calls(), "AssumeRole"), 4, "role 1 again, not role 0");
     emulator.shutdown().await;
 }
 

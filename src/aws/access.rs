@@ -20,8 +20,12 @@
 //!
 //! Organizations clients stay one per (Region, role): only graphs listing an organization through
 //! a role of their own have one.
+//!
+//! A role's credentials (and its Organizations client) are kept until the controller says no
+//! object names the role any more ([`AwsAccess::retain_roles`]): deleted, its role changed, or
+//! moved to another shard.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -127,6 +131,30 @@ impl AwsAccess {
             config = config.endpoint_url(url);
         }
         aws_sdk_detective::Client::from_conf(config.build())
+    }
+
+    /// Keeps the credentials (and the Organizations clients) of the roles in `named()` and drops
+    /// those of every other role; returns how many (Region, role) credentials it dropped.
+    /// `named` is read while new credentials wait: credentials made meanwhile would belong to an
+    /// object `named` already counts, and are never dropped unseen.
+    pub fn retain_roles(&self, named: impl FnOnce() -> HashSet<RoleToAssume>) -> usize {
+        let mut identities = self.identities.lock().expect("identity cache lock");
+        let named = named();
+        let is_named = |role: &Option<RoleToAssume>| role.as_ref().is_none_or(|role| named.contains(role));
+        let before = identities.len();
+        identities.retain(|(_, role), _| is_named(role));
+        self.organizations
+            .lock()
+            .expect("client cache lock")
+            .retain(|(_, role), _| is_named(role));
+        before - identities.len()
+    }
+
+    /// The roles whose credentials are kept, each once however many Regions it is used in.
+    pub fn roles(&self) -> Vec<RoleToAssume> {
+        let identities = self.identities.lock().expect("identity cache lock");
+        let roles: HashSet<&RoleToAssume> = identities.keys().filter_map(|(_, role)| role.as_ref()).collect();
+        roles.into_iter().cloned().collect()
     }
 
     /// The credentials of `role` obtained through STS in `region`, made once per (Region, role).

@@ -13,6 +13,7 @@
 //!   child `DetectiveGraph`s, not AWS);
 //! - [`status`]: where status is written; [`events`]: which events are published;
 //! - [`claims`]: one owner per behavior graph;
+//! - [`roles`]: the roles the watched objects name; the credentials of the others are dropped;
 //! - [`leader`]: the Lease that lets one replica reconcile; [`backoff`]: retry pacing.
 
 pub mod backoff;
@@ -27,6 +28,7 @@ pub mod leader;
 pub mod membership;
 pub mod organization_admin;
 pub mod reconciler;
+pub mod roles;
 pub mod run;
 pub mod status;
 pub mod watched;

@@ -16,13 +16,14 @@ use kube::core::Selector;
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tracing::{info, warn};
 
 use super::decoding::Decoder;
 use super::kinds::Kind;
 use super::label_selector;
 use super::reconciler::Managed;
+use super::roles::{HeldRoles, NamesRoles};
 use super::watched::Watched;
 use super::watches::{InitialLists, Watch, WatchScope};
 use super::{Context, backoff, error_policy, graph_set, leader, reconcile, status};
@@ -242,6 +243,8 @@ async fn run_controller(
         },
     );
     let decoder = Decoder::new(recorder.clone(), parts.metrics.clone());
+    // Told of every change to a watch cache: the roles no object names any more are dropped.
+    let caches_changed = Arc::new(Notify::new());
     let scope = WatchScope {
         client: &parts.client,
         namespace: parts.namespace.as_deref(),
@@ -249,10 +252,15 @@ async fn run_controller(
     };
     // The graph watch cache also serves the graph-claim check; a process that runs no graph
     // reconciles runs no claim check and gets an empty one.
-    let mut graph_watch = parts
-        .kinds
-        .contains(&Kind::Graph)
-        .then(|| Watch::<DetectiveGraph>::start(scope, lists.expect(), decoder.clone(), parts.metrics.clone()));
+    let mut graph_watch = parts.kinds.contains(&Kind::Graph).then(|| {
+        Watch::<DetectiveGraph>::start(
+            scope,
+            lists.expect(),
+            decoder.clone(),
+            parts.metrics.clone(),
+            caches_changed.clone(),
+        )
+    });
     let graphs = graph_watch
         .as_ref()
         .map_or_else(|| reflector::store().0, |watch| watch.store.clone());
@@ -276,12 +284,14 @@ async fn run_controller(
         scope,
         lists: &lists,
         decoder,
+        caches_changed: caches_changed.clone(),
+        held_roles: HeldRoles::default(),
         concurrency: parts.concurrency,
         stop: stop_rx,
         ctx,
     };
     // Every watch is started (and expected by readiness) before any is polled.
-    let running: Vec<BoxFuture<'static, ()>> = parts
+    let mut running: Vec<BoxFuture<'static, ()>> = parts
         .kinds
         .iter()
         .map(|kind| match kind {
@@ -291,6 +301,12 @@ async fn run_controller(
             Kind::GraphSet => controllers.graph_sets(),
         })
         .collect();
+    running.push(Box::pin(controllers.held_roles.clone().release_on_change(
+        parts.aws.clone(),
+        caches_changed,
+        readiness,
+        controllers.stop.clone(),
+    )));
     futures::future::join_all(running).await;
 }
 
@@ -299,6 +315,10 @@ struct Controllers<'a> {
     scope: WatchScope<'a>,
     lists: &'a InitialLists,
     decoder: Arc<Decoder>,
+    /// Told by every watch when its cache changes.
+    caches_changed: Arc<Notify>,
+    /// The caches of the kinds that act through roles.
+    held_roles: HeldRoles,
     concurrency: u16,
     stop: watch::Receiver<bool>,
     ctx: Arc<Context>,
@@ -312,11 +332,14 @@ impl Controllers<'_> {
             self.lists.expect(),
             self.decoder.clone(),
             self.ctx.metrics.clone(),
+            self.caches_changed.clone(),
         )
     }
 
-    /// The controller of one kind, running until the stop signal.
-    fn control<K: Managed>(&self, watch: Watch<K>) -> BoxFuture<'static, ()> {
+    /// The controller of one kind, running until the stop signal; the roles its objects name
+    /// are held.
+    fn control<K: Managed + NamesRoles>(&self, watch: Watch<K>) -> BoxFuture<'static, ()> {
+        self.held_roles.hold(watch.store.clone());
         Box::pin(control(watch, self.concurrency, self.stop.clone(), self.ctx.clone()))
     }
 

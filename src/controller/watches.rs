@@ -12,6 +12,7 @@ use kube::core::Selector;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{Predicate, WatchStreamExt, predicates, watcher};
 use kube::{Client, ResourceExt};
+use tokio::sync::Notify;
 
 use super::decoding::Decoder;
 use super::watched::Watched;
@@ -37,12 +38,14 @@ pub struct Watch<K: Watched> {
 impl<K: Watched> Watch<K> {
     /// Starts watching `K` in `scope`; `initial_list` is told when the first list is complete,
     /// `decoder` reads each object (skipping those that do not decode), `metrics` forgets the
-    /// series of a resource that leaves the watch.
+    /// series of a resource that leaves the watch, `changed` is told of every change to the
+    /// cache (the roles its objects name may have changed: [`super::roles`]).
     pub fn start(
         scope: WatchScope<'_>,
         initial_list: InitialList,
         decoder: Arc<Decoder>,
         metrics: Arc<Metrics>,
+        changed: Arc<Notify>,
     ) -> Self {
         // Watched as plain JSON and decoded one object at a time (see `decoding`).
         let resource = ApiResource::erase::<K>(&());
@@ -75,12 +78,17 @@ impl<K: Watched> Watch<K> {
             .modify(forget_unread_metadata)
             .reflect(writer)
             .inspect(move |event| match event {
-                Ok(watcher::Event::InitDone) => initial_list.done(&K::kind(&())),
+                Ok(watcher::Event::InitDone) => {
+                    initial_list.done(&K::kind(&()));
+                    changed.notify_one();
+                }
                 // Deleted, or relabelled out of the selector (another shard's now): its series
                 // are this process's no more.
                 Ok(watcher::Event::Delete(resource)) => {
                     metrics.forget(K::KIND, &resource.namespace().unwrap_or_default(), &resource.name_any());
+                    changed.notify_one();
                 }
+                Ok(watcher::Event::Apply(_)) => changed.notify_one(),
                 _ => {}
             })
             .applied_objects()
