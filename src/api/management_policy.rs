@@ -138,8 +138,8 @@ mod tests {
         let plan = PendingChanges::of(vec![("invite", accounts), ("remove", Vec::new())], None);
         assert_eq!(plan.actions.len(), 1, "an action with nothing to do is left out");
         assert_eq!((plan.actions[0].count, plan.actions[0].first.len()), (7, FIRST_SHOWN));
-        assert_eq!(plan.in_sync(false).status, false);
-        assert_eq!(plan.in_sync(true).status, true, "written under Manage");
+        assert!(!plan.in_sync(false).status);
+        assert!(plan.in_sync(true).status, "written under Manage");
 
         let refused = PendingChanges::of(Vec::new(), Some("cannot leave".into()));
         assert!(!refused.is_empty(), "a refusal is no match");

@@ -13,36 +13,14 @@ mod graph;
 mod membership;
 mod organization_admin;
 
-use std::collections::BTreeMap;
-
 use detective_emulator::Emulator;
 use detective_operator::api::{PendingChanges, SyncStatus};
 
-/// The AWS write calls the emulator answered (every Detective write is one of these verbs).
+use support::write_calls;
+
+/// The AWS write calls the emulator answered.
 fn writes(emulator: &Emulator) -> Vec<String> {
     write_calls(emulator).into_keys().collect()
-}
-
-/// The AWS write calls the emulator answered, each with how many times.
-fn write_calls(emulator: &Emulator) -> BTreeMap<String, u64> {
-    const WRITES: [&str; 11] = [
-        "Create",
-        "Delete",
-        "Tag",
-        "Untag",
-        "Update",
-        "StartMonitoring",
-        "Accept",
-        "Reject",
-        "Disassociate",
-        "Enable",
-        "Disable",
-    ];
-    emulator
-        .calls()
-        .into_iter()
-        .filter(|(call, _)| WRITES.iter().any(|verb| call.starts_with(verb)))
-        .collect()
 }
 
 /// A condition's status and reason.

@@ -11,8 +11,10 @@ use kube::api::{Api, DynamicObject};
 use serde_json::{Value, json};
 
 use crate::fixtures::{create_graph, detective_client, invite};
-use crate::harness::{ADMIN, Env, OperatorOptions, REGION, emulator, eventually, has_condition, resource, try_get};
-use crate::support::delegations;
+use crate::harness::{
+    ADMIN, Env, Operator, OperatorOptions, REGION, emulator, eventually, has_condition, resource, try_get,
+};
+use crate::support::{delegations, write_calls};
 
 const MEMBER: &str = "280000000001";
 const MANAGEMENT: &str = "280000000000";
@@ -20,20 +22,23 @@ const SECURITY: &str = "280000000002";
 
 /// The AWS write calls the emulator answered so far.
 fn writes(emulator: &Emulator) -> Vec<(String, u64)> {
-    const WRITES: [&str; 7] = [
-        "Create",
-        "Delete",
-        "Accept",
-        "Reject",
-        "Disassociate",
-        "Enable",
-        "Disable",
-    ];
-    emulator
-        .calls()
-        .into_iter()
-        .filter(|(call, _)| WRITES.iter().any(|verb| call.starts_with(verb)))
-        .collect()
+    write_calls(emulator).into_iter().collect()
+}
+
+/// Starts the operator as `account` and applies the resource `kind`/`name` with `spec` (YAML
+/// lines) under `managementPolicy: Observe`.
+async fn observe(env: &Env, emulator: &Emulator, account: &str, kind: &str, name: &str, spec: &str) -> Operator {
+    let operator = env
+        .operator(OperatorOptions::new("operator", account, &emulator.endpoint_url()))
+        .await;
+    let spec: String = spec.lines().map(|line| format!("  {line}\n")).collect();
+    env.apply(&format!(
+        "apiVersion: detective.operator.dev/v1alpha1\nkind: {kind}\nmetadata:\n  name: {name}\n  namespace: {ns}\n\
+         spec:\n{spec}  managementPolicy: Observe\n",
+        ns = env.ns
+    ))
+    .await;
+    operator
 }
 
 /// Waits until `name` is observed with exactly `plan` (its `pendingChanges.actions`) pending:
@@ -72,14 +77,18 @@ async fn managed(api: &Api<DynamicObject>, name: &str, check: impl Fn(&Value) ->
 /// The one `PlanChanged` Event about `name` (published right after the status is written: waited
 /// for), and its note.
 async fn plan_changed(env: &Env, name: &str) -> String {
-    eventually(Duration::from_secs(30), &format!("one PlanChanged event about {name}"), || async {
-        let events = env.events_about(name).await;
-        let told: Vec<&Value> = events.iter().filter(|e| e["reason"] == "PlanChanged").collect();
-        match told.as_slice() {
-            [one] => Ok(one["note"].as_str().unwrap_or_default().to_owned()),
-            _ => Err(format!("{} PlanChanged events: {events:?}", told.len())),
-        }
-    })
+    eventually(
+        Duration::from_secs(30),
+        &format!("one PlanChanged event about {name}"),
+        || async {
+            let events = env.events_about(name).await;
+            let told: Vec<&Value> = events.iter().filter(|e| e["reason"] == "PlanChanged").collect();
+            match told.as_slice() {
+                [one] => Ok(one["note"].as_str().unwrap_or_default().to_owned()),
+                _ => Err(format!("{} PlanChanged events: {events:?}", told.len())),
+            }
+        },
+    )
     .await
 }
 
@@ -102,21 +111,8 @@ async fn an_observed_membership_reports_its_answer_and_gives_it_once_managed() {
     invite(&admin, &arn, MEMBER, "member@example.com").await;
     emulator.reset_calls();
 
-    let _operator = env.operator(OperatorOptions::new("operator", MEMBER, &url)).await;
-    env.apply(&format!(
-        "apiVersion: detective.operator.dev/v1alpha1
-kind: DetectiveMembership
-metadata:
-  name: invited
-  namespace: {ns}
-spec:
-  graphArn: {arn}
-  state: Accepted
-  managementPolicy: Observe
-",
-        ns = env.ns
-    ))
-    .await;
+    let spec = format!("graphArn: {arn}\nstate: Accepted");
+    let _operator = observe(&env, &emulator, MEMBER, "DetectiveMembership", "invited", &spec).await;
     let api = env.memberships();
     let object = observed(
         &api,
@@ -146,22 +142,16 @@ async fn an_observed_organization_admin_reports_the_regions_and_delegates_them_o
     };
     let emulator = emulator(Default::default()).await;
     emulator.seed_organization(&OrganizationSeed::new("o-e2eobserve1", MANAGEMENT, 2, 3, SECURITY));
-    let url = emulator.endpoint_url();
 
-    let _operator = env.operator(OperatorOptions::new("operator", MANAGEMENT, &url)).await;
-    env.apply(&format!(
-        "apiVersion: detective.operator.dev/v1alpha1
-kind: DetectiveOrganizationAdmin
-metadata:
-  name: organization
-  namespace: {ns}
-spec:
-  accountId: \"{SECURITY}\"
-  regions: [us-east-1, eu-west-1]
-  managementPolicy: Observe
-",
-        ns = env.ns
-    ))
+    let spec = format!("accountId: \"{SECURITY}\"\nregions: [us-east-1, eu-west-1]");
+    let _operator = observe(
+        &env,
+        &emulator,
+        MANAGEMENT,
+        "DetectiveOrganizationAdmin",
+        "organization",
+        &spec,
+    )
     .await;
     let api = Api::namespaced_with(
         env.client.clone(),
