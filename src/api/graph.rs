@@ -365,7 +365,7 @@ pub enum GraphDeletionPolicy {
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
 #[schemars(transform = SyncStatus::described(
-    "kstatus conditions: `Ready`, `Reconciling`, `Stalled`, and `MembersHealthy`.",
+    "kstatus conditions: `Ready`, `Reconciling`, `Stalled`, `MembersHealthy` and `InSync` (whether AWS matches the spec).",
     "When the graph was last read and reconciled."
 ))]
 pub struct DetectiveGraphStatus {
@@ -546,7 +546,7 @@ fn tags_schema(_: &mut SchemaGenerator) -> Schema {
 impl DetectiveGraphSpec {
     /// Whether the operator only observes (`managementPolicy: Observe`): no AWS write.
     pub fn observes(&self) -> bool {
-        self.management_policy == ManagementPolicy::Observe
+        self.management_policy.observes()
     }
 
     /// The role the administrator account is reached through, if the spec names one.

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::constraints::{DEFAULT_RESYNC_INTERVAL, Interval, cel_rule, immutable_once_set};
 use super::constraints::{GRAPH_ARN_MAX_LENGTH, GRAPH_ARN_PATTERN, REGION_MAX_LENGTH, REGION_PATTERN};
+use super::management_policy::{ManagementPolicy, PendingChanges};
 use super::role::{AssumeRoleSpec, DeclaredRole};
 use super::sync_status::SyncStatus;
 use crate::graph_arn::GraphArn;
@@ -75,6 +76,13 @@ pub struct DetectiveMembershipSpec {
     /// Stops every AWS call for this resource until set back to false.
     #[serde(default)]
     pub suspend: bool,
+
+    /// `Manage` (default) answers the invitation as declared; `Observe` reads it, reports the
+    /// answer a sync would give in `status.pendingChanges` (and one Event each time it changes)
+    /// and the `InSync` condition, and makes no AWS write, not even on deletion
+    /// (`deletionPolicy` is then not applied). Back to `Manage`, the next reconcile answers.
+    #[serde(default)]
+    pub management_policy: ManagementPolicy,
 }
 
 /// The declared answer to the invitation.
@@ -100,7 +108,7 @@ pub enum MembershipDeletionPolicy {
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
 #[schemars(transform = SyncStatus::described(
-    "kstatus conditions: `Ready`, `Reconciling`, `Stalled`.",
+    "kstatus conditions: `Ready`, `Reconciling`, `Stalled`, and `InSync` (whether AWS matches the spec).",
     "When the invitation was last read."
 ))]
 pub struct DetectiveMembershipStatus {
@@ -115,6 +123,10 @@ pub struct DetectiveMembershipStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["package".into()]))]
     pub datasource_packages: Vec<MembershipPackageStatus>,
+
+    /// With `managementPolicy: Observe`: the answer a sync would give (`accept`, `reject` or
+    /// `disassociate`, naming the graph), or why it would be refused, as of the last read.
+    pub pending_changes: Option<PendingChanges>,
 }
 
 /// The invitation as the member account sees it.

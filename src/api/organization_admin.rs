@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::constraints::{ACCOUNT_ID_PATTERN, MAX_REGIONS, REGION_MAX_LENGTH, REGION_PATTERN};
 use super::constraints::{DEFAULT_RESYNC_INTERVAL, Interval};
+use super::management_policy::{ManagementPolicy, PendingChanges};
 use super::role::{AssumeRoleSpec, DeclaredRole};
 use super::sync_status::SyncStatus;
 
@@ -80,6 +81,13 @@ pub struct DetectiveOrganizationAdminSpec {
     /// Stops every AWS call for this resource until set back to false.
     #[serde(default)]
     pub suspend: bool,
+
+    /// `Manage` (default) delegates as declared; `Observe` reads the delegations, reports the
+    /// Regions a sync would enable or disable in `status.pendingChanges` (and one Event each time
+    /// that changes) and the `InSync` condition, and makes no AWS write, not even on deletion
+    /// (`deletionPolicy` is then not applied). Back to `Manage`, the next reconcile applies it.
+    #[serde(default)]
+    pub management_policy: ManagementPolicy,
 }
 
 /// Whether a delegation the resource no longer asks for is kept or disabled.
@@ -96,7 +104,7 @@ pub enum DelegationRemoval {
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
 #[schemars(transform = SyncStatus::described(
-    "kstatus conditions over all Regions: `Ready`, `Reconciling`, `Stalled`.",
+    "kstatus conditions over all Regions: `Ready`, `Reconciling`, `Stalled`, and `InSync` (whether AWS matches the spec).",
     "When the delegations were last read."
 ))]
 pub struct DetectiveOrganizationAdminStatus {
@@ -116,6 +124,11 @@ pub struct DetectiveOrganizationAdminStatus {
     /// Regions in `spec.regions`.
     #[serde(default)]
     pub declared_regions: i32,
+
+    /// With `managementPolicy: Observe`: the Regions a sync would `enable` or `disable`, or why
+    /// it would be refused (another account administers the organization), as of the last read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_changes: Option<PendingChanges>,
 }
 
 /// The delegation in one Region, as ListOrganizationAdminAccounts reports it.

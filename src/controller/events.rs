@@ -7,7 +7,8 @@ use kube::runtime::events::{Event, EventType, Recorder};
 
 use crate::api::conditions::RECONCILING;
 use crate::api::{
-    DelegationState, DetectiveGraphSetStatus, DetectiveGraphStatus, DetectiveOrganizationAdminStatus, PendingChanges,
+    DelegationState, DetectiveGraphSetStatus, DetectiveGraphStatus, DetectiveMembershipStatus,
+    DetectiveOrganizationAdminStatus, PendingChanges,
 };
 use crate::engine::graph_set::{CHILD_CONFLICT, ChildAction, was_in_conflict};
 use crate::engine::organization_admin::{Decision, OrganizationAdminWrite};
@@ -197,8 +198,8 @@ pub fn notices(previous: Option<&DetectiveGraphStatus>, outcome: &GraphOutcome) 
     notices
 }
 
-/// With `managementPolicy: Observe`, the plan when it differs from the one the previous status
-/// published: one Event per change of plan, none at a resync that finds the same.
+/// With `managementPolicy: Observe` (any kind), the plan when it differs from the one the
+/// previous status published: one Event per change of plan, none at a resync that finds the same.
 pub fn plan_changed(previous: Option<&PendingChanges>, pending: Option<&PendingChanges>) -> Option<Notice> {
     let pending = pending?;
     (previous != Some(pending)).then(|| {
@@ -215,8 +216,13 @@ fn listing(accounts: &[&str], summary: impl FnOnce(usize) -> String) -> Option<S
     (!accounts.is_empty()).then(|| format!("{} ({})", summary(accounts.len()), abbreviated(accounts)))
 }
 
-/// The events of one membership reconcile: the answer it wrote, and a failure that needs a human.
-pub fn membership_notices(graph_arn: &str, outcome: &MembershipOutcome) -> Vec<Notice> {
+/// The events of one membership reconcile: the answer it wrote, a failure that needs a human,
+/// and (`managementPolicy: Observe`) the plan when it changed since the `previous` status.
+pub fn membership_notices(
+    previous: Option<&DetectiveMembershipStatus>,
+    graph_arn: &str,
+    outcome: &MembershipOutcome,
+) -> Vec<Notice> {
     let mut notices = Vec::new();
     if let Some(answer) = outcome.applied {
         let operation = answer.operation();
@@ -229,11 +235,16 @@ pub fn membership_notices(graph_arn: &str, outcome: &MembershipOutcome) -> Vec<N
     if let Some(error) = outcome.error.as_ref().filter(|e| !e.is_retryable()) {
         notices.push(Notice::warning(error.reason(), "Reconcile", error.to_string()));
     }
+    notices.extend(plan_changed(
+        previous.and_then(|p| p.pending_changes.as_ref()),
+        outcome.status.pending_changes.as_ref(),
+    ));
     notices
 }
 
 /// The events of one `DetectiveOrganizationAdmin` reconcile: each delegation enabled or disabled,
-/// a Region that another account administers (when it starts), and a failure that needs a human.
+/// a Region that another account administers (when it starts), a failure that needs a human, and
+/// (`managementPolicy: Observe`) the plan when it changed since the `previous` status.
 pub fn organization_admin_notices(
     previous: Option<&DetectiveOrganizationAdminStatus>,
     outcome: &OrganizationAdminOutcome,
@@ -281,6 +292,10 @@ pub fn organization_admin_notices(
     if let Some(error) = outcome.error.as_ref().filter(|e| !e.is_retryable()) {
         notices.push(Notice::warning(error.reason(), "Reconcile", error.to_string()));
     }
+    notices.extend(plan_changed(
+        previous.and_then(|p| p.pending_changes.as_ref()),
+        outcome.status.pending_changes.as_ref(),
+    ));
     notices
 }
 
@@ -659,7 +674,7 @@ mod tests {
             (MembershipWrite::Reject, "RejectInvitation"),
             (MembershipWrite::Disassociate, "DisassociateMembership"),
         ] {
-            let told = membership_notices(graph, &outcome(Some(write), None));
+            let told = membership_notices(None, graph, &outcome(Some(write), None));
             assert_eq!(told, [Notice::normal(reason, reason, format!("{reason} for {graph}"))]);
         }
         let denied = SyncError::Aws(AwsError::new(
@@ -668,7 +683,7 @@ mod tests {
             "AccessDeniedException",
             "m",
         ));
-        let told = membership_notices(graph, &outcome(None, Some(denied)));
+        let told = membership_notices(None, graph, &outcome(None, Some(denied)));
         assert_eq!(warnings(&told), ["AccessDenied"]);
         let throttled = SyncError::Aws(AwsError::new(
             "ListInvitations",
@@ -677,7 +692,7 @@ mod tests {
             "m",
         ));
         assert!(
-            membership_notices(graph, &outcome(None, Some(throttled))).is_empty(),
+            membership_notices(None, graph, &outcome(None, Some(throttled))).is_empty(),
             "a retryable failure is not a human's to fix"
         );
     }

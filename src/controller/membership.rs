@@ -26,7 +26,7 @@ impl Managed for DetectiveMembership {
     }
 
     async fn announce(&self, outcome: &MembershipOutcome, ctx: &Context) {
-        let notices = events::membership_notices(&self.spec.graph_arn, outcome);
+        let notices = events::membership_notices(self.status.as_ref(), &self.spec.graph_arn, outcome);
         if !notices.is_empty() {
             events::publish(&ctx.recorder, &self.object_ref(&()), notices).await;
         }

@@ -26,7 +26,7 @@ use k8s_openapi::jiff::Timestamp;
 use tracing::info;
 
 use crate::api::validation::FieldErrors;
-use crate::api::{DeclaredRole, DelegationRemoval, GraphDeletionPolicy, MembershipDeletionPolicy};
+use crate::api::{DeclaredRole, DelegationRemoval, GraphDeletionPolicy, ManagementPolicy, MembershipDeletionPolicy};
 use crate::aws::{AwsAccess, AwsError, ErrorKind, ReachOrganizations, RoleToAssume, SdkDetective, SdkOrganizations};
 
 pub use graph::{ClaimCheck, GraphObservation, GraphOutcome, GraphSource, GraphTarget, GraphWrite, failed, report};
@@ -66,7 +66,10 @@ pub trait Pipeline: Copy + Send + Sync {
     ) -> impl Future<Output = Self::Outcome> + Send;
     /// The outcome of a reconcile that could not start.
     fn failed(self, error: SyncError, now: Timestamp) -> Self::Outcome;
-    /// Whether deleting the resource calls AWS at all (`deletionPolicy`, what status recorded).
+    /// `spec.managementPolicy`: under `Observe` neither a reconcile nor a deletion writes to AWS.
+    fn management_policy(&self) -> ManagementPolicy;
+    /// Whether deleting a managed resource calls AWS at all (`deletionPolicy`, what status
+    /// recorded).
     fn tears_down(&self) -> bool;
     /// What deleting the resource does in AWS.
     fn tear_down(self, clients: &Self::Clients) -> impl Future<Output = Result<(), SyncError>> + Send;
@@ -82,16 +85,26 @@ pub(crate) async fn regional_client(
     Ok(aws.detective(region, role.as_ref()).await?)
 }
 
-/// [`Pipeline::validate`], [`Pipeline::Clients`] and [`Pipeline::connect`] of a kind that runs
-/// in one Region, read off its spec: `validate()`, `region()` (else the operator's default) and
-/// `role()` (the CRD derive gives the specs no common trait).
-macro_rules! in_one_region_by_spec {
+/// [`Pipeline::validate`] and [`Pipeline::management_policy`] read off the spec's `validate()`
+/// and `management_policy` (the CRD derive gives the specs no common trait).
+macro_rules! checked_by_spec {
     () => {
-        type Clients = SdkDetective;
-
         fn validate(&self) -> Result<(), FieldErrors> {
             self.spec.validate()
         }
+
+        fn management_policy(&self) -> ManagementPolicy {
+            self.spec.management_policy
+        }
+    };
+}
+
+/// [`checked_by_spec`], and [`Pipeline::Clients`] and [`Pipeline::connect`] of a kind that runs
+/// in one Region, read off its spec: `region()` (else the operator's default) and `role()`.
+macro_rules! in_one_region_by_spec {
+    () => {
+        type Clients = SdkDetective;
+        checked_by_spec!();
 
         async fn connect(&self, aws: &AwsAccess) -> Result<SdkDetective, SyncError> {
             regional_client(aws, self.spec.region(), self.spec.role()).await
@@ -113,6 +126,10 @@ pub async fn sync<P: Pipeline>(aws: &AwsAccess, target: P, mode: Mode, now: Time
 
 /// Applies the resource's deletion policy in AWS; `Ok` means nothing is left to do.
 pub async fn teardown<P: Pipeline>(aws: &AwsAccess, target: P) -> Result<(), SyncError> {
+    if target.management_policy().observes() {
+        info!("managementPolicy Observe: releasing without an AWS call, whatever deletionPolicy says");
+        return Ok(());
+    }
     if !target.tears_down() {
         info!("deletionPolicy keeps the AWS side: releasing without a call");
         return Ok(());
@@ -134,10 +151,7 @@ impl Pipeline for GraphTarget<'_> {
     }
 
     fn tears_down(&self) -> bool {
-        // managementPolicy Observe never writes to AWS, on deletion neither.
-        !self.spec.observes()
-            && self.spec.deletion_policy == GraphDeletionPolicy::Delete
-            && self.previous.is_some_and(|s| s.graph_arn.is_some())
+        self.spec.deletion_policy == GraphDeletionPolicy::Delete && self.previous.is_some_and(|s| s.graph_arn.is_some())
     }
 
     async fn tear_down(self, detective: &SdkDetective) -> Result<(), SyncError> {
@@ -179,10 +193,7 @@ impl Pipeline for OrganizationAdminTarget<'_> {
     /// The management account's Organizations client and its Detective client per Region the
     /// resource reads.
     type Clients = OrganizationAdminClients<SdkDetective, SdkOrganizations>;
-
-    fn validate(&self) -> Result<(), FieldErrors> {
-        self.spec.validate()
-    }
+    checked_by_spec!();
 
     async fn connect(&self, aws: &AwsAccess) -> Result<Self::Clients, SyncError> {
         let mut regions = Vec::new();
@@ -225,10 +236,18 @@ impl Pipeline for OrganizationAdminTarget<'_> {
 /// Whether the reconcile may write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
-    /// Observe and plan only: no write call is made (`plan -f`).
+    /// Observe and plan only: no write call is made (`plan -f`, `managementPolicy: Observe`).
     DryRun,
     /// Apply the plan.
     Apply,
+}
+
+impl Mode {
+    /// The mode a resource under `policy` runs in: whatever the caller asks, `Observe` makes
+    /// no AWS write.
+    pub fn under(self, policy: ManagementPolicy) -> Self {
+        if policy.observes() { Self::DryRun } else { self }
+    }
 }
 
 /// Why a reconcile failed.

@@ -68,6 +68,29 @@ pub fn assume_role_grant(dir: &std::path::Path, role_arn: &str) -> std::path::Pa
     path
 }
 
+/// The AWS write calls the emulator answered, each with how many times: every Detective write
+/// (and the Organizations writes the operator could make) starts with one of these verbs.
+pub fn write_calls(emulator: &detective_emulator::Emulator) -> std::collections::BTreeMap<String, u64> {
+    const WRITES: [&str; 11] = [
+        "Create",
+        "Delete",
+        "Tag",
+        "Untag",
+        "Update",
+        "StartMonitoring",
+        "Accept",
+        "Reject",
+        "Disassociate",
+        "Enable",
+        "Disable",
+    ];
+    emulator
+        .calls()
+        .into_iter()
+        .filter(|(call, _)| WRITES.iter().any(|verb| call.starts_with(verb)))
+        .collect()
+}
+
 /// Region → the organization's Detective administrator, as the emulator holds them.
 pub fn delegations(emulator: &detective_emulator::Emulator) -> std::collections::BTreeMap<String, String> {
     emulator

@@ -208,8 +208,7 @@ pub async fn reconcile<D: Detective, R: AssumeRole + ReachOrganizations>(
     mode: Mode,
     now: Timestamp,
 ) -> GraphOutcome {
-    // managementPolicy Observe: whatever the caller asks, no AWS write.
-    let mode = if target.spec.observes() { Mode::DryRun } else { mode };
+    let mode = mode.under(target.spec.management_policy);
     let previous = target.previous.cloned().unwrap_or_default();
     let progress = |write: &GraphWrite| {
         if let Some(progress) = target.progress {

@@ -9,9 +9,10 @@ use k8s_openapi::jiff::Timestamp;
 use super::desired::DesiredGraph;
 use super::pending;
 use super::{GraphObservation, GraphOutcome, GraphSource, GraphTarget};
-use crate::api::conditions::{ConditionState, IN_SYNC, MEMBERS_HEALTHY, Verdict};
+use crate::api::conditions::{ConditionState, MEMBERS_HEALTHY, Verdict};
 use crate::api::{
-    DatasourcePackage, DatasourcePackageStatus, DetectiveGraphStatus, MemberStatusEntry, MemberSummary, SyncStatus,
+    DatasourcePackage, DatasourcePackageStatus, DetectiveGraphStatus, MemberStatusEntry, MemberSummary, PendingChanges,
+    SyncStatus,
 };
 use crate::engine::abbreviated;
 use crate::member::{InvitationType, MemberStatus, ObservedMember, PackageIngest};
@@ -63,12 +64,11 @@ pub fn report(
     let graph_created = previous.graph_created || observation.is_some_and(|o| o.source == GraphSource::Created);
     let observing = target.spec.observes();
     let states = condition_states(desired, outcome, observation, &declared, observing);
-    let pending_changes = match (observing, observation) {
-        (false, _) => None,
-        (true, Some(_)) => Some(pending::pending_changes(outcome)),
-        // Nothing was read: the last known plan stays.
-        (true, None) => previous.pending_changes.clone(),
-    };
+    let pending_changes = PendingChanges::published(
+        target.spec.management_policy,
+        observation.map(|_| pending::pending_changes(outcome)),
+        previous.pending_changes.as_ref(),
+    );
     DetectiveGraphStatus {
         sync: SyncStatus::after(&previous.sync, &states, target.generation, now, observation.is_some()),
         graph_arn,
@@ -157,13 +157,7 @@ fn condition_states(
 ) -> Vec<ConditionState> {
     let mut verdict = match (observing, &outcome.error, observation) {
         // Observe: Ready means AWS was read; what a sync would do is InSync's and pendingChanges'.
-        (true, None, Some(_)) => Verdict::ready(
-            "Observed",
-            format!(
-                "managementPolicy Observe: AWS read, no write made; pending: {}",
-                pending::pending_changes(outcome).summary()
-            ),
-        ),
+        (true, None, Some(_)) => pending::pending_changes(outcome).observed(),
         _ => verdict(desired, outcome, observation, declared),
     };
     // Whatever else is going on, a started package that is not declared is told (the API cannot
@@ -199,16 +193,9 @@ fn condition_states(
 }
 
 /// `InSync`: whether AWS matches the spec after this reconcile: nothing for a sync to write when
-/// read, or (managed) the writes it found needed made. Said so right after the writes, a quiet
-/// resync that reads AWS as written has no status to change.
+/// read, or (managed) the writes it found needed made.
 fn in_sync(outcome: &GraphOutcome, observing: bool) -> ConditionState {
-    let pending = pending::pending_changes(outcome);
-    // The same condition either way: a quiet resync after the writes then changes nothing.
-    if pending.is_empty() || (!observing && !outcome.applied.is_empty()) {
-        ConditionState::new(IN_SYNC, true, "InSync", "AWS matches the spec")
-    } else {
-        ConditionState::new(IN_SYNC, false, "ChangesPending", pending.summary())
-    }
+    pending::pending_changes(outcome).in_sync(!observing && !outcome.applied.is_empty())
 }
 
 /// Ready / Reconciling / Stalled for an outcome, in order of precedence.

@@ -40,6 +40,15 @@ impl MembershipWrite {
             Self::Disassociate => "DisassociateMembership",
         }
     }
+
+    /// The action, as `status.pendingChanges` names it.
+    pub fn action(self) -> &'static str {
+        match self {
+            Self::Accept => "accept",
+            Self::Reject => "reject",
+            Self::Disassociate => "disassociate",
+        }
+    }
 }
 
 impl Decision {

@@ -2,12 +2,14 @@
 //! (answer) → report. Runs as the member account.
 //!
 //! This file is the orchestration; each step is its own module, named as in [`super::graph`]:
-//! [`observe`] (AWS read), [`decide`] (pure), [`apply`] (AWS write), [`report`] (pure),
-//! [`schedule`] (pure), [`teardown`] (`deletionPolicy: Disassociate`).
+//! [`observe`] (AWS read), [`decide`] (pure), [`apply`] (AWS write), [`pending`] (what a sync
+//! would write, pure), [`report`] (pure), [`schedule`] (pure), [`teardown`]
+//! (`deletionPolicy: Disassociate`).
 
 pub mod apply;
 pub mod decide;
 pub mod observe;
+pub mod pending;
 pub mod report;
 pub mod schedule;
 pub mod teardown;
@@ -68,6 +70,7 @@ pub async fn reconcile<D: Detective>(
     mode: Mode,
     now: Timestamp,
 ) -> MembershipOutcome {
+    let mode = mode.under(target.spec.management_policy);
     let graph_arn = &target.spec.graph_arn;
     let found = match observe::find(detective, graph_arn).await {
         Ok(found) => found,

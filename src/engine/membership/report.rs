@@ -5,11 +5,13 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
 use super::decide::Decision;
+use super::pending::pending_changes;
 use super::schedule::INVITATION_RECHECK;
 use super::{MembershipOutcome, MembershipTarget};
 use crate::api::conditions::Verdict;
 use crate::api::{
-    DesiredInvitationState, DetectiveMembershipStatus, InvitationStatus, MembershipPackageStatus, SyncStatus,
+    DesiredInvitationState, DetectiveMembershipStatus, InvitationStatus, MembershipPackageStatus, PendingChanges,
+    SyncStatus,
 };
 use crate::aws::{Invitation, MembershipIngest};
 
@@ -50,19 +52,26 @@ pub fn report(
 ) -> DetectiveMembershipStatus {
     let previous = target.previous.cloned().unwrap_or_default();
     let graph = &target.spec.graph_arn;
-    let verdict = match (&outcome.error, &outcome.decision) {
-        (Some(error), _) => error.verdict(),
-        (None, Some(Decision::Impossible(reason))) => {
+    let policy = target.spec.management_policy;
+    let pending = outcome
+        .decision
+        .as_ref()
+        .map(|decision| pending_changes(decision, graph));
+    let verdict = match (&outcome.error, &outcome.decision, &pending) {
+        (Some(error), _, _) => error.verdict(),
+        // Observe: Ready means the invitation was read; the answer is InSync's and pendingChanges'.
+        (None, Some(_), Some(pending)) if policy.observes() => pending.observed(),
+        (None, Some(Decision::Impossible(reason)), _) => {
             Verdict::stalled("CannotLeave", format!("{reason}. {CANNOT_LEAVE_REMEDY}"))
         }
-        (None, Some(Decision::Wait)) => Verdict::progressing(
+        (None, Some(Decision::Wait), _) => Verdict::progressing(
             "AwaitingInvitation",
             format!(
                 "no invitation from {graph} yet: checking again every {}s",
                 INVITATION_RECHECK.as_secs()
             ),
         ),
-        (None, _) => match (&target.spec.state, &invitation) {
+        (None, _, _) => match (&target.spec.state, &invitation) {
             (
                 DesiredInvitationState::Accepted,
                 Some(InvitationStatus {
@@ -74,12 +83,16 @@ pub fn report(
             (DesiredInvitationState::Rejected, _) => Verdict::ready("Rejected", format!("not a member of {graph}")),
         },
     };
-    let states = verdict.states();
+    let mut states = verdict.states().to_vec();
+    if let (None, Some(pending)) = (&outcome.error, &pending) {
+        states.push(pending.in_sync(!policy.observes() && outcome.applied.is_some()));
+    }
     let read = outcome.decision.is_some();
     DetectiveMembershipStatus {
         sync: SyncStatus::after(&previous.sync, &states, target.generation, now, read),
         invitation: if read { invitation } else { previous.invitation.clone() },
         datasource_packages: outcome.packages.clone().unwrap_or(previous.datasource_packages),
+        pending_changes: PendingChanges::published(policy, pending, previous.pending_changes.as_ref()),
     }
 }
 
@@ -89,6 +102,7 @@ mod tests {
 
     use super::*;
     use crate::api::DetectiveMembership;
+    use crate::api::conditions::{IN_SYNC, READY, RECONCILING, STALLED};
     use crate::engine::membership::decide;
     use crate::engine::membership::observe::organization_membership;
 
@@ -122,7 +136,11 @@ mod tests {
                 Timestamp::UNIX_EPOCH,
             );
             let conditions = &status.sync.conditions;
-            let true_ones: Vec<_> = conditions.iter().filter(|c| c.status == "True").collect();
+            let kstatus = [READY, RECONCILING, STALLED];
+            let true_ones: Vec<_> = conditions
+                .iter()
+                .filter(|c| kstatus.contains(&c.type_.as_str()) && c.status == "True")
+                .collect();
             assert_eq!(true_ones.len(), 1, "{state:?}: {conditions:?}");
             let message = &true_ones[0].message;
             assert_eq!(
@@ -135,6 +153,13 @@ mod tests {
                     assert!(message.contains(says), "{says}: {message}");
                 }
             }
+            // Rejected cannot be reached: AWS does not match the spec, and a sync would be refused.
+            let in_sync = status.sync.condition(IN_SYNC).expect("InSync once read");
+            assert_eq!(
+                in_sync.status == "True",
+                state == DesiredInvitationState::Accepted,
+                "{in_sync:?}"
+            );
             assert_eq!(
                 status.invitation.and_then(|i| i.invitation_type).as_deref(),
                 Some("ORGANIZATION")

@@ -60,6 +60,14 @@ impl OrganizationAdminWrite {
             Self::Disable => "DisableOrganizationAdminAccount",
         }
     }
+
+    /// The action, as `status.pendingChanges` names it.
+    pub fn action(self) -> &'static str {
+        match self {
+            Self::Enable => "enable",
+            Self::Disable => "disable",
+        }
+    }
 }
 
 impl Decision {

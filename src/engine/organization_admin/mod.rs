@@ -5,13 +5,15 @@
 //! Detective client per Region.
 //!
 //! This file is the orchestration; each step is its own module, named as in [`super::membership`]:
-//! [`observe`] (AWS reads), [`decide`] (pure), [`apply`] (AWS write), [`report`] (pure),
+//! [`observe`] (AWS reads), [`decide`] (pure), [`apply`] (AWS write), [`pending`] (what a sync
+//! would write, pure), [`report`] (pure),
 //! [`schedule`] (when to look again at a delegation that does not show yet, pure),
 //! [`teardown`] (`deletionPolicy: Disable`).
 
 pub mod apply;
 pub mod decide;
 pub mod observe;
+pub mod pending;
 pub mod report;
 pub mod schedule;
 pub mod teardown;
@@ -91,6 +93,7 @@ pub async fn reconcile<D: OrganizationAdmins, O: Organizations>(
     mode: Mode,
     now: Timestamp,
 ) -> OrganizationAdminOutcome {
+    let mode = mode.under(target.spec.management_policy);
     let spec = target.spec;
     let registered = match observe::other_registered(&clients.organizations, &spec.account_id).await {
         Ok(registered) => registered,

@@ -5,9 +5,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
 use super::decide::{Decision, OrganizationAdminWrite};
+use super::pending::pending_changes;
 use super::{OrganizationAdminTarget, RegionOutcome, schedule};
 use crate::api::conditions::Verdict;
-use crate::api::{DelegationState, DetectiveOrganizationAdminStatus, RegionDelegation, SyncStatus};
+use crate::api::{DelegationState, DetectiveOrganizationAdminStatus, PendingChanges, RegionDelegation, SyncStatus};
 use crate::aws::ErrorKind;
 use crate::engine::{Mode, SyncError};
 
@@ -38,11 +39,20 @@ pub fn report(
             })
             .collect()
     };
-    let verdict = match failed {
-        Some(error) => hinted(error, None),
-        None => verdict(regions, &entries, account),
+    let policy = target.spec.management_policy;
+    // The plan, when every Region was read.
+    let pending = (failed.is_none() && regions.iter().all(|r| r.error.is_none())).then(|| pending_changes(regions));
+    let verdict = match (failed, &pending) {
+        (Some(error), _) => hinted(error, None),
+        // Observe: Ready means the delegations were read; the plan is InSync's and pendingChanges'.
+        (None, Some(pending)) if policy.observes() => pending.observed(),
+        (None, _) => verdict(regions, &entries, account),
     };
-    let states = verdict.states();
+    let mut states = verdict.states().to_vec();
+    if let Some(pending) = &pending {
+        let written = !policy.observes() && regions.iter().any(|r| r.applied.is_some());
+        states.push(pending.in_sync(written));
+    }
     let declared = |e: &&RegionDelegation| target.spec.regions.contains(&e.region);
     let delegated = entries
         .iter()
@@ -54,6 +64,7 @@ pub fn report(
         delegated_regions: i32::try_from(delegated).unwrap_or(i32::MAX),
         declared_regions: i32::try_from(target.spec.regions.len()).unwrap_or(i32::MAX),
         regions: entries,
+        pending_changes: PendingChanges::published(policy, pending, previous.pending_changes.as_ref()),
     }
 }
 

@@ -617,7 +617,7 @@ fn graph_spec_with(
         rarely(graph_organization()),
         // A third of the graphs: its lists have the most edges to reach.
         prop_oneof![2 => Just(None), 1 => members_from().prop_map(Some)],
-        optional(enumeration(&["Manage", "Observe"], &["observe", "ReadOnly", ""])),
+        management_policy(),
     );
     let spec = (identity, behavior, organization).prop_map(
         |(
@@ -650,6 +650,12 @@ fn graph_spec_with(
     misspelt(spec.boxed(), "prunning", json!("Disabled"), 60)
 }
 
+/// `spec.managementPolicy`, which every kind with AWS writes has: absent, either value, or a
+/// near miss.
+fn management_policy() -> BoxedStrategy<Option<Value>> {
+    optional(enumeration(&["Manage", "Observe"], &["observe", "ReadOnly", ""]))
+}
+
 fn membership_spec() -> BoxedStrategy<Value> {
     (
         required(graph_arn_value()),
@@ -660,9 +666,10 @@ fn membership_spec() -> BoxedStrategy<Value> {
         optional(enumeration(&["Retain", "Disassociate"], &["Delete", "retain"])),
         optional(resync_interval()),
         optional(boolean()),
+        management_policy(),
     )
         .prop_map(
-            |(graph_arn, region, role, external_id, state, deletion, resync, suspend)| {
+            |(graph_arn, region, role, external_id, state, deletion, resync, suspend, management)| {
                 object([
                     ("graphArn", graph_arn),
                     ("region", region),
@@ -672,6 +679,7 @@ fn membership_spec() -> BoxedStrategy<Value> {
                     ("deletionPolicy", deletion),
                     ("resyncInterval", resync),
                     ("suspend", suspend),
+                    ("managementPolicy", management),
                 ])
             },
         )
@@ -689,9 +697,10 @@ fn organization_admin_spec() -> BoxedStrategy<Value> {
         optional(removal()),
         optional(resync_interval()),
         optional(boolean()),
+        management_policy(),
     )
         .prop_map(
-            |(account_id, regions, role, external_id, region_removal, deletion, resync, suspend)| {
+            |(account_id, regions, role, external_id, region_removal, deletion, resync, suspend, management)| {
                 object([
                     ("accountId", account_id),
                     ("regions", regions),
@@ -701,6 +710,7 @@ fn organization_admin_spec() -> BoxedStrategy<Value> {
                     ("deletionPolicy", deletion),
                     ("resyncInterval", resync),
                     ("suspend", suspend),
+                    ("managementPolicy", management),
                 ])
             },
         );

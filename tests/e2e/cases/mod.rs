@@ -16,6 +16,7 @@ mod image;
 mod leader;
 mod membership;
 mod observability;
+mod observe_only;
 mod operator;
 mod organization_admin;
 // It seeds the demo organization, which is compiled in with the emulator (the default feature).

@@ -1,18 +1,14 @@
-//! `spec.managementPolicy: Observe` through the engine and the real SDK against the emulator: a
-//! drifted graph reports every change a sync would make (`status.pendingChanges`, `InSync`
-//! False, Ready as observed) and AWS receives no write, deletion included; back to `Manage`,
-//! the next sync applies exactly that plan and AWS then matches the spec.
-
-mod support;
+//! A drifted `DetectiveGraph` (extra member, missing member, wrong tags, stopped package).
 
 use detective_emulator::Emulator;
 use detective_operator::api::conditions::{IN_SYNC, READY};
-use detective_operator::api::{DetectiveGraph, DetectiveGraphSpec, DetectiveGraphStatus, PendingChanges};
+use detective_operator::api::{DetectiveGraph, DetectiveGraphSpec, DetectiveGraphStatus};
 use detective_operator::aws::AwsAccess;
 use detective_operator::engine::{self, GraphOutcome, GraphTarget, Mode};
 use k8s_openapi::jiff::Timestamp;
 
-use support::{emulator_access, legacy_graph_emulator};
+use super::support::{emulator_access, legacy_graph_emulator};
+use super::{actions, write_calls, writes};
 
 const ADMIN: &str = "123456789012";
 const REGION: &str = "us-east-1";
@@ -45,41 +41,8 @@ async fn sync(access: &AwsAccess, spec: &DetectiveGraphSpec, previous: Option<&D
     engine::sync(access, GraphTarget::of(&graph), Mode::Apply, Timestamp::now()).await
 }
 
-/// The AWS write calls the emulator answered (every Detective write is one of these verbs).
-fn writes(emulator: &Emulator) -> Vec<String> {
-    const WRITES: [&str; 9] = [
-        "Create",
-        "Delete",
-        "Tag",
-        "Untag",
-        "Update",
-        "StartMonitoring",
-        "Accept",
-        "Disassociate",
-        "Enable",
-    ];
-    emulator
-        .calls()
-        .into_keys()
-        .filter(|call| WRITES.iter().any(|verb| call.starts_with(verb)))
-        .collect()
-}
-
 fn condition(status: &DetectiveGraphStatus, type_: &str) -> (String, String) {
-    let condition = status
-        .sync
-        .condition(type_)
-        .unwrap_or_else(|| panic!("{type_} in {status:?}"));
-    (condition.status.clone(), condition.reason.clone())
-}
-
-/// action → the accounts (tag keys, packages) named.
-fn actions(pending: &PendingChanges) -> Vec<(&str, i32, Vec<&str>)> {
-    pending
-        .actions
-        .iter()
-        .map(|a| (a.action.as_str(), a.count, a.first.iter().map(String::as_str).collect()))
-        .collect()
+    super::condition(&status.sync, type_)
 }
 
 /// The graph as the operator left it managing KEPT and EXTRA, tagged `team: old`; then the spec
@@ -149,12 +112,7 @@ async fn observe_reports_the_plan_without_a_write_and_manage_applies_it() {
     manage.management_policy = Default::default();
     let applied = sync(&access, &manage, Some(&again.status)).await;
     assert!(applied.error.is_none(), "{:?}", applied.error);
-    let mut calls: Vec<(String, u64)> = emulator
-        .calls()
-        .into_iter()
-        .filter(|(call, _)| writes(&emulator).contains(call))
-        .collect();
-    calls.sort();
+    let calls: Vec<(String, u64)> = write_calls(&emulator).into_iter().collect();
     assert_eq!(
         calls,
         vec![
