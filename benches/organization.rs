@@ -151,11 +151,13 @@ async fn set_flow(count: usize) {
     for regions in [1, count] {
         let set = set_in_regions(regions).await;
         println!(
-            "  {:>2} Regions: Ready in {:>7.1} ms ({} round), Organizations calls {} (per child {:.1}), Detective calls \
-             {}; refresh: Organizations calls {}, Detective calls {}",
+            "  {:>2} Region{}: Ready in {:>7.1} ms ({} round{}), Organizations calls {} (per child {:.1}), Detective \
+             calls {}; refresh: Organizations calls {}, Detective calls {}",
             set.regions,
+            if set.regions == 1 { "" } else { "s" },
             set.to_ready.as_secs_f64() * 1000.0,
             set.rounds,
+            if set.rounds == 1 { "" } else { "s" },
             set.organizations,
             set.organizations as f64 / set.regions as f64,
             set.detective,
