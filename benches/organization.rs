@@ -8,7 +8,14 @@
 //! realistic profile instead (delegation in 3 Regions, a graph per Region with `membersFrom` +
 //! `autoEnable` + `datasourcePackages`, 1,200 accounts) and prints every write it made.
 //!
-//! `cargo bench --bench organization [-- --realistic]`
+//! `cargo bench --bench organization -- --regions 17` reconciles the children of a
+//! `DetectiveGraphSet` over 17 Regions drawing the same 1,200-account organization, all at once
+//! and sharing the process's organization listings as the controller does, until every child is
+//! Ready; it prints the Organizations calls per refresh next to those of the same set over 1
+//! Region, the Detective calls, the time to Ready, and whether 17 Regions cost the Organizations
+//! calls of 1.
+//!
+//! `cargo bench --bench organization [-- --realistic | --regions N]`
 
 #[path = "../emulator/tests/fixtures/mod.rs"]
 mod fixtures;
@@ -81,10 +88,109 @@ async fn realistic_flow() {
     println!("  every call: {:?}", report.calls);
 }
 
+/// What a set over some Regions cost, from empty to Ready and on a refresh.
+struct SetFigures {
+    regions: usize,
+    rounds: usize,
+    to_ready: std::time::Duration,
+    /// Organizations and Detective calls until Ready.
+    organizations: u64,
+    detective: u64,
+    /// Organizations and Detective calls of a refresh (every child, the interval over).
+    refresh_organizations: u64,
+    refresh_detective: u64,
+}
+
+/// A whole-organization set over `count` Regions on its own emulator: its children reconciled
+/// together, sharing their listings, until all are Ready; then a refresh.
+async fn set_in_regions(count: usize) -> SetFigures {
+    use support::organization_set::{
+        ADMINISTRATOR, delegated_organization, reconcile_together, regions, whole_organization_children,
+    };
+    let regions = regions(count);
+    let emulator = delegated_organization(1200, &regions).await;
+    let access = emulator_access(&emulator.endpoint_url(), ADMINISTRATOR, regions[0]).await;
+    let shared = engine::SharedListings::default();
+    let mut children = whole_organization_children(&regions);
+    let now = Timestamp::now();
+    let (mut rounds, mut to_ready, mut organizations, mut detective) = (0, std::time::Duration::ZERO, 0, 0);
+    loop {
+        let round = reconcile_together(&emulator, &access, &mut children, Some(&shared), now).await;
+        rounds += 1;
+        to_ready += round.took;
+        organizations += round.organizations_calls();
+        detective += round.detective_calls();
+        if round.all_ready() {
+            break;
+        }
+        assert!(rounds < 10, "not Ready after {rounds} rounds");
+    }
+    // The default refreshInterval (10 minutes) over.
+    let later = now + SignedDuration::from_mins(11);
+    let refresh = reconcile_together(&emulator, &access, &mut children, Some(&shared), later).await;
+    assert!(refresh.all_ready());
+    emulator.shutdown().await;
+    SetFigures {
+        regions: count,
+        rounds,
+        to_ready,
+        organizations,
+        detective,
+        refresh_organizations: refresh.organizations_calls(),
+        refresh_detective: refresh.detective_calls(),
+    }
+}
+
+/// `--regions N`: the set over 1 Region, then over N.
+async fn set_flow(count: usize) {
+    println!(
+        "DetectiveGraphSet, membersFrom.organization (whole organization, 1,200 accounts + the management account), \
+         children reconciled together with one share of organization listings"
+    );
+    let mut figures = Vec::new();
+    for regions in [1, count] {
+        let set = set_in_regions(regions).await;
+        println!(
+            "  {:>2} Region{}: Ready in {:>7.1} ms ({} round{}), Organizations calls {} (per child {:.1}), Detective \
+             calls {}; refresh: Organizations calls {}, Detective calls {}",
+            set.regions,
+            if set.regions == 1 { "" } else { "s" },
+            set.to_ready.as_secs_f64() * 1000.0,
+            set.rounds,
+            if set.rounds == 1 { "" } else { "s" },
+            set.organizations,
+            set.organizations as f64 / set.regions as f64,
+            set.detective,
+            set.refresh_organizations,
+            set.refresh_detective,
+        );
+        figures.push(set);
+    }
+    let (one, many) = (&figures[0], &figures[1]);
+    let met = one.organizations == many.organizations && one.refresh_organizations == many.refresh_organizations;
+    println!(
+        "  Organizations calls for {count} Regions == for 1 Region (until Ready {} == {}, per refresh {} == {}): {}",
+        many.organizations,
+        one.organizations,
+        many.refresh_organizations,
+        one.refresh_organizations,
+        if met { "MET" } else { "MISSED" }
+    );
+}
+
 #[tokio::main]
 async fn main() {
-    if std::env::args().any(|arg| arg == "--realistic") {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|arg| arg == "--realistic") {
         realistic_flow().await;
+        return;
+    }
+    if let Some(count) = args
+        .iter()
+        .position(|arg| arg == "--regions")
+        .and_then(|at| args.get(at + 1))
+    {
+        set_flow(count.parse().expect("--regions N: a number of Regions")).await;
         return;
     }
     let emulator = Emulator::start(EmulatorConfig {

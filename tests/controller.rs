@@ -159,6 +159,7 @@ fn context_with(access: AwsAccess, client: Client, store: Store<DetectiveGraph>)
         backoff: Backoff::default(),
         metrics,
         unwritten: Default::default(),
+        shared_listings: Default::default(),
     })
 }
 

@@ -15,7 +15,7 @@ use super::{AwsBackend, SyncArgs, SyncOutput, organization_admin};
 use crate::api::validation::parse_duration;
 use crate::api::{DetectiveGraph, DetectiveOrganizationAdmin};
 use crate::engine::Reported;
-use crate::engine::{self, GraphOutcome, GraphTarget, GraphWrite, Mode};
+use crate::engine::{self, GraphOutcome, GraphTarget, GraphWrite, Mode, SharedListings};
 
 /// How often `--wait` looks again when the emulator (which moves instantly) is the target.
 const EMULATOR_POLL: Duration = Duration::from_millis(500);
@@ -72,8 +72,10 @@ pub async fn run(args: &SyncArgs) -> ExitCode {
         report_failure(outcome.is_stalled(), outcome.error.as_ref());
         admins.push(admin);
     }
+    // The graphs of a set (one per Region) asking the same of the organization list it once.
+    let shared_listings = SharedListings::default();
     for document in manifests.graphs {
-        let (graph, outcome) = sync_one(&backend, document, wait).await;
+        let (graph, outcome) = sync_one(&backend, &shared_listings, document, wait).await;
         eprint!("{}", render_members(&graph));
         report_failure(outcome.is_stalled(), outcome.error.as_ref());
         results.push(graph);
@@ -119,6 +121,7 @@ pub async fn run(args: &SyncArgs) -> ExitCode {
 /// Reconciles one graph (repeatedly with `--wait`), returning it with its new status.
 async fn sync_one(
     backend: &AwsBackend,
+    shared_listings: &SharedListings,
     mut document: GraphDocument,
     wait: Option<Duration>,
 ) -> (DetectiveGraph, GraphOutcome) {
@@ -133,7 +136,9 @@ async fn sync_one(
         };
         let outcome = engine::sync(
             &backend.access,
-            GraphTarget::of(&document.graph).with_progress(&progress),
+            GraphTarget::of(&document.graph)
+                .with_progress(&progress)
+                .with_shared_listings(shared_listings),
             Mode::Apply,
             Timestamp::now(),
         )

@@ -31,7 +31,9 @@ impl Managed for DetectiveGraph {
         let key = self.key();
         let claimants = claimants(ctx);
         let claimed_by = |graph_arn: &str| other_owner(graph_arn, &key, &claimants);
-        let target = GraphTarget::of(self).with_claim_check(&claimed_by);
+        let target = GraphTarget::of(self)
+            .with_claim_check(&claimed_by)
+            .with_shared_listings(&ctx.shared_listings);
         engine::sync(&ctx.aws, target, Mode::Apply, Timestamp::now()).await
     }
 

@@ -45,7 +45,7 @@ use kube::runtime::reflector::Store;
 
 use crate::api::DetectiveGraph;
 use crate::aws::AwsAccess;
-use crate::engine::SyncError;
+use crate::engine::{SharedListings, SyncError};
 use crate::metrics::Metrics;
 
 /// Why a reconcile failed (the reconcile's own outcome is in the resource's status).
@@ -78,4 +78,7 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Statuses computed but not written yet (the write failed).
     pub unwritten: status::Unwritten,
+    /// The organization listings the graphs share (`membersFrom.organization`, one listing per
+    /// request, reader and interval).
+    pub shared_listings: Arc<SharedListings>,
 }

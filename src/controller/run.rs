@@ -29,6 +29,7 @@ use super::watches::{InitialLists, Watch, WatchScope};
 use super::{Context, backoff, error_policy, graph_set, leader, reconcile, status};
 use crate::api::{DetectiveGraph, DetectiveGraphSet, DetectiveMembership, DetectiveOrganizationAdmin};
 use crate::aws::{AwsAccess, AwsSettings};
+use crate::engine::SharedListings;
 use crate::http_server::{self, Readiness};
 use crate::metrics::Metrics;
 
@@ -169,6 +170,7 @@ pub async fn run(args: RunArgs) -> Result<(), StartError> {
         kinds: Kind::selected(&args.kinds),
         selector: args.watch_label_selector.clone().filter(|s| !s.selects_all()),
         concurrency: args.concurrency,
+        shared_listings: Arc::default(),
     };
     info!(
         kinds = ?context.kinds,
@@ -223,6 +225,8 @@ struct SharedParts {
     kinds: Vec<Kind>,
     selector: Option<Selector>,
     concurrency: u16,
+    /// Kept across leadership terms: a listing is as good after a term as before it.
+    shared_listings: Arc<SharedListings>,
 }
 
 /// Reconciles until `stop` resolves; in-flight reconciles finish first.
@@ -272,6 +276,7 @@ async fn run_controller(
         backoff: backoff::Backoff::default(),
         metrics: parts.metrics.clone(),
         unwritten: status::Unwritten::default(),
+        shared_listings: parts.shared_listings.clone(),
     });
 
     // One stop signal for every controller.

@@ -7,6 +7,9 @@
 //! - [`graph_set`]: a `DetectiveGraphSet`'s children and rollup, pure (it makes no AWS call:
 //!   its children do).
 //!
+//! Beside them, [`organization_listings`]: the organization listings the graphs of one process
+//! share (given to a graph's reconcile through its [`GraphTarget`]).
+//!
 //! All are reached through one door, [`sync`] (and [`teardown`] when a resource goes): it gets
 //! the resource's AWS clients (its Region or Regions, its role) and runs the pipeline, or reports
 //! why it could not.
@@ -15,6 +18,7 @@ pub mod graph;
 pub mod graph_set;
 pub mod membership;
 pub mod organization_admin;
+pub mod organization_listings;
 pub mod outcome;
 mod port_vocabulary;
 pub mod target;
@@ -29,6 +33,7 @@ use crate::api::validation::FieldErrors;
 use crate::api::{DeclaredRole, DelegationRemoval, GraphDeletionPolicy, ManagementPolicy, MembershipDeletionPolicy};
 use crate::aws::{AwsAccess, AwsError, ErrorKind, ReachOrganizations, RoleToAssume, SdkDetective, SdkOrganizations};
 
+pub use graph::members_from::SharedListings;
 pub use graph::{ClaimCheck, GraphObservation, GraphOutcome, GraphSource, GraphTarget, GraphWrite, failed, report};
 pub use membership::{MembershipOutcome, MembershipTarget, MembershipWrite};
 pub use organization_admin::{

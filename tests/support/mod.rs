@@ -1,6 +1,8 @@
 //! What the operator's integration tests and benchmarks share beyond the emulator's fixtures
 //! (emulator/tests/fixtures): the operator's own AWS access to an emulator, its binary in a clean
-//! AWS environment ([`binary`]), and its metrics read back as a scrape reads them ([`metrics`]). Test code only: the library exports none of it.
+//! AWS environment ([`binary`]), its metrics read back as a scrape reads them ([`metrics`]), and
+//! the organization flows ([`organization_flow`], [`organization_set`]). Test code only: the
+//! library exports none of it.
 //!
 //! Include with `mod support;` from a test of tests/, and with
 //! `#[path = "../tests/support/mod.rs"] mod support;` from a benchmark.
@@ -12,6 +14,7 @@ pub mod binary;
 pub mod faulted_graph;
 pub mod metrics;
 pub mod organization_flow;
+pub mod organization_set;
 
 use detective_operator::api::DetectiveGraphSpec;
 use detective_operator::aws::{AwsAccess, StandIn};

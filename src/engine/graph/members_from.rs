@@ -10,9 +10,14 @@
 //! again, for its e-mail. The controller and `sync -f` both read the previous status (the CLI's
 //! from the document), so both behave alike.
 //!
+//! Graphs asking the same question as the same reader share one listing per interval in one
+//! process ([`SharedListings`], given by the controller and `sync -f`): a listing shared keeps the
+//! time it was made as the refresh time of every graph it serves.
+//!
 //! The decisions ([`refresh_due`], [`declared_members`], [`resolution`]) are pure.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
@@ -21,7 +26,9 @@ use tracing::{debug, info};
 use super::GraphObservation;
 use crate::api::constraints::MAX_MEMBERS;
 use crate::api::{DetectiveGraphSpec, DetectiveGraphStatus, MemberSpec, OrganizationMembersSpec, ResolvedOrganization};
+use crate::aws::organizations::home_region;
 use crate::aws::{AwsError, ErrorKind, OrganizationAccount, Organizations, ReachOrganizations, RoleToAssume};
+use crate::engine::organization_listings::{ListingRequest, OrganizationListings};
 use crate::graph_arn::GraphArn;
 use crate::member::ObservedMember;
 
@@ -91,10 +98,21 @@ pub struct MembersFrom {
     pub members: Result<Vec<MemberSpec>, MembersFromError>,
 }
 
+/// The organization listings one process shares between its graphs.
+pub type SharedListings = OrganizationListings<Listing>;
+
+/// Where a graph's listing comes from: AWS Organizations through `reach`, through `shared` when
+/// the caller shares listings between graphs.
+pub struct ListingSource<'a, R> {
+    pub reach: &'a R,
+    pub shared: Option<&'a SharedListings>,
+}
+
 /// Resolves the declared members of a graph that was observed: lists the organization when a
-/// refresh is due, else declares the accounts `previous` resolved.
+/// refresh is due (or takes the listing shared for the same request), else declares the accounts
+/// `previous` resolved.
 pub async fn resolve_members<R: ReachOrganizations>(
-    reach: &R,
+    source: ListingSource<'_, R>,
     spec: &DetectiveGraphSpec,
     from: &OrganizationMembersSpec,
     observation: &GraphObservation,
@@ -103,7 +121,7 @@ pub async fn resolve_members<R: ReachOrganizations>(
 ) -> MembersFrom {
     let administrator = observation.administrator().map(str::to_owned);
     let fresh = if refresh_due(from, previous, &observation.members, administrator.as_deref(), now) {
-        match list_for(reach, spec, from, observation).await {
+        match list_for(source, spec, from, observation, now).await {
             Ok(listing) => Some(listing),
             Err(source) => {
                 return MembersFrom {
@@ -117,7 +135,7 @@ pub async fn resolve_members<R: ReachOrganizations>(
         None
     };
     let emails: BTreeMap<&str, &str> = match &fresh {
-        Some(listing) => listing
+        Some((listing, _)) => listing
             .accounts
             .iter()
             .map(|a| (a.account_id.as_str(), a.email_address.as_str()))
@@ -129,7 +147,7 @@ pub async fn resolve_members<R: ReachOrganizations>(
             .collect(),
     };
     let resolved = match &fresh {
-        Some(listing) => Some(resolution(listing, &from.organizational_units, now)),
+        Some((listing, listed_at)) => Some(resolution(listing, &from.organizational_units, *listed_at)),
         None => previous.cloned(),
     };
     let accounts: Vec<&str> = resolved
@@ -153,13 +171,15 @@ pub async fn resolve_members<R: ReachOrganizations>(
 }
 
 /// Lists the organization as the role `membersFrom.organization` names (else as the graph's
-/// account), through the Organizations endpoint of the graph's partition.
+/// account), through the Organizations endpoint of the graph's partition; or takes the listing
+/// shared for the same request by the same reader. The listing and when it was made.
 async fn list_for<R: ReachOrganizations>(
-    reach: &R,
+    source: ListingSource<'_, R>,
     spec: &DetectiveGraphSpec,
     from: &OrganizationMembersSpec,
     observation: &GraphObservation,
-) -> Result<Listing, AwsError> {
+    now: Timestamp,
+) -> Result<(Arc<Listing>, Timestamp), AwsError> {
     // The graph's Region (else the operator's default, as for its Detective client).
     let region = observation
         .graph_arn
@@ -167,16 +187,33 @@ async fn list_for<R: ReachOrganizations>(
         .and_then(|arn| GraphArn::parse(arn).ok())
         .map(|arn| arn.region())
         .or(spec.region());
-    let role = from.role().or_else(|| spec.role()).map(RoleToAssume::from);
-    let organizations = reach.organizations(region, role.as_ref()).await?;
-    let listing = list(&organizations, &from.organizational_units).await?;
-    info!(
-        accounts = listing.accounts.len(),
-        inactive = listing.inactive,
-        units = listing.units_walked,
-        "organization listed"
+    let reader = from.role().or_else(|| spec.role());
+    let list_now = async || {
+        let role = reader.map(RoleToAssume::from);
+        let organizations = source.reach.organizations(region, role.as_ref()).await?;
+        let listing = list(&organizations, &from.organizational_units).await?;
+        info!(
+            accounts = listing.accounts.len(),
+            inactive = listing.inactive,
+            units = listing.units_walked,
+            "organization listed"
+        );
+        Ok(listing)
+    };
+    let Some(shared) = source.shared else {
+        return Ok((Arc::new(list_now().await?), now));
+    };
+    let request = ListingRequest::new(
+        &from.organizational_units,
+        &from.exclude_accounts,
+        reader,
+        region.map(home_region),
     );
-    Ok(listing)
+    let listing = shared.listing(request, now, from.refresh_interval(), list_now).await?;
+    if listing.shared {
+        debug!(listed_at = %listing.listed_at, "organization listing shared with another graph asking the same");
+    }
+    Ok((listing.listing, listing.listed_at))
 }
 
 /// The ACTIVE accounts one listing found, and what it walked.

@@ -38,6 +38,7 @@ use crate::graph_arn::GraphArn;
 use crate::member::ObservedMember;
 use decide::{Observed, PackageChanges, Plan, TagChanges};
 use desired::DesiredGraph;
+use members_from::{ListingSource, SharedListings};
 use schedule::Attempts;
 
 use super::{Mode, SHORT_REQUEUE, SyncError};
@@ -60,15 +61,19 @@ pub struct GraphTarget<'a> {
     /// Who else manages a graph (the controller's claim check); `None` outside a cluster.
     pub claimed_by: Option<ClaimCheck<'a>>,
     pub progress: Option<Progress<'a>>,
+    /// The organization listings this graph shares with the others of the process (the
+    /// controller's, `sync -f`'s); `None`: it lists for itself.
+    pub shared_listings: Option<&'a SharedListings>,
 }
 
 impl<'a> GraphTarget<'a> {
-    /// A resource's spec, status and generation; no claim check, no progress.
+    /// A resource's spec, status and generation; no claim check, no progress, no shared listing.
     pub fn of(graph: &'a DetectiveGraph) -> Self {
         Self::new(&graph.spec, graph.status.as_ref(), graph.metadata.generation)
     }
 
-    /// A spec, the previous status and the generation; no claim check, no progress.
+    /// A spec, the previous status and the generation; no claim check, no progress, no shared
+    /// listing.
     pub fn new(
         spec: &'a DetectiveGraphSpec,
         previous: Option<&'a DetectiveGraphStatus>,
@@ -80,6 +85,7 @@ impl<'a> GraphTarget<'a> {
             generation,
             claimed_by: None,
             progress: None,
+            shared_listings: None,
         }
     }
 
@@ -93,6 +99,13 @@ impl<'a> GraphTarget<'a> {
     pub fn with_progress(self, progress: Progress<'a>) -> Self {
         Self {
             progress: Some(progress),
+            ..self
+        }
+    }
+
+    pub fn with_shared_listings(self, shared: &'a SharedListings) -> Self {
+        Self {
+            shared_listings: Some(shared),
             ..self
         }
     }
@@ -223,7 +236,11 @@ pub async fn reconcile<D: Detective, R: AssumeRole + ReachOrganizations>(
     if let Some(error) = claimed_elsewhere(&target, &observation) {
         return failed(target, error, now);
     }
-    let declared = declare(detective, roles, target.spec, &observation, &previous, mode, now).await;
+    let source = ListingSource {
+        reach: roles,
+        shared: target.shared_listings,
+    };
+    let declared = declare(detective, source, target.spec, &observation, &previous, mode, now).await;
     let desired = match declared.desired {
         Ok(desired) => desired,
         Err(error) => {
@@ -267,7 +284,7 @@ struct Declared<'a> {
 /// delegated administrator resolves nothing), then the members `spec.membersFrom` resolves.
 async fn declare<'a, D: Detective, R: ReachOrganizations>(
     detective: &D,
-    reach: &R,
+    listing: ListingSource<'_, R>,
     spec: &'a DetectiveGraphSpec,
     observation: &GraphObservation,
     previous: &DetectiveGraphStatus,
@@ -324,7 +341,7 @@ async fn declare<'a, D: Detective, R: ReachOrganizations>(
     }
     if let Some(from) = members_from {
         let resolved =
-            members_from::resolve_members(reach, spec, from, observation, status.resolved.as_ref(), now).await;
+            members_from::resolve_members(listing, spec, from, observation, status.resolved.as_ref(), now).await;
         status.resolved = resolved.resolved;
         declared.desired = resolved
             .members

@@ -328,6 +328,7 @@ mod tests {
             generation: Some(1),
             claimed_by: None,
             progress: None,
+            shared_listings: None,
         };
         let mut outcome = GraphOutcome::starting(None);
         outcome.package_changes = match (&spec.datasource_packages, &packages) {
