@@ -137,3 +137,49 @@ async fn a_listing_is_shared_by_the_same_reader_only() {
     assert!(round.count("AssumeRole") >= 2, "{:?}", round.calls);
     emulator.shutdown().await;
 }
+
+/// `plan -f` of a set reads the organization once for all its Regions, as `sync -f` and the
+/// controller do.
+#[tokio::test]
+async fn plan_of_a_set_lists_the_organization_once_for_every_region() {
+    const SMALL: u32 = 120;
+    // ⌈(120 + 1) / 20⌉
+    const SMALL_PAGES: u64 = 7;
+    let regions = regions(3);
+    let emulator = delegated_organization(SMALL, &regions).await;
+    emulator.reset_calls();
+    let file = tempfile::NamedTempFile::with_suffix(".yaml").expect("a temporary file");
+    let set = support::organization_set::graph_set(&regions, json!({}));
+    std::fs::write(file.path(), serde_json::to_string(&set).expect("JSON")).expect("written");
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_detective-operator"))
+        .args(["plan", "--endpoint-url", &emulator.endpoint_url(), "-f"])
+        .arg(file.path())
+        .env("AWS_ENDPOINT_URL_ORGANIZATIONS", emulator.endpoint_url())
+        .env("AWS_ACCESS_KEY_ID", ADMINISTRATOR)
+        .env("AWS_SECRET_ACCESS_KEY", "emulator-secret")
+        .env("AWS_REGION", regions[0])
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .await
+        .expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for region in &regions {
+        assert!(
+            stdout.contains(&format!("organization-{region}")),
+            "{region} planned: {stdout}"
+        );
+    }
+    let calls = emulator.calls();
+    assert_eq!(
+        calls.get("ListAccounts").copied().unwrap_or(0),
+        SMALL_PAGES,
+        "one listing for {} Regions: {calls:?}",
+        regions.len()
+    );
+    emulator.shutdown().await;
+}

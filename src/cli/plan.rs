@@ -7,7 +7,7 @@ use k8s_openapi::jiff::Timestamp;
 use super::manifest::read_manifests;
 use super::render::{PlanVerdict, render_text, report};
 use super::{AwsBackend, PlanArgs, PlanOutput, organization_admin};
-use crate::engine::{self, GraphTarget, Mode};
+use crate::engine::{self, GraphTarget, Mode, SharedListings};
 
 /// Exit codes of `--detailed-exitcode`, as Terraform users know them.
 const EXIT_NO_CHANGES: u8 = 0;
@@ -37,10 +37,12 @@ pub async fn run(args: &PlanArgs) -> ExitCode {
         }
     };
     let mut reports = Vec::new();
+    // A set's Regions (and any graphs asking the same of the organization) list it once.
+    let shared_listings = SharedListings::default();
     for document in &manifests.graphs {
         let outcome = engine::sync(
             &backend.access,
-            GraphTarget::of(&document.graph),
+            GraphTarget::of(&document.graph).with_shared_listings(&shared_listings),
             Mode::DryRun,
             Timestamp::now(),
         )
