@@ -38,7 +38,7 @@ pub use organization_admin::{
     DetectiveOrganizationAdminStatus, RegionDelegation,
 };
 pub use role::{AssumeRoleSpec, DeclaredRole};
-pub use sync_status::SyncStatus;
+pub use sync_status::{RECONCILE_REQUESTED_AT, SyncStatus};
 
 /// The API group of every resource of this operator.
 pub const GROUP: &str = "detective.operator.dev";

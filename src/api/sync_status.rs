@@ -11,6 +11,11 @@ use serde::{Deserialize, Serialize};
 
 use super::conditions::{self, ConditionState};
 
+/// The annotation that asks for a reconcile now (Flux's convention: `flux reconcile` sets it,
+/// and so does `kubectl annotate --overwrite ... reconcile.fluxcd.io/requestedAt="$(date +%s)"`).
+/// The reconcile that handles it records its value in `status.lastHandledReconcileAt`.
+pub const RECONCILE_REQUESTED_AT: &str = "reconcile.fluxcd.io/requestedAt";
+
 /// The part of a status every kind has (`#[serde(flatten)]`ed: its fields sit at the top of
 /// `status`).
 #[serde_with::skip_serializing_none]
@@ -53,6 +58,14 @@ impl SyncStatus {
                 previous.last_sync_time.clone()
             },
             last_handled_reconcile_at: previous.last_handled_reconcile_at.clone(),
+        }
+    }
+
+    /// Records the `reconcile.fluxcd.io/requestedAt` value among `annotations`, if any, as
+    /// handled by this reconcile.
+    pub fn handled_request(&mut self, annotations: &std::collections::BTreeMap<String, String>) {
+        if let Some(requested_at) = annotations.get(RECONCILE_REQUESTED_AT) {
+            self.last_handled_reconcile_at = Some(requested_at.clone());
         }
     }
 

@@ -113,16 +113,15 @@ async fn sync(set: &DetectiveGraphSet, ctx: &Context) -> Result<(Action, &'stati
         // An object stored before a stricter schema: nothing is written to the children.
         let verdict = Verdict::stalled("InvalidSpec", format!("invalid spec: {errors}"));
         let previous = set.status.clone().unwrap_or_default();
-        let status = DetectiveGraphSetStatus {
-            sync: SyncStatus::after(
-                &previous.sync,
-                &verdict.states(),
-                set.metadata.generation,
-                Timestamp::now(),
-                false,
-            ),
-            ..previous
-        };
+        let mut sync = SyncStatus::after(
+            &previous.sync,
+            &verdict.states(),
+            set.metadata.generation,
+            Timestamp::now(),
+            false,
+        );
+        sync.handled_request(set.annotations());
+        let status = DetectiveGraphSetStatus { sync, ..previous };
         write(&sets, set, &status, ctx).await?;
         return Ok((Action::requeue(DEFAULT_RESYNC_INTERVAL), "stalled"));
     }

@@ -34,9 +34,7 @@ pub const FINALIZER: &str = "detective.operator.dev/cleanup";
 /// The annotation that releases a resource without touching AWS.
 pub const ORPHAN_ANNOTATION: &str = "detective.operator.dev/orphan";
 
-/// The annotation that asks for a reconcile now (Flux's convention: `flux reconcile` sets it,
-/// and so does `kubectl annotate --overwrite ... reconcile.fluxcd.io/requestedAt="$(date +%s)"`).
-pub const RECONCILE_REQUESTED_AT: &str = "reconcile.fluxcd.io/requestedAt";
+pub use crate::api::RECONCILE_REQUESTED_AT;
 
 /// A resource kind the operator reconciles: what is its own.
 pub trait Managed:

@@ -4,10 +4,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
-use kube::Resource;
+use kube::{Resource, ResourceExt};
 
 use crate::api::{
-    DetectiveGraph, DetectiveGraphSet, DetectiveGraphSpec, DetectiveGraphStatus, GRAPH_SET_LABEL, RegionRemoval,
+    DetectiveGraph, DetectiveGraphSet, DetectiveGraphSpec, DetectiveGraphStatus, GRAPH_SET_LABEL,
+    RECONCILE_REQUESTED_AT, RegionRemoval,
 };
 
 /// A `DetectiveGraph` as the set's step reads it.
@@ -106,7 +107,8 @@ impl ChildAction {
 
 /// The child the set declares in `region`: the template's labels (and the set's label, which
 /// wins), annotations and spec with `region`, and, when the set is stored (it has a uid), its
-/// controller owner reference.
+/// controller owner reference. A reconcile requested of the set (`reconcile.fluxcd.io/requestedAt`)
+/// is passed on to every child, so that "reconcile now" on the set reads every Region now.
 pub fn desired_child(set: &DetectiveGraphSet, region: &str) -> DetectiveGraph {
     let set_name = set.metadata.name.clone().unwrap_or_default();
     let template = &set.spec.template;
@@ -120,6 +122,10 @@ pub fn desired_child(set: &DetectiveGraphSet, region: &str) -> DetectiveGraph {
         controller: Some(true),
         block_owner_deletion: Some(true),
     });
+    let mut annotations = template.metadata.annotations.clone();
+    if let Some(requested_at) = set.annotations().get(RECONCILE_REQUESTED_AT) {
+        annotations.insert(RECONCILE_REQUESTED_AT.to_owned(), requested_at.clone());
+    }
     let mut child = DetectiveGraph::new(
         &set.child_name(region),
         DetectiveGraphSpec {
@@ -130,7 +136,7 @@ pub fn desired_child(set: &DetectiveGraphSet, region: &str) -> DetectiveGraph {
     child.metadata = ObjectMeta {
         namespace: set.metadata.namespace.clone(),
         labels: Some(labels),
-        annotations: (!template.metadata.annotations.is_empty()).then(|| template.metadata.annotations.clone()),
+        annotations: (!annotations.is_empty()).then_some(annotations),
         owner_references: owner.map(|owner| vec![owner]),
         ..child.metadata
     };
@@ -287,6 +293,37 @@ mod tests {
         let mut children = stored(&set, &["us-east-1"]);
         children[0].labels.remove(GRAPH_SET_LABEL);
         assert!(matches!(&decide(&set, &children)[..], [ChildAction::Update { .. }]));
+    }
+
+    #[test]
+    fn a_reconcile_requested_of_the_set_is_passed_on_to_every_child() {
+        let mut set = set(&["us-east-1", "eu-west-1"], "Retain");
+        let children = stored(&set, &["us-east-1", "eu-west-1"]);
+        set.metadata.annotations =
+            Some([(RECONCILE_REQUESTED_AT.to_owned(), "2026-12-06T05:00:00Z".to_owned())].into());
+        let child = desired_child(&set, "eu-west-1");
+        let annotations = child.metadata.annotations.unwrap_or_default();
+        assert_eq!(
+            annotations.get(RECONCILE_REQUESTED_AT).map(String::as_str),
+            Some("2026-12-06T05:00:00Z")
+        );
+        assert_eq!(
+            annotations.get("note").map(String::as_str),
+            Some("x"),
+            "the template's stay"
+        );
+        let actions = decide(&set, &children);
+        assert!(
+            actions.len() == 2 && actions.iter().all(|a| matches!(a, ChildAction::Update { .. })),
+            "each child is applied once with the request: {actions:?}"
+        );
+        let requested = stored(&set, &["us-east-1", "eu-west-1"]);
+        assert!(
+            decide(&set, &requested)
+                .iter()
+                .all(|a| matches!(a, ChildAction::InSync { .. })),
+            "and then left alone"
+        );
     }
 
     #[test]

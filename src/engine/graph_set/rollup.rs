@@ -3,7 +3,10 @@
 
 use k8s_openapi::jiff::Timestamp;
 
+use kube::ResourceExt;
+
 use super::children::{ChildAction, ChildView};
+
 use crate::api::conditions::{READY, STALLED, Verdict};
 use crate::api::{DetectiveGraphSet, DetectiveGraphSetStatus, RegionGraph, SyncStatus};
 
@@ -144,8 +147,10 @@ pub fn report(
     let declared = set.spec.regions.len();
     let ready = regions.iter().filter(|r| r.ready).count();
     let verdict = verdict(ready, declared, &stalled, &waiting);
+    let mut sync = SyncStatus::after(&previous.sync, &verdict.states(), set.metadata.generation, now, true);
+    sync.handled_request(set.annotations());
     DetectiveGraphSetStatus {
-        sync: SyncStatus::after(&previous.sync, &verdict.states(), set.metadata.generation, now, true),
+        sync,
         regions,
         ready_regions: i32::try_from(ready).unwrap_or(i32::MAX),
         declared_regions: i32::try_from(declared).unwrap_or(i32::MAX),
@@ -301,6 +306,24 @@ mod tests {
         let status = rolled_up(&set, &stale);
         assert_eq!(condition(&status, READY).0, "False");
         assert!(!status.regions[0].ready);
+    }
+
+    #[test]
+    fn a_requested_reconcile_is_recorded_as_handled() {
+        let mut set = set(&["us-east-1"]);
+        let children = vec![child(&set, "us-east-1", true, None, 3)];
+        assert_eq!(rolled_up(&set, &children).sync.last_handled_reconcile_at, None);
+        set.metadata.annotations = Some(
+            [(
+                crate::api::RECONCILE_REQUESTED_AT.to_owned(),
+                "2026-12-06T05:00:00Z".to_owned(),
+            )]
+            .into(),
+        );
+        assert_eq!(
+            rolled_up(&set, &children).sync.last_handled_reconcile_at.as_deref(),
+            Some("2026-12-06T05:00:00Z")
+        );
     }
 
     #[test]

@@ -206,6 +206,34 @@ async fn a_set_keeps_one_graph_per_region() {
     })
     .await;
 
+    // "Reconcile now" on the set: recorded by the set and passed on to every child, which
+    // reads AWS again and records it too.
+    let requested = "2026-12-06T05:00:00Z";
+    let annotation = format!("reconcile.fluxcd.io/requestedAt={requested}");
+    emulator.reset_calls();
+    let annotate = env.kubectl(&["annotate", "--overwrite", "dgs/org", &annotation]).await;
+    assert!(annotate.success, "{}", annotate.stderr);
+    eventually(WAIT, "the request handled by the set and every child", || async {
+        let set = try_get(&sets(&env), "org").await?.ok_or("no set")?;
+        let handled = |object: &Value| object["status"]["lastHandledReconcileAt"] == requested;
+        if !handled(&set) {
+            return Err(format!("set: {}", set["status"]["lastHandledReconcileAt"]));
+        }
+        for region in three {
+            let child = try_get(&env.graphs(), &format!("org-{region}")).await?.ok_or("gone")?;
+            if !handled(&child) {
+                return Err(format!("{region}: {}", child["status"]["lastHandledReconcileAt"]));
+            }
+        }
+        Ok(())
+    })
+    .await;
+    let reads = emulator.calls().get("ListMembers").copied().unwrap_or(0);
+    assert!(
+        reads >= 3,
+        "every Region read again inside its 5-minute resync: {reads} ListMembers"
+    );
+
     // eu-west-1 removed under Retain, ap-southeast-2 added: the removed child stays, released.
     let next = ["us-east-1", "us-west-2", "ap-southeast-2"];
     env.apply(&set_manifest(&ns, &next, "Retain", "a new message")).await;
