@@ -31,6 +31,13 @@ pub struct SkippedLabels {
     pub kind: &'static str,
 }
 
+/// Where a graph's organization listing came from: `listed` (this reconcile asked AWS
+/// Organizations) or `shared` (another graph asking the same, as the same reader, had listed it).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ListingLabels {
+    pub source: &'static str,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct AwsCallLabels {
     pub operation: &'static str,
@@ -97,6 +104,7 @@ pub struct Metrics {
     conditions: Family<ConditionLabels, Gauge>,
     last_success: Family<KindLabels, Gauge>,
     objects_skipped: Family<SkippedLabels, Counter>,
+    organization_listings: Family<ListingLabels, Counter>,
     recorded: Mutex<HashMap<ResourceKey, Recorded>>,
 }
 
@@ -125,6 +133,7 @@ impl Metrics {
         let conditions = Family::<ConditionLabels, Gauge>::default();
         let last_success = Family::<KindLabels, Gauge>::default();
         let objects_skipped = Family::<SkippedLabels, Counter>::default();
+        let organization_listings = Family::<ListingLabels, Counter>::default();
         registry.register(
             "reconciles",
             "Reconciles by resource kind and result",
@@ -165,6 +174,11 @@ impl Metrics {
             "Stored objects the watches skipped because they do not decode, by kind (each version once)",
             objects_skipped.clone(),
         );
+        registry.register(
+            "organization_listings",
+            "Organization listings graphs used (membersFrom.organization), by source: listed (asked AWS Organizations) or shared (listed by another graph asking the same)",
+            organization_listings.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -175,6 +189,7 @@ impl Metrics {
             conditions,
             last_success,
             objects_skipped,
+            organization_listings,
             recorded: Mutex::new(HashMap::new()),
         }
     }
@@ -227,6 +242,14 @@ impl Metrics {
     /// Counts a version of a stored object of `kind` the watch skipped (it does not decode).
     pub fn object_skipped(&self, kind: &'static str) {
         self.objects_skipped.get_or_create(&SkippedLabels { kind }).inc();
+    }
+
+    /// Counts an organization listing a graph used: made by its reconcile, or `shared` with it.
+    pub fn organization_listing(&self, shared: bool) {
+        let source = if shared { "shared" } else { "listed" };
+        self.organization_listings
+            .get_or_create(&ListingLabels { source })
+            .inc();
     }
 
     /// Sets the condition series of a resource (kube-state-metrics style: for each condition

@@ -165,12 +165,12 @@ pub async fn run(args: RunArgs) -> Result<(), StartError> {
     let context = SharedParts {
         client: client.clone(),
         aws: Arc::new(aws),
+        shared_listings: Arc::new(SharedListings::counted_in(metrics.clone())),
         metrics,
         namespace: args.namespace.clone(),
         kinds: Kind::selected(&args.kinds),
         selector: args.watch_label_selector.clone().filter(|s| !s.selects_all()),
         concurrency: args.concurrency,
-        shared_listings: Arc::default(),
     };
     info!(
         kinds = ?context.kinds,

@@ -32,6 +32,7 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use crate::api::DeclaredRole;
 use crate::api::constraints::MAX_INTERVAL;
 use crate::aws::AwsError;
+use crate::metrics::Metrics;
 
 /// What a graph asks of the organization, and as whom: graphs asking the same share a listing.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -77,12 +78,25 @@ pub struct SharedListing<L> {
 #[derive(Debug)]
 pub struct OrganizationListings<L> {
     slots: Mutex<HashMap<ListingRequest, Arc<Slot<L>>>>,
+    /// Where each listing handed out is counted (`organization_listings_total`), if anywhere.
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl<L> Default for OrganizationListings<L> {
     fn default() -> Self {
         Self {
             slots: Mutex::new(HashMap::new()),
+            metrics: None,
+        }
+    }
+}
+
+impl<L> OrganizationListings<L> {
+    /// A share that counts in `metrics` each listing it hands out, made or shared.
+    pub fn counted_in(metrics: Arc<Metrics>) -> Self {
+        Self {
+            metrics: Some(metrics),
+            ..Self::default()
         }
     }
 }
@@ -106,6 +120,25 @@ impl<L> OrganizationListings<L> {
     /// The listing `request` asks for, at `now`: the one in flight for it when there is one,
     /// else one made within `fresh_for` of `now`, else a new one made by `list`.
     pub async fn listing<F, Fut>(
+        &self,
+        request: ListingRequest,
+        now: Timestamp,
+        fresh_for: Duration,
+        list: F,
+    ) -> Result<SharedListing<L>, AwsError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<L, AwsError>>,
+    {
+        let handed = self.hand_out(request, now, fresh_for, list).await;
+        if let (Ok(listing), Some(metrics)) = (&handed, &self.metrics) {
+            metrics.organization_listing(listing.shared);
+        }
+        handed
+    }
+
+    /// [`OrganizationListings::listing`], uncounted.
+    async fn hand_out<F, Fut>(
         &self,
         request: ListingRequest,
         now: Timestamp,
@@ -225,6 +258,29 @@ mod tests {
             .await;
         assert_eq!(*short.expect("listed").listing, 4);
         assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn each_listing_handed_out_is_counted_as_listed_or_shared() {
+        let metrics = Arc::new(Metrics::new());
+        let share = OrganizationListings::counted_in(metrics.clone());
+        let calls = AtomicUsize::new(0);
+        let now = Timestamp::now();
+        for _ in 0..3 {
+            share
+                .listing(request(None), now, 10 * MINUTE, || counted(&calls, 1))
+                .await
+                .expect("listed or shared");
+        }
+        let text = metrics.encode();
+        assert!(
+            text.contains("detective_operator_organization_listings_total{source=\"listed\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("detective_operator_organization_listings_total{source=\"shared\"} 2"),
+            "{text}"
+        );
     }
 
     #[tokio::test]
