@@ -130,25 +130,6 @@ impl<L> OrganizationListings<L> {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<L, AwsError>>,
     {
-        let handed = self.hand_out(request, now, fresh_for, list).await;
-        if let (Ok(listing), Some(metrics)) = (&handed, &self.metrics) {
-            metrics.organization_listing(listing.shared);
-        }
-        handed
-    }
-
-    /// [`OrganizationListings::listing`], uncounted.
-    async fn hand_out<F, Fut>(
-        &self,
-        request: ListingRequest,
-        now: Timestamp,
-        fresh_for: Duration,
-        list: F,
-    ) -> Result<SharedListing<L>, AwsError>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<L, AwsError>>,
-    {
         let slot = self.slot(request, now);
         let seen = slot.finished.load(Ordering::Acquire);
         let mut last = slot.last.lock().await;
@@ -156,10 +137,12 @@ impl<L> OrganizationListings<L> {
             let in_flight_on_arrival = slot.finished.load(Ordering::Acquire) > seen;
             let fresh = outcome.result.is_ok() && younger_than(outcome.at, now, fresh_for);
             if in_flight_on_arrival || fresh {
-                return outcome.result.clone().map(|listing| SharedListing {
-                    listing,
-                    listed_at: outcome.at,
-                    shared: true,
+                return outcome.result.clone().map(|listing| {
+                    self.counted(SharedListing {
+                        listing,
+                        listed_at: outcome.at,
+                        shared: true,
+                    })
                 });
             }
         }
@@ -169,11 +152,21 @@ impl<L> OrganizationListings<L> {
             at: now,
         });
         slot.finished.fetch_add(1, Ordering::Release);
-        result.map(|listing| SharedListing {
-            listing,
-            listed_at: now,
-            shared: false,
+        result.map(|listing| {
+            self.counted(SharedListing {
+                listing,
+                listed_at: now,
+                shared: false,
+            })
         })
+    }
+
+    /// `handed`, counted in the metrics (when the share has them).
+    fn counted(&self, handed: SharedListing<L>) -> SharedListing<L> {
+        if let Some(metrics) = &self.metrics {
+            metrics.organization_listing(handed.shared);
+        }
+        handed
     }
 
     /// The slot of `request`, made when missing. Slots no reconcile holds whose last listing is
