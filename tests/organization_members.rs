@@ -11,8 +11,8 @@ mod support;
 use std::collections::BTreeMap;
 
 use detective_emulator::{
-    AccountConfig, AccountState, Emulator, EmulatorConfig, Fault, GraphSnapshot, MemberStatus, OrganizationConfig,
-    OrganizationSeed, OrganizationalUnitConfig, WorldPatch,
+    AccountConfig, AccountState, Emulator, EmulatorConfig, Fault, MemberStatus, OrganizationConfig, OrganizationSeed,
+    OrganizationalUnitConfig, WorldPatch,
 };
 use detective_operator::api::{DetectiveGraph, DetectiveGraphSpec, ResolvedOrganization};
 use detective_operator::engine::{self, GraphOutcome, GraphTarget, GraphWrite, Mode, Reported};
@@ -99,17 +99,8 @@ fn organizations_calls(calls: &BTreeMap<String, u64>) -> u64 {
     ORGANIZATIONS_CALLS.iter().map(|op| count(calls, op)).sum()
 }
 
-/// The administrator's graph as the emulator holds it.
-fn admin_graph(emulator: &Emulator) -> GraphSnapshot {
-    emulator
-        .graphs()
-        .into_iter()
-        .find(|g| g.administrator_id == ADMIN)
-        .expect("the administrator's graph")
-}
-
 fn members(emulator: &Emulator) -> BTreeMap<String, (MemberStatus, String)> {
-    admin_graph(emulator)
+    support::graph_of(emulator, ADMIN)
         .members
         .iter()
         .map(|m| (m.account_id.clone(), (m.status, format!("{:?}", m.invitation_type))))
@@ -398,8 +389,8 @@ async fn exclusions_suspended_accounts_moves_and_the_guard() {
 async fn auto_enable_drift_is_repaired_both_ways_and_absent_leaves_it_alone() {
     let (emulator, mut graph, start) =
         small_organization_synced(json!({"organizationalUnits": [UNIT_A]}), json!({})).await;
-    assert!(admin_graph(&emulator).auto_enable);
-    let arn = admin_graph(&emulator).arn;
+    assert!(support::graph_of(&emulator, ADMIN).auto_enable);
+    let arn = support::graph_of(&emulator, ADMIN).arn;
     // (set behind the operator's back, spec.organization.autoEnable, Describe and Update calls,
     // AutoEnable afterwards)
     let steps = [
@@ -432,7 +423,7 @@ async fn auto_enable_drift_is_repaired_both_ways_and_absent_leaves_it_alone() {
             (describes, updates),
             "{step}: {calls:?}"
         );
-        assert_eq!(admin_graph(&emulator).auto_enable, after, "{step}");
+        assert_eq!(support::graph_of(&emulator, ADMIN).auto_enable, after, "{step}");
         let written = outcome.applied.contains(&GraphWrite::AutoEnableSet(after));
         assert_eq!(written, updates == 1, "{step}: {:?}", outcome.applied);
         let reported = outcome.status.organization.as_ref().and_then(|o| o.auto_enable);
@@ -586,7 +577,7 @@ async fn organization_members_follow_pruning_when_excluded_or_enabled_by_someone
         let extra = json!({"pruning": pruning});
         let (emulator, mut graph, start) =
             small_organization_synced(json!({"organizationalUnits": [UNIT_A]}), extra.clone()).await;
-        let graph_arn = admin_graph(&emulator).arn;
+        let graph_arn = support::graph_of(&emulator, ADMIN).arn;
         // An account of B enabled by hand: an organization member this resource never declared.
         fixtures::create_members(
             &someone(&emulator),
@@ -616,7 +607,7 @@ async fn organization_members_follow_pruning_when_excluded_or_enabled_by_someone
 async fn a_resolved_account_that_is_not_a_member_is_listed_again_and_enabled() {
     let (emulator, mut graph, start) =
         small_organization_synced(json!({"organizationalUnits": [UNIT_A]}), json!({})).await;
-    let graph_arn = admin_graph(&emulator).arn;
+    let graph_arn = support::graph_of(&emulator, ADMIN).arn;
     someone(&emulator)
         .delete_members()
         .graph_arn(&graph_arn)
@@ -649,7 +640,7 @@ async fn a_resolved_account_that_is_not_a_member_is_listed_again_and_enabled() {
 async fn a_members_entry_wins_over_the_organization_email() {
     let declared = json!({"members": [{"accountId": "100000000001", "emailAddress": "security-team@example.com"}]});
     let (emulator, _graph, _) = small_organization_synced(json!({"organizationalUnits": [UNIT_A]}), declared).await;
-    let emails: BTreeMap<String, (String, String)> = admin_graph(&emulator)
+    let emails: BTreeMap<String, (String, String)> = support::graph_of(&emulator, ADMIN)
         .members
         .into_iter()
         .map(|m| (m.account_id, (m.email_address, format!("{:?}", m.invitation_type))))

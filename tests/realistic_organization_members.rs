@@ -16,8 +16,7 @@ mod support;
 use std::collections::BTreeMap;
 
 use detective_emulator::{
-    AccountState, Emulator, GraphSnapshot, MemberStatus, OrganizationSeed, REALISTIC_PROPAGATION_DELAY, WorldConfig,
-    WorldPatch,
+    AccountState, Emulator, MemberStatus, OrganizationSeed, REALISTIC_PROPAGATION_DELAY, WorldConfig, WorldPatch,
 };
 use detective_operator::api::{DetectiveGraph, ResolvedOrganization};
 use detective_operator::engine::{self, GraphOutcome, GraphTarget, Mode, Reported, SHORT_REQUEUE};
@@ -97,17 +96,8 @@ fn condition(outcome: &GraphOutcome, type_: &str) -> (String, String, String) {
     (found.type_.clone(), found.reason.clone(), found.message.clone())
 }
 
-/// The administrator's graph as the emulator holds it.
-fn admin_graph(emulator: &Emulator) -> GraphSnapshot {
-    emulator
-        .graphs()
-        .into_iter()
-        .find(|g| g.administrator_id == ADMIN)
-        .expect("the administrator's graph")
-}
-
 fn members(emulator: &Emulator) -> BTreeMap<String, MemberStatus> {
-    admin_graph(emulator)
+    support::graph_of(emulator, ADMIN)
         .members
         .iter()
         .map(|m| (m.account_id.clone(), m.status))
@@ -156,7 +146,7 @@ async fn organization_accounts_being_verified_are_pending_and_created_once() {
         "{calls:?}"
     );
     assert!(members(&emulator).values().all(|s| *s == MemberStatus::Enabled));
-    let snapshot = admin_graph(&emulator);
+    let snapshot = support::graph_of(&emulator, ADMIN);
     assert!(
         snapshot.create_members_requests.values().all(|n| *n == 1),
         "every account named by one CreateMembers"
@@ -358,7 +348,7 @@ async fn an_account_moved_into_a_chosen_ou_is_added_once_when_the_listing_shows_
             (moved.to_owned(), MemberStatus::Enabled)
         ])
     );
-    let snapshot = admin_graph(&emulator);
+    let snapshot = support::graph_of(&emulator, ADMIN);
     assert_eq!(
         snapshot.create_members_requests.get(moved),
         Some(&1),

@@ -379,30 +379,14 @@ impl WorldConfig {
         if let Some(realistic) = patch.realistic {
             self.realistic = realistic;
         }
-        if patch.propagation_delay.is_some() {
-            self.propagation_delay = patch.propagation_delay;
-        }
-        if patch.single_administrator.is_some() {
-            self.single_administrator = patch.single_administrator;
-        }
-        if patch.strict_regions.is_some() {
-            self.strict_regions = patch.strict_regions;
-        }
-        if patch.verification_delay.is_some() {
-            self.verification_delay = patch.verification_delay;
-        }
-        if patch.omit_account_status.is_some() {
-            self.omit_account_status = patch.omit_account_status;
-        }
-        if patch.account_paths.is_some() {
-            self.account_paths = patch.account_paths;
-        }
-        if patch.organizations_rate_limit.is_some() {
-            self.organizations_rate_limit = patch.organizations_rate_limit;
-        }
-        if patch.refuse_inactive_callers.is_some() {
-            self.refuse_inactive_callers = patch.refuse_inactive_callers;
-        }
+        self.propagation_delay = patch.propagation_delay.or(self.propagation_delay);
+        self.single_administrator = patch.single_administrator.or(self.single_administrator);
+        self.strict_regions = patch.strict_regions.or(self.strict_regions);
+        self.verification_delay = patch.verification_delay.or(self.verification_delay);
+        self.omit_account_status = patch.omit_account_status.or(self.omit_account_status);
+        self.account_paths = patch.account_paths.or(self.account_paths);
+        self.organizations_rate_limit = patch.organizations_rate_limit.or(self.organizations_rate_limit);
+        self.refuse_inactive_callers = patch.refuse_inactive_callers.or(self.refuse_inactive_callers);
     }
 
     /// Fills in what the world implies, so that `GET /_emulator/world` shows it: a management

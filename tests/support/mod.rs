@@ -59,6 +59,15 @@ pub async fn apply_new_graph(access: &AwsAccess, spec: &DetectiveGraphSpec) -> G
     .await
 }
 
+/// The behavior graph of `administrator` as the emulator holds it.
+pub fn graph_of(emulator: &detective_emulator::Emulator, administrator: &str) -> detective_emulator::GraphSnapshot {
+    emulator
+        .graphs()
+        .into_iter()
+        .find(|g| g.administrator_id == administrator)
+        .unwrap_or_else(|| panic!("no graph of {administrator}"))
+}
+
 /// Writes into `dir` an identity policy allowing `sts:AssumeRole` on `role_arn`: the grant a
 /// test gives the operator's role to reach a role the examples do not name on its side.
 pub fn assume_role_grant(dir: &std::path::Path, role_arn: &str) -> std::path::PathBuf {
